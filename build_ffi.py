@@ -1,0 +1,389 @@
+"""The one builder of ``libbpf_py._libbpf`` (cffi API mode).
+
+It reads the environment once (:class:`BuildConfig`), finds libbpf and decides
+how to link it (:class:`LinkPlan`), reads the version of the libbpf headers,
+assembles the version-gated declarations of ``libbpf_py/_cdefs`` and calls
+``set_source``. The plan is printed to stderr so every build log says what was
+linked and how.
+
+Build variables (the same meanings as bpftool's Makefile, except the default):
+
+``LIBBPF_DYNAMIC``      ``1`` (default): link the shared libbpf.so.1.
+                        ``0``: link a position-independent libbpf.a into the
+                        extension and hide its symbols.
+``LIBBPF_DIR``          an installed libbpf prefix (``include/`` and ``lib/``,
+                        ``lib64/`` or ``lib/<multiarch>/``) to use instead of the
+                        system one (dynamic) or the vendored one (static).
+``LIBBPF_PY_NO_RPATH``  ``1``: a dynamic build against ``LIBBPF_DIR`` records no
+                        rpath; the loader then finds libbpf.so.1 through
+                        ``LD_LIBRARY_PATH`` or the system's search path.
+"""
+
+# No "from __future__ import annotations": cffi exec()s this file outside
+# sys.modules, where dataclasses cannot resolve string annotations.
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Mapping, Optional, Tuple
+
+import cffi
+
+HERE = Path(__file__).resolve().parent
+MIN_VERSION = (1, 0)
+ACCEPTED_DYNAMIC = {"1": True, "0": False}
+ACCEPTED_NO_RPATH = {"": False, "0": False, "1": True}
+
+_FEDORA_DEV = "libbpf-devel"
+_DEBIAN_DEV = "libbpf-dev"
+
+
+class BuildError(Exception):
+    """A build that cannot go on; the message is one sentence saying what to do."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything the build takes from the environment, read in one place."""
+
+    dynamic: bool
+    prefix: Optional[Path]
+    rpath: bool
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "BuildConfig":
+        raw = environ.get("LIBBPF_DYNAMIC", "1").strip()
+        if raw not in ACCEPTED_DYNAMIC:
+            raise BuildError(
+                f"LIBBPF_DYNAMIC={raw!r} is not understood: set LIBBPF_DYNAMIC=1 "
+                "(link the shared libbpf.so.1, the default) or LIBBPF_DYNAMIC=0 "
+                "(link a position-independent libbpf.a statically)."
+            )
+        no_rpath = environ.get("LIBBPF_PY_NO_RPATH", "").strip()
+        if no_rpath not in ACCEPTED_NO_RPATH:
+            raise BuildError(
+                f"LIBBPF_PY_NO_RPATH={no_rpath!r} is not understood: set it to 1 "
+                "(record no rpath) or 0 / leave it unset (record one)."
+            )
+        prefix_raw = environ.get("LIBBPF_DIR", "").strip()
+        prefix = None
+        if prefix_raw:
+            prefix = Path(prefix_raw).expanduser()
+            if not prefix.is_absolute():
+                prefix = (Path.cwd() / prefix)
+            prefix = prefix.resolve()
+            if not prefix.is_dir():
+                raise BuildError(
+                    f"LIBBPF_DIR={prefix_raw} does not exist or is not a directory: "
+                    "point it at an installed libbpf prefix (with include/bpf/ and "
+                    "lib/, lib64/ or lib/<multiarch>/), or unset it."
+                )
+        return cls(
+            dynamic=ACCEPTED_DYNAMIC[raw],
+            prefix=prefix,
+            rpath=not ACCEPTED_NO_RPATH[no_rpath],
+        )
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """How the extension is compiled and linked."""
+
+    mode: str  # "dynamic" | "static"
+    origin: str  # "pkg-config" | "LIBBPF_DIR" | "vendored"
+    header_version: Tuple[int, int]
+    include_dir: Path
+    library_file: Path  # the libbpf.so or libbpf.a linked at build time
+    include_dirs: List[str] = field(default_factory=list)
+    library_dirs: List[str] = field(default_factory=list)
+    libraries: List[str] = field(default_factory=list)
+    extra_objects: List[str] = field(default_factory=list)
+    extra_link_args: List[str] = field(default_factory=list)
+    runtime_library_dirs: List[str] = field(default_factory=list)
+
+    def describe(self, config: BuildConfig) -> str:
+        major, minor = self.header_version
+        rows = [
+            ("LIBBPF_DYNAMIC", "1" if config.dynamic else "0"),
+            ("LIBBPF_DIR", str(config.prefix) if config.prefix else "(unset)"),
+            ("mode", self.mode),
+            ("origin", self.origin),
+            ("headers", f"{self.include_dir} (libbpf {major}.{minor})"),
+            ("library", str(self.library_file)),
+            ("rpath", ":".join(self.runtime_library_dirs) or "(none)"),
+            ("link", " ".join(self.extra_objects + [f"-l{x}" for x in self.libraries]
+                              + self.extra_link_args)),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"libbpf_py build: {k:<{width}}  {v}" for k, v in rows)
+
+
+def multiarch() -> str:
+    import sysconfig
+
+    return str(sysconfig.get_config_var("MULTIARCH") or "")
+
+
+def read_header_version(include_dir: Path) -> Tuple[int, int]:
+    header = include_dir / "bpf" / "libbpf_version.h"
+    try:
+        text = header.read_text()
+    except OSError:
+        raise BuildError(
+            f"{header} is missing: libbpf older than 0.6 has no version header, "
+            "and libbpf_py needs libbpf >= 1.0."
+        ) from None
+    major = re.search(r"#define\s+LIBBPF_MAJOR_VERSION\s+(\d+)", text)
+    minor = re.search(r"#define\s+LIBBPF_MINOR_VERSION\s+(\d+)", text)
+    if not (major and minor):
+        raise BuildError(f"{header} does not define LIBBPF_MAJOR_VERSION/MINOR_VERSION.")
+    version = int(major.group(1)), int(minor.group(1))
+    if version < MIN_VERSION:
+        raise BuildError(
+            f"libbpf {version[0]}.{version[1]} at {include_dir} is older than 1.0, the "
+            "oldest libbpf_py supports: install a newer libbpf or point LIBBPF_DIR at one."
+        )
+    return version
+
+
+def prefix_lib_dirs(prefix: Path) -> List[Path]:
+    dirs = [prefix / "lib64", prefix / "lib"]
+    arch = multiarch()
+    if arch:
+        dirs.append(prefix / "lib" / arch)
+    return dirs
+
+
+def find_in_prefix(prefix: Path, name: str) -> Tuple[Path, List[Path]]:
+    tried = [d / name for d in prefix_lib_dirs(prefix)]
+    for path in tried:
+        if path.exists():
+            return path, tried
+    raise BuildError(
+        f"LIBBPF_DIR={prefix} has no {name}; tried " + ", ".join(map(str, tried)) + "."
+    )
+
+
+def prefix_include(prefix: Path) -> Path:
+    inc = prefix / "include"
+    if not (inc / "bpf" / "libbpf.h").is_file():
+        raise BuildError(
+            f"LIBBPF_DIR={prefix} has no libbpf headers: {inc / 'bpf' / 'libbpf.h'} "
+            "is missing."
+        )
+    return inc
+
+
+def check_pic_archive(archive: Path) -> None:
+    """Refuse an archive that cannot be linked into a shared object.
+
+    Relocation types alone do not tell: Debian's gcc builds PIE by default, whose
+    R_X86_64_PC32 references to global symbols are fine in an executable and
+    fatal in a shared object. So try the link that matters, into a scratch file.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="libbpf_py-pic-") as tmp:
+        cmd = ["cc", "-shared", "-o", str(Path(tmp) / "probe.so"), "-Wl,--whole-archive",
+               str(archive), "-Wl,--no-whole-archive", "-lelf", "-lz"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise BuildError("cc is missing: install gcc (Debian: build-essential).") from None
+    if proc.returncode == 0:
+        return
+    pic = [ln for ln in proc.stderr.splitlines() if "-fPIC" in ln or "relocation" in ln]
+    if pic:
+        raise BuildError(
+            f"{archive} is not position-independent (the linker says: "
+            f"{pic[0].strip()}), as Debian's libbpf.a is not, so it cannot be linked into "
+            "a Python extension: build a PIC one with `python vendor/provision.py static` "
+            "and point LIBBPF_DIR at the prefix it prints, or unset LIBBPF_DIR."
+        )
+    raise BuildError(f"{archive} cannot be linked into a shared object: "
+                     f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
+
+
+def static_deps() -> List[str]:
+    """libelf and zlib, which a static libbpf needs; fail clearly without them."""
+    import pkgconfig
+
+    missing = [dev for pc, dev in (("libelf", "libelf-dev"), ("zlib", "zlib1g-dev"))
+               if not pkgconfig.exists(pc)]
+    if missing:
+        raise BuildError(
+            "a static libbpf needs libelf and zlib's development files: install "
+            + " and ".join(missing) + " (Fedora: elfutils-libelf-devel zlib-devel)."
+        )
+    return ["elf", "z"]
+
+
+def vendored_prefix() -> Path:
+    script = HERE / "vendor" / "provision.py"
+    if not script.is_file():
+        raise BuildError(f"{script} is missing: a static build without LIBBPF_DIR needs it.")
+    print("libbpf_py build: building the vendored PIC libbpf (vendor/provision.py static)",
+          file=sys.stderr)
+    proc = subprocess.run([sys.executable, str(script), "static"], stdout=subprocess.PIPE,
+                          text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise BuildError(
+            "vendor/provision.py static failed (see its message above); fix that, or set "
+            "LIBBPF_DIR to a prefix that has a position-independent lib/libbpf.a."
+        )
+    return Path(lines[-1])
+
+
+def plan_static(config: BuildConfig) -> LinkPlan:
+    prefix = config.prefix or vendored_prefix()
+    origin = "LIBBPF_DIR" if config.prefix else "vendored"
+    include = prefix_include(prefix)
+    version = read_header_version(include)
+    archive, _ = find_in_prefix(prefix, "libbpf.a")
+    libraries = static_deps()
+    check_pic_archive(archive)
+    return LinkPlan(
+        mode="static", origin=origin, header_version=version, include_dir=include,
+        library_file=archive, include_dirs=[str(include)],
+        libraries=libraries, extra_objects=[str(archive)],
+        # Hide libbpf's symbols: the extension exports only PyInit__libbpf and
+        # cannot clash with another libbpf loaded in the same process.
+        extra_link_args=["-Wl,--exclude-libs,ALL"],
+    )
+
+
+def plan_dynamic(config: BuildConfig) -> LinkPlan:
+    if config.prefix is not None:
+        include = prefix_include(config.prefix)
+        version = read_header_version(include)
+        so, _ = find_in_prefix(config.prefix, "libbpf.so")
+        libdir = so.parent
+        return LinkPlan(
+            mode="dynamic", origin="LIBBPF_DIR", header_version=version,
+            include_dir=include, library_file=so.resolve(),
+            include_dirs=[str(include)], library_dirs=[str(libdir)], libraries=["bpf"],
+            runtime_library_dirs=[str(libdir)] if config.rpath else [],
+        )
+    import pkgconfig
+
+    if not pkgconfig.exists("libbpf"):
+        raise BuildError(
+            "pkg-config finds no libbpf: install libbpf's development files "
+            f"({_DEBIAN_DEV} on Debian/Ubuntu, {_FEDORA_DEV} on Fedora), or set "
+            "LIBBPF_DIR=/prefix to use another installed libbpf, or LIBBPF_DYNAMIC=0 to "
+            "link the vendored static libbpf."
+        )
+    variables = pkgconfig.variables("libbpf")
+    flags = pkgconfig.parse("libbpf")
+    include = Path(variables.get("includedir") or "/usr/include")
+    libdir = Path(variables.get("libdir") or "/usr/lib")
+    so = libdir / "libbpf.so"
+    if not so.exists():
+        raise BuildError(f"pkg-config names {libdir} but {so} is missing: reinstall "
+                         f"{_DEBIAN_DEV} ({_FEDORA_DEV} on Fedora).")
+    version = read_header_version(include)
+    return LinkPlan(
+        mode="dynamic", origin="pkg-config", header_version=version, include_dir=include,
+        library_file=so.resolve(), include_dirs=list(flags["include_dirs"]),
+        library_dirs=list(flags["library_dirs"]), libraries=list(flags["libraries"]) or ["bpf"],
+    )
+
+
+def make_plan(config: BuildConfig) -> LinkPlan:
+    return plan_dynamic(config) if config.dynamic else plan_static(config)
+
+
+def _c_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+# The build facts, compiled into a section of their own so that they can be read
+# from the ELF file without loading it (libbpf_py/_buildinfo.py does).
+_SHIM_CDEF = """
+const char *libbpf_py_build_info(void);
+const char *libbpf_py_loaded_library(void);
+"""
+
+_SHIM_SOURCE = """
+static const char libbpf_py_build_info_text[]
+    __attribute__((used, section(".libbpf_py.buildinfo"))) = %(info)s;
+
+const char *libbpf_py_build_info(void)
+{
+    return libbpf_py_build_info_text;
+}
+
+/* The file the libbpf code really runs from: libbpf.so for a dynamic build,
+ * the extension itself for a static one. */
+const char *libbpf_py_loaded_library(void)
+{
+    Dl_info info;
+
+    if (dladdr((void *)&libbpf_major_version, &info) && info.dli_fname)
+        return info.dli_fname;
+    return NULL;
+}
+"""
+
+
+def load_cdefs():  # type: ignore[no-untyped-def]
+    """Import libbpf_py/_cdefs without importing libbpf_py (not built yet)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_libbpf_py_cdefs", HERE / "libbpf_py" / "_cdefs" / "__init__.py",
+        submodule_search_locations=[str(HERE / "libbpf_py" / "_cdefs")])
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
+    config = BuildConfig.from_environ(environ)
+    plan = make_plan(config)
+    print(plan.describe(config), file=sys.stderr)
+    cdefs = load_cdefs()
+    assembly = cdefs.assemble(plan.header_version)
+    info = "\n".join([
+        f"mode={plan.mode}",
+        f"origin={plan.origin}",
+        f"header_version={plan.header_version[0]}.{plan.header_version[1]}",
+        f"include_dir={plan.include_dir}",
+        f"library_file={plan.library_file}",
+        f"rpath={':'.join(plan.runtime_library_dirs)}",
+    ]) + "\n"
+    ffi = cffi.FFI()
+    ffi.cdef(assembly.cdef + _SHIM_CDEF)
+    source = ("#define _GNU_SOURCE\n#include <dlfcn.h>\n" + assembly.source
+              + _SHIM_SOURCE % {"info": _c_string(info)})
+    ffi.set_source(
+        "libbpf_py._libbpf",
+        source,
+        include_dirs=plan.include_dirs,
+        library_dirs=plan.library_dirs,
+        libraries=plan.libraries,
+        extra_objects=plan.extra_objects,
+        extra_link_args=plan.extra_link_args,
+        runtime_library_dirs=plan.runtime_library_dirs,
+        # A declaration that disagrees with the real header is an error, not a warning.
+        extra_compile_args=["-Werror=implicit-function-declaration",
+                            "-Werror=incompatible-pointer-types",
+                            "-Werror=int-conversion"],
+    )
+    return ffi
+
+
+try:
+    ffibuilder = make_builder(os.environ)
+except BuildError as exc:
+    sys.exit(f"libbpf_py build error: {exc}")
+
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

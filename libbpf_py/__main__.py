@@ -1,0 +1,74 @@
+"""``python -m libbpf_py``: the command line.
+
+Subcommands:
+
+``info [--json]``
+    how this libbpf_py was built and which libbpf it runs.
+``linkcheck [--json] [FILE]``
+    dynamic, static or mixed, proven from the ELF file (default: the installed
+    extension). Exit status 0 for dynamic/static, 1 for mixed, 2 for a file it
+    cannot read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional, Sequence
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import libbpf_py
+
+    info = libbpf_py.build_info().as_dict()
+    info["package_version"] = libbpf_py.__version__
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        width = max(len(k) for k in info)
+        for key in sorted(info):
+            value = info[key]
+            print(f"{key:<{width}}  {'-' if value is None else value}")
+    return 0
+
+
+def _cmd_linkcheck(args: argparse.Namespace) -> int:
+    from . import linkcheck
+
+    argv: List[str] = ["--json"] if args.json else []
+    if args.file:
+        argv += ["--", args.file]
+    return linkcheck.main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m libbpf_py",
+        description="libbpf_py: Python bindings over libbpf.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("info", help="how libbpf_py was built and which libbpf it runs",
+                       description="Print the build mode, libbpf header and runtime "
+                                   "versions and the path of the libbpf actually loaded.")
+    p.add_argument("--json", action="store_true", help="print JSON with stable keys")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("linkcheck", help="prove from the ELF file how libbpf is linked",
+                       description="Audit an ELF file (default: the installed extension) "
+                                   "and say whether libbpf is linked dynamically, "
+                                   "statically, or mixed. Exit 0 dynamic/static, 1 mixed, "
+                                   "2 unreadable.")
+    p.add_argument("--json", action="store_true", help="print JSON with stable keys")
+    p.add_argument("file", nargs="?", help="ELF file to audit")
+    p.set_defaults(func=_cmd_linkcheck)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The one module that touches the compiled extension.
+
+Everything else in libbpf_py reaches libbpf through ``ffi`` and ``lib`` from
+here. ``lib`` is a copy of the extension's ``lib`` in which every function that
+libbpf_py declares but the build's libbpf headers lacked raises
+:class:`~libbpf_py.errors.LibbpfVersionError` on access: no code path can call a
+function that is not there.
+
+At import, a dynamic build checks that the libbpf the loader picked is not
+older than the headers it was compiled against, and refuses to import if it is,
+naming the header version, the runtime version and the library path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+from . import _buildinfo, _cdefs
+from .errors import LibbpfVersionError
+
+Version = Tuple[int, int]
+
+
+def _version(text: str) -> Version:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor.split(".")[0] or 0)
+
+
+def _runtime_of(path: str) -> str:
+    """libbpf_version_string() of the libbpf.so at ``path``, loaded with ctypes."""
+    import ctypes
+
+    try:
+        handle = ctypes.CDLL(path)
+        fn = handle.libbpf_version_string
+        fn.restype = ctypes.c_char_p
+        return str(fn().decode())
+    except (OSError, AttributeError) as exc:
+        return f"unknown ({exc})"
+
+
+def _explain_import_error(exc: ImportError) -> ImportError:
+    """Turn the loader's 'version LIBBPF_x not found' into the three facts."""
+    text = str(exc)
+    m = re.search(r"^(\S+): version `(LIBBPF_[\d.]+)' not found", text)
+    if not m:
+        return exc
+    library, node = m.group(1), m.group(2)
+    ext = _buildinfo.extension_path()
+    facts = _buildinfo.read_from_file(ext) if ext else {}
+    header = facts.get("header_version", "unknown")
+    return ImportError(
+        f"libbpf_py was built against libbpf {header} headers but the loader picked "
+        f"{library} (libbpf {_runtime_of(library)}), which lacks version node {node}: "
+        "install a libbpf at least as new as the headers, or rebuild libbpf_py against "
+        "the runtime's headers (LIBBPF_DIR=/prefix), or LIBBPF_DYNAMIC=0 for a static "
+        f"build. Loader message: {text}"
+    )
+
+
+try:
+    from ._libbpf import ffi
+    from ._libbpf import lib as _raw_lib
+except ImportError as _exc:
+    raise _explain_import_error(_exc) from _exc
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """How this libbpf_py was built and which libbpf it runs."""
+
+    mode: str  # "dynamic" | "static"
+    origin: str  # "pkg-config" | "LIBBPF_DIR" | "vendored"
+    header_version: Version
+    runtime_version: str  # libbpf_version_string() of the code that runs
+    library_path: Optional[str]  # libbpf.so actually loaded; None for static builds
+    extension_path: str  # the extension file (the library itself for static builds)
+    linked_library: str  # the libbpf.so / libbpf.a linked at build time
+    include_dir: str  # the headers compiled against (BPF programs use them too)
+    rpath: Optional[str]
+
+    @property
+    def header_version_string(self) -> str:
+        return f"{self.header_version[0]}.{self.header_version[1]}"
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "origin": self.origin,
+            "header_version": self.header_version_string,
+            "runtime_version": self.runtime_version,
+            "library_path": self.library_path,
+            "extension_path": self.extension_path,
+            "linked_library": self.linked_library,
+            "include_dir": self.include_dir,
+            "rpath": self.rpath,
+        }
+
+
+def _read_build_info() -> BuildInfo:
+    facts = _buildinfo.parse(ffi.string(_raw_lib.libbpf_py_build_info()).decode())
+    loaded = _raw_lib.libbpf_py_loaded_library()
+    loaded_path = ffi.string(loaded).decode() if loaded != ffi.NULL else None
+    mode = facts["mode"]
+    import os.path
+
+    import_path = _buildinfo.extension_path() or ""
+    return BuildInfo(
+        mode=mode,
+        origin=facts["origin"],
+        header_version=(int(_raw_lib.LIBBPF_MAJOR_VERSION), int(_raw_lib.LIBBPF_MINOR_VERSION)),
+        runtime_version=ffi.string(_raw_lib.libbpf_version_string()).decode().lstrip("v"),
+        library_path=(os.path.realpath(loaded_path)
+                      if mode == "dynamic" and loaded_path else None),
+        extension_path=import_path,
+        linked_library=facts["library_file"],
+        include_dir=facts["include_dir"],
+        rpath=facts.get("rpath") or None,
+    )
+
+
+BUILD = _read_build_info()
+HEADER_VERSION: Version = BUILD.header_version
+RUNTIME_VERSION: Version = (int(_raw_lib.libbpf_major_version()),
+                            int(_raw_lib.libbpf_minor_version()))
+
+if BUILD.mode == "dynamic" and RUNTIME_VERSION < HEADER_VERSION:
+    raise ImportError(
+        f"libbpf_py was built against libbpf {BUILD.header_version_string} headers but "
+        f"runs libbpf {BUILD.runtime_version} from {BUILD.library_path}: an older "
+        "runtime may lack functions and reject option fields the headers have. Install "
+        "a libbpf at least as new as the headers, or rebuild libbpf_py against this one."
+    )
+
+
+_ASSEMBLY = _cdefs.assemble(HEADER_VERSION)
+#: every libbpf function libbpf_py declares, name -> libbpf.map version node
+DECLARED: Dict[str, str] = dict(_ASSEMBLY.functions)
+#: the ones this build left out because its headers are older
+OMITTED: Dict[str, str] = dict(_ASSEMBLY.omitted)
+
+
+class _GatedLib:
+    """``lib`` with every omitted function turned into a LibbpfVersionError.
+
+    Present names are copied into the instance dict, so looking them up costs
+    what a plain attribute does; ``__getattr__`` only runs for absent names.
+    """
+
+    def __init__(self, raw: Any, omitted: Dict[str, str], have: str) -> None:
+        self.__dict__.update({name: getattr(raw, name) for name in dir(raw)})
+        self._omitted = omitted
+        self._have = have
+
+    def __getattr__(self, name: str) -> Any:
+        node = self.__dict__.get("_omitted", {}).get(name)
+        if node is not None:
+            raise LibbpfVersionError(name, node, self._have)
+        raise AttributeError(f"libbpf_py's binding declares no {name!r}")
+
+    def has(self, name: str) -> bool:
+        return name in self.__dict__ and name not in ("_omitted", "_have")
+
+
+lib: Any = _GatedLib(_raw_lib, OMITTED, BUILD.header_version_string)
+
+
+def require(name: str) -> None:
+    """Raise LibbpfVersionError unless the build has ``name``."""
+    getattr(lib, name)

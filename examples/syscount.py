@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Live syscall counts per process: a real BPF program on raw_syscalls:sys_enter.
+
+Compiles syscount.bpf.c with clang (vmlinux.h from the running kernel's BTF),
+opens, loads and attaches it through libbpf_py, then prints the busiest
+processes every second. Needs root.
+
+    python syscount.py [--seconds N] [--top N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import libbpf_py
+from libbpf_py._binding import ffi, lib
+from libbpf_py.errors import make_error
+
+HERE = Path(__file__).resolve().parent
+
+
+def compile_program(workdir: Path) -> Path:
+    vmlinux = workdir / "vmlinux.h"
+    with open(vmlinux, "wb") as f:
+        subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux",
+                        "format", "c"], stdout=f, check=True)
+    obj = workdir / "syscount.bpf.o"
+    subprocess.run(["clang", "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86",
+                    "-I", str(workdir), "-I", libbpf_py.build_info().include_dir,
+                    "-c", str(HERE / "syscount.bpf.c"), "-o", str(obj)], check=True)
+    return obj
+
+
+def read_counts(bpf_map: object) -> dict[int, tuple[str, int]]:
+    out: dict[int, tuple[str, int]] = {}
+    key = ffi.new("__u32 *")
+    nxt = ffi.new("__u32 *")
+    value = ffi.new("char[24]")
+    prev = ffi.NULL
+    while lib.bpf_map__get_next_key(bpf_map, prev, nxt, 4) == 0:
+        key[0] = nxt[0]
+        prev = key
+        if lib.bpf_map__lookup_elem(bpf_map, key, 4, value, 24, 0) == 0:
+            raw = ffi.buffer(value)[:]
+            count = int.from_bytes(raw[:8], "little")
+            comm = raw[8:24].split(b"\0", 1)[0].decode(errors="replace")
+            out[key[0]] = (comm, count)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0, help="how long to run (default 5)")
+    ap.add_argument("--top", type=int, default=8, help="processes to show (default 8)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("syscount: needs root to load BPF programs")
+
+    info = libbpf_py.build_info()
+    print(f"libbpf_py {libbpf_py.__version__}: {info.mode} libbpf {info.runtime_version} "
+          f"({info.library_path or info.extension_path})", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = compile_program(Path(tmp))
+        obj = lib.bpf_object__open_file(str(path).encode(), ffi.NULL)
+        if obj == ffi.NULL:
+            raise make_error(ffi.errno, "bpf_object__open_file")
+    try:
+        err = lib.bpf_object__load(obj)
+        if err:
+            raise make_error(-err, "bpf_object__load")
+        prog = lib.bpf_object__find_program_by_name(obj, b"count_syscall")
+        link = lib.bpf_program__attach(prog)
+        if link == ffi.NULL:
+            raise make_error(ffi.errno, "bpf_program__attach")
+        counts = lib.bpf_object__find_map_by_name(obj, b"counts")
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < args.seconds:
+                time.sleep(min(1.0, max(0.0, args.seconds - (time.monotonic() - start))))
+                rows = sorted(read_counts(counts).items(), key=lambda kv: -kv[1][1])
+                if not args.json:
+                    print(f"\n{'PID':>8}  {'COMM':<16} {'SYSCALLS':>10}   "
+                          f"t={time.monotonic() - start:4.1f}s")
+                    for pid, (comm, n) in rows[: args.top]:
+                        print(f"{pid:>8}  {comm:<16} {n:>10}")
+        finally:
+            lib.bpf_link__destroy(link)
+        if args.json:
+            print(json.dumps({"build": info.as_dict(), "seconds": args.seconds,
+                              "top": [{"pid": p, "comm": c, "syscalls": n}
+                                      for p, (c, n) in rows[: args.top]]}, indent=2))
+    finally:
+        lib.bpf_object__close(obj)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: set everything up, provision the libbpf prefixes of the
+# version matrix, and run the tox matrix (lint, dynamic, static, dynamic-1.4,
+# dynamic-1.5). Extra arguments go to tox, e.g. scripts/test.sh -e static.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+.venv/bin/python vendor/provision.py all
+exec .venv/bin/tox "$@"

@@ -1,0 +1,167 @@
+"""build_ffi.py: the environment, finding libbpf, and every bad input.
+
+Each bad input must stop the build with one clear sentence that says what to
+install or set. The builder is run as cffi runs it (the file executed as a
+script body); it fails before compiling anything.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+
+import libbpf_py
+
+REPO = Path(__file__).resolve().parents[1]
+BUILDER = REPO / "build_ffi.py"
+SYSTEM_INCLUDE = Path("/usr/include")
+
+BUILD_VARS = ("LIBBPF_DYNAMIC", "LIBBPF_DIR", "LIBBPF_PY_NO_RPATH", "PKG_CONFIG_LIBDIR",
+              "PKG_CONFIG_PATH")
+
+
+def run_builder(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in BUILD_VARS}
+    clean.update(env)
+    code = ("import runpy, sys; sys.argv = ['build_ffi.py']; "
+            f"runpy.run_path({str(BUILDER)!r}, run_name='libbpf_py_build_test')")
+    return subprocess.run([sys.executable, "-c", code], env=clean, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+
+
+def builder_module() -> Dict[str, Any]:
+    return runpy.run_path(str(BUILDER), run_name="libbpf_py_build_test")
+
+
+def assert_one_sentence(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert proc.returncode != 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("libbpf_py build error:")]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def fake_prefix(root: Path, version: Optional[str] = None) -> Path:
+    """A prefix with the real libbpf headers, optionally claiming another version."""
+    inc = root / "include" / "bpf"
+    inc.mkdir(parents=True)
+    for header in (SYSTEM_INCLUDE / "bpf").glob("*.h"):
+        shutil.copy(header, inc / header.name)
+    if version is not None:
+        major, minor = version.split(".")
+        (inc / "libbpf_version.h").write_text(
+            f"#define LIBBPF_MAJOR_VERSION {major}\n#define LIBBPF_MINOR_VERSION {minor}\n")
+    return root
+
+
+def test_dynamic_value_is_strict(tmp_path: Path) -> None:
+    proc = run_builder(tmp_path, LIBBPF_DYNAMIC="maybe")
+    assert_one_sentence(proc, "LIBBPF_DYNAMIC='maybe'", "LIBBPF_DYNAMIC=1", "LIBBPF_DYNAMIC=0")
+
+
+def test_no_rpath_value_is_strict(tmp_path: Path) -> None:
+    proc = run_builder(tmp_path, LIBBPF_PY_NO_RPATH="yes")
+    assert_one_sentence(proc, "LIBBPF_PY_NO_RPATH='yes'")
+
+
+def test_prefix_that_does_not_exist(tmp_path: Path) -> None:
+    proc = run_builder(tmp_path, LIBBPF_DIR=str(tmp_path / "nowhere"))
+    assert_one_sentence(proc, "does not exist", str(tmp_path / "nowhere"))
+
+
+def test_prefix_without_headers(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    proc = run_builder(tmp_path, LIBBPF_DIR=str(tmp_path / "empty"))
+    assert_one_sentence(proc, "has no libbpf headers", "libbpf.h")
+
+
+@pytest.mark.parametrize("dynamic, name", [("1", "libbpf.so"), ("0", "libbpf.a")])
+def test_prefix_without_library_names_every_path_tried(tmp_path: Path, dynamic: str,
+                                                       name: str) -> None:
+    prefix = fake_prefix(tmp_path / "p")
+    proc = run_builder(tmp_path, LIBBPF_DIR=str(prefix), LIBBPF_DYNAMIC=dynamic)
+    line = assert_one_sentence(proc, f"has no {name}")
+    for sub in ("lib64", "lib", "lib/x86_64-linux-gnu"):
+        assert str(prefix / sub / name) in line
+
+
+def test_prefix_older_than_1_0(tmp_path: Path) -> None:
+    prefix = fake_prefix(tmp_path / "old", version="0.8")
+    proc = run_builder(tmp_path, LIBBPF_DIR=str(prefix))
+    assert_one_sentence(proc, "libbpf 0.8", "older than 1.0")
+
+
+def test_missing_libbpf_dev_names_packages_and_alternatives(tmp_path: Path) -> None:
+    (tmp_path / "pc").mkdir()
+    proc = run_builder(tmp_path, PKG_CONFIG_LIBDIR=str(tmp_path / "pc"))
+    assert_one_sentence(proc, "libbpf-dev", "libbpf-devel", "LIBBPF_DIR", "LIBBPF_DYNAMIC=0")
+
+
+def test_static_refuses_a_non_pic_archive(tmp_path: Path) -> None:
+    debian_archive = Path("/usr/lib/x86_64-linux-gnu/libbpf.a")
+    assert debian_archive.exists(), "libbpf-dev installs libbpf.a"
+    proc = run_builder(tmp_path, LIBBPF_DYNAMIC="0", LIBBPF_DIR="/usr")
+    assert_one_sentence(proc, "not position-independent", "vendor/provision.py static")
+
+
+def test_static_without_libelf_or_zlib_dev(tmp_path: Path, pic_prefix: Path) -> None:
+    (tmp_path / "pc").mkdir()
+    proc = run_builder(tmp_path, LIBBPF_DYNAMIC="0", LIBBPF_DIR=str(pic_prefix),
+                       PKG_CONFIG_LIBDIR=str(tmp_path / "pc"))
+    assert_one_sentence(proc, "libelf-dev", "zlib1g-dev")
+
+
+def test_plan_rpath_and_its_switch(pic_prefix: Path) -> None:
+    """A dynamic build against a prefix records its libdir as rpath unless told not."""
+    shared = pic_prefix.parent / "libbpf-1.5.0"
+    mod = builder_module()
+    config = mod["BuildConfig"].from_environ({"LIBBPF_DIR": str(shared)})
+    plan = mod["make_plan"](config)
+    assert plan.mode == "dynamic" and plan.origin == "LIBBPF_DIR"
+    assert plan.runtime_library_dirs == [str(Path(plan.library_file).parent)]
+    assert Path(plan.library_file).is_relative_to(shared)
+    config = mod["BuildConfig"].from_environ({"LIBBPF_DIR": str(shared),
+                                              "LIBBPF_PY_NO_RPATH": "1"})
+    assert mod["make_plan"](config).runtime_library_dirs == []
+
+
+def test_static_plan_links_archive_by_path_and_hides_it(pic_prefix: Path) -> None:
+    mod = builder_module()
+    config = mod["BuildConfig"].from_environ({"LIBBPF_DYNAMIC": "0",
+                                              "LIBBPF_DIR": str(pic_prefix)})
+    plan = mod["make_plan"](config)
+    assert plan.extra_objects == [str(pic_prefix / "lib" / "libbpf.a")]
+    assert "bpf" not in plan.libraries
+    assert plan.libraries == ["elf", "z"]
+    assert "-Wl,--exclude-libs,ALL" in plan.extra_link_args
+
+
+def test_missing_clang_stops_the_tests_with_one_sentence(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(Path(__file__).parent / "test_smoke.py"), "--co"],
+                          env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert "clang is missing" in proc.stdout + proc.stderr
+    assert "apt-get install clang" in proc.stdout + proc.stderr
+
+
+def test_build_facts_are_readable_from_python() -> None:
+    info = libbpf_py.build_info()
+    assert info.mode in ("dynamic", "static")
+    assert info.header_version >= (1, 0)
+    assert Path(info.include_dir, "bpf", "libbpf.h").is_file()
+    if info.mode == "dynamic":
+        assert info.library_path and Path(info.library_path).name.startswith("libbpf.so")
+    else:
+        assert info.library_path is None
+        assert info.origin in ("vendored", "LIBBPF_DIR")

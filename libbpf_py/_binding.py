@@ -36,7 +36,7 @@ def _runtime_of(path: str) -> str:
         handle = ctypes.CDLL(path)
         fn = handle.libbpf_version_string
         fn.restype = ctypes.c_char_p
-        return str(fn().decode())
+        return str(fn().decode()).lstrip("v")
     except (OSError, AttributeError) as exc:
         return f"unknown ({exc})"
 

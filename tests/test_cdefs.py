@@ -6,8 +6,9 @@ and each header set gets a throwaway cffi API-mode extension of its own.
 Header sets (each skips, with the reason, when missing):
 
 * 1.1: the system's (Debian 12 libbpf-dev), /usr/include + libbpf.so.1;
-* 1.4: ``LIBBPF_PY_TEST_HEADERS_1_4``, default /tmp/p146/root/usr/include;
-* 1.5: ``LIBBPF_PY_TEST_HEADERS_1_5``, default /tmp/src150/libbpf-1.5.0/src.
+* 1.4: ``LIBBPF_PY_TEST_HEADERS_1_4``, default vendor/build/libbpf-1.4.6/root/usr/include;
+* 1.5: ``LIBBPF_PY_TEST_HEADERS_1_5``, default vendor/build/src/libbpf-1.5.0/src
+  (``python vendor/provision.py all`` makes both).
 
 A variable names an include directory holding ``bpf/libbpf.h`` or a libbpf
 source tree's ``src/``. The library loaded is ``LIBBPF_PY_TEST_LIB_1_4`` /
@@ -54,9 +55,11 @@ SETS: Dict[str, Dict[str, Any]] = {
     "1.1": {"version": (1, 1), "headers_env": None, "lib_env": None,
             "default": "/usr/include"},
     "1.4": {"version": (1, 4), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_4",
-            "lib_env": "LIBBPF_PY_TEST_LIB_1_4", "default": "/tmp/p146/root/usr/include"},
+            "lib_env": "LIBBPF_PY_TEST_LIB_1_4",
+            "default": str(ROOT / "vendor/build/libbpf-1.4.6/root/usr/include")},
     "1.5": {"version": (1, 5), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_5",
-            "lib_env": "LIBBPF_PY_TEST_LIB_1_5", "default": "/tmp/src150/libbpf-1.5.0/src"},
+            "lib_env": "LIBBPF_PY_TEST_LIB_1_5",
+            "default": str(ROOT / "vendor/build/src/libbpf-1.5.0/src")},
 }
 
 

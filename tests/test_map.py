@@ -1,0 +1,656 @@
+"""libbpf_py.map.Map and libbpf_py.enums, on the real kernel (no mocks).
+
+Standalone maps are created with bpf_map_create; object maps come from
+tests/bpf/maps.bpf.c, whose XDP program (run with test_run) writes into them.
+Every map a test creates is closed by the test, every pin is made in a fresh
+bpffs directory that the test removes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+from libbpf_py._binding import ffi, lib
+from libbpf_py.enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
+from libbpf_py.errors import (
+    AlreadyLoadedError,
+    ClosedError,
+    LibbpfError,
+    LibbpfExistsError,
+    LibbpfNotFoundError,
+    LibbpfNotSupportedError,
+    LibbpfPermissionError,
+    NotLoadedError,
+)
+from libbpf_py.map import Map, possible_cpus
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+@pytest.fixture
+def maps(kernel: None) -> Iterator[Callable[..., Map]]:
+    """Map.create, closing every map the test made."""
+    made: List[Map] = []
+
+    def create(*args: Any, **kwargs: Any) -> Map:
+        m = Map.create(*args, **kwargs)
+        made.append(m)
+        return m
+
+    yield create
+    for m in made:
+        m.close()
+
+
+@pytest.fixture
+def pin_dir(kernel: None) -> Iterator[Path]:
+    """A fresh directory in bpffs, removed with whatever the test pinned in it."""
+    path = Path("/sys/fs/bpf") / f"libbpf_py_test_map_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        assert not path.exists()
+
+
+@pytest.fixture
+def maps_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("maps")
+
+
+class CallSpy:
+    """Counts calls of some lib functions (the real ones still run)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+        self.calls: List[str] = []
+        for name in names:
+            real = getattr(lib, name)
+
+            def spy(*args: Any, _real: Any = real, _name: str = name) -> Any:
+                self.calls.append(_name)
+                return _real(*args)
+
+            monkeypatch.setattr(lib, name, spy)
+
+
+ELEM_FUNCS = ("bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem",
+              "bpf_map_lookup_and_delete_elem", "bpf_map_update_batch",
+              "bpf_map_delete_batch", "bpf_map_get_next_key")
+
+
+# -- enums ------------------------------------------------------------------------------
+
+def test_enums_come_from_the_compiled_constants() -> None:
+    assert MapType.HASH == lib.BPF_MAP_TYPE_HASH
+    assert MapType.BLOOM_FILTER == lib.BPF_MAP_TYPE_BLOOM_FILTER
+    assert ProgType.XDP == lib.BPF_PROG_TYPE_XDP
+    assert AttachType.CGROUP_INET_INGRESS == lib.BPF_CGROUP_INET_INGRESS
+    assert LinkType.XDP == lib.BPF_LINK_TYPE_XDP
+    assert UpdateFlag.NOEXIST == lib.BPF_NOEXIST and UpdateFlag.F_LOCK == lib.BPF_F_LOCK
+    assert UpdateFlag.ANY == 0 == lib.BPF_ANY
+    assert MapFlag.NO_PREALLOC == lib.BPF_F_NO_PREALLOC
+    for enum_cls, c_enum, prefix in ((MapType, "bpf_map_type", "BPF_MAP_TYPE_"),
+                                     (ProgType, "bpf_prog_type", "BPF_PROG_TYPE_"),
+                                     (AttachType, "bpf_attach_type", "BPF_"),
+                                     (LinkType, "bpf_link_type", "BPF_LINK_TYPE_")):
+        declared = ffi.typeof(f"enum {c_enum}").relements
+        assert {m.name: int(m) for m in enum_cls} == {
+            name[len(prefix):]: value for name, value in declared.items()}
+
+
+def test_unknown_kernel_values_still_convert() -> None:
+    odd = MapType(4000)
+    assert odd == 4000 and odd.name == "UNKNOWN_4000" and isinstance(odd, MapType)
+    assert MapType(4000) is odd
+    with pytest.raises(ValueError):
+        MapType(-1)
+
+
+# -- hash and array ---------------------------------------------------------------------
+
+def test_hash_elements(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.HASH, 4, 8, 4, name="t_hash")
+    assert (m.name, m.type, m.key_size, m.value_size, m.max_entries) == (
+        "t_hash", MapType.HASH, 4, 8, 4)
+    assert len(m) == 0 and list(m) == [] and m
+    m[1] = 10
+    m[b"\x02\x00\x00\x00"] = (20).to_bytes(8, "little")
+    m.update(3, 30, UpdateFlag.NOEXIST)
+    assert m[1] == 10 and m[2] == 20 and m[bytearray(b"\x03\0\0\0")] == 30
+    assert sorted(m.items()) == [(1, 10), (2, 20), (3, 30)]
+    assert sorted(m.keys()) == [1, 2, 3] and sorted(m.values()) == [10, 20, 30]
+    assert len(m) == 3 and 1 in m and 9 not in m
+    assert m.get(9) is None and m.get(9, "x") == "x" and m.get(1) == 10
+    with pytest.raises(KeyError):
+        m[9]
+    with pytest.raises(KeyError):
+        del m[9]
+    with pytest.raises(LibbpfExistsError, match="NOEXIST"):
+        m.update(1, 11, UpdateFlag.NOEXIST)
+    with pytest.raises(KeyError):
+        m.update(9, 1, UpdateFlag.EXIST)
+    m.update(1, 11, UpdateFlag.EXIST)
+    assert m[1] == 11
+    m[4] = 40
+    with pytest.raises(LibbpfError, match="full") as info:
+        m[5] = 50
+    assert info.value.errno == errno.E2BIG
+    assert m.lookup_and_delete(4) == 40 and 4 not in m
+    with pytest.raises(KeyError):
+        m.lookup_and_delete(4)
+    del m[1]
+    assert sorted(m) == [2, 3]
+    m.clear()
+    assert len(m) == 0
+
+
+def test_iteration_survives_deletion(maps: Callable[..., Map]) -> None:
+    m = maps("hash", 4, 4, 256)
+    m.update_batch((i, i * 2) for i in range(200))
+    seen = []
+    for k in m.keys():
+        seen.append(k)
+        del m[k]
+    assert sorted(seen) == list(range(200)) and len(m) == 0
+    m.update_batch({i: i for i in range(50)})
+    seen = []
+    for k, v in m.items():  # delete other elements while iterating
+        seen.append(k)
+        assert v == k
+        if k ^ 1 in m:
+            del m[k ^ 1]
+    assert len(seen) == len(set(seen)) == 25
+
+
+def test_array(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.ARRAY, 4, 4, 3, name="t_array")
+    assert len(m) == 3 and list(m.items()) == [(0, 0), (1, 0), (2, 0)]
+    m[1] = 0xFFFFFFFF
+    assert m[1] == 0xFFFFFFFF
+    with pytest.raises(LibbpfError, match="cannot be deleted") as info:
+        del m[1]
+    assert info.value.errno == errno.EINVAL
+    with pytest.raises(KeyError):
+        m[3]
+    with pytest.raises(LibbpfError, match="out of range"):
+        m[3] = 1
+    with pytest.raises(LibbpfExistsError):
+        m.update(0, 1, UpdateFlag.NOEXIST)
+    assert m.lookup_batch() == [(0, 0), (1, 0xFFFFFFFF), (2, 0)]
+
+
+def test_wide_keys_and_values_are_bytes(maps: Callable[..., Map]) -> None:
+    m = maps("hash", 3, 12, 4)
+    m[b"abc"] = b"x" * 12
+    m[memoryview(b"xyzw")[:3]] = bytearray(b"y" * 12)
+    assert m[b"abc"] == b"x" * 12 and m[b"xyz"] == b"y" * 12
+    assert sorted(m.keys()) == [b"abc", b"xyz"]
+
+
+def test_lru_hash_evicts(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.LRU_HASH, 8, 8, 32)
+    for i in range(200):
+        m[i] = i
+    assert 0 < len(m) <= 200 and all(m[k] == k for k in m)
+
+
+def test_lpm_trie(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.LPM_TRIE, 8, 4, 16, map_flags=MapFlag.NO_PREALLOC)
+
+    def key(prefix: int, addr: str) -> bytes:
+        return prefix.to_bytes(4, "little") + socket.inet_aton(addr)
+
+    m[key(8, "10.0.0.0")] = 1
+    m[key(24, "10.1.2.0")] = 2
+    assert m[key(32, "10.1.2.3")] == 2
+    assert m[key(32, "10.9.9.9")] == 1
+    assert key(32, "11.0.0.1") not in m
+    assert sorted(m.keys()) == sorted([key(8, "10.0.0.0"), key(24, "10.1.2.0")])
+    with pytest.raises(LibbpfError):
+        Map.create(MapType.LPM_TRIE, 8, 4, 16).close()  # needs NO_PREALLOC
+
+
+# -- per-CPU ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("map_type", [MapType.PERCPU_HASH, MapType.PERCPU_ARRAY,
+                                      MapType.LRU_PERCPU_HASH])
+def test_percpu_shape(maps: Callable[..., Map], map_type: MapType) -> None:
+    ncpus = possible_cpus()
+    assert ncpus == lib.libbpf_num_possible_cpus() >= 1
+    m = maps(map_type, 4, 4, 4)  # 4-byte values: each CPU's slot is padded to 8
+    m[0] = 7
+    assert m[0] == [7] * ncpus
+    values = list(range(100, 100 + ncpus))
+    m[1] = values
+    assert m[1] == values
+    with pytest.raises(ValueError, match=f"{ncpus} values, got {ncpus + 1}"):
+        m[1] = [*values, 0]
+    with pytest.raises(ValueError, match="does not fit"):
+        m[1] = [2 ** 32] * ncpus
+    assert dict(m.lookup_batch())[1] == values
+    m.update_batch([(2, [5] * ncpus)])
+    assert m[2] == [5] * ncpus
+
+
+# -- maps of maps -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("outer_type", [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS])
+def test_map_in_map(maps: Callable[..., Map], outer_type: MapType) -> None:
+    inner1 = maps(MapType.ARRAY, 4, 8, 2, name="inner1")
+    inner2 = maps(MapType.ARRAY, 4, 8, 2, name="inner2")
+    inner1[0] = 111
+    outer = maps(outer_type, 4, 4, 2, inner_map=inner1)
+    outer[0] = inner1
+    outer[1] = inner2.fd
+    assert outer[0] == inner1.id and outer[1] == inner2.id
+    with Map.from_id(outer[0]) as again:
+        assert again.name == "inner1" and again[0] == 111
+    with pytest.raises(TypeError, match=r"Map .* or an int fd"):
+        outer[0] = "inner1"
+    with pytest.raises(LibbpfError):  # an incompatible inner map is refused by the kernel
+        outer[0] = maps(MapType.HASH, 4, 4, 4)
+
+
+# -- queue, stack, bloom filter ---------------------------------------------------------
+
+def test_queue_and_stack(maps: Callable[..., Map]) -> None:
+    q = maps(MapType.QUEUE, 0, 4, 3, name="t_queue")
+    s = maps(MapType.STACK, 0, 4, 3)
+    for m in (q, s):
+        for v in (1, 2, 3):
+            m.push(v)
+        with pytest.raises(LibbpfError, match="full") as info:
+            m.push(4)
+        assert info.value.errno == errno.E2BIG
+    assert q.peek() == 1 and [q.pop(), q.pop(), q.pop()] == [1, 2, 3]
+    assert s.peek() == 3 and [s.pop(), s.pop(), s.pop()] == [3, 2, 1]
+    with pytest.raises(IndexError, match="empty QUEUE map 't_queue'"):
+        q.pop()
+    with pytest.raises(IndexError):
+        s.peek()
+    for v in (1, 2, 3, 4):
+        q.push(v, UpdateFlag.EXIST)  # overwrites the oldest when full
+    assert [q.pop(), q.pop(), q.pop()] == [2, 3, 4]
+    with pytest.raises(TypeError, match="has no keys"):
+        q[0]
+    with pytest.raises(TypeError, match="has no keys"):
+        list(q)
+    with pytest.raises(TypeError, match="needs a QUEUE, STACK"):
+        maps("hash", 4, 4, 1).pop()
+
+
+def test_bloom_filter(maps: Callable[..., Map]) -> None:
+    b = maps(MapType.BLOOM_FILTER, 0, 8, 100, map_extra=3)
+    assert b.map_extra == 3
+    for v in range(0, 50, 5):
+        b.push(v)
+    assert all(v in b for v in range(0, 50, 5))
+    assert b.contains(10) and b.contains((10).to_bytes(8, "little"))
+    misses = sum(1 for v in range(1000, 1100) if v not in b)
+    assert misses > 80  # false positives are possible, not many
+    with pytest.raises(TypeError, match="needs a BLOOM_FILTER"):
+        maps("queue", 0, 4, 1).contains(1)
+
+
+# -- batches ----------------------------------------------------------------------------
+
+def test_batches_on_hash(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.HASH, 4, 8, 2048, name="t_batch")
+    m.update_batch({i: i * i for i in range(1000)})
+    assert len(m) == 1000
+    got = m.lookup_batch(chunk=7)
+    assert sorted(got) == [(i, i * i) for i in range(1000)]
+    assert sorted(m.lookup_batch()) == sorted(got)
+    m.delete_batch(range(0, 1000, 2))
+    assert sorted(m.keys()) == list(range(1, 1000, 2))
+    with pytest.raises(KeyError) as info:
+        m.delete_batch([1, 2, 3])  # 1 goes, 2 is missing
+    assert info.value.args == (2,) and 1 not in m and 3 in m
+    with pytest.raises(ValueError, match=r"only UpdateFlag\.ANY or F_LOCK"):
+        m.update_batch([(3, 0)], UpdateFlag.NOEXIST)
+    taken = m.lookup_and_delete_batch(chunk=64)
+    assert len(taken) == 499 and len(m) == 0
+    assert m.lookup_batch() == [] and m.lookup_and_delete_batch() == []
+    m.update_batch([])
+    m.delete_batch([])
+
+
+def test_batches_unsupported(maps: Callable[..., Map]) -> None:
+    a = maps(MapType.ARRAY, 4, 4, 4, name="t_arr")
+    with pytest.raises(LibbpfError, match="lookup_and_delete_batch on ARRAY map 't_arr'"):
+        a.lookup_and_delete_batch()
+    with pytest.raises(LibbpfError, match="delete_batch on ARRAY map 't_arr'"):
+        a.delete_batch([0])
+    st = maps(MapType.STACK_TRACE, 4, 8 * 16, 4, name="t_stack")
+    with pytest.raises(LibbpfNotSupportedError,
+                       match="lookup_batch on STACK_TRACE map 't_stack': this map type does "
+                             "not support lookup_batch"):
+        st.lookup_batch()
+
+
+# -- bad input: no C call ---------------------------------------------------------------
+
+def test_wrong_keys_and_values_never_reach_c(maps: Callable[..., Map],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    m = maps(MapType.HASH, 4, 8, 4, name="t_bad")
+    w = maps(MapType.HASH, 16, 2, 4, name="t_wide")
+    assert m.get(0) is None  # builds the layout before spying
+    spy = CallSpy(monkeypatch, *ELEM_FUNCS)
+    cases: List[Any] = [
+        (lambda: m[b"abc"], ValueError, "key of HASH map 't_bad' must be exactly 4 bytes, got 3"),
+        (lambda: m["1"], TypeError, r"key of HASH map 't_bad' must be an int .* \(4 bytes\)"),
+        (lambda: m[1.0], TypeError, "not float"),
+        (lambda: m[None], TypeError, "not NoneType"),
+        (lambda: m[-1], ValueError, "does not fit in an unsigned 32-bit int"),
+        (lambda: m[2 ** 32], ValueError, "does not fit"),
+        (lambda: m.__setitem__(1, b"1234"), ValueError,
+         "value of HASH map 't_bad' must be exactly 8 bytes, got 4"),
+        (lambda: m.__setitem__(1, 2 ** 64), ValueError, "does not fit"),
+        (lambda: m.__setitem__(1, [1]), TypeError, "value of HASH map 't_bad'"),
+        (lambda: m.__delitem__(b""), ValueError, "exactly 4 bytes, got 0"),
+        (lambda: 1.5 in m, TypeError, "not float"),
+        (lambda: m.update(1, 1, flags=-1), ValueError, "flags"),
+        (lambda: m.update_batch([(1, 1), (2, b"x")]), ValueError, "exactly 8 bytes"),
+        (lambda: m.delete_batch([1, "2"]), TypeError, "not str"),
+        (lambda: w[b"x" * 15], ValueError, "key of HASH map 't_wide' must be exactly 16"),
+        (lambda: w[5], TypeError, r"bytes-like object \(16 bytes\), not int"),
+        (lambda: w.__setitem__(b"k" * 16, 70000), ValueError, "unsigned 16-bit"),
+    ]
+    for call, exc, pattern in cases:
+        with pytest.raises(exc, match=pattern):
+            call()
+    assert spy.calls == []
+    with pytest.raises(KeyError):
+        m[1]
+    assert spy.calls == ["bpf_map_lookup_elem"]
+
+
+def test_create_validates_before_c(kernel: None) -> None:
+    with pytest.raises(ValueError, match="at most 15"):
+        Map.create(MapType.HASH, 4, 4, 1, name="a" * 16)
+    with pytest.raises(ValueError, match="ASCII letters"):
+        Map.create(MapType.HASH, 4, 4, 1, name="bad-name")
+    with pytest.raises(ValueError, match="unknown map type 'nope'"):
+        Map.create("nope", 4, 4, 1)
+    with pytest.raises(TypeError):
+        Map.create(MapType.HASH, "4", 4, 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_entries"):
+        Map.create(MapType.HASH, 4, 4, -1)
+    with pytest.raises(LibbpfError, match="cannot create HASH map 'zero'") as info:
+        Map.create(MapType.HASH, 0, 4, 1, name="zero")
+    assert info.value.errno == errno.EINVAL
+
+
+# -- life cycle, pins, reopening ----------------------------------------------------------
+
+def test_use_after_close(kernel: None) -> None:
+    with Map.create(MapType.HASH, 4, 4, 4, name="t_closed") as m:
+        m[1] = 1
+        assert not m.closed
+    assert m.closed
+    m.close()  # idempotent
+    for call in (lambda: m[1], lambda: m.__setitem__(1, 1), lambda: m.__delitem__(1),
+                 lambda: 1 in m, lambda: list(m), lambda: len(m), lambda: m.lookup_batch(),
+                 lambda: m.fd, lambda: m.info(), lambda: m.freeze(), lambda: m.name,
+                 lambda: m.pin("/sys/fs/bpf/never")):
+        with pytest.raises(ClosedError, match="map 't_closed' is closed"):
+            call()
+    assert "closed" in repr(m)
+
+
+def test_iterator_stops_when_closed(kernel: None) -> None:
+    m = Map.create(MapType.HASH, 4, 4, 8)
+    m.update_batch({1: 1, 2: 2, 3: 3})
+    it = m.keys()
+    next(it)
+    m.close()
+    with pytest.raises(ClosedError):
+        next(it)
+
+
+def test_pin_and_reopen(maps: Callable[..., Map], pin_dir: Path) -> None:
+    m = maps(MapType.HASH, 4, 8, 8, name="t_pin")
+    m.update_batch({1: 10, 2: 20})
+    path = pin_dir / "t_pin"
+    m.pin(path)
+    with pytest.raises(LibbpfExistsError):
+        m.pin(path)
+    with Map.from_pinned(path) as p, Map.from_id(m.id) as i, Map.from_fd(m.fd) as f:
+        for other in (p, i, f):
+            assert other.id == m.id and other.name == "t_pin"
+            assert (other.type, other.key_size, other.value_size, other.max_entries) == (
+                MapType.HASH, 4, 8, 8)
+            assert sorted(other.items()) == [(1, 10), (2, 20)]
+        p[3] = 30
+        assert m[3] == 30 and f.fd != m.fd
+    m.unpin(path)
+    assert not path.exists()
+    with pytest.raises(LibbpfNotFoundError):
+        Map.from_pinned(path)
+    with pytest.raises(LibbpfError):
+        m.pin("/tmp/not-bpffs-" + uuid.uuid4().hex)
+    assert m[1] == 10  # caller's fd (from_fd) still open
+
+
+def test_from_fd_keeps_callers_fd_and_rejects_non_maps(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.ARRAY, 4, 4, 1)
+    fd = os.dup(m.fd)
+    try:
+        other = Map.from_fd(fd)
+        other.close()
+        os.fstat(fd)  # still open
+    finally:
+        os.close(fd)
+    r, w = os.pipe()
+    try:
+        with pytest.raises(LibbpfError, match="not a BPF map"):
+            Map.from_fd(r)
+        os.fstat(r)
+    finally:
+        os.close(r)
+        os.close(w)
+    with pytest.raises(LibbpfNotFoundError):
+        Map.from_id(0xFFFFFFF0)
+    with pytest.raises(TypeError):
+        Map.from_fd("3")  # type: ignore[arg-type]
+
+
+def test_closed_standalone_map_is_freed(kernel: None) -> None:
+    m = Map.create(MapType.ARRAY, 4, 4, 1)
+    map_id = m.id
+    m.close()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            Map.from_id(map_id).close()
+        except LibbpfNotFoundError:
+            break
+        assert time.monotonic() < deadline, "the kernel kept the closed map"
+        time.sleep(0.05)
+
+
+def test_freeze(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.ARRAY, 4, 4, 1)
+    m[0] = 5
+    m.freeze()
+    with pytest.raises(LibbpfPermissionError):
+        m[0] = 6
+    assert m[0] == 5
+
+
+def test_standalone_settings_are_fixed(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.HASH, 4, 4, 4, name="t_fixed")
+    with pytest.raises(AlreadyLoadedError, match="max_entries of map 't_fixed'"):
+        m.max_entries = 8
+    with pytest.raises(TypeError, match="standalone"):
+        m.initial_value  # noqa: B018
+    info = m.info()
+    assert info.type == MapType.HASH and info.id == m.id and info.max_entries == 4
+    assert info["id"] == m.id and info.as_dict()["name"] == "t_fixed"
+    with pytest.raises(KeyError):
+        info["nope"]
+
+
+# -- BTF --------------------------------------------------------------------------------
+
+def test_standalone_map_typed_by_btf(maps: Callable[..., Map]) -> None:
+    btf = lib.btf__new_empty()
+    assert btf != ffi.NULL
+    try:
+        s32 = lib.btf__add_int(btf, b"int", 4, lib.BTF_INT_SIGNED)
+        u16 = lib.btf__add_int(btf, b"unsigned short", 2, 0)
+        char = lib.btf__add_int(btf, b"char", 1, lib.BTF_INT_SIGNED)
+        u32 = lib.btf__add_int(btf, b"unsigned int", 4, 0)
+        idx = lib.btf__add_int(btf, b"__ARRAY_SIZE_TYPE__", 4, 0)
+        name_t = lib.btf__add_array(btf, idx, char, 6)
+        rec = lib.btf__add_struct(btf, b"rec", 16)
+        assert min(s32, u16, char, u32, idx, name_t, rec) > 0
+        assert lib.btf__add_field(btf, b"x", s32, 0, 0) == 0
+        assert lib.btf__add_field(btf, b"port", u16, 32, 0) == 0
+        assert lib.btf__add_field(btf, b"name", name_t, 48, 0) == 0
+        assert lib.btf__add_field(btf, b"n", u32, 96, 0) == 0
+        assert lib.btf__load_into_kernel(btf) == 0
+        m = maps(MapType.HASH, 4, 16, 4, name="t_btf", btf_fd=lib.btf__fd(btf),
+                 btf_key_type_id=s32, btf_value_type_id=rec)
+    finally:
+        lib.btf__free(btf)
+    m[-2] = {"x": -7, "port": 8080, "name": b"abc", "n": 3}
+    v = m[-2]
+    assert (v.x, v.port, v.name, v.n) == (-7, 8080, b"abc", 3)
+    assert type(v).__name__ == "rec" and len(bytes(v)) == 16
+    assert list(m.keys()) == [-2]
+    v.x = 1
+    m[5] = v
+    assert m[5] == v and m[5].x == 1
+    m[6] = bytes(16)
+    assert m[6].x == 0
+    with pytest.raises(ValueError, match="exactly 16 bytes"):
+        m[7] = bytes(15)
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        m[7] = {"nope": 1}
+    with pytest.raises(ValueError, match="signed 32-bit"):
+        m[2 ** 31] = v
+
+
+# -- maps of a BPF object -----------------------------------------------------------------
+
+def test_object_maps_before_and_after_load(maps_o: Path) -> None:
+    from libbpf_py.object import BpfObject
+
+    obj = BpfObject.open(maps_o)
+    try:
+        counts = obj.maps["counts"]
+        rodata = next(m for n, m in obj.maps.items() if n.endswith(".rodata"))
+        data = next(m for n, m in obj.maps.items() if n.endswith(".data"))
+        assert (counts.name, counts.type, counts.key_size, counts.value_size) == (
+            "counts", MapType.HASH, 4, 8)
+        assert counts.max_entries == 64 and counts.autocreate
+        counts.max_entries = 128
+        assert counts.max_entries == 128
+        assert obj.maps["q"].key_size == 0 and obj.maps["pcpu"].type == MapType.PERCPU_ARRAY
+        assert obj.maps["outer"].inner_map is not None
+        assert counts.initial_value is None and counts.pin_path is None
+        assert rodata.initial_value == (7).to_bytes(8, "little")
+        with pytest.raises(ValueError, match="exactly 8 bytes, got 4"):
+            rodata.initial_value = b"\0" * 4
+        rodata.initial_value = (99).to_bytes(8, "little")
+        with pytest.raises(NotLoadedError, match="map 'counts' has no fd before load"):
+            counts.fd  # noqa: B018
+        with pytest.raises(NotLoadedError):
+            counts[1]
+        assert "not loaded" in repr(counts)
+
+        obj.load()
+        with pytest.raises(AlreadyLoadedError,
+                           match="cannot change max_entries of map 'counts' after load"):
+            counts.max_entries = 3
+        with pytest.raises(AlreadyLoadedError, match="initial_value"):
+            rodata.initial_value = bytes(8)
+        assert counts.max_entries == 128 and counts.info().max_entries == 128
+        assert counts.fd >= 0 and counts.id == counts.info().id
+
+        obj.programs["xdp_fill"].test_run(bytes(64))
+        obj.programs["xdp_fill"].test_run(bytes(64))
+        assert counts[1] == 2 and dict(counts.items()) == {1: 2}
+        assert obj.maps["pcpu"][0][0] + sum(obj.maps["pcpu"][0][1:]) == 2
+        assert len(obj.maps["pcpu"][0]) == possible_cpus()
+        assert obj.maps["q"].pop() == 3 and obj.maps["q"].pop() == 3
+        assert obj.maps["outer"][0] == obj.maps["inner_a"].id
+        assert data[0].data_var == 3  # a .data map: one value, a struct of its variables
+        bss = next(m for n, m in obj.maps.items() if n.endswith(".bss"))
+        assert bss[0].runs == 2
+        assert rodata[0].magic == 99
+
+        sv = obj.maps["signed_vals"]
+        sv[-3] = -(2 ** 40)
+        assert sv[-3] == -(2 ** 40) and list(sv) == [-3]
+    finally:
+        obj.close()
+    with pytest.raises(ClosedError):
+        counts[1]
+    with pytest.raises(ClosedError):
+        counts.max_entries  # noqa: B018
+    assert counts.closed
+
+
+def test_btf_struct_round_trip(maps_o: Path) -> None:
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        obj.load()
+        events = obj.maps["events"]
+        obj.programs["xdp_fill"].test_run(bytes(64))
+        ev = events[1]  # written by the kernel
+        assert type(ev).__name__ == "event" and len(bytes(ev)) == events.value_size
+        assert (ev.pid, ev.delta, ev.ts, ev.comm) == (42, -5, 7, b"xdp")
+        assert (ev.pair.a, ev.pair.b) == (513, 9)
+        assert list(ev.arr) == [-1, 1 << 40]
+        assert not hasattr(ev, "flag")  # bitfields stay raw
+        raw = bytes(ev)
+        ev.pid, ev.delta = 100, -100
+        events[2] = ev
+        back = events[2]
+        assert back == ev and back.pid == 100 and back.delta == -100
+        assert bytes(back)[8:] == raw[8:]  # the bitfield bytes came back untouched
+        events[3] = {"pid": 5, "comm": b"abc"}
+        assert events[3].pid == 5 and events[3].comm == b"abc" and events[3].ts == 0
+        assert events[3]._asdict()["pair"] == {"a": 0, "b": 0}
+        with pytest.raises(ValueError, match="value of HASH map 'events' must be exactly"):
+            events[4] = b"short"
+        assert sorted(events) == [1, 2, 3]
+
+
+def test_object_map_pin_and_reopen(maps_o: Path, pin_dir: Path) -> None:
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        counts = obj.maps["counts"]
+        counts.pin_path = str(pin_dir / "counts")
+        assert counts.pin_path == str(pin_dir / "counts")
+        obj.load()
+        assert counts.is_pinned
+        counts[7] = 70
+        with Map.from_pinned(pin_dir / "counts") as again:
+            assert again[7] == 70 and again.id == counts.id
+        counts.unpin()
+        assert not (pin_dir / "counts").exists()
+        counts.pin(pin_dir / "counts")  # libbpf's pin path again
+        counts.pin(pin_dir / "extra")  # an extra pin
+        with Map.from_pinned(pin_dir / "extra") as again:
+            assert again.id == counts.id
+        counts.unpin(pin_dir / "extra")
+        counts.unpin()
+        assert list(pin_dir.iterdir()) == []

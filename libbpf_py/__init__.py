@@ -7,28 +7,55 @@
 
 from __future__ import annotations
 
+from . import log
 from ._binding import BUILD, BuildInfo
+from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
+    AlreadyLoadedError,
+    ClosedError,
     LibbpfError,
     LibbpfExistsError,
     LibbpfNotFoundError,
     LibbpfNotSupportedError,
     LibbpfPermissionError,
     LibbpfVersionError,
+    NotLoadedError,
+    VerifierError,
 )
+from .link import Link
+from .map import Map, MapInfo
+from .object import BpfObject
+from .program import Program, TestRunResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlreadyLoadedError",
+    "AttachType",
+    "BpfObject",
     "BuildInfo",
+    "ClosedError",
     "LibbpfError",
     "LibbpfExistsError",
     "LibbpfNotFoundError",
     "LibbpfNotSupportedError",
     "LibbpfPermissionError",
     "LibbpfVersionError",
+    "Link",
+    "LinkType",
+    "Map",
+    "MapFlag",
+    "MapInfo",
+    "MapType",
+    "NotLoadedError",
+    "ProgType",
+    "Program",
+    "TestRunResult",
+    "UpdateFlag",
+    "VerifierError",
     "__version__",
     "build_info",
+    "log",
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import Dict, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 
 class LibbpfError(OSError):
@@ -22,7 +22,9 @@ class LibbpfError(OSError):
 
     def __str__(self) -> str:
         head = f"{self.what}: " if self.what else ""
-        name = _errno.errorcode.get(self.errno or 0, f"LIBBPF_ERRNO {self.errno}")
+        code = self.errno or 0
+        name = _errno.errorcode.get(code) or ("ENOTSUPP" if code == ENOTSUPP
+                                              else f"LIBBPF_ERRNO {code}")
         return f"{head}{self.strerror} [{name}]"
 
 
@@ -40,6 +42,33 @@ class LibbpfExistsError(LibbpfError, FileExistsError):
 
 class LibbpfNotSupportedError(LibbpfError):
     """EOPNOTSUPP / ENOTSUP: the kernel or libbpf does not support this."""
+
+
+class VerifierError(LibbpfError):
+    """The kernel's verifier rejected a program; ``log`` is the whole verifier log."""
+
+    def __init__(self, err: int, message: str, what: Optional[str] = None,
+                 program: Optional[str] = None, log: str = "") -> None:
+        super().__init__(err, message, what)
+        self.program = program
+        self.log = log
+
+    def __str__(self) -> str:
+        tail = self.log.rstrip().splitlines()[-3:]
+        hint = ("; verifier says: " + " | ".join(tail)) if tail else ""
+        return f"{super().__str__()}: program {self.program!r} rejected{hint}"
+
+
+class ClosedError(ValueError):
+    """The object (or the BPF object that owns it) was closed; nothing was touched."""
+
+
+class AlreadyLoadedError(RuntimeError):
+    """A setting that only means something before load was changed after load."""
+
+
+class NotLoadedError(RuntimeError):
+    """An operation that needs the kernel object was used before load()."""
 
 
 class LibbpfVersionError(NotImplementedError):
@@ -60,12 +89,16 @@ class LibbpfVersionError(NotImplementedError):
         )
 
 
+#: the kernel's internal ENOTSUPP, which some BPF commands leak to user space
+ENOTSUPP = 524
+
 _BY_ERRNO: Dict[int, Type[LibbpfError]] = {
     _errno.EPERM: LibbpfPermissionError,
     _errno.EACCES: LibbpfPermissionError,
     _errno.ENOENT: LibbpfNotFoundError,
     _errno.EEXIST: LibbpfExistsError,
     _errno.EOPNOTSUPP: LibbpfNotSupportedError,
+    ENOTSUPP: LibbpfNotSupportedError,
 }
 
 
@@ -73,13 +106,39 @@ def error_class(err: int) -> Type[LibbpfError]:
     return _BY_ERRNO.get(err, LibbpfError)
 
 
+def libbpf_strerror(err: int) -> str:
+    """libbpf's text for an errno, its own 4000+ codes included."""
+    from ._binding import ffi, lib
+
+    buf = ffi.new("char[256]")
+    if lib.libbpf_strerror(err, buf, 256) == 0:
+        return str(ffi.string(buf).decode("utf-8", "replace"))
+    return os.strerror(err)
+
+
 def make_error(err: int, what: Optional[str] = None,
                strerror: Optional[str] = None) -> LibbpfError:
     """Build the right LibbpfError subclass for a positive errno."""
     err = abs(err)
     if strerror is None:
-        strerror = os.strerror(err)
+        strerror = libbpf_strerror(err)
     return error_class(err)(err, strerror, what)
+
+
+def check(ret: int, what: str) -> int:
+    """Raise for a libbpf return of -errno; pass anything else through."""
+    if ret < 0:
+        raise make_error(-ret, what)
+    return ret
+
+
+def check_ptr(ptr: Any, what: str) -> Any:
+    """Raise for a NULL return (libbpf sets errno); pass the pointer through."""
+    from ._binding import ffi
+
+    if ptr == ffi.NULL:
+        raise make_error(ffi.errno or 22, what)
+    return ptr
 
 
 def errno_pair(ret: int) -> Tuple[bool, int]:

@@ -141,7 +141,8 @@ def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
         if not src.exists():
             raise FileNotFoundError(src)
         helpers = Path(bpf_include_dir, "bpf", "bpf_helpers.h")
-        key = _digest(src.read_bytes(), vmlinux_h.read_bytes()[:4096], version.encode(),
+        siblings = b"".join(p.read_bytes() for p in sorted(BPF_SRC.glob("*.[ch]")))
+        key = _digest(src.read_bytes(), siblings, vmlinux_h.read_bytes()[:4096], version.encode(),
                       bpf_include_dir.encode(), helpers.read_bytes())
         obj = CACHE / "obj" / key / f"{name}.bpf.o"  # libbpf names the object after the file
         if not obj.exists():
@@ -157,6 +158,23 @@ def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
         return obj
 
     return build
+
+
+@pytest.fixture
+def bpffs_dir(kernel: None) -> Iterator[Path]:
+    """A fresh directory on bpffs for one test; removed with whatever is pinned in it."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="libbpf_py-test-", dir="/sys/fs/bpf"))
+    try:
+        yield path
+    finally:
+        for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if child.is_dir():
+                child.rmdir()
+            else:
+                child.unlink()
+        path.rmdir()
 
 
 @pytest.fixture(scope="session")

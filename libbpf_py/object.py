@@ -1,0 +1,368 @@
+"""BpfObject: an ELF file of BPF programs and maps, opened, configured, loaded.
+
+Phases, as libbpf has them: ``open`` reads the ELF (programs and maps can be
+configured), ``load`` creates the maps and loads the programs into the kernel
+(they get fds and ids), ``close`` frees everything. Programs and maps are
+borrowed handles: they hold their object and raise
+:class:`~libbpf_py.errors.ClosedError` once it is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Generic,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    TypeVar,
+    Union,
+)
+
+from . import log
+from ._binding import BUILD, ffi, lib
+from .errors import (
+    AlreadyLoadedError,
+    ClosedError,
+    LibbpfVersionError,
+    VerifierError,
+    check,
+    make_error,
+)
+
+if TYPE_CHECKING:
+    from .map import Map
+    from .program import Program
+
+T = TypeVar("T")
+PathLike = Union[str, "os.PathLike[str]"]
+
+# Open options added after libbpf 1.0: keyword -> (opts field, version node).
+_OPEN_OPTIONS: Dict[str, tuple[str, str]] = {
+    "name": ("object_name", "LIBBPF_0.0.6"),
+    "relaxed_maps": ("relaxed_maps", "LIBBPF_0.0.6"),
+    "pin_root_path": ("pin_root_path", "LIBBPF_0.0.6"),
+    "kconfig": ("kconfig", "LIBBPF_0.1.0"),
+    "btf_custom_path": ("btf_custom_path", "LIBBPF_0.5.0"),
+    "kernel_log_level": ("kernel_log_level", "LIBBPF_1.0.0"),
+    "kernel_log_size": ("kernel_log_size", "LIBBPF_1.0.0"),
+    "bpf_token_path": ("bpf_token_path", "LIBBPF_1.4.0"),
+}
+
+_PROG_LOG_RE = re.compile(
+    r"prog '(?P<name>[^']*)': -- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --",
+    re.S)
+
+
+class NamedMapping(Mapping[str, T], Generic[T]):
+    """Read-only name -> handle mapping in libbpf's order; names are attributes too."""
+
+    __slots__ = ("_items", "_kind")
+
+    def __init__(self, items: Dict[str, T], kind: str) -> None:
+        self._items = items
+        self._kind = kind
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(self._items) or "none"
+            raise KeyError(f"no {self._kind} named {name!r} (this object has: {known})") \
+                from None
+
+    def __getattr__(self, name: str) -> T:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(exc.args[0]) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __dir__(self) -> List[str]:
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        return f"<{self._kind}s {list(self._items)}>"
+
+
+def _encode_path(path: PathLike) -> bytes:
+    return os.fsencode(os.fspath(path))
+
+
+class BpfObject:
+    """A BPF ELF object: its programs, its maps, and the kernel objects after load.
+
+    Open with :meth:`open` (a file) or :meth:`open_mem` (bytes); use as a
+    context manager or call :meth:`close`.
+    """
+
+    def __init__(self, ptr: Any, keep: List[Any], source: str) -> None:
+        # ffi.gc is only the safety net; close() releases deterministically.
+        self._ptr: Any = ffi.gc(ptr, lib.bpf_object__close)
+        self._keep = keep  # memory C may still read: ELF bytes, option strings, log buffer
+        self._source = source
+        self._loaded = False
+        self._programs: Optional[NamedMapping[Program]] = None
+        self._maps: Optional[NamedMapping[Map]] = None
+
+    # -- opening -------------------------------------------------------------------------
+
+    @staticmethod
+    def _make_opts(kwargs: Dict[str, Any], keep: List[Any]) -> Any:
+        if not kwargs:
+            return ffi.NULL
+        opts = ffi.new("struct bpf_object_open_opts *")
+        opts.sz = ffi.sizeof("struct bpf_object_open_opts")
+        fields = {name for name, _ in ffi.typeof("struct bpf_object_open_opts").fields}
+        for key, value in kwargs.items():
+            if key not in _OPEN_OPTIONS:
+                raise TypeError(f"unknown open option {key!r}; libbpf's are: "
+                                + ", ".join(sorted(_OPEN_OPTIONS)))
+            field, node = _OPEN_OPTIONS[key]
+            if field not in fields:
+                raise LibbpfVersionError(f"open option {key}", node, BUILD.header_version_string)
+            if value is None:
+                continue
+            if key in ("name", "pin_root_path", "kconfig", "btf_custom_path", "bpf_token_path"):
+                if key in ("pin_root_path", "btf_custom_path", "bpf_token_path"):
+                    data = _encode_path(value)
+                elif isinstance(value, str):
+                    data = value.encode()
+                else:
+                    raise TypeError(f"open option {key} must be a str, not "
+                                    f"{type(value).__name__}")
+                if b"\0" in data:
+                    raise ValueError(f"open option {key} contains a NUL byte")
+                buf = ffi.new("char[]", data)
+                keep.append(buf)
+                setattr(opts, field, buf)
+            elif key == "relaxed_maps":
+                opts.relaxed_maps = bool(value)
+            elif key == "kernel_log_level":
+                opts.kernel_log_level = int(value)
+            elif key == "kernel_log_size":
+                size = int(value)
+                if size <= 0:
+                    raise ValueError("kernel_log_size must be positive")
+                buf = ffi.new("char[]", size)
+                keep.append(buf)
+                opts.kernel_log_buf = buf
+                opts.kernel_log_size = size
+        keep.append(opts)
+        return opts
+
+    @classmethod
+    def open(cls, path: PathLike, **options: Any) -> BpfObject:
+        """Open a BPF ELF file. Options are libbpf's ``bpf_object_open_opts``:
+
+        ``name``, ``relaxed_maps``, ``pin_root_path``, ``kconfig``,
+        ``btf_custom_path``, ``kernel_log_level``, ``kernel_log_size`` and
+        (libbpf >= 1.4) ``bpf_token_path``. An option this build's libbpf does
+        not know raises :class:`~libbpf_py.LibbpfVersionError`.
+        """
+        keep: List[Any] = []
+        opts = cls._make_opts(options, keep)
+        raw = _encode_path(path)
+        if b"\0" in raw:
+            raise ValueError("path contains a NUL byte")
+        cpath = ffi.new("char[]", raw)
+        keep.append(cpath)
+        ptr = lib.bpf_object__open_file(cpath, opts)
+        if ptr == ffi.NULL:
+            raise make_error(ffi.errno or 22, f"bpf_object__open_file({os.fspath(path)!r})")
+        return cls(ptr, keep, os.fspath(path))
+
+    @classmethod
+    def open_mem(cls, data: Union[bytes, bytearray, memoryview], **options: Any) -> BpfObject:
+        """Open a BPF ELF image held in memory (same options as :meth:`open`).
+
+        The bytes are copied once and kept alive as long as the object: libbpf
+        may read them until close.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"open_mem needs a bytes-like ELF image, not {type(data).__name__}")
+        keep: List[Any] = []
+        opts = cls._make_opts(options, keep)
+        image = bytes(data)
+        if not image:
+            raise ValueError("open_mem got an empty image")
+        buf = ffi.new("char[]", image)
+        keep.append(buf)
+        ptr = lib.bpf_object__open_mem(buf, len(image), opts)
+        if ptr == ffi.NULL:
+            raise make_error(ffi.errno or 22, "bpf_object__open_mem")
+        return cls(ptr, keep, "<memory>")
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded and self._ptr is not None
+
+    def _check_open(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise ClosedError(f"BPF object {self._source!r} is closed")
+        return ptr
+
+    def close(self) -> None:
+        """Free the object, its programs and maps (idempotent).
+
+        Links made from its programs stay attached until they are destroyed.
+        """
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            ffi.release(ptr)
+            self._keep = []
+
+    def __enter__(self) -> BpfObject:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._ptr is None:
+            return f"<BpfObject {self._source!r} closed>"
+        state = "loaded" if self._loaded else "opened"
+        return f"<BpfObject {self.name!r} {state}>"
+
+    # -- contents -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(ffi.string(lib.bpf_object__name(self._check_open())).decode())
+
+    @property
+    def kernel_version(self) -> int:
+        """The kernel version in the ELF's ``version`` section (0 when absent)."""
+        return int(lib.bpf_object__kversion(self._check_open()))
+
+    @property
+    def programs(self) -> NamedMapping[Program]:
+        """name -> Program, in libbpf's order."""
+        ptr = self._check_open()
+        if self._programs is None:
+            from .program import Program
+
+            items: Dict[str, Program] = {}
+            prog = lib.bpf_object__next_program(ptr, ffi.NULL)
+            while prog != ffi.NULL:
+                p = Program._from_object(self, prog)
+                items[p.name] = p
+                prog = lib.bpf_object__next_program(ptr, prog)
+            self._programs = NamedMapping(items, "program")
+        return self._programs
+
+    @property
+    def maps(self) -> NamedMapping[Map]:
+        """name -> Map, in libbpf's order (.data/.bss/.rodata included)."""
+        ptr = self._check_open()
+        if self._maps is None:
+            from .map import Map
+
+            items: Dict[str, Map] = {}
+            m = lib.bpf_object__next_map(ptr, ffi.NULL)
+            while m != ffi.NULL:
+                name = str(ffi.string(lib.bpf_map__name(m)).decode())
+                items[name] = Map._from_object(self, m)
+                m = lib.bpf_object__next_map(ptr, m)
+            self._maps = NamedMapping(items, "map")
+        return self._maps
+
+    @property
+    def kernel_log(self) -> str:
+        """The kernel log of the object's BTF load (``kernel_log_size=`` at open)."""
+        ptr = self._check_open()
+        del ptr
+        for item in self._keep:
+            if ffi.typeof(item) is ffi.typeof("struct bpf_object_open_opts *"):
+                if item.kernel_log_buf != ffi.NULL:
+                    return str(ffi.string(item.kernel_log_buf).decode("utf-8", "replace"))
+        return ""
+
+    # -- load and pin ---------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Create the maps and load the programs into the kernel.
+
+        A program the verifier rejects raises :class:`~libbpf_py.errors.VerifierError`
+        with the whole verifier log; other failures raise LibbpfError.
+        """
+        ptr = self._check_open()
+        if self._loaded:
+            raise AlreadyLoadedError(f"BPF object {self.name!r} is already loaded")
+        with log.capture() as messages:
+            ret = lib.bpf_object__load(ptr)
+        if ret < 0:
+            self._raise_load_error(-ret, messages)
+        self._loaded = True
+
+    def _raise_load_error(self, err: int, messages: List[str]) -> None:
+        text = "".join(messages)
+        m = _PROG_LOG_RE.search(text)
+        if m is not None:
+            raise VerifierError(err, make_error(err).strerror or "", "bpf_object__load",
+                                program=m.group("name"), log=m.group("log"))
+        # a program with a user-supplied log buffer: libbpf does not print it
+        for prog in self.programs.values():
+            user_log = prog.log_buffer()
+            if user_log:
+                raise VerifierError(err, make_error(err).strerror or "", "bpf_object__load",
+                                    program=prog.name, log=user_log)
+        warn = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        error = make_error(err, f"bpf_object__load({self.name!r})")
+        if warn:
+            error.args = (error.args[0], f"{error.strerror}; libbpf: {warn[-1]}")
+            error.strerror = f"{error.strerror}; libbpf: {warn[-1]}"
+        raise error
+
+    def pin_maps(self, path: Optional[PathLike] = None) -> None:
+        """Pin every map under ``path`` (None: each map's own pin path)."""
+        ptr = self._check_open()
+        c = ffi.NULL if path is None else _encode_path(path)
+        check(lib.bpf_object__pin_maps(ptr, c), "bpf_object__pin_maps")
+
+    def unpin_maps(self, path: Optional[PathLike] = None) -> None:
+        ptr = self._check_open()
+        c = ffi.NULL if path is None else _encode_path(path)
+        check(lib.bpf_object__unpin_maps(ptr, c), "bpf_object__unpin_maps")
+
+    def pin_programs(self, path: PathLike) -> None:
+        check(lib.bpf_object__pin_programs(self._check_open(), _encode_path(path)),
+              "bpf_object__pin_programs")
+
+    def unpin_programs(self, path: PathLike) -> None:
+        check(lib.bpf_object__unpin_programs(self._check_open(), _encode_path(path)),
+              "bpf_object__unpin_programs")
+
+    def pin(self, path: PathLike) -> None:
+        """Pin every map and program under ``path`` (a bpffs directory)."""
+        check(lib.bpf_object__pin(self._check_open(), _encode_path(path)), "bpf_object__pin")
+
+    def unpin(self, path: PathLike) -> None:
+        """Unpin what :meth:`pin` pinned (libbpf >= 1.4's bpf_object__unpin, or maps
+        and programs one by one)."""
+        ptr = self._check_open()
+        if lib.has("bpf_object__unpin"):
+            check(lib.bpf_object__unpin(ptr, _encode_path(path)), "bpf_object__unpin")
+        else:
+            self.unpin_maps(path)
+            self.unpin_programs(path)

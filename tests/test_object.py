@@ -1,0 +1,231 @@
+"""BpfObject, Program, Link and the libbpf log, on the real kernel."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import libbpf_py
+from libbpf_py import BpfObject
+from libbpf_py.errors import (
+    AlreadyLoadedError,
+    ClosedError,
+    LibbpfError,
+    NotLoadedError,
+    VerifierError,
+)
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+
+
+@pytest.fixture
+def object_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("object")
+
+
+def test_programs_and_maps_in_libbpf_order(object_o: Path) -> None:
+    with BpfObject.open(object_o) as obj:
+        assert obj.name == "object"
+        assert list(obj.programs) == ["on_getpid", "xdp_count", "sock_filter"]
+        assert obj.programs.on_getpid is obj.programs["on_getpid"]
+        assert "stats" in obj.maps
+        assert any(name.endswith(".bss") for name in obj.maps)
+        prog = obj.programs["xdp_count"]
+        assert prog.section == "xdp"
+        assert prog.type.name == "XDP"
+        assert prog.autoload is True
+        with pytest.raises(KeyError, match="no program named 'nope'"):
+            obj.programs["nope"]
+        with pytest.raises(AttributeError):
+            obj.programs.nope  # noqa: B018
+
+
+def test_open_options_and_unknown_option(object_o: Path) -> None:
+    with BpfObject.open(object_o, name="renamed", kernel_log_size=1 << 16) as obj:
+        assert obj.name == "renamed"
+    with pytest.raises(TypeError, match="unknown open option 'colour'"):
+        BpfObject.open(object_o, colour="red")
+
+
+@pytest.mark.build(header_max=(1, 3))
+def test_open_option_newer_than_libbpf(object_o: Path) -> None:
+    with pytest.raises(libbpf_py.LibbpfVersionError, match=r"bpf_token_path.*LIBBPF_1\.4\.0"):
+        BpfObject.open(object_o, bpf_token_path="/sys/fs/bpf")
+
+
+def test_open_mem_keeps_its_bytes(object_o: Path) -> None:
+    data = bytearray(object_o.read_bytes())
+    obj = BpfObject.open_mem(data, name="from_mem")
+    data[:] = b"\0" * len(data)  # the caller's buffer may change: we copied it
+    del data
+    gc.collect()
+    try:
+        obj.programs["on_getpid"].autoload = True
+        obj.load()
+        assert obj.programs["on_getpid"].fd > 0
+    finally:
+        obj.close()
+
+
+def test_load_attach_count_and_lifetimes(object_o: Path) -> None:
+    obj = BpfObject.open(object_o)
+    obj.programs["sock_filter"].autoload = False
+    prog = obj.programs["on_getpid"]
+    with pytest.raises(NotLoadedError):
+        prog.fd  # noqa: B018
+    obj.load()
+    with pytest.raises(AlreadyLoadedError, match="autoload of program 'on_getpid' after load"):
+        prog.autoload = False
+    with pytest.raises(AlreadyLoadedError):
+        obj.load()
+    info = prog.info()
+    assert info["id"] == prog.id > 0
+    assert len(prog.tag) == 16 and prog.tag == info["tag"]
+    assert prog.insn_count > 0
+    with pytest.raises(NotLoadedError, match="sock_filter"):
+        obj.programs["sock_filter"].fd  # noqa: B018
+    with prog.attach() as link:
+        assert link.info()["prog_id"] == prog.id
+        for _ in range(7):
+            os.getpid()
+    assert link.closed
+    link.destroy()  # idempotent
+    obj.close()
+    obj.close()  # idempotent
+    assert obj.closed
+    with pytest.raises(ClosedError):
+        prog.fd  # noqa: B018
+    with pytest.raises(ClosedError):
+        obj.programs  # noqa: B018
+    with pytest.raises(ClosedError):
+        obj.load()
+
+
+def test_link_keeps_object_alive(object_o: Path) -> None:
+    obj = BpfObject.open(object_o)
+    obj.programs["sock_filter"].autoload = False
+    obj.load()
+    link = obj.programs["on_getpid"].attach()
+    del obj
+    gc.collect()
+    assert link.program is not None and not link.program.object.closed
+    link.destroy()
+
+
+def test_xdp_test_run(object_o: Path) -> None:
+    with BpfObject.open(object_o) as obj:
+        obj.programs["sock_filter"].autoload = False
+        obj.load()
+        packet = bytes(range(64))
+        res = obj.programs["xdp_count"].test_run(packet, repeat=3)
+        xdp_pass = 2
+        assert res.retval == xdp_pass
+        assert res.data_out == packet
+
+
+def test_verifier_rejection_carries_the_log(kernel: None, compile_bpf: Compile) -> None:
+    with BpfObject.open(compile_bpf("reject")) as obj:
+        with pytest.raises(VerifierError) as err:
+            obj.load()
+    exc = err.value
+    assert isinstance(exc, LibbpfError) and isinstance(exc, OSError)
+    assert exc.program == "bad_deref"
+    assert exc.errno > 0
+    assert "invalid mem access" in exc.log
+    assert "bad_deref" in str(exc)
+
+
+def test_libbpf_messages_reach_logging(kernel: None, compile_bpf: Compile,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="libbpf_py")
+    with BpfObject.open(compile_bpf("reject")) as obj, pytest.raises(VerifierError):
+        obj.load()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("BEGIN PROG LOAD LOG" in r.getMessage() for r in warnings)
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_bad_inputs(tmp_path: Path, kernel: None) -> None:
+    with pytest.raises(FileNotFoundError):
+        BpfObject.open(tmp_path / "missing.bpf.o")
+    junk = tmp_path / "junk.o"
+    junk.write_bytes(b"this is not an ELF file")
+    with pytest.raises(LibbpfError):
+        BpfObject.open(junk)
+    with pytest.raises(TypeError):
+        BpfObject.open_mem("not bytes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        BpfObject.open_mem(b"")
+    with pytest.raises(LibbpfError):
+        BpfObject.open_mem(b"\x7fELF" + b"\0" * 60)
+    with pytest.raises(ValueError, match="NUL"):
+        BpfObject.open("a\0b")
+
+
+def test_wrong_endianness_is_a_clear_error(tmp_path: Path, object_o: Path) -> None:
+    data = bytearray(object_o.read_bytes())
+    data[5] = 2  # EI_DATA: big-endian
+    path = tmp_path / "be.o"
+    path.write_bytes(bytes(data))
+    with pytest.raises(LibbpfError):
+        BpfObject.open(path)
+
+
+def test_pin_by_name_reuse_and_incompatible(bpffs_dir: Path, compile_bpf: Compile) -> None:
+    first = BpfObject.open(compile_bpf("pinned"), pin_root_path=str(bpffs_dir))
+    first.load()
+    pinned = bpffs_dir / "shared_counts"
+    assert pinned.exists()
+    first_id = first.maps["shared_counts"].info()["id"] \
+        if hasattr(first.maps["shared_counts"], "info") else None
+    second = BpfObject.open(compile_bpf("pinned"), pin_root_path=str(bpffs_dir))
+    second.load()
+    if first_id is not None:
+        assert second.maps["shared_counts"].info()["id"] == first_id
+    wide = BpfObject.open(compile_bpf("pinned_wide"), pin_root_path=str(bpffs_dir))
+    with pytest.raises(LibbpfError) as err:
+        wide.load()
+    assert err.value.errno > 0
+    wide.close()
+    second.close()
+    first.unpin_maps()
+    first.close()
+    assert not pinned.exists()
+
+
+def test_object_pin_and_unpin(bpffs_dir: Path, object_o: Path) -> None:
+    with BpfObject.open(object_o) as obj:
+        obj.load()  # every program loaded: libbpf refuses to pin an unloaded one
+        obj.pin(bpffs_dir / "obj")
+        assert (bpffs_dir / "obj" / "stats").exists()
+        assert (bpffs_dir / "obj" / "on_getpid").exists()
+        obj.unpin(bpffs_dir / "obj")
+        assert not (bpffs_dir / "obj" / "stats").exists()
+    for leftover in (bpffs_dir / "obj").glob("*"):
+        leftover.unlink()
+    if (bpffs_dir / "obj").exists():
+        (bpffs_dir / "obj").rmdir()
+
+
+def test_interpreter_exit_with_live_objects(object_o: Path) -> None:
+    code = (
+        "import os, libbpf_py\n"
+        f"obj = libbpf_py.BpfObject.open({str(object_o)!r})\n"
+        "obj.programs['sock_filter'].autoload = False\n"
+        "obj.load()\n"
+        "link = obj.programs['on_getpid'].attach()\n"
+        "os.getpid()\n"
+        "print('alive')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "alive"

@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 import libbpf_py
-from libbpf_py._binding import ffi, lib
-from libbpf_py.errors import make_error
+from libbpf_py import BpfObject
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,23 +37,6 @@ def compile_program(workdir: Path) -> Path:
     return obj
 
 
-def read_counts(bpf_map: object) -> dict[int, tuple[str, int]]:
-    out: dict[int, tuple[str, int]] = {}
-    key = ffi.new("__u32 *")
-    nxt = ffi.new("__u32 *")
-    value = ffi.new("char[24]")
-    prev = ffi.NULL
-    while lib.bpf_map__get_next_key(bpf_map, prev, nxt, 4) == 0:
-        key[0] = nxt[0]
-        prev = key
-        if lib.bpf_map__lookup_elem(bpf_map, key, 4, value, 24, 0) == 0:
-            raw = ffi.buffer(value)[:]
-            count = int.from_bytes(raw[:8], "little")
-            comm = raw[8:24].split(b"\0", 1)[0].decode(errors="replace")
-            out[key[0]] = (comm, count)
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="how long to run (default 5)")
@@ -69,36 +51,26 @@ def main() -> int:
           f"({info.library_path or info.extension_path})", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         path = compile_program(Path(tmp))
-        obj = lib.bpf_object__open_file(str(path).encode(), ffi.NULL)
-        if obj == ffi.NULL:
-            raise make_error(ffi.errno, "bpf_object__open_file")
-    try:
-        err = lib.bpf_object__load(obj)
-        if err:
-            raise make_error(-err, "bpf_object__load")
-        prog = lib.bpf_object__find_program_by_name(obj, b"count_syscall")
-        link = lib.bpf_program__attach(prog)
-        if link == ffi.NULL:
-            raise make_error(ffi.errno, "bpf_program__attach")
-        counts = lib.bpf_object__find_map_by_name(obj, b"counts")
+        obj = BpfObject.open(path)
+    rows: list[tuple[int, str, int]] = []
+    with obj:
+        obj.load()
+        counts = obj.maps["counts"]  # key __u32, value struct value (typed from BTF)
         start = time.monotonic()
-        try:
+        with obj.programs["count_syscall"].attach():
             while time.monotonic() - start < args.seconds:
                 time.sleep(min(1.0, max(0.0, args.seconds - (time.monotonic() - start))))
-                rows = sorted(read_counts(counts).items(), key=lambda kv: -kv[1][1])
+                rows = sorted(((pid, v.comm.decode(errors="replace"), v.count)
+                               for pid, v in counts.items()), key=lambda r: -r[2])
                 if not args.json:
                     print(f"\n{'PID':>8}  {'COMM':<16} {'SYSCALLS':>10}   "
                           f"t={time.monotonic() - start:4.1f}s")
-                    for pid, (comm, n) in rows[: args.top]:
+                    for pid, comm, n in rows[: args.top]:
                         print(f"{pid:>8}  {comm:<16} {n:>10}")
-        finally:
-            lib.bpf_link__destroy(link)
         if args.json:
             print(json.dumps({"build": info.as_dict(), "seconds": args.seconds,
                               "top": [{"pid": p, "comm": c, "syscalls": n}
-                                      for p, (c, n) in rows[: args.top]]}, indent=2))
-    finally:
-        lib.bpf_object__close(obj)
+                                      for p, c, n in rows[: args.top]]}, indent=2))
     return 0
 
 

@@ -61,10 +61,13 @@ def _explain_import_error(exc: ImportError) -> ImportError:
 
 
 try:
-    from ._libbpf import ffi
+    from ._libbpf import ffi as _ffi
     from ._libbpf import lib as _raw_lib
 except ImportError as _exc:
     raise _explain_import_error(_exc) from _exc
+
+#: the extension's FFI object (types, new, buffer, string, errno)
+ffi: Any = _ffi
 
 
 @dataclass(frozen=True)

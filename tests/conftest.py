@@ -184,12 +184,14 @@ def pic_prefix() -> Path:
     if archive:
         path = Path(archive)
         if not path.is_file():
-            pytest.skip(f"LIBBPF_PY_PIC_ARCHIVE={archive} does not exist: run "
+            pytest.fail(f"LIBBPF_PY_PIC_ARCHIVE={archive} does not exist: run "
                         "`python vendor/provision.py static`")
         return path.parent.parent
     script = TESTS.parent / "vendor" / "provision.py"
-    proc = subprocess.run([os.sys.executable, str(script), "static"], capture_output=True,
-                          text=True)
+    import sys
+
+    proc = subprocess.run([sys.executable, str(script), "static"], capture_output=True,
+                          text=True, timeout=1800)
     if proc.returncode != 0:
         pytest.skip(f"vendor/provision.py static failed: {proc.stderr.strip()[-500:]}")
     return Path(proc.stdout.strip().splitlines()[-1])

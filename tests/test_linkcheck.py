@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +32,6 @@ from libbpf_py.linkcheck import LinkAudit, LinkAuditError, audit, main
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 PROBE_SRC = TESTS / "c" / "audit_probe.c"
-PROVISION = ROOT / "vendor" / "provision.py"
 
 #: libbpf functions audit_probe.c calls; each must show up as imported or defined.
 PROBE_CALLS = {
@@ -125,26 +122,11 @@ def assert_agrees_with_readelf(result: LinkAudit, path: Path) -> ReadelfView:
 
 
 @pytest.fixture(scope="session")
-def pic_archive() -> Path:
-    env = os.environ.get("LIBBPF_PY_PIC_ARCHIVE")
-    if env:
-        archive = Path(env)
-        if not archive.is_file():
-            pytest.fail(f"LIBBPF_PY_PIC_ARCHIVE={env} does not exist")
-        return archive
-    if not PROVISION.is_file():
-        pytest.skip(
-            "no PIC libbpf.a: set LIBBPF_PY_PIC_ARCHIVE, or provide vendor/provision.py "
-            "(it does not exist yet)"
-        )
-    proc = _run([sys.executable, str(PROVISION), "static"], cwd=str(ROOT), timeout=1800)
-    lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-    if not lines:
-        pytest.fail("vendor/provision.py static printed no prefix path")
-    prefix = Path(lines[-1])
-    archive = prefix / "lib" / "libbpf.a"
+def pic_archive(pic_prefix: Path) -> Path:
+    """The PIC libbpf.a of conftest's vendored prefix."""
+    archive = pic_prefix / "lib" / "libbpf.a"
     if not archive.is_file():
-        pytest.fail(f"vendor/provision.py static printed {prefix}, which holds no lib/libbpf.a")
+        pytest.fail(f"{pic_prefix} holds no lib/libbpf.a")
     return archive
 
 

@@ -229,3 +229,32 @@ def test_interpreter_exit_with_live_objects(object_o: Path) -> None:
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "alive"
+
+
+def test_pin_outside_bpffs_and_pin_taken(bpffs_dir: Path, object_o: Path,
+                                         tmp_path: Path) -> None:
+    with BpfObject.open(object_o) as obj:
+        obj.load()
+        prog = obj.programs["on_getpid"]
+        with pytest.raises(LibbpfError) as err:
+            prog.pin(tmp_path / "not_bpffs")
+        assert err.value.errno > 0
+        prog.pin(bpffs_dir / "prog")
+        with pytest.raises(FileExistsError):
+            prog.pin(bpffs_dir / "prog")
+        prog.unpin(bpffs_dir / "prog")
+        assert not (bpffs_dir / "prog").exists()
+
+
+def test_rodata_is_read_only_after_load(object_o: Path) -> None:
+    with BpfObject.open(object_o) as obj:
+        rodata = next(m for name, m in obj.maps.items() if name.endswith(".rodata"))
+        image = bytearray(rodata.initial_value)
+        image[:4] = (1).to_bytes(4, "little")  # xdp_verdict = XDP_DROP
+        rodata.initial_value = bytes(image)
+        obj.load()
+        assert obj.programs["xdp_count"].test_run(bytes(64)).retval == 1
+        with pytest.raises((LibbpfError, AlreadyLoadedError)):
+            rodata[0] = bytes(image)
+        with pytest.raises(AlreadyLoadedError):
+            rodata.initial_value = bytes(image)

@@ -195,7 +195,9 @@ def check_pic_archive(archive: Path) -> None:
             raise BuildError("cc is missing: install gcc (Debian: build-essential).") from None
     if proc.returncode == 0:
         return
-    pic = [ln for ln in proc.stderr.splitlines() if "-fPIC" in ln or "relocation" in ln]
+    lines = proc.stderr.splitlines()
+    # the linker's own verdict ("... recompile with -fPIC") first, any relocation complaint next
+    pic = [ln for ln in lines if "-fPIC" in ln] or [ln for ln in lines if "relocation" in ln]
     if pic:
         raise BuildError(
             f"{archive} is not position-independent (the linker says: "

@@ -8,7 +8,7 @@ refuses to load (the error message then still names the header version).
 from __future__ import annotations
 
 import importlib.util
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 SECTION = ".libbpf_py.buildinfo"
 
@@ -41,3 +41,16 @@ def read_from_file(path: str) -> Dict[str, str]:
             return {}
         data: bytes = section.data()
     return parse(data.split(b"\0", 1)[0].decode("utf-8", "replace"))
+
+
+def mapped_libbpf() -> List[str]:
+    """Real paths of every libbpf.so* mapped into this process (/proc/self/maps)."""
+    import os
+
+    paths = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and os.path.basename(parts[5].strip()).startswith("libbpf.so"):
+                paths.add(os.path.realpath(parts[5].strip()))
+    return sorted(paths)

@@ -68,9 +68,10 @@ from typing import (
 )
 
 from ._binding import ffi, lib
-from ._codec import Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
+from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from .enums import MapFlag, MapType, UpdateFlag
 from .errors import (
+    ENOTSUPP,
     AlreadyLoadedError,
     ClosedError,
     LibbpfError,
@@ -85,7 +86,6 @@ __all__ = ["Map", "MapInfo"]
 PathLike = Union[str, "os.PathLike[str]"]
 FdLike = Union[int, "Map", Any]  # an int fd, or anything with an ``fd`` attribute
 
-_ENOTSUPP = 524  # the kernel's internal "operation not supported", leaked by BPF batch ops
 _OBJ_NAME_MAX = int(lib.BPF_OBJ_NAME_LEN) - 1
 
 _PERCPU = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH,
@@ -568,16 +568,8 @@ class Map:
     @initial_value.setter
     def initial_value(self, data: Any) -> None:
         ptr = self._before_load("initial_value")
-        try:
-            view = memoryview(data)
-        except TypeError:
-            raise TypeError(f"initial_value of map {self.name!r} must be a bytes-like "
-                            f"object, not {type(data).__name__}") from None
         size = self.value_size
-        if view.nbytes != size:
-            raise ValueError(f"initial_value of map {self.name!r} must be exactly {size} "
-                             f"bytes, got {view.nbytes}")
-        buf = ffi.from_buffer(data if view.c_contiguous else view.tobytes())
+        buf = BytesCodec(size, f"initial_value of map {self.name!r}").encode(data)
         check(lib.bpf_map__set_initial_value(ptr, buf, size),
               f"cannot set initial_value of map {self.name!r} (only maps backed by a "
               ".data/.rodata/.bss section have one)")
@@ -923,7 +915,7 @@ class Map:
     def _batch_error(self, e: _Elements, err: int, op: str, done: int = 0,
                      total: int = 0) -> LibbpfError:
         progress = f" after {done} of {total} elements" if total else ""
-        if err in (_ENOTSUPP, errno.EOPNOTSUPP):
+        if err in (ENOTSUPP, errno.EOPNOTSUPP):
             return LibbpfNotSupportedError(
                 err, "operation not supported",
                 f"{op} on {e.label}: this map type does not support {op} "

@@ -32,6 +32,7 @@ from .errors import (
     LibbpfVersionError,
     VerifierError,
     check,
+    libbpf_strerror,
     make_error,
 )
 
@@ -108,11 +109,12 @@ class BpfObject:
     context manager or call :meth:`close`.
     """
 
-    def __init__(self, ptr: Any, keep: List[Any], source: str) -> None:
+    def __init__(self, ptr: Any, keep: List[Any], source: str, opts: Any = None) -> None:
         # ffi.gc is only the safety net; close() releases deterministically.
         self._ptr: Any = ffi.gc(ptr, lib.bpf_object__close)
         self._keep = keep  # memory C may still read: ELF bytes, option strings, log buffer
         self._source = source
+        self._opts = opts  # the open options (NULL or cdata), for the kernel log buffer
         self._loaded = False
         self._programs: Optional[NamedMapping[Program]] = None
         self._maps: Optional[NamedMapping[Map]] = None
@@ -182,7 +184,7 @@ class BpfObject:
         ptr = lib.bpf_object__open_file(cpath, opts)
         if ptr == ffi.NULL:
             raise make_error(ffi.errno or 22, f"bpf_object__open_file({os.fspath(path)!r})")
-        return cls(ptr, keep, os.fspath(path))
+        return cls(ptr, keep, os.fspath(path), opts)
 
     @classmethod
     def open_mem(cls, data: Union[bytes, bytearray, memoryview], **options: Any) -> BpfObject:
@@ -203,7 +205,7 @@ class BpfObject:
         ptr = lib.bpf_object__open_mem(buf, len(image), opts)
         if ptr == ffi.NULL:
             raise make_error(ffi.errno or 22, "bpf_object__open_mem")
-        return cls(ptr, keep, "<memory>")
+        return cls(ptr, keep, "<memory>", opts)
 
     # -- state --------------------------------------------------------------------------
 
@@ -230,6 +232,7 @@ class BpfObject:
         if ptr is not None:
             ffi.release(ptr)
             self._keep = []
+            self._opts = None
 
     def __enter__(self) -> BpfObject:
         self._check_open()
@@ -290,13 +293,10 @@ class BpfObject:
     @property
     def kernel_log(self) -> str:
         """The kernel log of the object's BTF load (``kernel_log_size=`` at open)."""
-        ptr = self._check_open()
-        del ptr
-        for item in self._keep:
-            if ffi.typeof(item) is ffi.typeof("struct bpf_object_open_opts *"):
-                if item.kernel_log_buf != ffi.NULL:
-                    return str(ffi.string(item.kernel_log_buf).decode("utf-8", "replace"))
-        return ""
+        self._check_open()
+        if self._opts is None or self._opts == ffi.NULL or self._opts.kernel_log_buf == ffi.NULL:
+            return ""
+        return str(ffi.string(self._opts.kernel_log_buf).decode("utf-8", "replace"))
 
     # -- load and pin ---------------------------------------------------------------------
 
@@ -319,20 +319,17 @@ class BpfObject:
         text = "".join(messages)
         m = _PROG_LOG_RE.search(text)
         if m is not None:
-            raise VerifierError(err, make_error(err).strerror or "", "bpf_object__load",
+            raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
                                 program=m.group("name"), log=m.group("log"))
         # a program with a user-supplied log buffer: libbpf does not print it
         for prog in self.programs.values():
             user_log = prog.log_buffer()
             if user_log:
-                raise VerifierError(err, make_error(err).strerror or "", "bpf_object__load",
+                raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
                                     program=prog.name, log=user_log)
         warn = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        error = make_error(err, f"bpf_object__load({self.name!r})")
-        if warn:
-            error.args = (error.args[0], f"{error.strerror}; libbpf: {warn[-1]}")
-            error.strerror = f"{error.strerror}; libbpf: {warn[-1]}"
-        raise error
+        strerror = libbpf_strerror(err) + (f"; libbpf: {warn[-1]}" if warn else "")
+        raise make_error(err, f"bpf_object__load({self.name!r})", strerror)
 
     def pin_maps(self, path: Optional[PathLike] = None) -> None:
         """Pin every map under ``path`` (None: each map's own pin path)."""

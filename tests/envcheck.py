@@ -15,20 +15,10 @@ from pathlib import Path
 from typing import List
 
 
-def mapped_libbpf() -> List[str]:
-    """Real paths of every libbpf.so* mapped into this process."""
-    paths = set()
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split(None, 5)
-            if len(parts) == 6 and os.path.basename(parts[5].strip()).startswith("libbpf.so"):
-                paths.add(os.path.realpath(parts[5].strip()))
-    return sorted(paths)
-
-
 def main() -> int:
     import libbpf_py
     from libbpf_py import linkcheck
+    from libbpf_py._buildinfo import mapped_libbpf
 
     info = libbpf_py.build_info()
     repo_pkg = Path(__file__).resolve().parents[1] / "libbpf_py"

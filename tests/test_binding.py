@@ -67,12 +67,7 @@ def test_build_facts_match_the_elf_section_and_the_process() -> None:
     assert facts["mode"] == info.mode
     assert facts["header_version"] == info.header_version_string
     assert facts["include_dir"] == info.include_dir
-    mapped = set()
-    with open("/proc/self/maps") as f:
-        for line in f:
-            path = line.split(None, 5)[-1].strip()
-            if os.path.basename(path).startswith("libbpf.so"):
-                mapped.add(os.path.realpath(path))
+    mapped = set(_buildinfo.mapped_libbpf())
     if info.mode == "dynamic":
         assert mapped == {info.library_path}
     else:

@@ -116,12 +116,53 @@ def libbpf_strerror(err: int) -> str:
     return os.strerror(err)
 
 
+# Capability bits (linux/capability.h) that BPF needs.
+_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
+
+
+def _effective_caps() -> Optional[int]:
+    """The process's effective capability mask, or None when unreadable."""
+    try:
+        with open("/proc/self/status", "rb") as status:  # binary: no codec to import
+            for line in status:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def privilege_hint() -> Optional[str]:
+    """Why an EPERM is probably a missing privilege, or None when it is not.
+
+    BPF needs CAP_BPF (or CAP_SYS_ADMIN), and tracing programs CAP_PERFMON,
+    unless ``kernel.unprivileged_bpf_disabled`` is 0, which only allows a few
+    program and map types.
+    """
+    caps = _effective_caps()
+    if caps is None or caps >> _CAP_SYS_ADMIN & 1:
+        return None
+    missing = [name for bit, name in ((_CAP_BPF, "CAP_BPF"), (_CAP_PERFMON, "CAP_PERFMON"))
+               if not caps >> bit & 1]
+    if not missing:
+        return None
+    return (f"missing privilege: this process has neither CAP_SYS_ADMIN nor "
+            f"{' and '.join(missing)}; run it as root, or grant it CAP_BPF and CAP_PERFMON")
+
+
 def make_error(err: int, what: Optional[str] = None,
                strerror: Optional[str] = None) -> LibbpfError:
-    """Build the right LibbpfError subclass for a positive errno."""
+    """Build the right LibbpfError subclass for a positive errno.
+
+    An EPERM in a process without BPF's capabilities says so, and how to fix it.
+    """
     err = abs(err)
     if strerror is None:
         strerror = libbpf_strerror(err)
+    if err == _errno.EPERM:
+        hint = privilege_hint()
+        if hint:
+            strerror = f"{strerror} ({hint})"
     return error_class(err)(err, strerror, what)
 
 

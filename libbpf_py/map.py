@@ -736,6 +736,9 @@ class Map:
         if err == errno.EEXIST and op == "update":
             return make_error(err, f"cannot update {e.label}: key {key!r} exists and "
                                    "flags include NOEXIST")
+        if err == errno.EINVAL and flags & int(UpdateFlag.F_LOCK):
+            return make_error(err, f"{op} on {e.label} with F_LOCK failed: the flag needs "
+                                   "a map whose value holds a struct bpf_spin_lock")
         return make_error(err, f"{op} on {e.label} failed")
 
     def __getitem__(self, key: Any) -> Any:
@@ -749,6 +752,25 @@ class Map:
         ret = lib.bpf_map_lookup_elem(e.fd, k, out)
         if ret < 0:
             raise self._fail(e, -ret, "lookup", key)
+        return e.value.decode(out)
+
+    def lookup(self, key: Any, flags: int = 0) -> Any:
+        """The value at ``key`` read with ``flags`` (``bpf_map_lookup_elem_flags``).
+
+        ``flags=UpdateFlag.F_LOCK`` reads a value that holds a ``bpf_spin_lock``
+        under that lock, so that it is never seen half-written. KeyError when
+        absent; ``m[key]`` is ``lookup(key)``.
+        """
+        e = self._ready()
+        kc = e.key
+        if kc is None:
+            raise e.keyless("lookup()")
+        _check_u("flags", flags, 64)
+        k = kc.encode(key)
+        out = e.value.alloc()
+        ret = lib.bpf_map_lookup_elem_flags(e.fd, k, out, flags)
+        if ret < 0:
+            raise self._fail(e, -ret, "lookup", key, flags)
         return e.value.decode(out)
 
     def get(self, key: Any, default: Any = None) -> Any:

@@ -327,7 +327,9 @@ class BpfObject:
             if user_log:
                 raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
                                     program=prog.name, log=user_log)
-        warn = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        # libbpf's last words are "failed to load object"; the line before says why
+        warn = [ln.strip().removeprefix("libbpf: ") for ln in text.splitlines()]
+        warn = [ln for ln in warn if ln and not ln.startswith("failed to load object")]
         strerror = libbpf_strerror(err) + (f"; libbpf: {warn[-1]}" if warn else "")
         raise make_error(err, f"bpf_object__load({self.name!r})", strerror)
 

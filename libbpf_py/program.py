@@ -48,7 +48,8 @@ def _info_of(fd: int) -> Any:
 class Program:
     """A BPF program owned by a :class:`~libbpf_py.BpfObject` (a borrowed handle)."""
 
-    __slots__ = ("_name", "_obj", "_ptr")
+    __slots__ = ("_ifindex", "_name", "_obj", "_ptr")
+    _ifindex: int
     _name: str
     _obj: BpfObject
     _ptr: Any
@@ -62,6 +63,7 @@ class Program:
         self._obj = obj
         self._ptr = ptr
         self._name = str(ffi.string(lib.bpf_program__name(ptr)).decode())
+        self._ifindex = 0
         return self
 
     # -- handle checks --------------------------------------------------------------
@@ -161,7 +163,27 @@ class Program:
 
     def set_ifindex(self, ifindex: int) -> None:
         """Offload the program to a device (before load)."""
-        lib.bpf_program__set_ifindex(self._before_load("ifindex"), int(ifindex))
+        if isinstance(ifindex, bool) or not isinstance(ifindex, int):
+            raise TypeError(f"ifindex must be an int, not {type(ifindex).__name__}")
+        if not 0 <= ifindex < 2**32:
+            raise ValueError(f"ifindex must be in [0, 2**32), not {ifindex}")
+        lib.bpf_program__set_ifindex(self._before_load("ifindex"), ifindex)
+        self._ifindex = ifindex
+
+    @property
+    def ifindex(self) -> int:
+        """The device the program is offloaded to (0: none).
+
+        libbpf has no getter: before load this is the value set here; after
+        load it is what the kernel reports in ``bpf_prog_info``.
+        """
+        if self.object.loaded and int(lib.bpf_program__fd(self._p())) >= 0:
+            return int(_info_of(self.fd).ifindex)
+        return self._ifindex
+
+    @ifindex.setter
+    def ifindex(self, value: int) -> None:
+        self.set_ifindex(value)
 
     def set_attach_target(self, target_fd: int = 0, func_name: Optional[str] = None) -> None:
         """The BTF target of a tracing/freplace program (before load)."""

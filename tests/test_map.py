@@ -654,3 +654,94 @@ def test_object_map_pin_and_reopen(maps_o: Path, pin_dir: Path) -> None:
         counts.unpin(pin_dir / "extra")
         counts.unpin()
         assert list(pin_dir.iterdir()) == []
+
+
+# -- PROG_ARRAY and F_LOCK ------------------------------------------------------------
+
+XDP_ABORTED, XDP_PASS, XDP_TX = 0, 2, 3
+PACKET = bytes(64)
+
+
+@pytest.fixture
+def tailcall_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("tailcall_lock")
+
+
+def test_prog_array_tail_call(tailcall_o: Path) -> None:
+    """A program in a PROG_ARRAY is tail-called; reading the slot gives its id."""
+    from libbpf_py import BpfObject
+
+    with BpfObject.open(tailcall_o) as obj:
+        obj.load()
+        jmp, entry, target = obj.maps.jmp, obj.programs.entry, obj.programs.target
+        assert jmp.type == MapType.PROG_ARRAY
+        assert entry.test_run(PACKET).retval == XDP_PASS  # empty slot: no tail call
+        jmp[0] = target  # a Program is taken by its fd
+        assert jmp[0] == target.id  # the kernel reads back program ids
+        assert entry.test_run(PACKET).retval == XDP_TX
+        jmp[1] = obj.programs.bump.fd  # or a plain fd
+        assert list(jmp.keys()) == [0, 1, 2, 3]  # an array: every index is a key
+        assert [i for i in range(4) if i in jmp] == [0, 1]  # but empty slots hold nothing
+        del jmp[0]
+        assert 0 not in jmp
+        assert entry.test_run(PACKET).retval == XDP_PASS
+        with pytest.raises(KeyError):
+            jmp[0]
+        with pytest.raises(LibbpfError, match="index 4 is out of range"):
+            jmp[4] = target
+        with pytest.raises(TypeError, match=r"Map .*or an int fd"):
+            jmp[2] = "target"
+        with pytest.raises(LibbpfError) as err:
+            jmp[2] = obj.maps.pairs  # a map fd is not a program fd
+        assert err.value.errno == errno.EINVAL
+
+
+def test_f_lock_update_and_lookup(tailcall_o: Path) -> None:
+    """F_LOCK writes and reads a spin-locked value whole, while the kernel bumps it."""
+    from libbpf_py import BpfObject
+
+    with BpfObject.open(tailcall_o) as obj:
+        obj.load()
+        pairs, bump = obj.maps.pairs, obj.programs.bump
+        pairs.update(0, {"a": 10, "b": 10}, UpdateFlag.F_LOCK)
+        assert bump.test_run(PACKET, repeat=500).retval == XDP_PASS
+        v = pairs.lookup(0, UpdateFlag.F_LOCK)
+        assert v.a == v.b == 510
+        for i in range(50):
+            pairs.update(0, {"a": i, "b": i}, UpdateFlag.F_LOCK)
+            bump.test_run(PACKET, repeat=20)
+            v = pairs.lookup(0, UpdateFlag.F_LOCK)
+            assert v.a == v.b == i + 20
+        v = pairs.lookup(0, UpdateFlag.F_LOCK)
+        assert v.a == v.b == 49 + 20
+        assert pairs[0].a == 69  # a plain lookup works too
+        with pytest.raises(KeyError):
+            pairs.lookup(3, UpdateFlag.F_LOCK)
+        with pytest.raises(ValueError, match="flags"):
+            pairs.lookup(0, -1)
+    with Map.create(MapType.HASH, 4, 8, 4) as plain:
+        plain[1] = 5
+        with pytest.raises(LibbpfError, match="F_LOCK failed: the flag needs a map whose "
+                                              "value holds a struct bpf_spin_lock"):
+            plain.update(1, 6, UpdateFlag.F_LOCK)
+        with pytest.raises(LibbpfError, match="bpf_spin_lock"):
+            plain.lookup(1, UpdateFlag.F_LOCK)
+        assert plain.lookup(1) == 5
+
+
+def test_program_ifindex(tailcall_o: Path) -> None:
+    """ifindex reads back what was set before load, and the kernel's value after."""
+    from libbpf_py import BpfObject
+
+    with BpfObject.open(tailcall_o) as obj:
+        prog = obj.programs.entry
+        assert prog.ifindex == 0
+        prog.ifindex = 0
+        with pytest.raises(TypeError, match="ifindex must be an int"):
+            prog.ifindex = "lo"  # type: ignore[assignment]
+        with pytest.raises(ValueError, match="ifindex must be in"):
+            prog.ifindex = -1
+        obj.load()
+        assert prog.ifindex == 0  # not offloaded
+        with pytest.raises(AlreadyLoadedError, match="ifindex"):
+            prog.ifindex = 1

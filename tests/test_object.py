@@ -258,3 +258,55 @@ def test_rodata_is_read_only_after_load(object_o: Path) -> None:
             rodata[0] = bytes(image)
         with pytest.raises(AlreadyLoadedError):
             rodata.initial_value = bytes(image)
+
+
+def _unprivileged(work: Callable[[], object]) -> str:
+    """Run ``work`` in a forked child that dropped to nobody; the exception it raised.
+
+    setuid() from root to an unprivileged user clears every capability, so
+    the child is as unprivileged as a user's shell. Returns ``"<class>|<is a
+    PermissionError>|<errno>|<message>"``, or ``"no error"``.
+    """
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        result = "no error"
+        try:
+            os.close(rfd)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                work()
+            except Exception as exc:
+                result = (f"{type(exc).__name__}|{isinstance(exc, PermissionError)}|"
+                          f"{getattr(exc, 'errno', None)}|{exc}")
+        except BaseException as exc:  # pragma: no cover - reported to the parent
+            result = f"child setup failed: {exc!r}"
+        finally:
+            os.write(wfd, result.encode())
+            os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as pipe:
+        out = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return out
+
+
+def test_missing_privilege_is_a_permission_error(object_o: Path) -> None:
+    """Without CAP_BPF, load and map creation raise PermissionError saying what to do."""
+    from libbpf_py import Map, MapType
+
+    obj = BpfObject.open(object_o)  # reading the ELF needs no privilege
+    try:
+        out = _unprivileged(obj.load)
+    finally:
+        obj.close()
+    kind, is_perm, err, message = out.split("|", 3)
+    assert (kind, is_perm, err) == ("LibbpfPermissionError", "True", "1"), out
+    assert "neither CAP_SYS_ADMIN nor CAP_BPF and CAP_PERFMON" in message
+    assert "Couldn't load trivial BPF program" in message and "run it as root" in message
+    out = _unprivileged(lambda: Map.create(MapType.HASH, 4, 4, 1))
+    kind, is_perm, err, message = out.split("|", 3)
+    assert (kind, is_perm, err) == ("LibbpfPermissionError", "True", "1"), out
+    assert "cannot create HASH map" in message and "grant it CAP_BPF" in message

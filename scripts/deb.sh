@@ -4,11 +4,13 @@
 # lintian on it. The .deb and its .changes land in dist/deb/.
 #   scripts/deb.sh            build + lintian
 #   scripts/deb.sh --install  also install the .deb (apt-get, resolving Depends)
+#   scripts/deb.sh --autopkgtest  also run debian/tests against the installed
+#                             .deb (autopkgtest's null runner, on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'deb: %s\n' "$*" >&2; }
 
-need="debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools python3-cffi python3-pkgconfig libbpf-dev pkg-config dpkg-dev fakeroot lintian"
+need="autopkgtest debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools python3-cffi python3-pkgconfig libbpf-dev pkg-config dpkg-dev fakeroot lintian"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -39,7 +41,16 @@ say "built $deb"
 dpkg-deb -f "$deb" Depends >&2
 say "lintian:"
 lintian --fail-on error,warning "$deb" >&2 && say "lintian: no errors or warnings"
-if [ "${1:-}" = "--install" ]; then
+case "${1:-}" in
+--install)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "./$deb" >/dev/null
     say "installed: $(dpkg-query -W python3-libbpf)"
-fi
+    ;;
+--autopkgtest)
+    say "autopkgtest (null runner): installs the .deb and its test Depends, runs debian/tests"
+    (cd "$src" && PATH=/usr/sbin:/usr/bin:/sbin:/bin autopkgtest "$OLDPWD/$deb" "$src/" \
+        -o "$work/autopkgtest" -- null) > "$work/autopkgtest.log" 2>&1 || {
+        tail -60 "$work/autopkgtest.log" >&2; say "autopkgtest failed (log above)"; exit 1; }
+    grep -a -E "^(=+ .*(passed|failed).*=+|suite +[A-Z]+)" "$work/autopkgtest.log" | sort -u >&2
+    ;;
+esac

@@ -90,6 +90,15 @@ _REFERS = frozenset({BtfKind.PTR, BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CON
 _MODIFIERS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT,
                         BtfKind.TYPE_TAG})
 _LINKAGE = {0: "static", 1: "global", 2: "extern"}
+_KIND_OF: Dict[int, BtfKind] = {int(k): k for k in BtfKind}
+
+
+def _kind_of(t: Any) -> BtfKind:
+    value = (t.info >> 24) & 0x1F
+    kind = _KIND_OF.get(value)
+    if kind is None:
+        raise ValueError(f"BTF kind {value} is newer than libbpf_py knows")
+    return kind
 _INT_SIGNED = int(lib.BTF_INT_SIGNED)
 _INT_CHAR = int(lib.BTF_INT_CHAR)
 _INT_BOOL = int(lib.BTF_INT_BOOL)
@@ -534,7 +543,7 @@ class BtfType:
 
     @property
     def kind(self) -> BtfKind:
-        return BtfKind((self._t().info >> 24) & 0x1F)
+        return _kind_of(self._t())
 
     @property
     def vlen(self) -> int:
@@ -557,7 +566,7 @@ class BtfType:
         """The size in bytes of INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC;
         None for the other kinds (see :attr:`resolved_size`)."""
         t = self._t()
-        return int(t.size) if self.kind in _SIZED else None
+        return int(t.size) if _kind_of(t) in _SIZED else None
 
     @property
     def resolved_size(self) -> int:
@@ -570,16 +579,17 @@ class BtfType:
         """The type referred to (PTR, TYPEDEF, modifiers, FUNC, VAR, DECL_TAG, TYPE_TAG;
         the return type of a FUNC_PROTO); None for the other kinds."""
         t = self._t()
-        if self.kind not in _REFERS:
+        if _kind_of(t) not in _REFERS:
             return None
         return BtfType(self._btf, int(t.type))
 
     def _need(self, *kinds: BtfKind) -> Any:
-        kind = self.kind
+        t = self._t()
+        kind = _kind_of(t)
         if kind not in kinds:
             names = "/".join(k.name for k in kinds)
             raise TypeError(f"type [{self._id}] is {kind.name}, not {names}")
-        return self._t()
+        return t
 
     @property
     def int_info(self) -> BtfIntInfo:
@@ -626,7 +636,7 @@ class BtfType:
         n = int(t.info & 0xFFFF)
         signed = bool(t.info >> 31)
         out = []
-        if self.kind == BtfKind.ENUM:
+        if _kind_of(t) == BtfKind.ENUM:
             raw = ffi.cast("struct btf_enum *", t + 1)
             for i in range(n):
                 val = int(raw[i].val)
@@ -665,7 +675,7 @@ class BtfType:
     def linkage(self) -> str:
         """``static``, ``global`` or ``extern`` for a FUNC or VAR."""
         t = self._need(BtfKind.FUNC, BtfKind.VAR)
-        if self.kind == BtfKind.FUNC:
+        if _kind_of(t) == BtfKind.FUNC:
             value = int(t.info & 0xFFFF)
         else:
             value = int(ffi.cast("struct btf_var *", t + 1).linkage)
@@ -713,14 +723,13 @@ class BtfType:
     def as_dict(self) -> Dict[str, Any]:
         """The type as plain data (stable keys, see docs/btf.md): id, kind, name, and
         the kind's own fields; types referred to appear as their ids."""
-        kind = self.kind
+        t = self._t()
+        kind = _kind_of(t)
         out: Dict[str, Any] = {"id": self._id, "kind": kind.name, "name": self.name}
         if kind in _SIZED:
-            out["size"] = self.size
+            out["size"] = int(t.size)
         if kind in _REFERS:
-            ref = self.type
-            assert ref is not None
-            out["ret_type_id" if kind == BtfKind.FUNC_PROTO else "type_id"] = ref.id
+            out["ret_type_id" if kind == BtfKind.FUNC_PROTO else "type_id"] = int(t.type)
         if kind == BtfKind.INT:
             info = self.int_info
             out.update(bits_offset=info.offset, nr_bits=info.bits, encoding=info.encoding)
@@ -750,7 +759,7 @@ class BtfType:
     def describe(self) -> str:
         """This type as one entry of ``bpftool btf dump ... format raw``."""
         d = self.as_dict()
-        kind = self.kind
+        kind = BtfKind[d["kind"]]
         head = f"[{self._id}] {kind.name} '{d['name'] or '(anon)'}'"
         if kind == BtfKind.INT:
             return (f"{head} size={d['size']} bits_offset={d['bits_offset']} "
@@ -762,11 +771,12 @@ class BtfType:
             return (f"{head} type_id={d['type_id']} index_type_id={d['index_type_id']} "
                     f"nr_elems={d['nr_elems']}")
         if kind in (BtfKind.STRUCT, BtfKind.UNION):
+            kflag = self.kind_flag
             lines = [f"{head} size={d['size']} vlen={len(d['members'])}"]
             for m in d["members"]:
                 line = (f"\t'{m['name'] or '(anon)'}' type_id={m['type_id']} "
                         f"bits_offset={m['bits_offset']}")
-                if m["bitfield_size"] and self.kind_flag:
+                if m["bitfield_size"] and kflag:
                     line += f" bitfield_size={m['bitfield_size']}"
                 lines.append(line)
             return "\n".join(lines)

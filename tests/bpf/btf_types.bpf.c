@@ -50,6 +50,7 @@ struct btft_holder {
 	btft_cv_id_t cv;
 };
 
+const volatile __u32 btft_target_pid = 0;	/* .rodata: count only this process */
 struct btft_flags btft_flags_var = {};
 struct btft_holder btft_holder_var = {};
 
@@ -63,16 +64,18 @@ struct {
 SEC("tp/syscalls/sys_enter_getppid")
 int btft_getppid(void *ctx)
 {
-	__u32 key = 1;
+	__u32 key = 1, pid = bpf_get_current_pid_tgid() >> 32;
 	struct btft_value *v, init = {};
 
+	if (btft_target_pid && pid != btft_target_pid)
+		return 0;
 	v = bpf_map_lookup_elem(&btft_values, &key);
 	if (!v) {
 		bpf_map_update_elem(&btft_values, &key, &init, BPF_NOEXIST);
 		return 0;
 	}
 	v->count++;
-	v->last_pid = bpf_get_current_pid_tgid() >> 32;
+	v->last_pid = pid;
 	bpf_get_current_comm(v->comm, sizeof(v->comm));
 	btft_flags_var.ready = 1;
 	return 0;

@@ -120,6 +120,26 @@ def test_prog_show_matches_bpftool(capsys: pytest.CaptureFixture[str], loaded: L
     assert run_json(capsys, "prog", "show", str(loaded.pins / "prog")) == ours
 
 
+def test_prog_run_stats(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    """run_cnt / run_time_ns count while BPF_ENABLE_STATS is held (an fd, released here)."""
+    from libbpf_py._binding import lib
+
+    before = run_json(capsys, "prog", "show", str(loaded.prog_id))
+    stats_fd = lib.bpf_enable_stats(lib.BPF_STATS_RUN_TIME)
+    assert stats_fd >= 0
+    try:
+        for _ in range(5):
+            os.getppid()
+    finally:
+        os.close(stats_fd)
+    after = run_json(capsys, "prog", "show", str(loaded.prog_id))
+    # other processes' getppid() run it too; another test holding stats would add more
+    assert after["run_cnt"] >= before["run_cnt"] + 5
+    assert after["run_time_ns"] > before["run_time_ns"]
+    theirs = bpftool_json("prog", "show", "id", str(loaded.prog_id))
+    assert theirs["run_cnt"] >= after["run_cnt"] and theirs["run_time_ns"] >= after["run_time_ns"]
+
+
 def test_prog_list_and_text(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
     progs = run_json(capsys, "prog", "list")
     mine = [p for p in progs if p["id"] == loaded.prog_id]

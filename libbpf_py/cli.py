@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ._binding import ffi, lib
 from .errors import ClosedError, LibbpfError, LibbpfVersionError, check, make_error
@@ -526,9 +526,3 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
     return run
 
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point for the commands of this module alone (tests use __main__.main)."""
-    from .__main__ import main as real_main
-
-    return real_main(argv)

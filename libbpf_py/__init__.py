@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import log
 from ._binding import BUILD, BuildInfo
+from .btf import Btf, BtfKind, BtfType
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
     AlreadyLoadedError,
@@ -33,6 +34,9 @@ __all__ = [
     "AlreadyLoadedError",
     "AttachType",
     "BpfObject",
+    "Btf",
+    "BtfKind",
+    "BtfType",
     "BuildInfo",
     "ClosedError",
     "LibbpfError",

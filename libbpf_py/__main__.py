@@ -8,6 +8,8 @@ Subcommands:
     dynamic, static or mixed, proven from the ELF file (default: the installed
     extension). Exit status 0 for dynamic/static, 1 for mixed, 2 for a file it
     cannot read.
+``prog list|show``, ``map list|show|dump``, ``link list|show``, ``btf dump``
+    the kernel's BPF objects and BTF (:mod:`libbpf_py.cli`, docs/cli.md).
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON with stable keys")
     p.add_argument("file", nargs="?", help="ELF file to audit")
     p.set_defaults(func=_cmd_linkcheck)
+
+    from . import cli
+
+    cli.add_commands(sub)
     return parser
 
 

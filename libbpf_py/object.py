@@ -37,6 +37,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .btf import Btf
     from .map import Map
     from .program import Program
 
@@ -289,6 +290,21 @@ class BpfObject:
                 m = lib.bpf_object__next_map(ptr, m)
             self._maps = NamedMapping(items, "map")
         return self._maps
+
+    @property
+    def btf(self) -> Optional[Btf]:
+        """The object's BTF (``bpf_object__btf``) as a :class:`~libbpf_py.btf.Btf` view,
+        or None when the ELF file has none.
+
+        The view belongs to the object: closing it frees nothing, and it raises
+        :class:`~libbpf_py.errors.ClosedError` once the object is closed.
+        """
+        from .btf import Btf
+
+        ptr = lib.bpf_object__btf(self._check_open())
+        if ptr == ffi.NULL:
+            return None
+        return Btf._view(ptr, self, f"BTF of {self._source}")
 
     @property
     def kernel_log(self) -> str:

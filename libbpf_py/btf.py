@@ -1,0 +1,821 @@
+"""Btf: BPF Type Format, from the kernel, a file, bytes, or a BpfObject.
+
+::
+
+    with Btf.load_vmlinux() as btf:          # /sys/kernel/btf/vmlinux
+        task = btf.find("task_struct", BtfKind.STRUCT)
+        for m in task.members[:3]:
+            print(m.name, m.type.resolve().name, m.bit_offset, m.bitfield_size)
+        header = btf.dump_c()                # what bpftool writes as vmlinux.h
+
+Sources: :meth:`Btf.load_vmlinux`, :meth:`Btf.from_file` (an ELF file's
+``.BTF`` section or a raw BTF file), :meth:`Btf.from_bytes`,
+:meth:`Btf.load_from_kernel_by_id` and :attr:`BpfObject.btf
+<libbpf_py.object.BpfObject.btf>` (a view of the object's own BTF, which it
+does not free and which raises :class:`~libbpf_py.errors.ClosedError` once the
+object is closed).
+
+Type ids: id 0 is ``void`` (kind ``UNKN``). ``btf[id]`` and ``btf[name]`` give
+a :class:`BtfType`; ``len(btf)`` and iteration count and walk the types this
+BTF adds (ids 1 .. n for a base BTF; for split BTF, such as a kernel module's,
+the ids after its base). :class:`BtfType` is a view: it reads the BTF each time
+it is asked and raises ClosedError once its Btf is closed.
+
+C output (:meth:`Btf.dump_c`) goes through libbpf's ``btf_dump`` API, the code
+``bpftool btf dump ... format c`` uses, and wraps a whole dump in the same
+``__VMLINUX_H__`` guard and ``preserve_access_index`` pragma bpftool writes.
+:meth:`BtfType.describe` gives the one-entry text of ``bpftool btf dump ...
+format raw``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Union
+
+from ._binding import ffi, lib
+from .errors import ClosedError, check, make_error
+
+__all__ = [
+    "Btf",
+    "BtfArray",
+    "BtfEnumValue",
+    "BtfIntInfo",
+    "BtfKind",
+    "BtfMember",
+    "BtfParam",
+    "BtfType",
+    "BtfVarSecinfo",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+TypeRef = Union[int, str, "BtfType"]
+
+
+class BtfKind(enum.IntEnum):
+    """``BTF_KIND_*``: the kind of a BTF type (values from <linux/btf.h>)."""
+
+    UNKN = int(lib.BTF_KIND_UNKN)
+    INT = int(lib.BTF_KIND_INT)
+    PTR = int(lib.BTF_KIND_PTR)
+    ARRAY = int(lib.BTF_KIND_ARRAY)
+    STRUCT = int(lib.BTF_KIND_STRUCT)
+    UNION = int(lib.BTF_KIND_UNION)
+    ENUM = int(lib.BTF_KIND_ENUM)
+    FWD = int(lib.BTF_KIND_FWD)
+    TYPEDEF = int(lib.BTF_KIND_TYPEDEF)
+    VOLATILE = int(lib.BTF_KIND_VOLATILE)
+    CONST = int(lib.BTF_KIND_CONST)
+    RESTRICT = int(lib.BTF_KIND_RESTRICT)
+    FUNC = int(lib.BTF_KIND_FUNC)
+    FUNC_PROTO = int(lib.BTF_KIND_FUNC_PROTO)
+    VAR = int(lib.BTF_KIND_VAR)
+    DATASEC = int(lib.BTF_KIND_DATASEC)
+    FLOAT = int(lib.BTF_KIND_FLOAT)
+    DECL_TAG = int(lib.BTF_KIND_DECL_TAG)
+    TYPE_TAG = int(lib.BTF_KIND_TYPE_TAG)
+    ENUM64 = int(lib.BTF_KIND_ENUM64)
+
+
+#: kinds whose ``size`` field is a size (the others use it as a type id)
+_SIZED = frozenset({BtfKind.INT, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM,
+                    BtfKind.ENUM64, BtfKind.FLOAT, BtfKind.DATASEC})
+#: kinds whose ``type`` field refers to another type
+_REFERS = frozenset({BtfKind.PTR, BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST,
+                     BtfKind.RESTRICT, BtfKind.FUNC, BtfKind.FUNC_PROTO, BtfKind.VAR,
+                     BtfKind.DECL_TAG, BtfKind.TYPE_TAG})
+#: what :meth:`BtfType.resolve` skips
+_MODIFIERS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT,
+                        BtfKind.TYPE_TAG})
+_LINKAGE = {0: "static", 1: "global", 2: "extern"}
+_KIND_OF: Dict[int, BtfKind] = {int(k): k for k in BtfKind}
+
+
+def _kind_of(t: Any) -> BtfKind:
+    value = (t.info >> 24) & 0x1F
+    kind = _KIND_OF.get(value)
+    if kind is None:
+        raise ValueError(f"BTF kind {value} is newer than libbpf_py knows")
+    return kind
+_INT_SIGNED = int(lib.BTF_INT_SIGNED)
+_INT_CHAR = int(lib.BTF_INT_CHAR)
+_INT_BOOL = int(lib.BTF_INT_BOOL)
+
+
+@dataclass(frozen=True)
+class BtfMember:
+    """A member of a struct or union."""
+
+    name: str  # "" for an anonymous member
+    type: BtfType
+    bit_offset: int  # from the start of the struct
+    bitfield_size: int  # 0 unless a bitfield
+
+    @property
+    def byte_offset(self) -> int:
+        """``bit_offset // 8`` (for a bitfield, the byte its first bit is in)."""
+        return self.bit_offset // 8
+
+
+@dataclass(frozen=True)
+class BtfEnumValue:
+    """An enumerator of an ENUM or ENUM64 (``value`` signed when the enum is)."""
+
+    name: str
+    value: int
+
+
+@dataclass(frozen=True)
+class BtfArray:
+    """What an ARRAY type says: element type, index type, number of elements."""
+
+    type: BtfType
+    index_type: BtfType
+    nelems: int
+
+
+@dataclass(frozen=True)
+class BtfParam:
+    """A parameter of a FUNC_PROTO (``name`` may be ""; a variadic ``...`` is type void)."""
+
+    name: str
+    type: BtfType
+
+
+@dataclass(frozen=True)
+class BtfVarSecinfo:
+    """A variable of a DATASEC: the VAR type, its offset and size in the section."""
+
+    type: BtfType
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class BtfIntInfo:
+    """The encoding word of an INT type."""
+
+    bits: int  # number of value bits
+    offset: int  # bit offset of the value (legacy bitfields)
+    is_signed: bool
+    is_char: bool
+    is_bool: bool
+
+    @property
+    def encoding(self) -> str:
+        """bpftool's name of the encoding: ``SIGNED``, ``CHAR``, ``BOOL`` or ``(none)``."""
+        if self.is_signed:
+            return "SIGNED"
+        if self.is_char:
+            return "CHAR"
+        if self.is_bool:
+            return "BOOL"
+        return "(none)"
+
+
+class _DumpSink:
+    """Collects what btf_dump prints; remembers an exception of the callback."""
+
+    __slots__ = ("error", "parts")
+
+    def __init__(self) -> None:
+        self.parts: List[str] = []
+        self.error: Optional[BaseException] = None
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def libbpf_py_btf_dump_cb(ctx: Any, text: Any) -> None:
+    sink: _DumpSink = ffi.from_handle(ctx)
+    if sink.error is not None:
+        return
+    try:
+        sink.parts.append(ffi.string(text).decode("utf-8", "replace"))
+    except BaseException as exc:  # raised again after the C call returns
+        sink.error = exc
+
+
+_VMLINUX_HEADER = """\
+#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+#endif
+
+"""
+_VMLINUX_FOOTER = """\
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute pop
+#endif
+
+#endif /* __VMLINUX_H__ */
+"""
+
+
+def _u32(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"{what} must be in 0..2**32-1, got {value}")
+    return value
+
+
+class Btf:
+    """A parsed BTF: its types by id and name, and C output through btf_dump.
+
+    Build one with :meth:`load_vmlinux`, :meth:`from_file`, :meth:`from_bytes`
+    or :meth:`load_from_kernel_by_id`; use it as a context manager or call
+    :meth:`close`. :attr:`BpfObject.btf <libbpf_py.object.BpfObject.btf>` gives a
+    view of an object's BTF instead, which belongs to the object.
+    """
+
+    def __init__(self, ptr: Any, source: str, *, owner: Any = None,
+                 base: Optional[Btf] = None) -> None:
+        # An owned BTF is freed by close() (ffi.gc is the safety net); a view of
+        # a BpfObject's BTF is never freed here and dies with its owner.
+        self._ptr: Any = ptr if owner is not None else ffi.gc(ptr, lib.btf__free)
+        self._owner = owner
+        self._base = base  # a split BTF reads its base's types: keep it alive
+        self._source = source
+
+    # -- construction ------------------------------------------------------------------
+
+    @classmethod
+    def _adopt(cls, ptr: Any, what: str, source: str, base: Optional[Btf] = None) -> Btf:
+        if ptr == ffi.NULL:
+            raise make_error(ffi.errno or 22, what)
+        return cls(ptr, source, base=base)
+
+    @classmethod
+    def load_vmlinux(cls) -> Btf:
+        """The running kernel's BTF (``btf__load_vmlinux_btf``: /sys/kernel/btf/vmlinux
+        or the places libbpf looks for a vmlinux image)."""
+        return cls._adopt(lib.btf__load_vmlinux_btf(), "btf__load_vmlinux_btf: cannot load "
+                          "the kernel's BTF", "vmlinux")
+
+    @classmethod
+    def from_file(cls, path: PathLike, *, base: Optional[Btf] = None) -> Btf:
+        """Parse the ``.BTF`` section of an ELF file, or a raw BTF file (``btf__parse``).
+
+        ``base`` is the base BTF of a split BTF file (a kernel module's
+        /sys/kernel/btf/<module> needs ``Btf.load_vmlinux()``). A missing file
+        raises FileNotFoundError (a LibbpfError), a file that is neither
+        raises LibbpfError with libbpf's errno (EPROTO/EINVAL: not BTF,
+        ENODATA/ENOENT: an ELF without .BTF).
+        """
+        raw = os.fsencode(os.fspath(path))
+        if b"\0" in raw:
+            raise ValueError("path contains a NUL byte")
+        shown = os.fspath(path)
+        if not os.path.exists(raw):
+            raise make_error(2, f"cannot read BTF from {shown!r}")
+        if os.path.isdir(raw):
+            raise make_error(21, f"cannot read BTF from {shown!r}")
+        if base is None:
+            ptr = lib.btf__parse(raw, ffi.NULL)
+        else:
+            ptr = lib.btf__parse_split(raw, base._p())
+        if ptr == ffi.NULL:
+            err = ffi.errno or 22
+            hint = ("no .BTF section in this ELF file" if err in (2, 61)
+                    else "neither an ELF file with a .BTF section nor raw BTF")
+            raise make_error(err, f"cannot read BTF from {shown!r} ({hint})")
+        return cls(ptr, shown, base=base)
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview], *,
+                   base: Optional[Btf] = None) -> Btf:
+        """Parse raw BTF held in memory (``btf__new``; with ``base``, split BTF).
+
+        libbpf copies the bytes. Splitting needs libbpf >= 1.4
+        (``btf__new_split``) and raises LibbpfVersionError before.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"BTF data must be bytes-like, not {type(data).__name__}")
+        image = bytes(data)
+        if not image:
+            raise ValueError("empty BTF data")
+        if base is None:
+            ptr = lib.btf__new(image, len(image))
+        else:
+            ptr = lib.btf__new_split(image, len(image), base._p())
+        return cls._adopt(ptr, "btf__new: not valid BTF", "<memory>", base)
+
+    @classmethod
+    def load_from_kernel_by_id(cls, btf_id: int, *, base: Optional[Btf] = None) -> Btf:
+        """The kernel's BTF object number ``btf_id`` (a program's or map's ``btf_id``).
+
+        A module's BTF is split BTF: pass ``base=Btf.load_vmlinux()``.
+        """
+        _u32(btf_id, "btf id")
+        if base is None:
+            ptr = lib.btf__load_from_kernel_by_id(btf_id)
+        else:
+            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._p())
+        return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", f"btf id {btf_id}",
+                          base)
+
+    @classmethod
+    def _view(cls, ptr: Any, owner: Any, source: str) -> Btf:
+        """A Btf over a ``struct btf`` that ``owner`` (anything with ``closed``) frees."""
+        return cls(ptr, source, owner=owner)
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once closed (or, for an object's BTF, once the object is closed)."""
+        if self._ptr is None:
+            return True
+        return self._owner is not None and bool(self._owner.closed)
+
+    def _p(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise ClosedError(f"BTF {self._source!r} is closed")
+        if self._owner is not None and self._owner.closed:
+            raise ClosedError(f"BTF {self._source!r} belongs to a closed BPF object")
+        return ptr
+
+    def close(self) -> None:
+        """Free the BTF (idempotent). A view of an object's BTF only lets go of it."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None and self._owner is None:
+            ffi.release(ptr)
+        self._base = None
+
+    def __enter__(self) -> Btf:
+        self._p()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<Btf {self._source!r} closed>"
+        return f"<Btf {self._source!r} {len(self)} types>"
+
+    # -- facts --------------------------------------------------------------------------
+
+    @property
+    def base(self) -> Optional[Btf]:
+        """The base BTF of a split BTF (None for a base BTF)."""
+        self._p()
+        return self._base
+
+    @property
+    def start_id(self) -> int:
+        """The first type id this BTF adds (1, or the base's type count for split BTF)."""
+        ptr = self._p()
+        base = lib.btf__base_btf(ptr)
+        return 1 if base == ffi.NULL else int(lib.btf__type_cnt(base))
+
+    @property
+    def pointer_size(self) -> int:
+        """Size of a pointer for the BTF's target (0 when libbpf cannot tell)."""
+        return int(lib.btf__pointer_size(self._p()))
+
+    @property
+    def endianness(self) -> str:
+        """``"little"`` or ``"big"``."""
+        return "big" if lib.btf__endianness(self._p()) == lib.BTF_BIG_ENDIAN else "little"
+
+    def raw_data(self) -> bytes:
+        """The BTF in its raw binary form (header, types, strings)."""
+        size = ffi.new("__u32 *")
+        data = lib.btf__raw_data(self._p(), size)
+        if data == ffi.NULL:
+            raise make_error(ffi.errno or 12, "btf__raw_data")
+        return bytes(ffi.buffer(data, size[0]))
+
+    # -- types --------------------------------------------------------------------------
+
+    def _count(self) -> int:
+        return int(lib.btf__type_cnt(self._p()))
+
+    def __len__(self) -> int:
+        return self._count() - self.start_id
+
+    def __iter__(self) -> Iterator[BtfType]:
+        """The types this BTF adds, by increasing id (void, id 0, is not included)."""
+        start, end = self.start_id, self._count()
+        for tid in range(start, end):
+            yield BtfType(self, tid)
+
+    def _type_ptr(self, tid: int) -> Any:
+        t = lib.btf__type_by_id(self._p(), tid)
+        if t == ffi.NULL:
+            raise IndexError(f"BTF {self._source!r} has no type id {tid} "
+                             f"(ids 0..{self._count() - 1})")
+        return t
+
+    def __getitem__(self, key: Union[int, str]) -> BtfType:
+        """``btf[id]`` (IndexError when absent) or ``btf[name]`` (KeyError when absent)."""
+        if isinstance(key, str):
+            found = self.find(key)
+            if found is None:
+                raise KeyError(f"BTF {self._source!r} has no type named {key!r}")
+            return found
+        tid = _u32(key, "type id")
+        self._type_ptr(tid)
+        return BtfType(self, tid)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            return self.find(key) is not None
+        if isinstance(key, int) and not isinstance(key, bool):
+            return 0 <= key < self._count()
+        return False
+
+    def find(self, name: str, kind: Union[BtfKind, int, str, None] = None) -> Optional[BtfType]:
+        """The first type named ``name`` (of ``kind``, a BtfKind or its name), or None."""
+        if not isinstance(name, str):
+            raise TypeError(f"type name must be a str, not {type(name).__name__}")
+        if "\0" in name:
+            raise ValueError("type name contains a NUL byte")
+        ptr = self._p()
+        raw = name.encode()
+        if kind is None:
+            tid = int(lib.btf__find_by_name(ptr, raw))
+        else:
+            tid = int(lib.btf__find_by_name_kind(ptr, raw, int(_kind(kind))))
+        return None if tid < 0 else BtfType(self, tid)
+
+    def _ref(self, ref: TypeRef) -> BtfType:
+        if isinstance(ref, BtfType):
+            if ref.btf is not self:
+                raise ValueError(f"type {ref!r} belongs to another BTF")
+            return ref
+        return self[ref]
+
+    # -- C output -----------------------------------------------------------------------
+
+    def dump_c(self, type: Optional[TypeRef] = None, *, header: Optional[bool] = None) -> str:
+        """C declarations through libbpf's btf_dump.
+
+        Without ``type``: every type, as ``bpftool btf dump file F format c``
+        writes them (with its ``__VMLINUX_H__`` guard and
+        ``preserve_access_index`` pragma unless ``header=False``). With
+        ``type`` (an id, a name or a BtfType): that type's definition,
+        preceded by the definitions it needs (no header unless ``header=True``).
+        """
+        ptr = self._p()
+        if type is None:
+            ids: Iterator[int] = iter(range(self.start_id, self._count()))
+            wrap = True if header is None else header
+        else:
+            ids = iter([self._ref(type).id])
+            wrap = bool(header)
+        sink = _DumpSink()
+        handle = ffi.new_handle(sink)
+        d = lib.libbpf_py_btf_dump_new(ptr, handle, ffi.NULL)
+        if d == ffi.NULL:
+            raise make_error(ffi.errno or 22, "btf_dump__new")
+        try:
+            for tid in ids:
+                check(lib.btf_dump__dump_type(d, tid), f"btf_dump__dump_type({tid})")
+                if sink.error is not None:
+                    raise sink.error
+        finally:
+            lib.btf_dump__free(d)
+        body = "".join(sink.parts)
+        if wrap:
+            return _VMLINUX_HEADER + body + _VMLINUX_FOOTER
+        return body
+
+    def dump_raw(self) -> str:
+        """Every type as ``bpftool btf dump file F format raw`` prints it."""
+        return "".join(t.describe() + "\n" for t in self)
+
+
+def _kind(kind: Union[BtfKind, int, str]) -> BtfKind:
+    if isinstance(kind, str):
+        try:
+            return BtfKind[kind.upper()]
+        except KeyError:
+            raise ValueError(f"unknown BTF kind {kind!r}; kinds: "
+                             + ", ".join(k.name for k in BtfKind)) from None
+    return BtfKind(kind)
+
+
+class BtfType:
+    """One type of a :class:`Btf`: a view that reads the BTF on each access."""
+
+    __slots__ = ("_btf", "_id")
+
+    def __init__(self, btf: Btf, type_id: int) -> None:
+        self._btf = btf
+        self._id = type_id
+
+    @property
+    def btf(self) -> Btf:
+        return self._btf
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    def _t(self) -> Any:
+        return self._btf._type_ptr(self._id)
+
+    def _str(self, off: int) -> str:
+        return str(ffi.string(lib.btf__name_by_offset(self._btf._p(), off)).decode(
+            "utf-8", "replace"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BtfType):
+            return NotImplemented
+        return self._btf is other._btf and self._id == other._id
+
+    def __hash__(self) -> int:
+        return hash((id(self._btf), self._id))
+
+    def __repr__(self) -> str:
+        if self._btf.closed:
+            return f"<BtfType [{self._id}] (BTF closed)>"
+        name = self.name or "(anon)"
+        return f"<BtfType [{self._id}] {self.kind.name} {name!r}>"
+
+    # -- the btf_type record --------------------------------------------------------------
+
+    @property
+    def kind(self) -> BtfKind:
+        return _kind_of(self._t())
+
+    @property
+    def vlen(self) -> int:
+        """The record's vlen: members, enumerators, parameters or variables."""
+        return int(self._t().info & 0xFFFF)
+
+    @property
+    def kind_flag(self) -> bool:
+        return bool(self._t().info >> 31)
+
+    @property
+    def name(self) -> str:
+        """The name ("" for an anonymous type; "void" for id 0)."""
+        if self._id == 0:
+            return "void"
+        return self._str(self._t().name_off)
+
+    @property
+    def size(self) -> Optional[int]:
+        """The size in bytes of INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC;
+        None for the other kinds (see :attr:`resolved_size`)."""
+        t = self._t()
+        return int(t.size) if _kind_of(t) in _SIZED else None
+
+    @property
+    def resolved_size(self) -> int:
+        """``btf__resolve_size``: the size through typedefs, modifiers and arrays."""
+        return check(int(lib.btf__resolve_size(self._btf._p(), self._id)),
+                     f"btf__resolve_size({self._id})")
+
+    @property
+    def type(self) -> Optional[BtfType]:
+        """The type referred to (PTR, TYPEDEF, modifiers, FUNC, VAR, DECL_TAG, TYPE_TAG;
+        the return type of a FUNC_PROTO); None for the other kinds."""
+        t = self._t()
+        if _kind_of(t) not in _REFERS:
+            return None
+        return BtfType(self._btf, int(t.type))
+
+    def _need(self, *kinds: BtfKind) -> Any:
+        t = self._t()
+        kind = _kind_of(t)
+        if kind not in kinds:
+            names = "/".join(k.name for k in kinds)
+            raise TypeError(f"type [{self._id}] is {kind.name}, not {names}")
+        return t
+
+    @property
+    def int_info(self) -> BtfIntInfo:
+        """The encoding of an INT (TypeError for other kinds)."""
+        t = self._need(BtfKind.INT)
+        word = int(ffi.cast("__u32 *", t + 1)[0])
+        enc = (word >> 24) & 0x0F
+        return BtfIntInfo(bits=word & 0xFF, offset=(word >> 16) & 0xFF,
+                          is_signed=bool(enc & _INT_SIGNED), is_char=bool(enc & _INT_CHAR),
+                          is_bool=bool(enc & _INT_BOOL))
+
+    @property
+    def members(self) -> List[BtfMember]:
+        """Members of a STRUCT or UNION, with bit offsets and bitfield sizes."""
+        t = self._need(BtfKind.STRUCT, BtfKind.UNION)
+        n = int(t.info & 0xFFFF)
+        kflag = bool(t.info >> 31)
+        raw = ffi.cast("struct btf_member *", t + 1)
+        out = []
+        for i in range(n):
+            m = raw[i]
+            off = int(m.offset)
+            mtype = BtfType(self._btf, int(m.type))
+            if kflag:
+                bit_offset, bits = off & 0xFFFFFF, off >> 24
+            else:
+                bit_offset, bits = off, _legacy_bitfield(mtype)
+            out.append(BtfMember(self._str(m.name_off), mtype, bit_offset, bits))
+        return out
+
+    @property
+    def signed(self) -> bool:
+        """Whether an ENUM/ENUM64's values are signed (kind_flag), or an INT is."""
+        kind = self.kind
+        if kind == BtfKind.INT:
+            return self.int_info.is_signed
+        self._need(BtfKind.ENUM, BtfKind.ENUM64)
+        return self.kind_flag
+
+    @property
+    def enum_values(self) -> List[BtfEnumValue]:
+        """Enumerators of an ENUM or ENUM64, in order."""
+        t = self._need(BtfKind.ENUM, BtfKind.ENUM64)
+        n = int(t.info & 0xFFFF)
+        signed = bool(t.info >> 31)
+        out = []
+        if _kind_of(t) == BtfKind.ENUM:
+            raw = ffi.cast("struct btf_enum *", t + 1)
+            for i in range(n):
+                val = int(raw[i].val)
+                out.append(BtfEnumValue(self._str(raw[i].name_off),
+                                        val if signed else val & 0xFFFFFFFF))
+        else:
+            raw64 = ffi.cast("struct btf_enum64 *", t + 1)
+            for i in range(n):
+                val = int(raw64[i].val_lo32) | (int(raw64[i].val_hi32) << 32)
+                if signed and val >= 1 << 63:
+                    val -= 1 << 64
+                out.append(BtfEnumValue(self._str(raw64[i].name_off), val))
+        return out
+
+    @property
+    def array(self) -> BtfArray:
+        """Element type, index type and length of an ARRAY."""
+        t = self._need(BtfKind.ARRAY)
+        a = ffi.cast("struct btf_array *", t + 1)
+        return BtfArray(BtfType(self._btf, int(a.type)), BtfType(self._btf, int(a.index_type)),
+                        int(a.nelems))
+
+    @property
+    def params(self) -> List[BtfParam]:
+        """Parameters of a FUNC_PROTO (of the prototype, for a FUNC)."""
+        if self.kind == BtfKind.FUNC:
+            proto = self.type
+            assert proto is not None
+            return proto.params
+        t = self._need(BtfKind.FUNC_PROTO)
+        raw = ffi.cast("struct btf_param *", t + 1)
+        return [BtfParam(self._str(raw[i].name_off), BtfType(self._btf, int(raw[i].type)))
+                for i in range(int(t.info & 0xFFFF))]
+
+    @property
+    def linkage(self) -> str:
+        """``static``, ``global`` or ``extern`` for a FUNC or VAR."""
+        t = self._need(BtfKind.FUNC, BtfKind.VAR)
+        if _kind_of(t) == BtfKind.FUNC:
+            value = int(t.info & 0xFFFF)
+        else:
+            value = int(ffi.cast("struct btf_var *", t + 1).linkage)
+        return _LINKAGE.get(value, f"unknown({value})")
+
+    @property
+    def secinfos(self) -> List[BtfVarSecinfo]:
+        """The variables of a DATASEC."""
+        t = self._need(BtfKind.DATASEC)
+        raw = ffi.cast("struct btf_var_secinfo *", t + 1)
+        return [BtfVarSecinfo(BtfType(self._btf, int(raw[i].type)), int(raw[i].offset),
+                              int(raw[i].size)) for i in range(int(t.info & 0xFFFF))]
+
+    @property
+    def component_idx(self) -> int:
+        """A DECL_TAG's member/parameter index (-1: the type or function itself)."""
+        t = self._need(BtfKind.DECL_TAG)
+        return int(ffi.cast("struct btf_decl_tag *", t + 1).component_idx)
+
+    @property
+    def fwd_kind(self) -> str:
+        """``struct`` or ``union`` for a FWD."""
+        t = self._need(BtfKind.FWD)
+        return "union" if t.info >> 31 else "struct"
+
+    # -- derived --------------------------------------------------------------------------
+
+    def resolve(self) -> BtfType:
+        """The type under any typedef, const, volatile, restrict and type tag."""
+        t: BtfType = self
+        seen = 0
+        while t.kind in _MODIFIERS:
+            nxt = t.type
+            assert nxt is not None
+            t = nxt
+            seen += 1
+            if seen > 64:
+                raise ValueError(f"BTF type chain from [{self._id}] loops")
+        return t
+
+    def dump_c(self) -> str:
+        """This type's C definition, preceded by the definitions it needs."""
+        return self._btf.dump_c(self)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The type as plain data (stable keys, see docs/btf.md): id, kind, name, and
+        the kind's own fields; types referred to appear as their ids."""
+        t = self._t()
+        kind = _kind_of(t)
+        out: Dict[str, Any] = {"id": self._id, "kind": kind.name, "name": self.name}
+        if kind in _SIZED:
+            out["size"] = int(t.size)
+        if kind in _REFERS:
+            out["ret_type_id" if kind == BtfKind.FUNC_PROTO else "type_id"] = int(t.type)
+        if kind == BtfKind.INT:
+            info = self.int_info
+            out.update(bits_offset=info.offset, nr_bits=info.bits, encoding=info.encoding)
+        elif kind in (BtfKind.STRUCT, BtfKind.UNION):
+            out["members"] = [{"name": m.name, "type_id": m.type.id,
+                               "bits_offset": m.bit_offset, "bitfield_size": m.bitfield_size}
+                              for m in self.members]
+        elif kind in (BtfKind.ENUM, BtfKind.ENUM64):
+            out["encoding"] = "SIGNED" if self.kind_flag else "UNSIGNED"
+            out["values"] = [{"name": v.name, "val": v.value} for v in self.enum_values]
+        elif kind == BtfKind.ARRAY:
+            a = self.array
+            out.update(type_id=a.type.id, index_type_id=a.index_type.id, nr_elems=a.nelems)
+        elif kind == BtfKind.FWD:
+            out["fwd_kind"] = self.fwd_kind
+        elif kind in (BtfKind.FUNC, BtfKind.VAR):
+            out["linkage"] = self.linkage
+        elif kind == BtfKind.FUNC_PROTO:
+            out["params"] = [{"name": p.name, "type_id": p.type.id} for p in self.params]
+        elif kind == BtfKind.DATASEC:
+            out["vars"] = [{"type_id": v.type.id, "offset": v.offset, "size": v.size}
+                           for v in self.secinfos]
+        elif kind == BtfKind.DECL_TAG:
+            out["component_idx"] = self.component_idx
+        return out
+
+    def describe(self) -> str:
+        """This type as one entry of ``bpftool btf dump ... format raw``."""
+        d = self.as_dict()
+        kind = BtfKind[d["kind"]]
+        head = f"[{self._id}] {kind.name} '{d['name'] or '(anon)'}'"
+        if kind == BtfKind.INT:
+            return (f"{head} size={d['size']} bits_offset={d['bits_offset']} "
+                    f"nr_bits={d['nr_bits']} encoding={d['encoding']}")
+        if kind in (BtfKind.PTR, BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST,
+                    BtfKind.RESTRICT, BtfKind.TYPE_TAG):
+            return f"{head} type_id={d['type_id']}"
+        if kind == BtfKind.ARRAY:
+            return (f"{head} type_id={d['type_id']} index_type_id={d['index_type_id']} "
+                    f"nr_elems={d['nr_elems']}")
+        if kind in (BtfKind.STRUCT, BtfKind.UNION):
+            kflag = self.kind_flag
+            lines = [f"{head} size={d['size']} vlen={len(d['members'])}"]
+            for m in d["members"]:
+                line = (f"\t'{m['name'] or '(anon)'}' type_id={m['type_id']} "
+                        f"bits_offset={m['bits_offset']}")
+                if m["bitfield_size"] and kflag:
+                    line += f" bitfield_size={m['bitfield_size']}"
+                lines.append(line)
+            return "\n".join(lines)
+        if kind in (BtfKind.ENUM, BtfKind.ENUM64):
+            lines = [f"{head} encoding={d['encoding']} size={d['size']} "
+                     f"vlen={len(d['values'])}"]
+            suffix = ("" if kind == BtfKind.ENUM
+                      else "LL" if d["encoding"] == "SIGNED" else "ULL")
+            lines += [f"\t'{v['name']}' val={v['val']}{suffix}" for v in d["values"]]
+            return "\n".join(lines)
+        if kind == BtfKind.FWD:
+            return f"{head} fwd_kind={d['fwd_kind']}"
+        if kind == BtfKind.FUNC:
+            return f"{head} type_id={d['type_id']} linkage={d['linkage']}"
+        if kind == BtfKind.FUNC_PROTO:
+            lines = [f"{head} ret_type_id={d['ret_type_id']} vlen={len(d['params'])}"]
+            lines += [f"\t'{p['name'] or '(anon)'}' type_id={p['type_id']}"
+                      for p in d["params"]]
+            return "\n".join(lines)
+        if kind == BtfKind.VAR:
+            return f"{head} type_id={d['type_id']}, linkage={d['linkage']}"
+        if kind == BtfKind.DATASEC:
+            lines = [f"{head} size={d['size']} vlen={len(d['vars'])}"]
+            lines += [f"\ttype_id={v.type.id} offset={v.offset} size={v.size} "
+                      f"({v.type.kind.name} '{v.type.name or '(anon)'}')"
+                      for v in self.secinfos]
+            return "\n".join(lines)
+        if kind == BtfKind.FLOAT:
+            return f"{head} size={d['size']}"
+        if kind == BtfKind.DECL_TAG:
+            return f"{head} type_id={d['type_id']} component_idx={d['component_idx']}"
+        return head
+
+
+def _legacy_bitfield(mtype: BtfType) -> int:
+    """Bitfield size of a member without kind_flag: an INT narrower than its size."""
+    t = mtype.resolve()
+    if t.kind != BtfKind.INT:
+        return 0
+    info = t.int_info
+    size = t.size or 0
+    return info.bits if info.bits != size * 8 else 0

@@ -1,0 +1,389 @@
+"""libbpf_py.Btf on the running kernel's BTF and on tests/bpf/btf_types.bpf.c.
+
+The reference is bpftool, run on the same files: ``format raw`` must match
+Btf.dump_raw() line for line (that checks every accessor behind it: kinds,
+names, sizes, members with bitfields, enum values, arrays, prototypes,
+datasecs), and ``format c`` must define the same types as Btf.dump_c().
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+
+import libbpf_py
+from libbpf_py import BpfObject, Btf, BtfKind, BtfType
+from libbpf_py.errors import ClosedError, LibbpfError, LibbpfNotFoundError
+
+Compile = Callable[[str], Path]
+VMLINUX = Path("/sys/kernel/btf/vmlinux")
+
+
+def bpftool(*args: str) -> str:
+    return subprocess.run(["bpftool", *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def vmlinux(vmlinux_h: Path) -> Iterator[Btf]:
+    with Btf.load_vmlinux() as btf:
+        yield btf
+
+
+@pytest.fixture(scope="module")
+def types_o(compile_bpf: Compile) -> Path:
+    return compile_bpf("btf_types")
+
+
+@pytest.fixture
+def types_btf(types_o: Path) -> Iterator[Btf]:
+    with Btf.from_file(types_o) as btf:
+        yield btf
+
+
+# -- C output: the definitions, whatever the libbpf version's cosmetic choices ---------
+
+# btf_dump's output changed cosmetically across libbpf releases: "(void)" for an
+# empty parameter list, "__attribute__((mode(byte)))" on packed enums.
+_COSMETIC = [(re.compile(r"\(\)"), "(void)"),
+             (re.compile(r" __attribute__\(\(mode\(\w+\)\)\)"), "")]
+
+
+def definitions(text: str) -> List[str]:
+    """The top-level C definitions (blocks separated by a blank line), normalized."""
+    for pattern, repl in _COSMETIC:
+        text = pattern.sub(repl, text)
+    return sorted(block.strip() for block in text.split("\n\n") if block.strip())
+
+
+# -- vmlinux ------------------------------------------------------------------------------
+
+def test_vmlinux_raw_equals_bpftool(vmlinux: Btf) -> None:
+    ours = vmlinux.dump_raw()
+    theirs = bpftool("btf", "dump", "file", str(VMLINUX), "format", "raw")
+    assert len(vmlinux) == theirs.count("\n[") + 1 == len(list(vmlinux))
+    assert ours == theirs
+
+
+def test_vmlinux_h_equals_bpftool(vmlinux: Btf, vmlinux_h: Path) -> None:
+    ours = vmlinux.dump_c()
+    theirs = vmlinux_h.read_text()
+    head, foot = theirs[:theirs.index("\ntypedef")], theirs[theirs.rindex("\n#ifndef"):]
+    assert ours.startswith(head) and ours.endswith(foot)
+    assert ours.startswith("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n")
+    assert definitions(ours) == definitions(theirs)
+    assert len(definitions(ours)) > 10000
+
+
+def test_vmlinux_lookup(vmlinux: Btf) -> None:
+    task = vmlinux.find("task_struct", BtfKind.STRUCT)
+    assert task is not None and task.kind == BtfKind.STRUCT and task.name == "task_struct"
+    assert vmlinux["task_struct"] == task == vmlinux[task.id]
+    assert vmlinux.find("task_struct", "struct") == task
+    assert task.size == task.resolved_size > 1000
+    pid = next(m for m in task.members if m.name == "pid")
+    assert pid.type.resolve().kind == BtfKind.INT and pid.type.resolve().int_info.is_signed
+    assert pid.byte_offset == pid.bit_offset // 8 and pid.bitfield_size == 0
+    assert vmlinux.find("no_such_type_at_all") is None
+    assert "task_struct" in vmlinux and "no_such_type_at_all" not in vmlinux
+    assert vmlinux[0].name == "void" and vmlinux[0].kind == BtfKind.UNKN
+    assert vmlinux.pointer_size == 8 and vmlinux.endianness == "little"
+    assert vmlinux.start_id == 1 and vmlinux.base is None
+    # the kernel's 64-bit enums (pahole emits ENUM64 since 1.24)
+    wide = [t for t in vmlinux if t.kind == BtfKind.ENUM64]
+    assert wide, "this kernel's BTF has ENUM64 types"
+    assert all(t.size == 8 and t.enum_values for t in wide)
+
+
+def test_vmlinux_one_type_c(vmlinux: Btf) -> None:
+    text = vmlinux.dump_c("list_head")
+    assert "struct list_head {\n\tstruct list_head *next;\n\tstruct list_head *prev;\n};" in text
+    assert "#ifndef __VMLINUX_H__" not in text
+    assert vmlinux["list_head"].dump_c() == text
+
+
+def test_bad_lookups(vmlinux: Btf) -> None:
+    with pytest.raises(KeyError, match="no type named 'nope_nope'"):
+        vmlinux["nope_nope"]
+    with pytest.raises(IndexError, match="has no type id"):
+        vmlinux[len(vmlinux) + 10]
+    with pytest.raises(ValueError, match=r"0\.\.2\*\*32-1"):
+        vmlinux[-1]
+    with pytest.raises(TypeError, match="must be an int"):
+        vmlinux[1.5]  # type: ignore[index]
+    with pytest.raises(ValueError, match="unknown BTF kind 'structure'"):
+        vmlinux.find("task_struct", "structure")
+    with pytest.raises(TypeError, match="type name must be a str"):
+        vmlinux.find(3)  # type: ignore[arg-type]
+    task = vmlinux["task_struct"]
+    with pytest.raises(TypeError, match=r"is STRUCT, not ENUM/ENUM64"):
+        task.enum_values  # noqa: B018
+    with pytest.raises(TypeError, match=r"is STRUCT, not ARRAY"):
+        task.array  # noqa: B018
+    with pytest.raises(ValueError, match="belongs to another BTF"):
+        with Btf.load_vmlinux() as other:
+            vmlinux.dump_c(other["task_struct"])
+
+
+# -- the test object's BTF ------------------------------------------------------------------
+
+def test_object_raw_equals_bpftool(types_o: Path, types_btf: Btf) -> None:
+    assert types_btf.dump_raw() == bpftool("btf", "dump", "file", str(types_o), "format", "raw")
+
+
+def test_struct_with_bitfields(types_btf: Btf) -> None:
+    flags = types_btf.find("btft_flags", BtfKind.STRUCT)
+    assert flags is not None and flags.size == 56 and flags.kind_flag
+    got = [(m.name, m.bit_offset, m.bitfield_size) for m in flags.members]
+    assert got == [("ready", 0, 1), ("mode", 1, 3), ("level", 4, 12), ("delta", 16, 8),
+                   ("port", 32, 0), ("color", 64, 0), ("id", 96, 0), ("num", 128, 0),
+                   ("tag", 192, 0), ("grid", 256, 0)]
+    by_name = {m.name: m for m in flags.members}
+    assert by_name["delta"].type.resolve().int_info.is_signed
+    assert not by_name["ready"].type.resolve().int_info.is_signed
+    assert by_name["color"].type.kind == BtfKind.ENUM
+    assert by_name["num"].type.kind == BtfKind.UNION
+    tag = by_name["tag"].type
+    assert tag.kind == BtfKind.ARRAY and tag.array.nelems == 6
+    assert tag.array.type.name == "char" and tag.resolved_size == 6
+    grid = by_name["grid"].type.array
+    assert grid.nelems == 2 and grid.type.array.nelems == 3
+    assert grid.type.array.type.resolve().name == "unsigned int"
+    assert by_name["grid"].type.resolved_size == 24
+
+
+def test_typedef_chains_and_modifiers(types_btf: Btf) -> None:
+    id_t = types_btf["btft_id_t"]
+    assert id_t.kind == BtfKind.TYPEDEF and id_t.size is None
+    assert id_t.type is not None and id_t.type.name == "btft_u32"
+    assert id_t.resolve().name == "unsigned int" and id_t.resolve().kind == BtfKind.INT
+    cv = types_btf["btft_cv_id_t"]
+    chain = []
+    t: BtfType = cv
+    while t.kind != BtfKind.INT:
+        chain.append(t.kind)
+        assert t.type is not None
+        t = t.type
+    assert chain == [BtfKind.TYPEDEF, BtfKind.CONST, BtfKind.VOLATILE, BtfKind.TYPEDEF,
+                     BtfKind.TYPEDEF]
+    assert cv.resolve() == t and cv.resolved_size == 4
+    info = t.int_info
+    assert (info.bits, info.offset, info.encoding) == (32, 0, "(none)")
+
+
+def test_union_enums_and_prototypes(types_btf: Btf) -> None:
+    num = types_btf.find("btft_num", "union")
+    assert num is not None and num.size == 8
+    assert [(m.name, m.bit_offset) for m in num.members] == [
+        ("as_u64", 0), ("as_u32", 0), ("bytes", 0)]
+    color = types_btf["btft_color"]
+    assert [(v.name, v.value) for v in color.enum_values] == [
+        ("BTFT_RED", 0), ("BTFT_GREEN", 1), ("BTFT_BLUE", 7)]
+    sign = types_btf["btft_signed"]
+    # clang < 15 does not mark signed enums (kind_flag); the value then reads unsigned
+    neg = -3 if sign.signed else 2**32 - 3
+    assert [(v.name, v.value) for v in sign.enum_values] == [("BTFT_NEG", neg), ("BTFT_POS", 5)]
+    wide = types_btf["btft_wide"]
+    huge = 0x123456789 if wide.kind == BtfKind.ENUM64 else 0x23456789  # clang < 15: ENUM
+    assert wide.size == 8 and wide.enum_values[1].value == huge
+    cb = types_btf["btft_callback_t"]
+    ptr = cb.type
+    assert ptr is not None and ptr.kind == BtfKind.PTR
+    proto = ptr.type
+    assert proto is not None and proto.kind == BtfKind.FUNC_PROTO
+    assert proto.type is not None and proto.type.name == "int"
+    params = proto.params
+    assert [p.type.kind for p in params] == [BtfKind.PTR, BtfKind.INT]
+    assert params[0].type.type == types_btf["btft_flags"] and params[1].type.name == "long"
+    func = types_btf.find("btft_getppid", BtfKind.FUNC)
+    assert func is not None and func.linkage == "global"
+    assert [p.name for p in func.params] == ["ctx"]
+    var = types_btf.find("btft_flags_var", BtfKind.VAR)
+    assert var is not None and var.linkage == "global" and var.type == types_btf["btft_flags"]
+    bss = types_btf.find(".bss", BtfKind.DATASEC)
+    assert bss is not None
+    assert {s.type.name for s in bss.secinfos} == {"btft_flags_var", "btft_holder_var"}
+
+
+def test_object_c_compiles(types_btf: Btf, types_o: Path, tmp_path: Path) -> None:
+    """The dumped header is real C: clang accepts it and agrees on sizes and offsets."""
+    theirs = bpftool("btf", "dump", "file", str(types_o), "format", "c")
+    ours = types_btf.dump_c()
+    assert definitions(ours) == definitions(theirs)
+    flags = types_btf["btft_flags"]
+    checks = [f"_Static_assert(sizeof(struct btft_flags) == {flags.size}, \"size\");"]
+    checks += [f"_Static_assert(__builtin_offsetof(struct btft_flags, {m.name}) == "
+               f"{m.byte_offset}, \"{m.name}\");" for m in flags.members if not m.bitfield_size]
+    checks.append(f"_Static_assert(sizeof(struct btft_holder) == "
+                  f"{types_btf['btft_holder'].size}, \"holder\");")
+    src = tmp_path / "check.c"
+    src.write_text(ours + "\n" + "\n".join(checks) + "\n")
+    clang = shutil.which("clang") or "clang"
+    proc = subprocess.run([clang, "-target", "bpf", "-fsyntax-only", str(src)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    one = types_btf.dump_c("btft_holder")
+    assert "struct btft_holder {" in one and "typedef int (*btft_callback_t)" in one
+    # what it needs comes first: a forward declaration for a pointer, enums in full
+    assert "struct btft_flags;" in one and "struct btft_flags {" not in one
+    assert one.index("enum btft_signed {") < one.index("struct btft_holder {")
+
+
+def test_as_dict(types_btf: Btf) -> None:
+    d = types_btf["btft_flags"].as_dict()
+    assert d["kind"] == "STRUCT" and d["name"] == "btft_flags" and d["size"] == 56
+    assert d["members"][1] == {"name": "mode", "type_id": d["members"][0]["type_id"],
+                               "bits_offset": 1, "bitfield_size": 3}
+    e = types_btf["btft_color"].as_dict()
+    assert e["values"] == [{"name": "BTFT_RED", "val": 0}, {"name": "BTFT_GREEN", "val": 1},
+                           {"name": "BTFT_BLUE", "val": 7}]
+
+
+# -- sources: object, file, bytes, kernel id, split ---------------------------------------------
+
+def test_object_btf_is_a_view(types_o: Path) -> None:
+    obj = BpfObject.open(types_o)
+    btf = obj.btf
+    assert btf is not None
+    flags = btf["btft_flags"]
+    with Btf.from_file(types_o) as standalone:
+        # the same types, but libbpf fixed up the sections' sizes when it opened the object
+        assert ([t.as_dict() for t in btf if t.kind != BtfKind.DATASEC]
+                == [t.as_dict() for t in standalone if t.kind != BtfKind.DATASEC])
+        assert standalone[".bss"].size == 0
+    assert btf[".bss"].size == 56 + 32
+    btf.close()  # lets go of the view only: the object's BTF lives on
+    with pytest.raises(ClosedError):
+        btf["btft_flags"]
+    again = obj.btf
+    assert again is not None and again["btft_flags"].size == 56
+    flags = again["btft_flags"]
+    obj.close()
+    assert again.closed
+    for action in (lambda: again["btft_flags"], lambda: len(again), lambda: again.dump_c(),
+                   lambda: again.find("btft_flags"), lambda: flags.name):
+        with pytest.raises(ClosedError, match="closed BPF object"):
+            action()
+    with pytest.raises(ClosedError):
+        obj.btf  # noqa: B018
+
+
+def test_object_btf_after_load(kernel: None, types_o: Path) -> None:
+    with BpfObject.open(types_o) as obj:
+        obj.load()
+        btf = obj.btf
+        assert btf is not None and btf["btft_value"].size == 24
+        prog = obj.programs["btft_getppid"]
+        btf_id = prog.info()["btf_id"]
+        assert btf_id > 0
+        with Btf.load_from_kernel_by_id(btf_id) as kbtf:
+            value = kbtf.find("btft_value", BtfKind.STRUCT)
+            assert value is not None
+            assert [m.name for m in value.members] == ["count", "last_pid", "comm"]
+
+
+def test_object_without_btf(tmp_path: Path) -> None:
+    src = tmp_path / "nobtf.bpf.c"
+    src.write_text('char LICENSE[] __attribute__((section("license"), used)) = "GPL";\n'
+                   '__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }\n')
+    obj_path = tmp_path / "nobtf.bpf.o"
+    clang = shutil.which("clang") or "clang"
+    subprocess.run([clang, "-O2", "-target", "bpf", "-c", str(src), "-o", str(obj_path)],
+                   check=True)
+    with BpfObject.open(obj_path) as obj:
+        assert obj.btf is None
+    with pytest.raises(LibbpfError) as info:
+        Btf.from_file(obj_path)
+    assert info.value.errno in (errno.ENOENT, errno.ENODATA)
+    assert "no .BTF section" in str(info.value)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(LibbpfNotFoundError, match=r"cannot read BTF from .*missing"):
+        Btf.from_file(tmp_path / "missing")
+    with pytest.raises(LibbpfError, match="Is a directory") as info:
+        Btf.from_file(tmp_path)
+    assert info.value.errno == errno.EISDIR
+    junk = tmp_path / "junk.txt"
+    junk.write_text("this is not BTF and not ELF\n" * 10)
+    with pytest.raises(LibbpfError, match=r"neither an ELF file with a \.BTF section nor raw BTF"):
+        Btf.from_file(junk)
+    with pytest.raises(ValueError, match="NUL"):
+        Btf.from_file("a\0b")
+    with pytest.raises(LibbpfError, match="btf__new: not valid BTF"):
+        Btf.from_bytes(b"\x9f\xeb" + b"\0" * 40)
+    with pytest.raises(ValueError, match="empty"):
+        Btf.from_bytes(b"")
+    with pytest.raises(TypeError, match="bytes-like"):
+        Btf.from_bytes("text")  # type: ignore[arg-type]
+
+
+def test_from_bytes_round_trip(types_btf: Btf) -> None:
+    with Btf.from_bytes(types_btf.raw_data()) as copy:
+        assert copy.dump_raw() == types_btf.dump_raw()
+        assert len(copy) == len(types_btf) > 40
+
+
+def test_bad_kernel_ids(kernel: None) -> None:
+    with pytest.raises(LibbpfNotFoundError, match="cannot load kernel BTF id 4294967295"):
+        Btf.load_from_kernel_by_id(2**32 - 1)
+    with pytest.raises(ValueError):
+        Btf.load_from_kernel_by_id(-1)
+
+
+def test_close_and_context_manager(types_o: Path) -> None:
+    btf = Btf.from_file(types_o)
+    t = btf["btft_flags"]
+    with btf:
+        assert not btf.closed and t.size == 56
+    assert btf.closed
+    btf.close()  # idempotent
+    assert "closed" in repr(btf) and "BTF closed" in repr(t)
+    for action in (lambda: t.size, lambda: t.members, lambda: btf[1], lambda: list(btf),
+                   lambda: btf.dump_c(), lambda: btf.raw_data()):
+        with pytest.raises(ClosedError, match="is closed"):
+            action()
+    with pytest.raises(ClosedError):
+        with btf:
+            pass
+
+
+def _split_btf(base: Btf, name: str) -> bytes:
+    """Raw split BTF adding one type over ``base``: ``typedef <base type 1> name``."""
+    hdr_len, base_strings = 24, struct.unpack_from("<I", base.raw_data(), 20)[0]
+    strings = b"\0" + name.encode() + b"\0"
+    types = struct.pack("<III", base_strings + 1, int(BtfKind.TYPEDEF) << 24, 1)
+    return struct.pack("<HBBIIIII", 0xEB9F, 1, 0, hdr_len, 0, len(types), len(types),
+                       len(strings)) + types + strings
+
+
+def test_split_btf_file(vmlinux: Btf, tmp_path: Path) -> None:
+    path = tmp_path / "split.btf"
+    path.write_bytes(_split_btf(vmlinux, "btft_split_t"))
+    with Btf.from_file(path, base=vmlinux) as split:
+        assert split.base is vmlinux
+        assert split.start_id == len(vmlinux) + 1 and len(split) == 1
+        (only,) = list(split)
+        assert only.id == split.start_id and only.name == "btft_split_t"
+        assert only.type == BtfType(split, 1) and only.type.name == vmlinux[1].name
+        assert split["btft_split_t"] == only
+        assert split.dump_c(header=False).strip() == f"typedef {vmlinux[1].name} btft_split_t;"
+
+
+@pytest.mark.build(header_min=(1, 4))
+def test_split_btf_bytes(vmlinux: Btf) -> None:
+    with Btf.from_bytes(_split_btf(vmlinux, "btft_split_t"), base=vmlinux) as split:
+        assert [t.name for t in split] == ["btft_split_t"]
+
+
+@pytest.mark.build(header_max=(1, 3))
+def test_split_btf_bytes_needs_libbpf_1_4(vmlinux: Btf) -> None:
+    with pytest.raises(libbpf_py.LibbpfVersionError, match=r"btf__new_split.*LIBBPF_1\.4\.0"):
+        Btf.from_bytes(_split_btf(vmlinux, "btft_split_t"), base=vmlinux)

@@ -1,0 +1,317 @@
+"""``python -m libbpf_py prog|map|link|btf``, against objects the test loads and pins.
+
+tests/bpf/btf_types.bpf.c is loaded, its tracepoint program attached and run
+(getppid), and the program, its map and its link pinned in the test's own
+bpffs directory; every command is then run by id, by pin path and (maps) by
+name, and its answers compared with what libbpf_py and bpftool say.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+
+from libbpf_py import BpfObject, Link
+from libbpf_py.__main__ import main
+from libbpf_py.cli import map_ids_named
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+
+
+@dataclass
+class Loaded:
+    obj: BpfObject
+    link: Link
+    pins: Path
+    prog_id: int
+    map_id: int
+    link_id: int
+
+
+@pytest.fixture
+def loaded(kernel: None, compile_bpf: Compile, bpffs_dir: Path) -> Iterator[Loaded]:
+    obj = BpfObject.open(compile_bpf("btf_types"))
+    link = None
+    try:
+        rodata = next(m for name, m in obj.maps.items() if name.endswith(".rodata"))
+        rodata.initial_value = os.getpid().to_bytes(4, sys.byteorder)  # btft_target_pid
+        obj.load()
+        prog = obj.programs["btft_getppid"]
+        link = prog.attach()
+        for _ in range(3):  # the first call creates the element, the next ones count
+            os.getppid()
+        prog.pin(bpffs_dir / "prog")
+        obj.maps["btft_values"].pin(bpffs_dir / "values")
+        link.pin(bpffs_dir / "link")
+        wait_for_unique_name("btft_values")
+        yield Loaded(obj, link, bpffs_dir, prog.id, obj.maps["btft_values"].id,
+                     link.info()["id"])
+    finally:
+        if link is not None:
+            link.destroy()
+        obj.close()
+
+
+def wait_for_unique_name(name: str, timeout: float = 5.0) -> None:
+    """Wait until the kernel has one map called ``name``: the maps of an object
+    closed by an earlier test are freed after an RCU grace period, not at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = len(map_ids_named(name))
+        if count <= 1 or time.monotonic() > deadline:
+            assert count == 1, f"{count} maps named {name!r} after {timeout} s"
+            return
+        time.sleep(0.02)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Tuple[int, str, str]:
+    """The CLI in this process: (exit status, stdout, stderr)."""
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:  # argparse
+        rc = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    rc, out, err = run(capsys, *argv, "--json")
+    assert rc == 0 and err == "", err
+    return json.loads(out)
+
+
+def bpftool_json(*argv: str) -> Any:
+    return json.loads(subprocess.run(["bpftool", "-j", *argv], check=True,
+                                     capture_output=True, text=True).stdout)
+
+
+PROG_KEYS = ["id", "type", "name", "tag", "loaded_at", "uid", "btf_id", "map_ids",
+             "run_time_ns", "run_cnt", "recursion_misses", "verified_insns", "bytes_xlated",
+             "jited", "bytes_jited", "bytes_memlock"]
+MAP_KEYS = ["id", "type", "name", "flags", "bytes_key", "bytes_value", "max_entries", "btf_id",
+            "btf_key_type_id", "btf_value_type_id", "bytes_memlock", "frozen"]
+
+
+# -- prog -------------------------------------------------------------------------------------
+
+def test_prog_show_matches_bpftool(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    ours = run_json(capsys, "prog", "show", str(loaded.prog_id))
+    assert list(ours) == PROG_KEYS
+    theirs = bpftool_json("prog", "show", "id", str(loaded.prog_id))
+    for key in ("id", "type", "name", "tag", "uid", "bytes_xlated", "jited", "bytes_jited",
+                "bytes_memlock", "map_ids", "btf_id"):
+        assert ours[key] == theirs[key], key
+    assert abs(ours["loaded_at"] - theirs["loaded_at"]) <= 1
+    prog = loaded.obj.programs["btft_getppid"]
+    assert ours["tag"] == prog.tag and ours["name"] == "btft_getppid"
+    assert ours["type"] == "tracepoint"
+    assert ours["btf_id"] == prog.info()["btf_id"] > 0
+    own_maps = {m.id for m in loaded.obj.maps.values()}
+    assert loaded.map_id in ours["map_ids"] and set(ours["map_ids"]) <= own_maps
+    assert run_json(capsys, "prog", "show", str(loaded.pins / "prog")) == ours
+
+
+def test_prog_run_stats(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    """run_cnt / run_time_ns count while BPF_ENABLE_STATS is held (an fd, released here)."""
+    from libbpf_py._binding import lib
+
+    before = run_json(capsys, "prog", "show", str(loaded.prog_id))
+    stats_fd = lib.bpf_enable_stats(lib.BPF_STATS_RUN_TIME)
+    assert stats_fd >= 0
+    try:
+        for _ in range(5):
+            os.getppid()
+    finally:
+        os.close(stats_fd)
+    after = run_json(capsys, "prog", "show", str(loaded.prog_id))
+    # other processes' getppid() run it too; another test holding stats would add more
+    assert after["run_cnt"] >= before["run_cnt"] + 5
+    assert after["run_time_ns"] > before["run_time_ns"]
+    theirs = bpftool_json("prog", "show", "id", str(loaded.prog_id))
+    assert theirs["run_cnt"] >= after["run_cnt"] and theirs["run_time_ns"] >= after["run_time_ns"]
+
+
+def test_prog_list_and_text(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    progs = run_json(capsys, "prog", "list")
+    mine = [p for p in progs if p["id"] == loaded.prog_id]
+    assert len(mine) == 1 and mine[0]["name"] == "btft_getppid"
+    assert [p["id"] for p in progs] == sorted(p["id"] for p in progs)
+    rc, out, err = run(capsys, "prog", "show", str(loaded.prog_id))
+    assert rc == 0 and err == ""
+    assert out.startswith(f"{loaded.prog_id}: tracepoint  name btft_getppid  tag ")
+    assert "map_ids " in out and "btf_id " in out
+
+
+# -- map ----------------------------------------------------------------------------------------
+
+def test_map_show_by_id_name_and_path(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    by_id = run_json(capsys, "map", "show", str(loaded.map_id))
+    assert list(by_id) == MAP_KEYS
+    assert run_json(capsys, "map", "show", "btft_values") == by_id
+    assert run_json(capsys, "map", "show", str(loaded.pins / "values")) == by_id
+    info = loaded.obj.maps["btft_values"].info()
+    assert (by_id["type"], by_id["name"], by_id["bytes_key"], by_id["bytes_value"],
+            by_id["max_entries"]) == ("hash", "btft_values", 4, 24, 16)
+    assert by_id["btf_id"] == info.btf_id > 0
+    assert by_id["btf_value_type_id"] == info.btf_value_type_id > 0
+    theirs = bpftool_json("map", "show", "id", str(loaded.map_id))
+    for key in ("id", "type", "name", "flags", "bytes_key", "bytes_value", "max_entries",
+                "bytes_memlock", "frozen", "btf_id"):
+        assert by_id[key] == theirs[key], key
+    assert any(m["id"] == loaded.map_id for m in run_json(capsys, "map", "list"))
+
+
+def test_map_name_twice(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
+                        loaded: Loaded) -> None:
+    with BpfObject.open(compile_bpf("btf_types")) as second:
+        second.load()
+        other = second.maps["btft_values"].id
+        rc, out, err = run(capsys, "map", "show", "btft_values")
+        assert (rc, out) == (1, "")
+        first, last = sorted((loaded.map_id, other))
+        assert err == ("python -m libbpf_py map: error: 2 maps are named 'btft_values' "
+                       f"(ids {first}, {last}): give an id or a pin path\n")
+
+
+def test_map_dump_decodes_with_btf(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    entries = run_json(capsys, "map", "dump", str(loaded.pins / "values"))
+    assert len(entries) == 1 and entries[0]["key"] == 1
+    value = entries[0]["value"]
+    assert set(value) == {"count", "last_pid", "comm"}
+    assert value["count"] == 2 and value["last_pid"] == os.getpid()
+    comm = bytes.fromhex(value["comm"])
+    with open("/proc/self/comm", "rb") as f:
+        assert comm.rstrip(b"\0") == f.read().strip()[:15]
+    assert run_json(capsys, "map", "dump", "btft_values") == entries
+    same = dict(loaded.obj.maps["btft_values"].items())
+    assert same[1].count == value["count"]
+    rc, out, _ = run(capsys, "map", "dump", str(loaded.map_id))
+    assert rc == 0 and out.startswith('1: {"count": ') and out.endswith("Found 1 element\n")
+
+
+def test_map_dump_global_data(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    bss = next(m for name, m in loaded.obj.maps.items() if name.endswith(".bss"))
+    entries = run_json(capsys, "map", "dump", str(bss.id))
+    assert [e["key"] for e in entries] == [0]
+    value = entries[0]["value"]
+    assert set(value) == {"btft_flags_var", "btft_holder_var"}
+    assert value["btft_flags_var"]["grid"] == [[0, 0, 0], [0, 0, 0]]
+
+
+def test_map_errors(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    rc, out, err = run(capsys, "map", "show", str(loaded.pins / "prog"))
+    assert rc == 1 and out == ""
+    assert err == (f"python -m libbpf_py map: error: '{loaded.pins / 'prog'}' is pinned but "
+                   "is not a BPF map (it is a bpf-prog)\n")
+    rc, _, err = run(capsys, "map", "dump", f"btft_no_such_{os.getpid()}")
+    assert rc == 1 and err == f"python -m libbpf_py map: error: no map named " \
+                              f"'btft_no_such_{os.getpid()}'\n"
+    rc, _, err = run(capsys, "map", "show", str(loaded.pins / "missing"))
+    assert rc == 1 and err.count("\n") == 1
+    assert "cannot open pinned map" in err and "[ENOENT]" in err
+
+
+# -- link ---------------------------------------------------------------------------------------
+
+def test_link_show_and_list(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    ours = run_json(capsys, "link", "show", str(loaded.link_id))
+    theirs = bpftool_json("link", "show", "id", str(loaded.link_id))
+    assert ours["id"] == theirs["id"] == loaded.link_id
+    assert ours["type"] == theirs["type"]
+    assert ours["prog_id"] == theirs["prog_id"] == loaded.prog_id
+    assert run_json(capsys, "link", "show", str(loaded.pins / "link")) == ours
+    links = run_json(capsys, "link", "list")
+    assert ours in links
+    rc, out, _ = run(capsys, "link", "show", str(loaded.link_id))
+    assert rc == 0 and out.startswith(f"{loaded.link_id}: {ours['type']}  prog {loaded.prog_id}")
+
+
+# -- btf ----------------------------------------------------------------------------------------
+
+def test_btf_dump(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
+                  loaded: Loaded) -> None:
+    obj_path = compile_bpf("btf_types")
+    rc, out, err = run(capsys, "btf", "dump", str(obj_path))
+    assert rc == 0 and err == ""
+    assert out == subprocess.run(["bpftool", "btf", "dump", "file", str(obj_path)],
+                                 check=True, capture_output=True, text=True).stdout
+    rc, out, _ = run(capsys, "btf", "dump", "--format", "c", str(obj_path))
+    assert rc == 0 and out.startswith("#ifndef __VMLINUX_H__")
+    assert "struct btft_flags {\n\tunsigned int ready: 1;" in out
+    types = run_json(capsys, "btf", "dump", str(obj_path))
+    flags = next(t for t in types if t["name"] == "btft_flags")
+    assert flags["kind"] == "STRUCT" and flags["members"][2]["bitfield_size"] == 12
+    prog_btf = loaded.obj.programs["btft_getppid"].info()["btf_id"]
+    by_id = run_json(capsys, "btf", "dump", "--id", str(prog_btf))
+    assert any(t["name"] == "btft_value" for t in by_id)
+
+
+def test_btf_dump_vmlinux_default(capsys: pytest.CaptureFixture[str], kernel: None) -> None:
+    rc, out, err = run(capsys, "btf", "dump", "-f", "c")
+    assert rc == 0 and err == ""
+    assert "struct task_struct {" in out and out.endswith("#endif /* __VMLINUX_H__ */\n")
+
+
+def test_btf_dump_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x7fELF not really")
+    rc, out, err = run(capsys, "btf", "dump", str(junk))
+    assert rc == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"python -m libbpf_py btf: error: cannot read BTF from '{junk}'")
+    rc, _, err = run(capsys, "btf", "dump", str(tmp_path / "missing"))
+    assert rc == 1 and "[ENOENT]" in err and err.count("\n") == 1
+    rc, _, err = run(capsys, "btf", "dump", "--id", "4294967295")
+    assert rc == 1 and "cannot load kernel BTF id 4294967295" in err
+    rc, _, err = run(capsys, "btf", "dump", "--id", "1", str(junk))
+    assert rc == 1 and "not both" in err
+    rc, _, err = run(capsys, "btf", "dump", "--format", "pdf")
+    assert rc == 2 and "invalid choice: 'pdf'" in err
+
+
+# -- errors and help --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["prog", "show", "4294967295"], "no prog with id 4294967295"),
+    (["prog", "show", "0"], "prog id 0 is out of range (1..4294967295)"),
+    (["prog", "show", "twelve"], "'twelve' is not a prog id or pin path"),
+    (["map", "show", "4294967295"], "no map with id 4294967295"),
+    (["map", "dump", "99999999999"], "map id 99999999999 is out of range (1..4294967295)"),
+    (["link", "show", "4294967295"], "no link with id 4294967295"),
+])
+def test_bad_ids(capsys: pytest.CaptureFixture[str], kernel: None, argv: List[str],
+                 message: str) -> None:
+    rc, out, err = run(capsys, *argv)
+    assert (rc, out) == (1, "")
+    assert err == f"python -m libbpf_py {argv[0]}: error: {message}\n"
+
+
+def test_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["prog"], ["prog", "list"], ["prog", "show"], ["map"], ["map", "list"],
+                 ["map", "show"], ["map", "dump"], ["link"], ["link", "list"],
+                 ["link", "show"], ["btf"], ["btf", "dump"]):
+        rc, out, _ = run(capsys, *argv, "--help")
+        assert rc == 0 and out.startswith("usage: python -m libbpf_py " + " ".join(argv)), argv
+        if len(argv) == 2:
+            assert "--json" in out
+
+
+def test_no_permission_is_one_line(kernel: None, tmp_path: Path) -> None:
+    """Without capabilities (root with an empty bounding set) the kernel says EPERM:
+    one line on stderr, exit status 1, no traceback."""
+    for argv in (["prog", "list"], ["map", "show", "1"], ["link", "list"]):
+        proc = subprocess.run(["setpriv", "--bounding-set=-all", sys.executable, "-m",
+                               "libbpf_py", *argv], capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(f"python -m libbpf_py {argv[0]}: error: ")
+        assert "[EPERM]" in proc.stderr

@@ -206,12 +206,18 @@ class Link:
         tcx link, ``cgroup_id`` and ``attach_type`` of a cgroup link, ``tp_name``,
         ``target_name`` of an iterator, ``pf``/``hooknum``/``priority`` of netfilter,
         ``perf_event_type`` and its fields for perf-event based links...)."""
+        owner = self._owner
+        if owner is not None and getattr(owner, "fd", None) == self.fd:
+            # a struct_ops map registered without BPF_F_LINK (SEC(".struct_ops")):
+            # libbpf's link is the map's own fd, there is no kernel link
+            return {"type": 9, "type_name": "struct_ops", "id": 0, "prog_id": 0,
+                    "map_id": int(owner.id)}
         return link_info(self.fd)
 
     @property
     def id(self) -> int:
-        """The kernel link id."""
-        return int(link_info(self.fd)["id"])
+        """The kernel link id (0 for a struct_ops map registered without a link)."""
+        return int(self.info()["id"])
 
     def pin(self, path: PathLike) -> None:
         """Pin the link on bpffs: it then survives destroy() and this process."""

@@ -839,13 +839,25 @@ def _ns_fd(value: Any) -> Tuple[int, bool]:
 
 
 def _lockdown() -> str:
+    """The kernel's lockdown mode ("none", "integrity", "confidentiality"; "" unknown)."""
     try:
         with open("/sys/kernel/security/lockdown") as f:
             text = f.read()
+        start, end = text.find("["), text.find("]")
+        return text[start + 1:end] if 0 <= start < end else ""
+    except OSError:
+        pass
+    try:  # securityfs not mounted: a lockdown forced by the kernel's configuration
+        import gzip
+
+        with gzip.open("/proc/config.gz", "rt") as g:
+            config = g.read()
     except OSError:
         return ""
-    start, end = text.find("["), text.find("]")
-    return text[start + 1:end] if 0 <= start < end else ""
+    for mode in ("confidentiality", "integrity"):
+        if f"CONFIG_LOCK_DOWN_KERNEL_FORCE_{mode.upper()}=y" in config:
+            return mode
+    return ""
 
 
 def attach_error(err: int, what: str, program: Program) -> LibbpfError:
@@ -853,6 +865,11 @@ def attach_error(err: int, what: str, program: Program) -> LibbpfError:
     err = abs(err)
     text = libbpf_strerror(err)
     kind = what.removeprefix("attach_")
+    if what == "attach":  # by SEC(): name the kind from the section
+        section = program.section.split("/", 1)[0]
+        kind = {"kretprobe": "kprobe", "kprobe.multi": "kprobe_multi",
+                "kretprobe.multi": "kprobe_multi", "kretsyscall": "ksyscall"}.get(section,
+                                                                                 section)
     hint = ""
     if kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
                                                                   errno.EINVAL, ENOTSUPP):
@@ -860,11 +877,15 @@ def attach_error(err: int, what: str, program: Program) -> LibbpfError:
                 "off, or no such function)")
     elif err in (errno.EPERM, errno.EACCES):
         mode = _lockdown()
-        if mode and mode != "none":
-            hint = (f"the kernel refused it: lockdown={mode} forbids BPF trampolines "
-                    "(fentry/fexit/fmod_ret/LSM/freplace/struct_ops) and probe writes")
-        else:
+        if os.geteuid() != 0:
             hint = "missing privilege (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN)"
+        elif mode and mode != "none":
+            hint = (f"the kernel's policy refused it although we are root; the kernel is "
+                    f"locked down ({mode}), which refuses BPF trampolines (fentry, fexit, "
+                    "fmod_ret, LSM, freplace)")
+        else:
+            hint = ("the kernel's policy (an LSM, lockdown, a sysctl) refused it although "
+                    "we are root")
     elif kind == "netkit" and err in (errno.EINVAL, errno.ENXIO, errno.EOPNOTSUPP, ENOTSUPP):
         hint = "the kernel has no netkit (CONFIG_NETKIT off) or the device is not a netkit"
     elif err in (errno.EOPNOTSUPP, ENOTSUPP):

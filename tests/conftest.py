@@ -287,10 +287,26 @@ def netns(kernel: None) -> Iterator[NetNs]:
 
 @pytest.fixture
 def veth(netns: NetNs) -> NetNs:
-    """``netns`` with a veth pair va <-> vb, both up (removed with the namespace)."""
+    """``netns`` with a veth pair va <-> vb, both up (removed with the namespace).
+
+    IPv6 is off in the namespace, so the only frames on the pair are the test's
+    (no router solicitations or MLD reports to miscount).
+    """
+    netns.exec("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+               "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")
     netns.ip("link", "add", "va", "type", "veth", "peer", "name", "vb")
     netns.ip("link", "set", "va", "up")
     netns.ip("link", "set", "vb", "up")
+    # until linkwatch sees the carrier the devices have the noop qdisc, which drops
+    # every frame sent: wait for both to be operationally up
+    import time
+
+    deadline = time.monotonic() + 5
+    while not all(" state UP " in netns.ip("-o", "link", "show", "dev", dev)
+                  for dev in ("va", "vb")):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"veth pair in {netns.name} not up: {netns.ip('link')}")
+        time.sleep(0.01)
     return netns
 
 
@@ -320,3 +336,16 @@ def cgroup2(kernel: None) -> Iterator[Path]:
             except OSError:
                 pass  # exited meanwhile
         path.rmdir()
+
+
+@pytest.fixture(scope="session")
+def target_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/c/attach_target.c built, with its USDT note (sys/sdt.h: systemtap-sdt-dev)."""
+    out = tmp_path_factory.mktemp("attach") / "attach_target"
+    cc = shutil.which("cc") or shutil.which("gcc") or "cc"
+    proc = subprocess.run([cc, "-O2", "-g", "-o", str(out), str(TESTS / "c" / "attach_target.c")],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building attach_target failed (systemtap-sdt-dev gives sys/sdt.h):"
+                           f"\n{proc.stderr}")
+    return out

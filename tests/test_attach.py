@@ -11,7 +11,6 @@ import ctypes
 import errno
 import gc
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -62,19 +61,6 @@ def loaded(path: Path, *names: str) -> Iterator[BpfObject]:
 
 def count(obj: BpfObject, slot: int) -> int:
     return int(obj.maps.counts[slot])
-
-
-@pytest.fixture(scope="session")
-def target_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/c/attach_target.c built with its SDT note (needs sys/sdt.h)."""
-    out = tmp_path_factory.mktemp("attach") / "attach_target"
-    cc = shutil.which("cc") or shutil.which("gcc") or "cc"
-    proc = subprocess.run([cc, "-O2", "-g", "-o", str(out), str(TESTS / "c" / "attach_target.c")],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"building attach_target failed (systemtap-sdt-dev gives sys/sdt.h):"
-                           f"\n{proc.stderr}")
-    return out
 
 
 # -- tracepoints ------------------------------------------------------------------------

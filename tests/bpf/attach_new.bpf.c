@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Attach kinds whose SEC() names need libbpf >= 1.3: tcx, netkit, netfilter. */
+/* Attach kinds whose SEC() names need libbpf >= 1.3: tcx, netkit, netfilter,
+ * uprobe.multi. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, 8);
 	__type(key, __u32);
 	__type(value, __u64);
 } hits SEC(".maps");
@@ -37,6 +38,13 @@ int on_netkit(struct __sk_buff *skb)
 {
 	bump(2);
 	return 0; /* NETKIT_PASS: this kernel has no netkit, so vmlinux.h lacks it */
+}
+
+SEC("uprobe.multi")
+int on_uprobe_multi(struct pt_regs *ctx)
+{
+	bump(3);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -22,7 +22,7 @@ from .errors import (
     NotLoadedError,
     VerifierError,
 )
-from .link import Link
+from .link import FdLink, Link, TcLink
 from .map import Map, MapInfo
 from .object import BpfObject
 from .program import Program, TestRunResult
@@ -35,6 +35,7 @@ __all__ = [
     "BpfObject",
     "BuildInfo",
     "ClosedError",
+    "FdLink",
     "LibbpfError",
     "LibbpfExistsError",
     "LibbpfNotFoundError",
@@ -50,6 +51,7 @@ __all__ = [
     "NotLoadedError",
     "ProgType",
     "Program",
+    "TcLink",
     "TestRunResult",
     "UpdateFlag",
     "VerifierError",

@@ -154,6 +154,30 @@ def test_uprobe_uretprobe_and_usdt_on_a_test_binary(attach_o: Path, target_bin: 
         assert count(obj, C_UPROBE_BIN) == turns  # detached
 
 
+def _file_offset(binary: Path, symbol: str) -> int:
+    """The file offset of a function, from its ELF symbol and program headers."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(binary, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        addr = next(s["st_value"] for s in symtab.iter_symbols() if s.name == symbol)
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= addr < seg["p_vaddr"] + \
+                    seg["p_memsz"]:
+                return int(addr - seg["p_vaddr"] + seg["p_offset"])
+    raise LookupError(symbol)
+
+
+def test_uprobe_by_file_offset(attach_o: Path, target_bin: Path) -> None:
+    offset = _file_offset(target_bin, "libbpf_py_target_add")
+    with loaded(attach_o, "on_uprobe_bin") as obj:
+        with obj.programs.on_uprobe_bin.attach_uprobe(target_bin, offset=offset) as link:
+            subprocess.run([str(target_bin), "3"], capture_output=True, check=True)
+            assert count(obj, C_UPROBE_BIN) == 3
+            assert link.info()["offset"] == offset
+
+
 def test_uprobe_on_libc_filtered_by_pid(attach_o: Path) -> None:
     libc = ctypes.CDLL("libc.so.6")
     with loaded(attach_o, "on_uprobe_libc") as obj:
@@ -363,6 +387,45 @@ def test_cgroup_sock_create(attach_o: Path, cgroup2: Path) -> None:
         with pytest.raises(LibbpfError) as exc:
             obj.programs.on_sock_create.attach_cgroup(cgroup2 / "missing")
         assert exc.value.errno == errno.ENOENT
+
+
+_CGROUP_CHILD = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))                        # cgroup/bind4
+s.connect(s.getsockname())                      # cgroup/connect4
+s.send(b"x")                                    # cgroup_skb/egress
+s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) # cgroup/getsockopt
+open("/proc/sys/kernel/ostype").read()          # cgroup/sysctl
+open("/dev/null").close()                       # cgroup/dev
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+socket.create_connection(srv.getsockname())     # sockops
+"""
+
+
+def test_every_other_cgroup_attach_type(kernel: None, compile_bpf: Compile,
+                                        cgroup2: Path) -> None:
+    names = ["cg_skb_egress", "cg_connect4", "cg_sysctl", "cg_getsockopt", "cg_bind4",
+             "cg_dev", "cg_sockops"]
+    with BpfObject.open(compile_bpf("attach_cgroup")) as obj:
+        obj.load()
+        links = []
+        try:
+            for name in names:
+                prog = obj.programs[name]
+                links.append(prog.attach_cgroup(str(cgroup2)))
+                info = links[-1].info()
+                assert info["attach_type"] == int(prog.expected_attach_type), name
+                assert info["cgroup_id"] == os.stat(cgroup2).st_ino
+            subprocess.run(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec "$2" -c "$3"',
+                            "sh", str(cgroup2), sys.executable, _CGROUP_CHILD], check=True)
+            ran = {name: int(obj.maps.cg_counts[i]) for i, name in enumerate(names)}
+            assert all(ran.values()), ran
+        finally:
+            for link in links:
+                link.destroy()
 
 
 # -- perf_event -------------------------------------------------------------------------

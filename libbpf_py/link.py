@@ -411,11 +411,13 @@ class TcLink(Link):
         try:
             hook = cls._hook(ifindex, attach_point, parent)
             key = (os.fstat(netns).st_ino, ifindex)
-            ret = lib.bpf_tc_hook_create(hook)
-            created = ret == 0
-            if ret < 0 and ret != -errno.EEXIST:
-                raise make_error(-ret, f"bpf_tc_hook_create(ifindex={ifindex})")
-            if created or key in _TC_HOOKS:
+            created = False
+            if attach_point != int(lib.BPF_TC_CUSTOM):  # a custom parent is the user's qdisc
+                ret = lib.bpf_tc_hook_create(hook)
+                created = ret == 0
+                if ret < 0 and ret != -errno.EEXIST:
+                    raise make_error(-ret, f"bpf_tc_hook_create(ifindex={ifindex})")
+            if created or (attach_point != int(lib.BPF_TC_CUSTOM) and key in _TC_HOOKS):
                 _TC_HOOKS[key] = _TC_HOOKS.get(key, 0) + 1
                 hook_key: Optional[Tuple[int, int]] = key
             else:

@@ -345,7 +345,31 @@ def test_tc_hook_made_elsewhere_is_left_alone(attach_o: Path, veth: Any) -> None
         with veth.entered(), obj.programs.on_tc.attach_tc(vb, "egress"):
             veth.send_frames("vb", 2)
             assert count(obj, C_TC) == 2
+        clsact_ingress = 0xFFFF0000 | 0xFFF2  # TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)
+        with veth.entered():
+            link = obj.programs.on_tc.attach_tc(vb, "custom", parent=clsact_ingress)
+        with link:
+            veth.send_frames("va", 3)
+            assert count(obj, C_TC) == 5
+            assert link.info()["attach_point"] == "custom"
+            assert "bpf" in veth.exec("tc", "filter", "show", "dev", "vb", "ingress")
+        assert "bpf" not in veth.exec("tc", "filter", "show", "dev", "vb", "ingress")
+        with pytest.raises(ValueError, match="parent"):
+            obj.programs.on_tc.attach_tc(vb, "custom")
     assert "clsact" in veth.exec("tc", "qdisc", "show", "dev", "vb")
+
+
+def test_tc_link_outlives_ip_netns_del(attach_o: Path, veth: Any) -> None:
+    with loaded(attach_o, "on_tc") as obj:
+        vb = veth.ifindex("vb")
+        with veth.entered():
+            link = obj.programs.on_tc.attach_tc(vb, "ingress")
+        subprocess.run(["ip", "netns", "del", veth.name], check=True)
+        assert link.info()["prog_id"] == obj.programs.on_tc.id  # its netns fd keeps it
+        link.destroy()
+        assert link.closed
+        with pytest.raises(ClosedError):
+            link.info()
 
 
 def test_sk_lookup_on_a_netns(attach_o: Path, netns: Any) -> None:

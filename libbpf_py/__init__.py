@@ -23,7 +23,7 @@ from .errors import (
     NotLoadedError,
     VerifierError,
 )
-from .link import Link
+from .link import FdLink, Link, TcLink
 from .map import Map, MapInfo
 from .object import BpfObject
 from .program import Program, TestRunResult
@@ -39,6 +39,7 @@ __all__ = [
     "BtfType",
     "BuildInfo",
     "ClosedError",
+    "FdLink",
     "LibbpfError",
     "LibbpfExistsError",
     "LibbpfNotFoundError",
@@ -54,6 +55,7 @@ __all__ = [
     "NotLoadedError",
     "ProgType",
     "Program",
+    "TcLink",
     "TestRunResult",
     "UpdateFlag",
     "VerifierError",

@@ -1,44 +1,183 @@
 """Link: an attachment of a program, owned until destroyed.
 
-A Link holds its program's object, so the object outlives every live link.
-``destroy()`` detaches (unless the link is pinned) and frees; it is idempotent,
-and the context manager calls it.
+Every ``Program.attach*()`` method returns a :class:`Link`. A Link holds its
+program (and through it the :class:`~libbpf_py.BpfObject`), so the object
+outlives every live link. ``destroy()`` detaches (unless the link is pinned)
+and frees; it is idempotent, and the context manager calls it.
+
+Three kinds of attachment, one interface:
+
+* :class:`Link` wraps libbpf's ``struct bpf_link`` (every
+  ``bpf_program__attach_*`` function and ``bpf_map__attach_struct_ops``);
+* :class:`FdLink` owns a kernel link fd made with ``bpf_link_create`` (XDP with
+  mode flags, which libbpf's ``bpf_program__attach_xdp`` cannot pass);
+* :class:`TcLink` is a tc filter on a ``clsact`` hook, attached through netlink
+  by ``bpf_tc_attach``: it has no kernel link, so no fd and no pin; destroying
+  it removes the filter, and the hook too when this process created it and no
+  other :class:`TcLink` of the process still uses it. Netlink talks to the
+  network namespace of the calling thread: a TcLink remembers the namespace it
+  was attached in and detaches there.
+
+:meth:`Link.info` decodes the kernel's ``struct bpf_link_info`` from its UAPI
+layout (stable kernel ABI), so attach-specific fields of link types newer than
+the build's ``<linux/bpf.h>`` (tcx, netfilter, uprobe_multi...) are read too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+import struct
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union
 
 from ._binding import ffi, lib
-from .errors import ClosedError, check, check_ptr
+from .errors import (
+    ClosedError,
+    LibbpfNotSupportedError,
+    check,
+    check_ptr,
+    make_error,
+)
 
 if TYPE_CHECKING:
     from .program import Program
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+__all__ = ["FdLink", "Link", "TcLink"]
+
+# enum bpf_link_type of the kernel UAPI (numbers are ABI; names for links newer
+# than the build's headers too)
+LINK_TYPE_NAMES: Dict[int, str] = {
+    0: "unspec", 1: "raw_tracepoint", 2: "tracing", 3: "cgroup", 4: "iter", 5: "netns",
+    6: "xdp", 7: "perf_event", 8: "kprobe_multi", 9: "struct_ops", 10: "netfilter",
+    11: "tcx", 12: "uprobe_multi", 13: "netkit", 14: "sockmap",
+}
+# enum bpf_perf_event_type
+_PERF_EVENT_TYPES: Dict[int, str] = {
+    0: "unspec", 1: "uprobe", 2: "uretprobe", 3: "kprobe", 4: "kretprobe", 5: "tracepoint",
+    6: "event",
+}
+_INFO_SIZE = 256  # larger than any kernel's bpf_link_info; the kernel wants the tail zero
+_UNION = 16  # offset of the attach-specific union in struct bpf_link_info
+_NAME_MAX = 4096
+
+
+def _u32(buf: Any, off: int) -> int:
+    return int(struct.unpack_from("<I", buf, off)[0])
+
+
+def _s32(buf: Any, off: int) -> int:
+    return int(struct.unpack_from("<i", buf, off)[0])
+
+
+def _u64(buf: Any, off: int) -> int:
+    return int(struct.unpack_from("<Q", buf, off)[0])
+
+
+def _raw_info(fd: int, name_at: Optional[Tuple[int, int]] = None) -> Tuple[bytes, str]:
+    """BPF_OBJ_GET_INFO_BY_FD into a zeroed buffer; optionally with a name buffer.
+
+    ``name_at`` is (offset of the u64 pointer, offset of the u32 length) of a
+    string the kernel fills in (tp_name, file_name, target_name).
+    """
+    raw = ffi.new("char[]", _INFO_SIZE)
+    name = ffi.new("char[]", _NAME_MAX)
+    if name_at is not None:
+        ptr_off, len_off = name_at
+        struct.pack_into("<Q", ffi.buffer(raw), ptr_off, int(ffi.cast("uintptr_t", name)))
+        struct.pack_into("<I", ffi.buffer(raw), len_off, _NAME_MAX)
+    size = ffi.new("__u32 *", _INFO_SIZE)
+    info = ffi.cast("struct bpf_link_info *", raw)
+    if lib.has("bpf_link_get_info_by_fd"):
+        check(lib.bpf_link_get_info_by_fd(fd, info, size), "bpf_link_get_info_by_fd")
+    else:
+        check(lib.bpf_obj_get_info_by_fd(fd, info, size), "bpf_obj_get_info_by_fd")
+    text = ffi.string(name).decode("utf-8", "replace") if name_at is not None else ""
+    return bytes(ffi.buffer(raw)), text
+
+
+def link_info(fd: int) -> Dict[str, Any]:
+    """The kernel's bpf_link_info of a link fd, as a dict.
+
+    Always ``type`` (int), ``type_name``, ``id``, ``prog_id``; then the fields of
+    the link type's member of the union, where the kernel has them.
+    """
+    buf, _ = _raw_info(fd)
+    ltype = _u32(buf, 0)
+    out: Dict[str, Any] = {"type": ltype, "type_name": LINK_TYPE_NAMES.get(ltype, str(ltype)),
+                           "id": _u32(buf, 4), "prog_id": _u32(buf, 8)}
+    u = _UNION
+    if ltype == 1:  # raw_tracepoint
+        _, out["tp_name"] = _raw_info(fd, (u, u + 8))
+    elif ltype == 2:  # tracing
+        out.update(attach_type=_u32(buf, u), target_obj_id=_u32(buf, u + 4),
+                   target_btf_id=_u32(buf, u + 8))
+    elif ltype == 3:  # cgroup
+        out.update(cgroup_id=_u64(buf, u), attach_type=_u32(buf, u + 8))
+    elif ltype == 4:  # iter
+        _, out["target_name"] = _raw_info(fd, (u, u + 8))
+        if out["target_name"] == "bpf_map_elem" or out["target_name"].startswith("bpf_sk"):
+            out["map_id"] = _u32(buf, u + 12)
+    elif ltype in (5, 11, 13):  # netns, tcx, netkit
+        key = "netns_ino" if ltype == 5 else "ifindex"
+        out.update({key: _u32(buf, u), "attach_type": _u32(buf, u + 4)})
+    elif ltype == 6:  # xdp
+        out["ifindex"] = _u32(buf, u)
+    elif ltype == 7:  # perf_event
+        ptype = _u32(buf, u)
+        out["perf_event_type"] = _PERF_EVENT_TYPES.get(ptype, str(ptype))
+        v = u + 8
+        if ptype in (1, 2):
+            _, out["file_name"] = _raw_info(fd, (v, v + 8))
+            out.update(offset=_u32(buf, v + 12), cookie=_u64(buf, v + 16))
+        elif ptype in (3, 4):
+            _, out["func_name"] = _raw_info(fd, (v, v + 8))
+            out.update(offset=_u32(buf, v + 12), addr=_u64(buf, v + 16),
+                       missed=_u64(buf, v + 24), cookie=_u64(buf, v + 32))
+        elif ptype == 5:
+            _, out["tp_name"] = _raw_info(fd, (v, v + 8))
+            out["cookie"] = _u64(buf, v + 16)
+        elif ptype == 6:
+            out.update(config=_u64(buf, v), event_type=_u32(buf, v + 8),
+                       cookie=_u64(buf, v + 16))
+    elif ltype == 8:  # kprobe_multi: {addrs, count, flags, missed...}
+        out.update(count=_u32(buf, u + 8), flags=_u32(buf, u + 12))
+    elif ltype == 9:  # struct_ops
+        out["map_id"] = _u32(buf, u)
+    elif ltype == 10:  # netfilter
+        out.update(pf=_u32(buf, u), hooknum=_u32(buf, u + 4), priority=_s32(buf, u + 8),
+                   flags=_u32(buf, u + 12))
+    elif ltype == 12:  # uprobe_multi
+        out.update(count=_u32(buf, u + 36), flags=_u32(buf, u + 40), pid=_u32(buf, u + 44))
+    elif ltype == 14:  # sockmap
+        out.update(map_id=_u32(buf, u), attach_type=_u32(buf, u + 4))
+    return out
+
 
 class Link:
     """A bpf_link: what attaching a program returns."""
 
-    __slots__ = ("__weakref__", "_program", "_ptr")
+    __slots__ = ("__weakref__", "_owner", "_program", "_ptr")
     _program: Optional[Program]
+    _owner: Any
     _ptr: Any
 
     def __init__(self) -> None:
         raise TypeError("links come from Program.attach*() or Link.open()")
 
     @classmethod
-    def _adopt(cls, ptr: Any, program: Optional[Program]) -> Link:
+    def _adopt(cls, ptr: Any, program: Optional[Program], owner: Any = None) -> Link:
         self = object.__new__(cls)
         self._ptr = ffi.gc(ptr, lib.bpf_link__destroy)
         self._program = program  # keeps the BpfObject alive through the program
+        self._owner = owner  # e.g. the struct_ops Map (which holds its object)
         return self
 
     @classmethod
     def open(cls, path: PathLike) -> Link:
-        """Open a link pinned on bpffs."""
+        """Open a link pinned on bpffs (its program is not known: ``program`` is None)."""
         ptr = check_ptr(lib.bpf_link__open(os.fsencode(path)), f"bpf_link__open({path!r})")
         return cls._adopt(ptr, None)
 
@@ -53,26 +192,39 @@ class Link:
 
     @property
     def program(self) -> Optional[Program]:
+        """The program attached (None for a link opened from a pin)."""
         return self._program
 
     @property
     def fd(self) -> int:
+        """The kernel link's fd (owned by the Link)."""
         return int(lib.bpf_link__fd(self._p()))
 
     def info(self) -> Dict[str, Any]:
-        """The kernel's bpf_link_info: type, id, prog_id."""
-        info = ffi.new("struct bpf_link_info *")
-        size = ffi.new("__u32 *", ffi.sizeof("struct bpf_link_info"))
-        if lib.has("bpf_link_get_info_by_fd"):
-            check(lib.bpf_link_get_info_by_fd(self.fd, info, size), "bpf_link_get_info_by_fd")
-        else:
-            check(lib.bpf_obj_get_info_by_fd(self.fd, info, size), "bpf_obj_get_info_by_fd")
-        return {"type": int(info.type), "id": int(info.id), "prog_id": int(info.prog_id)}
+        """The kernel's bpf_link_info: ``type``, ``type_name``, ``id``, ``prog_id``,
+        and the attach-specific fields of the link's type (``ifindex`` of an XDP or
+        tcx link, ``cgroup_id`` and ``attach_type`` of a cgroup link, ``tp_name``,
+        ``target_name`` of an iterator, ``pf``/``hooknum``/``priority`` of netfilter,
+        ``perf_event_type`` and its fields for perf-event based links...)."""
+        owner = self._owner
+        if owner is not None and getattr(owner, "fd", None) == self.fd:
+            # a struct_ops map registered without BPF_F_LINK (SEC(".struct_ops")):
+            # libbpf's link is the map's own fd, there is no kernel link
+            return {"type": 9, "type_name": "struct_ops", "id": 0, "prog_id": 0,
+                    "map_id": int(owner.id)}
+        return link_info(self.fd)
+
+    @property
+    def id(self) -> int:
+        """The kernel link id (0 for a struct_ops map registered without a link)."""
+        return int(self.info()["id"])
 
     def pin(self, path: PathLike) -> None:
+        """Pin the link on bpffs: it then survives destroy() and this process."""
         check(lib.bpf_link__pin(self._p(), os.fsencode(path)), "bpf_link__pin")
 
     def unpin(self) -> None:
+        """Remove the pin made by :meth:`pin`."""
         check(lib.bpf_link__unpin(self._p()), "bpf_link__unpin")
 
     @property
@@ -98,6 +250,38 @@ class Link:
 
     close = destroy
 
+    # -- iterators ----------------------------------------------------------------
+
+    def open_iter(self) -> Any:
+        """Start one pass of an iterator link (``bpf_iter_create``): a binary file.
+
+        Reading it runs the iterator program; iterate it for lines or ``read()``
+        it whole. Close it (or use ``with``) when done.
+        """
+        fd = check(lib.bpf_iter_create(self.fd), "bpf_iter_create")
+        return os.fdopen(fd, "rb", buffering=0)
+
+    def read_iter(self) -> bytes:
+        """Run an iterator link once and return all it wrote (``bpf_iter_create``)."""
+        with self.open_iter() as f:
+            chunks: list[bytes] = []
+            while True:
+                try:
+                    chunk = f.read(1 << 16)
+                except OSError as exc:
+                    raise make_error(exc.errno or errno.EIO, "read of the BPF iterator") \
+                        from None
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
+    def iter_lines(self) -> Iterator[bytes]:
+        """Run an iterator link once, yielding its output line by line."""
+        with self.open_iter() as f:
+            yield from f
+
+    # -- context manager ------------------------------------------------------------
+
     def __enter__(self) -> Link:
         self._p()
         return self
@@ -106,7 +290,327 @@ class Link:
         self.destroy()
 
     def __repr__(self) -> str:
-        if self._ptr is None:
-            return "<Link destroyed>"
+        if self.closed:
+            return f"<{type(self).__name__} destroyed>"
         prog = self._program.name if self._program is not None else "?"
-        return f"<Link fd={self.fd} program={prog!r}>"
+        return f"<{type(self).__name__} fd={self.fd} program={prog!r}>"
+
+
+class FdLink(Link):
+    """A kernel BPF link held by its fd (made with ``bpf_link_create``)."""
+
+    __slots__ = ("_fd", "_pin")
+    _fd: Optional[int]
+    _pin: Optional[str]
+
+    @classmethod
+    def _from_fd(cls, fd: int, program: Optional[Program]) -> FdLink:
+        self = object.__new__(cls)
+        self._ptr = None
+        self._fd = fd
+        self._pin = None
+        self._program = program
+        self._owner = None
+        return self
+
+    def _p(self) -> Any:
+        if self._fd is None:
+            raise ClosedError("link is destroyed")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    @property
+    def fd(self) -> int:
+        return int(self._p())
+
+    def pin(self, path: PathLike) -> None:
+        check(lib.bpf_obj_pin(self.fd, os.fsencode(path)), "bpf_obj_pin")
+        self._pin = os.fspath(path)
+
+    def unpin(self) -> None:
+        self._p()
+        if self._pin is None:
+            raise make_error(errno.EINVAL, "unpin", "link is not pinned")
+        os.unlink(self._pin)
+        self._pin = None
+
+    @property
+    def pin_path(self) -> Optional[str]:
+        self._p()
+        return self._pin
+
+    def update_program(self, program: Program) -> None:
+        check(lib.bpf_link_update(self.fd, program.fd, ffi.NULL), "bpf_link_update")
+        self._program = program
+
+    def detach(self) -> None:
+        check(lib.bpf_link_detach(self.fd), "bpf_link_detach")
+
+    def destroy(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    close = destroy
+
+    def __del__(self) -> None:
+        self.destroy()
+
+
+# -- tc through netlink ---------------------------------------------------------------
+
+_CLONE_NEWNET = 0x40000000
+_libc: Optional[ctypes.CDLL] = None
+
+
+def _setns(fd: int) -> None:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise make_error(err, "setns(CLONE_NEWNET)", os.strerror(err))
+
+
+def _netns_ino() -> int:
+    return os.stat("/proc/thread-self/ns/net").st_ino
+
+
+# (netns inode, ifindex, parent) -> how many live TcLinks of this process use a
+# clsact hook this process created
+_TC_HOOKS: Dict[Tuple[int, int], int] = {}
+
+
+class TcLink(Link):
+    """A tc BPF filter on a clsact hook (``bpf_tc_hook_create`` + ``bpf_tc_attach``).
+
+    Not a kernel bpf_link: :attr:`fd`, :meth:`pin` and :meth:`unpin` raise
+    :class:`~libbpf_py.errors.LibbpfNotSupportedError`. :meth:`destroy` runs
+    ``bpf_tc_detach`` in the network namespace the filter was attached in, then
+    ``bpf_tc_hook_destroy`` if this process created the hook and no other live
+    TcLink uses it.
+    """
+
+    __slots__ = ("_attach_point", "_handle", "_hook_key", "_ifindex", "_netns", "_parent",
+                 "_priority")
+    _netns: Optional[int]  # an fd of the netns attached in, or None once destroyed
+    _hook_key: Optional[Tuple[int, int]]
+    _ifindex: int
+    _attach_point: int
+    _parent: int
+    _handle: int
+    _priority: int
+
+    @classmethod
+    def _attach(cls, program: Program, ifindex: int, attach_point: int, parent: int,
+                handle: int, priority: int, replace: bool) -> TcLink:
+        netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            hook = cls._hook(ifindex, attach_point, parent)
+            key = (os.fstat(netns).st_ino, ifindex)
+            created = False
+            if attach_point != int(lib.BPF_TC_CUSTOM):  # a custom parent is the user's qdisc
+                ret = lib.bpf_tc_hook_create(hook)
+                created = ret == 0
+                if ret < 0 and ret != -errno.EEXIST:
+                    raise make_error(-ret, f"bpf_tc_hook_create(ifindex={ifindex})")
+            if created or (attach_point != int(lib.BPF_TC_CUSTOM) and key in _TC_HOOKS):
+                _TC_HOOKS[key] = _TC_HOOKS.get(key, 0) + 1
+                hook_key: Optional[Tuple[int, int]] = key
+            else:
+                hook_key = None
+            opts = cls._opts(program.fd, handle, priority, replace)
+            ret = lib.bpf_tc_attach(hook, opts)
+            if ret < 0:
+                cls._release_hook(hook_key, ifindex)
+                raise make_error(-ret, f"bpf_tc_attach of program {program.name!r} "
+                                 f"(ifindex={ifindex})")
+        except BaseException:
+            os.close(netns)
+            raise
+        self = object.__new__(cls)
+        self._ptr = None
+        self._program = program
+        self._owner = None
+        self._netns = netns
+        self._ifindex = ifindex
+        self._attach_point = attach_point
+        self._parent = parent
+        self._handle = int(opts.handle)
+        self._priority = int(opts.priority)
+        self._hook_key = hook_key
+        return self
+
+    @staticmethod
+    def _hook(ifindex: int, attach_point: int, parent: int) -> Any:
+        hook = ffi.new("struct bpf_tc_hook *")
+        hook.sz = ffi.sizeof("struct bpf_tc_hook")
+        hook.ifindex = ifindex
+        hook.attach_point = attach_point
+        hook.parent = parent
+        return hook
+
+    @staticmethod
+    def _opts(prog_fd: int, handle: int, priority: int, replace: bool) -> Any:
+        opts = ffi.new("struct bpf_tc_opts *")
+        opts.sz = ffi.sizeof("struct bpf_tc_opts")
+        opts.prog_fd = prog_fd
+        opts.handle = handle
+        opts.priority = priority
+        opts.flags = lib.BPF_TC_F_REPLACE if replace else 0
+        return opts
+
+    @staticmethod
+    def _release_hook(key: Optional[Tuple[int, int]], ifindex: int) -> None:
+        if key is None:
+            return
+        _TC_HOOKS[key] -= 1
+        if _TC_HOOKS[key] > 0:
+            return
+        del _TC_HOOKS[key]
+        hook = TcLink._hook(ifindex, lib.BPF_TC_INGRESS | lib.BPF_TC_EGRESS, 0)
+        ret = lib.bpf_tc_hook_destroy(hook)
+        if ret < 0 and -ret not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+            raise make_error(-ret, f"bpf_tc_hook_destroy(ifindex={ifindex})")
+
+    def _in_netns(self) -> Any:
+        """Context manager: run in the netns the filter was attached in."""
+        import contextlib
+
+        netns = self._netns
+
+        @contextlib.contextmanager
+        def cm() -> Iterator[None]:
+            if netns is None:
+                raise ClosedError("tc link is destroyed")
+            if os.fstat(netns).st_ino == _netns_ino():
+                yield
+                return
+            here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _setns(netns)
+                try:
+                    yield
+                finally:
+                    _setns(here)
+            finally:
+                os.close(here)
+
+        return cm()
+
+    def _p(self) -> Any:
+        if self._netns is None:
+            raise ClosedError("link is destroyed")
+        return self._netns
+
+    @property
+    def closed(self) -> bool:
+        return self._netns is None
+
+    def _no_link(self, what: str) -> LibbpfNotSupportedError:
+        return LibbpfNotSupportedError(
+            errno.EOPNOTSUPP, f"a tc filter attached through netlink has no kernel bpf_link, "
+            f"so no {what} (use attach_tcx for a real link)", "TcLink")
+
+    @property
+    def fd(self) -> int:
+        self._p()
+        raise self._no_link("fd")
+
+    def pin(self, path: PathLike) -> None:
+        self._p()
+        raise self._no_link("pin")
+
+    def unpin(self) -> None:
+        self._p()
+        raise self._no_link("pin")
+
+    @property
+    def pin_path(self) -> Optional[str]:
+        self._p()
+        return None
+
+    @property
+    def ifindex(self) -> int:
+        return self._ifindex
+
+    @property
+    def handle(self) -> int:
+        return self._handle
+
+    @property
+    def priority(self) -> int:
+        return self._priority
+
+    def info(self) -> Dict[str, Any]:
+        """What ``bpf_tc_query`` says about the filter: ``prog_id``, ``handle``,
+        ``priority``, plus ``type_name`` "tc", ``ifindex`` and ``attach_point``."""
+        with self._in_netns():
+            hook = self._hook(self._ifindex, self._attach_point, self._parent)
+            opts = self._opts(0, self._handle, self._priority, False)
+            opts.prog_fd = 0
+            check(lib.bpf_tc_query(hook, opts), "bpf_tc_query")
+        point = {int(lib.BPF_TC_INGRESS): "ingress", int(lib.BPF_TC_EGRESS): "egress"}
+        return {"type_name": "tc", "prog_id": int(opts.prog_id), "handle": self._handle,
+                "priority": self._priority, "ifindex": self._ifindex,
+                "attach_point": point.get(self._attach_point, "custom")}
+
+    def update_program(self, program: Program) -> None:
+        """Replace the filter's program (``bpf_tc_attach`` with BPF_TC_F_REPLACE)."""
+        with self._in_netns():
+            hook = self._hook(self._ifindex, self._attach_point, self._parent)
+            opts = self._opts(program.fd, self._handle, self._priority, True)
+            check(lib.bpf_tc_attach(hook, opts), "bpf_tc_attach(BPF_TC_F_REPLACE)")
+        self._program = program
+
+    def detach(self) -> None:
+        """Remove the filter (``bpf_tc_detach``); destroy() later releases the hook."""
+        with self._in_netns():
+            hook = self._hook(self._ifindex, self._attach_point, self._parent)
+            opts = self._opts(0, self._handle, self._priority, False)
+            opts.prog_fd = 0
+            check(lib.bpf_tc_detach(hook, opts), "bpf_tc_detach")
+
+    def destroy(self) -> None:
+        """Remove the filter and, if this process made it and is done with it, the hook.
+
+        Idempotent. A filter whose device or namespace is already gone counts
+        as removed.
+        """
+        if self._netns is None:
+            return
+        try:
+            try:
+                with self._in_netns():
+                    try:
+                        self.detach()
+                    except OSError as exc:
+                        if exc.errno not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+                            raise
+                    self._release_hook(self._hook_key, self._ifindex)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+                    raise
+        finally:
+            netns, self._netns = self._netns, None
+            self._hook_key = None
+            if netns is not None:
+                os.close(netns)
+
+    close = destroy
+
+    def __del__(self) -> None:
+        try:
+            self.destroy()
+        except Exception:  # nothing to report to at collection time
+            pass
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<TcLink destroyed>"
+        prog = self._program.name if self._program is not None else "?"
+        return (f"<TcLink ifindex={self._ifindex} handle={self._handle} "
+                f"priority={self._priority} program={prog!r}>")

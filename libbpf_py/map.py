@@ -691,6 +691,25 @@ class Map:
                              f"cannot unpin map {self._name_for_errors()} at {str(path)!r}"
                              ) from None
 
+    def attach_struct_ops(self) -> Any:
+        """Register a loaded STRUCT_OPS object map with the kernel and return
+        the :class:`~libbpf_py.link.Link` (``bpf_map__attach_struct_ops``).
+
+        Destroying the link unregisters it. The link holds this map, hence its
+        object.
+        """
+        from .link import Link
+
+        ptr = self._check_open()
+        if ptr is None:
+            raise TypeError("attach_struct_ops needs a map of a BpfObject, not a standalone map")
+        self.fd  # noqa: B018 - NotLoadedError before load
+        link = lib.bpf_map__attach_struct_ops(ptr)
+        if link == ffi.NULL:
+            raise make_error(ffi.errno or errno.EINVAL,
+                             f"attach_struct_ops of map {self.name!r}")
+        return Link._adopt(link, None, owner=self)
+
     def freeze(self) -> None:
         """Make the map read-only for user space from now on (``bpf_map_freeze``)."""
         e = self._ready()

@@ -7,20 +7,33 @@ fd, an id, a tag and kernel info, can be test-run, pinned and attached.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ._binding import ffi, lib
-from .errors import AlreadyLoadedError, NotLoadedError, check, check_ptr
+from ._binding import BUILD, ffi, lib
+from .errors import (
+    ENOTSUPP,
+    AlreadyLoadedError,
+    LibbpfError,
+    LibbpfVersionError,
+    NotLoadedError,
+    check,
+    libbpf_strerror,
+    make_error,
+)
 
 if TYPE_CHECKING:
     from .enums import AttachType, ProgType
-    from .link import Link
+    from .link import Link, TcLink
     from .object import BpfObject
 
 PathLike = Union[str, "os.PathLike[str]"]
 Buffer = Union[bytes, bytearray, memoryview]
+FdLike = Any  # an int fd, or anything with an int ``fd`` attribute (Map, Program)
+CgroupLike = Union[str, "os.PathLike[str]", int, None]
+AttachMode = Union[str, int, None]  # "default" | "legacy" | "perf" | "link"
 
 
 @dataclass(frozen=True)
@@ -292,10 +305,612 @@ class Program:
         check(lib.bpf_program__unpin(self._after_load("pin"), os.fsencode(path)),
               "bpf_program__unpin")
 
-    def attach(self) -> Link:
-        """Attach as its SEC() says (bpf_program__attach) and return the Link."""
+    # -- attaching ----------------------------------------------------------------------
+    #
+    # One method per libbpf attach function, named after it (attach_<kind> for
+    # bpf_program__attach_<kind>), libbpf's option names as keyword arguments.
+    # Options left at their defaults are never written into an opts struct, so
+    # a default call works with every libbpf >= 1.0; an option the build's libbpf
+    # does not know raises LibbpfVersionError.
+
+    def _link(self, ptr: Any, what: str) -> Link:
         from .link import Link
 
+        if ptr == ffi.NULL:
+            raise attach_error(ffi.errno or errno.EINVAL, what, self)
+        return Link._adopt(ptr, self)
+
+    def attach(self) -> Link:
+        """Attach as its SEC() says (``bpf_program__attach``) and return the Link."""
         ptr = self._after_load("attachment")
-        link = check_ptr(lib.bpf_program__attach(ptr), f"attach of program {self._name!r}")
-        return Link._adopt(link, self)
+        return self._link(lib.bpf_program__attach(ptr), "attach")
+
+    def attach_kprobe(self, func_name: str, offset: int = 0, retprobe: bool = False, *,
+                      bpf_cookie: int = 0, attach_mode: AttachMode = None) -> Link:
+        """A kprobe (or kretprobe with ``retprobe=True``) on a kernel function
+        (``bpf_program__attach_kprobe_opts``). ``attach_mode`` ("default",
+        "legacy", "perf", "link") needs libbpf >= 1.4."""
+        ptr = self._after_load("attachment")
+        fields: Dict[str, Any] = {}
+        if offset:
+            fields["offset"] = _uint(offset, "offset")
+        if retprobe:
+            fields["retprobe"] = True
+        if bpf_cookie:
+            fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
+        if attach_mode is not None:
+            fields["attach_mode"] = _attach_mode(attach_mode)
+        opts = _opts("bpf_kprobe_opts", "attach_kprobe", fields)
+        return self._link(lib.bpf_program__attach_kprobe_opts(ptr, _cstr(func_name, "func_name"),
+                                                              opts), "attach_kprobe")
+
+    def attach_kprobe_multi(self, pattern: Optional[str] = None, *,
+                            syms: Optional[Sequence[str]] = None,
+                            addrs: Optional[Sequence[int]] = None,
+                            cookies: Optional[Sequence[int]] = None,
+                            retprobe: bool = False, session: bool = False) -> Link:
+        """One kprobe.multi link on many kernel functions: by glob ``pattern``, or
+        a list of ``syms`` or ``addrs`` (``bpf_program__attach_kprobe_multi_opts``,
+        libbpf >= 0.8; ``session`` needs 1.5)."""
+        ptr = self._after_load("attachment")
+        if sum(x is not None for x in (pattern, syms, addrs)) != 1:
+            raise ValueError("attach_kprobe_multi needs exactly one of pattern, syms, addrs")
+        fields: Dict[str, Any] = {}
+        keep: List[Any] = []
+        cnt = 0
+        if syms is not None:
+            cnt = _nonempty(syms, "syms")
+            names = [ffi.new("char[]", _cstr(s, "syms[]")) for s in syms]
+            keep.append(names)
+            fields["syms"] = ffi.new("const char *[]", names)
+        if addrs is not None:
+            cnt = _nonempty(addrs, "addrs")
+            fields["addrs"] = ffi.new("unsigned long[]", [_uint(a, "addrs[]", 64)
+                                                          for a in addrs])
+        if cookies is not None:
+            if pattern is not None or len(cookies) != cnt:
+                raise ValueError("cookies needs syms or addrs, one cookie per entry")
+            fields["cookies"] = ffi.new("__u64[]", [_uint(c, "cookies[]", 64) for c in cookies])
+        if cnt:
+            fields["cnt"] = cnt
+        if retprobe:
+            fields["retprobe"] = True
+        if session:
+            fields["session"] = True
+        fn = lib.bpf_program__attach_kprobe_multi_opts
+        opts = _opts("bpf_kprobe_multi_opts", "attach_kprobe_multi", fields)
+        pat = ffi.NULL if pattern is None else _cstr(pattern, "pattern")
+        return self._link(fn(ptr, pat, opts), "attach_kprobe_multi")
+
+    def attach_ksyscall(self, syscall_name: str, *, bpf_cookie: int = 0,
+                        retprobe: bool = False) -> Link:
+        """A kprobe on a system call's kernel entry, by its name ("openat"), with
+        the arch prefix libbpf works out (``bpf_program__attach_ksyscall``, 1.0)."""
+        ptr = self._after_load("attachment")
+        fields: Dict[str, Any] = {}
+        if bpf_cookie:
+            fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
+        if retprobe:
+            fields["retprobe"] = True
+        fn = lib.bpf_program__attach_ksyscall
+        opts = _opts("bpf_ksyscall_opts", "attach_ksyscall", fields)
+        return self._link(fn(ptr, _cstr(syscall_name, "syscall_name"), opts), "attach_ksyscall")
+
+    def attach_uprobe(self, binary_path: PathLike, func_name: Optional[str] = None,
+                      offset: int = 0, pid: int = -1, retprobe: bool = False, *,
+                      ref_ctr_offset: int = 0, bpf_cookie: int = 0,
+                      attach_mode: AttachMode = None) -> Link:
+        """A uprobe (uretprobe with ``retprobe=True``) in a binary or shared library
+        (``bpf_program__attach_uprobe_opts``).
+
+        ``func_name`` is a symbol of ``binary_path`` ("getpid" in "libc.so.6"; a
+        bare library name is searched like the dynamic loader does);
+        ``offset`` is added to it, or is a file offset when no ``func_name``.
+        ``pid`` -1 probes every process, 0 this one, N only process N.
+        """
+        ptr = self._after_load("attachment")
+        fields: Dict[str, Any] = {}
+        keep: List[Any] = []
+        if func_name is not None:
+            name = ffi.new("char[]", _cstr(func_name, "func_name"))
+            keep.append(name)
+            fields["func_name"] = name
+        if retprobe:
+            fields["retprobe"] = True
+        if ref_ctr_offset:
+            fields["ref_ctr_offset"] = _uint(ref_ctr_offset, "ref_ctr_offset", 64)
+        if bpf_cookie:
+            fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
+        if attach_mode is not None:
+            fields["attach_mode"] = _attach_mode(attach_mode)
+        opts = _opts("bpf_uprobe_opts", "attach_uprobe", fields)
+        return self._link(lib.bpf_program__attach_uprobe_opts(
+            ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
+            opts), "attach_uprobe")
+
+    def attach_uprobe_multi(self, binary_path: PathLike, func_pattern: Optional[str] = None,
+                            pid: int = -1, *, syms: Optional[Sequence[str]] = None,
+                            offsets: Optional[Sequence[int]] = None,
+                            ref_ctr_offsets: Optional[Sequence[int]] = None,
+                            cookies: Optional[Sequence[int]] = None,
+                            retprobe: bool = False) -> Link:
+        """One uprobe.multi link on many functions of a binary: by glob
+        ``func_pattern``, or ``syms`` or ``offsets``
+        (``bpf_program__attach_uprobe_multi``, libbpf >= 1.3)."""
+        ptr = self._after_load("attachment")
+        fn = lib.bpf_program__attach_uprobe_multi
+        if sum(x is not None for x in (func_pattern, syms, offsets)) != 1:
+            raise ValueError("attach_uprobe_multi needs exactly one of func_pattern, syms, "
+                             "offsets")
+        fields: Dict[str, Any] = {}
+        keep: List[Any] = []
+        cnt = 0
+        if syms is not None:
+            cnt = _nonempty(syms, "syms")
+            names = [ffi.new("char[]", _cstr(s, "syms[]")) for s in syms]
+            keep.append(names)
+            fields["syms"] = ffi.new("const char *[]", names)
+        if offsets is not None:
+            cnt = _nonempty(offsets, "offsets")
+            fields["offsets"] = ffi.new("unsigned long[]",
+                                        [_uint(o, "offsets[]", 64) for o in offsets])
+        for key, seq in (("ref_ctr_offsets", ref_ctr_offsets), ("cookies", cookies)):
+            if seq is None:
+                continue
+            if func_pattern is not None or len(seq) != cnt:
+                raise ValueError(f"{key} needs syms or offsets, one entry each")
+            ctype = "unsigned long[]" if key == "ref_ctr_offsets" else "__u64[]"
+            fields[key] = ffi.new(ctype, [_uint(v, f"{key}[]", 64) for v in seq])
+        if cnt:
+            fields["cnt"] = cnt
+        if retprobe:
+            fields["retprobe"] = True
+        opts = _opts("bpf_uprobe_multi_opts", "attach_uprobe_multi", fields)
+        pat = ffi.NULL if func_pattern is None else _cstr(func_pattern, "func_pattern")
+        return self._link(fn(ptr, _pid(pid), _path(binary_path, "binary_path"), pat, opts),
+                          "attach_uprobe_multi")
+
+    def attach_usdt(self, binary_path: PathLike, usdt_provider: str, usdt_name: str,
+                    pid: int = -1, *, usdt_cookie: int = 0) -> Link:
+        """A USDT probe (a ``DTRACE_PROBE``/``STAP_PROBE`` SDT note) of a binary
+        (``bpf_program__attach_usdt``, libbpf >= 0.8)."""
+        ptr = self._after_load("attachment")
+        fn = lib.bpf_program__attach_usdt
+        fields: Dict[str, Any] = {}
+        if usdt_cookie:
+            fields["usdt_cookie"] = _uint(usdt_cookie, "usdt_cookie", 64)
+        opts = _opts("bpf_usdt_opts", "attach_usdt", fields)
+        return self._link(fn(ptr, _pid(pid), _path(binary_path, "binary_path"),
+                             _cstr(usdt_provider, "usdt_provider"),
+                             _cstr(usdt_name, "usdt_name"), opts), "attach_usdt")
+
+    def attach_tracepoint(self, category: str, name: str, *, bpf_cookie: int = 0) -> Link:
+        """A tracepoint, e.g. ``("syscalls", "sys_enter_getpid")``
+        (``bpf_program__attach_tracepoint_opts``)."""
+        ptr = self._after_load("attachment")
+        fields: Dict[str, Any] = {}
+        if bpf_cookie:
+            fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
+        opts = _opts("bpf_tracepoint_opts", "attach_tracepoint", fields)
+        return self._link(lib.bpf_program__attach_tracepoint_opts(
+            ptr, _cstr(category, "category"), _cstr(name, "name"), opts), "attach_tracepoint")
+
+    def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Link:
+        """A raw tracepoint, e.g. ``"sys_enter"`` (``bpf_program__attach_raw_tracepoint``;
+        a ``cookie`` needs libbpf >= 1.4 and its ``_opts`` variant)."""
+        ptr = self._after_load("attachment")
+        tp = _cstr(name, "name")
+        if not cookie:
+            return self._link(lib.bpf_program__attach_raw_tracepoint(ptr, tp),
+                              "attach_raw_tracepoint")
+        fn = lib.bpf_program__attach_raw_tracepoint_opts
+        opts = _opts("bpf_raw_tracepoint_opts", "attach_raw_tracepoint",
+                     {"cookie": _uint(cookie, "cookie", 64)})
+        return self._link(fn(ptr, tp, opts), "attach_raw_tracepoint")
+
+    def attach_trace(self, *, cookie: int = 0) -> Link:
+        """A BTF tracing program: tp_btf, fentry, fexit, fmod_ret, freplace by its
+        load-time target (``bpf_program__attach_trace[_opts]``)."""
+        ptr = self._after_load("attachment")
+        if not cookie:
+            return self._link(lib.bpf_program__attach_trace(ptr), "attach_trace")
+        fn = lib.bpf_program__attach_trace_opts
+        opts = _opts("bpf_trace_opts", "attach_trace", {"cookie": _uint(cookie, "cookie", 64)})
+        return self._link(fn(ptr, opts), "attach_trace")
+
+    def attach_lsm(self) -> Link:
+        """A BPF LSM program on its hook (``bpf_program__attach_lsm``)."""
+        ptr = self._after_load("attachment")
+        return self._link(lib.bpf_program__attach_lsm(ptr), "attach_lsm")
+
+    def attach_iter(self, *, map: FdLike = None, cgroup: CgroupLike = None,
+                    cgroup_id: int = 0, order: Optional[int] = None, tid: int = 0,
+                    pid: int = 0, pid_fd: int = 0) -> Link:
+        """An iterator (SEC("iter/...")); read its output with
+        :meth:`Link.read_iter` / :meth:`Link.open_iter` (``bpf_program__attach_iter``).
+
+        Parameters fill ``union bpf_iter_link_info``: ``map`` (a Map or an fd) for
+        map-element iterators; ``cgroup`` (path or fd) or ``cgroup_id`` with
+        ``order`` (``BPF_CGROUP_ITER_*``) for cgroup iterators; ``tid``, ``pid``
+        or ``pid_fd`` to restrict task iterators.
+        """
+        ptr = self._after_load("attachment")
+        info = ffi.new("union bpf_iter_link_info *")
+        used = False
+        fds: List[int] = []
+        try:
+            if map is not None:
+                info.map.map_fd = _fd_of(map, "map")
+                used = True
+            if cgroup is not None or cgroup_id or order is not None:
+                if used:
+                    raise ValueError("attach_iter: give map, cgroup or task options, not two")
+                if cgroup is not None:
+                    fd, owned = _dir_fd(cgroup, "cgroup")
+                    if owned:
+                        fds.append(fd)
+                    info.cgroup.cgroup_fd = fd
+                info.cgroup.cgroup_id = _uint(cgroup_id, "cgroup_id", 64)
+                info.cgroup.order = 0 if order is None else _uint(order, "order")
+                used = True
+            if tid or pid or pid_fd:
+                if used:
+                    raise ValueError("attach_iter: give map, cgroup or task options, not two")
+                info.task.tid = _uint(tid, "tid")
+                info.task.pid = _uint(pid, "pid")
+                info.task.pid_fd = _uint(pid_fd, "pid_fd")
+                used = True
+            opts: Any = ffi.NULL
+            if used:
+                opts = _opts("bpf_iter_attach_opts", "attach_iter",
+                             {"link_info": info,
+                              "link_info_len": ffi.sizeof("union bpf_iter_link_info")})
+            return self._link(lib.bpf_program__attach_iter(ptr, opts), "attach_iter")
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def attach_cgroup(self, cgroup: Union[PathLike, int]) -> Link:
+        """A cgroup program on a cgroup v2 directory (path) or its fd
+        (``bpf_program__attach_cgroup``); the attach type is the program's
+        expected attach type, from its SEC()."""
+        ptr = self._after_load("attachment")
+        fd, owned = _dir_fd(cgroup, "cgroup")
+        try:
+            return self._link(lib.bpf_program__attach_cgroup(ptr, fd), "attach_cgroup")
+        finally:
+            if owned:
+                os.close(fd)
+
+    def attach_netns(self, netns: Union[PathLike, int]) -> Link:
+        """A flow dissector or sk_lookup program on a network namespace, given as a
+        path (``/proc/self/ns/net``, ``/run/netns/NAME``) or an fd
+        (``bpf_program__attach_netns``)."""
+        ptr = self._after_load("attachment")
+        fd, owned = _ns_fd(netns)
+        try:
+            return self._link(lib.bpf_program__attach_netns(ptr, fd), "attach_netns")
+        finally:
+            if owned:
+                os.close(fd)
+
+    def attach_xdp(self, ifindex: int, flags: int = 0) -> Link:
+        """An XDP program on a device, as a BPF link (``bpf_program__attach_xdp``).
+
+        ``flags`` may hold one mode, ``XDP_FLAGS_SKB_MODE`` (generic),
+        ``XDP_FLAGS_DRV_MODE`` or ``XDP_FLAGS_HW_MODE``; libbpf's function takes
+        none, so with a mode the link is made by ``bpf_link_create`` and
+        returned as an :class:`~libbpf_py.link.FdLink`.
+        """
+        ptr = self._after_load("attachment")
+        idx = _ifindex(ifindex)
+        modes = int(lib.XDP_FLAGS_SKB_MODE | lib.XDP_FLAGS_DRV_MODE | lib.XDP_FLAGS_HW_MODE)
+        flags = _uint(flags, "flags")
+        if flags & ~modes:
+            raise ValueError(f"attach_xdp: flags {flags:#x} hold more than the mode flags "
+                             "(XDP_FLAGS_SKB_MODE / DRV_MODE / HW_MODE), which are all an "
+                             "XDP link takes")
+        if not flags:
+            return self._link(lib.bpf_program__attach_xdp(ptr, idx), "attach_xdp")
+        from .enums import AttachType
+        from .link import FdLink
+
+        opts = _opts("bpf_link_create_opts", "attach_xdp", {"flags": flags})
+        fd = lib.bpf_link_create(self.fd, idx, int(AttachType.XDP), opts)
+        if fd < 0:
+            raise attach_error(-fd, "attach_xdp", self)
+        return FdLink._from_fd(fd, self)
+
+    def attach_tc(self, ifindex: int, attach_point: str = "ingress", *, handle: int = 0,
+                  priority: int = 0, parent: int = 0, replace: bool = False) -> TcLink:
+        """A tc (cls_bpf, direct-action) filter through netlink: creates the
+        ``clsact`` hook if needed (``bpf_tc_hook_create``), then ``bpf_tc_attach``.
+
+        ``attach_point`` is "ingress", "egress" or "custom" (then ``parent`` is
+        the qdisc's handle). ``handle``/``priority`` 0 let the kernel choose.
+        Destroying the returned :class:`~libbpf_py.link.TcLink` removes the
+        filter, and the hook if it was made here and nothing else of this
+        process uses it.
+        """
+        from .link import TcLink
+
+        self._after_load("attachment")
+        points = {"ingress": int(lib.BPF_TC_INGRESS), "egress": int(lib.BPF_TC_EGRESS),
+                  "custom": int(lib.BPF_TC_CUSTOM)}
+        if attach_point not in points:
+            raise ValueError(f"attach_point must be one of {', '.join(points)}, "
+                             f"not {attach_point!r}")
+        if attach_point == "custom" and not parent:
+            raise ValueError("attach_point 'custom' needs parent (the qdisc handle)")
+        return TcLink._attach(self, _ifindex(ifindex), points[attach_point],
+                              _uint(parent, "parent"), _uint(handle, "handle"),
+                              _uint(priority, "priority", 16), bool(replace))
+
+    def _mprog(self, kind: str, ifindex: int, flags: int, relative_fd: int,
+               relative_id: int, expected_revision: int) -> Link:
+        ptr = self._after_load("attachment")
+        fn = getattr(lib, f"bpf_program__attach_{kind}")
+        fields: Dict[str, Any] = {}
+        for key, value, bits in (("flags", flags, 32), ("relative_fd", relative_fd, 32),
+                                 ("relative_id", relative_id, 32),
+                                 ("expected_revision", expected_revision, 64)):
+            if value:
+                fields[key] = _uint(value, key, bits)
+        opts = _opts(f"bpf_{kind}_opts", f"attach_{kind}", fields)
+        return self._link(fn(ptr, _ifindex(ifindex), opts), f"attach_{kind}")
+
+    def attach_tcx(self, ifindex: int, *, flags: int = 0, relative_fd: int = 0,
+                   relative_id: int = 0, expected_revision: int = 0) -> Link:
+        """A tcx link (SEC("tcx/ingress") or "tcx/egress") on a device
+        (``bpf_program__attach_tcx``, libbpf >= 1.3, kernel >= 6.6). ``flags``
+        (``BPF_F_BEFORE``/``AFTER``/...) with ``relative_fd``/``relative_id``
+        order it among the device's programs."""
+        return self._mprog("tcx", ifindex, flags, relative_fd, relative_id, expected_revision)
+
+    def attach_netkit(self, ifindex: int, *, flags: int = 0, relative_fd: int = 0,
+                      relative_id: int = 0, expected_revision: int = 0) -> Link:
+        """A netkit link (SEC("netkit/primary") or "netkit/peer") on a netkit
+        device (``bpf_program__attach_netkit``, libbpf >= 1.3)."""
+        return self._mprog("netkit", ifindex, flags, relative_fd, relative_id,
+                           expected_revision)
+
+    def attach_sockmap(self, map: FdLike) -> Link:
+        """An sk_msg / sk_skb program on a SOCKMAP or SOCKHASH, as a link
+        (``bpf_program__attach_sockmap``, libbpf >= 1.5, kernel >= 6.10)."""
+        ptr = self._after_load("attachment")
+        fn = lib.bpf_program__attach_sockmap
+        return self._link(fn(ptr, _fd_of(map, "map")), "attach_sockmap")
+
+    def attach_perf_event(self, pfd: int, *, bpf_cookie: int = 0,
+                          force_ioctl_attach: bool = False) -> Link:
+        """A perf_event program (or kprobe/uprobe/tracepoint program) on a perf
+        event fd from perf_event_open (``bpf_program__attach_perf_event_opts``).
+
+        The link takes ``pfd`` over: destroying the link closes it (libbpf does).
+        ``force_ioctl_attach`` needs libbpf >= 1.4.
+        """
+        ptr = self._after_load("attachment")
+        fields: Dict[str, Any] = {}
+        if bpf_cookie:
+            fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
+        if force_ioctl_attach:
+            fields["force_ioctl_attach"] = True
+        opts = _opts("bpf_perf_event_opts", "attach_perf_event", fields)
+        if isinstance(pfd, bool) or not isinstance(pfd, int) or pfd < 0:
+            raise TypeError(f"pfd must be a perf event fd (an int >= 0), not {pfd!r}")
+        return self._link(lib.bpf_program__attach_perf_event_opts(ptr, pfd, opts),
+                          "attach_perf_event")
+
+    def attach_netfilter(self, pf: int, hooknum: int, priority: int, *,
+                         flags: int = 0) -> Link:
+        """A netfilter program on a hook of the calling thread's network namespace
+        (``bpf_program__attach_netfilter``, libbpf >= 1.3, kernel >= 6.4).
+
+        ``pf`` is NFPROTO_IPV4 (2) or NFPROTO_IPV6 (10), ``hooknum``
+        NF_INET_PRE_ROUTING (0) ... NF_INET_POST_ROUTING (4); ``flags`` may be
+        BPF_F_NETFILTER_IP_DEFRAG (1).
+        """
+        ptr = self._after_load("attachment")
+        fn = lib.bpf_program__attach_netfilter
+        if isinstance(priority, bool) or not isinstance(priority, int) \
+                or not -(1 << 31) <= priority < (1 << 31):
+            raise ValueError(f"priority must be a 32-bit signed int, not {priority!r}")
+        opts = _opts("bpf_netfilter_opts", "attach_netfilter",
+                     {"pf": _uint(pf, "pf"), "hooknum": _uint(hooknum, "hooknum"),
+                      "priority": priority, "flags": _uint(flags, "flags")})
+        return self._link(fn(ptr, opts), "attach_netfilter")
+
+    def attach_freplace(self, target: FdLike, func_name: str) -> Link:
+        """An freplace program in place of global function ``func_name`` of the
+        loaded program ``target`` (a Program or a prog fd)
+        (``bpf_program__attach_freplace``)."""
+        ptr = self._after_load("attachment")
+        return self._link(lib.bpf_program__attach_freplace(
+            ptr, _fd_of(target, "target"), _cstr(func_name, "func_name")), "attach_freplace")
+
+
+# -- helpers of the attach methods ---------------------------------------------------------
+
+# opts fields newer than libbpf 1.0: (struct, field) -> version node
+_OPT_NODES: Dict[Tuple[str, str], str] = {
+    ("bpf_kprobe_opts", "attach_mode"): "LIBBPF_1.4.0",
+    ("bpf_uprobe_opts", "attach_mode"): "LIBBPF_1.4.0",
+    ("bpf_perf_event_opts", "force_ioctl_attach"): "LIBBPF_1.4.0",
+    ("bpf_kprobe_multi_opts", "session"): "LIBBPF_1.5.0",
+}
+
+_ATTACH_MODES = ("default", "legacy", "perf", "link")
+
+
+def _opts(ctype: str, what: str, fields: Dict[str, Any]) -> Any:
+    """A zeroed ``struct <ctype>`` with ``sz`` set and ``fields`` written.
+
+    A field the build's header (hence, for a dynamic build, also the runtime,
+    which import checks is not older) lacks raises LibbpfVersionError: libbpf
+    would refuse the non-zero bytes past the size it knows.
+    """
+    known = {name for name, _ in ffi.typeof(f"struct {ctype}").fields}
+    opts = ffi.new(f"struct {ctype} *")
+    opts.sz = ffi.sizeof(f"struct {ctype}")
+    for field, value in fields.items():
+        if field not in known:
+            raise LibbpfVersionError(f"{what} option {field}",
+                                     _OPT_NODES.get((ctype, field), "LIBBPF_1.5.0"),
+                                     BUILD.header_version_string)
+        setattr(opts, field, value)
+    return opts
+
+
+def _attach_mode(mode: Union[str, int]) -> int:
+    if isinstance(mode, str):
+        if mode not in _ATTACH_MODES:
+            raise ValueError(f"attach_mode must be one of {', '.join(_ATTACH_MODES)}, "
+                             f"not {mode!r}")
+        return _ATTACH_MODES.index(mode)
+    return _uint(mode, "attach_mode")
+
+
+def _uint(value: Any, what: str, bits: int = 32) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value < (1 << bits):
+        raise ValueError(f"{what} must be in 0..{(1 << bits) - 1}, got {value}")
+    return value
+
+
+def _pid(pid: Any) -> int:
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        raise TypeError(f"pid must be an int, not {type(pid).__name__}")
+    if pid < -1 or pid >= (1 << 31):
+        raise ValueError(f"pid must be -1 (every process), 0 (this one) or a pid, not {pid}")
+    return pid
+
+
+def _ifindex(ifindex: Any) -> int:
+    if isinstance(ifindex, bool) or not isinstance(ifindex, int):
+        raise TypeError(f"ifindex must be an int (socket.if_nametoindex(name)), "
+                        f"not {type(ifindex).__name__}")
+    if not 0 < ifindex < (1 << 31):
+        raise ValueError(f"ifindex must be a positive interface index, not {ifindex}")
+    return ifindex
+
+
+def _cstr(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    data = value.encode()
+    if not data or b"\0" in data:
+        raise ValueError(f"{what} must be a non-empty string without NUL bytes")
+    return data
+
+
+def _path(value: Any, what: str) -> bytes:
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"{what} must be a path, not {type(value).__name__}")
+    data = os.fsencode(value)
+    if not data or b"\0" in data:
+        raise ValueError(f"{what} must be a non-empty path without NUL bytes")
+    return data
+
+
+def _nonempty(seq: Sequence[Any], what: str) -> int:
+    if isinstance(seq, (str, bytes)):
+        raise TypeError(f"{what} must be a sequence, not a single {type(seq).__name__}")
+    if len(seq) == 0:
+        raise ValueError(f"{what} is empty")
+    return len(seq)
+
+
+def _fd_of(obj: Any, what: str) -> int:
+    if isinstance(obj, bool):
+        raise TypeError(f"{what} must be an object with an fd or an int fd, not bool")
+    fd: Any = obj if isinstance(obj, int) else getattr(obj, "fd", None)
+    if not isinstance(fd, int):
+        raise TypeError(f"{what} must be an object with an fd (Map, Program) or an int fd, "
+                        f"not {type(obj).__name__}")
+    if fd < 0:
+        raise ValueError(f"{what}: {fd} is not a file descriptor")
+    return fd
+
+
+def _dir_fd(value: Any, what: str) -> Tuple[int, bool]:
+    """(fd, owned) for a directory given as a path or an fd."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{what}: {value} is not a file descriptor")
+        return value, False
+    path = _path(value, what)
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), True
+    except OSError as exc:
+        raise make_error(exc.errno or errno.EINVAL, f"open {what} {os.fsdecode(path)!r}",
+                         exc.strerror) from None
+
+
+def _ns_fd(value: Any) -> Tuple[int, bool]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"netns: {value} is not a file descriptor")
+        return value, False
+    path = _path(value, "netns")
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC), True
+    except OSError as exc:
+        raise make_error(exc.errno or errno.EINVAL, f"open netns {os.fsdecode(path)!r}",
+                         exc.strerror) from None
+
+
+def _lockdown() -> str:
+    """The kernel's lockdown mode ("none", "integrity", "confidentiality"; "" unknown)."""
+    try:
+        with open("/sys/kernel/security/lockdown") as f:
+            text = f.read()
+        start, end = text.find("["), text.find("]")
+        return text[start + 1:end] if 0 <= start < end else ""
+    except OSError:
+        pass
+    try:  # securityfs not mounted: a lockdown forced by the kernel's configuration
+        import gzip
+
+        with gzip.open("/proc/config.gz", "rt") as g:
+            config = g.read()
+    except OSError:
+        return ""
+    for mode in ("confidentiality", "integrity"):
+        if f"CONFIG_LOCK_DOWN_KERNEL_FORCE_{mode.upper()}=y" in config:
+            return mode
+    return ""
+
+
+def attach_error(err: int, what: str, program: Program) -> LibbpfError:
+    """The LibbpfError of a failed attach, with why the kernel likely refused."""
+    err = abs(err)
+    text = libbpf_strerror(err)
+    kind = what.removeprefix("attach_")
+    if what == "attach":  # by SEC(): name the kind from the section
+        section = program.section.split("/", 1)[0]
+        kind = {"kretprobe": "kprobe", "kprobe.multi": "kprobe_multi",
+                "kretprobe.multi": "kprobe_multi", "kretsyscall": "ksyscall"}.get(section,
+                                                                                 section)
+    hint = ""
+    if kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
+                                                                  errno.EINVAL, ENOTSUPP):
+        hint = ("the kernel has no kprobe support (CONFIG_KPROBES / CONFIG_KPROBE_EVENTS "
+                "off, or no such function)")
+    elif err in (errno.EPERM, errno.EACCES):
+        mode = _lockdown()
+        if os.geteuid() != 0:
+            hint = "missing privilege (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN)"
+        elif mode and mode != "none":
+            hint = (f"the kernel's policy refused it although we are root; the kernel is "
+                    f"locked down ({mode}), which refuses BPF trampolines (fentry, fexit, "
+                    "fmod_ret, LSM, freplace)")
+        else:
+            hint = ("the kernel's policy (an LSM, lockdown, a sysctl) refused it although "
+                    "we are root")
+    elif kind == "netkit" and err in (errno.EINVAL, errno.ENXIO, errno.EOPNOTSUPP, ENOTSUPP):
+        hint = "the kernel has no netkit (CONFIG_NETKIT off) or the device is not a netkit"
+    elif err in (errno.EOPNOTSUPP, ENOTSUPP):
+        hint = "this kernel does not support this attach kind"
+    message = f"{text}: {hint}" if hint else text
+    return make_error(err, f"{what} of program {program.name!r}", message)

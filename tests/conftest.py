@@ -7,12 +7,13 @@ turned into a failure, so a privileged run can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -21,6 +22,8 @@ BPF_SRC = TESTS / "bpf"
 CACHE = TESTS / ".cache"
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 REQUIRE = os.environ.get("LIBBPF_PY_REQUIRE_KERNEL", "") == "1"
+_MULTIARCH_INCLUDES = [str(p) for p in Path("/usr/include").glob("*-linux-gnu*")
+                       if (p / "asm" / "errno.h").exists()]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -151,6 +154,9 @@ def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
             cmd = [clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86",
                    "-I", str(vmlinux_h.parent), "-I", bpf_include_dir, "-c", str(src),
                    "-o", str(tmp)]
+            # <bpf/usdt.bpf.h> includes <linux/errno.h>, whose <asm/errno.h> lives in
+            # the host's multiarch include dir, which clang -target bpf does not search
+            cmd[-4:-4] = [f"-idirafter{d}" for d in _MULTIARCH_INCLUDES]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"clang failed for {src}:\n{proc.stderr}")
@@ -195,3 +201,151 @@ def pic_prefix() -> Path:
     if proc.returncode != 0:
         pytest.skip(f"vendor/provision.py static failed: {proc.stderr.strip()[-500:]}")
     return Path(proc.stdout.strip().splitlines()[-1])
+
+
+# -- network namespaces, veth pairs and cgroups (attach tests) -------------------------
+
+_CLONE_NEWNET = 0x40000000
+_names = iter(range(1 << 30))
+
+
+def _setns(fd: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+class NetNs:
+    """A network namespace made for one test by ``ip netns add`` (unique name)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.path = f"/run/netns/{name}"
+
+    def ip(self, *args: str) -> str:
+        proc = subprocess.run(["ip", "-n", self.name, *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ip -n {self.name} {' '.join(args)}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def exec(self, *args: str) -> str:
+        proc = subprocess.run(["ip", "netns", "exec", self.name, *args], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"in netns {self.name}: {' '.join(args)}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Run this thread inside the namespace (setns), and back out after."""
+        here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        there = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(there)
+            try:
+                yield
+            finally:
+                _setns(here)
+        finally:
+            os.close(there)
+            os.close(here)
+
+    def ifindex(self, dev: str) -> int:
+        import socket
+
+        with self.entered():
+            return socket.if_nametoindex(dev)
+
+    def send_frames(self, dev: str, count: int) -> None:
+        """Send ``count`` broadcast Ethernet frames (ethertype 0x88b5) out of ``dev``."""
+        import socket
+
+        frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"libbpf_py".ljust(46)
+        with self.entered():
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        with s:
+            s.bind((dev, 0))
+            for _ in range(count):
+                s.send(frame)
+
+
+@pytest.fixture
+def netns(kernel: None) -> Iterator[NetNs]:
+    """A fresh network namespace with lo up; deleted (with all its devices) after."""
+    name = f"lbpy-{os.getpid()}-{next(_names)}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    try:
+        ns = NetNs(name)
+        ns.ip("link", "set", "lo", "up")
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.fixture
+def veth(netns: NetNs) -> NetNs:
+    """``netns`` with a veth pair va <-> vb, both up (removed with the namespace).
+
+    IPv6 is off in the namespace, so the only frames on the pair are the test's
+    (no router solicitations or MLD reports to miscount).
+    """
+    netns.exec("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+               "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")
+    netns.ip("link", "add", "va", "type", "veth", "peer", "name", "vb")
+    netns.ip("link", "set", "va", "up")
+    netns.ip("link", "set", "vb", "up")
+    # until linkwatch sees the carrier the devices have the noop qdisc, which drops
+    # every frame sent: wait for both to be operationally up
+    import time
+
+    deadline = time.monotonic() + 5
+    while not all(" state UP " in netns.ip("-o", "link", "show", "dev", dev)
+                  for dev in ("va", "vb")):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"veth pair in {netns.name} not up: {netns.ip('link')}")
+        time.sleep(0.01)
+    return netns
+
+
+def _cgroup2_root() -> Optional[Path]:
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[2] == "cgroup2"]
+    for preferred in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if preferred in mounts:
+            return Path(preferred)
+    return Path(mounts[0]) if mounts else None
+
+
+@pytest.fixture
+def cgroup2(kernel: None) -> Iterator[Path]:
+    """A fresh cgroup v2 directory; processes left in it are moved out, then it is removed."""
+    root = _cgroup2_root()
+    if root is None:
+        pytest.skip("no cgroup2 file system is mounted")
+    path = root / f"libbpf_py-{os.getpid()}-{next(_names)}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        for pid in (path / "cgroup.procs").read_text().split():
+            try:
+                (root / "cgroup.procs").write_text(pid)
+            except OSError:
+                pass  # exited meanwhile
+        path.rmdir()
+
+
+@pytest.fixture(scope="session")
+def target_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/c/attach_target.c built, with its USDT note (sys/sdt.h: systemtap-sdt-dev)."""
+    out = tmp_path_factory.mktemp("attach") / "attach_target"
+    cc = shutil.which("cc") or shutil.which("gcc") or "cc"
+    proc = subprocess.run([cc, "-O2", "-g", "-o", str(out), str(TESTS / "c" / "attach_target.c")],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building attach_target failed (systemtap-sdt-dev gives sys/sdt.h):"
+                           f"\n{proc.stderr}")
+    return out

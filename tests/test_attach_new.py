@@ -1,0 +1,169 @@
+"""Attach kinds whose libbpf API came after 1.1: tcx, netkit and netfilter
+(LIBBPF_1.3.0), sockmap links (LIBBPF_1.5.0). Builds against an older libbpf
+raise LibbpfVersionError for them; that is tested too."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from libbpf_py import BpfObject
+from libbpf_py.errors import LibbpfError, LibbpfVersionError
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+
+NFPROTO_IPV4, NF_INET_LOCAL_OUT = 2, 3
+C_SK_MSG = 15  # slot of `counts` in tests/bpf/attach.bpf.c
+
+
+@contextmanager
+def loaded(path: Path, *names: str) -> Iterator[BpfObject]:
+    """The object with only ``names`` loaded, ``target[0]`` = this process."""
+    with BpfObject.open(path) as obj:
+        for name, prog in obj.programs.items():
+            prog.autoload = name in names
+        obj.load()
+        obj.maps.target[0] = os.getpid()
+        yield obj
+
+
+def count(obj: BpfObject, slot: int) -> int:
+    return int(obj.maps.counts[slot])
+
+
+@pytest.fixture
+def new_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("attach_new")
+
+
+@pytest.fixture
+def attach_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("attach")
+
+
+@pytest.mark.build(header_min=(1, 3))
+def test_tcx_on_veth(new_o: Path, veth: Any) -> None:
+    with BpfObject.open(new_o) as obj:
+        obj.programs.on_netkit.autoload = False
+        obj.load()
+        vb = veth.ifindex("vb")
+        with veth.entered():
+            link = obj.programs.on_tcx.attach_tcx(vb)
+        with link:
+            veth.send_frames("va", 3)
+            assert obj.maps.hits[0] == 3
+            info = link.info()
+            assert info["type_name"] == "tcx"
+            assert info["ifindex"] == vb
+            assert info["prog_id"] == obj.programs.on_tcx.id
+        veth.send_frames("va", 1)
+        assert obj.maps.hits[0] == 3
+
+
+@pytest.mark.build(header_min=(1, 3))
+def test_netfilter_local_out_in_a_netns(new_o: Path, netns: Any) -> None:
+    with BpfObject.open(new_o) as obj:
+        obj.programs.on_netkit.autoload = False
+        obj.load()
+        with netns.entered():
+            link = obj.programs.on_netfilter.attach_netfilter(NFPROTO_IPV4, NF_INET_LOCAL_OUT,
+                                                              100)
+            tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with link, tx:
+            info = link.info()
+            assert info["type_name"] == "netfilter"
+            assert (info["pf"], info["hooknum"], info["priority"]) == (2, 3, 100)
+            tx.sendto(b"x", ("127.0.0.1", 9))
+            assert obj.maps.hits[1] >= 1
+        with pytest.raises(ValueError, match="priority"):
+            obj.programs.on_netfilter.attach_netfilter(2, 3, 1 << 40)
+
+
+@pytest.mark.build(header_min=(1, 3))
+def test_netkit_refused_by_this_kernel(new_o: Path, veth: Any) -> None:
+    with BpfObject.open(new_o) as obj:
+        obj.load()
+        vb = veth.ifindex("vb")
+        with veth.entered(), pytest.raises(LibbpfError) as exc:
+            obj.programs.on_netkit.attach_netkit(vb)
+        assert exc.value.errno == errno.EINVAL
+        assert "netkit" in str(exc.value)
+    pytest.xfail("refused by this kernel: no netkit (CONFIG_NETKIT off), so no netkit "
+                 f"device to attach to: {exc.value}")
+
+
+@pytest.mark.build(header_min=(1, 3))
+def test_uprobe_multi_by_pattern(new_o: Path, target_bin: Path) -> None:
+    with BpfObject.open(new_o) as obj:
+        obj.programs.on_netkit.autoload = False
+        obj.load()
+        prog = obj.programs.on_uprobe_multi
+        with prog.attach_uprobe_multi(target_bin, "libbpf_py_target_*") as link:
+            subprocess.run([str(target_bin), "4"], capture_output=True, check=True)
+            assert obj.maps.hits[3] == 4
+            info = link.info()
+            assert info["type_name"] == "uprobe_multi"
+            assert info["count"] == 1
+        with prog.attach_uprobe_multi(target_bin, syms=["libbpf_py_target_add", "main"]) as link:
+            subprocess.run([str(target_bin), "2"], capture_output=True, check=True)
+            assert obj.maps.hits[3] == 4 + 2 + 1
+            assert link.info()["count"] == 2
+        with pytest.raises(ValueError, match="exactly one"):
+            prog.attach_uprobe_multi(target_bin)
+
+
+@pytest.mark.build(header_max=(1, 2))
+def test_tcx_netkit_netfilter_need_libbpf_1_3(attach_o: Path) -> None:
+    with loaded(attach_o, "on_tc") as obj:
+        prog = obj.programs.on_tc
+        with pytest.raises(LibbpfVersionError, match=r"attach_tcx.*LIBBPF_1\.3\.0"):
+            prog.attach_tcx(1)
+        with pytest.raises(LibbpfVersionError, match=r"attach_netkit.*LIBBPF_1\.3\.0"):
+            prog.attach_netkit(1)
+        with pytest.raises(LibbpfVersionError, match=r"attach_netfilter.*LIBBPF_1\.3\.0"):
+            prog.attach_netfilter(2, 3, 100)
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket, socket.socket]:
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    cli = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    return srv, cli, conn
+
+
+@pytest.mark.build(header_min=(1, 5))
+def test_sk_msg_on_a_sockmap_link(attach_o: Path) -> None:
+    with loaded(attach_o, "on_sk_msg") as obj:
+        socks = obj.maps.socks
+        with obj.programs.on_sk_msg.attach_sockmap(socks) as link:
+            info = link.info()
+            assert info["type_name"] == "sockmap"
+            assert info["map_id"] == socks.id
+            srv, cli, conn = _tcp_pair()
+            with srv, cli, conn:
+                socks[0] = cli.fileno()
+                for _ in range(3):
+                    cli.sendall(b"hello")
+                got = b""
+                while len(got) < 15:
+                    got += conn.recv(64)
+                assert got == b"hello" * 3
+                assert count(obj, C_SK_MSG) == 3
+                del socks[0]
+
+
+@pytest.mark.build(header_max=(1, 4))
+def test_sockmap_link_needs_libbpf_1_5(attach_o: Path) -> None:
+    with loaded(attach_o, "on_sk_msg") as obj:
+        with pytest.raises(LibbpfVersionError, match=r"attach_sockmap.*LIBBPF_1\.5\.0"):
+            obj.programs.on_sk_msg.attach_sockmap(obj.maps.socks)

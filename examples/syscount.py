@@ -68,7 +68,9 @@ def main() -> int:
                     for pid, comm, n in rows[: args.top]:
                         print(f"{pid:>8}  {comm:<16} {n:>10}")
         if args.json:
+            own = next((n for p, _, n in rows if p == os.getpid()), 0)
             print(json.dumps({"build": info.as_dict(), "seconds": args.seconds,
+                              "processes": len(rows), "own_syscalls": own,
                               "top": [{"pid": p, "comm": c, "syscalls": n}
                                       for p, c, n in rows[: args.top]]}, indent=2))
     return 0

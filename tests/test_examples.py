@@ -24,5 +24,7 @@ def test_syscount_sees_real_syscalls(kernel: None) -> None:
     assert report["build"]["mode"] == libbpf_py.build_info().mode
     assert report["top"], "no process made a syscall in a second?"
     assert all(row["syscalls"] > 0 for row in report["top"])
-    # the example itself sleeps and polls the map: its own syscalls are counted
-    assert any(row["comm"].startswith("python") for row in report["top"])
+    assert report["processes"] >= len(report["top"])
+    # the example itself sleeps and reads the map: its own syscalls are counted too
+    # (whether it makes the top N depends on what else the machine runs)
+    assert report["own_syscalls"] > 0

@@ -244,6 +244,7 @@ class _BtfRecord:
 
     _btf_names_: Tuple[str, ...] = ()
     _btf_cnames_: Dict[str, str] = {}
+    _btf_props_: Dict[str, Tuple[int, int, bool]] = {}
 
     def _asdict(self) -> Dict[str, Any]:
         """The named fields (no padding), nested records as dicts."""
@@ -705,10 +706,6 @@ class _BtfReader:
                     continue
                 # one storage unit of the member's type, aligned to its size
                 ustart = (bitoff // (unit * 8)) * unit * 8
-                if bitoff + bits > ustart + unit * 8 or ustart // 8 < pos:
-                    return None
-                pad_to(ustart // 8)
-                cur = ustart
                 group = [(mname, bitoff, bits, signed)]
                 while i < len(members):
                     n2, t2, b2, s2 = members[i]
@@ -721,6 +718,13 @@ class _BtfReader:
                     names.append(nm2)
                     group.append((nm2, b2, s2 or unit * 8, sh2[1]))
                     i += 1
+                if bitoff + bits > ustart + unit * 8 or ustart // 8 < pos:
+                    # the unit overlaps a field before it: these bits are properties
+                    for gname, gbit, gbits, gsigned in group:
+                        props[gname] = (gbit, gbits, gsigned)
+                    continue
+                pad_to(ustart // 8)
+                cur = ustart
                 for gname, gbit, gbits, gsigned in group:
                     if gbit < cur:
                         return None
@@ -743,7 +747,7 @@ class _BtfReader:
             if kind == _K_UNION:
                 off = 0
             elif off < pos:
-                if ctypes_bits:
+                if ctypes_bits and bit_expect:
                     return None  # overlaps a bitfield unit: use properties
                 continue
             else:

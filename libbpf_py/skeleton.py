@@ -35,11 +35,19 @@ import ctypes
 import mmap
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from . import log
 from ._binding import ffi, lib
-from ._codec import BtfStruct, _BtfReader, mark_read_only, to_python
+from ._codec import (
+    BtfStruct,
+    BtfUnion,
+    _BtfReader,
+    array_type,
+    bitfield_property,
+    mark_read_only,
+    to_python,
+)
 from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, check, make_error
 from .link import Link
 from .object import BpfObject, NamedMapping
@@ -48,7 +56,11 @@ if TYPE_CHECKING:
     from .map import Map
     from .program import Program
 
+__all__ = ["BtfStruct", "BtfUnion", "ReadOnlyError", "SectionInfo", "Skeleton", "SkeletonSpec",
+           "array_type", "bitfield_property", "describe"]
+
 PathLike = Union[str, "os.PathLike[str]"]
+S = TypeVar("S", bound="Skeleton")
 
 _SECTION_SUFFIXES = (".data", ".rodata", ".bss", ".kconfig")
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -121,8 +133,9 @@ def describe(obj: BpfObject) -> SkeletonSpec:
         if ident is not None:
             maps.append((name, ident))
             flags = int(lib.bpf_map__map_flags(m))
-            if internal and flags & int(lib.BPF_F_MMAPABLE) and \
-                    int(lib.bpf_map__type(m)) == int(lib.BPF_MAP_TYPE_ARRAY):
+            # bpftool lists every internal map with an ident; one libbpf could not make
+            # mmap-able (only static variables) reads as a snapshot after load
+            if internal and int(lib.bpf_map__type(m)) == int(lib.BPF_MAP_TYPE_ARRAY):
                 size = int(lib.bpf_map__value_size(m))
                 tid = int(lib.bpf_map__btf_value_type_id(m))
                 cls = reader.ctype(tid) if reader is not None and tid else None
@@ -134,7 +147,8 @@ def describe(obj: BpfObject) -> SkeletonSpec:
                 variables = {c: p for p, c in cnames.items()}
                 sections.append(SectionInfo(
                     ident, name, cls, variables,
-                    read_only=bool(flags & int(lib.BPF_F_RDONLY_PROG)),
+                    read_only=bool(flags & int(lib.BPF_F_RDONLY_PROG))
+                    or not flags & int(lib.BPF_F_MMAPABLE),
                     kconfig=ident.startswith("kconfig")))
         m = lib.bpf_object__next_map(ptr, m)
     return SkeletonSpec(tuple(maps), tuple(obj.programs), tuple(sections))
@@ -373,6 +387,10 @@ class Skeleton:
     maps: NamedMapping[Map]
     progs: NamedMapping[Program]
     links: NamedMapping[Optional[Link]]
+    # generated skeletons narrow these to classes that name every map/program/link
+    _maps_cls: Type[Any] = NamedMapping
+    _progs_cls: Type[Any] = NamedMapping
+    _links_cls: Type[Any] = NamedMapping
 
     def __init__(self) -> None:
         raise TypeError("use Skeleton.open(path_or_bytes, **open_opts)")
@@ -409,8 +427,18 @@ class Skeleton:
         return cls._open(data, name, label, spec, options)
 
     @classmethod
-    def _open(cls, data: bytes, name: str, label: str, spec: SkeletonSpec,
-              options: Dict[str, Any]) -> Skeleton:
+    def _open_generated(cls: Type[S], data: bytes, name: str, spec: SkeletonSpec,
+                        options: Dict[str, Any]) -> S:
+        """Open the image a generated module embeds, with the names it was generated with."""
+        if options.get("name") not in (None, name):
+            raise TypeError(f"a generated skeleton's object name is fixed ({name!r}): libbpf "
+                            "names its .data/.bss/... maps after it")
+        options.pop("name", None)
+        return cls._open(data, name, f"<generated {name}>", spec, options)
+
+    @classmethod
+    def _open(cls: Type[S], data: bytes, name: str, label: str, spec: SkeletonSpec,
+              options: Dict[str, Any]) -> S:
         self = object.__new__(cls)
         self._spec = spec
         self._destroyed = False
@@ -484,16 +512,23 @@ class Skeleton:
                              os.strerror(-ret) + (f"; libbpf: {text[-1]}" if text else ""))
         self._obj = _SkeletonObject(objpp[0], self, label, keep, opts)
         by_ptr = {int(ffi.cast("uintptr_t", m._ptr)): m for m in self._obj.maps.values()}
-        self.maps = NamedMapping(
+        self.maps = self._maps_cls(
             {ident: by_ptr[int(ffi.cast("uintptr_t", slot[0]))] for ident, slot in map_slots},
             "map")
-        self.progs = NamedMapping(
+        self.progs = self._progs_cls(
             {pname: self._obj.programs[pname] for pname, _ in prog_slots}, "program")
         self._links = {p: None for p in spec.programs}
-        self.links = NamedMapping(dict(self._links), "link")
+        self.links = self._links_cls(dict(self._links), "link")
         self._sections = _Sections(self._obj, spec.sections,
                                    {sec.ident: self.maps[sec.ident]._ptr
                                     for sec in spec.sections})
+        for sec in spec.sections:
+            size = int(lib.bpf_map__value_size(self.maps[sec.ident]._ptr))
+            if ctypes.sizeof(sec.cls) != size:
+                self.destroy()
+                raise ValueError(f"section {sec.ident!r} is {size} bytes but its type "
+                                 f"{sec.cls.__name__} is {ctypes.sizeof(sec.cls)}: the "
+                                 "skeleton was generated from another object")
         self._refresh_sections()
         return self
 
@@ -573,7 +608,7 @@ class Skeleton:
             if cur is None and ptr != ffi.NULL:
                 cur = _SkeletonLink._borrow(ptr, self.progs[pname], slot)
             self._links[pname] = cur
-        self.links = NamedMapping(dict(self._links), "link")
+        self.links = self._links_cls(dict(self._links), "link")
 
     def detach(self) -> None:
         """``bpf_object__detach_skeleton``: destroy every link attach() made."""

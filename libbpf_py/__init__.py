@@ -26,6 +26,7 @@ from .link import Link
 from .map import Map, MapInfo
 from .object import BpfObject
 from .program import Program, TestRunResult
+from .skeleton import ReadOnlyError, Skeleton
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,8 @@ __all__ = [
     "NotLoadedError",
     "ProgType",
     "Program",
+    "ReadOnlyError",
+    "Skeleton",
     "TestRunResult",
     "UpdateFlag",
     "VerifierError",

@@ -77,11 +77,12 @@ class _Writer:
         if isinstance(ct, type) and issubclass(ct, _BtfRecord):
             return self.record(ct)
         if isinstance(ct, type) and issubclass(ct, ctypes.Array):
-            if ct._type_ is ctypes.c_char:
+            elem: Any = ct._type_
+            if elem is ctypes.c_char:
                 return "bytes"
-            if issubclass(ct._type_, ctypes.Array):
+            if issubclass(elem, ctypes.Array):
                 return "ctypes.Array[Any]"
-            return f"ctypes.Array[{self.expr(ct._type_)}]"
+            return f"ctypes.Array[{self.expr(elem)}]"
         return "Any"
 
     def record(self, cls: Any, name: Optional[str] = None, doc: str = "") -> str:

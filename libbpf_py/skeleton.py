@@ -460,6 +460,7 @@ class Skeleton:
         s.data_sz = len(data)
         objpp = ffi.new("struct bpf_object **")
         s.obj = objpp
+        keep.append(objpp)  # libbpf writes and reads *s->obj until destroy
         maps = _calloc(len(spec.maps), map_sz, "struct bpf_map_skeleton *")
         s.maps = maps
         s.map_cnt = len(spec.maps)
@@ -637,7 +638,7 @@ class Skeleton:
 
     close = destroy
 
-    def __enter__(self) -> Skeleton:
+    def __enter__(self: S) -> S:
         self._check()
         return self
 

@@ -171,8 +171,10 @@ def generate(source: Any, name: Optional[str] = None, *, source_label: str = "")
 def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
     w = _Writer()
     cls_name = _camel(obj_name)
-    w.taken.update({cls_name, "open", "Maps", "Progs", "Links", "SPEC", "ELF",
-                    "BtfStruct", "BtfUnion", "array_type", "bitfield_property"})
+    w.taken.update({cls_name, "open", "Maps", "Progs", "Links", "SPEC", "ELF", "base64",
+                    "ctypes", "Any", "Optional", "Link", "Map", "Program", "NamedMapping",
+                    "SectionInfo", "Skeleton", "SkeletonSpec", "BtfStruct", "BtfUnion",
+                    "array_type", "bitfield_property", "annotations", "_USED"})
     section_names: Dict[str, str] = {}
     for sec in spec.sections:
         section_names[sec.ident] = w.record(

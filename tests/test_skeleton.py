@@ -222,6 +222,8 @@ def test_bad_inputs(skel_o: Path, generated: Any) -> None:
         skel.set_var("init", {"kind": 4, "lo": 3, "grid": [[0, 0, 1], [0, 0, 2]]})
         assert skel.var("init")["lo"] == 3 and skel.data.init.grid[1][2] == 2
         assert skel.data.init.tail == 0            # assigning a dict rebuilds the record
+    with Skeleton.open(skel_o.read_bytes()) as mem:  # from bytes: bpftool has no file name
+        assert mem.name == "skeleton" and mem.maps.bss.name == "skeleton.bss"
 
 
 # -- by name on a plain BpfObject --------------------------------------------------------

@@ -255,6 +255,10 @@ class _BtfRecord:
 
     def __setattr__(self, name: str, value: Any) -> None:
         _write_guard(self)
+        t = type(value)
+        if t is int or t is float or t is bytes or t is bool:  # the common case, fast
+            object.__setattr__(self, name, value)
+            return
         if isinstance(value, Mapping):
             field = getattr(type(self), name, None)
             value = _record_from(type(getattr(self, name)), value) if field is not None \

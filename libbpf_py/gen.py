@@ -23,7 +23,7 @@ import textwrap
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ._codec import BtfArray, _BtfRecord
-from .object import BpfObject
+from .object import BpfObject, NamedMapping
 from .skeleton import PathLike, SkeletonSpec, describe, object_name_for
 
 _SIMPLE: Dict[Any, Tuple[str, str]] = {}
@@ -186,7 +186,8 @@ def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
         lines = [f"class {title}(NamedMapping[{kind}]):",
                  f'    """The {title.lower()} of {obj_name}, by name (attributes too)."""',
                  ""]
-        lines += [f"    {n}: {ann}" for n in names if _attr_ok(n)]
+        # a name NamedMapping already uses (get, items...) stays reachable by [name] only
+        lines += [f"    {n}: {ann}" for n in names if _attr_ok(n) and not hasattr(NamedMapping, n)]
         if len(lines) == 3:
             lines.append("    pass")
         return "\n".join(lines)

@@ -325,7 +325,7 @@ def object_sections(obj: BpfObject) -> _Sections:
     """The data-section access of a plain BpfObject (for ``obj.var``), built once."""
     sections: Optional[_Sections] = getattr(obj, "_sections", None)
     if sections is None or sections.obj is not obj:
-        spec = describe(obj) if not obj.loaded else _describe_loaded(obj)
+        spec = describe(obj)  # the BTF and map flags libbpf keeps are there after load too
         maps = {}
         for m in obj.maps.values():
             for s in spec.sections:
@@ -334,10 +334,6 @@ def object_sections(obj: BpfObject) -> _Sections:
         sections = _Sections(obj, spec.sections, maps)
         obj._sections = sections  # type: ignore[attr-defined]
     return sections
-
-
-def _describe_loaded(obj: BpfObject) -> SkeletonSpec:
-    return describe(obj)  # the BTF and map flags libbpf keeps are still there after load
 
 
 class _PlainVars:

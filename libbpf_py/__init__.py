@@ -27,6 +27,7 @@ from .link import FdLink, Link, TcLink
 from .map import Map, MapInfo
 from .object import BpfObject
 from .program import Program, TestRunResult
+from .skeleton import ReadOnlyError, Skeleton
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,8 @@ __all__ = [
     "NotLoadedError",
     "ProgType",
     "Program",
+    "ReadOnlyError",
+    "Skeleton",
     "TcLink",
     "TestRunResult",
     "UpdateFlag",

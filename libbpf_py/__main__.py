@@ -10,6 +10,8 @@ Subcommands:
     cannot read.
 ``prog list|show``, ``map list|show|dump``, ``link list|show``, ``btf dump``
     the kernel's BPF objects and BTF (:mod:`libbpf_py.cli`, docs/cli.md).
+``gen skeleton X.bpf.o [-o x_skel.py] [--name NAME]``
+    write a typed Python skeleton module for a BPF object (stdout without -o).
 """
 
 from __future__ import annotations
@@ -44,6 +46,19 @@ def _cmd_linkcheck(args: argparse.Namespace) -> int:
     return linkcheck.main(argv)
 
 
+def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
+    from .gen import write_skeleton
+
+    try:
+        text = write_skeleton(args.object, args.output, args.name)
+    except (OSError, ValueError) as exc:
+        print(f"gen skeleton: {exc}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m libbpf_py",
@@ -68,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli
 
     cli.add_commands(sub)
+
+    p = sub.add_parser("gen", help="generate code from a BPF object",
+                       description="Generate code from a BPF object.")
+    gen = p.add_subparsers(dest="gen_command", metavar="WHAT", required=True)
+    p = gen.add_parser("skeleton", help="a typed Python skeleton module",
+                       description="Write a Python module embedding the object, with typed "
+                                   "maps, programs, links and data sections (as bpftool "
+                                   "gen skeleton does for C).")
+    p.add_argument("object", help="the BPF ELF object (X.bpf.o)")
+    p.add_argument("-o", "--output", help="the module to write (default: stdout)")
+    p.add_argument("--name", help="object name (default: from the file name, as bpftool)")
+    p.set_defaults(func=_cmd_gen_skeleton)
     return parser
 
 

@@ -14,8 +14,9 @@ int, enum, pointer        ``int`` (signed when the BTF says so)
 float, double             ``float``
 struct, union, datasec    an instance of a :class:`BtfStruct` / :class:`BtfUnion`
                           subclass built once per map from the BTF members (names,
-                          offsets); bitfields are not fields, their bytes stay in
-                          ``_raw<offset>`` padding
+                          offsets); bitfields are ctypes bitfields when ctypes lays
+                          them out exactly as BTF says, else properties; anonymous
+                          members are promoted; a keyword name gets a ``_`` suffix
 char array                ``bytes`` of the array's full size
 other arrays              ``list`` of the element values
 anything else             ``bytes``
@@ -30,6 +31,7 @@ size expected, before anything reaches C.
 from __future__ import annotations
 
 import ctypes
+import keyword
 import struct
 import sys
 from collections.abc import Mapping
@@ -215,22 +217,57 @@ class ArrayCodec(Codec):
         return self.elem.decode_many(data, self.count)
 
 
+def _write_guard(obj: Any) -> None:
+    """Raise if ``obj`` (a ctypes record or array) lives in memory that must not change.
+
+    The owner of the outermost ctypes object marks it with ``_ro_`` (an
+    exception class and a message): a .rodata section after load, a stale
+    pre-load image, a destroyed skeleton. Costs nothing on reads.
+    """
+    root = obj
+    base = root._b_base_
+    while base is not None:
+        root = base
+        base = root._b_base_
+    mark = root.__dict__.get("_ro_")
+    if mark is not None:
+        raise mark[0](mark[1])
+
+
+def mark_read_only(obj: Any, exc: Type[Exception], message: str) -> None:
+    """Make every later write through ``obj`` (and its nested records/arrays) raise."""
+    obj.__dict__["_ro_"] = (exc, message)
+
+
 class _BtfRecord:
     """Helpers shared by the generated ctypes structs and unions."""
 
     _btf_names_: Tuple[str, ...] = ()
+    _btf_cnames_: Dict[str, str] = {}
+    _btf_props_: Dict[str, Tuple[int, int, bool]] = {}
 
     def _asdict(self) -> Dict[str, Any]:
         """The named fields (no padding), nested records as dicts."""
         out: Dict[str, Any] = {}
         for name in self._btf_names_:
-            value = getattr(self, name)
-            if isinstance(value, _BtfRecord):
-                value = value._asdict()
-            elif isinstance(value, ctypes.Array) and not isinstance(value, bytes):
-                value = list(value)
-            out[name] = value
+            out[name] = to_python(getattr(self, name))
         return out
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _write_guard(self)
+        t = type(value)
+        if t is int or t is float or t is bytes or t is bool:  # the common case, fast
+            object.__setattr__(self, name, value)
+            return
+        if isinstance(value, Mapping):
+            field = getattr(type(self), name, None)
+            value = _record_from(type(getattr(self, name)), value) if field is not None \
+                else value
+        elif isinstance(value, (list, tuple)):
+            current = getattr(self, name, None)
+            if isinstance(current, ctypes.Array):
+                value = _array_from(type(current), value)
+        super().__setattr__(name, value)
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self._asdict().items())
@@ -242,6 +279,110 @@ class _BtfRecord:
         return bool(bytes(self) == bytes(other))  # type: ignore[call-overload]
 
     __hash__ = None  # type: ignore[assignment]  # mutable
+
+
+def to_python(value: Any) -> Any:
+    """A plain Python value: records as dicts, arrays as lists, the rest unchanged."""
+    if isinstance(value, _BtfRecord):
+        return value._asdict()
+    if isinstance(value, ctypes.Array):
+        return [to_python(v) for v in value]
+    return value
+
+
+def _record_from(cls: Any, value: Mapping[str, Any]) -> Any:
+    if not isinstance(cls, type) or not issubclass(cls, _BtfRecord):
+        raise TypeError(f"cannot assign a dict to a {cls.__name__} field")
+    names = set(_field_names(cls))
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {unknown[0]!r} (fields: "
+                        f"{', '.join(sorted(names))})")
+    out = cls()
+    for k, v in value.items():
+        setattr(out, k, v)
+    return out
+
+
+def _array_from(cls: Any, value: Sequence[Any]) -> Any:
+    if len(value) != cls._length_:
+        raise ValueError(f"an array of {cls._length_} elements needs {cls._length_} values, "
+                         f"got {len(value)}")
+    out = cls()
+    for i, v in enumerate(value):
+        if isinstance(v, Mapping):
+            v = _record_from(cls._type_, v)
+        elif isinstance(v, (list, tuple)):
+            v = _array_from(cls._type_, v)
+        ctypes.Array.__setitem__(out, i, v)
+    return out
+
+
+class BtfArray(ctypes.Array):  # type: ignore[type-arg]
+    """Base of the guarded ctypes arrays: element writes obey the owner's read-only mark."""
+
+    _type_ = ctypes.c_ubyte
+    _length_ = 0
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        _write_guard(self)
+        if isinstance(value, Mapping):
+            value = _record_from(self._type_, value)
+        super().__setitem__(index, value)
+
+    def __repr__(self) -> str:
+        return repr(to_python(self))
+
+
+_ARRAYS: Dict[Tuple[Any, int], Any] = {}
+
+
+def array_type(elem: Any, count: int) -> Any:
+    """``elem * count`` as a guarded array class (char arrays stay plain: they read as bytes)."""
+    if elem is ctypes.c_char:
+        return elem * count
+    key = (elem, count)
+    cls = _ARRAYS.get(key)
+    if cls is None:
+        cls = _ARRAYS[key] = type(f"{elem.__name__}_Array_{count}", (BtfArray,),
+                                  {"_type_": elem, "_length_": count,
+                                   "__module__": __name__})
+    return cls
+
+
+def bitfield_property(bitoff: int, bits: int, signed: bool, doc: str = "") -> Any:
+    """A property reading/writing ``bits`` bits at bit ``bitoff`` of a little-endian record.
+
+    Used for bitfields ctypes cannot lay out exactly as BTF says.
+    """
+    start = bitoff // 8
+    shift = bitoff % 8
+    nbytes = (shift + bits + 7) // 8
+    mask = (1 << bits) - 1
+    lo = -(1 << (bits - 1)) if signed else 0
+    hi = (1 << (bits - 1)) - 1 if signed else mask
+    buf_t = ctypes.c_ubyte * nbytes
+
+    def get(self: Any) -> int:
+        raw = int.from_bytes(ctypes.string_at(ctypes.addressof(self) + start, nbytes), "little")
+        v = (raw >> shift) & mask
+        if signed and v >> (bits - 1):
+            v -= 1 << bits
+        return v
+
+    def put(self: Any, value: int) -> None:
+        _write_guard(self)
+        if not isinstance(value, int):
+            raise TypeError(f"a {bits}-bit bitfield takes an int, not {type(value).__name__}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} does not fit in a {'signed' if signed else 'unsigned'} "
+                             f"{bits}-bit bitfield ({lo}..{hi})")
+        buf = buf_t.from_address(ctypes.addressof(self) + start)
+        raw = int.from_bytes(bytes(buf), "little")
+        raw = (raw & ~(mask << shift)) | ((value & mask) << shift)
+        buf[:] = list(raw.to_bytes(nbytes, "little"))
+
+    return property(get, put, doc=doc or f"bitfield: {bits} bits at bit {bitoff}")
 
 
 class BtfStruct(_BtfRecord, ctypes.Structure):
@@ -289,6 +430,7 @@ def _field_names(cls: Any) -> List[str]:
             out.extend(_field_names(ctype))
         elif not name.startswith("_raw"):
             out.append(name)
+    out.extend(getattr(cls, "_btf_props_", {}))
     return out
 
 
@@ -322,6 +464,7 @@ _K_VAR = int(lib.BTF_KIND_VAR)
 _INT_SIGNED = int(lib.BTF_INT_SIGNED)
 _INT_CHAR = int(lib.BTF_INT_CHAR)
 _INT_BOOL = int(lib.BTF_INT_BOOL)
+_VAR_STATIC = int(lib.BTF_VAR_STATIC)
 
 _CT_INTS: Dict[Tuple[int, bool], Any] = {
     (1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
@@ -377,7 +520,7 @@ class _BtfReader:
                 return IntCodec(size, what, signed=bool(enc & _INT_SIGNED))
         elif kind in (_K_ENUM, _K_ENUM64):
             if size in _INT_CTYPES:
-                return IntCodec(size, what, signed=_kflag(t))
+                return IntCodec(size, what, signed=self.enum_signed(t))
         elif kind == _K_PTR:
             return IntCodec(8, what)
         elif kind == _K_FLOAT:
@@ -405,6 +548,22 @@ class _BtfReader:
         return bool(enc & _INT_CHAR) or self.name(t) in ("char", "signed char",
                                                            "unsigned char")
 
+    def is_plain_char(self, t: Any) -> bool:
+        """C ``char`` itself (a string), not ``__u8`` / ``signed char`` (small ints)."""
+        if _kind(t) != _K_INT or t.size != 1:
+            return False
+        enc, _, _ = self.int_info(t)
+        return bool(enc & _INT_CHAR) or self.name(t) == "char"
+
+    def enum_signed(self, t: Any) -> bool:
+        """kflag says so (clang >= 15); older BTF: signed when an enumerator is negative."""
+        if _kflag(t):
+            return True
+        if _kind(t) != _K_ENUM:
+            return False
+        values = ffi.cast("struct btf_enum *", t + 1)
+        return any(int(values[i].val) < 0 for i in range(_vlen(t)))
+
     # -- ctypes classes -----------------------------------------------------------------
 
     def ctype(self, tid: int) -> Any:
@@ -428,7 +587,7 @@ class _BtfReader:
                 return ctypes.c_bool
             return _CT_INTS.get((size, bool(enc & _INT_SIGNED)), ctypes.c_ubyte * size)
         if kind in (_K_ENUM, _K_ENUM64):
-            return _CT_INTS.get((size, _kflag(t)), ctypes.c_ubyte * size)
+            return _CT_INTS.get((size, self.enum_signed(t)), ctypes.c_ubyte * size)
         if kind == _K_PTR:
             return ctypes.c_uint64
         if kind == _K_FLOAT:
@@ -436,24 +595,31 @@ class _BtfReader:
         if kind == _K_ARRAY:
             arr = ffi.cast("struct btf_array *", t + 1)
             _, et = self.resolve(int(arr.type))
-            elem = ctypes.c_char if self.is_char(et) else self.ctype(int(arr.type))
+            elem = ctypes.c_char if self.is_plain_char(et) else self.ctype(int(arr.type))
             if elem is None:
                 return ctypes.c_ubyte * size
-            return elem * int(arr.nelems)
+            return array_type(elem, int(arr.nelems))
         if kind in (_K_STRUCT, _K_UNION, _K_DATASEC):
             return self._record(tid, t, kind, size)
         return ctypes.c_ubyte * size
 
     def _members(self, t: Any, kind: int) -> List[Tuple[str, int, int, int]]:
-        """(name, type id, bit offset, bitfield size) of a struct/union/datasec."""
+        """(name, type id, bit offset, bitfield size) of a struct/union/datasec.
+
+        A datasec lists its non-static variables only (static ones are not
+        exposed, as in bpftool's skeletons; their bytes stay padding).
+        """
         out: List[Tuple[str, int, int, int]] = []
         n = _vlen(t)
         if kind == _K_DATASEC:
             infos = ffi.cast("struct btf_var_secinfo *", t + 1)
             for i in range(n):
                 vt = self.type(int(infos[i].type))
-                if _kind(vt) == _K_VAR:
-                    out.append((self.name(vt), int(vt.type), int(infos[i].offset) * 8, 0))
+                if _kind(vt) != _K_VAR:
+                    continue
+                if int(ffi.cast("struct btf_var *", vt + 1).linkage) == _VAR_STATIC:
+                    continue
+                out.append((self.name(vt), int(vt.type), int(infos[i].offset) * 8, 0))
             return out
         members = ffi.cast("struct btf_member *", t + 1)
         kflag = _kflag(t)
@@ -466,21 +632,118 @@ class _BtfReader:
             if not kflag and _kind(mt) == _K_INT:
                 _, ioff, bits = self.int_info(mt)
                 if ioff or bits != mt.size * 8:
+                    bitoff += ioff
                     bitsize = bits or 1
-            out.append((_identifier(self.name(m)), int(m.type), bitoff, bitsize))
+            out.append((self.name(m), int(m.type), bitoff, bitsize))
         return out
 
+    def _int_shape(self, tid: int) -> Optional[Tuple[int, bool]]:
+        """(size, signed) of an int or enum type (the storage of a bitfield)."""
+        _, t = self.resolve(tid)
+        kind = _kind(t)
+        if kind == _K_INT:
+            enc, _, _ = self.int_info(t)
+            return int(t.size), bool(enc & _INT_SIGNED)
+        if kind in (_K_ENUM, _K_ENUM64):
+            return int(t.size), self.enum_signed(t)
+        return None
+
     def _record(self, tid: int, t: Any, kind: int, size: int) -> Any:
+        cname = self.name(t)
+        pyname = _identifier(cname) or f"anon_{tid}"
+        members = sorted(self._members(t, kind), key=lambda m: m[2])
+        if kind != _K_UNION and _BYTEORDER == "little":
+            cls = self._record_layout(tid, pyname, kind, size, members, ctypes_bits=True)
+            if cls is not None:
+                return cls
+        return self._record_layout(tid, pyname, kind, size, members, ctypes_bits=False)
+
+    def _record_layout(self, tid: int, pyname: str, kind: int, size: int,
+                       members: List[Tuple[str, int, int, int]],
+                       ctypes_bits: bool) -> Any:
+        """The ctypes class, bitfields as ctypes bitfields or as properties.
+
+        Returns None when ``ctypes_bits`` is asked and ctypes would not place
+        every field exactly where BTF says (checked on the built class).
+        """
         base: Type[Any] = BtfUnion if kind == _K_UNION else BtfStruct
-        cname = _identifier(self.name(t)) or f"anon_{tid}"
         fields: List[Tuple[Any, ...]] = []
-        names: List[str] = []
+        names: List[str] = []      # visible names, in member order
+        cnames: Dict[str, str] = {}
         anonymous: List[str] = []
+        props: Dict[str, Tuple[int, int, bool]] = {}
+        expect: Dict[str, int] = {}  # field -> byte offset, checked after build
+        bit_expect: Dict[str, Tuple[int, int, bool]] = {}
+        taken: set[str] = set()
         pos = 0
-        for index, (mname, mtid, bitoff, bitsize) in enumerate(
-                sorted(self._members(t, kind), key=lambda m: m[2])):
+        npad = 0
+
+        def unique(name: str, index: int) -> str:
+            if not name or name in taken or name.startswith("_raw"):
+                name = f"{name or '_anon'}_{index}"
+            taken.add(name)
+            return name
+
+        def pad_to(off: int) -> None:
+            nonlocal pos
+            if off > pos:
+                fields.append((f"_raw{pos}", ctypes.c_ubyte * (off - pos)))
+                pos = off
+
+        i = 0
+        while i < len(members):
+            cmname, mtid, bitoff, bitsize = members[i]
+            index = i
+            i += 1
+            mname = _identifier(cmname)
             if bitsize or bitoff % 8:
-                continue  # a bitfield: its bytes stay in padding
+                shape = self._int_shape(mtid)
+                if shape is None:
+                    continue
+                unit, signed = shape
+                bits = bitsize or unit * 8
+                mname = unique(mname, index)
+                cnames[mname] = cmname
+                names.append(mname)
+                if not ctypes_bits or unit not in (1, 2, 4, 8):
+                    props[mname] = (bitoff, bits, signed)
+                    continue
+                # one storage unit of the member's type, aligned to its size
+                ustart = (bitoff // (unit * 8)) * unit * 8
+                group = [(mname, bitoff, bits, signed)]
+                while i < len(members):
+                    n2, t2, b2, s2 = members[i]
+                    sh2 = self._int_shape(t2) if (s2 or b2 % 8) else None
+                    if sh2 is None or sh2[0] != unit or b2 < ustart or \
+                            b2 + (s2 or unit * 8) > ustart + unit * 8:
+                        break
+                    nm2 = unique(_identifier(n2), i)
+                    cnames[nm2] = n2
+                    names.append(nm2)
+                    group.append((nm2, b2, s2 or unit * 8, sh2[1]))
+                    i += 1
+                if bitoff + bits > ustart + unit * 8 or ustart // 8 < pos:
+                    # the unit overlaps a field before it: these bits are properties
+                    for gname, gbit, gbits, gsigned in group:
+                        props[gname] = (gbit, gbits, gsigned)
+                    continue
+                pad_to(ustart // 8)
+                cur = ustart
+                for gname, gbit, gbits, gsigned in group:
+                    if gbit < cur:
+                        return None
+                    if gbit > cur:
+                        fields.append((f"_rawbits{npad}", _CT_INTS[(unit, False)], gbit - cur))
+                        npad += 1
+                    fields.append((gname, _CT_INTS[(unit, gsigned)], gbits))
+                    bit_expect[gname] = (gbit, gbits, gsigned)
+                    cur = gbit + gbits
+                if cur < ustart + unit * 8:
+                    fields.append((f"_rawbits{npad}", _CT_INTS[(unit, False)],
+                                   ustart + unit * 8 - cur))
+                    npad += 1
+                pos = ustart // 8 + unit
+                continue
             off = bitoff // 8
             ct = self.ctype(mtid)
             if ct is None:
@@ -488,19 +751,25 @@ class _BtfReader:
             if kind == _K_UNION:
                 off = 0
             elif off < pos:
-                continue  # overlapping (should not happen in a struct)
-            elif off > pos:
-                fields.append((f"_raw{pos}", ctypes.c_ubyte * (off - pos)))
-                pos = off
-            if not mname:
+                if ctypes_bits and bit_expect:
+                    return None  # overlaps a bitfield unit: use properties
+                continue
+            else:
+                pad_to(off)
+            if not cmname:
                 _, mt = self.resolve(mtid)
-                mname = f"_anon{index}"
+                mname = unique("", index)
                 if _kind(mt) in (_K_STRUCT, _K_UNION):
                     anonymous.append(mname)
-            elif mname in names or mname.startswith("_raw"):
-                mname = f"{mname}_{index}"
+                    names.extend(getattr(ct, "_btf_names_", ()))
+                else:
+                    names.append(mname)
+            else:
+                mname = unique(mname, index)
+                names.append(mname)
+                cnames[mname] = cmname
             fields.append((mname, ct))
-            names.append(mname)
+            expect[mname] = off
             if kind != _K_UNION:
                 pos = off + ctypes.sizeof(ct)
         if kind == _K_UNION:
@@ -508,15 +777,35 @@ class _BtfReader:
         elif size > pos:
             fields.append((f"_raw{pos}", ctypes.c_ubyte * (size - pos)))
         ns: Dict[str, Any] = {"_pack_": 1, "_layout_": "ms", "_fields_": fields,
-                              "_btf_names_": tuple(n for n in names if n not in anonymous),
-                              "__module__": "libbpf_py.btf_types"}
+                              "_btf_names_": tuple(names), "_btf_cnames_": cnames,
+                              "_btf_props_": dict(props), "__module__": "libbpf_py.btf_types"}
+        for pname, (pbit, pbits, psigned) in props.items():
+            ns[pname] = bitfield_property(pbit, pbits, psigned)
         if anonymous:
             ns["_anonymous_"] = anonymous
-        return type(cname, (base,), ns)
+        cls = type(pyname, (base,), ns)
+        if ctypes.sizeof(cls) != size:
+            return None if ctypes_bits else cls
+        for fname, off in expect.items():
+            if getattr(cls, fname).offset != off:
+                return None if ctypes_bits else cls
+        for fname, (bit, bits, signed) in bit_expect.items():
+            probe = cls()
+            setattr(probe, fname, -1 if signed else (1 << bits) - 1)
+            if int.from_bytes(bytes(probe), "little") != ((1 << bits) - 1) << bit:
+                return None
+        return cls
 
 
 def _identifier(name: str) -> str:
-    return name if name.isidentifier() else "".join(c if c.isalnum() else "_" for c in name)
+    """A Python identifier for a C name: invalid characters to ``_``, keywords get ``_``."""
+    if not name.isidentifier():
+        name = "".join(c if c.isalnum() else "_" for c in name)
+        if name and name[0].isdigit():
+            name = "_" + name
+    if keyword.iskeyword(name):
+        name += "_"
+    return name
 
 
 def btf_codec(btf: Any, type_id: int, size: int, what: str, map_name: str) -> Optional[Codec]:

@@ -381,3 +381,24 @@ class BpfObject:
         else:
             self.unpin_maps(path)
             self.unpin_programs(path)
+
+    # -- global variables -------------------------------------------------------------------
+
+    def var(self, name: str) -> Any:
+        """The value of global variable ``name`` (its C name) of a data section.
+
+        Before load: the initial image; after load: the map's memory (mapped
+        once). Ints, floats and bytes as such, structs as dicts, arrays as lists.
+        """
+        from .skeleton import _PlainVars
+
+        self._check_open()
+        return _PlainVars.get(self, name)
+
+    def set_var(self, name: str, value: Any) -> None:
+        """Set global variable ``name``: before load in the initial image, after load in
+        the map's memory. A ``.rodata`` variable after load raises ReadOnlyError."""
+        from .skeleton import _PlainVars
+
+        self._check_open()
+        _PlainVars.set(self, name, value)

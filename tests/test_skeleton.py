@@ -1,0 +1,396 @@
+"""Skeletons on the real kernel: the runtime Skeleton and generated modules, side by side.
+
+tests/bpf/skel.bpf.c counts this process's getpid()/getppid() calls into .bss,
+filtered by a .rodata knob set before load, and copies a struct with
+bitfields, anonymous members, keyword names, nested arrays and an enum from
+.data to .bss, so the kernel itself checks what Python wrote and Python
+decodes what the kernel wrote.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+import pytest
+
+import libbpf_py
+from libbpf_py import BpfObject, Skeleton
+from libbpf_py.errors import AlreadyLoadedError, ClosedError, LibbpfError, NotLoadedError
+from libbpf_py.gen import generate
+from libbpf_py.skeleton import ReadOnlyError, describe, object_name_for
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+TESTS = Path(__file__).resolve().parent
+MYPY_CACHE = TESTS / ".cache" / "mypy"
+
+
+@pytest.fixture
+def skel_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("skel")
+
+
+def _import_generated(path: Path, tag: str) -> Any:
+    name = f"skel_gen_{tag}_{os.getpid()}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def generated(skel_o: Path, tmp_path: Path) -> Iterator[Any]:
+    out = tmp_path / "skel_skel.py"
+    out.write_text(generate(skel_o))
+    module = _import_generated(out, "gen")
+    yield module
+    sys.modules.pop(module.__name__, None)
+
+
+@pytest.fixture(params=["runtime", "generated"])
+def open_skel(request: pytest.FixtureRequest, skel_o: Path) -> Callable[..., Skeleton]:
+    """Both forms behind one opener: Skeleton.open(path) and the generated module's open()."""
+    if request.param == "runtime":
+        return lambda **kw: Skeleton.open(skel_o, **kw)
+    module = request.getfixturevalue("generated")
+    return lambda **kw: module.open(**kw)  # type: ignore[no-any-return]
+
+
+def _calls(fn: Callable[[], int], n: int) -> None:
+    for _ in range(n):
+        fn()
+
+
+# -- the flow: knob before load, counters through mmap, attach and detach ------------------
+
+def test_knob_counter_attach_detach(open_skel: Callable[..., Skeleton]) -> None:
+    pid = os.getpid()
+    with open_skel() as skel:
+        assert list(skel.progs) == ["count_getpid", "count_getppid"]
+        assert skel.rodata.target_pid == 0 and skel.rodata.step == 1  # the ELF's image
+        skel.rodata.target_pid = pid
+        skel.rodata.step = 3
+        skel.data.lambda_ = 77                     # keyword-named variable
+        skel.rodata.ro_layout.lo = 9               # a bitfield sharing a byte with 'kind'
+        skel.data.init.grid[1][2] = 100            # nested array
+        skel.data.init.x = 300                     # member of an anonymous struct
+        skel.load()
+        assert skel.loaded and skel.rodata.target_pid == pid and skel.rodata.step == 3
+        assert all(link is None for link in skel.links.values())
+        with pytest.raises(AlreadyLoadedError):
+            skel.maps.kver.max_entries = 2
+        skel.attach()
+        assert all(skel.links[p] is not None for p in skel.progs)
+        link = skel.links["count_getpid"]
+        assert link is not None and link.info()["prog_id"] == skel.progs.count_getpid.id
+        before = skel.bss.counter
+        _calls(os.getpid, 5)
+        _calls(os.getppid, 2)
+        assert skel.bss.counter - before == 15     # step 3, read from the mmap'd .bss
+        assert skel.bss.ppid_calls == 2
+        assert skel.var("counter") == skel.bss.counter
+        seen = skel.bss.seen                       # the kernel's copy of .data's init
+        assert (seen.kind, seen.lo, seen.hi, seen.neg, seen.big) == (1, 9, 4095, -3, 77)
+        assert (seen.as_u32, list(seen.as_bytes), seen.x, seen.y) == \
+            (0x01020304, [4, 3, 2, 1], 300, 8)
+        assert (seen.class_, seen.shade, seen.tail) == (42, -2, 99)
+        assert [list(r) for r in seen.grid] == [[1, -2, 3], [-4, 5, 100]]
+        assert skel.var("seen")["grid"] == [[1, -2, 3], [-4, 5, 100]]
+        assert skel.data_custom.custom_hits == 11 + 5 * (12 + 1 + 5)  # static vars count too
+        assert skel.kconfig.LINUX_KERNEL_VERSION > 0
+        assert skel.maps.kver[0] == skel.kconfig.LINUX_KERNEL_VERSION
+        skel.detach()
+        assert all(link is None for link in skel.links.values())
+        assert link.closed
+        n = skel.bss.counter
+        _calls(os.getpid, 3)
+        assert skel.bss.counter == n               # nothing attached any more
+        skel.attach()                              # attach again after detach
+        _calls(os.getpid, 1)
+        assert skel.bss.counter == n + 3
+    assert skel.closed
+
+
+def test_bss_write_is_seen_by_the_kernel(open_skel: Callable[..., Skeleton]) -> None:
+    with open_skel() as skel:
+        skel.rodata.target_pid = os.getpid()
+        skel.load()
+        skel.bss.counter = 1000                    # a plain store into the mapping
+        skel.attach()
+        os.getpid()
+        assert skel.bss.counter == 1001
+        assert skel.maps.bss[0].counter == 1001    # the same memory, through a syscall
+        skel.set_var("counter", 5)
+        os.getpid()
+        assert skel.var("counter") == 6
+
+
+def test_one_link_destroyed_by_hand(open_skel: Callable[..., Skeleton]) -> None:
+    with open_skel() as skel:
+        skel.rodata.target_pid = os.getpid()
+        skel.load()
+        skel.attach()
+        link = skel.links.count_getpid
+        assert link is not None
+        link.destroy()
+        link.destroy()
+        n = skel.bss.counter
+        os.getpid()
+        assert skel.bss.counter == n
+        skel.detach()                              # no double free of the emptied slot
+        assert skel.links.count_getpid is None
+
+
+# -- read-only and lifetime --------------------------------------------------------------
+
+def test_rodata_is_read_only_after_load(open_skel: Callable[..., Skeleton]) -> None:
+    with open_skel() as skel:
+        early = skel.bss
+        with pytest.raises(ReadOnlyError, match="kconfig"):
+            skel.kconfig.LINUX_KERNEL_VERSION = 1
+        skel.load()
+        for write in (lambda: setattr(skel.rodata, "step", 2),
+                      lambda: setattr(skel.rodata.ro_layout, "kind", 2),
+                      lambda: setattr(skel.rodata.ro_layout, "lo", 2),     # property bitfield
+                      lambda: setattr(skel.rodata.ro_layout, "neg", 2),    # ctypes bitfield
+                      lambda: skel.rodata.ro_layout.grid[0].__setitem__(0, 2),
+                      lambda: setattr(skel.rodata_custom, "custom_knob", 2),
+                      lambda: skel.set_var("step", 2)):
+            with pytest.raises(ReadOnlyError, match="read-only after load"):
+                write()
+        assert skel.rodata.step == 1 and skel.var("custom_knob") == 12
+        with pytest.raises(ReadOnlyError, match="pre-load image"):
+            early.counter = 1                      # a view kept from before load
+
+
+def test_use_after_destroy(open_skel: Callable[..., Skeleton]) -> None:
+    skel = open_skel()
+    skel.load()
+    bss, kver = skel.bss, skel.maps.kver
+    skel.destroy()
+    skel.destroy()                                 # idempotent
+    assert skel.closed and repr(skel) == "<Skeleton destroyed>"
+    for use in (lambda: skel.bss, lambda: skel.load(), lambda: skel.attach(),
+                lambda: skel.detach(), lambda: skel.var("counter"), lambda: kver.fd,
+                lambda: skel.obj):
+        with pytest.raises(ClosedError):
+            use()
+    with pytest.raises(ClosedError):
+        bss.counter = 1                            # the view's own mapping stays valid
+    assert bss.counter == 0
+    other = open_skel()
+    other.obj.close()                              # closing the object destroys the skeleton
+    assert other.closed
+    with pytest.raises(ClosedError):
+        other.rodata  # noqa: B018
+
+
+def test_bad_inputs(skel_o: Path, generated: Any) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        Skeleton.open(b"")
+    with pytest.raises(LibbpfError):
+        Skeleton.open(b"\x7fELF not really an object at all")
+    with pytest.raises(TypeError, match="unknown open option 'colour'"):
+        Skeleton.open(skel_o, colour="red")
+    with pytest.raises(TypeError, match="name is fixed"):
+        generated.open(name="other")
+    with pytest.raises(TypeError, match=r"Skeleton.open"):
+        Skeleton()
+    with Skeleton.open(skel_o) as skel:
+        with pytest.raises(TypeError):
+            skel.rodata.step = "three"
+        with pytest.raises(ValueError, match="does not fit"):
+            skel.data.init.lo = 16                 # 4-bit bitfield
+        with pytest.raises(ValueError, match="needs 3 values"):
+            skel.data.init.grid = [[1, 2, 3], [1, 2]]
+        with pytest.raises(KeyError, match="no global variable named 'nope'"):
+            skel.var("nope")
+        with pytest.raises(AttributeError):
+            skel.rodata.nope  # noqa: B018
+        with pytest.raises(NotLoadedError):
+            skel.attach()
+        skel.set_var("init", {"kind": 4, "lo": 3, "grid": [[0, 0, 1], [0, 0, 2]]})
+        assert skel.var("init")["lo"] == 3 and skel.data.init.grid[1][2] == 2
+        assert skel.data.init.tail == 0            # assigning a dict rebuilds the record
+    with Skeleton.open(skel_o.read_bytes()) as mem:  # from bytes: bpftool has no file name
+        assert mem.name == "skeleton" and mem.maps.bss.name == "skeleton.bss"
+
+
+# -- by name on a plain BpfObject --------------------------------------------------------
+
+def test_object_var_by_name(skel_o: Path) -> None:
+    with BpfObject.open(skel_o) as obj:
+        assert obj.var("target_pid") == 0 and obj.var("lambda") == 3
+        obj.set_var("target_pid", os.getpid())
+        assert obj.var("target_pid") == os.getpid()
+        rodata = next(m for n, m in obj.maps.items() if n.endswith(".rodata"))
+        assert int.from_bytes(rodata.initial_value[:4], "little") == os.getpid()
+        obj.load()
+        link = obj.programs.count_getpid.attach()
+        try:
+            os.getpid()
+            assert obj.var("counter") == 1
+            obj.set_var("counter", 40)             # straight into the map's memory
+            os.getpid()
+            assert obj.var("counter") == 41
+            with pytest.raises(ReadOnlyError):
+                obj.set_var("step", 9)
+            assert obj.var("init")["class_"] == 42  # dicts use the Python names
+        finally:
+            link.destroy()
+    with pytest.raises(ClosedError):
+        obj.var("counter")
+
+
+# -- the generated module ----------------------------------------------------------------
+
+USAGE = """\
+from __future__ import annotations
+from typing import Optional
+import libbpf_py
+import {mod} as gen
+
+def use() -> int:
+    with gen.open() as skel:
+        skel.rodata.target_pid = 1
+        skel.data.init.class_ = 2
+        skel.data.init.lo = 3
+        m: libbpf_py.Map = skel.maps.kver
+        p: libbpf_py.Program = skel.progs.count_getppid
+        link: Optional[libbpf_py.Link] = skel.links.count_getpid
+        x: int = skel.bss.seen.x + skel.bss.seen.as_u32 + skel.kconfig.LINUX_KERNEL_VERSION
+        del m, p, link
+        return x + skel.bss.counter
+"""
+
+
+def _mypy(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nstrict = True\n\n[mypy-libbpf_py._libbpf]\n"
+                      "ignore_missing_imports = True\n")
+    env = dict(os.environ)
+    package_root = str(Path(libbpf_py.__file__).resolve().parent.parent)
+    if "site-packages" not in package_root:     # an editable install: mypy needs the path
+        env["MYPYPATH"] = package_root
+    MYPY_CACHE.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir",
+         str(MYPY_CACHE), "--no-error-summary", *map(str, files)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+
+
+def test_generated_module_passes_mypy_strict(skel_o: Path, tmp_path: Path) -> None:
+    mod = tmp_path / "skel_skel.py"
+    mod.write_text(generate(skel_o))
+    good = tmp_path / "use_good.py"
+    good.write_text(USAGE.format(mod="skel_skel"))
+    proc = _mypy(tmp_path, mod, good)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bad = tmp_path / "use_bad.py"
+    bad.write_text(USAGE.format(mod="skel_skel").replace(
+        "        del m, p, link\n",
+        "        del m, p, link\n        s: str = skel.bss.seen.class_\n"
+        "        q: int = skel.progs.count_getpid\n        skel.links.count_getpid.fd\n"))
+    proc = _mypy(tmp_path, mod, bad)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert 'expression has type "int", variable has type "str"' in out, out
+    assert 'expression has type "Program", variable has type "int"' in out, out
+    assert 'Item "None" of "Link | None" has no attribute "fd"' in out, out
+
+
+def test_gen_cli(skel_o: Path, tmp_path: Path) -> None:
+    out = tmp_path / "named.py"
+    proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton", str(skel_o),
+                           "-o", str(out), "--name", "named"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    module = _import_generated(out, "cli")
+    try:
+        assert module.__all__ == ["Named", "open"]
+        with module.open() as skel:
+            assert type(skel).__name__ == "Named" and skel.name == "named"
+            assert skel.maps.rodata.name == "named.rodata"
+    finally:
+        sys.modules.pop(module.__name__, None)
+    proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton",
+                           str(tmp_path / "missing.o")], capture_output=True, text=True)
+    assert proc.returncode == 1 and "missing.o" in proc.stderr
+
+
+# -- the layout against BTF, member by member --------------------------------------------
+
+def test_layout_matches_btf(skel_o: Path) -> None:
+    """Every named field sits at the BTF offset; set alone it changes exactly its bits."""
+    with Skeleton.open(skel_o) as skel:
+        layout = type(skel.data.init)
+        expected = {  # from the C struct, as clang lays it out (x86-64/BPF)
+            "kind": (0, 8), "lo": (8, 4), "hi": (12, 12), "as_u32": (32, 32),
+            "x": (64, 16), "y": (80, 16), "class_": (96, 32), "shade": (176 + 16, 32),
+            "neg": (224, 5), "big": (229, 27), "tail": (256, 64)}
+        assert ctypes.sizeof(layout) == 40
+        for name, (bit, bits) in expected.items():
+            rec = layout()
+            setattr(rec, name, (1 << bits) - 1 if name not in ("neg", "shade") else -1)
+            got = int.from_bytes(bytes(rec), "little")
+            assert got == ((1 << bits) - 1) << bit, name
+        assert layout._btf_cnames_["class_"] == "class"
+
+
+# -- parity with bpftool -----------------------------------------------------------------
+
+def _bpftool_names(header: str) -> Tuple[List[str], List[str], Dict[str, List[str]]]:
+    """maps, progs and {section: [variables]} of a bpftool-generated skeleton header."""
+    def block(kind: str) -> List[str]:
+        m = re.search(r"struct \{\n((?:\t\tstruct " + kind + r" \*\w+;\n)*)\t\} "
+                      + {"bpf_map": "maps", "bpf_program": "progs"}[kind] + ";", header)
+        return re.findall(r"\*(\w+);", m.group(1)) if m else []
+
+    sections: Dict[str, List[str]] = {}
+    for m in re.finditer(r"\n\tstruct \w+__(\w+) \{\n(.*?)\n?\t\} \*(\w+);", header, re.S):
+        names: List[str] = []
+        depth = 0
+        for line in m.group(2).splitlines():
+            depth_before = depth
+            depth += line.count("{") - line.count("}")
+            if depth == 0 and (depth_before == 0 or "}" in line):
+                found = re.search(r"(\w+)(\[[^\]]*\])*;\s*$", line)
+                if found and not re.fullmatch(r"__pad\d+", found.group(1)):
+                    names.append(found.group(1))
+        sections[m.group(3)] = names
+    return block("bpf_map"), block("bpf_program"), sections
+
+
+def test_parity_with_bpftool(compile_bpf: Compile, kernel: None, tmp_path: Path) -> None:
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    sources = sorted(p.name[:-len(".bpf.c")] for p in (TESTS / "bpf").glob("*.bpf.c"))
+    assert "skel" in sources
+    compared = 0
+    for name in sources:
+        obj_path = compile_bpf(name)
+        proc = subprocess.run([bpftool, "gen", "skeleton", str(obj_path)], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+        maps, progs, sections = _bpftool_names(proc.stdout)
+        with BpfObject.open_mem(obj_path.read_bytes(), name=object_name_for(obj_path)) as obj:
+            spec = describe(obj)
+        assert [ident for _, ident in spec.maps] == maps, name
+        assert list(spec.programs) == progs, name
+        assert {s.ident: list(s.variables) for s in spec.sections} == sections, name
+        with Skeleton.open(obj_path) as skel:
+            assert list(skel.maps) == maps and list(skel.progs) == progs
+            assert list(skel.sections) == list(sections)
+        compared += 1
+    assert compared == len(sources)
+    assert _bpftool_names(subprocess.run(
+        [bpftool, "gen", "skeleton", str(compile_bpf("skel"))], capture_output=True,
+        text=True).stdout)[2]["data"] == ["lambda", "init"]

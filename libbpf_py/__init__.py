@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import log
 from ._binding import BUILD, BuildInfo
+from ._features import Feature, Features, features
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
     AlreadyLoadedError,
@@ -25,6 +26,7 @@ from .errors import (
 from .link import Link
 from .map import Map, MapInfo
 from .object import BpfObject
+from .probe import KernelReport, ProbeReport, probe, probe_kernel
 from .program import Program, TestRunResult
 
 __version__ = "0.1.0"
@@ -35,6 +37,9 @@ __all__ = [
     "BpfObject",
     "BuildInfo",
     "ClosedError",
+    "Feature",
+    "Features",
+    "KernelReport",
     "LibbpfError",
     "LibbpfExistsError",
     "LibbpfNotFoundError",
@@ -48,6 +53,7 @@ __all__ = [
     "MapInfo",
     "MapType",
     "NotLoadedError",
+    "ProbeReport",
     "ProgType",
     "Program",
     "TestRunResult",
@@ -55,7 +61,10 @@ __all__ = [
     "VerifierError",
     "__version__",
     "build_info",
+    "features",
     "log",
+    "probe",
+    "probe_kernel",
 ]
 
 

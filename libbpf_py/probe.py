@@ -437,6 +437,20 @@ def _attach_facts() -> Dict[str, Any]:
     }
 
 
+def _check_privilege() -> None:
+    """Raise LibbpfPermissionError unless this process may use bpf().
+
+    libbpf's probes turn a refused load into "not supported", so an
+    unprivileged run would report every program type missing: ask first, by
+    creating (and closing) a one-element array map.
+    """
+    fd = lib.bpf_map_create(int(MapType.ARRAY), ffi.NULL, 4, 4, 1, ffi.NULL)
+    if fd >= 0:
+        os.close(fd)
+        return
+    _answer(fd if fd < 0 else -(ffi.errno or errno.EPERM), "bpf_map_create")
+
+
 def probe_kernel(*, helpers: bool = True, full: bool = False) -> KernelReport:
     """Probe the running kernel: program, map types, helpers, kfuncs, attach facts.
 
@@ -447,6 +461,7 @@ def probe_kernel(*, helpers: bool = True, full: bool = False) -> KernelReport:
 
     Raises :class:`~libbpf_py.LibbpfPermissionError` without CAP_BPF.
     """
+    _check_privilege()
     prog_types = _kinds(ProgType, lib.libbpf_bpf_prog_type_str)
     map_types = _kinds(MapType, lib.libbpf_bpf_map_type_str)
     progs = {name: _answer(lib.libbpf_probe_bpf_prog_type(value, ffi.NULL),

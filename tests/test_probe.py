@@ -377,3 +377,25 @@ def test_probe_kernel_command_json(kernel_report: libbpf_py.KernelReport) -> Non
     table = subprocess.run([sys.executable, "-m", "libbpf_py", "probe", "--kernel",
                             "--no-helpers"], check=True, capture_output=True, text=True).stdout
     assert re.search(r"^program_types\s+\d+ of \d+: ", table, re.M)
+
+
+def test_probe_kernel_without_privilege_raises(kernel: None) -> None:
+    """Root with every capability dropped: a clear EPERM, not "nothing supported"."""
+    code = ("import libbpf_py\n"
+            "try:\n"
+            "    libbpf_py.probe_kernel()\n"
+            "except libbpf_py.LibbpfPermissionError as exc:\n"
+            "    print(exc.errno, exc)\n")
+    drop = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--"]
+    out = subprocess.run([*drop, sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert out == ("1 bpf_map_create: probing the kernel needs CAP_BPF and CAP_PERFMON (run as "
+                   "root): Operation not permitted [EPERM]")
+    proc = subprocess.run([*drop, sys.executable, "-m", "libbpf_py", "probe", "--kernel"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "probing the kernel needs CAP_BPF" in proc.stderr
+    # the library side needs no privilege
+    proc = subprocess.run([*drop, sys.executable, "-m", "libbpf_py", "probe", "--json"],
+                          check=True, capture_output=True, text=True)
+    assert json.loads(proc.stdout)["mode"] == INFO.mode

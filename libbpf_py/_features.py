@@ -13,8 +13,9 @@ libbpf capabilities every wrapper builds on are registered below.
 
     >>> "user_ring_buffer" in libbpf_py.features
     True
-    >>> libbpf_py.features.why_not("ring_buffer.consume_n")  # built against libbpf 1.1
-    'needs ring_buffer__consume_n (LIBBPF_1.5.0), ring__consume_n (LIBBPF_1.5.0); built against libbpf 1.1'
+    >>> print(libbpf_py.features.why_not("ring_buffer.consume_n"))  # built against 1.1
+    needs ring_buffer__consume_n (LIBBPF_1.5.0), ring__consume_n (LIBBPF_1.5.0); built \
+against libbpf 1.1
 """
 
 from __future__ import annotations

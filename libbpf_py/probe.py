@@ -315,19 +315,22 @@ class KernelReport:
         return _table(rows)
 
 
+#: no kernel enum has nearly this many values; a bound on the loop in _kinds
+_MAX_KIND = 1024
+
+
 def _kinds(enum: Any, to_str: Callable[[int], Any]) -> List[Tuple[int, str]]:
     """(value, name) of every kind the headers or the runtime libbpf name, but UNSPEC."""
     known_max = max(int(m) for m in enum)
     out: List[Tuple[int, str]] = []
-    value = 1
-    while True:
+    for value in range(1, _MAX_KIND):
         text = to_str(value)
         if text == ffi.NULL and value > known_max:
-            return out
+            break
         name = (ffi.string(text).decode() if text != ffi.NULL
                 else enum(value).name.lower())
         out.append((value, name))
-        value += 1
+    return out
 
 
 def _answer(ret: int, what: str) -> Optional[bool]:
@@ -447,8 +450,8 @@ def _check_privilege() -> None:
     fd = lib.bpf_map_create(int(MapType.ARRAY), ffi.NULL, 4, 4, 1, ffi.NULL)
     if fd >= 0:
         os.close(fd)
-        return
-    _answer(fd if fd < 0 else -(ffi.errno or errno.EPERM), "bpf_map_create")
+    else:
+        _answer(fd, "bpf_map_create")  # libbpf >= 1.0 returns -errno
 
 
 def probe_kernel(*, helpers: bool = True, full: bool = False) -> KernelReport:

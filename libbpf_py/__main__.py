@@ -60,10 +60,14 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     except LibbpfError as exc:
         print(f"python -m libbpf_py probe: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        print(report.format())
+    text = json.dumps(report.as_dict(), indent=2) if args.json else report.format()
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # the reader went away (`probe | head`): not an error, and no traceback at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

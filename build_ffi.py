@@ -17,18 +17,31 @@ Build variables (the same meanings as bpftool's Makefile, except the default):
 ``LIBBPF_PY_NO_RPATH``  ``1``: a dynamic build against ``LIBBPF_DIR`` records no
                         rpath; the loader then finds libbpf.so.1 through
                         ``LD_LIBRARY_PATH`` or the system's search path.
+
+What the build stamps into the extension (read back by ``libbpf_py/_buildinfo.py``):
+
+``.libbpf_py.buildinfo``  ``key=value`` lines: mode, origin, header version, paths,
+                          and ``omitted``, the declared functions the headers lack
+                          (``name@LIBBPF_x.y.z`` each), so that the binding need not
+                          assemble the declarations again at import.
+``.libbpf_py.versions``   for a static build, libbpf's version nodes (``LIBBPF_x=sym
+                          sym ...``) from the version script (``src/libbpf.map``) of the
+                          libbpf built in, or, when no script is found, from the
+                          archive's symbols; ``source=`` says which. A dynamic build
+                          reads the nodes from the loaded libbpf.so at run time.
 """
 
 # No "from __future__ import annotations": cffi exec()s this file outside
 # sys.modules, where dataclasses cannot resolve string annotations.
 
+import json
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import cffi
 
@@ -295,6 +308,91 @@ def plan_dynamic(config: BuildConfig) -> LinkPlan:
     )
 
 
+def parse_version_script(text: str) -> Dict[str, List[str]]:
+    """node -> sorted global symbols of a GNU ld version script such as libbpf.map."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    out: Dict[str, List[str]] = {}
+    for m in re.finditer(r"(LIBBPF_[\d.]+)\s*\{(.*?)\}", text, re.S):
+        body = m.group(2).split("local:")[0]
+        body = body.split("global:", 1)[-1]
+        out[m.group(1)] = sorted(set(re.findall(r"([A-Za-z_]\w*)\s*;", body)))
+    return out
+
+
+def provisioned_source(prefix: Path) -> Optional[Path]:
+    """The source tree vendor/provision.py built ``prefix`` from, if it says so.
+
+    provision.py stamps each prefix with the identity of its source; a Debian
+    source package is unpacked into <build>/src/libbpf-<version>, a LIBBPF_SRC
+    tree is named in the origin. The tree must carry the same checksum.
+    """
+    try:
+        stamp = json.loads((prefix / "provision-stamp.json").read_text())
+        identity = stamp["identity"]
+        origin, version = str(identity["origin"]), str(identity["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if origin.startswith("tree "):
+        return Path(origin[len("tree "):])
+    tree = prefix.parent / "src" / f"libbpf-{version}"
+    try:
+        source = json.loads((tree / ".provision-source.json").read_text())["identity"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return tree if source.get("sha256") == identity.get("sha256") else None
+
+
+def load_by_path(name: str, path: Path):  # type: ignore[no-untyped-def]
+    """Import a file of libbpf_py without importing libbpf_py (not built yet)."""
+    import importlib.util
+
+    is_pkg = path.name == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        name, path, submodule_search_locations=[str(path.parent)] if is_pkg else None)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def archive_version_nodes(archive: Path, known: Mapping[str, str]) -> Dict[str, List[str]]:
+    """node -> symbols: the archive's defined globals that ``known`` (name -> node) lists."""
+    try:
+        proc = subprocess.run(["nm", "-g", "--defined-only", str(archive)],
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        raise BuildError("nm is missing: install binutils.") from None
+    if proc.returncode != 0:
+        raise BuildError(f"nm cannot read {archive}: {proc.stderr.strip()}")
+    out: Dict[str, List[str]] = {}
+    for line in proc.stdout.splitlines():
+        cols = line.split()
+        if len(cols) == 3 and cols[2] in known:
+            out.setdefault(known[cols[2]], []).append(cols[2])
+    return {node: sorted(set(names)) for node, names in out.items()}
+
+
+def static_version_nodes(plan: LinkPlan, prefix: Path,
+                         declared: Mapping[str, str]) -> Tuple[str, Dict[str, List[str]]]:
+    """(source, node -> symbols) of the libbpf a static build links in."""
+    candidates = [prefix / "libbpf.map"]
+    tree = provisioned_source(prefix)
+    if tree is not None:
+        candidates.insert(0, tree / "src" / "libbpf.map")
+    for script in candidates:
+        if script.is_file():
+            return f"version script {script}", parse_version_script(script.read_text())
+    api = load_by_path("_libbpf_py_api", HERE / "libbpf_py" / "_libbpf_api.py")
+    known = {name: node for node, names in api.NODES.items() for name in names}
+    known.update(declared)
+    newest = max(api.NODES, key=lambda n: tuple(int(x) for x in n[len("LIBBPF_"):].split(".")))
+    return (f"archive {plan.library_file}: no libbpf.map found beside the prefix, so these are "
+            f"the archive's defined symbols that libbpf_py knows, under the nodes of its own "
+            f"table (up to {newest}); symbols newer than that are not listed",
+            archive_version_nodes(plan.library_file, known))
+
+
 def make_plan(config: BuildConfig) -> LinkPlan:
     return plan_dynamic(config) if config.dynamic else plan_static(config)
 
@@ -307,6 +405,7 @@ def _c_string(text: str) -> str:
 # from the ELF file without loading it (libbpf_py/_buildinfo.py does).
 _SHIM_CDEF = """
 const char *libbpf_py_build_info(void);
+const char *libbpf_py_version_map(void);
 const char *libbpf_py_loaded_library(void);
 """
 
@@ -314,9 +413,17 @@ _SHIM_SOURCE = """
 static const char libbpf_py_build_info_text[]
     __attribute__((used, section(".libbpf_py.buildinfo"))) = %(info)s;
 
+static const char libbpf_py_version_map_text[]
+    __attribute__((used, section(".libbpf_py.versions"))) = %(versions)s;
+
 const char *libbpf_py_build_info(void)
 {
     return libbpf_py_build_info_text;
+}
+
+const char *libbpf_py_version_map(void)
+{
+    return libbpf_py_version_map_text;
 }
 
 /* The file the libbpf code really runs from: libbpf.so for a dynamic build,
@@ -334,16 +441,14 @@ const char *libbpf_py_loaded_library(void)
 
 def load_cdefs():  # type: ignore[no-untyped-def]
     """Import libbpf_py/_cdefs without importing libbpf_py (not built yet)."""
-    import importlib.util
+    return load_by_path("_libbpf_py_cdefs", HERE / "libbpf_py" / "_cdefs" / "__init__.py")
 
-    spec = importlib.util.spec_from_file_location(
-        "_libbpf_py_cdefs", HERE / "libbpf_py" / "_cdefs" / "__init__.py",
-        submodule_search_locations=[str(HERE / "libbpf_py" / "_cdefs")])
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+
+def version_map_text(source: str, nodes: Mapping[str, List[str]]) -> str:
+    """The text of the ``.libbpf_py.versions`` section."""
+    lines = [f"source={source}"]
+    lines += [f"{node}={' '.join(names)}" for node, names in nodes.items()]
+    return "\n".join(lines) + "\n"
 
 
 def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
@@ -352,6 +457,13 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
     print(plan.describe(config), file=sys.stderr)
     cdefs = load_cdefs()
     assembly = cdefs.assemble(plan.header_version)
+    if plan.mode == "static":
+        prefix = config.prefix or plan.include_dir.parent
+        source, nodes = static_version_nodes(plan, prefix, assembly.functions)
+        print(f"libbpf_py build: version nodes from {source.split(':')[0]}", file=sys.stderr)
+    else:
+        source, nodes = "the loaded libbpf.so, at run time", {}
+    omitted = " ".join(f"{name}@{node}" for name, node in sorted(assembly.omitted.items()))
     info = "\n".join([
         f"mode={plan.mode}",
         f"origin={plan.origin}",
@@ -359,11 +471,13 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
         f"include_dir={plan.include_dir}",
         f"library_file={plan.library_file}",
         f"rpath={':'.join(plan.runtime_library_dirs)}",
+        f"omitted={omitted}",
     ]) + "\n"
     ffi = cffi.FFI()
     ffi.cdef(assembly.cdef + _SHIM_CDEF)
     source = ("#define _GNU_SOURCE\n#include <dlfcn.h>\n" + assembly.source
-              + _SHIM_SOURCE % {"info": _c_string(info)})
+              + _SHIM_SOURCE % {"info": _c_string(info),
+                                "versions": _c_string(version_map_text(source, nodes))})
     ffi.set_source(
         "libbpf_py._libbpf",
         source,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import log
 from ._binding import BUILD, BuildInfo
+from ._features import Feature, Features, features
 from .btf import Btf, BtfKind, BtfType
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
@@ -26,6 +27,7 @@ from .errors import (
 from .link import FdLink, Link, TcLink
 from .map import Map, MapInfo
 from .object import BpfObject
+from .probe import KernelReport, ProbeReport, probe, probe_kernel
 from .program import Program, TestRunResult
 from .skeleton import ReadOnlyError, Skeleton
 
@@ -41,6 +43,9 @@ __all__ = [
     "BuildInfo",
     "ClosedError",
     "FdLink",
+    "Feature",
+    "Features",
+    "KernelReport",
     "LibbpfError",
     "LibbpfExistsError",
     "LibbpfNotFoundError",
@@ -54,6 +59,7 @@ __all__ = [
     "MapInfo",
     "MapType",
     "NotLoadedError",
+    "ProbeReport",
     "ProgType",
     "Program",
     "ReadOnlyError",
@@ -64,7 +70,10 @@ __all__ = [
     "VerifierError",
     "__version__",
     "build_info",
+    "features",
     "log",
+    "probe",
+    "probe_kernel",
 ]
 
 

@@ -12,6 +12,10 @@ Subcommands:
     the kernel's BPF objects and BTF (:mod:`libbpf_py.cli`, docs/cli.md).
 ``gen skeleton X.bpf.o [-o x_skel.py] [--name NAME]``
     write a typed Python skeleton module for a BPF object (stdout without -o).
+``probe [--json] [--kernel [--no-helpers] [--full]]``
+    which libbpf is linked, how, what it exports by version node, what the
+    bindings miss, which features are available; with ``--kernel``, what the
+    running kernel supports (needs root). See docs/probe.md.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+if TYPE_CHECKING:
+    from .probe import KernelReport, ProbeReport
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -59,6 +66,28 @@ def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from .errors import LibbpfError
+    from .probe import probe, probe_kernel
+
+    report: ProbeReport | KernelReport
+    try:
+        report = (probe_kernel(helpers=not args.no_helpers, full=args.full) if args.kernel
+                  else probe())
+    except LibbpfError as exc:
+        print(f"python -m libbpf_py probe: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(report.as_dict(), indent=2) if args.json else report.format()
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # the reader went away (`probe | head`): not an error, and no traceback at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m libbpf_py",
@@ -95,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="the module to write (default: stdout)")
     p.add_argument("--name", help="object name (default: from the file name, as bpftool)")
     p.set_defaults(func=_cmd_gen_skeleton)
+
+    p = sub.add_parser("probe", help="which libbpf is linked and what it exports; "
+                                     "with --kernel, what the kernel supports",
+                       description="Report the linked libbpf (mode, header and runtime "
+                                   "versions, library path, exported symbols by version "
+                                   "node, declared API it lacks, exports not wrapped, "
+                                   "features), or with --kernel the running kernel's "
+                                   "program types, map types, helpers, kfuncs and attach "
+                                   "facts (needs root).")
+    p.add_argument("--json", action="store_true", help="print JSON with stable keys")
+    p.add_argument("--kernel", action="store_true", help="probe the running kernel")
+    p.add_argument("--no-helpers", action="store_true",
+                   help="with --kernel: skip the per-program-type helper probes")
+    p.add_argument("--full", action="store_true",
+                   help="with --kernel: also probe helpers that warn in the kernel log")
+    p.set_defaults(func=_cmd_probe)
     return parser
 
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from . import _buildinfo, _cdefs
+from . import _buildinfo
 from .errors import LibbpfVersionError
 
 Version = Tuple[int, int]
@@ -138,11 +138,40 @@ if BUILD.mode == "dynamic" and RUNTIME_VERSION < HEADER_VERSION:
     )
 
 
-_ASSEMBLY = _cdefs.assemble(HEADER_VERSION)
-#: every libbpf function libbpf_py declares, name -> libbpf.map version node
-DECLARED: Dict[str, str] = dict(_ASSEMBLY.functions)
-#: the ones this build left out because its headers are older
-OMITTED: Dict[str, str] = dict(_ASSEMBLY.omitted)
+def _omitted() -> Dict[str, str]:
+    """The declared functions this build left out, stamped by build_ffi.py."""
+    facts = _buildinfo.parse(ffi.string(_raw_lib.libbpf_py_build_info()).decode())
+    if "omitted" in facts:
+        return _buildinfo.parse_omitted(facts["omitted"])
+    # an extension built before the build stamped the list
+    from . import _cdefs
+
+    return dict(_cdefs.assemble(HEADER_VERSION).omitted)
+
+
+#: the functions this build left out because its headers are older, name -> the
+#: version node they need (stamped at build time: no declaration parsing at import)
+OMITTED: Dict[str, str] = _omitted()
+_DECLARED: Dict[str, str] = {}
+
+
+def declared() -> Dict[str, str]:
+    """Every libbpf function libbpf_py declares, name -> libbpf.map version node.
+
+    Read from ``libbpf_py._cdefs`` on first use (a few ms), not at import.
+    """
+    if not _DECLARED:
+        from . import _cdefs
+
+        _DECLARED.update(_cdefs.declared_functions())
+    return dict(_DECLARED)
+
+
+def __getattr__(name: str) -> Any:
+    # DECLARED is computed on first access (PEP 562)
+    if name == "DECLARED":
+        return declared()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _GatedLib:

@@ -192,7 +192,8 @@ def pic_prefix() -> Path:
         if not path.is_file():
             pytest.fail(f"LIBBPF_PY_PIC_ARCHIVE={archive} does not exist: run "
                         "`python vendor/provision.py static`")
-        return path.parent.parent
+        # resolved, as build_ffi.py resolves LIBBPF_DIR (vendor/build may be a symlink)
+        return path.resolve().parent.parent
     script = TESTS.parent / "vendor" / "provision.py"
     import sys
 

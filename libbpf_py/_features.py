@@ -1,0 +1,202 @@
+"""The feature registry: what this build of libbpf_py can do, by name.
+
+A feature is a named capability of the wrappers ("ring_buffer.consume_n",
+"open.bpf_token_path") together with what it needs from the libbpf the
+extension was built against: libbpf functions (``lib.has``), fields of
+libbpf's option structs (as the compiler saw them), and optionally the
+oldest runtime libbpf that may be handed those fields. A feature is available
+when the build has all of it.
+
+The wrappers register their features at import with :func:`register`; the
+libbpf capabilities every wrapper builds on are registered below.
+``libbpf_py.features`` is a live, read-only set of the available names::
+
+    >>> "user_ring_buffer" in libbpf_py.features
+    True
+    >>> print(libbpf_py.features.why_not("ring_buffer.consume_n"))  # built against 1.1
+    needs ring_buffer__consume_n (LIBBPF_1.5.0), ring__consume_n (LIBBPF_1.5.0); built \
+against libbpf 1.1
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from ._binding import BUILD, OMITTED, RUNTIME_VERSION, ffi, lib
+from .errors import LibbpfVersionError
+
+__all__ = ["Feature", "Features", "features", "register"]
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One named capability and what it needs from libbpf."""
+
+    name: str
+    description: str
+    #: libbpf functions the feature calls
+    functions: Tuple[str, ...] = ()
+    #: (struct, field) pairs of libbpf's option structs the feature sets
+    fields: Tuple[Tuple[str, str], ...] = ()
+    #: oldest runtime libbpf (major, minor) the feature works with, if later than the build's
+    runtime: Optional[Tuple[int, int]] = None
+
+    def why_not(self) -> Optional[str]:
+        """None when available; otherwise what is missing, in one sentence."""
+        reasons: List[str] = []
+        for name in self.functions:
+            if not lib.has(name):
+                node = OMITTED.get(name)
+                reasons.append(f"{name} ({node})" if node else name)
+        for struct, field in self.fields:
+            try:
+                known = {f for f, _ in ffi.typeof(f"struct {struct}").fields}
+            except ffi.error:
+                known = set()
+            if field not in known:
+                reasons.append(f"struct {struct}.{field}")
+        if reasons:
+            return (f"needs {', '.join(reasons)}; built against libbpf "
+                    f"{BUILD.header_version_string}")
+        if self.runtime is not None and RUNTIME_VERSION < self.runtime:
+            return (f"needs runtime libbpf >= {self.runtime[0]}.{self.runtime[1]}; runs "
+                    f"libbpf {BUILD.runtime_version}")
+        return None
+
+    @property
+    def available(self) -> bool:
+        return self.why_not() is None
+
+
+_REGISTRY: Dict[str, Feature] = {}
+
+
+def register(name: str, description: str, *, functions: Tuple[str, ...] = (),
+             fields: Tuple[Tuple[str, str], ...] = (),
+             runtime: Optional[Tuple[int, int]] = None) -> Feature:
+    """Register a feature (idempotent for an identical definition).
+
+    ``name`` is dotted lower case (``"link.netfilter"``). Registering a
+    different definition under a taken name raises ValueError.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"feature name {name!r} must be dotted lower case, e.g. 'link.tcx'")
+    unknown = [f for f in functions if not lib.has(f) and f not in OMITTED]
+    if unknown:
+        raise ValueError(f"feature {name!r} needs {', '.join(unknown)}, which libbpf_py "
+                         "does not declare")
+    feature = Feature(name, description, tuple(functions),
+                      tuple((str(s), str(f)) for s, f in fields), runtime)
+    old = _REGISTRY.get(name)
+    if old is not None and old != feature:
+        raise ValueError(f"feature {name!r} is already registered with another definition")
+    _REGISTRY[name] = feature
+    return feature
+
+
+class Features(AbstractSet[str]):
+    """The available features, a live read-only set of names.
+
+    ``name in features`` is False for an unavailable or unknown feature;
+    :meth:`why_not` says why, :meth:`require` raises.
+    """
+
+    def __contains__(self, name: object) -> bool:
+        feature = _REGISTRY.get(name) if isinstance(name, str) else None
+        return feature is not None and feature.available
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in sorted(_REGISTRY) if _REGISTRY[name].available])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"Features({sorted(self)!r})"
+
+    @property
+    def registered(self) -> Mapping[str, Feature]:
+        """Every registered feature, available or not, by name."""
+        return dict(sorted(_REGISTRY.items()))
+
+    def _get(self, name: str) -> Feature:
+        try:
+            return _REGISTRY[name]
+        except KeyError:
+            raise KeyError(f"no feature named {name!r}; known: "
+                           + ", ".join(sorted(_REGISTRY))) from None
+
+    def why_not(self, name: str) -> Optional[str]:
+        """None if ``name`` is available, else the reason; KeyError if unknown."""
+        return self._get(name).why_not()
+
+    def require(self, name: str) -> None:
+        """Raise unless ``name`` is available.
+
+        LibbpfVersionError (a NotImplementedError) names the first missing
+        function and its version node; KeyError for an unknown name.
+        """
+        feature = self._get(name)
+        reason = feature.why_not()
+        if reason is None:
+            return
+        for func in feature.functions:
+            if not lib.has(func):
+                raise LibbpfVersionError(func, OMITTED[func], BUILD.header_version_string)
+        raise NotImplementedError(f"feature {name}: {reason}")
+
+    def as_dict(self) -> Dict[str, bool]:
+        """name -> available, for every registered feature."""
+        return {name: feature.available for name, feature in sorted(_REGISTRY.items())}
+
+
+features = Features()
+
+
+# The libbpf capabilities the wrappers build on. Wrapper modules add their own.
+for _name, _description, _functions, _fields in (
+    ("open.btf_custom_path", "BpfObject.open(btf_custom_path=...)", (),
+     (("bpf_object_open_opts", "btf_custom_path"),)),
+    ("open.kernel_log", "BpfObject.open(kernel_log_level=..., kernel_log_size=...)", (),
+     (("bpf_object_open_opts", "kernel_log_level"),)),
+    ("open.bpf_token_path", "BpfObject.open(bpf_token_path=...): load through a BPF token",
+     (), (("bpf_object_open_opts", "bpf_token_path"),)),
+    ("object.unpin", "BpfObject.unpin(path) in one libbpf call", ("bpf_object__unpin",), ()),
+    ("info_by_fd", "typed bpf_{prog,map,link,btf}_get_info_by_fd",
+     ("bpf_prog_get_info_by_fd", "bpf_map_get_info_by_fd", "bpf_link_get_info_by_fd"), ()),
+    ("ring_buffer", "BPF ring buffers (ring_buffer__new/poll/consume)",
+     ("ring_buffer__new", "ring_buffer__poll", "ring_buffer__consume"), ()),
+    ("ring_buffer.ring", "per-ring access: sizes, positions, consume one ring",
+     ("ring_buffer__ring", "ring__consume"), ()),
+    ("ring_buffer.consume_n", "consume at most n records",
+     ("ring_buffer__consume_n", "ring__consume_n"), ()),
+    ("user_ring_buffer", "user-space producer ring buffers (BPF_MAP_TYPE_USER_RINGBUF)",
+     ("user_ring_buffer__new", "user_ring_buffer__reserve", "user_ring_buffer__submit"), ()),
+    ("perf_buffer", "perf event ring buffers", ("perf_buffer__new", "perf_buffer__poll"), ()),
+    ("link.kprobe_multi", "attach a kprobe to many functions",
+     ("bpf_program__attach_kprobe_multi_opts",), ()),
+    ("link.uprobe_multi", "attach a uprobe to many offsets",
+     ("bpf_program__attach_uprobe_multi",), ()),
+    ("link.usdt", "attach to a USDT probe", ("bpf_program__attach_usdt",), ()),
+    ("link.netfilter", "attach a netfilter program", ("bpf_program__attach_netfilter",), ()),
+    ("link.tcx", "attach to tcx ingress/egress", ("bpf_program__attach_tcx",), ()),
+    ("link.netkit", "attach to a netkit device", ("bpf_program__attach_netkit",), ()),
+    ("link.sockmap", "attach a program to a sockmap as a link",
+     ("bpf_program__attach_sockmap",), ()),
+    ("link.raw_tracepoint_cookie", "raw tracepoint attach with a BPF cookie",
+     ("bpf_program__attach_raw_tracepoint_opts",), ()),
+    ("link.update_map", "replace a struct_ops link's map", ("bpf_link__update_map",), ()),
+    ("token", "create BPF tokens from a delegated bpffs", ("bpf_token_create",), ()),
+    ("map.autoattach", "struct_ops maps attached by the skeleton",
+     ("bpf_map__autoattach", "bpf_map__set_autoattach"), ()),
+    ("kernel_probes", "probe program types, map types and helpers of the running kernel",
+     ("libbpf_probe_bpf_prog_type", "libbpf_probe_bpf_map_type", "libbpf_probe_bpf_helper"),
+     ()),
+):
+    register(_name, _description, functions=_functions, fields=_fields)

@@ -22,6 +22,7 @@ from .errors import (
     NotLoadedError,
     VerifierError,
 )
+from .events import Batch, PerfBuffer, Reservation, Ring, RingBuffer, UserRingBuffer
 from .link import Link
 from .map import Map, MapInfo
 from .object import BpfObject
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyLoadedError",
     "AttachType",
+    "Batch",
     "BpfObject",
     "BuildInfo",
     "ClosedError",
@@ -48,10 +50,15 @@ __all__ = [
     "MapInfo",
     "MapType",
     "NotLoadedError",
+    "PerfBuffer",
     "ProgType",
     "Program",
+    "Reservation",
+    "Ring",
+    "RingBuffer",
     "TestRunResult",
     "UpdateFlag",
+    "UserRingBuffer",
     "VerifierError",
     "__version__",
     "build_info",

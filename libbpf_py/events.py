@@ -19,7 +19,9 @@ What a callback receives (``record=`` of the constructor and of ``add()``):
 ``bytes``
     a ``bytes`` copy, yours to keep.
 a ctypes type (``Structure``, ``Union``, array, simple type)
-    ``type.from_buffer_copy(record)``; the record must be exactly its size.
+    ``type.from_buffer_copy(record)``; the record must be at least its size
+    (extra bytes are ignored: perf buffers pad samples so that, with their
+    4-byte size, they fill whole 8-byte words).
 a ``str``
     a type of the BPF object's BTF, e.g. ``"struct event"`` or ``"event"``
     (ring buffer maps cannot carry a value type: the kernel wants their
@@ -52,6 +54,7 @@ the map fds, so libbpf never sees a closed or reused fd.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ctypes
 import errno
 import functools
@@ -63,6 +66,7 @@ from typing import (
     Any,
     AsyncIterator,
     Callable,
+    Deque,
     Iterator,
     List,
     Optional,
@@ -145,10 +149,10 @@ def _btf_decoder(m: Any, type_name: str) -> Callable[[bytes], Any]:
     from_bytes = codec.from_bytes
 
     def decode(data: bytes) -> Any:
-        if len(data) != size:
+        if len(data) < size:
             raise ValueError(f"a record of {len(data)} bytes from map {_map_label(m)} is "
-                             f"not a {type_name!r} ({size} bytes)")
-        return from_bytes(data)
+                             f"too short for {type_name!r} ({size} bytes)")
+        return from_bytes(data[:size] if len(data) > size else data)
 
     return decode
 
@@ -158,9 +162,9 @@ def _ctypes_decoder(ctype: Any, label: str) -> Callable[[bytes], Any]:
     copy = ctype.from_buffer_copy
 
     def decode(data: bytes) -> Any:
-        if len(data) != size:
-            raise ValueError(f"a record of {len(data)} bytes from map {label} is not a "
-                             f"{ctype.__name__} ({size} bytes)")
+        if len(data) < size:
+            raise ValueError(f"a record of {len(data)} bytes from map {label} is too short "
+                             f"for {ctype.__name__} ({size} bytes)")
         return copy(data)
 
     return decode
@@ -968,9 +972,9 @@ class UserRingBuffer(_Buffer):
     def _commit(self, r: Reservation, discard: bool) -> None:
         if r._owner is not self:
             raise ValueError("this reservation belongs to another UserRingBuffer")
+        st = self._live()
         if r._ptr is None:
             raise ValueError("this reservation was already submitted or discarded")
-        st = self._live()
         with st.guard:
             ptr = r._finish()
             self._pending.discard(r)
@@ -1009,7 +1013,15 @@ class UserRingBuffer(_Buffer):
 
 
 class _PerfSink:
-    __slots__ = ("ctx", "decode", "lost", "lost_total", "sample", "scratch", "status")
+    """The perf buffer's callbacks, found by the C shim through its handle.
+
+    libbpf consumes the record at which a stop is signalled: a record that
+    arrives once ``ctx.stop`` is set is kept in ``pending`` (copied) and
+    delivered first by the next consume call, so nothing is lost.
+    """
+
+    __slots__ = ("ctx", "decode", "lost", "lost_total", "pending", "sample", "scratch",
+                 "status")
 
     def __init__(self, sample: Optional[Callback], lost: Optional[Callback],
                  decode: Optional[Callable[[bytes], Any]]) -> None:
@@ -1019,20 +1031,25 @@ class _PerfSink:
         self.status = _Status()
         self.scratch = _Scratch() if decode is None else None
         self.lost_total = 0
+        self.pending: Deque[Tuple[bool, int, Any]] = collections.deque()
         self.ctx: Any = None
 
-    def _fail(self, exc: BaseException) -> None:
-        self.status.error = exc
+    def _stop(self, exc: Optional[BaseException]) -> None:
+        if exc is not None:
+            self.status.error = exc
+        else:
+            self.status.stopped = True
         self.ctx.stop = 1
 
-    def deliver(self, cpu: int, data: Any, size: int) -> None:
+    def _sample(self, cpu: int, data: Any, size: int) -> None:
+        """Call the sample callback; ``data`` is a C pointer (size >= 0) or bytes."""
         try:
             callback = self.sample
             if callback is None:
                 return
             scratch = self.scratch
             if scratch is not None:
-                view = scratch.lend(data, size)
+                view = scratch.lend(data, size) if size >= 0 else memoryview(data)
                 try:
                     ret = callback(cpu, view)
                 finally:
@@ -1041,22 +1058,46 @@ class _PerfSink:
                     except BufferError:
                         pass
             else:
-                ret = callback(cpu, self.decode(ffi.buffer(data, size)[:]))  # type: ignore[misc]
+                raw = ffi.buffer(data, size)[:] if size >= 0 else data
+                ret = callback(cpu, self.decode(raw))  # type: ignore[misc]
         except BaseException as exc:
-            self._fail(exc)
+            self._stop(exc)
             return
         if ret:
-            self.status.stopped = True
-            self.ctx.stop = 1
+            self._stop(None)
+
+    def _lost(self, cpu: int, count: int) -> None:
+        try:
+            if self.lost is not None and self.lost(cpu, count):
+                self._stop(None)
+        except BaseException as exc:
+            self._stop(exc)
+
+    def deliver(self, cpu: int, data: Any, size: int) -> None:
+        if self.ctx.stop:
+            self.pending.append((True, cpu, ffi.buffer(data, size)[:]))
+        else:
+            self._sample(cpu, data, size)
 
     def deliver_lost(self, cpu: int, count: int) -> None:
         self.lost_total += count
-        try:
-            if self.lost is not None and self.lost(cpu, count):
-                self.status.stopped = True
-                self.ctx.stop = 1
-        except BaseException as exc:
-            self._fail(exc)
+        if self.ctx.stop:
+            self.pending.append((False, cpu, count))
+        else:
+            self._lost(cpu, count)
+
+    def flush(self) -> int:
+        """Deliver the pending records (until a stop); the samples delivered."""
+        n = 0
+        pending = self.pending
+        while pending and not self.ctx.stop:
+            is_sample, cpu, payload = pending.popleft()
+            if is_sample:
+                n += 1
+                self._sample(cpu, payload, -1)
+            else:
+                self._lost(cpu, payload)
+        return n
 
 
 @ffi.def_extern()  # type: ignore[untyped-decorator]
@@ -1167,9 +1208,10 @@ class PerfBuffer(_Buffer):
             sink.status.error, sink.status.stopped = None, False
             ctx.stop = 0
             ctx.samples = 0
-            ret = int(fn(st))
+            flushed = sink.flush()
+            ret = 0 if ctx.stop else int(fn(st))
             ctx.stop = 0
-            samples = int(ctx.samples)
+            samples = flushed + int(ctx.samples)
         err = sink.status.error
         if err is not None:
             sink.status.error = None

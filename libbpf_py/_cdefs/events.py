@@ -19,10 +19,13 @@ reached, and sets ``full``.
 ``libbpf_py_perf_event`` is the ``perf_buffer_event_fn`` given to
 ``perf_buffer__new_raw``: it parses PERF_RECORD_SAMPLE (raw data) and
 PERF_RECORD_LOST and calls the ``extern "Python"`` trampolines
-``libbpf_py_perf_buffer_sample_cb`` / ``libbpf_py_perf_buffer_lost_cb``. When
+``libbpf_py_perf_buffer_sample_cb`` / ``libbpf_py_perf_buffer_lost_cb``. Once
 ``stop`` is set (a Python callback raised or asked to stop) it returns
-LIBBPF_PERF_EVENT_DONE without consuming the record, so libbpf leaves it, and
-every later one, in the kernel buffer for the next poll: nothing is lost.
+LIBBPF_PERF_EVENT_DONE, so libbpf stops reading that CPU's buffer. libbpf
+consumes the record it stops at (``perf_event_read_simple`` advances the tail
+before it checks the return), so the Python side keeps a copy of a record
+that arrives while ``stop`` is set and delivers it first next time; the
+later records stay in the kernel buffer: nothing is lost.
 """
 
 from typing import Dict
@@ -141,13 +144,12 @@ static enum bpf_perf_event_ret libbpf_py_perf_event(void *ctx, int cpu,
 {
     struct libbpf_py_perf_ctx *c = ctx;
 
-    if (c->stop)
-        return LIBBPF_PERF_EVENT_DONE;     /* left in the buffer for the next poll */
     switch (event->type) {
     case PERF_RECORD_SAMPLE: {
         struct libbpf_py_perf_sample *s = (void *)event;
 
-        c->samples++;
+        if (!c->stop)
+            c->samples++;   /* else Python keeps it for later */
         libbpf_py_perf_buffer_sample_cb(c->handle, cpu, s->data, s->size);
         break;
     }
@@ -160,7 +162,8 @@ static enum bpf_perf_event_ret libbpf_py_perf_event(void *ctx, int cpu,
     default:
         break;
     }
-    return LIBBPF_PERF_EVENT_CONT;
+    /* libbpf consumes the record at which we stop: Python has kept it */
+    return c->stop ? LIBBPF_PERF_EVENT_DONE : LIBBPF_PERF_EVENT_CONT;
 }
 """
 

@@ -234,57 +234,64 @@ class _Status:
 class _Scratch:
     """A private copy of the current record, lent to a callback as a memoryview."""
 
-    __slots__ = ("cdata", "view")
+    __slots__ = ("cdata", "size", "view")
 
     def __init__(self, size: int = 4096) -> None:
-        self._alloc(size)
+        self.alloc(size)
 
-    def _alloc(self, size: int) -> None:
-        buf = bytearray(size)
-        self.cdata = ffi.from_buffer(buf)
+    def alloc(self, size: int) -> None:
+        buf = bytearray(max(size, 2 * getattr(self, "size", 0)))
+        self.cdata = ffi.from_buffer(buf)  # never resized: a view may linger
         self.view = memoryview(buf)
+        self.size = len(buf)
 
     def lend(self, data: Any, size: int) -> memoryview:
-        if size > len(self.view):
-            self._alloc(max(size, 2 * len(self.view)))  # never resized: views may linger
-        ffi.memmove(self.cdata, data, size)
+        if size > self.size:
+            self.alloc(size)
+        _memmove(self.cdata, data, size)
         return self.view[:size]
 
 
-class _Sink:
-    """One ring's callback, as the C trampoline finds it through its handle."""
+_memmove = ffi.memmove
+_buffer = ffi.buffer
 
-    __slots__ = ("callback", "decode", "label", "scratch", "status")
+
+class _Sink:
+    """One ring's callback, as the C trampoline finds it through its handle.
+
+    The hot path of the callback API: kept flat on purpose.
+    """
+
+    __slots__ = ("callback", "cdata", "decode", "label", "scratch", "status")
 
     def __init__(self, callback: Optional[Callback], decode: Optional[Callable[[bytes], Any]],
                  label: str, status: _Status) -> None:
-        self.callback = callback
+        self.callback = callback if callback is not None else self._no_callback
         self.decode = decode
         self.label = label
         self.status = status
-        self.scratch = _Scratch() if decode is None else None
+        self.scratch = _Scratch()
 
-    def no_callback(self) -> TypeError:
-        return TypeError(f"ring {self.label} has no callback: give one to RingBuffer() / "
-                         "add(), or use drain() or events()")
+    def _no_callback(self, record: Any) -> Any:
+        raise TypeError(f"ring {self.label} has no callback: give one to RingBuffer() / "
+                        "add(), or use drain() or events()")
 
     def deliver(self, data: Any, size: int) -> int:
         try:
-            callback = self.callback
-            if callback is None:
-                raise self.no_callback()
-            scratch = self.scratch
-            if scratch is not None:
-                view = scratch.lend(data, size)
+            decode = self.decode
+            if decode is None:
+                scratch = self.scratch
+                if size > scratch.size:
+                    scratch.alloc(size)
+                _memmove(scratch.cdata, data, size)
+                view = scratch.view[:size]
+                ret = self.callback(view)
                 try:
-                    ret = callback(view)
-                finally:
-                    try:
-                        view.release()
-                    except BufferError:  # the callback exported it; the memory is ours
-                        pass
+                    view.release()
+                except BufferError:  # the callback exported it; the memory is ours
+                    pass
             else:
-                ret = callback(self.decode(ffi.buffer(data, size)[:]))  # type: ignore[misc]
+                ret = self.callback(decode(_buffer(data, size)[:]))
         except BaseException as exc:
             self.status.error = exc
             return -1

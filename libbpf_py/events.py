@@ -72,6 +72,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
     Union,
     overload,
 )
@@ -402,6 +403,9 @@ class _State:
         self.fds = []
 
 
+_B = TypeVar("_B", bound="_Buffer")
+
+
 class _Buffer:
     """Shared life cycle of the three buffer kinds."""
 
@@ -432,7 +436,7 @@ class _Buffer:
         if st is not None and st.waiter is not None:
             st.waiter.wake()
 
-    def __enter__(self: Any) -> Any:
+    def __enter__(self: _B) -> _B:
         self._live()
         return self
 

@@ -458,6 +458,40 @@ def test_poll_and_close_race_1000_times(env: Env) -> None:
     assert len(results) == 1000
 
 
+def test_object_close_races_with_pollers(kernel: None, compile_bpf: Compile) -> None:
+    """Close the BpfObject while threads poll its ring and perf buffers: ClosedError."""
+    path = compile_bpf("events")
+    rng = random.Random(99)
+    outcomes: List[BaseException] = []
+    for i in range(12):
+        obj = bpf.BpfObject.open(path)
+        obj.load()
+        buffers: List[Any] = [bpf.RingBuffer(obj.maps.ring_a, print),
+                              bpf.PerfBuffer(obj.maps.perf, print)]
+
+        def poller(buf: Any, drain: bool = i % 2 == 1) -> None:
+            try:
+                while True:
+                    if isinstance(buf, bpf.RingBuffer) and drain:
+                        buf.drain(20)
+                    else:
+                        buf.poll(20)
+            except BaseException as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=poller, args=(b,)) for b in buffers]
+        for t in threads:
+            t.start()
+        time.sleep(rng.random() * 0.01)
+        obj.close()
+        for t in threads:
+            t.join(5)
+            assert not t.is_alive()
+        assert all(b.closed for b in buffers)
+    assert len(outcomes) == 24
+    assert all(isinstance(exc, ClosedError) for exc in outcomes), outcomes
+
+
 # -- asyncio ---------------------------------------------------------------------------
 
 

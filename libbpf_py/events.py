@@ -389,18 +389,21 @@ class _State:
         return any(m.closed for m in self.maps)
 
     def __del__(self) -> None:
-        ptr, self.ptr = self.ptr, None
-        if ptr is not None and self.free_fn is not None:
-            self.free_fn(ptr)
-        if self.waiter is not None:
-            self.waiter.close()
-            self.waiter = None
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.fds = []
+        try:
+            ptr, self.ptr = self.ptr, None
+            if ptr is not None and self.free_fn is not None:
+                self.free_fn(ptr)
+            if self.waiter is not None:
+                self.waiter.close()
+                self.waiter = None
+            for fd in self.fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.fds = []
+        except Exception:  # interpreter shutdown: the OS takes the rest back
+            pass
 
 
 _B = TypeVar("_B", bound="_Buffer")
@@ -547,6 +550,8 @@ class Ring:
 
     def _read(self, fn: Any) -> int:
         st = self._buffer._live()
+        if st.guard.owner == threading.get_ident():  # from a callback: already guarded
+            return int(fn(self._ring(st)))
         with st.guard:
             return int(fn(self._ring(st)))
 
@@ -787,6 +792,9 @@ class RingBuffer(_Buffer):
         max_records, max_bytes = _count(max_records), _count(max_bytes)
         if max_records < 1 or max_bytes < 1 or max_bytes > (1 << 31):
             raise ValueError("max_records must be >= 1 and max_bytes in 1..2**31")
+        if max_bytes + self._max_ring > _U32_MAX:
+            raise ValueError("max_bytes plus the largest ring's size must fit in 32 bits "
+                             "(the batch offsets are uint32)")
         batch = self._drain_once(max_records, max_bytes)
         if len(batch) or timeout_ms == 0:
             _timeout_s(timeout_ms)

@@ -256,6 +256,11 @@ def test_ring_state(env: Env) -> None:
         assert ring.map_fd >= 0
         assert ring.consume() == 4
         assert ring.avail_data_size == 0
+        inside: List[int] = []
+        rb._sinks[0].callback = lambda v: inside.append(ring.avail_data_size)
+        env.trigger(2, RING_A)
+        assert rb.consume() == 2
+        assert inside == [144, 72]  # libbpf moves the consumer on after each callback
 
 
 @pytest.mark.build(header_max=(1, 2))

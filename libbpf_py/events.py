@@ -945,12 +945,16 @@ class UserRingBuffer(_Buffer):
     def __repr__(self) -> str:
         return "<UserRingBuffer closed>" if self._state is None else "<UserRingBuffer>"
 
-    def _try_reserve(self, st: _State, size: int) -> Any:
+    def _try_reserve(self, st: _State, size: int) -> Optional[Reservation]:
         with st.guard:
+            if self._state is not st:
+                raise ClosedError(f"{self._kind} was closed")
             ptr = lib.user_ring_buffer__reserve(st.ptr, size)
             err = ffi.errno
-        if ptr != ffi.NULL:
-            return ptr
+            if ptr != ffi.NULL:
+                r = Reservation(self, st, ptr, size)
+                self._pending.add(r)  # under the lock: close() discards it if need be
+                return r
         if err != errno.ENOSPC:
             raise make_error(err or errno.EINVAL, f"user_ring_buffer__reserve({size})")
         return None
@@ -971,9 +975,9 @@ class UserRingBuffer(_Buffer):
         st = self._live()
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            ptr = self._try_reserve(st, size)
-            if ptr is not None:
-                break
+            r = self._try_reserve(st, size)
+            if r is not None:
+                return r
             if timeout_ms == 0:
                 raise make_error(errno.ENOSPC, f"user_ring_buffer__reserve({size})",
                                  "no space: the BPF side has not drained the ring yet "
@@ -984,17 +988,16 @@ class UserRingBuffer(_Buffer):
                                           f"no space for {size} bytes within {timeout_ms} ms",
                                           "user_ring_buffer__reserve")
             self._wait(st, -1 if left is None else max(1, int(left * 1000)))
-        r = Reservation(self, st, ptr, size)
-        self._pending.add(r)
-        return r
 
     def _commit(self, r: Reservation, discard: bool) -> None:
         if r._owner is not self:
             raise ValueError("this reservation belongs to another UserRingBuffer")
         st = self._live()
-        if r._ptr is None:
-            raise ValueError("this reservation was already submitted or discarded")
         with st.guard:
+            if self._state is not st:
+                raise ClosedError(f"{self._kind} was closed (its reservations were discarded)")
+            if r._ptr is None:
+                raise ValueError("this reservation was already submitted or discarded")
             ptr = r._finish()
             self._pending.discard(r)
             if discard:
@@ -1020,12 +1023,17 @@ class UserRingBuffer(_Buffer):
     def close(self) -> None:
         """Discard what is reserved and not submitted, then free (idempotent)."""
         st = self._state
-        if st is not None:
-            with st.guard:
-                for r in list(getattr(self, "_pending", ())):
-                    lib.user_ring_buffer__discard(st.ptr, r._finish())
-                self._pending.clear()
-        super().close()
+        if st is None:
+            return
+        with st.guard:  # no reservation can start or end meanwhile
+            if self._state is not st:
+                return
+            for r in list(getattr(self, "_pending", ())):
+                lib.user_ring_buffer__discard(st.ptr, r._finish())
+            self._pending.clear()
+            self._state = None
+        if st.waiter is not None:
+            st.waiter.wake()
 
 
 # -- perf buffers ----------------------------------------------------------------------------

@@ -635,6 +635,40 @@ def test_user_ring_buffer_close_discards_pending(env: Env) -> None:
     assert ustats(env) == (1, 4, 4, 0)
 
 
+def test_user_ring_buffer_close_race(env: Env) -> None:
+    """Producers racing with close(): ClosedError, and the ring is never left stuck."""
+    rng = random.Random(7)
+    errors: List[BaseException] = []
+    for _ in range(200):
+        urb = bpf.UserRingBuffer(env.obj.maps.uring)
+
+        def producer(urb: bpf.UserRingBuffer = urb) -> None:
+            try:
+                while True:
+                    r = urb.reserve(8, timeout_ms=20)
+                    r.buffer[:] = struct.pack("Q", 1)
+                    r.submit()
+            except ClosedError:
+                pass
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=producer)
+        t.start()
+        time.sleep(rng.random() * 0.001)
+        urb.close()
+        t.join(5)
+        assert not t.is_alive()
+        env.trigger(0, DRAIN_USER)  # drains what was submitted
+    assert errors == []
+    before = ustats(env)[0]
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb:
+        urb.write(struct.pack("Q", 5))
+        env.trigger(0, DRAIN_USER)
+    count, _, last, bad = ustats(env)
+    assert (count, last, bad) == (before + 1, 5, 0)
+
+
 # -- perf buffer -----------------------------------------------------------------------
 
 

@@ -713,6 +713,34 @@ def test_perf_buffer_samples_and_lost(env: Env, one_cpu: int) -> None:
         assert seqs == sorted(seqs) and seqs[0] == base and seqs[-1] == base + 1000
 
 
+def test_pollers_wake_up_when_records_arrive(env: Env) -> None:
+    """A poll() waiting in another thread returns promptly when the BPF side emits."""
+
+    def ring(keep: Callable[[Any], None]) -> Any:
+        return bpf.RingBuffer(env.obj.maps.ring_a, keep)
+
+    def perf(keep: Callable[[Any], None]) -> Any:
+        return bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: keep(view))
+
+    def waiter(buf: Any, result: List[Tuple[int, float]]) -> None:
+        result.append((buf.poll(10000), time.monotonic()))
+
+    for make, mode in ((ring, RING_A), (perf, PERF)):
+        got: List[bytes] = []
+        result: List[Tuple[int, float]] = []
+        with make(lambda view, got=got: got.append(bytes(view))) as buf:
+            t = threading.Thread(target=waiter, args=(buf, result))
+            t.start()
+            time.sleep(0.2)
+            sent = time.monotonic()
+            env.trigger(3, mode)
+            t.join(5)
+            assert not t.is_alive()
+            n, woke = result[0]
+            assert n == 3 and [unpack(v)[2] >> 32 for v in got] == [env.pid] * 3
+            assert woke - sent < 0.5
+
+
 def test_perf_buffer_exception_leaves_the_rest(env: Env, one_cpu: int) -> None:
     seen: List[int] = []
 

@@ -259,7 +259,7 @@ def test_ring_state(env: Env) -> None:
         inside: List[int] = []
         rb._sinks[0].callback = lambda v: inside.append(ring.avail_data_size)
         env.trigger(2, RING_A)
-        assert rb.consume() == 2
+        assert ring.consume() == 2  # one record at a time, through libbpf
         assert inside == [144, 72]  # libbpf moves the consumer on after each callback
 
 

@@ -96,6 +96,7 @@ Callback = Callable[..., Any]
 _WAIT_SLICE_S = 0.2  # how often a waiting poller checks that its maps are still open
 _DEFAULT_MAX_RECORDS = 65536
 _CALLBACK_BATCH = 4096  # records per C drain when consume()/poll() feed callbacks
+_CALLBACK_BYTES = 256 << 10  # ... and bytes (plus the largest ring: the batch's memory)
 _DEFAULT_MAX_BYTES = 8 << 20
 _U32_MAX = (1 << 32) - 1
 
@@ -802,7 +803,7 @@ class RingBuffer(_Buffer):
         with st.guard:
             total, complete = self._flush_pending()
             while complete:
-                data, offs, rings, full = self._take(st, _CALLBACK_BATCH, _DEFAULT_MAX_BYTES)
+                data, offs, rings, full = self._take(st, _CALLBACK_BATCH, _CALLBACK_BYTES)
                 if not len(rings):
                     break
                 total += self._deliver(data, offs, rings, 0)
@@ -903,7 +904,7 @@ class RingBuffer(_Buffer):
             if self._state is not st:
                 return
             try:
-                batch = self._drain_once(max_records, _DEFAULT_MAX_BYTES)
+                batch = self._drain_once(max_records, _CALLBACK_BYTES * 4)
             except ClosedError:
                 return
             if not len(batch):

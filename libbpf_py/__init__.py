@@ -24,6 +24,7 @@ from .errors import (
     NotLoadedError,
     VerifierError,
 )
+from .events import Batch, PerfBuffer, Reservation, Ring, RingBuffer, UserRingBuffer
 from .link import FdLink, Link, TcLink
 from .map import Map, MapInfo
 from .object import BpfObject
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyLoadedError",
     "AttachType",
+    "Batch",
     "BpfObject",
     "Btf",
     "BtfKind",
@@ -59,14 +61,19 @@ __all__ = [
     "MapInfo",
     "MapType",
     "NotLoadedError",
+    "PerfBuffer",
     "ProbeReport",
     "ProgType",
     "Program",
     "ReadOnlyError",
+    "Reservation",
+    "Ring",
+    "RingBuffer",
     "Skeleton",
     "TcLink",
     "TestRunResult",
     "UpdateFlag",
+    "UserRingBuffer",
     "VerifierError",
     "__version__",
     "build_info",

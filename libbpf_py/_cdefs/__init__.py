@@ -5,7 +5,7 @@ twice: by ``build_ffi.py`` at build time (loaded without importing
 ``libbpf_py`` itself, which is not built yet), and by ``libbpf_py._binding``
 at run time, to know which declared names a build left out and why.
 
-Each area module (``common``, ``bpf``, ``btf``, ``libbpf``) defines four strings,
+Each area module (``common``, ``bpf``, ``btf``, ``libbpf``, ``events``) defines four strings,
 in the manner of cryptography's old ``_cffi_src`` layer:
 
 ``INCLUDES``
@@ -49,7 +49,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-AREAS: Tuple[str, ...] = ("common", "bpf", "btf", "libbpf")
+AREAS: Tuple[str, ...] = ("common", "bpf", "btf", "libbpf", "events")
 
 Version = Tuple[int, int]
 

@@ -1,0 +1,761 @@
+"""Ring buffers, user ring buffers and perf buffers on the real kernel.
+
+tests/bpf/events.bpf.c emits records of 64 bytes (``struct ev_event``) on the
+test process's own getpid() calls, into the rings that ``ev_config.mode``
+selects, and drains the user ring buffer into ``ev_ustats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import errno
+import os
+import random
+import signal
+import struct
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py.errors import ClosedError, LibbpfError, LibbpfVersionError
+from libbpf_py.events import ReserveTimeoutError
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+
+RING_A, RING_B, PERF, DRAIN_USER = 1, 2, 4, 8
+EVENT = struct.Struct("IIQ48s")  # struct ev_event: ring, seq, tgid_pid, payload
+
+
+class Event(ctypes.Structure):
+    _fields_ = [("ring", ctypes.c_uint32), ("seq", ctypes.c_uint32),
+                ("tgid_pid", ctypes.c_uint64), ("payload", ctypes.c_ubyte * 48)]
+
+
+class Env:
+    """The loaded events object, attached, and the knobs of its program."""
+
+    def __init__(self, obj: bpf.BpfObject, link: bpf.Link) -> None:
+        self.obj = obj
+        self.link = link
+        self.pid = os.getpid()
+
+    def trigger(self, count: int, mode: int) -> None:
+        """Emit ``count`` records into the ``mode`` rings with one getpid()."""
+        cfg = self.obj.maps.ev_config
+        cfg[0] = struct.pack("IIII", self.pid, count, mode, 0)
+        os.getpid()
+        cfg[0] = struct.pack("IIII", self.pid, 0, 0, 0)  # stray getpid()s emit nothing
+
+    def seq(self, which: int) -> int:
+        """The next sequence number of destination ``which`` (0: a, 1: b, 2: perf)."""
+        return int(self.obj.maps.ev_counters[0].seq[which])
+
+    def dropped(self, which: int) -> int:
+        return int(self.obj.maps.ev_counters[0].dropped[which])
+
+
+@pytest.fixture
+def env(kernel: None, compile_bpf: Compile) -> Iterator[Env]:
+    obj = bpf.BpfObject.open(compile_bpf("events"))
+    try:
+        obj.load()
+        link = obj.programs.on_getpid.attach()
+        try:
+            yield Env(obj, link)
+        finally:
+            link.destroy()
+    finally:
+        obj.close()
+
+
+def poll_until(rb: Any, done: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "records did not arrive in time"
+        rb.poll(100)
+
+
+def unpack(view: Any) -> Tuple[int, int, int]:
+    ring, seq, tgid_pid, _ = EVENT.unpack_from(view)
+    return ring, seq, tgid_pid
+
+
+# -- ring buffers ------------------------------------------------------------------------
+
+
+def test_two_rings_every_record_in_order(env: Env) -> None:
+    got: dict[int, List[Tuple[int, int, int]]] = {0: [], 1: []}
+    kept: List[memoryview] = []
+
+    def on_a(view: memoryview) -> None:
+        assert isinstance(view, memoryview) and view.nbytes == EVENT.size
+        if not kept:
+            kept.append(view)
+        got[0].append(unpack(view))
+
+    def on_b(view: memoryview) -> None:
+        got[1].append(unpack(view))
+
+    base_a, base_b = env.seq(0), env.seq(1)
+    n = 1000
+    with bpf.RingBuffer(env.obj.maps.ring_a, on_a) as rb:
+        ring_b = rb.add(env.obj.maps.ring_b, on_b)
+        assert [r.name for r in rb.rings] == ["ring_a", "ring_b"] and ring_b.index == 1
+        assert rb.fileno() >= 0
+        env.trigger(n, RING_A | RING_B)
+        poll_until(rb, lambda: len(got[0]) + len(got[1]) >= 2 * n)
+        assert rb.poll(0) == 0
+    assert [seq for _, seq, _ in got[0]] == list(range(base_a, base_a + n))
+    assert [seq for _, seq, _ in got[1]] == list(range(base_b, base_b + n))
+    assert {ring for ring, _, _ in got[0]} == {0} and {ring for ring, _, _ in got[1]} == {1}
+    assert {tp >> 32 for _, _, tp in got[0] + got[1]} == {env.pid}
+    assert env.dropped(0) == env.dropped(1) == 0
+    with pytest.raises(ValueError, match="released"):
+        bytes(kept[0])  # the view lent to the callback died with the call
+
+
+def test_records_decoded(env: Env) -> None:
+    out: dict[str, List[Any]] = {"btf": [], "ctypes": [], "bytes": [], "fn": []}
+    maps = env.obj.maps
+    with bpf.RingBuffer(maps.ring_a, out["btf"].append, record="struct ev_event") as rb:
+        rb.add(maps.ring_b, out["ctypes"].append, record=Event)
+        base = env.seq(0)
+        env.trigger(3, RING_A | RING_B)
+        poll_until(rb, lambda: len(out["btf"]) == 3 and len(out["ctypes"]) == 3)
+    assert [e.seq for e in out["btf"]] == [base, base + 1, base + 2]
+    assert out["btf"][0].tgid_pid >> 32 == env.pid and out["btf"][0].ring == 0
+    assert bytes(out["btf"][0].payload) == b"\xab" * 48
+    assert [e.ring for e in out["ctypes"]] == [1, 1, 1]
+    with bpf.RingBuffer(maps.ring_a, out["bytes"].append, record=bytes) as rb:
+        rb.add(maps.ring_b, out["fn"].append, record=lambda b: unpack(b)[1])
+        env.trigger(2, RING_A | RING_B)
+        poll_until(rb, lambda: len(out["bytes"]) == 2 and len(out["fn"]) == 2)
+    assert all(type(b) is bytes and len(b) == 64 for b in out["bytes"])
+    assert out["fn"][1] == out["fn"][0] + 1
+
+
+def test_record_bad_inputs(env: Env) -> None:
+    maps = env.obj.maps
+    with pytest.raises(ValueError, match="has no type 'struct nope'"):
+        bpf.RingBuffer(maps.ring_a, print, record="struct nope")
+    with pytest.raises(TypeError, match="record= must be"):
+        bpf.RingBuffer(maps.ring_a, print, record=42)
+    with pytest.raises(TypeError, match="callback must be callable"):
+        bpf.RingBuffer(maps.ring_a, "print")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs a RINGBUF map; map 'ev_config' is ARRAY"):
+        bpf.RingBuffer(maps.ev_config, print)
+    with pytest.raises(TypeError, match="needs a libbpf_py Map"):
+        bpf.RingBuffer(3, print)
+    with pytest.raises(ValueError, match="needs a PERF_EVENT_ARRAY map"):
+        bpf.PerfBuffer(maps.ring_a, print)
+    with pytest.raises(ValueError, match="power of two"):
+        bpf.PerfBuffer(maps.perf, print, page_cnt=3)
+    with pytest.raises(ValueError, match="needs a USER_RINGBUF map"):
+        bpf.UserRingBuffer(maps.ring_a)
+
+    class Big(ctypes.Structure):
+        _fields_ = [("x", ctypes.c_uint64 * 9)]
+
+    with bpf.RingBuffer(maps.ring_a, print, record=Big) as rb:
+        env.trigger(1, RING_A)
+        with pytest.raises(ValueError, match=r"a record of 64 bytes .* too short for Big \(72"):
+            rb.poll(1000)
+        with pytest.raises(ValueError, match="timeout_ms must be >= 0, or -1"):
+            rb.poll(-5)
+        with pytest.raises(TypeError, match="timeout_ms must be an int"):
+            rb.poll(1.5)  # type: ignore[arg-type]
+
+
+def test_callback_exception_propagates_nothing_lost(env: Env,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    seen: List[int] = []
+
+    class Boom(Exception):
+        pass
+
+    def on_record(view: memoryview) -> None:
+        seq = unpack(view)[1]
+        seen.append(seq)
+        if len(seen) == 5:
+            raise Boom(f"record {seq}")
+
+    base = env.seq(0)
+    with bpf.RingBuffer(env.obj.maps.ring_a, on_record) as rb:
+        env.trigger(20, RING_A)
+        with pytest.raises(Boom, match=f"record {base + 4}") as info:
+            rb.poll(1000)
+        assert "on_record" in "".join(traceback.format_tb(info.value.__traceback__))
+        assert len(seen) == 5
+        assert rb.consume() == 15
+    assert seen == list(range(base, base + 20))
+    out, err = capfd.readouterr()
+    assert "Boom" not in out + err and "Traceback" not in out + err
+
+
+def test_true_return_stops_consumption(env: Env) -> None:
+    seen: List[int] = []
+
+    def on_record(view: memoryview) -> int:
+        seen.append(unpack(view)[1])
+        return 1 if len(seen) % 3 == 0 else 0
+
+    base = env.seq(0)
+    with bpf.RingBuffer(env.obj.maps.ring_a, on_record) as rb:
+        env.trigger(10, RING_A)
+        assert rb.poll(1000) == 3
+        assert rb.consume() == 3
+        assert rb.consume() == 3
+        assert rb.consume() == 1
+        assert rb.consume() == 0
+    assert seen == list(range(base, base + 10))
+
+
+def test_callback_cannot_reenter(env: Env) -> None:
+    holder: List[bpf.RingBuffer] = []
+    with bpf.RingBuffer(env.obj.maps.ring_a, lambda v: holder[0].poll(0)) as rb:
+        holder.append(rb)
+        env.trigger(1, RING_A)
+        with pytest.raises(RuntimeError, match="cannot poll or consume it"):
+            rb.poll(1000)
+
+
+@pytest.mark.build(header_min=(1, 5))
+def test_consume_n(env: Env) -> None:
+    seen: List[int] = []
+    with bpf.RingBuffer(env.obj.maps.ring_a, lambda v: seen.append(unpack(v)[1])) as rb:
+        env.trigger(25, RING_A)
+        assert rb.consume_n(10) == 10
+        assert rb.rings[0].consume_n(5) == 5
+        assert rb.consume() == 10
+    assert len(seen) == 25 and seen == sorted(seen)
+
+
+@pytest.mark.build(header_max=(1, 4))
+def test_consume_n_needs_libbpf_1_5(env: Env) -> None:
+    with bpf.RingBuffer(env.obj.maps.ring_a, print) as rb:
+        with pytest.raises(LibbpfVersionError, match=r"ring_buffer__consume_n.*LIBBPF_1\.5\.0"):
+            rb.consume_n(1)
+
+
+@pytest.mark.build(header_min=(1, 3))
+def test_ring_state(env: Env) -> None:
+    with bpf.RingBuffer(env.obj.maps.ring_a, lambda v: None) as rb:
+        ring = rb.rings[0]
+        assert ring.size == 256 * 1024
+        assert ring.avail_data_size == 0
+        env.trigger(4, RING_A)
+        assert ring.avail_data_size == 4 * (8 + 64)  # header + record each
+        assert ring.producer_pos - ring.consumer_pos == 4 * 72
+        assert ring.map_fd >= 0
+        assert ring.consume() == 4
+        assert ring.avail_data_size == 0
+        inside: List[int] = []
+        rb._sinks[0].callback = lambda v: inside.append(ring.avail_data_size)
+        env.trigger(2, RING_A)
+        assert ring.consume() == 2  # one record at a time, through libbpf
+        assert inside == [144, 72]  # libbpf moves the consumer on after each callback
+
+
+@pytest.mark.build(header_max=(1, 2))
+def test_ring_state_needs_libbpf_1_3(env: Env) -> None:
+    with bpf.RingBuffer(env.obj.maps.ring_a, print) as rb:
+        with pytest.raises(LibbpfVersionError, match=r"LIBBPF_1\.3\.0"):
+            rb.rings[0].size  # noqa: B018
+
+
+def test_drain_batches(env: Env) -> None:
+    n = 3000
+    base_a, base_b = env.seq(0), env.seq(1)
+    seqs: dict[int, List[int]] = {0: [], 1: []}
+    with bpf.RingBuffer(env.obj.maps.ring_a) as rb:
+        rb.add(env.obj.maps.ring_b)
+        env.trigger(n, RING_A | RING_B)
+        sizes = []
+        while len(seqs[0]) + len(seqs[1]) < 2 * n:
+            batch = rb.drain(1000, max_records=1000)
+            assert len(batch) > 0
+            sizes.append(len(batch))
+            assert batch.offsets.format == "I" and len(batch.offsets) == len(batch) + 1
+            assert batch.offsets[-1] == len(batch.data) == 64 * len(batch)
+            for ring, record in zip(batch.rings, batch):
+                r, seq, tp = unpack(record)
+                assert r == ring and tp >> 32 == env.pid
+                seqs[ring].append(seq)
+        assert max(sizes) == 1000
+        assert len(rb.drain()) == 0
+        batch = rb.drain(50)  # waits, then gives an empty batch
+        assert len(batch) == 0 and list(batch) == [] and batch.data == b""
+        with pytest.raises(ValueError, match="max_records must be >= 1"):
+            rb.drain(max_records=0)
+    assert seqs[0] == list(range(base_a, base_a + n))
+    assert seqs[1] == list(range(base_b, base_b + n))
+
+
+def test_ring_without_callback_says_so(env: Env) -> None:
+    with bpf.RingBuffer(env.obj.maps.ring_a) as rb:
+        env.trigger(1, RING_A)
+        with pytest.raises(TypeError, match="has no callback: give one"):
+            rb.poll(1000)
+
+
+def test_use_after_close(env: Env) -> None:
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, print)
+    rb.close()
+    rb.close()
+    assert rb.closed
+    for call in (lambda: rb.poll(0), rb.consume, rb.drain, rb.fileno, lambda: rb.rings,
+                 lambda: rb.add(env.obj.maps.ring_b, print)):
+        with pytest.raises(ClosedError, match="ring buffer is closed"):
+            call()
+    pb = bpf.PerfBuffer(env.obj.maps.perf, print)
+    pb.close()
+    with pytest.raises(ClosedError, match="perf buffer is closed"):
+        pb.poll(0)
+    urb = bpf.UserRingBuffer(env.obj.maps.uring)
+    urb.close()
+    with pytest.raises(ClosedError, match="user ring buffer is closed"):
+        urb.write(b"12345678")
+
+
+# -- threads, signals, closing -------------------------------------------------------
+
+
+def test_gil_released_while_polling(env: Env) -> None:
+    beats: List[float] = []
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.is_set():
+            beats.append(time.monotonic())
+            time.sleep(0.01)
+
+    with bpf.RingBuffer(env.obj.maps.ring_a, print) as rb:
+        t = threading.Thread(target=heartbeat)
+        t.start()
+        try:
+            time.sleep(0.05)
+            start = time.monotonic()
+            assert rb.poll(600) == 0
+            end = time.monotonic()
+        finally:
+            stop.set()
+            t.join()
+    during = [b for b in beats if start <= b <= end]
+    assert end - start >= 0.55
+    assert len(during) >= 20, f"the other thread ran {len(during)} times in {end - start:.2f} s"
+    gaps = [b - a for a, b in zip(during, during[1:])]
+    assert max(gaps) < 0.2
+
+
+def test_sigint_interrupts_a_long_poll(env: Env) -> None:
+    assert threading.current_thread() is threading.main_thread()
+    with bpf.RingBuffer(env.obj.maps.ring_a, print) as rb:
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        start = time.monotonic()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                timer.start()
+                rb.poll(30000)
+        finally:
+            timer.join()
+        assert time.monotonic() - start < 2.0
+        assert rb.poll(0) == 0  # still usable
+
+
+def test_close_from_another_thread_wakes_the_poller(env: Env) -> None:
+    for buffer in (bpf.RingBuffer(env.obj.maps.ring_a, print),
+                   bpf.PerfBuffer(env.obj.maps.perf, print)):
+        outcome: List[BaseException] = []
+
+        def poller(buf: Any = buffer, outcome: List[BaseException] = outcome) -> None:
+            try:
+                buf.poll(-1)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=poller)
+        t.start()
+        time.sleep(0.1)
+        start = time.monotonic()
+        buffer.close()
+        t.join(5)
+        assert not t.is_alive()
+        assert time.monotonic() - start < 1.0
+        assert len(outcome) == 1 and isinstance(outcome[0], ClosedError)
+        assert "closed while polling" in str(outcome[0])
+
+
+def test_closing_the_object_stops_the_poller(env: Env) -> None:
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, print)
+    outcome: List[BaseException] = []
+
+    def poller() -> None:
+        try:
+            rb.poll(-1)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=poller)
+    t.start()
+    time.sleep(0.05)
+    env.link.destroy()
+    env.obj.close()
+    t.join(5)
+    assert not t.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ClosedError)
+    assert "BPF object" in str(outcome[0])
+    assert rb.closed
+    with pytest.raises(ClosedError):
+        rb.poll(0)
+
+
+def test_poll_and_close_race_1000_times(env: Env) -> None:
+    """Close while another thread polls, consumes or drains: never a crash."""
+    rng = random.Random(1234)
+    results: List[str] = []
+    errors: List[BaseException] = []
+    for i in range(1000):
+        holder: List[bpf.RingBuffer] = []
+        close_inside = i % 10 == 3
+
+        def on_record(view: memoryview, close_inside: bool = close_inside,
+                      holder: List[bpf.RingBuffer] = holder) -> None:
+            bytes(view)
+            if close_inside:
+                holder[0].close()  # closing from inside a callback
+
+        rb = bpf.RingBuffer(env.obj.maps.ring_a, on_record)
+        holder.append(rb)
+        if i % 2:
+            env.trigger(rng.randrange(1, 20), RING_A)
+        mode = i % 3
+
+        def poller(rb: bpf.RingBuffer = rb, mode: int = mode) -> None:
+            try:
+                while True:
+                    if mode == 0:
+                        rb.poll(50)
+                    elif mode == 1:
+                        rb.drain(20)
+                    else:
+                        rb.consume()
+            except ClosedError:
+                results.append("closed")
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=poller)
+        t.start()
+        delay = rng.random() * 0.0005
+        if delay > 0.0002:
+            time.sleep(delay)
+        rb.close()
+        t.join(5)
+        assert not t.is_alive()
+    assert errors == []
+    assert len(results) == 1000
+
+
+def test_object_close_races_with_pollers(kernel: None, compile_bpf: Compile) -> None:
+    """Close the BpfObject while threads poll its ring and perf buffers: ClosedError."""
+    path = compile_bpf("events")
+    rng = random.Random(99)
+    outcomes: List[BaseException] = []
+    for i in range(12):
+        obj = bpf.BpfObject.open(path)
+        obj.load()
+        buffers: List[Any] = [bpf.RingBuffer(obj.maps.ring_a, print),
+                              bpf.PerfBuffer(obj.maps.perf, print)]
+
+        def poller(buf: Any, drain: bool = i % 2 == 1) -> None:
+            try:
+                while True:
+                    if isinstance(buf, bpf.RingBuffer) and drain:
+                        buf.drain(20)
+                    else:
+                        buf.poll(20)
+            except BaseException as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=poller, args=(b,)) for b in buffers]
+        for t in threads:
+            t.start()
+        time.sleep(rng.random() * 0.01)
+        obj.close()
+        for t in threads:
+            t.join(5)
+            assert not t.is_alive()
+        assert all(b.closed for b in buffers)
+    assert len(outcomes) == 24
+    assert all(isinstance(exc, ClosedError) for exc in outcomes), outcomes
+
+
+# -- asyncio ---------------------------------------------------------------------------
+
+
+def test_asyncio_events_receive_every_record(env: Env) -> None:
+    n = 500
+    base = env.seq(0)
+
+    async def main() -> List[Any]:
+        got: List[Any] = []
+        rb = bpf.RingBuffer(env.obj.maps.ring_a, record="struct ev_event")
+        rb.add(env.obj.maps.ring_b)
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, env.trigger, n, RING_A)
+        loop.call_later(0.10, env.trigger, 1, RING_B)
+
+        async def collect() -> None:
+            async for ring, rec in rb.events(with_ring=True):
+                got.append((ring, rec))
+                if len(got) == n + 1:
+                    break
+
+        await asyncio.wait_for(collect(), 10)
+        # a second iterator ends cleanly when the buffer is closed from a thread
+        later = rb.events()
+        threading.Timer(0.1, rb.close).start()
+        rest = [r async for r in later]
+        assert rest == [] and rb.closed
+        return got
+
+    got = asyncio.run(main())
+    assert [rec.seq for ring, rec in got if ring == 0] == list(range(base, base + n))
+    assert [ring for ring, _ in got].count(1) == 1
+    b_record = next(rec for ring, rec in got if ring == 1)
+    assert type(b_record) is bytes and len(b_record) == 64
+
+
+# -- user ring buffer --------------------------------------------------------------------
+
+
+def ustats(env: Env) -> Tuple[int, int, int, int]:
+    u = env.obj.maps.ev_ustats[0]
+    return int(u.count), int(u.sum), int(u.last), int(u.bad)
+
+
+def test_user_ring_buffer_reaches_the_bpf_side(env: Env) -> None:
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb:
+        for value in range(1, 11):
+            urb.write(struct.pack("Q", value))
+        with urb.reserve(8) as r:
+            r.buffer[:] = struct.pack("Q", 100)
+        r2 = urb.reserve(8)
+        r2.buffer[:] = struct.pack("Q", 1000)
+        r2.discard()  # never reaches the BPF side
+        r3 = urb.reserve(8)
+        r3.buffer[:] = struct.pack("Q", 7)
+        urb.submit(r3)
+        with pytest.raises(ValueError, match="already submitted or discarded"):
+            r3.submit()
+        with pytest.raises(ValueError):
+            r3.buffer[0]  # released
+        with pytest.raises(ZeroDivisionError), urb.reserve(8) as r4:
+            r4.buffer[:] = struct.pack("Q", 5000)
+            1 / 0  # noqa: B018
+        assert r4.done
+        env.trigger(0, DRAIN_USER)
+    assert ustats(env) == (12, 55 + 100 + 7, 7, 0)
+
+
+def test_user_ring_buffer_full_timeout_and_wakeup(env: Env) -> None:
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb:
+        with pytest.raises(ValueError, match=r"size must be in 1\.\.4088"):
+            urb.reserve(0)
+        with pytest.raises(ValueError, match=r"size must be in 1\.\.4088"):
+            urb.reserve(4089)
+        written = 0
+        while True:  # 4096 bytes of ring: 256 records of 8 + 8 bytes of header
+            try:
+                urb.write(struct.pack("Q", 1))
+            except LibbpfError as exc:
+                assert exc.errno == errno.ENOSPC and "pass timeout_ms=" in str(exc)
+                break
+            written += 1
+        assert written == 256
+        start = time.monotonic()
+        with pytest.raises(ReserveTimeoutError) as info:
+            urb.reserve(8, timeout_ms=150)
+        assert isinstance(info.value, TimeoutError) and info.value.errno == errno.ETIMEDOUT
+        assert 0.14 < time.monotonic() - start < 2.0
+
+        # a blocked reserve wakes up when the BPF side drains
+        outcome: List[Any] = []
+
+        def producer() -> None:
+            try:
+                urb.write(struct.pack("Q", 2), timeout_ms=10000)
+                outcome.append("written")
+            except BaseException as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=producer)
+        t.start()
+        time.sleep(0.2)
+        assert outcome == []
+        start = time.monotonic()
+        env.trigger(0, DRAIN_USER)
+        t.join(5)
+        assert outcome == ["written"] and time.monotonic() - start < 1.0
+        assert ustats(env)[0] == 256
+
+        # close() from another thread wakes a blocked reserve with ClosedError
+        for _ in range(255):  # full again, with the producer's record
+            urb.write(struct.pack("Q", 3))
+        t = threading.Thread(target=producer)
+        t.start()
+        time.sleep(0.1)
+        urb.close()
+        t.join(5)
+        assert len(outcome) == 2 and isinstance(outcome[1], ClosedError)
+
+
+def test_user_ring_buffer_close_discards_pending(env: Env) -> None:
+    urb = bpf.UserRingBuffer(env.obj.maps.uring)
+    r = urb.reserve(8)
+    r.buffer[:] = struct.pack("Q", 99)
+    view = r.buffer[0:4]  # a slice outliving everything stays safe to touch
+    urb.close()
+    assert r.done
+    with pytest.raises(ClosedError):
+        r.submit()
+    view[0:4] = b"abcd"
+    env.trigger(0, DRAIN_USER)
+    assert ustats(env) == (0, 0, 0, 0)
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb2:  # the ring is not stuck
+        urb2.write(struct.pack("Q", 4))
+        env.trigger(0, DRAIN_USER)
+    assert ustats(env) == (1, 4, 4, 0)
+
+
+def test_user_ring_buffer_close_race(env: Env) -> None:
+    """Producers racing with close(): ClosedError, and the ring is never left stuck."""
+    rng = random.Random(7)
+    errors: List[BaseException] = []
+    for _ in range(200):
+        urb = bpf.UserRingBuffer(env.obj.maps.uring)
+
+        def producer(urb: bpf.UserRingBuffer = urb) -> None:
+            try:
+                while True:
+                    r = urb.reserve(8, timeout_ms=20)
+                    r.buffer[:] = struct.pack("Q", 1)
+                    r.submit()
+            except ClosedError:
+                pass
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=producer)
+        t.start()
+        time.sleep(rng.random() * 0.001)
+        urb.close()
+        t.join(5)
+        assert not t.is_alive()
+        env.trigger(0, DRAIN_USER)  # drains what was submitted
+    assert errors == []
+    before = ustats(env)[0]
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb:
+        urb.write(struct.pack("Q", 5))
+        env.trigger(0, DRAIN_USER)
+    count, _, last, bad = ustats(env)
+    assert (count, last, bad) == (before + 1, 5, 0)
+
+
+# -- perf buffer -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_cpu() -> Iterator[int]:
+    """Run the test on one CPU: a perf buffer's lost count is per CPU."""
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def test_perf_buffer_samples_and_lost(env: Env, one_cpu: int) -> None:
+    samples: List[Tuple[int, int]] = []
+    lost: List[Tuple[int, int]] = []
+
+    def on_sample(cpu: int, view: memoryview) -> None:
+        samples.append((cpu, unpack(view)[1]))
+
+    with bpf.PerfBuffer(env.obj.maps.perf, on_sample, lambda cpu, n: lost.append((cpu, n)),
+                        page_cnt=1) as pb:
+        assert pb.buffer_count == os.cpu_count()
+        assert pb.buffer_fd(0) >= 0 and pb.fileno() >= 0
+        with pytest.raises(IndexError):
+            pb.buffer_fd(pb.buffer_count)
+        base = env.seq(2)
+        env.trigger(1000, PERF)   # one page per CPU: most of these are dropped
+        dropped = env.dropped(2)
+        assert dropped > 0
+        poll_until(pb, lambda: len(samples) > 0)
+        pb.consume()
+        env.trigger(1, PERF)      # the kernel reports the loss before the next sample
+        poll_until(pb, lambda: len(lost) > 0)
+        pb.consume()
+        assert sum(n for _, n in lost) == pb.lost_count == dropped
+        assert len(samples) + pb.lost_count == 1001
+        assert {cpu for cpu, _ in samples + lost} == {one_cpu}
+        seqs = [s for _, s in samples]
+        assert seqs == sorted(seqs) and seqs[0] == base and seqs[-1] == base + 1000
+
+
+def test_pollers_wake_up_when_records_arrive(env: Env) -> None:
+    """A poll() waiting in another thread returns promptly when the BPF side emits."""
+
+    def ring(keep: Callable[[Any], None]) -> Any:
+        return bpf.RingBuffer(env.obj.maps.ring_a, keep)
+
+    def perf(keep: Callable[[Any], None]) -> Any:
+        return bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: keep(view))
+
+    def waiter(buf: Any, result: List[Tuple[int, float]]) -> None:
+        result.append((buf.poll(10000), time.monotonic()))
+
+    for make, mode in ((ring, RING_A), (perf, PERF)):
+        got: List[bytes] = []
+        result: List[Tuple[int, float]] = []
+        with make(lambda view, got=got: got.append(bytes(view))) as buf:
+            t = threading.Thread(target=waiter, args=(buf, result))
+            t.start()
+            time.sleep(0.2)
+            sent = time.monotonic()
+            env.trigger(3, mode)
+            t.join(5)
+            assert not t.is_alive()
+            n, woke = result[0]
+            assert n == 3 and [unpack(v)[2] >> 32 for v in got] == [env.pid] * 3
+            assert woke - sent < 0.5
+
+
+def test_perf_buffer_exception_leaves_the_rest(env: Env, one_cpu: int) -> None:
+    seen: List[int] = []
+
+    def on_sample(cpu: int, record: Event) -> Any:
+        seen.append(record.seq)
+        if len(seen) == 3:
+            raise KeyError("third")
+        return 1 if len(seen) == 6 else None
+
+    with bpf.PerfBuffer(env.obj.maps.perf, on_sample, record=Event) as pb:
+        base = env.seq(2)
+        env.trigger(10, PERF)
+        with pytest.raises(KeyError, match="third"):
+            pb.poll(1000)
+        assert len(seen) == 3
+        assert pb.consume_buffer(one_cpu) == 3  # stops after the sixth
+        assert pb.poll(1000) == 4
+    assert seen == list(range(base, base + 10))

@@ -16,8 +16,9 @@ else
 fi
 
 # Debian packages: libbpf's headers, libelf/zlib for static links, clang and
-# bpftool for the BPF programs, readelf (binutils) for the link audit.
-PKGS="libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm bpftool make gcc binutils dpkg-dev iproute2"
+# bpftool for the BPF programs, readelf (binutils) for the link audit, BCC
+# (bpfcc-tools, python3-bpfcc) for the benchmark's comparison (bench/).
+PKGS="libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm bpftool make gcc binutils dpkg-dev iproute2 bpfcc-tools python3-bpfcc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

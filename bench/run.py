@@ -304,8 +304,16 @@ def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
             values.append(row.median)
             lows.append(row.median - min(row.runs))
             highs.append(max(row.runs) - row.median)
-        ax.bar(names, values, yerr=[lows, highs], color=[colors[n] for n in names],
-               capsize=3)
+        if not values:
+            ax.text(0.5, 0.5, "no libbpf_py, C or BCC data\n(not available in this build)",
+                    ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.bar(names, values, yerr=[lows, highs], color=[colors[n] for n in names],
+                   capsize=3)
+            if max(values) > 100 * min(values):
+                ax.set_yscale("log")
         better = "higher is better" if metric.higher_is_better else "lower is better"
         ax.set_title(f"{metric.workload}\n{metric.unit}, {better}", fontsize=9)
         ax.tick_params(labelsize=8)

@@ -5,15 +5,16 @@ installed in); prints one JSON line per metric, as the C and BCC sides do:
 ``{"metric": ..., "runs": [...], "check": n}``. A metric this build cannot run
 (no Skeleton, no RingBuffer yet) carries ``"note"`` and no runs.
 
-    python bench/impl_libbpf_py.py GROUPS BENCH_OBJ SMALL_OBJ N_JSON REPEATS_JSON
+    python bench/impl_libbpf_py.py GROUPS BENCH_OBJ SMALL_OBJ SYSCALLS_OBJ N_JSON REPEATS_JSON
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import libbpf_py
 from libbpf_py import BpfObject
@@ -25,10 +26,13 @@ PACKET = bytes(64)
 BATCH_DRAIN_NAMES = ("drain", "consume_batch", "read_batch")
 
 
-def out(metric: str, runs: List[float], check: Any = None, note: str = "") -> None:
+def out(metric: str, runs: List[float], check: Any = None, note: str = "",
+        syscalls: Optional[float] = None) -> None:
     row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
     if note:
         row["note"] = note
+    if syscalls is not None:
+        row["syscalls"] = syscalls
     print(json.dumps(row), flush=True)
 
 
@@ -75,36 +79,70 @@ def group2(obj: BpfObject, n: int, repeats: int) -> None:
     out("2-iter", it, got)
 
 
-def _read_counter(get: Callable[[], Any], n: int, repeats: int) -> List[float]:
+class SyscallCounter:
+    """bench/bpf/syscalls.bpf.c on raw_syscalls:sys_enter, counting this thread's calls."""
+
+    def __init__(self, path: str) -> None:
+        self.obj = BpfObject.open(path)
+        rodata = next(m for name, m in self.obj.maps.items() if name.endswith(".rodata"))
+        image = bytearray(rodata.value_size)
+        image[:4] = threading.get_native_id().to_bytes(4, sys.byteorder)
+        rodata.initial_value = bytes(image)
+        self.obj.load()
+        self.bss = next(m for name, m in self.obj.maps.items() if name.endswith(".bss"))
+        self.link = self.obj.programs["count_syscalls"].attach()
+
+    def calls(self) -> int:
+        """System calls so far, this read's own bpf() call included."""
+        return int(self.bss[0].calls)
+
+    def close(self) -> None:
+        self.link.destroy()
+        self.obj.close()
+
+
+def _read_counter(get: Callable[[], Any], n: int, repeats: int,
+                  counter: SyscallCounter) -> Tuple[List[float], float]:
+    """ns per read, each repeat; and the system calls per read (counted, first repeat)."""
     runs: List[float] = []
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
+    per_read = 0.0
+    for r in range(repeats):
+        before = counter.calls() if r == 0 else 0
+        t0 = time.thread_time_ns()  # clock_gettime is in the vDSO: no system call
         for _ in range(n):
             get()
         runs.append((time.thread_time_ns() - t0) / n)
-    return runs
+        if r == 0:
+            per_read = (counter.calls() - before - 1) / n  # - 1: calls()'s own bpf()
+    return runs, per_read
 
 
-def group3(path: str, n: int, repeats: int) -> None:
-    """The .bss counter: through a Skeleton's mmap'd .bss, and with a map lookup."""
-    skeleton = getattr(libbpf_py, "Skeleton", None)
-    if skeleton is None:
-        out("3-mmap", [], note="not available in this build (no libbpf_py.Skeleton)")
-    else:
-        skel = skeleton.open(path)
-        try:
-            skel.load()
-            skel.progs.bump.test_run(PACKET, repeat=5)
-            bss = skel.bss
-            out("3-mmap", _read_counter(lambda: bss.counter, n, repeats), bss.counter)
-        finally:
-            skel.destroy()
-    with BpfObject.open(path) as obj:
-        obj.load()
-        obj.programs["bump"].test_run(PACKET, repeat=5)
-        bss_map = next(m for name, m in obj.maps.items() if name.endswith(".bss"))
-        out("3-lookup", _read_counter(lambda: bss_map[0].counter, n, repeats),
-            bss_map[0].counter)
+def group3(path: str, syscalls: str, n: int, repeats: int) -> None:
+    """The .bss counter: through a Skeleton's mmap'd .bss, and with a map lookup; the
+    system calls each read makes are counted by a BPF program on sys_enter."""
+    counter = SyscallCounter(syscalls)
+    try:
+        skeleton = getattr(libbpf_py, "Skeleton", None)
+        if skeleton is None:
+            out("3-mmap", [], note="not available in this build (no libbpf_py.Skeleton)")
+        else:
+            skel = skeleton.open(path)
+            try:
+                skel.load()
+                skel.progs.bump.test_run(PACKET, repeat=5)
+                bss = skel.bss
+                runs, per_read = _read_counter(lambda: bss.counter, n, repeats, counter)
+                out("3-mmap", runs, bss.counter, syscalls=per_read)
+            finally:
+                skel.destroy()
+        with BpfObject.open(path) as obj:
+            obj.load()
+            obj.programs["bump"].test_run(PACKET, repeat=5)
+            bss_map = next(m for name, m in obj.maps.items() if name.endswith(".bss"))
+            runs, per_read = _read_counter(lambda: bss_map[0].counter, n, repeats, counter)
+            out("3-lookup", runs, bss_map[0].counter, syscalls=per_read)
+    finally:
+        counter.close()
 
 
 def _batch_drain(rb: Any) -> Optional[Callable[[], int]]:
@@ -191,18 +229,18 @@ def group5(path: str, repeats: int) -> None:
 
 
 def main(argv: List[str]) -> int:
-    if len(argv) != 6:
-        print(f"usage: {argv[0]} GROUPS BENCH_OBJ SMALL_OBJ N_JSON REPEATS_JSON",
+    if len(argv) != 7:
+        print(f"usage: {argv[0]} GROUPS BENCH_OBJ SMALL_OBJ SYSCALLS_OBJ N_JSON REPEATS_JSON",
               file=sys.stderr)
         return 2
     groups = argv[1].split(",")
-    path, small = argv[2], argv[3]
-    sizes: Dict[str, int] = json.loads(argv[4])
-    repeats: Dict[str, int] = json.loads(argv[5])
+    path, small, syscalls = argv[2], argv[3], argv[4]
+    sizes: Dict[str, int] = json.loads(argv[5])
+    repeats: Dict[str, int] = json.loads(argv[6])
     if "5" in groups:
         group5(small, repeats["5"])
     if "3" in groups:
-        group3(path, sizes["3"], repeats["3"])
+        group3(path, syscalls, sizes["3"], repeats["3"])
     rest = [g for g in groups if g in ("1", "2", "4")]
     if rest:
         with BpfObject.open(path) as obj:

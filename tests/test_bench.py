@@ -81,6 +81,9 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
     # A plain memory read is orders of magnitude cheaper than a bpf() syscall.
     by = {(r["metric"], r["impl"]): r["median"] for r in rows}
     assert by[("3-mmap", "C")] < by[("3-lookup", "C")]
+    # The BPF syscall counter sees the bpf() call of every map-lookup read.
+    lookups = next(r for r in rows if (r["metric"], r["impl"]) == ("3-lookup", "libbpf_py"))
+    assert 0.9 <= lookups["syscalls_per_op"] <= 1.1, lookups
 
 
 def test_bench_tiny_libbpf_py_and_c(kernel: None, tmp_path: Path) -> None:

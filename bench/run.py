@@ -97,6 +97,9 @@ PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
              "repeats": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1}},
 }
 
+# How many turns the three sides take (the repeats are split between them).
+ROUNDS = {"full": 3, "quick": 1, "tiny": 1}
+
 IMPORT_SNIPPET = """
 import json, time
 def rss():
@@ -196,20 +199,6 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
              f"{os.cpu_count()} CPUs; profile {profile}"]
     rows: List[Row] = []
     kernel_groups = [g for g in groups if g in ("1", "2", "3", "4", "5")]
-    obj = small = None
-    if kernel_groups:
-        obj = compile_bpf("bench", info["include_dir"])
-        small = compile_bpf("small", info["include_dir"])
-        syscalls = compile_bpf("syscalls", info["include_dir"])
-        exe = compile_c(info)
-        log(f"libbpf_py: workloads {','.join(kernel_groups)}")
-        rows += _worker([sys.executable, str(BENCH / "impl_libbpf_py.py"),
-                         ",".join(kernel_groups), str(obj), str(small), str(syscalls),
-                         json.dumps(sizes), json.dumps(repeats)], "libbpf_py")
-        for g in kernel_groups:
-            log(f"C: workload {g}")
-            rows += _worker([str(exe), g, str(obj), str(small), str(sizes.get(g, 1)),
-                             str(repeats[g])], "C")
     bcc_env: Optional[Dict[str, str]] = None
     if with_bcc:
         from setup_bcc import describe, ensure_headers
@@ -217,10 +206,51 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
         headers = ensure_headers()
         notes.append(describe(headers))
         bcc_env = dict(os.environ, BCC_KERNEL_SOURCE=str(headers))
-        if kernel_groups:
-            log(f"BCC: workloads {','.join(kernel_groups)} (compiling with clang, seconds)")
-            rows += _worker([SYSTEM_PYTHON, str(BENCH / "impl_bcc.py"), ",".join(kernel_groups),
-                             json.dumps(sizes), json.dumps(repeats)], "BCC", bcc_env)
+    if kernel_groups:
+        obj = compile_bpf("bench", info["include_dir"])
+        small = compile_bpf("small", info["include_dir"])
+        syscalls = compile_bpf("syscalls", info["include_dir"])
+        exe = compile_c(info)
+        joined = ",".join(kernel_groups)
+
+        def py_side(reps: Dict[str, int]) -> List[Row]:
+            log(f"libbpf_py: workloads {joined}")
+            return _worker([sys.executable, str(BENCH / "impl_libbpf_py.py"), joined,
+                            str(obj), str(small), str(syscalls), json.dumps(sizes),
+                            json.dumps(reps)], "libbpf_py")
+
+        def c_side(reps: Dict[str, int]) -> List[Row]:
+            out: List[Row] = []
+            for g in kernel_groups:
+                log(f"C: workload {g}")
+                out += _worker([str(exe), g, str(obj), str(small), str(sizes.get(g, 1)),
+                                str(reps[g])], "C")
+            return out
+
+        def bcc_side(reps: Dict[str, int]) -> List[Row]:
+            log(f"BCC: workloads {joined} (compiling with clang, seconds)")
+            return _worker([SYSTEM_PYTHON, str(BENCH / "impl_bcc.py"), joined,
+                            json.dumps(sizes), json.dumps(reps)], "BCC", bcc_env)
+
+        sides: List[Callable[[Dict[str, int]], List[Row]]] = [py_side, c_side]
+        if with_bcc:
+            sides.append(bcc_side)
+        # The sides take turns, in ROUNDS rounds that split the repeats and rotate the
+        # order, so that a change of load on the machine falls on all of them alike.
+        rounds = min(ROUNDS[profile], *(repeats[g] for g in kernel_groups))
+        merged: Dict[tuple[str, str], Row] = {}
+        for r in range(rounds):
+            reps = {g: n // rounds + (1 if r < n % rounds else 0) for g, n in repeats.items()}
+            if rounds > 1:
+                log(f"round {r + 1} of {rounds}")
+            for side in sides[r % len(sides):] + sides[:r % len(sides)]:
+                for row in side(reps):
+                    key = (row.metric.id, row.impl)
+                    if key in merged:
+                        merged[key].runs += row.runs
+                    else:
+                        merged[key] = row
+        rows += merged.values()
     if "6" in groups:
         log(f"import time and RSS, {repeats['6']} fresh processes each")
         rows += _import_rows(sys.executable, "libbpf_py", "libbpf_py", repeats["6"])

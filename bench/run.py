@@ -272,6 +272,13 @@ def _fmt(x: Optional[float]) -> str:
     return f"{x:.3g}" if x >= 0.01 else f"{x:.2g}"
 
 
+def _fmt_ratio(x: Optional[float]) -> str:
+    """Three decimals, so that a ratio just past its target does not print as the target."""
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.3f}"
+
+
 def table(rows: List[Row]) -> tuple[str, List[Dict[str, Any]]]:
     """The text table and, per metric, the summary (medians, ratios, verdict)."""
     header = ["workload", "unit", "libbpf_py", "C", "BCC", "py/C", "BCC/py", "target",
@@ -299,7 +306,7 @@ def table(rows: List[Row]) -> tuple[str, List[Dict[str, Any]]]:
             status = "met" if verdict else "NOT MET"
         py_c, bcc_py = _ratio(med["libbpf_py"], med["C"]), _ratio(med["BCC"], med["libbpf_py"])
         lines.append([metric.workload, metric.unit, *(_fmt(med[i]) for i in IMPLS),
-                      _fmt(py_c), _fmt(bcc_py), metric.target, status])
+                      _fmt_ratio(py_c), _fmt_ratio(bcc_py), metric.target, status])
         summary.append({"metric": metric.id, "workload": metric.workload, "medians": med,
                         "py_over_c": py_c, "bcc_over_py": bcc_py, "target": metric.target,
                         "status": status})

@@ -198,7 +198,8 @@ def _is_map_fd(fd: int) -> bool:
 class _Elements:
     """Everything the element API needs, worked out once per map after it exists."""
 
-    __slots__ = ("fd", "key", "kind", "label", "max_entries", "name", "type", "value")
+    __slots__ = ("fd", "int_key", "int_value", "key", "kind", "label", "max_entries",
+                 "name", "pool", "type", "value")
 
     def __init__(self, fd: int, info: MapInfo, name: str) -> None:
         self.fd = fd
@@ -223,11 +224,31 @@ class _Elements:
             value = PerCpuCodec(value, possible_cpus(), value_what)
         self.value = value
         self.kind = info.type
+        # The fast path of m[k] and m[k] = v for maps of plain int keys and values
+        # (the common case): the cffi types resolved once, and a pool of (key, value)
+        # buffers reused from call to call. A call pops a pair, so threads never
+        # share one (the GIL is released during the bpf() call): the pool holds as
+        # many pairs as threads ever used the map at once.
+        self.int_key = _int_ctype(self.key, "_ptr")
+        self.int_value = _int_ctype(value, "_one")
+        self.pool: Optional[List[Tuple[Any, Any]]] = (
+            [] if self.int_key is not None and self.int_value is not None else None)
+
+    def new_buffers(self) -> Tuple[Any, Any]:
+        """A fresh (key, value) buffer pair for the fast path's pool."""
+        return ffi.new(self.int_key), ffi.new(self.int_value)
 
     def keyless(self, op: str) -> TypeError:
         return TypeError(f"{self.label} has no keys: {op} does not apply; use push(), "
                          "pop() and peek()" + (" / contains()" if self.type ==
                                                 MapType.BLOOM_FILTER else ""))
+
+
+def _int_ctype(codec: Optional[Codec], attr: str) -> Any:
+    """The cffi type ``attr`` of a plain IntCodec (not a subclass), else None."""
+    if codec is None or type(codec) is not IntCodec:
+        return None
+    return ffi.typeof(getattr(codec, attr))
 
 
 def _btf_codecs(info: MapInfo, key_what: str, value_what: str,
@@ -762,6 +783,27 @@ class Map:
 
     def __getitem__(self, key: Any) -> Any:
         """The value at ``key`` (KeyError when absent)."""
+        e = self._elements
+        pool = e.pool if e is not None else None
+        owner = self._owner
+        if e is not None and pool is not None and type(key) is int and (
+                owner._ptr is not None if owner is not None else self._fd >= 0):
+            # Fast path: an int key of an open int -> int map (see _Elements).
+            try:
+                kb, vb = pool.pop()
+            except IndexError:
+                kb, vb = e.new_buffers()
+            try:
+                kb[0] = key
+            except OverflowError:
+                pool.append((kb, vb))  # the general path raises the codec's ValueError
+            else:
+                ret = lib.bpf_map_lookup_elem(e.fd, kb, vb)
+                value = vb[0]
+                pool.append((kb, vb))
+                if ret < 0:
+                    raise self._fail(e, -ret, "lookup", key)
+                return value
         e = self._ready()
         kc = e.key
         if kc is None:
@@ -801,6 +843,27 @@ class Map:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """Create or replace the element at ``key`` (``update(key, value)``)."""
+        e = self._elements
+        pool = e.pool if e is not None else None
+        owner = self._owner
+        if e is not None and pool is not None and type(key) is int and type(value) is int and (
+                owner._ptr is not None if owner is not None else self._fd >= 0):
+            # Fast path: int key and value of an open int -> int map (see _Elements).
+            try:
+                kb, vb = pool.pop()
+            except IndexError:
+                kb, vb = e.new_buffers()
+            try:
+                kb[0] = key
+                vb[0] = value
+            except OverflowError:
+                pool.append((kb, vb))  # the general path raises the codec's ValueError
+            else:
+                ret = lib.bpf_map_update_elem(e.fd, kb, vb, 0)
+                pool.append((kb, vb))
+                if ret < 0:
+                    raise self._fail(e, -ret, "update", key, 0)
+                return
         self.update(key, value)
 
     def update(self, key: Any, value: Any, flags: int = UpdateFlag.ANY) -> None:

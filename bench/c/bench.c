@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The C side of bench/run.py: the same workloads as bench/impl_libbpf_py.py,
+ * calling libbpf directly. Compiled at run time against the libbpf the
+ * bindings link (bench/toolchain.py).
+ *
+ *   bench_c GROUP BENCH_OBJ SMALL_OBJ N REPEATS
+ *
+ * prints one JSON line per metric: {"metric": "...", "runs": [...], "check": n}.
+ * Units: ns per op (1-*, 3-*), M entries or records per second (2-*, 4-*),
+ * ms per open+load+close (5-load).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#define OPS_KEYS 10000
+#define CHUNK 4096
+#define RING_ROUND 100000
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench_c: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
+}
+
+static void emit_runs(const char *metric, const double *runs, int n, long long check)
+{
+	printf("{\"metric\": \"%s\", \"runs\": [", metric);
+	for (int i = 0; i < n; i++)
+		printf("%s%.6f", i ? ", " : "", runs[i]);
+	printf("], \"check\": %lld}\n", check);
+	fflush(stdout);
+}
+
+static struct bpf_object *open_load(const char *path)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	int err;
+
+	if (!obj)
+		die("bpf_object__open_file", errno);
+	err = bpf_object__load(obj);
+	if (err)
+		die("bpf_object__load", err);
+	return obj;
+}
+
+static int map_fd(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+
+	if (!map)
+		die(name, ENOENT);
+	return bpf_map__fd(map);
+}
+
+static int prog_fd(struct bpf_object *obj, const char *name)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, name);
+
+	if (!prog)
+		die(name, ENOENT);
+	return bpf_program__fd(prog);
+}
+
+static void test_run(int fd, int repeat)
+{
+	char packet[64] = {0};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet, .data_size_in = sizeof(packet),
+		    .repeat = repeat);
+	int err = bpf_prog_test_run_opts(fd, &opts);
+
+	if (err)
+		die("bpf_prog_test_run_opts", err);
+}
+
+/* 1: one update, then one lookup, at a time; 4-byte keys cycling over OPS_KEYS. */
+static void group1(struct bpf_object *obj, long n, int repeats)
+{
+	int fd = map_fd(obj, "ops");
+	__u32 *keys = malloc(n * sizeof(*keys));
+	double *upd = calloc(repeats, sizeof(double)), *look = calloc(repeats, sizeof(double));
+	long long sum = 0;
+
+	for (long i = 0; i < n; i++)
+		keys[i] = i % OPS_KEYS;
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+
+		for (long i = 0; i < n; i++) {
+			__u64 v = keys[i];
+
+			if (bpf_map_update_elem(fd, &keys[i], &v, BPF_ANY))
+				die("bpf_map_update_elem", errno);
+		}
+		double t1 = now_ns();
+
+		sum = 0;
+		for (long i = 0; i < n; i++) {
+			__u64 v;
+
+			if (bpf_map_lookup_elem(fd, &keys[i], &v))
+				die("bpf_map_lookup_elem", errno);
+			sum += v;
+		}
+		double t2 = now_ns();
+
+		upd[r] = (t1 - t0) / n;
+		look[r] = (t2 - t1) / n;
+	}
+	emit_runs("1-update", upd, repeats, n);
+	emit_runs("1-lookup", look, repeats, sum);
+	free(keys);
+	free(upd);
+	free(look);
+}
+
+/* 2: fill `big` with n entries, then read them all: lookup_batch, then get_next_key. */
+static void group2(struct bpf_object *obj, long n, int repeats)
+{
+	int fd = map_fd(obj, "big");
+	__u32 *keys = malloc((n + CHUNK) * sizeof(*keys));
+	__u64 *vals = malloc((n + CHUNK) * sizeof(*vals));
+	double *batch = calloc(repeats, sizeof(double)), *iter = calloc(repeats, sizeof(double));
+	long got = 0;
+
+	for (long i = 0; i < n; i++) {
+		keys[i] = i;
+		vals[i] = i * 3;
+	}
+	__u32 count = n;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	if (bpf_map_update_batch(fd, keys, vals, &count, &opts))
+		die("bpf_map_update_batch", errno);
+	for (int r = 0; r < repeats; r++) {
+		__u64 in = 0, out = 0;
+		void *in_batch = NULL;
+		double t0 = now_ns();
+
+		got = 0;
+		for (;;) {
+			int err;
+
+			count = CHUNK;	/* room for CHUNK more: keys and vals have n + CHUNK slots */
+			err = bpf_map_lookup_batch(fd, in_batch, &out, keys + got, vals + got, &count,
+						   &opts);
+			if (err && errno != ENOENT)
+				die("bpf_map_lookup_batch", errno);
+			got += count;
+			if (err)
+				break;
+			in = out;
+			in_batch = &in;
+		}
+		batch[r] = got / ((now_ns() - t0) / 1e9) / 1e6;
+		if (got != n)
+			die("bpf_map_lookup_batch returned a wrong count", EIO);
+	}
+	emit_runs("2-batch", batch, repeats, got);
+	for (int r = 0; r < repeats; r++) {
+		__u32 key, next, *prev = NULL;
+		__u64 v, sum = 0;
+		double t0 = now_ns();
+
+		got = 0;
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (bpf_map_lookup_elem(fd, &next, &v) == 0) {
+				sum += v;
+				got++;
+			}
+			key = next;
+			prev = &key;
+		}
+		iter[r] = got / ((now_ns() - t0) / 1e9) / 1e6;
+		if (got != n || sum == 0xffffffffffffffffULL)
+			die("get_next_key walk returned a wrong count", EIO);
+	}
+	emit_runs("2-iter", iter, repeats, got);
+	free(keys);
+	free(vals);
+	free(batch);
+	free(iter);
+}
+
+/* Offset of the variable `name` in the data section `sec` (BTF of the object). */
+static long var_offset(struct bpf_object *obj, const char *sec, const char *name)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	int id = btf__find_by_name_kind(btf, sec, BTF_KIND_DATASEC);
+	const struct btf_type *t;
+	const struct btf_var_secinfo *vs;
+
+	if (id < 0)
+		die(sec, -id);
+	t = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(t);
+	for (int i = 0; i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name) == 0)
+			return vs->offset;
+	}
+	die(name, ENOENT);
+	return -1;
+}
+
+static struct bpf_map *bss_map(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		size_t len = strlen(name);
+
+		if (len >= 4 && strcmp(name + len - 4, ".bss") == 0)
+			return map;
+	}
+	die(".bss map", ENOENT);
+	return NULL;
+}
+
+/* 3: read the .bss counter: through the mmap'd section, and with a map lookup. */
+static void group3(struct bpf_object *obj, long n, int repeats)
+{
+	struct bpf_map *bss = bss_map(obj);
+	long off = var_offset(obj, ".bss", "counter");
+	int fd = bpf_map__fd(bss);
+	/* What a bpftool skeleton does: map the kernel's .bss (libbpf before 1.5 keeps
+	 * bpf_map__initial_value() on its private copy after load). */
+	size_t size = (bpf_map__value_size(bss) + getpagesize() - 1) & ~(getpagesize() - 1);
+	char *mem = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	double *mm = calloc(repeats, sizeof(double)), *look = calloc(repeats, sizeof(double));
+	char *buf = malloc(bpf_map__value_size(bss));
+	__u32 zero = 0;
+	volatile __u64 *counter;
+	__u64 sum = 0;
+
+	if (mem == MAP_FAILED)
+		die("mmap(.bss)", errno);
+	counter = (volatile __u64 *)(mem + off);
+	test_run(prog_fd(obj, "bump"), 5);
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+
+		sum = 0;
+		for (long i = 0; i < n; i++)
+			sum += *counter;
+		mm[r] = (now_ns() - t0) / n;
+	}
+	emit_runs("3-mmap", mm, repeats, sum / n);
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+
+		sum = 0;
+		for (long i = 0; i < n; i++) {
+			if (bpf_map_lookup_elem(fd, &zero, buf))
+				die("bpf_map_lookup_elem(.bss)", errno);
+			sum += *(__u64 *)(buf + off);
+		}
+		look[r] = (now_ns() - t0) / n;
+	}
+	emit_runs("3-lookup", look, repeats, sum / n);
+	munmap(mem, size);
+	free(mm);
+	free(look);
+	free(buf);
+}
+
+struct ring_ctx {
+	long long count;
+	__u64 seq_sum;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct ring_ctx *c = ctx;
+
+	c->count++;
+	c->seq_sum += *(__u64 *)data;
+	return 0;
+}
+
+/* 4: `emit` writes n 64-byte records (test_run, in rounds the ring can hold);
+ * the timed part is ring_buffer__consume with a C callback. */
+static void group4(struct bpf_object *obj, long n, int repeats)
+{
+	struct ring_ctx ctx = {0};
+	struct ring_buffer *rb = ring_buffer__new(map_fd(obj, "events"), on_record, &ctx, NULL);
+	int emit = prog_fd(obj, "emit");
+	double *runs = calloc(repeats, sizeof(double));
+
+	if (!rb)
+		die("ring_buffer__new", errno);
+	for (int r = 0; r < repeats; r++) {
+		double spent = 0;
+
+		ctx.count = 0;
+		for (long done = 0; done < n;) {
+			long round = n - done < RING_ROUND ? n - done : RING_ROUND;
+			double t0;
+			int got;
+
+			test_run(emit, round);
+			t0 = now_ns();
+			got = ring_buffer__consume(rb);
+			spent += now_ns() - t0;
+			if (got < 0)
+				die("ring_buffer__consume", got);
+			done += round;
+		}
+		if (ctx.count != n)
+			die("ring buffer: records lost", EIO);
+		runs[r] = n / (spent / 1e9) / 1e6;
+	}
+	emit_runs("4-callback", runs, repeats, ctx.count);
+	ring_buffer__free(rb);
+	free(runs);
+}
+
+/* 5: open + load + close of the small object. */
+static void group5(const char *small, int repeats)
+{
+	double *runs = calloc(repeats, sizeof(double));
+
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+		struct bpf_object *obj = open_load(small);
+
+		bpf_object__close(obj);
+		runs[r] = (now_ns() - t0) / 1e6;
+	}
+	emit_runs("5-load", runs, repeats, repeats);
+	free(runs);
+}
+
+int main(int argc, char **argv)
+{
+	struct bpf_object *obj;
+	long n;
+	int repeats;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: %s GROUP BENCH_OBJ SMALL_OBJ N REPEATS\n", argv[0]);
+		return 2;
+	}
+	libbpf_set_print(quiet);
+	n = atol(argv[4]);
+	repeats = atoi(argv[5]);
+	if (n <= 0 || repeats <= 0) {
+		fprintf(stderr, "bench_c: N and REPEATS must be positive\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "5") == 0) {
+		group5(argv[3], repeats);
+		return 0;
+	}
+	obj = open_load(argv[2]);
+	if (strcmp(argv[1], "1") == 0)
+		group1(obj, n, repeats);
+	else if (strcmp(argv[1], "2") == 0)
+		group2(obj, n, repeats);
+	else if (strcmp(argv[1], "3") == 0)
+		group3(obj, n, repeats);
+	else if (strcmp(argv[1], "4") == 0)
+		group4(obj, n, repeats);
+	else {
+		fprintf(stderr, "bench_c: unknown group %s\n", argv[1]);
+		return 2;
+	}
+	bpf_object__close(obj);
+	return 0;
+}

@@ -1,0 +1,252 @@
+"""The BCC side of bench/run.py, run under the system's /usr/bin/python3.
+
+Debian's python3-bpfcc installs ``bcc`` for the system interpreter only, so
+run.py starts this script in a subprocess with ``BCC_KERNEL_SOURCE`` set
+(bench/setup_bcc.py). It prints one JSON line per metric, as bench/c/bench.c
+does: ``{"metric": ..., "runs": [...], "check": n}``; a metric BCC has no
+counterpart for carries ``"note"`` and no runs.
+
+The maps and programs are those of bench/bpf/bench.bpf.c written as BCC text
+(BCC has no .bss globals: the counter of workload 3 is a one-element array,
+read with a map lookup).
+
+    /usr/bin/python3 bench/impl_bcc.py GROUP N REPEATS
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List
+
+from bcc import BPF  # type: ignore[import-not-found]
+
+OPS_KEYS = 10000
+CHUNK = 4096
+RING_ROUND = 100000
+
+TEXT = r"""
+#include <uapi/linux/bpf.h>
+
+struct record {
+	u64 seq;
+	u64 pad[7];
+};
+
+BPF_HASH(ops, u32, u64, 16384);
+BPF_HASH(big, u32, u64, 100000);
+BPF_ARRAY(counter, u64, 1);
+BPF_ARRAY(stats, u64, 2);		/* emitted, dropped */
+BPF_RINGBUF_OUTPUT(events, 2048);	/* 2048 pages: 8 MiB, as bench.bpf.c */
+
+int bump(struct xdp_md *ctx)
+{
+	u32 zero = 0;
+	u64 *c = counter.lookup(&zero);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+	return XDP_PASS;
+}
+
+int emit(struct xdp_md *ctx)
+{
+	u32 zero = 0, one = 1;
+	u64 *seq = stats.lookup(&zero);
+	struct record *r = events.ringbuf_reserve(sizeof(*r));
+
+	if (!r) {
+		u64 *d = stats.lookup(&one);
+		if (d)
+			(*d)++;
+		return XDP_PASS;
+	}
+	r->seq = seq ? (*seq)++ : 0;
+	for (int i = 0; i < 7; i++)
+		r->pad[i] = i;
+	events.ringbuf_submit(r, 0);
+	return XDP_PASS;
+}
+"""
+
+# Workload 5: bench/bpf/small.bpf.c as BCC text.
+SMALL_TEXT = r"""
+#include <uapi/linux/bpf.h>
+
+BPF_ARRAY(packets, u64, 1);
+
+int count_packets(struct xdp_md *ctx)
+{
+	u32 zero = 0;
+	u64 *n = packets.lookup(&zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return XDP_PASS;
+}
+"""
+
+_BPF_PROG_TEST_RUN = 10
+_SYS_BPF = 321  # x86_64
+
+
+class _TestRunAttr(ctypes.Structure):
+    """The ``test`` member of ``union bpf_attr`` (BCC's Python has no test_run)."""
+
+    _fields_ = [("prog_fd", ctypes.c_uint32), ("retval", ctypes.c_uint32),
+                ("data_size_in", ctypes.c_uint32), ("data_size_out", ctypes.c_uint32),
+                ("data_in", ctypes.c_uint64), ("data_out", ctypes.c_uint64),
+                ("repeat", ctypes.c_uint32), ("duration", ctypes.c_uint32),
+                ("ctx_size_in", ctypes.c_uint32), ("ctx_size_out", ctypes.c_uint32),
+                ("ctx_in", ctypes.c_uint64), ("ctx_out", ctypes.c_uint64),
+                ("flags", ctypes.c_uint32), ("cpu", ctypes.c_uint32),
+                ("batch_size", ctypes.c_uint32), ("_pad", ctypes.c_uint32)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PACKET = ctypes.create_string_buffer(64)
+
+
+def test_run(fd: int, repeat: int) -> None:
+    """BPF_PROG_TEST_RUN with a 64-byte packet, ``repeat`` times."""
+    attr = _TestRunAttr(prog_fd=fd, data_size_in=64,
+                        data_in=ctypes.addressof(_PACKET), repeat=repeat)
+    ret = _libc.syscall(_SYS_BPF, _BPF_PROG_TEST_RUN, ctypes.byref(attr),
+                        ctypes.sizeof(attr))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"BPF_PROG_TEST_RUN: {os.strerror(err)}")
+
+
+def out(metric: str, runs: List[float], check: Any = None, note: str = "") -> None:
+    row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
+    if note:
+        row["note"] = note
+    print(json.dumps(row), flush=True)
+
+
+def group1(b: Any, n: int, repeats: int) -> None:
+    t = b["ops"]
+    key, leaf = t.Key, t.Leaf
+    keys = [i % OPS_KEYS for i in range(n)]
+    upd: List[float] = []
+    look: List[float] = []
+    total = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        for k in keys:
+            t[key(k)] = leaf(k)
+        t1 = time.thread_time_ns()
+        total = 0
+        for k in keys:
+            total += t[key(k)].value
+        t2 = time.thread_time_ns()
+        upd.append((t1 - t0) / n)
+        look.append((t2 - t1) / n)
+    out("1-update", upd, n)
+    out("1-lookup", look, total)
+
+
+def group2(b: Any, n: int, repeats: int) -> None:
+    t = b["big"]
+    key, leaf = t.Key, t.Leaf
+    keys = (key * n)(*[key(i) for i in range(n)])
+    vals = (leaf * n)(*[leaf(i * 3) for i in range(n)])
+    t.items_update_batch(keys, vals)
+    batch: List[float] = []
+    got = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        entries = list(t.items_lookup_batch())
+        t1 = time.thread_time_ns()  # the result is freed after the clock stops, as C's
+        got = len(entries)
+        del entries
+        batch.append(got / ((t1 - t0) / 1e9) / 1e6)
+    out("2-batch", batch, got)
+    it: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        got = len(t.items())
+        it.append(got / ((time.thread_time_ns() - t0) / 1e9) / 1e6)
+    out("2-iter", it, got)
+
+
+def group3(b: Any, n: int, repeats: int) -> None:
+    test_run(b.load_func("bump", BPF.XDP).fd, 5)
+    t = b["counter"]
+    out("3-mmap", [], note="BCC has no mmap'd globals")
+    runs: List[float] = []
+    value = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        for _ in range(n):
+            value = t[0].value
+        runs.append((time.thread_time_ns() - t0) / n)
+    out("3-lookup", runs, value)
+
+
+def group4(b: Any, n: int, repeats: int) -> None:
+    fd = b.load_func("emit", BPF.XDP).fd
+    count = [0]
+
+    def callback(ctx: Any, data: Any, size: int) -> int:
+        count[0] += 1
+        return 0
+
+    b["events"].open_ring_buffer(callback)
+    runs: List[float] = []
+    for _ in range(repeats):
+        count[0] = 0
+        spent = 0
+        done = 0
+        while done < n:
+            chunk = min(RING_ROUND, n - done)
+            test_run(fd, chunk)
+            t0 = time.thread_time_ns()
+            b.ring_buffer_consume()
+            spent += time.thread_time_ns() - t0
+            done += chunk
+        if count[0] != n:
+            raise SystemExit(f"impl_bcc: ring buffer gave {count[0]} of {n} records")
+        runs.append(n / (spent / 1e9) / 1e6)
+    out("4-callback", runs, count[0])
+    out("4-batch", [], note="BCC has no batch drain")
+
+
+def group5(repeats: int) -> None:
+    runs: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        b = BPF(text=SMALL_TEXT)
+        b.load_func("count_packets", BPF.XDP)
+        b.cleanup()
+        runs.append((time.thread_time_ns() - t0) / 1e6)
+    out("5-load", runs, repeats)
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) != 4:
+        print(f"usage: {argv[0]} GROUPS N_JSON REPEATS_JSON", file=sys.stderr)
+        return 2
+    groups = argv[1].split(",")
+    sizes: Dict[str, int] = json.loads(argv[2])
+    repeats: Dict[str, int] = json.loads(argv[3])
+    if "5" in groups:
+        group5(repeats["5"])
+    rest = [g for g in groups if g in ("1", "2", "3", "4")]
+    if rest:
+        b = BPF(text=TEXT)
+        try:
+            for g in rest:
+                {"1": group1, "2": group2, "3": group3, "4": group4}[g](
+                    b, sizes[g], repeats[g])
+        finally:
+            b.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,262 @@
+"""The libbpf_py side of bench/run.py: the workloads of bench/c/bench.c in Python.
+
+Run by run.py in a subprocess of its own interpreter (the one libbpf_py is
+installed in); prints one JSON line per metric, as the C and BCC sides do:
+``{"metric": ..., "runs": [...], "check": n}``. A metric this build cannot run
+(no Skeleton, no RingBuffer yet) carries ``"note"`` and no runs.
+
+    python bench/impl_libbpf_py.py GROUPS BENCH_OBJ SMALL_OBJ SYSCALLS_OBJ N_JSON REPEATS_JSON
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import libbpf_py
+from libbpf_py import BpfObject
+
+OPS_KEYS = 10000
+CHUNK = 4096
+RING_ROUND = 100000
+PACKET = bytes(64)
+BATCH_DRAIN_NAMES = ("drain", "consume_batch", "read_batch")
+
+
+def out(metric: str, runs: List[float], check: Any = None, note: str = "",
+        syscalls: Optional[float] = None) -> None:
+    row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
+    if note:
+        row["note"] = note
+    if syscalls is not None:
+        row["syscalls"] = syscalls
+    print(json.dumps(row), flush=True)
+
+
+def group1(obj: BpfObject, n: int, repeats: int) -> None:
+    """One update, then one lookup at a time: ``m[k] = v`` and ``m[k]``."""
+    m = obj.maps["ops"]
+    keys = [i % OPS_KEYS for i in range(n)]
+    upd: List[float] = []
+    look: List[float] = []
+    total = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        for k in keys:
+            m[k] = k
+        t1 = time.thread_time_ns()
+        total = 0
+        for k in keys:
+            total += m[k]
+        t2 = time.thread_time_ns()
+        upd.append((t1 - t0) / n)
+        look.append((t2 - t1) / n)
+    out("1-update", upd, n)
+    out("1-lookup", look, total)
+
+
+def group2(obj: BpfObject, n: int, repeats: int) -> None:
+    """Every entry of ``big``: Map.lookup_batch, then Map.items() one by one."""
+    m = obj.maps["big"]
+    m.update_batch({i: i * 3 for i in range(n)})
+    batch: List[float] = []
+    got = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        entries = m.lookup_batch(chunk=CHUNK)
+        t1 = time.thread_time_ns()  # the result is freed after the clock stops, as C's
+        got = len(entries)
+        del entries
+        batch.append(got / ((t1 - t0) / 1e9) / 1e6)
+    if got != n:
+        raise SystemExit(f"impl_libbpf_py: lookup_batch gave {got} of {n} entries")
+    out("2-batch", batch, got)
+    it: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        got = sum(1 for _ in m.items())
+        it.append(got / ((time.thread_time_ns() - t0) / 1e9) / 1e6)
+    out("2-iter", it, got)
+
+
+class SyscallCounter:
+    """bench/bpf/syscalls.bpf.c on raw_syscalls:sys_enter, counting this thread's calls.
+
+    Attached only while it counts: the timed runs go without it, as C's do.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.obj = BpfObject.open(path)
+        rodata = next(m for name, m in self.obj.maps.items() if name.endswith(".rodata"))
+        image = bytearray(rodata.value_size)
+        image[:4] = threading.get_native_id().to_bytes(4, sys.byteorder)
+        rodata.initial_value = bytes(image)
+        self.obj.load()
+        self.bss = next(m for name, m in self.obj.maps.items() if name.endswith(".bss"))
+
+    def per_call(self, fn: Callable[[], Any], n: int) -> float:
+        """System calls per call of ``fn``, over ``n`` calls."""
+        link = self.obj.programs["count_syscalls"].attach()
+        try:
+            before = int(self.bss[0].calls)
+            for _ in range(n):
+                fn()
+            after = int(self.bss[0].calls)
+        finally:
+            link.destroy()
+        return (after - before - 1) / n  # - 1: the second read's own bpf() call
+
+    def close(self) -> None:
+        self.obj.close()
+
+
+def _read_counter(get: Callable[[], Any], n: int, repeats: int,
+                  counter: SyscallCounter) -> Tuple[List[float], float]:
+    """ns per read, each repeat; then the system calls per read, in a counted pass."""
+    runs: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()  # clock_gettime is in the vDSO: no system call
+        for _ in range(n):
+            get()
+        runs.append((time.thread_time_ns() - t0) / n)
+    return runs, counter.per_call(get, min(n, 100000))
+
+
+def group3(path: str, syscalls: str, n: int, repeats: int) -> None:
+    """The .bss counter: through a Skeleton's mmap'd .bss, and with a map lookup; the
+    system calls each read makes are counted by a BPF program on sys_enter."""
+    counter = SyscallCounter(syscalls)
+    try:
+        skeleton = getattr(libbpf_py, "Skeleton", None)
+        if skeleton is None:
+            out("3-mmap", [], note="not available in this build (no libbpf_py.Skeleton)")
+        else:
+            skel = skeleton.open(path)
+            try:
+                skel.load()
+                skel.progs.bump.test_run(PACKET, repeat=5)
+                bss = skel.bss
+                runs, per_read = _read_counter(lambda: bss.counter, n, repeats, counter)
+                out("3-mmap", runs, bss.counter, syscalls=per_read)
+            finally:
+                skel.destroy()
+        with BpfObject.open(path) as obj:
+            obj.load()
+            obj.programs["bump"].test_run(PACKET, repeat=5)
+            bss_map = next(m for name, m in obj.maps.items() if name.endswith(".bss"))
+            runs, per_read = _read_counter(lambda: bss_map[0].counter, n, repeats, counter)
+            out("3-lookup", runs, bss_map[0].counter, syscalls=per_read)
+    finally:
+        counter.close()
+
+
+def _batch_drain(rb: Any) -> Optional[Callable[[], int]]:
+    """The RingBuffer's batch drain, whatever it is named; how many records it took."""
+    for name in BATCH_DRAIN_NAMES:
+        method = getattr(rb, name, None)
+        if method is None:
+            continue
+
+        def drain(method: Any = method) -> int:
+            result = method()
+            if isinstance(result, int):
+                return result
+            if isinstance(result, tuple) and len(result) == 2:
+                return len(result[1])  # (bytes, offsets)
+            return len(result)
+
+        return drain
+    return None
+
+
+def group4(obj: BpfObject, n: int, repeats: int) -> None:
+    """Ring buffer: ``emit`` writes n records; RingBuffer.consume with a callback, then
+    the batch drain. Only the consuming is timed."""
+    ring_buffer = getattr(libbpf_py, "RingBuffer", None)
+    if ring_buffer is None:
+        note = "not available in this build (no libbpf_py.RingBuffer)"
+        out("4-callback", [], note=note)
+        out("4-batch", [], note=note)
+        return
+    emit = obj.programs["emit"]
+    count = [0]
+
+    def callback(data: Any) -> int:
+        count[0] += 1
+        return 0
+
+    def timed(consume: Callable[[], int]) -> List[float]:
+        runs: List[float] = []
+        for _ in range(repeats):
+            spent, done, got = 0, 0, 0
+            while done < n:
+                chunk = min(RING_ROUND, n - done)
+                emit.test_run(PACKET, repeat=chunk)
+                t0 = time.thread_time_ns()
+                got += consume()
+                spent += time.thread_time_ns() - t0
+                done += chunk
+            if got != n:
+                raise SystemExit(f"impl_libbpf_py: ring buffer gave {got} of {n} records")
+            runs.append(n / (spent / 1e9) / 1e6)
+        return runs
+
+    def consume() -> int:
+        before = count[0]
+        rb.consume()
+        return count[0] - before
+
+    rb = ring_buffer(obj.maps["events"], callback)
+    try:
+        out("4-callback", timed(consume), n)
+        drain = _batch_drain(rb)
+        if drain is None:
+            out("4-batch", [], note="not available in this build (RingBuffer has no "
+                                    f"{' / '.join(BATCH_DRAIN_NAMES)})")
+        else:
+            out("4-batch", timed(drain), n)
+    finally:
+        close = getattr(rb, "close", None)
+        if close is not None:
+            close()
+
+
+def group5(path: str, repeats: int) -> None:
+    """Open + load + close of the small object."""
+    runs: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        obj = BpfObject.open(path)
+        obj.load()
+        obj.close()
+        runs.append((time.thread_time_ns() - t0) / 1e6)
+    out("5-load", runs, repeats)
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) != 7:
+        print(f"usage: {argv[0]} GROUPS BENCH_OBJ SMALL_OBJ SYSCALLS_OBJ N_JSON REPEATS_JSON",
+              file=sys.stderr)
+        return 2
+    groups = argv[1].split(",")
+    path, small, syscalls = argv[2], argv[3], argv[4]
+    sizes: Dict[str, int] = json.loads(argv[5])
+    repeats: Dict[str, int] = json.loads(argv[6])
+    if "5" in groups:
+        group5(small, repeats["5"])
+    if "3" in groups:
+        group3(path, syscalls, sizes["3"], repeats["3"])
+    rest = [g for g in groups if g in ("1", "2", "4")]
+    if rest:
+        with BpfObject.open(path) as obj:
+            obj.load()
+            for g in rest:
+                {"1": group1, "2": group2, "4": group4}[g](obj, sizes[g], repeats[g])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,423 @@
+"""libbpf_py against C libbpf and BCC, side by side: one command, one table.
+
+    python bench/run.py [--quick | --tiny] [--json FILE] [--png FILE] [--only W ...] [--no-bcc]
+
+Run it with the Python that has libbpf_py installed (the project's .venv). It
+builds what it needs into bench/build/ (BPF objects, the C benchmark linked
+against the libbpf the bindings link, BCC's kernel headers), runs every
+workload for libbpf_py, for C and for BCC (under /usr/bin/python3, where
+Debian's python3-bpfcc lives), and prints, per metric, the median of the
+repeated runs of each implementation, the ratios libbpf_py/C and BCC/libbpf_py
+(ratios of the medians, in the metric's own unit) and the target with met /
+not met. Progress goes to stderr, the table to stdout.
+
+Workloads (issue 8): 1 hash map update and lookup one op at a time; 2 read
+every entry of a 100k-entry hash map; 3 read a .bss counter after load; 4 ring
+buffer of 64-byte records, Python callback and batch drain; 5 open + load of a
+small object vs BCC's BPF(text=...); 6 ``import`` time and RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from toolchain import BENCH, compile_bpf, compile_c, log
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+IMPLS = ("libbpf_py", "C", "BCC")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the table."""
+
+    id: str
+    workload: str
+    unit: str
+    higher_is_better: bool
+    target: str = ""
+    # (medians by impl) -> (met, why); None when the row has no target
+    check: Optional[Callable[[Dict[str, Optional[float]]], Optional[bool]]] = None
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def _le(x: Optional[float], limit: float) -> Optional[bool]:
+    return None if x is None else x <= limit
+
+
+def _ge(x: Optional[float], limit: float) -> Optional[bool]:
+    return None if x is None else x >= limit
+
+
+METRICS = [
+    Metric("1-update", "1 hash update, one at a time", "ns/op", False, "<= 1.3x C",
+           lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.3)),
+    Metric("1-lookup", "1 hash lookup, one at a time", "ns/op", False, "<= 1.3x C",
+           lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.3)),
+    Metric("2-batch", "2 read 100k entries (batch)", "M entries/s", True, ">= 0.8x C",
+           lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
+    Metric("2-iter", "2 read 100k entries (one by one)", "M entries/s", True),
+    Metric("3-mmap", "3 read .bss counter (mmap)", "ns/read", False,
+           "no syscall, <= 200 ns", lambda m: _le(m["libbpf_py"], 200.0)),  # + syscalls == 0
+    Metric("3-lookup", "3 read .bss counter (map lookup)", "ns/read", False),
+    Metric("4-callback", "4 ring buffer, Python callback", "M records/s", True,
+           ">= 3x BCC", lambda m: _ge(_ratio(m["libbpf_py"], m["BCC"]), 3.0)),
+    Metric("4-batch", "4 ring buffer, batch drain", "M records/s", True, ">= 5 M/s",
+           lambda m: _ge(m["libbpf_py"], 5.0)),
+    Metric("5-load", "5 open + load small object", "ms", False, ">= 50x faster than BCC",
+           lambda m: _ge(_ratio(m["BCC"], m["libbpf_py"]), 50.0)),
+    Metric("6-time", "6 import time", "ms", False, "< 50 ms",
+           lambda m: None if m["libbpf_py"] is None else m["libbpf_py"] < 50.0),
+    Metric("6-rss", "6 import RSS (whole process)", "MB", False, "< 30 MB",
+           lambda m: None if m["libbpf_py"] is None else m["libbpf_py"] < 30.0),
+]
+BY_ID = {m.id: m for m in METRICS}
+
+# Sizes (ops, entries, reads, records) and repeats per profile.
+PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
+    "full": {"n": {"1": 200000, "2": 100000, "3": 200000, "4": 1000000},
+             "repeats": {"1": 7, "2": 7, "3": 7, "4": 7, "5": 10, "6": 10}},
+    "quick": {"n": {"1": 50000, "2": 100000, "3": 200000, "4": 200000},
+              "repeats": {"1": 3, "2": 3, "3": 3, "4": 3, "5": 3, "6": 3}},
+    "tiny": {"n": {"1": 500, "2": 2000, "3": 2000, "4": 2000},
+             "repeats": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1}},
+}
+
+# How many turns the three sides take (the repeats are split between them).
+ROUNDS = {"full": 3, "quick": 1, "tiny": 1}
+
+IMPORT_SNIPPET = """
+import json, time
+def rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+before = rss()
+w0, t0 = time.perf_counter(), time.process_time()
+import {module}
+t1, w1 = time.process_time(), time.perf_counter()
+print(json.dumps({{"ms": (t1 - t0) * 1e3, "wall": (w1 - w0) * 1e3, "rss": rss(),
+                  "before": before}}))
+"""
+
+
+@dataclass
+class Row:
+    metric: Metric
+    impl: str
+    runs: List[float] = field(default_factory=list)
+    note: str = ""
+    syscalls: Optional[float] = None  # per op, counted by bpf/syscalls.bpf.c (workload 3)
+
+    @property
+    def median(self) -> Optional[float]:
+        return statistics.median(self.runs) if self.runs else None
+
+    def as_json(self) -> Dict[str, Any]:
+        return {"workload": self.metric.workload, "impl": self.impl, "median": self.median,
+                "unit": self.metric.unit, "runs": self.runs, "metric": self.metric.id,
+                "note": self.note, "syscalls_per_op": self.syscalls}
+
+
+def _parse(stdout: str, impl: str) -> List[Row]:
+    rows = []
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            data = json.loads(line)
+            rows.append(Row(BY_ID[data["metric"]], impl, [float(x) for x in data["runs"]],
+                            data.get("note", ""), data.get("syscalls")))
+    return rows
+
+
+def _worker(cmd: List[str], impl: str, env: Optional[Dict[str, str]] = None) -> List[Row]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: the {impl} run failed ({' '.join(cmd)}):\n"
+                         f"{proc.stderr[-3000:]}")
+    return _parse(proc.stdout, impl)
+
+
+def _import_rows(python: str, module: str, impl: str, runs: int,
+                 env: Optional[Dict[str, str]] = None) -> List[Row]:
+    # Measured as installed: with the byte-code cached (pip and Debian write .pyc
+    # files at install time). PYTHONDONTWRITEBYTECODE would make every import
+    # compile from source, so it is dropped, and one untimed import writes the cache.
+    env = dict(env if env is not None else os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    times, walls, rss, before = [], [], [], []
+    for i in range(runs + 1):
+        proc = subprocess.run([python, "-c", IMPORT_SNIPPET.format(module=module)],
+                              capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: `import {module}` failed under {python}:\n"
+                             f"{proc.stderr[-2000:]}")
+        if i == 0:
+            continue  # the warm-up: byte-code and page cache
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        times.append(data["ms"])
+        walls.append(data["wall"])
+        rss.append(data["rss"])
+        before.append(data["before"])
+    return [Row(BY_ID["6-time"], impl, times,
+                f"{python}; wall clock {statistics.median(walls):.1f} ms"),
+            Row(BY_ID["6-rss"], impl, rss,
+                f"{python}; RSS before the import {statistics.median(before):.1f} MB")]
+
+
+def bcc_available() -> bool:
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        return False
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import bcc"], capture_output=True,
+                          check=False).returncode == 0
+
+
+def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], List[str]]:
+    """Every row of the selected workloads; and notes on the machine for the output."""
+    import libbpf_py
+
+    info = libbpf_py.build_info().as_dict()
+    sizes, repeats = PROFILES[profile]["n"], PROFILES[profile]["repeats"]
+    notes = [f"libbpf_py {libbpf_py.__version__}: {info['mode']} build ({info['origin']}), "
+             f"libbpf {info['runtime_version']} "
+             f"({info['library_path'] or info['linked_library']}); "
+             f"Python {sys.version.split()[0]}; kernel {os.uname().release}; "
+             f"{os.cpu_count()} CPUs; profile {profile}"]
+    rows: List[Row] = []
+    kernel_groups = [g for g in groups if g in ("1", "2", "3", "4", "5")]
+    bcc_env: Optional[Dict[str, str]] = None
+    if with_bcc:
+        from setup_bcc import describe, ensure_headers
+
+        headers = ensure_headers()
+        notes.append(describe(headers))
+        bcc_env = dict(os.environ, BCC_KERNEL_SOURCE=str(headers))
+    if kernel_groups:
+        obj = compile_bpf("bench", info["include_dir"])
+        small = compile_bpf("small", info["include_dir"])
+        syscalls = compile_bpf("syscalls", info["include_dir"])
+        exe = compile_c(info)
+        joined = ",".join(kernel_groups)
+
+        def py_side(reps: Dict[str, int]) -> List[Row]:
+            log(f"libbpf_py: workloads {joined}")
+            return _worker([sys.executable, str(BENCH / "impl_libbpf_py.py"), joined,
+                            str(obj), str(small), str(syscalls), json.dumps(sizes),
+                            json.dumps(reps)], "libbpf_py")
+
+        def c_side(reps: Dict[str, int]) -> List[Row]:
+            out: List[Row] = []
+            for g in kernel_groups:
+                log(f"C: workload {g}")
+                out += _worker([str(exe), g, str(obj), str(small), str(sizes.get(g, 1)),
+                                str(reps[g])], "C")
+            return out
+
+        def bcc_side(reps: Dict[str, int]) -> List[Row]:
+            log(f"BCC: workloads {joined} (compiling with clang, seconds)")
+            return _worker([SYSTEM_PYTHON, str(BENCH / "impl_bcc.py"), joined,
+                            json.dumps(sizes), json.dumps(reps)], "BCC", bcc_env)
+
+        sides: List[Callable[[Dict[str, int]], List[Row]]] = [py_side, c_side]
+        if with_bcc:
+            sides.append(bcc_side)
+        # The sides take turns, in ROUNDS rounds that split the repeats and rotate the
+        # order, so that a change of load on the machine falls on all of them alike.
+        rounds = min(ROUNDS[profile], *(repeats[g] for g in kernel_groups))
+        merged: Dict[tuple[str, str], Row] = {}
+        for r in range(rounds):
+            reps = {g: n // rounds + (1 if r < n % rounds else 0) for g, n in repeats.items()}
+            if rounds > 1:
+                log(f"round {r + 1} of {rounds}")
+            for side in sides[r % len(sides):] + sides[:r % len(sides)]:
+                for row in side(reps):
+                    key = (row.metric.id, row.impl)
+                    if key in merged:
+                        merged[key].runs += row.runs
+                    else:
+                        merged[key] = row
+        rows += merged.values()
+    if "6" in groups:
+        log(f"import time and RSS, {repeats['6']} fresh processes each")
+        rows += _import_rows(sys.executable, "libbpf_py", "libbpf_py", repeats["6"])
+        if with_bcc:
+            rows += _import_rows(SYSTEM_PYTHON, "bcc", "BCC", repeats["6"], bcc_env)
+        rows += [Row(BY_ID["6-time"], "C", note="n/a"), Row(BY_ID["6-rss"], "C", note="n/a")]
+    if not with_bcc:
+        notes.append("BCC rows left out (--no-bcc)")
+    return rows, notes
+
+
+def _fmt(x: Optional[float]) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}" if x >= 0.01 else f"{x:.2g}"
+
+
+def _fmt_ratio(x: Optional[float]) -> str:
+    """Three decimals, so that a ratio just past its target does not print as the target."""
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.3f}"
+
+
+def table(rows: List[Row]) -> tuple[str, List[Dict[str, Any]]]:
+    """The text table and, per metric, the summary (medians, ratios, verdict)."""
+    header = ["workload", "unit", "libbpf_py", "C", "BCC", "py/C", "BCC/py", "target",
+              "status"]
+    lines: List[List[str]] = []
+    summary: List[Dict[str, Any]] = []
+    for metric in METRICS:
+        mine = {r.impl: r for r in rows if r.metric is metric}
+        if not mine:
+            continue
+        med = {impl: (mine[impl].median if impl in mine else None) for impl in IMPLS}
+        verdict = metric.check(med) if metric.check else None
+        py = mine.get("libbpf_py")
+        if verdict and metric.id == "3-mmap" and (py is None or py.syscalls is None
+                                                  or py.syscalls >= 0.01):
+            verdict = False  # reads that make system calls miss the target (a stray
+            # call of the allocator in 100k reads is not the read's)
+        if not metric.target:
+            status = ""
+        elif verdict is None:
+            why = mine.get("libbpf_py")
+            status = ("not met (not available in this build)"
+                      if why is not None and why.note and not why.runs else "not met (no data)")
+        else:
+            status = "met" if verdict else "NOT MET"
+        py_c, bcc_py = _ratio(med["libbpf_py"], med["C"]), _ratio(med["BCC"], med["libbpf_py"])
+        lines.append([metric.workload, metric.unit, *(_fmt(med[i]) for i in IMPLS),
+                      _fmt_ratio(py_c), _fmt_ratio(bcc_py), metric.target, status])
+        summary.append({"metric": metric.id, "workload": metric.workload, "medians": med,
+                        "py_over_c": py_c, "bcc_over_py": bcc_py, "target": metric.target,
+                        "status": status})
+    widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(header)]
+    out = []
+    for cells in [header, ["-" * w for w in widths], *lines]:
+        out.append(" | ".join(c.ljust(w) if i in (0, 1, 7, 8) else c.rjust(w)
+                              for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+    return "\n".join(out), summary
+
+
+def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
+    """One bar chart per metric (median with min-max whiskers), into a PNG."""
+    try:
+        import matplotlib
+    except ImportError:
+        # A bench-only dependency: installed into this environment when first needed.
+        log(f"--png needs matplotlib: {sys.executable} -m pip install matplotlib")
+        if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"],
+                          check=False).returncode != 0:
+            raise SystemExit("bench: could not install matplotlib; install it yourself or "
+                             "leave out --png") from None
+        import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in METRICS if any(r.metric is m for r in rows)]
+    cols = 4
+    nrows = (len(metrics) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
+    colors = {"libbpf_py": "#3572A5", "C": "#555555", "BCC": "#E69F00"}
+    for ax, metric in zip(axes.flat, metrics):
+        names, values, lows, highs = [], [], [], []
+        for impl in IMPLS:
+            row = next((r for r in rows if r.metric is metric and r.impl == impl), None)
+            if row is None or row.median is None:
+                continue
+            names.append(impl)
+            values.append(row.median)
+            lows.append(row.median - min(row.runs))
+            highs.append(max(row.runs) - row.median)
+        if not values:
+            ax.text(0.5, 0.5, "no libbpf_py, C or BCC data\n(not available in this build)",
+                    ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.bar(names, values, yerr=[lows, highs], color=[colors[n] for n in names],
+                   capsize=3)
+            if max(values) > 100 * min(values):
+                ax.set_yscale("log")
+        better = "higher is better" if metric.higher_is_better else "lower is better"
+        ax.set_title(f"{metric.workload}\n{metric.unit}, {better}", fontsize=9)
+        ax.tick_params(labelsize=8)
+        for i, v in enumerate(values):
+            ax.annotate(_fmt(v), (i, v), ha="center", va="bottom", fontsize=7)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle(notes[0], fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer ops and repeats")
+    size.add_argument("--tiny", action="store_true",
+                      help="smallest sizes, one run each: checks that everything works")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON to FILE")
+    parser.add_argument("--png", type=Path, help="write a chart (matplotlib) to FILE")
+    parser.add_argument("--only", nargs="+", choices=list("123456"), metavar="W",
+                        help="only these workloads (1-6)")
+    parser.add_argument("--no-bcc", action="store_true", help="leave BCC out")
+    args = parser.parse_args(argv)
+    profile = "tiny" if args.tiny else "quick" if args.quick else "full"
+    groups = sorted(set(args.only or "123456"))
+    with_bcc = not args.no_bcc
+    if with_bcc and not bcc_available():
+        raise SystemExit(f"bench: BCC is missing: {SYSTEM_PYTHON} cannot `import bcc`; install "
+                         "it with apt-get install bpfcc-tools python3-bpfcc (or pass --no-bcc)")
+    if os.geteuid() != 0:
+        raise SystemExit("bench: needs root to load BPF programs")
+    for tool in ("clang", "gcc", "bpftool"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench: {tool} is missing; run scripts/bootstrap.sh")
+    rows, notes = run(groups, profile, with_bcc)
+    text, summary = table(rows)
+    print(text)
+    for note in notes:
+        print(f"* {note}")
+    for row in rows:
+        if row.syscalls is not None:
+            print(f"* {row.metric.workload}, {row.impl}: {row.syscalls:g} system calls per "
+                  "read (counted by a BPF program on raw_syscalls:sys_enter)")
+    for row in rows:
+        if row.note and ((row.metric.id.startswith("6-") and row.runs)
+                         or (not row.runs and row.impl == "libbpf_py")):
+            print(f"* {row.metric.workload}, {row.impl}: {row.note}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"notes": notes, "rows": [r.as_json() for r in rows],
+                                         "summary": summary}, indent=2) + "\n")
+        log(f"wrote {args.json}")
+    if args.png:
+        chart(rows, args.png, notes)
+        log(f"wrote {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The benchmark (bench/run.py) keeps working: every workload at a tiny size.
+
+No timing is asserted here (that is the benchmark's job, not the suite's):
+the run must complete, and every row must carry sane numbers - the runs of
+each implementation that has the workload, positive and finite, their median
+in range - or, for a feature this build lacks, the note saying so.
+
+libbpf_py and C run in every build (the C side links the libbpf of that
+build, statically for a static build). BCC adds seconds of clang per compile,
+so its rows run in one env only: the dynamic pkg-config build.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Set, Tuple
+
+import pytest
+
+import libbpf_py
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+sys.path.insert(0, str(BENCH))
+
+# (metric, impl) pairs a run may leave without runs, because that side has no
+# such feature; everything else must have numbers.
+NEVER = {("3-mmap", "BCC"), ("4-batch", "BCC")}
+ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-iter", "3-mmap", "3-lookup",
+               "4-callback", "4-batch", "5-load", "6-time", "6-rss")
+
+
+def _optional() -> Set[Tuple[str, str]]:
+    """Rows libbpf_py may lack in this build (features other modules add)."""
+    missing = set()
+    if not hasattr(libbpf_py, "Skeleton"):
+        missing.add(("3-mmap", "libbpf_py"))
+    if not hasattr(libbpf_py, "RingBuffer"):
+        missing |= {("4-callback", "libbpf_py"), ("4-batch", "libbpf_py")}
+    return missing
+
+
+def _run_tiny(tmp_path: Path, *extra: str) -> Tuple[Dict[str, Any], str]:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--tiny", "--json", str(out),
+                           *extra], capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> None:
+    rows: List[Dict[str, Any]] = data["rows"]
+    optional = _optional() | NEVER
+    seen = set()
+    for row in rows:
+        assert {"workload", "impl", "median", "unit", "runs"} <= set(row), row
+        key = (row["metric"], row["impl"])
+        seen.add(key)
+        if row["impl"] == "C" and row["metric"].startswith("6-"):
+            assert row["runs"] == [] and row["note"] == "n/a"
+            continue
+        if not row["runs"]:
+            assert key in optional, f"{key} has no runs: {row['note']!r}"
+            assert row["note"], row
+            assert row["median"] is None
+            continue
+        assert all(math.isfinite(x) and x > 0 for x in row["runs"]), row
+        assert min(row["runs"]) <= row["median"] <= max(row["runs"]), row
+    for metric in ALL_METRICS:
+        for impl in impls:
+            if impl == "C" and metric == "4-batch":
+                continue  # libbpf's C API has one way to consume: the callback
+            assert (metric, impl) in seen, f"no row for {metric} / {impl}"
+    for summary in data["summary"]:
+        assert summary["workload"] in stdout
+    # A plain memory read is orders of magnitude cheaper than a bpf() syscall.
+    by = {(r["metric"], r["impl"]): r["median"] for r in rows}
+    assert by[("3-mmap", "C")] < by[("3-lookup", "C")]
+    # The BPF syscall counter sees the bpf() call of every map-lookup read.
+    lookups = next(r for r in rows if (r["metric"], r["impl"]) == ("3-lookup", "libbpf_py"))
+    assert 0.9 <= lookups["syscalls_per_op"] <= 1.1, lookups
+
+
+def test_bench_tiny_libbpf_py_and_c(kernel: None, tmp_path: Path) -> None:
+    """libbpf_py and C (linked against this build's libbpf), every workload."""
+    data, stdout = _run_tiny(tmp_path, "--no-bcc")
+    _check_rows(data, stdout, ("libbpf_py", "C"))
+    assert "BCC rows left out" in stdout
+
+
+@pytest.mark.build(mode="dynamic", origin="pkg-config")
+def test_bench_tiny_with_bcc(kernel: None, tmp_path: Path) -> None:
+    """All three sides, BCC with the Debian kernel headers bench/setup_bcc.py unpacks."""
+    data, stdout = _run_tiny(tmp_path)
+    _check_rows(data, stdout, ("libbpf_py", "C", "BCC"))
+    assert any("BCC compiles with the headers of Debian kernel" in n for n in data["notes"])
+
+
+def test_nearest_kernel_headers() -> None:
+    """The headers chosen for BCC: the newest not newer than the running kernel."""
+    from setup_bcc import nearest
+
+    offered = ["6.1.0-28+deb12", "6.12.95+deb12", "6.12.107+deb13", "6.19.1+deb14"]
+    assert nearest([v.replace("-28", ".28") for v in offered], (6, 18, 44)) == "6.12.107+deb13"
+    assert nearest(["6.19.1+deb14", "6.20.0+deb14"], (6, 18, 44)) == "6.19.1+deb14"
+    assert nearest([], (6, 18, 44)) is None
+
+
+def test_map_fast_path_threads(kernel: None) -> None:
+    """m[k] / m[k] = v reuse per-map C buffers (the benchmark's workload 1); threads
+    hammering one map at once must each read back exactly what they wrote."""
+    import threading
+
+    m = libbpf_py.Map.create("hash", 4, 8, 4096, name=f"bench_thr{os.getpid() % 100000}")
+    errors: List[str] = []
+
+    def worker(base: int) -> None:
+        for i in range(2000):
+            k = base + i % 500
+            m[k] = k * 7 + base
+            got = m[k]
+            if got != k * 7 + base:
+                errors.append(f"thread {base}: m[{k}] = {got}, wrote {k * 7 + base}")
+                return
+
+    with m:
+        threads = [threading.Thread(target=worker, args=(b * 1000,)) for b in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(m) == 2000
+        with pytest.raises(ValueError, match="does not fit"):
+            m[2 ** 32] = 1  # out of range still takes the checked path
+        with pytest.raises(KeyError):
+            m[3999]
+    with pytest.raises(libbpf_py.ClosedError):
+        m[0]

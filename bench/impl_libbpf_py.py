@@ -161,12 +161,20 @@ def _batch_drain(rb: Any) -> Optional[Callable[[], int]]:
             continue
 
         def drain(method: Any = method) -> int:
-            result = method()
-            if isinstance(result, int):
-                return result
-            if isinstance(result, tuple) and len(result) == 2:
-                return len(result[1])  # (bytes, offsets)
-            return len(result)
+            # one call takes at most a batch (RingBuffer.drain: 65536 records by
+            # default): drain until the ring is empty, as the C side does
+            total = 0
+            while True:
+                result = method()
+                if isinstance(result, int):
+                    got = result
+                elif isinstance(result, tuple) and len(result) == 2:
+                    got = len(result[1])  # (bytes, offsets)
+                else:
+                    got = len(result)
+                if not got:
+                    return total
+                total += got
 
         return drain
     return None

@@ -69,6 +69,7 @@ from typing import (
 
 from ._binding import ffi, lib
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
+from ._guard import Guard, guard_methods
 from .enums import MapFlag, MapType, UpdateFlag
 from .errors import (
     ENOTSUPP,
@@ -202,7 +203,12 @@ class _Elements:
                  "name", "pool", "type", "value")
 
     def __init__(self, fd: int, info: MapInfo, name: str) -> None:
-        self.fd = fd
+        # Our own copy of the fd, closed only when the last user of this state lets
+        # go of it: a lookup running in one thread while another closes the map (or
+        # its object) still acts on this map, never on whatever file the kernel
+        # hands that fd number to next.
+        self.fd = -1
+        self.fd = os.dup(fd)
         self.name = name
         self.type = info.type
         self.max_entries = info.max_entries
@@ -234,6 +240,14 @@ class _Elements:
         self.pool: Optional[List[Tuple[Any, Any]]] = (
             [] if self.int_key is not None and self.int_value is not None else None)
 
+    def __del__(self) -> None:
+        fd, self.fd = getattr(self, "fd", -1), -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def new_buffers(self) -> Tuple[Any, Any]:
         """A fresh (key, value) buffer pair for the fast path's pool."""
         return ffi.new(self.int_key), ffi.new(self.int_value)
@@ -263,6 +277,34 @@ def _btf_codecs(info: MapInfo, key_what: str, value_what: str,
         lib.btf__free(btf)
 
 
+# The element API (m[k], batches...) works on _Elements' own fd and is not
+# guarded: it stays as fast as it can be. The rest reads the C map.
+@guard_methods(only=frozenset({
+    "name",
+    "type",
+    "key_size",
+    "value_size",
+    "max_entries",
+    "map_flags",
+    "numa_node",
+    "map_extra",
+    "ifindex",
+    "autocreate",
+    "initial_value",
+    "inner_map",
+    "reuse_fd",
+    "pin_path",
+    "set_pin_path",
+    "is_pinned",
+    "fd",
+    "id",
+    "info",
+    "pin",
+    "unpin",
+    "attach_struct_ops",
+    "freeze",
+    "__enter__",
+}))
 class Map:
     """A BPF map: an object's map (borrowed) or a standalone one (owning an fd).
 
@@ -280,6 +322,8 @@ class Map:
         self._info = info
         self._elements: Optional[_Elements] = None
         self._id: Optional[int] = None
+        # calls in flight on the object's C map (or on a standalone map's fd)
+        self._guard: Guard = owner._guard if owner is not None else Guard()
 
     # -- construction ------------------------------------------------------------------
 
@@ -389,7 +433,7 @@ class Map:
         fd, self._fd = self._fd, -1
         self._elements = None
         if fd >= 0 and self._owner is None:
-            os.close(fd)
+            self._guard.retire(lambda: os.close(fd))  # after the calls in flight
 
     def __enter__(self) -> Map:
         self._check_open()
@@ -753,11 +797,18 @@ class Map:
             raise ClosedError(f"map {self._label_name()} is closed")
         e = self._elements
         if e is None:
-            fd = self.fd
-            info = self._info if owner is None else _map_info(
-                fd, f"cannot get info of map {self.name!r}")
-            assert info is not None
-            e = self._elements = _Elements(fd, info, self.name)
+            guard = self._guard
+            guard.enter()  # the fd stays this map's until _Elements has its own copy
+            try:
+                fd = self.fd
+                info = self._info if owner is None else _map_info(
+                    fd, f"cannot get info of map {self.name!r}")
+                assert info is not None
+                e = self._elements = _Elements(fd, info, self.name)
+                if self.closed:  # closed meanwhile: keep no fd for a closed map
+                    self._elements = None
+            finally:
+                guard.leave()
         return e
 
     def _fail(self, e: _Elements, err: int, op: str, key: Any = None,

@@ -14,6 +14,7 @@ import re
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Generic,
     Iterator,
@@ -26,6 +27,7 @@ from typing import (
 
 from . import log
 from ._binding import BUILD, ffi, lib
+from ._guard import Guard, guard_methods
 from .errors import (
     AlreadyLoadedError,
     ClosedError,
@@ -103,6 +105,7 @@ def _encode_path(path: PathLike) -> bytes:
     return os.fsencode(os.fspath(path))
 
 
+@guard_methods()
 class BpfObject:
     """A BPF ELF object: its programs, its maps, and the kernel objects after load.
 
@@ -119,6 +122,8 @@ class BpfObject:
         self._loaded = False
         self._programs: Optional[NamedMapping[Program]] = None
         self._maps: Optional[NamedMapping[Map]] = None
+        # calls in flight on the C object (any thread): close() frees it after them
+        self._guard = Guard()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -231,9 +236,24 @@ class BpfObject:
         """
         ptr, self._ptr = self._ptr, None
         if ptr is not None:
-            ffi.release(ptr)
-            self._keep = []
-            self._opts = None
+            def free() -> None:
+                ffi.release(ptr)
+                self._keep = []
+                self._opts = None
+
+            self._retire(free)
+
+    def _retire(self, free: Callable[[], None]) -> None:
+        """The object is closed (``_ptr`` cleared): run ``free`` once no call is in flight.
+
+        A call that another thread is making on the object (a load, a map
+        lookup) finishes on live memory; the object is freed when it returns.
+        Each map's element state holds its own copy of the map fd, so that fd
+        number cannot be handed out again under a lookup still running.
+        """
+        for m in (self._maps or {}).values():
+            m._elements = None
+        self._guard.retire(free)
 
     def __enter__(self) -> BpfObject:
         self._check_open()

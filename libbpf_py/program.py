@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._binding import BUILD, ffi, lib
+from ._guard import Guard, guard_methods
 from .errors import (
     ENOTSUPP,
     AlreadyLoadedError,
@@ -58,10 +59,12 @@ def _info_of(fd: int) -> Any:
     return info
 
 
+@guard_methods()
 class Program:
     """A BPF program owned by a :class:`~libbpf_py.BpfObject` (a borrowed handle)."""
 
-    __slots__ = ("_ifindex", "_name", "_obj", "_ptr")
+    __slots__ = ("_guard", "_ifindex", "_name", "_obj", "_ptr")
+    _guard: Guard  # the object's: a call in flight keeps the object from being freed
     _ifindex: int
     _name: str
     _obj: BpfObject
@@ -74,6 +77,7 @@ class Program:
     def _from_object(cls, obj: BpfObject, ptr: Any) -> Program:
         self = object.__new__(cls)
         self._obj = obj
+        self._guard = obj._guard
         self._ptr = ptr
         self._name = str(ffi.string(lib.bpf_program__name(ptr)).decode())
         self._ifindex = 0

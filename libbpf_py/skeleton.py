@@ -48,6 +48,7 @@ from ._codec import (
     mark_read_only,
     to_python,
 )
+from ._guard import Guard, guard_methods
 from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, check, make_error
 from .link import Link
 from .object import BpfObject, NamedMapping
@@ -161,6 +162,7 @@ def _calloc(n: int, size: int, ctype: str) -> Any:
     return ffi.cast(ctype, addr)
 
 
+@guard_methods()
 class _SkeletonObject(BpfObject):
     """The skeleton's bpf_object: closing it destroys the skeleton, loading loads it."""
 
@@ -365,6 +367,7 @@ class _PlainVars:
         setattr(s.view(ident), attr, value)
 
 
+@guard_methods(only=frozenset({"name", "load", "attach", "detach"}))
 class Skeleton:
     """An object opened through libbpf's skeleton API, with typed data sections.
 
@@ -377,6 +380,7 @@ class Skeleton:
     _s: Any
     _spec: SkeletonSpec
     _destroyed: bool
+    _guard: Guard
     _obj: _SkeletonObject
     _sections: _Sections
     _links: Dict[str, Optional[_SkeletonLink]]
@@ -509,6 +513,7 @@ class Skeleton:
             raise make_error(-ret, f"bpf_object__open_skeleton({label!r})",
                              os.strerror(-ret) + (f"; libbpf: {text[-1]}" if text else ""))
         self._obj = _SkeletonObject(objpp[0], self, label, keep, opts)
+        self._guard = self._obj._guard  # calls in flight keep the skeleton from being freed
         by_ptr = {int(ffi.cast("uintptr_t", m._ptr)): m for m in self._obj.maps.values()}
         self.maps = self._maps_cls(
             {ident: by_ptr[int(ffi.cast("uintptr_t", slot[0]))] for ident, slot in map_slots},
@@ -631,7 +636,8 @@ class Skeleton:
         obj = self._obj
         obj._skel = None
         obj._ptr = None
-        ffi.release(self._s)
+        # freed once no call on the object is in flight in another thread
+        obj._retire(lambda: ffi.release(self._s))
 
     close = destroy
 

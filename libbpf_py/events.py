@@ -58,7 +58,6 @@ the map fds, so libbpf never sees a closed or reused fd.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import ctypes
 import errno
@@ -894,6 +893,8 @@ class RingBuffer(_Buffer):
         ``loop.add_reader()`` on the epoll fd, no thread. Ends when the
         buffer is closed (from any thread).
         """
+        import asyncio  # here, not at module level: it costs 30 ms at import
+
         loop = asyncio.get_running_loop()
         st = self._live()
         waiter = st.waiter

@@ -113,11 +113,12 @@ def _fsencode(path: PathLike) -> bytes:
 def _fd_of(obj: FdLike, what: str) -> int:
     """The fd of an int or of an object with an ``fd`` attribute (a Map, a Program)."""
     if isinstance(obj, bool):
-        raise TypeError(f"{what} must be a Map or an int fd, not bool")
+        raise TypeError(f"{what} must be a Map (or anything with an fd) or an int fd, "
+                        "not bool")
     fd: Any = obj if isinstance(obj, int) else getattr(obj, "fd", None)
     if not isinstance(fd, int):
-        raise TypeError(f"{what} must be a Map (or anything with an fd) or an int fd, "
-                        f"not {type(obj).__name__}")
+        raise TypeError(f"{what} must be a Map (or anything with an fd: a Program, a "
+                        f"Link...) or an int fd, not {type(obj).__name__}")
     if fd < 0:
         raise ValueError(f"{what}: {fd} is not a file descriptor")
     return fd

@@ -24,6 +24,7 @@ from .errors import (
     libbpf_strerror,
     make_error,
 )
+from .map import _fd_of
 
 if TYPE_CHECKING:
     from .enums import AttachType, ProgType
@@ -363,10 +364,7 @@ class Program:
         keep: List[Any] = []
         cnt = 0
         if syms is not None:
-            cnt = _nonempty(syms, "syms")
-            names = [ffi.new("char[]", _cstr(s, "syms[]")) for s in syms]
-            keep.append(names)
-            fields["syms"] = ffi.new("const char *[]", names)
+            cnt = _symbol_list(syms, fields, keep)
         if addrs is not None:
             cnt = _nonempty(addrs, "addrs")
             fields["addrs"] = ffi.new("unsigned long[]", [_uint(a, "addrs[]", 64)
@@ -450,10 +448,7 @@ class Program:
         keep: List[Any] = []
         cnt = 0
         if syms is not None:
-            cnt = _nonempty(syms, "syms")
-            names = [ffi.new("char[]", _cstr(s, "syms[]")) for s in syms]
-            keep.append(names)
-            fields["syms"] = ffi.new("const char *[]", names)
+            cnt = _symbol_list(syms, fields, keep)
         if offsets is not None:
             cnt = _nonempty(offsets, "offsets")
             fields["offsets"] = ffi.new("unsigned long[]",
@@ -825,16 +820,13 @@ def _nonempty(seq: Sequence[Any], what: str) -> int:
     return len(seq)
 
 
-def _fd_of(obj: Any, what: str) -> int:
-    if isinstance(obj, bool):
-        raise TypeError(f"{what} must be an object with an fd or an int fd, not bool")
-    fd: Any = obj if isinstance(obj, int) else getattr(obj, "fd", None)
-    if not isinstance(fd, int):
-        raise TypeError(f"{what} must be an object with an fd (Map, Program) or an int fd, "
-                        f"not {type(obj).__name__}")
-    if fd < 0:
-        raise ValueError(f"{what}: {fd} is not a file descriptor")
-    return fd
+def _symbol_list(syms: Sequence[str], fields: Dict[str, Any], keep: List[Any]) -> int:
+    """``fields["syms"]``: a C array of the names (kept alive in ``keep``); their count."""
+    cnt = _nonempty(syms, "syms")
+    names = [ffi.new("char[]", _cstr(name, "syms[]")) for name in syms]
+    keep.append(names)
+    fields["syms"] = ffi.new("const char *[]", names)
+    return cnt
 
 
 def _dir_fd(value: Any, what: str) -> Tuple[int, bool]:

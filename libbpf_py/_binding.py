@@ -199,6 +199,16 @@ class _GatedLib:
 lib: Any = _GatedLib(_raw_lib, OMITTED, BUILD.header_version_string)
 
 
+def fnptr(name: str, ctype: str) -> Any:
+    """A C function of the extension as a function pointer of type ``ctype``.
+
+    ``ffi.addressof`` on the raw lib: casting ``lib.name`` works on newer cffi
+    only (1.15, Debian 12's, refuses to cast a built-in function object).
+    """
+    getattr(lib, name)  # LibbpfVersionError for an omitted function
+    return ffi.cast(ctype, ffi.addressof(_raw_lib, name))
+
+
 def require(name: str) -> None:
     """Raise LibbpfVersionError unless the build has ``name``."""
     getattr(lib, name)

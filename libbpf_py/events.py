@@ -81,7 +81,7 @@ from typing import (
     overload,
 )
 
-from ._binding import ffi, lib
+from ._binding import ffi, fnptr, lib
 from ._codec import btf_codec
 from .enums import MapType
 from .errors import ClosedError, LibbpfError, check, make_error
@@ -636,8 +636,8 @@ class RingBuffer(_Buffer):
         fd = _map_fd(map, MapType.RINGBUF, "RingBuffer")
         st.fds.append(fd)
         ctx, sink = self._ring_ctx(st, map, callback, record, 0)
-        ptr = lib.ring_buffer__new(fd, ffi.cast("ring_buffer_sample_fn",
-                                                lib.libbpf_py_ring_sample), ctx, ffi.NULL)
+        sample = fnptr("libbpf_py_ring_sample", "ring_buffer_sample_fn")
+        ptr = lib.ring_buffer__new(fd, sample, ctx, ffi.NULL)
         if ptr == ffi.NULL:
             raise make_error(ffi.errno or errno.EINVAL,
                              f"ring_buffer__new(map {_map_label(map)})")
@@ -670,8 +670,8 @@ class RingBuffer(_Buffer):
             try:
                 index = len(self._rings)
                 ctx, sink = self._ring_ctx(st, map, callback, record, index)
-                check(lib.ring_buffer__add(st.ptr, fd, ffi.cast(
-                    "ring_buffer_sample_fn", lib.libbpf_py_ring_sample), ctx),
+                check(lib.ring_buffer__add(st.ptr, fd, fnptr(
+                    "libbpf_py_ring_sample", "ring_buffer_sample_fn"), ctx),
                       f"ring_buffer__add(map {_map_label(map)})")
             except BaseException:
                 os.close(fd)
@@ -1267,8 +1267,8 @@ class PerfBuffer(_Buffer):
         attr.sample_period = 1
         attr.wakeup_events = 1
         st.keep.extend((handle, ctx, attr))
-        ptr = lib.perf_buffer__new_raw(fd, page_cnt, attr, ffi.cast(
-            "perf_buffer_event_fn", lib.libbpf_py_perf_event), ctx, ffi.NULL)
+        ptr = lib.perf_buffer__new_raw(fd, page_cnt, attr, fnptr(
+            "libbpf_py_perf_event", "perf_buffer_event_fn"), ctx, ffi.NULL)
         if ptr == ffi.NULL:
             raise make_error(ffi.errno or errno.EINVAL,
                              f"perf_buffer__new_raw(map {_map_label(map)})")

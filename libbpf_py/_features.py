@@ -104,7 +104,7 @@ class Features(AbstractSet[str]):
     """The available features, a live read-only set of names.
 
     ``name in features`` is False for an unavailable or unknown feature;
-    :meth:`why_not` says why, :meth:`require` raises.
+    :meth:`Features.why_not` says why, :meth:`Features.require` raises.
     """
 
     def __contains__(self, name: object) -> bool:

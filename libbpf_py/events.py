@@ -1045,7 +1045,7 @@ class UserRingBuffer(_Buffer):
         """Reserve ``size`` bytes; wait up to ``timeout_ms`` for space (-1: forever).
 
         With no space: ``timeout_ms=0`` raises LibbpfError (ENOSPC) at once,
-        otherwise :class:`ReserveTimeoutError` (a ``TimeoutError``) when the
+        otherwise :class:`~libbpf_py.events.ReserveTimeoutError` (a ``TimeoutError``) when the
         time is up. Closing the buffer from another thread wakes the wait
         with ClosedError.
         """

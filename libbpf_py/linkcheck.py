@@ -21,7 +21,7 @@ Verdicts:
 ``mixed``
     anything else; the reasons name each problem.
 
-A "libbpf symbol" is a name of libbpf's exported API (:data:`libbpf_py._libbpf_api.ALL`) or any
+A "libbpf symbol" is a name of libbpf's exported API (``libbpf_py._libbpf_api.ALL``) or any
 symbol bound to a ``LIBBPF_*`` version.
 """
 

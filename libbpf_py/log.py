@@ -3,7 +3,7 @@
 libbpf prints through a callback that takes a ``va_list``, which neither ctypes
 nor cffi can receive. A small C shim (``libbpf_py_set_print_hook`` in
 ``_cdefs/libbpf.py``) formats each message in C and hands the text to
-:func:`_on_message`. Installed when libbpf_py is imported.
+``_on_message``. Installed when libbpf_py is imported.
 
 Level mapping:
 

@@ -36,13 +36,13 @@ from .errors import LibbpfPermissionError, check_ptr, libbpf_strerror
 __all__ = ["KERNEL_JSON_KEYS", "PROBE_JSON_KEYS", "KernelReport", "ProbeReport",
            "exported_version_nodes", "probe", "probe_kernel"]
 
-#: the keys of :meth:`ProbeReport.as_dict` (and of ``probe --json``), stable
+#: the keys of :meth:`~libbpf_py.ProbeReport.as_dict` (and of ``probe --json``), stable
 PROBE_JSON_KEYS: Tuple[str, ...] = (
     "package_version", "mode", "header_version", "runtime_version", "library_path",
     "version_nodes", "version_nodes_source", "missing", "unwrapped", "features",
 )
 
-#: the keys of :meth:`KernelReport.as_dict` (and of ``probe --kernel --json``), stable
+#: the keys of :meth:`~libbpf_py.KernelReport.as_dict` (and of ``probe --kernel --json``), stable
 KERNEL_JSON_KEYS: Tuple[str, ...] = (
     "kernel_release", "libbpf_version", "program_types", "map_types", "helpers",
     "kfuncs", "kfuncs_source", "attach", "system",
@@ -142,7 +142,7 @@ class ProbeReport:
     features: Dict[str, bool] = field(default_factory=dict)
 
     def as_dict(self) -> Dict[str, Any]:
-        """The report as plain JSON data, with exactly :data:`PROBE_JSON_KEYS`."""
+        """The report as plain JSON data, with exactly :data:`~libbpf_py.probe.PROBE_JSON_KEYS`."""
         return {
             "package_version": self.package_version,
             "mode": self.mode,
@@ -271,7 +271,7 @@ class KernelReport:
     system: Dict[str, Optional[int]]
 
     def as_dict(self) -> Dict[str, Any]:
-        """The report as plain JSON data, with exactly :data:`KERNEL_JSON_KEYS`."""
+        """The report as plain JSON data, with exactly :data:`~libbpf_py.probe.KERNEL_JSON_KEYS`."""
         return {
             "kernel_release": self.kernel_release,
             "libbpf_version": self.libbpf_version,
@@ -459,7 +459,7 @@ def probe_kernel(*, helpers: bool = True, full: bool = False) -> KernelReport:
 
     ``helpers=False`` skips the helper probes (about one program load per
     helper and program type). ``full=True`` also probes the helpers that
-    write a warning into the kernel log (:data:`NOISY_HELPERS`), which are
+    write a warning into the kernel log (:data:`~libbpf_py.probe.NOISY_HELPERS`), which are
     otherwise left out, as bpftool does without ``full``.
 
     Raises :class:`~libbpf_py.LibbpfPermissionError` without CAP_BPF.

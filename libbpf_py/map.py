@@ -854,34 +854,44 @@ class Map:
     def __getitem__(self, key: Any) -> Any:
         """The value at ``key`` (KeyError when absent)."""
         e = self._elements
-        pool = e.pool if e is not None else None
-        owner = self._owner
-        if e is not None and pool is not None and type(key) is int and (
-                owner._ptr is not None if owner is not None else self._fd >= 0):
-            # Fast path: an int key of an open int -> int map (see _Elements).
-            get = e.get_int
-            if get is not None:
-                try:
-                    value = get(e.fd, key)
-                except OverflowError:
-                    value = e.miss  # the pool's path below sends it to the general one
-                if value != e.miss:
-                    return value
-            try:
-                kb, vb = pool.pop()
-            except IndexError:
-                kb, vb = e.new_buffers()
-            try:
-                kb[0] = key
-            except OverflowError:
-                pool.append((kb, vb))  # the general path raises the codec's ValueError
-            else:
-                ret = lib.bpf_map_lookup_elem(e.fd, kb, vb)
-                value = vb[0]
-                pool.append((kb, vb))
-                if ret < 0:
-                    raise self._fail(e, -ret, "lookup", key)
-                return value
+        if e is not None and type(key) is int:
+            owner = self._owner
+            if owner._ptr is not None if owner is not None else self._fd >= 0:
+                # Fast path: an int key of an open int -> int map (see _Elements).
+                get = e.get_int
+                if get is not None:
+                    try:
+                        value = get(e.fd, key)
+                    except OverflowError:
+                        return self._get(key)  # raises the codec's ValueError
+                    if value != e.miss:
+                        return value
+                if e.pool is not None:
+                    return self._get_pooled(e, key)
+        return self._get(key)
+
+    def _get_pooled(self, e: _Elements, key: int) -> Any:
+        """``m[key]`` of an int -> int map through a pooled buffer pair."""
+        pool = e.pool
+        assert pool is not None
+        try:
+            kb, vb = pool.pop()
+        except IndexError:
+            kb, vb = e.new_buffers()
+        try:
+            kb[0] = key
+        except OverflowError:
+            pool.append((kb, vb))
+            return self._get(key)  # raises the codec's ValueError
+        ret = lib.bpf_map_lookup_elem(e.fd, kb, vb)
+        value = vb[0]
+        pool.append((kb, vb))
+        if ret < 0:
+            raise self._fail(e, -ret, "lookup", key)
+        return value
+
+    def _get(self, key: Any) -> Any:
+        """``m[key]``, the general way."""
         e = self._ready()
         kc = e.key
         if kc is None:
@@ -922,39 +932,42 @@ class Map:
     def __setitem__(self, key: Any, value: Any) -> None:
         """Create or replace the element at ``key`` (``update(key, value)``)."""
         e = self._elements
-        pool = e.pool if e is not None else None
-        owner = self._owner
-        if e is not None and pool is not None and type(key) is int and type(value) is int and (
-                owner._ptr is not None if owner is not None else self._fd >= 0):
-            # Fast path: int key and value of an open int -> int map (see _Elements).
-            put = e.set_int
-            if put is not None:
-                try:
-                    ret = put(e.fd, key, value)
-                except OverflowError:
-                    pass  # the general path raises the codec's ValueError
-                else:
+        if e is not None and type(key) is int and type(value) is int:
+            owner = self._owner
+            if owner._ptr is not None if owner is not None else self._fd >= 0:
+                # Fast path: int key and value of an open int -> int map (see _Elements).
+                put = e.set_int
+                if put is not None:
+                    try:
+                        ret = put(e.fd, key, value)
+                    except OverflowError:
+                        return self.update(key, value)  # raises the codec's ValueError
                     if ret < 0:
                         raise self._fail(e, -ret, "update", key, 0)
-                    return
-                self.update(key, value)
-                return
-            try:
-                kb, vb = pool.pop()
-            except IndexError:
-                kb, vb = e.new_buffers()
-            try:
-                kb[0] = key
-                vb[0] = value
-            except OverflowError:
-                pool.append((kb, vb))  # the general path raises the codec's ValueError
-            else:
-                ret = lib.bpf_map_update_elem(e.fd, kb, vb, 0)
-                pool.append((kb, vb))
-                if ret < 0:
-                    raise self._fail(e, -ret, "update", key, 0)
-                return
-        self.update(key, value)
+                    return None
+                if e.pool is not None:
+                    return self._set_pooled(e, key, value)
+        return self.update(key, value)
+
+    def _set_pooled(self, e: _Elements, key: int, value: int) -> None:
+        """``m[key] = value`` of an int -> int map through a pooled buffer pair."""
+        pool = e.pool
+        assert pool is not None
+        try:
+            kb, vb = pool.pop()
+        except IndexError:
+            kb, vb = e.new_buffers()
+        try:
+            kb[0] = key
+            vb[0] = value
+        except OverflowError:
+            pool.append((kb, vb))
+            return self.update(key, value)  # raises the codec's ValueError
+        ret = lib.bpf_map_update_elem(e.fd, kb, vb, 0)
+        pool.append((kb, vb))
+        if ret < 0:
+            raise self._fail(e, -ret, "update", key, 0)
+        return None
 
     def update(self, key: Any, value: Any, flags: int = UpdateFlag.ANY) -> None:
         """Write ``value`` at ``key`` (``bpf_map_update_elem``).

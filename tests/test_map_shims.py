@@ -101,3 +101,24 @@ def test_signed_object_map(kernel: None, compile_bpf: Compile) -> None:
                                     -(2 ** 31): 0, 7: _miss("long long")}
     with pytest.raises(ClosedError):
         sv[-3]
+
+
+def test_pooled_path_of_small_ints(made: List[Map]) -> None:
+    """1- and 2-byte ints have no shim: the pooled buffers, with the same errors."""
+    m = Map.create(MapType.HASH, 2, 1, 4)
+    made.append(m)
+    m[0] = 0
+    m[65535] = 255
+    assert m[65535] == 255 and m[0] == 0
+    e = m._elements
+    assert e is not None and e.get_int is None and e.pool is not None
+    with pytest.raises(KeyError):
+        m[1]
+    with pytest.raises(ValueError):
+        m[65536]
+    with pytest.raises(ValueError):
+        m[1] = 256
+    assert 1 not in m
+    m.close()
+    with pytest.raises(ClosedError):
+        m[0]

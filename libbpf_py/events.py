@@ -260,6 +260,7 @@ class _Scratch:
 
 
 _memmove = ffi.memmove
+_release = memoryview.release
 _buffer = ffi.buffer
 
 
@@ -714,6 +715,8 @@ class RingBuffer(_Buffer):
         n = len(rings)
         end = n if limit is None else min(n, i + limit)
         start = i
+        if len(sinks) == 1:  # one ring: no per-record sink lookup
+            return self._deliver_one(sinks[0], data, offs, rings, i, end) - start
         mv = memoryview(data)
         try:
             while i < end:
@@ -724,7 +727,7 @@ class RingBuffer(_Buffer):
                     i += 1
                     ret = sink.callback(view)
                     try:
-                        view.release()
+                        _release(view)
                     except BufferError:  # exported by the callback; it is immutable bytes
                         pass
                 else:
@@ -736,6 +739,43 @@ class RingBuffer(_Buffer):
         finally:  # also on an exception: the record that raised counts as consumed
             self._pending = (data, offs, rings, i) if i < n else None
         return i - start
+
+    def _deliver_one(self, sink: _Sink, data: bytes, offs: memoryview, rings: memoryview,
+                     i: int, end: int) -> int:
+        """``_deliver`` for a single ring: the hot loop of the callback API.
+
+        Kept flat on purpose (locals bound, offsets paired by ``zip``, no
+        per-record branch on the record kind); returns the index reached.
+        """
+        callback = sink.callback
+        decode = sink.decode
+        pairs = zip(offs[i:end], offs[i + 1:end + 1])
+        try:
+            if decode is None:
+                mv = memoryview(data)
+                for a, b in pairs:
+                    view = mv[a:b]
+                    i += 1
+                    ret = callback(view)
+                    try:
+                        _release(view)
+                    except BufferError:  # exported by the callback; it is immutable bytes
+                        pass
+                    if ret:
+                        break
+            elif decode is _identity:
+                for a, b in pairs:
+                    i += 1
+                    if callback(data[a:b]):
+                        break
+            else:
+                for a, b in pairs:
+                    i += 1
+                    if callback(decode(data[a:b])):
+                        break
+        finally:  # also on an exception: the record that raised counts as consumed
+            self._pending = (data, offs, rings, i) if i < len(rings) else None
+        return i
 
     def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
         """Deliver records kept by an earlier stop; (count, whether all went)."""

@@ -5,13 +5,29 @@ Signatures follow libbpf 1.5. Where a parameter lost its ``const`` since 1.1
 the declaration takes the non-const pointer, which the 1.1 headers accept too.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 INCLUDES = """
 #include <bpf/bpf.h>
 """
 
-TYPES = """
+#: the int types of the element shims: (name in the shim's name, C type)
+ELEM_INTS: Tuple[Tuple[str, str], ...] = (
+    ("u32", "__u32"), ("s32", "__s32"), ("u64", "__u64"), ("s64", "__s64"))
+
+# Element shims for maps of plain int keys and values (Map's m[k] / m[k] = v fast
+# path): the key and the value go by value, so a call needs no buffer.
+# libbpf_py_lookup_K_V returns the value, or LIBBPF_PY_ELEM_MISS (cast to V) when the
+# lookup failed; as that is a valid value too, the caller looks again the usual way
+# when it gets it (errno cannot tell: a signal handler run by Python between the
+# call and the read of ffi.errno may make C calls of its own).
+# libbpf_py_update_K_V returns bpf_map_update_elem's result (flags 0).
+_ELEM_PROTOS = "#define LIBBPF_PY_ELEM_MISS ...\n" + "".join(
+    f"{vt} libbpf_py_lookup_{kn}_{vn}(int, {kt});\n"
+    f"int libbpf_py_update_{kn}_{vn}(int, {kt}, {vt});\n"
+    for kn, kt in ELEM_INTS for vn, vt in ELEM_INTS)
+
+TYPES = _ELEM_PROTOS + """
 #define BPF_LOG_BUF_SIZE ...
 
 struct bpf_map_create_opts {
@@ -319,7 +335,21 @@ int libbpf_set_memlock_rlim(size_t);        // @LIBBPF_1.4.0
 int bpf_token_create(int, struct bpf_token_create_opts *);
 """
 
-CUSTOMIZATIONS = ""
+CUSTOMIZATIONS = """
+#define LIBBPF_PY_ELEM_MISS 0x4C4942425046ULL  /* "LIBBPF" */
+#define LIBBPF_PY_ELEM(KN, KT, VN, VT)                                              \\
+static VT libbpf_py_lookup_##KN##_##VN(int fd, KT key)                            \\
+{                                                                                 \\
+    VT value;                                                                     \\
+    int err = bpf_map_lookup_elem(fd, &key, &value);                              \\
+    return err < 0 ? (VT)LIBBPF_PY_ELEM_MISS : value;                             \\
+}                                                                                 \\
+static int libbpf_py_update_##KN##_##VN(int fd, KT key, VT value)                 \\
+{                                                                                 \\
+    return bpf_map_update_elem(fd, &key, &value, 0);                              \\
+}
+""" + "".join(f"LIBBPF_PY_ELEM({kn}, {kt}, {vn}, {vt})\n"
+              for kn, kt in ELEM_INTS for vn, vt in ELEM_INTS)
 
 #: exported libbpf symbols this area does not declare, with the reason
 UNDECLARED: Dict[str, str] = {}

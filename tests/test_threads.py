@@ -8,6 +8,7 @@ tests close in exactly that window, on the real kernel.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -28,6 +29,8 @@ def object_o(kernel: None, compile_bpf: Compile) -> Path:
 
 
 def _open_fds() -> int:
+    """Open fds once garbage from earlier tests (maps, objects) is collected."""
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 
@@ -44,7 +47,7 @@ class _CloseOnMessage(logging.Handler):
         if not self.closed_inside and "prog '" in record.getMessage():
             self.obj.close()  # libbpf is still running bpf_object__load on it
             self.closed_inside = True
-            self.fds_at_close = _open_fds()
+            self.fds_at_close = len(os.listdir("/proc/self/fd"))
 
 
 def test_close_inside_load_is_deferred_until_load_returns(object_o: Path) -> None:

@@ -27,7 +27,10 @@ import libbpf_py
 
 
 def log2_hist_lines(counts: list[int], unit: str = "usecs", width: int = 40) -> list[str]:
-    """BCC's ``print_log2_hist`` layout: slot i holds values from 2**i to 2**(i+1) - 1 (slot 0: 0, 1)."""
+    """BCC's ``print_log2_hist`` layout.
+
+    Slot i holds the values 2**i to 2**(i+1) - 1 (slot 0: 0 and 1).
+    """
     last = max((i for i, c in enumerate(counts) if c), default=-1)
     lines = [f"{'':5}{unit:<19} : count    distribution"]
     peak = max(counts, default=0)

@@ -51,9 +51,11 @@ def main() -> int:
 
     with libbpf_py.BpfObject.open_mem(compile_bpf("uprobe_libc"), name="uprobe_libc") as obj:
         obj.load()
-        prog = obj.programs["on_call"]
-        with prog.attach_uprobe(args.binary, args.func, pid=args.pid), \
-                libbpf_py.RingBuffer(obj.maps["calls"], on_call, record="struct call") as rb:
+        try:
+            link = obj.programs["on_call"].attach_uprobe(args.binary, args.func, pid=args.pid)
+        except libbpf_py.LibbpfError as e:
+            sys.exit(f"uprobe_libc: cannot attach to {args.func}() in {args.binary}: {e}")
+        with link, libbpf_py.RingBuffer(obj.maps["calls"], on_call, record="struct call") as rb:
             who = f"pid {args.pid}" if args.pid >= 0 else "all processes"
             ready(f"uprobe_libc: tracing {args.func}() in {args.binary} for {who}, "
                   "Ctrl-C to stop")

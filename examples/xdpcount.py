@@ -50,7 +50,11 @@ def main() -> int:
         obj.load()
         stats = obj.maps["stats"]
         flags = XDP_FLAGS_SKB_MODE if args.skb_mode else 0
-        with obj.programs["xdp_count"].attach_xdp(ifindex, flags=flags):
+        try:
+            link = obj.programs["xdp_count"].attach_xdp(ifindex, flags=flags)
+        except libbpf_py.LibbpfError as e:
+            sys.exit(f"xdpcount: cannot attach XDP to {args.ifname}: {e}")
+        with link:
             ready(f"xdpcount: counting packets on {args.ifname} (ifindex {ifindex}), "
                   "Ctrl-C to stop")
             start = last_t = time.monotonic()

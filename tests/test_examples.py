@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,10 @@ def test_syscount_sees_real_syscalls(kernel: None) -> None:
 
 def _start(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     """Start an example; return once it says its probes are attached (its stderr line)."""
+    # SIGINT back to its default: a shell may have started pytest with it ignored
     proc = subprocess.Popen([*prefix, sys.executable, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=EXAMPLES)
+                            stderr=subprocess.PIPE, text=True, cwd=EXAMPLES,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stderr is not None
     seen = []
     for line in proc.stderr:
@@ -92,6 +96,20 @@ def test_execsnoop_text_output(kernel: None) -> None:
     assert lines[0].split() == ["TIME(s)", "PID", "PPID", "UID", "COMM", "FILENAME"]
     assert re.fullmatch(r"\s*\d+\.\d{3}\s+\d+\s+\d+\s+\d+\s+\S+\s+\S.*", lines[1]), lines[1]
     assert lines[-1].startswith("1 execs in "), out
+
+
+def test_execsnoop_ctrl_c_prints_the_summary(kernel: None) -> None:
+    proc = _start("execsnoop.py")  # no --seconds: runs until interrupted
+    child = subprocess.Popen(["/bin/true"])
+    child.wait(timeout=10)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out = _finish(proc, timeout=20)
+    assert any(f" {child.pid} " in line and line.endswith(" /bin/true")
+               for line in out.splitlines()), out
+    last = out.splitlines()[-1]
+    assert re.fullmatch(r"\d+ execs in \d+\.\ds; most run: .*/bin/true.*|"
+                        r"\d+ execs in \d+\.\ds; most run: (\S+ x\d+, ){4}\S+ x\d+", last), last
 
 
 CHILD_MALLOC = """

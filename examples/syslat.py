@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""System call latency as a log2 histogram, printed like BCC's tools.
+
+Two programs on the raw_syscalls sys_enter/sys_exit tracepoints time every
+system call; the histogram lives in the object's .bss and is read through a
+runtime skeleton (``libbpf_py.Skeleton.open``), whose .rodata knob
+``targ_tgid`` restricts tracing to one process. Needs root.
+
+    python syslat.py [--pid PID] [--seconds N] [--interval S] [--json]
+
+Prints a histogram every --interval seconds if given, and one at the end
+(after --seconds, or on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import ready, require_root, write_object
+
+import libbpf_py
+
+
+def log2_hist_lines(counts: list[int], unit: str = "usecs", width: int = 40) -> list[str]:
+    """BCC's ``print_log2_hist`` layout.
+
+    Slot i holds the values 2**i to 2**(i+1) - 1 (slot 0: 0 and 1).
+    """
+    last = max((i for i, c in enumerate(counts) if c), default=-1)
+    lines = [f"{'':5}{unit:<19} : count    distribution"]
+    peak = max(counts, default=0)
+    for i in range(last + 1):
+        low, high = (0 if i == 0 else 1 << i), (1 << (i + 1)) - 1
+        stars = "*" * (counts[i] * width // peak) if peak else ""
+        lines.append(f"{low:>10} -> {high:<10} : {counts[i]:<8} |{stars:<{width}}|")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pid", type=int, default=0, help="trace this process only (default: all)")
+    ap.add_argument("--seconds", type=float, default=0.0,
+                    help="stop after this many seconds (default: run until Ctrl-C)")
+    ap.add_argument("--interval", type=float, default=0.0,
+                    help="print a histogram every this many seconds too")
+    ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    args = ap.parse_args()
+    require_root("syslat")
+    if args.pid < 0:
+        sys.exit("syslat: --pid must be a process id, or 0 for all")
+
+    with tempfile.TemporaryDirectory(prefix="syslat-") as tmp:
+        skel = libbpf_py.Skeleton.open(write_object("syslat", Path(tmp)))
+    with skel:
+        skel.rodata.targ_tgid = args.pid
+        skel.load()
+        skel.attach()
+        who = f"pid {args.pid}" if args.pid else "all processes"
+        ready(f"syslat: tracing system call latency of {who}, Ctrl-C to stop")
+        start = last = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                left = args.seconds - (now - start) if args.seconds else 3600.0
+                if left <= 0:
+                    break
+                step = min(left, args.interval) if args.interval else min(left, 1.0)
+                time.sleep(step)
+                if args.interval and not args.json and time.monotonic() - last >= args.interval:
+                    last = time.monotonic()
+                    print("\n".join(log2_hist_lines(list(skel.bss.hist))), "\n", flush=True)
+        except KeyboardInterrupt:
+            pass
+        skel.detach()
+        counts = list(skel.bss.hist)
+        total_ns = skel.bss.total_ns
+    elapsed = time.monotonic() - start
+    calls = sum(counts)
+    if args.json:
+        print(json.dumps({"pid": args.pid, "seconds": round(elapsed, 3), "syscalls": calls,
+                          "avg_usecs": round(total_ns / calls / 1000, 3) if calls else None,
+                          "hist": counts}, indent=2))
+    else:
+        print("\n".join(log2_hist_lines(counts)))
+        avg = f", average {total_ns / calls / 1000:.1f} usecs" if calls else ""
+        print(f"\n{calls} system calls in {elapsed:.1f}s{avg}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before the probes were attached: nothing to sum up
+        sys.exit(130)

@@ -377,8 +377,37 @@ static PyTypeObject Records_Type = {
 
 enum { DELIVER_VIEW = 0, DELIVER_BYTES = 1, DELIVER_DECODE = 2 };
 
-/* One record to its sink (callback, mode, decode); the callback's result, or NULL. */
-static PyObject *deliver_one(PyObject *sink, Records *exporter, const char *rec, Py_ssize_t len)
+/* A memoryview of the exporter's current window: `*spare` when it can be reused,
+ * else a new one. A view is reused only while nobody else can see it: the
+ * callback did not keep it (we hold the only reference), it exports nothing and
+ * was not released; retargeting it then saves two allocations per record. */
+static PyObject *record_view(Records *exporter, PyObject **spare, const char *rec,
+                             Py_ssize_t len)
+{
+    PyObject *v = *spare;
+    *spare = NULL;
+    if (v != NULL) {
+        PyMemoryViewObject *mv = (PyMemoryViewObject *)v;
+        if (Py_REFCNT(v) == 1 && mv->exports == 0 && !(mv->flags & _Py_MEMORYVIEW_RELEASED)
+            && mv->view.ndim == 1 && mv->view.shape != NULL) {
+            mv->view.buf = (void *)rec;
+            mv->view.len = len;
+            mv->view.shape[0] = len;
+            mv->hash = -1;  /* a hash of the old record's bytes must not stay */
+            return v;
+        }
+        Py_DECREF(v);
+    }
+    exporter->buf = rec;
+    exporter->len = len;
+    return PyMemoryView_FromObject((PyObject *)exporter);
+}
+
+/* One record to its sink (callback, mode, decode); the callback's result, or NULL.
+ * In view mode, *spare is the previous record's view, and receives this one's
+ * when it may be reused. */
+static PyObject *deliver_one(PyObject *sink, Records *exporter, PyObject **spare,
+                             const char *rec, Py_ssize_t len)
 {
     PyObject *callback, *decode, *arg, *ret, *mode_obj;
     long mode;
@@ -394,25 +423,29 @@ static PyObject *deliver_one(PyObject *sink, Records *exporter, const char *rec,
     if (mode == -1 && PyErr_Occurred())
         return NULL;
     if (mode == DELIVER_VIEW) {
-        exporter->buf = rec;
-        exporter->len = len;
-        arg = PyMemoryView_FromObject((PyObject *)exporter);
+        arg = record_view(exporter, spare, rec, len);
         if (arg == NULL)
             return NULL;
         ret = PyObject_CallOneArg(callback, arg);
         if (Py_REFCNT(arg) > 1) {
-            /* kept by the callback: valid only during the call, as documented */
-            PyObject *r = PyObject_CallMethodNoArgs(arg, str_release);
+            /* kept (by the callback, or by the traceback of what it raised): valid
+             * only during the call, as documented. The callback's exception, if
+             * any, is set aside meanwhile and wins over an error of release(). */
+            PyObject *type, *value, *tb, *r;
+            PyErr_Fetch(&type, &value, &tb);
+            r = PyObject_CallMethodNoArgs(arg, str_release);
             if (r != NULL)
                 Py_DECREF(r);
-            else if (PyErr_ExceptionMatches(PyExc_BufferError))
+            else if (PyErr_ExceptionMatches(PyExc_BufferError) || type != NULL)
                 PyErr_Clear();  /* exported further: the exporter keeps the memory */
-            else if (ret != NULL)
-                Py_CLEAR(ret);  /* report that error */
             else
-                PyErr_Clear();  /* the callback's own error wins */
+                Py_CLEAR(ret);  /* report release()'s own error */
+            if (type != NULL)
+                PyErr_Restore(type, value, tb);
+            Py_DECREF(arg);
+        } else {
+            *spare = arg;  /* ours alone: the next record may reuse it */
         }
-        Py_DECREF(arg);
         return ret;
     }
     arg = PyBytes_FromStringAndSize(rec, len);
@@ -460,6 +493,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     const uint32_t *off, *ring = NULL;
     const char *base;
     Records *exporter = NULL;
+    PyObject *spare = NULL;
 
     if (!PyArg_ParseTuple(args, "O!O!y*OnnO!:deliver", &PyList_Type, &sinks, &PyBytes_Type,
                           &data, &offs, &rings_obj, &start, &end, &PyList_Type, &pos))
@@ -504,7 +538,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         sink = PyList_GET_ITEM(sinks, which);
         Py_INCREF(sink);
         i++;  /* handed over, whatever the callback does */
-        ret = deliver_one(sink, exporter, base + a, (Py_ssize_t)(b - a));
+        ret = deliver_one(sink, exporter, &spare, base + a, (Py_ssize_t)(b - a));
         Py_DECREF(sink);
         if (ret == NULL)
             goto fail;
@@ -528,6 +562,7 @@ fail:
         PyErr_Restore(type, value, tb);
     }
 out:
+    Py_XDECREF(spare);
     Py_XDECREF(exporter);
     PyBuffer_Release(&offs);
     if (rings.obj != NULL)

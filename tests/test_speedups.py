@@ -1,19 +1,23 @@
-"""MapBase's C int path behind ``m[k]``, ``m[k] = v`` and ``del m[k]``, on the real kernel.
+"""libbpf_py._speedups on the real kernel: MapBase's C int path and deliver().
 
-For maps of plain int keys and values (1, 2, 4 or 8 bytes) each of these is one C
-call into libbpf (libbpf_py/_speedups.c); anything else goes the general Python
-way. These tests check that the C path gives exactly what the general path gives:
-values at the edges of every int type, KeyError, ValueError on out-of-range ints,
-the errors of a full map or of an array delete, ClosedError after the map or its
-object is closed; that it is really taken (``_fast_path``); that _speedups links
-no libbpf of its own; and that its entry points refuse bad input without crashing.
+For maps of plain int keys and values (1, 2, 4 or 8 bytes) ``m[k]``, ``m[k] = v``
+and ``del m[k]`` are each one C call into libbpf (libbpf_py/_speedups.c); anything
+else goes the general Python way. These tests check that the C path gives exactly
+what the general path gives: values at the edges of every int type, KeyError,
+ValueError on out-of-range ints, the errors of a full map or of an array delete,
+ClosedError after the map or its object is closed; that it is really taken
+(``_fast_path``); that _speedups links no libbpf of its own; and that its entry
+points refuse bad input without crashing. ``deliver()``, the ring buffer's
+callback loop, is checked on batches built here: views reused only when unseen,
+stops, exceptions and the position it reports.
 """
 
 from __future__ import annotations
 
 import errno
+from array import array
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Tuple
 
 import pytest
 from elftools.elf.dynamic import DynamicSection
@@ -204,3 +208,66 @@ def test_deliver_refuses_bad_batches() -> None:
         _speedups.deliver([(got.append, 7, None)], b"", offs, None, 0, 1, pos)
     with pytest.raises(TypeError):
         _speedups.deliver(sinks, "str", offs, None, 0, 1, pos)  # type: ignore[arg-type]
+
+
+def _batch(records: List[bytes]) -> Tuple[bytes, memoryview]:
+    data = b"".join(records)
+    ends = [0]
+    for r in records:
+        ends.append(ends[-1] + len(r))
+    return data, memoryview(bytearray(array("I", ends).tobytes())).cast("I")
+
+
+def test_deliver_views_reused_only_when_unseen() -> None:
+    """A record's view may be the previous record's, retargeted, only when nothing
+    else holds it: every callback sees its own record, kept slices and hashes
+    stay those of their record, kept views are released."""
+    records = [bytes([i]) * (i % 5 + 1) for i in range(50)]
+    data, offs = _batch(records)
+    seen: List[bytes] = []
+    slices: List[memoryview] = []
+    hashes: List[int] = []
+    kept: List[memoryview] = []
+
+    def callback(view: memoryview) -> int:
+        seen.append(bytes(view))
+        hashes.append(hash(view))
+        i = len(seen) - 1
+        if i % 7 == 0:
+            slices.append(view[:])  # a slice outlives the call, on the record's memory
+        if i % 11 == 0:
+            kept.append(view)  # kept: released after the call
+        return 0
+
+    pos = [0]
+    assert _speedups.deliver([(callback, 0, None)], data, offs, None, 0, 50, pos) == 50
+    assert seen == records and pos == [50]
+    assert hashes == [hash(r) for r in records]
+    assert [bytes(s) for s in slices] == records[::7]
+    for v in kept:
+        with pytest.raises(ValueError, match="released"):
+            bytes(v)
+
+
+def test_deliver_stops_and_raises_at_the_right_record() -> None:
+    data, offs = _batch([b"a", b"b", b"c", b"d"])
+    got: List[bytes] = []
+
+    def stop_at_b(view: memoryview) -> bool:
+        got.append(bytes(view))
+        return bytes(view) == b"b"
+
+    pos = [0]
+    assert _speedups.deliver([(stop_at_b, 0, None)], data, offs, None, 0, 4, pos) == 2
+    assert got == [b"a", b"b"] and pos == [2]
+
+    def boom(record: bytes) -> None:
+        if record == b"c":
+            raise KeyboardInterrupt("at c")
+
+    with pytest.raises(KeyboardInterrupt, match="at c"):
+        _speedups.deliver([(boom, 1, None)], data, offs, None, 2, 4, pos)
+    assert pos == [3]  # the record that raised counts as handed over
+    decoded: List[str] = []
+    _speedups.deliver([(decoded.append, 2, bytes.decode)], data, offs, None, 0, 4, pos)
+    assert decoded == ["a", "b", "c", "d"]

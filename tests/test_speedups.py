@@ -15,6 +15,7 @@ stops, exceptions and the position it reports.
 from __future__ import annotations
 
 import errno
+import json
 from array import array
 from pathlib import Path
 from typing import Callable, Iterator, List, Tuple
@@ -24,7 +25,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from libbpf_py import _speedups
+from libbpf_py import _speedups, linkcheck
 from libbpf_py._binding import BUILD
 from libbpf_py.enums import MapType
 from libbpf_py.errors import ClosedError, LibbpfError
@@ -271,3 +272,21 @@ def test_deliver_stops_and_raises_at_the_right_record() -> None:
     decoded: List[str] = []
     _speedups.deliver([(decoded.append, 2, bytes.decode)], data, offs, None, 0, 4, pos)
     assert decoded == ["a", "b", "c", "d"]
+
+
+def test_linkcheck_audits_the_companion(capsys: pytest.CaptureFixture[str]) -> None:
+    """linkcheck proves from the ELF that _speedups holds no libbpf, and would say if it did."""
+    clean = linkcheck.audit_companion(_speedups.__file__ or "")
+    assert clean.clean and clean.problems == [] and "libc.so.6" in clean.needed
+    # the cffi extension, which does hold or link libbpf, fails the same audit
+    holder = linkcheck.audit_companion(BUILD.extension_path)
+    assert not holder.clean
+    assert any(("libbpf.so" in p) if BUILD.mode == "dynamic" else ("defined" in p)
+               for p in holder.problems)
+    assert linkcheck.main([]) == 0
+    text = capsys.readouterr().out
+    assert f"companion: {_speedups.__file__}" in text and "no libbpf: " in text
+    assert linkcheck.main(["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == BUILD.mode
+    assert data["companions"] == [clean.to_dict()]

@@ -481,7 +481,8 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
     ffi.set_source(
         "libbpf_py._libbpf",
         source,
-        include_dirs=plan.include_dirs,
+        # + libbpf_py/ for _speedups.h, the table libbpf_py._speedups calls through
+        include_dirs=plan.include_dirs + [cdefs.INCLUDE_DIR],
         library_dirs=plan.library_dirs,
         libraries=plan.libraries,
         extra_objects=plan.extra_objects,

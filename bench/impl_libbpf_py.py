@@ -10,6 +10,7 @@ installed in); prints one JSON line per metric, as the C and BCC sides do:
 
 from __future__ import annotations
 
+import collections
 import json
 import sys
 import threading
@@ -180,6 +181,24 @@ def _batch_drain(rb: Any) -> Optional[Callable[[], int]]:
     return None
 
 
+def _callback_floor(callback: Callable[[Any], int], count: List[int], n: int,
+                    repeats: int) -> List[float]:
+    """M calls/s of ``callback`` alone, called from C (``map``) on ready-made views of
+    64-byte records: the floor of any consumer making one Python call per record."""
+    data = memoryview(bytes(64 * 1024))
+    views = [data[i * 64:(i + 1) * 64] for i in range(1024)] * max(1, n // 1024)
+    runs: List[float] = []
+    for _ in range(repeats):
+        before = count[0]
+        t0 = time.thread_time_ns()
+        collections.deque(map(callback, views), 0)
+        spent = time.thread_time_ns() - t0
+        if count[0] - before != len(views):
+            raise SystemExit("impl_libbpf_py: the floor's callback missed calls")
+        runs.append(len(views) / (spent / 1e9) / 1e6)
+    return runs
+
+
 def group4(obj: BpfObject, n: int, repeats: int) -> None:
     """Ring buffer: ``emit`` writes n records; RingBuffer.consume with a callback, then
     the batch drain. Only the consuming is timed."""
@@ -220,6 +239,7 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
     rb = ring_buffer(obj.maps["events"], callback)
     try:
         out("4-callback", timed(consume), n)
+        out("4-floor", _callback_floor(callback, count, n, repeats), n)
         drain = _batch_drain(rb)
         if drain is None:
             out("4-batch", [], note="not available in this build (RingBuffer has no "

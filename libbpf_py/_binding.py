@@ -212,3 +212,15 @@ def fnptr(name: str, ctype: str) -> Any:
 def require(name: str) -> None:
     """Raise LibbpfVersionError unless the build has ``name``."""
     getattr(lib, name)
+
+
+# libbpf_py._speedups (libbpf_py/_speedups.c): Map's C base class and the ring
+# buffer delivery loop. It links no libbpf; bind() gives it the libbpf functions of
+# this very extension (a table the extension exports, found with dlsym), so the
+# int element path calls the same libbpf, shared or static, as everything else.
+from . import _libbpf as _extension  # noqa: E402
+from . import _speedups  # noqa: E402
+
+_speedups.bind(_extension.__file__)
+MapBase = _speedups.MapBase
+deliver = _speedups.deliver

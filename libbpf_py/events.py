@@ -40,9 +40,10 @@ not handed over yet are kept and handed over first by the next call; the
 others stay in the kernel buffers. Nothing is lost, nothing comes twice.
 
 Speed: ``RingBuffer.poll()``/``consume()`` take records from the rings in
-batches copied in C and call the callbacks from a Python loop, which costs
-far less than one C-to-Python call per record; ``consume_n()`` and
-``Ring.consume()`` go through libbpf one record at a time.
+batches copied in C and call the callbacks from a C loop (``deliver`` of
+libbpf_py/_speedups.c), so a record costs little more than the callback's own
+Python call; ``consume_n()`` and ``Ring.consume()`` go through libbpf one
+record at a time.
 
 Threads: libbpf's wait happens in Python on an ``epoll`` object that holds
 libbpf's epoll fd and a private ``eventfd``; the GIL is released while
@@ -81,7 +82,7 @@ from typing import (
     overload,
 )
 
-from ._binding import ffi, fnptr, lib
+from ._binding import deliver, ffi, fnptr, lib
 from ._codec import btf_codec
 from .enums import MapType
 from .errors import ClosedError, LibbpfError, check, make_error
@@ -633,6 +634,7 @@ class RingBuffer(_Buffer):
         self._batch_arrays: Tuple[Any, ...] = ()
         self._rings: List[Ring] = []
         self._sinks: List[_Sink] = []
+        self._delivery: List[Tuple[Callback, int, Any]] = []  # the sinks, as deliver() takes them
         self._pending: Optional[Tuple[bytes, memoryview, memoryview, int]] = None
         fd = _map_fd(map, MapType.RINGBUF, "RingBuffer")
         st.fds.append(fd)
@@ -645,10 +647,16 @@ class RingBuffer(_Buffer):
         st.ptr = ptr
         st.maps.append(map)
         st.waiter = _Waiter(int(lib.ring_buffer__epoll_fd(ptr)))
-        self._sinks.append(sink)
+        self._add_sink(sink)
         self._rings.append(Ring(self, 0, map))
         self._max_ring = max(self._max_ring, int(map.max_entries))
         self._state = st
+
+    def _add_sink(self, sink: _Sink) -> None:
+        decode = sink.decode
+        mode = 0 if decode is None else 1 if decode is _identity else 2  # view / bytes / decode
+        self._sinks.append(sink)
+        self._delivery.append((sink.callback, mode, decode))
 
     def _ring_ctx(self, st: _State, m: Any, callback: Optional[Callback], record: RecordSpec,
                   index: int) -> Tuple[Any, _Sink]:
@@ -679,7 +687,7 @@ class RingBuffer(_Buffer):
                 raise
             st.fds.append(fd)
             st.maps.append(map)
-            self._sinks.append(sink)
+            self._add_sink(sink)
             ring = Ring(self, index, map)
             self._rings.append(ring)
             self._max_ring = max(self._max_ring, int(map.max_entries))
@@ -707,75 +715,22 @@ class RingBuffer(_Buffer):
                  limit: Optional[int] = None) -> int:
         """Hand records ``i``... of a batch to their callbacks (under the guard).
 
-        Returns how many were handed over. On a stop or an exception the
-        records not handed over yet are kept in ``_pending``, for the next
-        call; the exception propagates.
+        The loop runs in C (``deliver`` of libbpf_py/_speedups.c), one Python
+        call per record: the callback's own. Returns how many were handed over.
+        On a stop or an exception the records not handed over yet are kept in
+        ``_pending``, for the next call; the exception propagates.
         """
-        sinks = self._sinks
         n = len(rings)
         end = n if limit is None else min(n, i + limit)
         start = i
-        if len(sinks) == 1:  # one ring: no per-record sink lookup
-            return self._deliver_one(sinks[0], data, offs, rings, i, end) - start
-        mv = memoryview(data)
+        pos = [i]
         try:
-            while i < end:
-                sink = sinks[rings[i]]
-                decode = sink.decode
-                if decode is None:
-                    view = mv[offs[i]:offs[i + 1]]
-                    i += 1
-                    ret = sink.callback(view)
-                    try:
-                        _release(view)
-                    except BufferError:  # exported by the callback; it is immutable bytes
-                        pass
-                else:
-                    raw = data[offs[i]:offs[i + 1]]
-                    i += 1
-                    ret = sink.callback(decode(raw))
-                if ret:
-                    break
+            deliver(self._delivery, data, offs, rings if len(self._delivery) > 1 else None,
+                    i, end, pos)
         finally:  # also on an exception: the record that raised counts as consumed
+            i = pos[0]
             self._pending = (data, offs, rings, i) if i < n else None
         return i - start
-
-    def _deliver_one(self, sink: _Sink, data: bytes, offs: memoryview, rings: memoryview,
-                     i: int, end: int) -> int:
-        """``_deliver`` for a single ring: the hot loop of the callback API.
-
-        Kept flat on purpose (locals bound, offsets paired by ``zip``, no
-        per-record branch on the record kind); returns the index reached.
-        """
-        callback = sink.callback
-        decode = sink.decode
-        pairs = zip(offs[i:end], offs[i + 1:end + 1])
-        try:
-            if decode is None:
-                mv = memoryview(data)
-                for a, b in pairs:
-                    view = mv[a:b]
-                    i += 1
-                    ret = callback(view)
-                    try:
-                        _release(view)
-                    except BufferError:  # exported by the callback; it is immutable bytes
-                        pass
-                    if ret:
-                        break
-            elif decode is _identity:
-                for a, b in pairs:
-                    i += 1
-                    if callback(data[a:b]):
-                        break
-            else:
-                for a, b in pairs:
-                    i += 1
-                    if callback(decode(data[a:b])):
-                        break
-        finally:  # also on an exception: the record that raised counts as consumed
-            self._pending = (data, offs, rings, i) if i < len(rings) else None
-        return i
 
     def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
         """Deliver records kept by an earlier stop; (count, whether all went)."""
@@ -1143,7 +1098,12 @@ class UserRingBuffer(_Buffer):
         r.submit()
 
     def close(self) -> None:
-        """Discard what is reserved and not submitted, then free (idempotent)."""
+        """Discard what is reserved and not submitted, then free (idempotent).
+
+        The discarded reservations' buffers are released: a thread still
+        writing into one gets ``ValueError`` (released memoryview), then
+        ``ClosedError`` from ``submit()`` / ``reserve()``.
+        """
         st = self._state
         if st is None:
             return

@@ -23,6 +23,12 @@ Verdicts:
 
 A "libbpf symbol" is a name of libbpf's exported API (``libbpf_py._libbpf_api.ALL``) or any
 symbol bound to a ``LIBBPF_*`` version.
+
+Companion: libbpf_py's second extension, ``libbpf_py._speedups`` (Map's int element path,
+the ring buffer delivery loop), must hold no libbpf at all: it calls the audited extension's
+libbpf through a table that extension exports (``libbpf_py_speedups_api``).
+:func:`audit_companion` proves that from its ELF file (no ``libbpf.so*`` in ``DT_NEEDED``, no
+libbpf symbol imported, defined or exported); ``linkcheck`` without a FILE audits both.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ from elftools.elf.sections import SymbolTableSection  # type: ignore[import-unty
 
 from ._libbpf_api import ALL as LIBBPF_API
 
-__all__ = ["LinkAudit", "LinkAuditError", "Verdict", "audit", "main"]
+__all__ = ["CompanionAudit", "LinkAudit", "LinkAuditError", "Verdict", "audit",
+           "audit_companion", "main"]
 
 Verdict = Literal["dynamic", "static", "mixed"]
 
@@ -463,14 +470,58 @@ def audit(path: str | os.PathLike[str]) -> LinkAudit:
     )
 
 
+@dataclass(frozen=True)
+class CompanionAudit:
+    """Whether a companion extension (``libbpf_py._speedups``) holds no libbpf at all."""
+
+    file: str
+    #: True when it needs no libbpf.so and imports, defines and exports no libbpf symbol
+    clean: bool
+    needed: list[str]
+    #: what ties it to libbpf (empty when clean)
+    problems: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "clean": self.clean, "needed": list(self.needed),
+                "problems": list(self.problems)}
+
+
+def audit_companion(path: str | os.PathLike[str]) -> CompanionAudit:
+    """Audit a companion extension: it must hold and link no libbpf.
+
+    Raises :class:`LinkAuditError` as :func:`audit` does.
+    """
+    found = audit(path)
+    problems = [f"{name} is in NEEDED" for name in found.needed if _is_libbpf_soname(name)]
+    for label, names in (("imported", list(found.imported)), ("defined", found.defined),
+                         ("exported", found.exported)):
+        if names:
+            problems.append(f"{_count(len(names))} {_verb(len(names), 'is', 'are')} {label} "
+                            f"({_sample(names)})")
+    return CompanionAudit(file=found.file, clean=not problems, needed=found.needed,
+                          problems=problems)
+
+
+def format_companion(result: CompanionAudit) -> str:
+    """The companion's lines of the ``linkcheck`` report."""
+    head = f"{'companion:':<10} {result.file}"
+    if result.clean:
+        return (head + "\n" + _wrap(
+            "no libbpf: no libbpf.so in NEEDED (" + (", ".join(result.needed) or "none")
+            + "), no libbpf symbol imported, defined or exported; it calls the extension's "
+            "libbpf through the table libbpf_py_speedups_api", "  "))
+    return head + "\n" + "\n".join(
+        _wrap(f"holds or links libbpf: {problem}", "  ") for problem in result.problems)
+
+
 # --------------------------------------------------------------------------------------------
 # command line
 
 
-def _default_extension() -> str | None:
-    """The built ``libbpf_py._libbpf`` extension's path, without importing it."""
+def _default_extension(name: str = "_libbpf") -> str | None:
+    """The built ``libbpf_py.<name>`` extension's path, without importing it."""
     try:
-        spec = importlib.util.find_spec("libbpf_py._libbpf")
+        spec = importlib.util.find_spec(f"libbpf_py.{name}")
     except (ImportError, ValueError):
         spec = None
     if spec is not None and spec.origin:
@@ -478,7 +529,7 @@ def _default_extension() -> str | None:
     # The package itself may fail to import (e.g. the extension does not load): look beside us.
     here = Path(__file__).resolve().parent
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        candidate = here / f"_libbpf{suffix}"
+        candidate = here / f"{name}{suffix}"
         if candidate.is_file():
             return str(candidate)
     return None
@@ -548,25 +599,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         "file",
         nargs="?",
         metavar="FILE",
-        help="ELF file to audit (default: the built libbpf_py._libbpf extension)",
+        help="ELF file to audit (default: the built libbpf_py._libbpf extension, and its "
+        "companion libbpf_py._speedups, which must hold no libbpf)",
     )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
 
     path: str | None = args.file
+    companion: str | None = None
     if path is None:
         path = _default_extension()
         if path is None:
             print("linkcheck: libbpf_py._libbpf is not built; pass a FILE", file=sys.stderr)
             return 2
+        companion = _default_extension("_speedups")
+        if companion is None:
+            print("linkcheck: libbpf_py._speedups is not built", file=sys.stderr)
+            return 2
 
     try:
         result = audit(path)
+        side = audit_companion(companion) if companion is not None else None
     except LinkAuditError as exc:
         print(f"linkcheck: {exc}", file=sys.stderr)
         return 2
 
     if args.json:
-        print(json.dumps(result.to_dict(), sort_keys=True, indent=2))
+        data = result.to_dict()
+        if side is not None:
+            data["companions"] = [side.to_dict()]
+        print(json.dumps(data, sort_keys=True, indent=2))
     else:
         print(format_report(result))
-    return 1 if result.verdict == "mixed" else 0
+        if side is not None:
+            print(format_companion(side))
+    return 1 if result.verdict == "mixed" or (side is not None and not side.clean) else 0

@@ -67,7 +67,7 @@ from typing import (
     Union,
 )
 
-from ._binding import ffi, lib
+from ._binding import MapBase, ffi, lib
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from ._guard import Guard, guard_methods
 from .enums import MapFlag, MapType, UpdateFlag
@@ -200,8 +200,7 @@ def _is_map_fd(fd: int) -> bool:
 class _Elements:
     """Everything the element API needs, worked out once per map after it exists."""
 
-    __slots__ = ("fd", "get_int", "int_key", "int_value", "key", "kind", "label",
-                 "max_entries", "miss", "name", "pool", "set_int", "type", "value")
+    __slots__ = ("fast", "fd", "key", "kind", "label", "max_entries", "name", "type", "value")
 
     def __init__(self, fd: int, info: MapInfo, name: str) -> None:
         # Our own copy of the fd, closed only when the last user of this state lets
@@ -231,26 +230,13 @@ class _Elements:
             value = PerCpuCodec(value, possible_cpus(), value_what)
         self.value = value
         self.kind = info.type
-        # The fast path of m[k] and m[k] = v for maps of plain int keys and values
-        # (the common case): the cffi types resolved once, and a pool of (key, value)
-        # buffers reused from call to call. A call pops a pair, so threads never
-        # share one (the GIL is released during the bpf() call): the pool holds as
-        # many pairs as threads ever used the map at once.
-        self.int_key = _int_ctype(self.key, "_ptr")
-        self.int_value = _int_ctype(value, "_one")
-        self.pool: Optional[List[Tuple[Any, Any]]] = (
-            [] if self.int_key is not None and self.int_value is not None else None)
-        # Faster still for 4- and 8-byte ints: C shims taking the key and the value by
-        # value (no buffer at all; see _cdefs/bpf.py). A lookup that returns ``miss``
-        # looks again through the pool, which tells a failure from that value.
-        self.get_int: Any = None
-        self.set_int: Any = None
-        self.miss: Any = None
-        kn, vn = _SHIM_INTS.get(self.int_key), _SHIM_INTS.get(self.int_value)
-        if self.pool is not None and kn is not None and vn is not None:
-            self.get_int = getattr(lib, f"libbpf_py_lookup_{kn}_{vn}")
-            self.set_int = getattr(lib, f"libbpf_py_update_{kn}_{vn}")
-            self.miss = int(ffi.cast(self.int_value.item, lib.LIBBPF_PY_ELEM_MISS))
+        # The C int path of m[k], m[k] = v and del m[k] (MapBase, libbpf_py/_speedups.c)
+        # for maps of plain int keys and values, the common case: what it needs to
+        # encode and decode them, or None for every other map.
+        key = self.key
+        self.fast: Optional[Tuple[int, int, bool, int, bool]] = None
+        if type(key) is IntCodec and type(value) is IntCodec:
+            self.fast = (self.fd, key.size, key.signed, value.size, value.signed)
 
     def __del__(self) -> None:
         fd, self.fd = getattr(self, "fd", -1), -1
@@ -260,21 +246,10 @@ class _Elements:
             except OSError:
                 pass
 
-    def new_buffers(self) -> Tuple[Any, Any]:
-        """A fresh (key, value) buffer pair for the fast path's pool."""
-        return ffi.new(self.int_key), ffi.new(self.int_value)
-
     def keyless(self, op: str) -> TypeError:
         return TypeError(f"{self.label} has no keys: {op} does not apply; use push(), "
                          "pop() and peek()" + (" / contains()" if self.type ==
                                                 MapType.BLOOM_FILTER else ""))
-
-
-# the shims' names of the cffi int types (pointer types of keys, array types of values)
-_SHIM_INTS: Dict[Any, str] = {}
-for _name, _ctype in (("u32", "unsigned int"), ("s32", "int"),
-                      ("u64", "unsigned long long"), ("s64", "long long")):
-    _SHIM_INTS[ffi.typeof(_ctype + " *")] = _SHIM_INTS[ffi.typeof(_ctype + "[1]")] = _name
 
 
 def _int_ctype(codec: Optional[Codec], attr: str) -> Any:
@@ -324,13 +299,18 @@ def _btf_codecs(info: MapInfo, key_what: str, value_what: str,
     "freeze",
     "__enter__",
 }))
-class Map:
+class Map(MapBase):
     """A BPF map: an object's map (borrowed) or a standalone one (owning an fd).
 
     Build standalone maps with :meth:`create`, :meth:`from_pinned`,
     :meth:`from_id` or :meth:`from_fd`; object maps come from
     ``BpfObject.maps``. The element API is the same for both (see the module
     documentation for how keys and values are encoded).
+
+    ``m[key]`` (KeyError when absent), ``m[key] = value`` (``update(key, value)``)
+    and ``del m[key]`` (KeyError when absent) come from the C base class
+    ``MapBase`` (``libbpf_py/_speedups.c``): for maps of plain int keys and values
+    each is one C call into libbpf; anything else goes to the general Python code.
     """
 
     def __init__(self, *, owner: Any = None, ptr: Any = None, fd: int = -1,
@@ -824,6 +804,8 @@ class Map:
                     fd, f"cannot get info of map {self.name!r}")
                 assert info is not None
                 e = self._elements = _Elements(fd, info, self.name)
+                if owner is not None:
+                    owner._track_elements(self)  # its close() clears this state
                 if self.closed:  # closed meanwhile: keep no fd for a closed map
                     self._elements = None
             finally:
@@ -851,47 +833,12 @@ class Map:
                                    "a map whose value holds a struct bpf_spin_lock")
         return make_error(err, f"{op} on {e.label} failed")
 
-    def __getitem__(self, key: Any) -> Any:
-        """The value at ``key`` (KeyError when absent)."""
-        e = self._elements
-        if e is not None and type(key) is int:
-            owner = self._owner
-            if owner._ptr is not None if owner is not None else self._fd >= 0:
-                # Fast path: an int key of an open int -> int map (see _Elements).
-                get = e.get_int
-                if get is not None:
-                    try:
-                        value = get(e.fd, key)
-                    except OverflowError:
-                        return self._get(key)  # raises the codec's ValueError
-                    if value != e.miss:
-                        return value
-                if e.pool is not None:
-                    return self._get_pooled(e, key)
-        return self._get(key)
-
-    def _get_pooled(self, e: _Elements, key: int) -> Any:
-        """``m[key]`` of an int -> int map through a pooled buffer pair."""
-        pool = e.pool
-        assert pool is not None
-        try:
-            kb, vb = pool.pop()
-        except IndexError:
-            kb, vb = e.new_buffers()
-        try:
-            kb[0] = key
-        except OverflowError:
-            pool.append((kb, vb))
-            return self._get(key)  # raises the codec's ValueError
-        ret = lib.bpf_map_lookup_elem(e.fd, kb, vb)
-        value = vb[0]
-        pool.append((kb, vb))
-        if ret < 0:
-            raise self._fail(e, -ret, "lookup", key)
-        return value
+    def _elem_error(self, err: int, op: str, key: Any) -> Exception:
+        """The exception for errno ``err`` of ``op`` at ``key`` (MapBase's int path)."""
+        return self._fail(self._elements or self._ready(), err, op, key)
 
     def _get(self, key: Any) -> Any:
-        """``m[key]``, the general way."""
+        """``m[key]``, the general way (MapBase's ``m[key]`` for all but int maps)."""
         e = self._ready()
         kc = e.key
         if kc is None:
@@ -929,46 +876,6 @@ class Map:
         except KeyError:
             return default
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """Create or replace the element at ``key`` (``update(key, value)``)."""
-        e = self._elements
-        if e is not None and type(key) is int and type(value) is int:
-            owner = self._owner
-            if owner._ptr is not None if owner is not None else self._fd >= 0:
-                # Fast path: int key and value of an open int -> int map (see _Elements).
-                put = e.set_int
-                if put is not None:
-                    try:
-                        ret = put(e.fd, key, value)
-                    except OverflowError:
-                        return self.update(key, value)  # raises the codec's ValueError
-                    if ret < 0:
-                        raise self._fail(e, -ret, "update", key, 0)
-                    return None
-                if e.pool is not None:
-                    return self._set_pooled(e, key, value)
-        return self.update(key, value)
-
-    def _set_pooled(self, e: _Elements, key: int, value: int) -> None:
-        """``m[key] = value`` of an int -> int map through a pooled buffer pair."""
-        pool = e.pool
-        assert pool is not None
-        try:
-            kb, vb = pool.pop()
-        except IndexError:
-            kb, vb = e.new_buffers()
-        try:
-            kb[0] = key
-            vb[0] = value
-        except OverflowError:
-            pool.append((kb, vb))
-            return self.update(key, value)  # raises the codec's ValueError
-        ret = lib.bpf_map_update_elem(e.fd, kb, vb, 0)
-        pool.append((kb, vb))
-        if ret < 0:
-            raise self._fail(e, -ret, "update", key, 0)
-        return None
-
     def update(self, key: Any, value: Any, flags: int = UpdateFlag.ANY) -> None:
         """Write ``value`` at ``key`` (``bpf_map_update_elem``).
 
@@ -988,8 +895,8 @@ class Map:
         if ret < 0:
             raise self._fail(e, -ret, "update", key, flags)
 
-    def __delitem__(self, key: Any) -> None:
-        """Delete the element at ``key`` (KeyError when absent)."""
+    def _delete(self, key: Any) -> None:
+        """``del m[key]``, the general way (KeyError when absent)."""
         e = self._ready()
         kc = e.key
         if kc is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -122,6 +123,8 @@ class BpfObject:
         self._loaded = False
         self._programs: Optional[NamedMapping[Program]] = None
         self._maps: Optional[NamedMapping[Map]] = None
+        # the maps (cached or not: Map.inner_map makes new ones) with element state
+        self._element_maps: Dict[int, weakref.ref[Any]] = {}
         # calls in flight on the C object (any thread): close() frees it after them
         self._guard = Guard()
 
@@ -251,9 +254,17 @@ class BpfObject:
         Each map's element state holds its own copy of the map fd, so that fd
         number cannot be handed out again under a lookup still running.
         """
-        for m in (self._maps or {}).values():
-            m._elements = None
+        for ref in list(self._element_maps.values()):
+            m = ref()
+            if m is not None:
+                m._elements = None  # MapBase's int path stops here
         self._guard.retire(free)
+
+    def _track_elements(self, m: Any) -> None:
+        """Map ``m`` made its element state: close() clears it (see ``_retire``)."""
+        key = id(m)
+        maps = self._element_maps
+        maps[key] = weakref.ref(m, lambda _ref: maps.pop(key, None))
 
     def __enter__(self) -> BpfObject:
         self._check_open()

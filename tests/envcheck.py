@@ -40,6 +40,11 @@ def main() -> int:
 
     audit = linkcheck.audit(str(ext))
     expect("linkcheck", audit.verdict, info.mode)
+    from libbpf_py import _speedups
+
+    companion = Path(_speedups.__file__ or "").resolve()
+    expect("companion here", companion.parent == ext.parent, True)
+    expect("companion clean", linkcheck.audit_companion(str(companion)).clean, True)
 
     maps = mapped_libbpf()
     if info.mode == "dynamic":

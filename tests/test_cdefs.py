@@ -290,7 +290,7 @@ def built(hset: HeaderSet, tmp_path_factory: pytest.TempPathFactory) -> Built:
     assembly = CDEFS.assemble(hset.version)
     module = "_cdefs_t_" + hset.key.replace(".", "_")
     directory = tmp_path_factory.mktemp(f"ext-{hset.key}")
-    kwargs: Dict[str, Any] = {"include_dirs": [str(hset.include_dir)],
+    kwargs: Dict[str, Any] = {"include_dirs": [str(hset.include_dir), CDEFS.INCLUDE_DIR],
                               "extra_compile_args": COMPILE_ARGS}
     if hset.library is not None:
         kwargs["extra_objects"] = [str(hset.library)]

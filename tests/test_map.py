@@ -374,8 +374,11 @@ def test_wrong_keys_and_values_never_reach_c(maps: Callable[..., Map],
             call()
     assert spy.calls == []
     with pytest.raises(KeyError):
-        m[1]
+        w[b"x" * 16]  # not an int map: the general path, through the spied lib
     assert spy.calls == ["bpf_map_lookup_elem"]
+    with pytest.raises(KeyError):
+        m[1]  # an int map: MapBase's C path, which calls libbpf without lib
+    assert spy.calls == ["bpf_map_lookup_elem"] and m._fast_path
 
 
 def test_create_validates_before_c(kernel: None) -> None:

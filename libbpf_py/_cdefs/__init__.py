@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 AREAS: Tuple[str, ...] = ("common", "bpf", "btf", "libbpf", "events")
@@ -61,6 +62,11 @@ _LINE_TAG_RE = re.compile(r"\s*//\s*@(LIBBPF_\d+\.\d+\.\d+)\s*$")
 _FUNC_NAME_RE = re.compile(r"([A-Za-z_]\w*)\s*\(")
 
 FLOOR_NODE = "LIBBPF_1.0.0"
+
+#: the include directory the assembled source needs besides libbpf's headers: the
+#: package directory, which holds ``_speedups.h`` (the table of libbpf functions the
+#: extension exports for ``libbpf_py._speedups``; see _cdefs/bpf.py)
+INCLUDE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def node_version(node: str) -> Version:

@@ -5,29 +5,13 @@ Signatures follow libbpf 1.5. Where a parameter lost its ``const`` since 1.1
 the declaration takes the non-const pointer, which the 1.1 headers accept too.
 """
 
-from typing import Dict, Tuple
+from typing import Dict
 
 INCLUDES = """
 #include <bpf/bpf.h>
 """
 
-#: the int types of the element shims: (name in the shim's name, C type)
-ELEM_INTS: Tuple[Tuple[str, str], ...] = (
-    ("u32", "__u32"), ("s32", "__s32"), ("u64", "__u64"), ("s64", "__s64"))
-
-# Element shims for maps of plain int keys and values (Map's m[k] / m[k] = v fast
-# path): the key and the value go by value, so a call needs no buffer.
-# libbpf_py_lookup_K_V returns the value, or LIBBPF_PY_ELEM_MISS (cast to V) when the
-# lookup failed; as that is a valid value too, the caller looks again the usual way
-# when it gets it (errno cannot tell: a signal handler run by Python between the
-# call and the read of ffi.errno may make C calls of its own).
-# libbpf_py_update_K_V returns bpf_map_update_elem's result (flags 0).
-_ELEM_PROTOS = "#define LIBBPF_PY_ELEM_MISS ...\n" + "".join(
-    f"{vt} libbpf_py_lookup_{kn}_{vn}(int, {kt});\n"
-    f"int libbpf_py_update_{kn}_{vn}(int, {kt}, {vt});\n"
-    for kn, kt in ELEM_INTS for vn, vt in ELEM_INTS)
-
-TYPES = _ELEM_PROTOS + """
+TYPES = """
 #define BPF_LOG_BUF_SIZE ...
 
 struct bpf_map_create_opts {
@@ -335,21 +319,22 @@ int libbpf_set_memlock_rlim(size_t);        // @LIBBPF_1.4.0
 int bpf_token_create(int, struct bpf_token_create_opts *);
 """
 
+# The function table libbpf_py._speedups (Map's int element path) takes its libbpf
+# calls from: exported from this extension, found there with dlsym, so that
+# _speedups calls this build's libbpf (shared or static) and links none itself.
 CUSTOMIZATIONS = """
-#define LIBBPF_PY_ELEM_MISS 0x4C4942425046ULL  /* "LIBBPF" */
-#define LIBBPF_PY_ELEM(KN, KT, VN, VT)                                              \\
-static VT libbpf_py_lookup_##KN##_##VN(int fd, KT key)                            \\
-{                                                                                 \\
-    VT value;                                                                     \\
-    int err = bpf_map_lookup_elem(fd, &key, &value);                              \\
-    return err < 0 ? (VT)LIBBPF_PY_ELEM_MISS : value;                             \\
-}                                                                                 \\
-static int libbpf_py_update_##KN##_##VN(int fd, KT key, VT value)                 \\
-{                                                                                 \\
-    return bpf_map_update_elem(fd, &key, &value, 0);                              \\
-}
-""" + "".join(f"LIBBPF_PY_ELEM({kn}, {kt}, {vn}, {vt})\n"
-              for kn, kt in ELEM_INTS for vn, vt in ELEM_INTS)
+#include "_speedups.h"
+
+__attribute__((visibility("default")))
+const struct libbpf_py_speedups_api libbpf_py_speedups_api = {
+    .magic = LIBBPF_PY_SPEEDUPS_MAGIC,
+    .version = LIBBPF_PY_SPEEDUPS_VERSION,
+    .size = sizeof(struct libbpf_py_speedups_api),
+    .map_lookup_elem = bpf_map_lookup_elem,
+    .map_update_elem = bpf_map_update_elem,
+    .map_delete_elem = bpf_map_delete_elem,
+};
+"""
 
 #: exported libbpf symbols this area does not declare, with the reason
 UNDECLARED: Dict[str, str] = {}

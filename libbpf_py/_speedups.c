@@ -1,0 +1,617 @@
+/* libbpf_py._speedups: the two hot paths that a cffi call cannot make fast enough.
+ *
+ * 1. MapBase, the C base class of libbpf_py.map.Map. Its mapping slots make
+ *    `m[k]`, `m[k] = v` and `del m[k]` one C call for maps of plain int keys and
+ *    values (1, 2, 4 or 8 bytes, the common case): no Python frame, no cffi call,
+ *    no buffer. Anything else (other key or value types, ints that do not fit,
+ *    maps not ready, errors other than a missing key) goes to Map's Python
+ *    methods `_get`, `update`, `_delete` and `_elem_error`, which do the general
+ *    work and build the errors. The int path holds the GIL during the bpf()
+ *    call (about a microsecond here): releasing and taking it back would cost
+ *    more than the call's own overhead, and with the GIL held no other thread can
+ *    close the map's fd in the middle of the call.
+ *
+ *    Map sets `self._elements` (a data descriptor of this type) to its element
+ *    state; that state's `fast` attribute, (fd, key_size, key_signed,
+ *    value_size, value_signed) or None, is what the int path uses. The fd is the
+ *    element state's own duplicate; Map clears `_elements` (so the int path
+ *    stops) before that state, and its fd, can go away.
+ *
+ * 2. deliver(), the loop that hands a batch of ring buffer records (copied out
+ *    of the rings in C by the cffi extension) to their Python callbacks.
+ *
+ * The libbpf calls go through the function table the cffi extension exports
+ * (_speedups.h): bind() finds it with dlsym in that already loaded extension, so
+ * this module never links libbpf and a build keeps exactly one libbpf.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_speedups.h"
+
+static struct libbpf_py_speedups_api api;
+static int bound;
+
+static PyObject *str_get, *str_update, *str_delete, *str_elem_error, *str_fast,
+    *str_release, *str_lookup, *str_delete_op;
+
+/* -- bind ------------------------------------------------------------------------------ */
+
+static PyObject *speedups_bind(PyObject *module, PyObject *arg)
+{
+    PyObject *path_bytes;
+    void *handle, *sym;
+    const struct libbpf_py_speedups_api *table;
+
+    if (!PyUnicode_FSConverter(arg, &path_bytes))
+        return NULL;
+    /* RTLD_NOLOAD: only a library that is already loaded (the cffi extension that
+     * Python imported); nothing is loaded, no constructor runs. */
+    handle = dlopen(PyBytes_AS_STRING(path_bytes), RTLD_NOW | RTLD_NOLOAD);
+    if (handle == NULL) {
+        PyErr_Format(PyExc_ImportError, "libbpf_py._speedups: %R is not a loaded library",
+                     arg);
+        Py_DECREF(path_bytes);
+        return NULL;
+    }
+    Py_DECREF(path_bytes);
+    sym = dlsym(handle, LIBBPF_PY_SPEEDUPS_SYMBOL);
+    if (sym == NULL) {
+        dlclose(handle);
+        PyErr_Format(PyExc_ImportError, "libbpf_py._speedups: %R has no %s", arg,
+                     LIBBPF_PY_SPEEDUPS_SYMBOL);
+        return NULL;
+    }
+    table = sym;
+    if (table->magic != LIBBPF_PY_SPEEDUPS_MAGIC || table->version != LIBBPF_PY_SPEEDUPS_VERSION
+        || table->size != sizeof(struct libbpf_py_speedups_api)
+        || !table->map_lookup_elem || !table->map_update_elem || !table->map_delete_elem) {
+        dlclose(handle);
+        PyErr_Format(PyExc_ImportError,
+                     "libbpf_py._speedups: the table of %R is not version %d of this module's "
+                     "(rebuild libbpf_py)", arg, LIBBPF_PY_SPEEDUPS_VERSION);
+        return NULL;
+    }
+    api = *table;
+    bound = 1;
+    /* Python keeps the extension loaded for good; this drops only our reference. */
+    dlclose(handle);
+    Py_RETURN_NONE;
+}
+
+/* -- ints ------------------------------------------------------------------------------ */
+
+typedef union {
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+    int8_t s8;
+    int16_t s16;
+    int32_t s32;
+    int64_t s64;
+} elem_int;
+
+/* An exact int into `size` bytes; -1 (no exception set) when it does not fit, so
+ * that the caller takes the general path, which raises the codec's ValueError. */
+static int encode_int(PyObject *o, int size, int is_signed, elem_int *out)
+{
+    if (is_signed) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow || (x == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return -1;
+        }
+        switch (size) {
+        case 1: if (x < INT8_MIN || x > INT8_MAX) return -1; out->s8 = (int8_t)x; return 0;
+        case 2: if (x < INT16_MIN || x > INT16_MAX) return -1; out->s16 = (int16_t)x; return 0;
+        case 4: if (x < INT32_MIN || x > INT32_MAX) return -1; out->s32 = (int32_t)x; return 0;
+        default: out->s64 = (int64_t)x; return 0;
+        }
+    } else {
+        unsigned long long x = PyLong_AsUnsignedLongLong(o);
+        if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();  /* negative or too big */
+            return -1;
+        }
+        switch (size) {
+        case 1: if (x > UINT8_MAX) return -1; out->u8 = (uint8_t)x; return 0;
+        case 2: if (x > UINT16_MAX) return -1; out->u16 = (uint16_t)x; return 0;
+        case 4: if (x > UINT32_MAX) return -1; out->u32 = (uint32_t)x; return 0;
+        default: out->u64 = (uint64_t)x; return 0;
+        }
+    }
+}
+
+static PyObject *decode_int(const elem_int *v, int size, int is_signed)
+{
+    if (is_signed) {
+        switch (size) {
+        case 1: return PyLong_FromLong(v->s8);
+        case 2: return PyLong_FromLong(v->s16);
+        case 4: return PyLong_FromLong(v->s32);
+        default: return PyLong_FromLongLong(v->s64);
+        }
+    }
+    switch (size) {
+    case 1: return PyLong_FromUnsignedLong(v->u8);
+    case 2: return PyLong_FromUnsignedLong(v->u16);
+    case 4: return PyLong_FromUnsignedLong(v->u32);
+    default: return PyLong_FromUnsignedLongLong(v->u64);
+    }
+}
+
+/* -- MapBase --------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *elements;  /* Map's element state, or NULL */
+    int fd;              /* the int path's fd, or -1: the int path is off */
+    int key_size, key_signed, value_size, value_signed;
+} MapBase;
+
+static PyObject *mapbase_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    MapBase *self = (MapBase *)type->tp_alloc(type, 0);
+    if (self != NULL)
+        self->fd = -1;
+    return (PyObject *)self;
+}
+
+static int mapbase_traverse(MapBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->elements);
+    return 0;
+}
+
+static int mapbase_clear(MapBase *self)
+{
+    self->fd = -1;
+    Py_CLEAR(self->elements);
+    return 0;
+}
+
+static void mapbase_dealloc(MapBase *self)
+{
+    PyObject_GC_UnTrack(self);
+    mapbase_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *mapbase_get_elements(MapBase *self, void *closure)
+{
+    PyObject *e = self->elements ? self->elements : Py_None;
+    Py_INCREF(e);
+    return e;
+}
+
+static int valid_size(int size)
+{
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
+{
+    PyObject *fast;
+    int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0;
+
+    self->fd = -1;  /* off first: nothing below can leave a stale fd on */
+    if (value == NULL || value == Py_None) {
+        Py_CLEAR(self->elements);
+        return 0;
+    }
+    fast = PyObject_GetAttr(value, str_fast);
+    if (fast == NULL)
+        return -1;
+    if (fast != Py_None) {
+        if (!PyTuple_Check(fast)
+            || !PyArg_ParseTuple(fast, "iipip;_elements.fast must be (fd, key_size, "
+                                 "key_signed, value_size, value_signed)",
+                                 &fd, &ks, &ksig, &vs, &vsig)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "_elements.fast must be a tuple or None");
+            Py_DECREF(fast);
+            return -1;
+        }
+        if (fd < 0 || !valid_size(ks) || !valid_size(vs)) {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_ValueError, "_elements.fast: bad fd or int size");
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    Py_INCREF(value);
+    Py_XSETREF(self->elements, value);
+    if (bound && fd >= 0) {
+        self->key_size = ks;
+        self->key_signed = ksig;
+        self->value_size = vs;
+        self->value_signed = vsig;
+        self->fd = fd;
+    }
+    return 0;
+}
+
+/* Raise what Map._elem_error(err, op, key) builds (its own error if it fails);
+ * returns NULL. */
+static PyObject *call_elem_error(MapBase *self, int err, PyObject *op, PyObject *key)
+{
+    PyObject *code = PyLong_FromLong(err), *exc;
+    if (code == NULL)
+        return NULL;
+    exc = PyObject_CallMethodObjArgs((PyObject *)self, str_elem_error, code, op, key, NULL);
+    Py_DECREF(code);
+    if (exc == NULL)
+        return NULL;
+    if (!PyExceptionInstance_Check(exc)) {
+        Py_DECREF(exc);
+        PyErr_SetString(PyExc_SystemError, "Map._elem_error must return an exception");
+        return NULL;
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static PyObject *mapbase_subscript(MapBase *self, PyObject *key)
+{
+    if (self->fd >= 0 && PyLong_CheckExact(key)) {
+        elem_int k, v;
+        if (encode_int(key, self->key_size, self->key_signed, &k) == 0) {
+            int ret = api.map_lookup_elem(self->fd, &k, &v);
+            if (ret == 0)
+                return decode_int(&v, self->value_size, self->value_signed);
+            if (ret == -ENOENT) {
+                PyObject *t = PyTuple_Pack(1, key);  /* KeyError(key), as a dict's */
+                if (t != NULL) {
+                    PyErr_SetObject(PyExc_KeyError, t);
+                    Py_DECREF(t);
+                }
+                return NULL;
+            }
+            return call_elem_error(self, -ret, str_lookup, key);
+        }
+    }
+    return PyObject_CallMethodOneArg((PyObject *)self, str_get, key);
+}
+
+static int mapbase_ass_subscript(MapBase *self, PyObject *key, PyObject *value)
+{
+    PyObject *r;
+
+    if (self->fd >= 0 && PyLong_CheckExact(key) && (value == NULL || PyLong_CheckExact(value))) {
+        elem_int k, v;
+        if (encode_int(key, self->key_size, self->key_signed, &k) == 0
+            && (value == NULL
+                || encode_int(value, self->value_size, self->value_signed, &v) == 0)) {
+            int ret = value != NULL ? api.map_update_elem(self->fd, &k, &v, 0)
+                                    : api.map_delete_elem(self->fd, &k);
+            if (ret == 0)
+                return 0;
+            call_elem_error(self, -ret, value != NULL ? str_update : str_delete_op, key);
+            return -1;
+        }
+    }
+    if (value != NULL)
+        r = PyObject_CallMethodObjArgs((PyObject *)self, str_update, key, value, NULL);
+    else
+        r = PyObject_CallMethodOneArg((PyObject *)self, str_delete, key);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *mapbase_fast_path(MapBase *self, void *closure)
+{
+    return PyBool_FromLong(self->fd >= 0);
+}
+
+static PyGetSetDef mapbase_getset[] = {
+    {"_elements", (getter)mapbase_get_elements, (setter)mapbase_set_elements,
+     "The map's element state (libbpf_py.map._Elements) or None.", NULL},
+    {"_fast_path", (getter)mapbase_fast_path, NULL,
+     "Whether m[k] / m[k] = v / del m[k] take the C int path now.", NULL},
+    {NULL},
+};
+
+static PyMappingMethods mapbase_as_mapping = {
+    .mp_subscript = (binaryfunc)mapbase_subscript,
+    .mp_ass_subscript = (objobjargproc)mapbase_ass_subscript,
+};
+
+static PyTypeObject MapBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups.MapBase",
+    .tp_doc = "C base of libbpf_py.map.Map: m[k], m[k] = v and del m[k].",
+    .tp_basicsize = sizeof(MapBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = mapbase_new,
+    .tp_dealloc = (destructor)mapbase_dealloc,
+    .tp_traverse = (traverseproc)mapbase_traverse,
+    .tp_clear = (inquiry)mapbase_clear,
+    .tp_as_mapping = &mapbase_as_mapping,
+    .tp_getset = mapbase_getset,
+};
+
+/* -- ring buffer records ---------------------------------------------------------------- */
+
+/* The exporter of the memoryviews deliver() hands to callbacks: each view is a
+ * window of `data` (a bytes object this exporter keeps alive), so a view a
+ * callback keeps, or a buffer it exports from it, never outlives its memory. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data;
+    const char *buf;
+    Py_ssize_t len;
+} Records;
+
+static int records_getbuffer(Records *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags);
+}
+
+static PyBufferProcs records_as_buffer = {
+    .bf_getbuffer = (getbufferproc)records_getbuffer,
+};
+
+static void records_dealloc(Records *self)
+{
+    Py_XDECREF(self->data);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject Records_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups._Records",
+    .tp_basicsize = sizeof(Records),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)records_dealloc,
+    .tp_as_buffer = &records_as_buffer,
+};
+
+enum { DELIVER_VIEW = 0, DELIVER_BYTES = 1, DELIVER_DECODE = 2 };
+
+/* A memoryview of the exporter's current window: `*spare` when it can be reused,
+ * else a new one. A view is reused only while nobody else can see it: the
+ * callback did not keep it (we hold the only reference), it exports nothing and
+ * was not released; retargeting it then saves two allocations per record. */
+static PyObject *record_view(Records *exporter, PyObject **spare, const char *rec,
+                             Py_ssize_t len)
+{
+    PyObject *v = *spare;
+    *spare = NULL;
+    if (v != NULL) {
+        PyMemoryViewObject *mv = (PyMemoryViewObject *)v;
+        if (Py_REFCNT(v) == 1 && mv->exports == 0 && !(mv->flags & _Py_MEMORYVIEW_RELEASED)
+            && mv->view.ndim == 1 && mv->view.shape != NULL) {
+            mv->view.buf = (void *)rec;
+            mv->view.len = len;
+            mv->view.shape[0] = len;
+            mv->hash = -1;  /* a hash of the old record's bytes must not stay */
+            return v;
+        }
+        Py_DECREF(v);
+    }
+    exporter->buf = rec;
+    exporter->len = len;
+    return PyMemoryView_FromObject((PyObject *)exporter);
+}
+
+/* One record to its sink (callback, mode, decode); the callback's result, or NULL.
+ * In view mode, *spare is the previous record's view, and receives this one's
+ * when it may be reused. */
+static PyObject *deliver_one(PyObject *sink, Records *exporter, PyObject **spare,
+                             const char *rec, Py_ssize_t len)
+{
+    PyObject *callback, *decode, *arg, *ret, *mode_obj;
+    long mode;
+
+    if (!PyTuple_Check(sink) || PyTuple_GET_SIZE(sink) != 3) {
+        PyErr_SetString(PyExc_TypeError, "deliver: a sink is (callback, mode, decode)");
+        return NULL;
+    }
+    callback = PyTuple_GET_ITEM(sink, 0);
+    mode_obj = PyTuple_GET_ITEM(sink, 1);
+    decode = PyTuple_GET_ITEM(sink, 2);
+    mode = PyLong_AsLong(mode_obj);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    if (mode == DELIVER_VIEW) {
+        arg = record_view(exporter, spare, rec, len);
+        if (arg == NULL)
+            return NULL;
+        ret = PyObject_CallOneArg(callback, arg);
+        if (Py_REFCNT(arg) > 1) {
+            /* kept (by the callback, or by the traceback of what it raised): valid
+             * only during the call, as documented. The callback's exception, if
+             * any, is set aside meanwhile and wins over an error of release(). */
+            PyObject *type, *value, *tb, *r;
+            PyErr_Fetch(&type, &value, &tb);
+            r = PyObject_CallMethodNoArgs(arg, str_release);
+            if (r != NULL)
+                Py_DECREF(r);
+            else if (PyErr_ExceptionMatches(PyExc_BufferError) || type != NULL)
+                PyErr_Clear();  /* exported further: the exporter keeps the memory */
+            else
+                Py_CLEAR(ret);  /* report release()'s own error */
+            if (type != NULL)
+                PyErr_Restore(type, value, tb);
+            Py_DECREF(arg);
+        } else {
+            *spare = arg;  /* ours alone: the next record may reuse it */
+        }
+        return ret;
+    }
+    arg = PyBytes_FromStringAndSize(rec, len);
+    if (arg == NULL)
+        return NULL;
+    if (mode == DELIVER_DECODE) {
+        PyObject *decoded = PyObject_CallOneArg(decode, arg);
+        Py_DECREF(arg);
+        if (decoded == NULL)
+            return NULL;
+        arg = decoded;
+    } else if (mode != DELIVER_BYTES) {
+        Py_DECREF(arg);
+        PyErr_SetString(PyExc_ValueError, "deliver: unknown sink mode");
+        return NULL;
+    }
+    ret = PyObject_CallOneArg(callback, arg);
+    Py_DECREF(arg);
+    return ret;
+}
+
+static int set_pos(PyObject *pos, Py_ssize_t i)
+{
+    PyObject *n = PyLong_FromSsize_t(i);
+    if (n == NULL)
+        return -1;
+    return PyList_SetItem(pos, 0, n);  /* steals n */
+}
+
+PyDoc_STRVAR(deliver_doc,
+"deliver(sinks, data, offsets, rings, start, end, pos) -> int\n\n"
+"Hand records start..end-1 of a batch to their sinks; record i is\n"
+"data[offsets[i]:offsets[i + 1]] (offsets: native uint32), for sink\n"
+"sinks[rings[i]] (rings: native uint32, or None for sinks[0]). A sink is\n"
+"(callback, mode, decode): mode 0 passes a memoryview valid during the call,\n"
+"1 a bytes copy, 2 decode(bytes copy). Stops after a record whose callback\n"
+"returns a true value. Returns the index reached and stores it in pos[0],\n"
+"also when a callback raises (the record that raised counts as handed over).");
+
+static PyObject *speedups_deliver(PyObject *module, PyObject *args)
+{
+    PyObject *sinks, *data, *rings_obj, *pos, *result = NULL;
+    Py_buffer offs = {0}, rings = {0};
+    Py_ssize_t start, end, i, data_len;
+    const uint32_t *off, *ring = NULL;
+    const char *base;
+    Records *exporter = NULL;
+    PyObject *spare = NULL;
+
+    if (!PyArg_ParseTuple(args, "O!O!y*OnnO!:deliver", &PyList_Type, &sinks, &PyBytes_Type,
+                          &data, &offs, &rings_obj, &start, &end, &PyList_Type, &pos))
+        return NULL;
+    if (rings_obj != Py_None && PyObject_GetBuffer(rings_obj, &rings, PyBUF_C_CONTIGUOUS) < 0)
+        goto out;
+    if (PyList_GET_SIZE(pos) < 1) {
+        PyErr_SetString(PyExc_ValueError, "deliver: pos must have one item");
+        goto out;
+    }
+    if (start < 0 || end < start || (end + 1) * 4 > offs.len
+        || (rings_obj != Py_None && end * 4 > rings.len)) {
+        PyErr_SetString(PyExc_ValueError, "deliver: start/end out of the batch");
+        goto out;
+    }
+    off = offs.buf;
+    if (rings_obj != Py_None)
+        ring = rings.buf;
+    base = PyBytes_AS_STRING(data);
+    data_len = PyBytes_GET_SIZE(data);
+    exporter = PyObject_New(Records, &Records_Type);
+    if (exporter == NULL)
+        goto out;
+    Py_INCREF(data);
+    exporter->data = data;
+    exporter->buf = base;
+    exporter->len = 0;
+    for (i = start; i < end;) {
+        uint32_t a = off[i], b = off[i + 1];
+        Py_ssize_t which = ring ? (Py_ssize_t)ring[i] : 0;
+        PyObject *sink, *ret;
+        int stop;
+
+        if (a > b || (Py_ssize_t)b > data_len) {
+            PyErr_SetString(PyExc_ValueError, "deliver: record offsets out of the data");
+            goto fail;
+        }
+        if (which >= PyList_GET_SIZE(sinks)) {  /* the list may change in a callback */
+            PyErr_SetString(PyExc_ValueError, "deliver: record of an unknown ring");
+            goto fail;
+        }
+        sink = PyList_GET_ITEM(sinks, which);
+        Py_INCREF(sink);
+        i++;  /* handed over, whatever the callback does */
+        ret = deliver_one(sink, exporter, &spare, base + a, (Py_ssize_t)(b - a));
+        Py_DECREF(sink);
+        if (ret == NULL)
+            goto fail;
+        stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
+        Py_DECREF(ret);
+        if (stop < 0)
+            goto fail;
+        if (stop)
+            break;
+    }
+    if (set_pos(pos, i) == 0)
+        result = PyLong_FromSsize_t(i);
+    goto out;
+fail:
+    {
+        /* keep the callback's exception while pos is set */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (set_pos(pos, i) < 0)
+            PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+    }
+out:
+    Py_XDECREF(spare);
+    Py_XDECREF(exporter);
+    PyBuffer_Release(&offs);
+    if (rings.obj != NULL)
+        PyBuffer_Release(&rings);
+    return result;
+}
+
+/* -- module ----------------------------------------------------------------------------- */
+
+static PyMethodDef speedups_methods[] = {
+    {"bind", speedups_bind, METH_O,
+     "bind(path): take libbpf's functions from the loaded cffi extension at path."},
+    {"deliver", speedups_deliver, METH_VARARGS, deliver_doc},
+    {NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "libbpf_py._speedups",
+    .m_doc = "C speedups of libbpf_py: Map's int element path, ring buffer delivery.",
+    .m_size = -1,
+    .m_methods = speedups_methods,
+};
+
+#define INTERN(var, text) \
+    if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
+PyMODINIT_FUNC PyInit__speedups(void)
+{
+    PyObject *m;
+
+    INTERN(str_get, "_get");
+    INTERN(str_update, "update");
+    INTERN(str_delete, "_delete");
+    INTERN(str_elem_error, "_elem_error");
+    INTERN(str_fast, "fast");
+    INTERN(str_release, "release");
+    INTERN(str_lookup, "lookup");
+    INTERN(str_delete_op, "delete");
+    if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0)
+        return NULL;
+    m = PyModule_Create(&speedups_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&MapBase_Type);
+    if (PyModule_AddObject(m, "MapBase", (PyObject *)&MapBase_Type) < 0) {
+        Py_DECREF(&MapBase_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

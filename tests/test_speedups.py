@@ -1,0 +1,292 @@
+"""libbpf_py._speedups on the real kernel: MapBase's C int path and deliver().
+
+For maps of plain int keys and values (1, 2, 4 or 8 bytes) ``m[k]``, ``m[k] = v``
+and ``del m[k]`` are each one C call into libbpf (libbpf_py/_speedups.c); anything
+else goes the general Python way. These tests check that the C path gives exactly
+what the general path gives: values at the edges of every int type, KeyError,
+ValueError on out-of-range ints, the errors of a full map or of an array delete,
+ClosedError after the map or its object is closed; that it is really taken
+(``_fast_path``); that _speedups links no libbpf of its own; and that its entry
+points refuse bad input without crashing. ``deliver()``, the ring buffer's
+callback loop, is checked on batches built here: views reused only when unseen,
+stops, exceptions and the position it reports.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from array import array
+from pathlib import Path
+from typing import Callable, Iterator, List, Tuple
+
+import pytest
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+
+from libbpf_py import _speedups, linkcheck
+from libbpf_py._binding import BUILD
+from libbpf_py.enums import MapType
+from libbpf_py.errors import ClosedError, LibbpfError
+from libbpf_py.map import Map
+from libbpf_py.object import BpfObject
+
+Compile = Callable[[str], Path]
+
+
+@pytest.fixture
+def made(kernel: None) -> Iterator[List[Map]]:
+    maps: List[Map] = []
+    yield maps
+    for m in maps:
+        m.close()
+
+
+SIZES = [(1, 1), (2, 1), (4, 4), (4, 8), (8, 4), (8, 8), (2, 8)]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("key_size,value_size", SIZES)
+def test_unsigned_edges(made: List[Map], key_size: int, value_size: int) -> None:
+    m = Map.create(MapType.HASH, key_size, value_size, 8)
+    made.append(m)
+    assert not m._fast_path  # the layout is read on first use
+    m[0] = 0
+    assert m._fast_path and m[0] == 0
+    kmax, vmax = 2 ** (8 * key_size) - 1, 2 ** (8 * value_size) - 1
+    m[kmax] = vmax
+    assert m[kmax] == vmax and m.lookup(kmax) == vmax  # the general path agrees
+    m.update(1, vmax // 3)
+    assert m[1] == vmax // 3
+    with pytest.raises(KeyError) as ki:
+        m[2]
+    assert ki.value.args == (2,)
+    assert m.get(2, "none") == "none"
+    for bad_key in (-1, kmax + 1, 2 ** 64, -(2 ** 70)):
+        with pytest.raises(ValueError, match="does not fit"):
+            m[bad_key]
+        with pytest.raises(ValueError, match="does not fit"):
+            m[bad_key] = 1
+        with pytest.raises(ValueError, match="does not fit"):
+            del m[bad_key]
+    for bad_value in (-1, vmax + 1):
+        with pytest.raises(ValueError, match="does not fit"):
+            m[3] = bad_value
+    assert 3 not in m
+    with pytest.raises(TypeError):
+        m["x"]
+    with pytest.raises(TypeError):
+        m[1] = "x"
+    m[True] = 1  # bool keys and values go the general way
+    assert m[1] == 1 and m[True] == 1
+    del m[1]
+    with pytest.raises(KeyError) as kd:
+        del m[1]
+    assert kd.value.args == (1,)
+    k = 10
+    while len(m) < 8:
+        m[k] = 1
+        k += 1
+    with pytest.raises(LibbpfError) as full:
+        m[k] = 1  # a new key in a full map
+    assert full.value.errno == errno.E2BIG and "the map is full" in str(full.value)
+    m.close()
+    assert not m._fast_path
+    with pytest.raises(ClosedError):
+        m[0]
+    with pytest.raises(ClosedError):
+        m[0] = 1
+    with pytest.raises(ClosedError):
+        del m[0]
+
+
+@pytest.mark.kernel
+def test_array_errors(made: List[Map]) -> None:
+    a = Map.create(MapType.ARRAY, 4, 4, 4)
+    made.append(a)
+    a[3] = 7
+    assert a._fast_path and a[3] == 7 and a[0] == 0
+    with pytest.raises(LibbpfError, match="index 4 is out of range") as big:
+        a[4] = 1
+    assert big.value.errno == errno.E2BIG
+    with pytest.raises(KeyError):
+        a[4]
+    with pytest.raises(LibbpfError, match="array elements always exist") as de:
+        del a[1]
+    assert de.value.errno == errno.EINVAL
+
+
+@pytest.mark.kernel
+def test_signed_object_map_and_object_close(kernel: None, compile_bpf: Compile) -> None:
+    with BpfObject.open(compile_bpf("maps")) as obj:
+        obj.load()
+        sv = obj.maps["signed_vals"]  # __s32 -> __s64, typed by BTF
+        for k, v in ((-3, -(2 ** 63)), (2 ** 31 - 1, 2 ** 63 - 1), (-(2 ** 31), 0), (7, -1)):
+            sv[k] = v
+            assert sv[k] == v
+        assert sv._fast_path
+        with pytest.raises(KeyError):
+            sv[1]
+        with pytest.raises(ValueError):
+            sv[2 ** 31] = 1
+        with pytest.raises(ValueError):
+            sv[1] = 2 ** 63
+        assert dict(sv.items()) == {-3: -(2 ** 63), 2 ** 31 - 1: 2 ** 63 - 1,
+                                    -(2 ** 31): 0, 7: -1}
+        counts = obj.maps["counts"]
+        counts[1] = 2
+        assert counts._fast_path
+    # closing the object turns the C path off for every map that used it
+    assert not sv._fast_path and not counts._fast_path
+    with pytest.raises(ClosedError):
+        sv[-3]
+    with pytest.raises(ClosedError):
+        counts[1] = 3
+    with pytest.raises(ClosedError):
+        del counts[1]
+
+
+@pytest.mark.kernel
+def test_non_int_maps_take_the_general_path(made: List[Map]) -> None:
+    wide = Map.create(MapType.HASH, 16, 8, 4)
+    per_cpu = Map.create(MapType.PERCPU_HASH, 4, 8, 4)
+    made.extend((wide, per_cpu))
+    wide[b"k" * 16] = 5
+    per_cpu[1] = 3
+    assert wide[b"k" * 16] == 5 and set(per_cpu[1]) == {3}
+    assert not wide._fast_path and not per_cpu._fast_path
+
+
+def test_speedups_links_no_libbpf() -> None:
+    """_speedups calls the cffi extension's libbpf through a table: it needs none."""
+    path = _speedups.__file__
+    assert path is not None
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        needed = [t.needed for s in elf.iter_sections() if isinstance(s, DynamicSection)
+                  for t in s.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+        symbols = [sym.name for s in elf.iter_sections() if isinstance(s, SymbolTableSection)
+                   for sym in s.iter_symbols()]
+    assert needed and not [n for n in needed if "bpf" in n]
+    assert not [n for n in symbols if n.startswith(("bpf_", "libbpf_", "btf_"))]
+    # ... while the extension it binds to exports the table
+    with open(BUILD.extension_path, "rb") as f:
+        dynsym = ELFFile(f).get_section_by_name(".dynsym")
+        assert dynsym.get_symbol_by_name("libbpf_py_speedups_api")
+
+
+def test_bind_refuses_what_is_not_the_extension() -> None:
+    with pytest.raises(ImportError, match="is not a loaded library"):
+        _speedups.bind("/nonexistent/_libbpf.so")
+    with pytest.raises(ImportError, match="has no libbpf_py_speedups_api"):
+        _speedups.bind(_speedups.__file__)  # loaded, but not the cffi extension
+    with pytest.raises(TypeError):
+        _speedups.bind(3)  # type: ignore[arg-type]
+
+
+def test_deliver_refuses_bad_batches() -> None:
+    got: List[bytes] = []
+    sinks = [(got.append, 1, None)]
+    offs = memoryview(bytes(4 * 3)).cast("I")  # 2 records of 0 bytes
+    pos = [0]
+    assert _speedups.deliver(sinks, b"", offs, None, 0, 2, pos) == 2 and got == [b"", b""]
+    with pytest.raises(ValueError, match="out of the batch"):
+        _speedups.deliver(sinks, b"", offs, None, 0, 3, pos)
+    with pytest.raises(ValueError, match="out of the batch"):
+        _speedups.deliver(sinks, b"", offs, None, 2, 1, pos)
+    bad = memoryview(bytearray((0, 0, 0, 0, 9, 0, 0, 0))).cast("I")  # offset past the data
+    with pytest.raises(ValueError, match="out of the data"):
+        _speedups.deliver(sinks, b"abc", bad, None, 0, 1, pos)
+    rings = memoryview(bytearray(4 * 2)).cast("I")
+    rings[1] = 5
+    with pytest.raises(ValueError, match="unknown ring"):
+        _speedups.deliver(sinks, b"", offs, rings, 0, 2, pos)
+    assert pos == [1]  # the first record was handed over
+    with pytest.raises(TypeError, match="sink"):
+        _speedups.deliver([("x",)], b"", offs, None, 0, 1, pos)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="mode"):
+        _speedups.deliver([(got.append, 7, None)], b"", offs, None, 0, 1, pos)
+    with pytest.raises(TypeError):
+        _speedups.deliver(sinks, "str", offs, None, 0, 1, pos)  # type: ignore[arg-type]
+
+
+def _batch(records: List[bytes]) -> Tuple[bytes, memoryview]:
+    data = b"".join(records)
+    ends = [0]
+    for r in records:
+        ends.append(ends[-1] + len(r))
+    return data, memoryview(bytearray(array("I", ends).tobytes())).cast("I")
+
+
+def test_deliver_views_reused_only_when_unseen() -> None:
+    """A record's view may be the previous record's, retargeted, only when nothing
+    else holds it: every callback sees its own record, kept slices and hashes
+    stay those of their record, kept views are released."""
+    records = [bytes([i]) * (i % 5 + 1) for i in range(50)]
+    data, offs = _batch(records)
+    seen: List[bytes] = []
+    slices: List[memoryview] = []
+    hashes: List[int] = []
+    kept: List[memoryview] = []
+
+    def callback(view: memoryview) -> int:
+        seen.append(bytes(view))
+        hashes.append(hash(view))
+        i = len(seen) - 1
+        if i % 7 == 0:
+            slices.append(view[:])  # a slice outlives the call, on the record's memory
+        if i % 11 == 0:
+            kept.append(view)  # kept: released after the call
+        return 0
+
+    pos = [0]
+    assert _speedups.deliver([(callback, 0, None)], data, offs, None, 0, 50, pos) == 50
+    assert seen == records and pos == [50]
+    assert hashes == [hash(r) for r in records]
+    assert [bytes(s) for s in slices] == records[::7]
+    for v in kept:
+        with pytest.raises(ValueError, match="released"):
+            bytes(v)
+
+
+def test_deliver_stops_and_raises_at_the_right_record() -> None:
+    data, offs = _batch([b"a", b"b", b"c", b"d"])
+    got: List[bytes] = []
+
+    def stop_at_b(view: memoryview) -> bool:
+        got.append(bytes(view))
+        return bytes(view) == b"b"
+
+    pos = [0]
+    assert _speedups.deliver([(stop_at_b, 0, None)], data, offs, None, 0, 4, pos) == 2
+    assert got == [b"a", b"b"] and pos == [2]
+
+    def boom(record: bytes) -> None:
+        if record == b"c":
+            raise KeyboardInterrupt("at c")
+
+    with pytest.raises(KeyboardInterrupt, match="at c"):
+        _speedups.deliver([(boom, 1, None)], data, offs, None, 2, 4, pos)
+    assert pos == [3]  # the record that raised counts as handed over
+    decoded: List[str] = []
+    _speedups.deliver([(decoded.append, 2, bytes.decode)], data, offs, None, 0, 4, pos)
+    assert decoded == ["a", "b", "c", "d"]
+
+
+def test_linkcheck_audits_the_companion(capsys: pytest.CaptureFixture[str]) -> None:
+    """linkcheck proves from the ELF that _speedups holds no libbpf, and would say if it did."""
+    clean = linkcheck.audit_companion(_speedups.__file__ or "")
+    assert clean.clean and clean.problems == [] and "libc.so.6" in clean.needed
+    # the cffi extension, which does hold or link libbpf, fails the same audit
+    holder = linkcheck.audit_companion(BUILD.extension_path)
+    assert not holder.clean
+    assert any(("libbpf.so" in p) if BUILD.mode == "dynamic" else ("defined" in p)
+               for p in holder.problems)
+    assert linkcheck.main([]) == 0
+    text = capsys.readouterr().out
+    assert f"companion: {_speedups.__file__}" in text and "no libbpf: " in text
+    assert linkcheck.main(["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == BUILD.mode
+    assert data["companions"] == [clean.to_dict()]

@@ -70,6 +70,9 @@ METRICS = [
            lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.3)),
     Metric("2-batch", "2 read 100k entries (batch)", "M entries/s", True, ">= 0.8x C",
            lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
+    # the same read into two arrays (Map.lookup_batch_arrays), against C's batch read
+    Metric("2-arrays", "2 read 100k entries (batch, arrays)", "M entries/s", True,
+           ">= 0.8x C", lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
     Metric("2-iter", "2 read 100k entries (one by one)", "M entries/s", True),
     Metric("3-mmap", "3 read .bss counter (mmap)", "ns/read", False,
            "no syscall, <= 200 ns", lambda m: _le(m["libbpf_py"], 200.0)),  # + syscalls == 0

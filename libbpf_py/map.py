@@ -20,6 +20,8 @@ Elements, once the map exists in the kernel::
     del m[key]                  # KeyError when absent
     key in m; m.get(key, default)
     for key, value in m.items(): ...
+    m.lookup_batch()            # every (key, value) pair, a batch of them per bpf() call
+    keys, values = m.lookup_batch_arrays()  # the same as two arrays (memoryviews)
 
 Keys and values are encoded as described in :mod:`libbpf_py._codec`: any
 bytes-like object of exactly the right size always works; without BTF a

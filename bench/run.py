@@ -12,9 +12,10 @@ repeated runs of each implementation, the ratios libbpf_py/C and BCC/libbpf_py
 not met. Progress goes to stderr, the table to stdout.
 
 Workloads (issue 8): 1 hash map update and lookup one op at a time; 2 read
-every entry of a 100k-entry hash map (tuples, arrays, one by one); 3 read a .bss counter after load; 4 ring
-buffer of 64-byte records, Python callback and batch drain; 5 open + load of a
-small object vs BCC's BPF(text=...); 6 ``import`` time and RSS.
+every entry of a 100k-entry hash map (as tuples, as two arrays, one by one); 3
+read a .bss counter after load; 4 ring buffer of 64-byte records, Python
+callback and batch drain; 5 open + load of a small object vs BCC's
+BPF(text=...); 6 ``import`` time and RSS.
 """
 
 from __future__ import annotations

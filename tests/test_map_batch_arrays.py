@@ -221,3 +221,27 @@ def test_closed_maps(kernel: None, compile_bpf: Compile) -> None:
         assert counts.lookup_batch_arrays()[1].tolist() == [4]
     with pytest.raises(ClosedError):
         counts.lookup_batch_arrays()
+
+
+@pytest.mark.parametrize("method", ["lookup_batch_arrays", "lookup_batch"])
+def test_closed_between_chunks(kernel: None, monkeypatch: pytest.MonkeyPatch,
+                               method: str) -> None:
+    """A map closed while its read is under way (between two bpf() calls) stops the
+    read with ClosedError: the read does not go on with its own copy of the fd."""
+    m = Map.create(MapType.HASH, 4, 8, 1024, name=f"ba_mid{PID}")
+    try:
+        m.update_batch({i: i for i in range(500)})
+        calls: List[int] = []
+        real = lib.bpf_map_lookup_batch
+
+        def close_after_first(*args: Any) -> Any:
+            calls.append(real(*args))
+            m.close()
+            return calls[-1]
+
+        monkeypatch.setattr(lib, "bpf_map_lookup_batch", close_after_first)
+        with pytest.raises(ClosedError, match=f"map 'ba_mid{PID}' is closed"):
+            getattr(m, method)(chunk=64)
+        assert calls == [0]  # one chunk read, then the check before the next call
+    finally:
+        m.close()

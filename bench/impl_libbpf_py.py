@@ -60,7 +60,8 @@ def group1(obj: BpfObject, n: int, repeats: int) -> None:
 
 
 def group2(obj: BpfObject, n: int, repeats: int) -> None:
-    """Every entry of ``big``: Map.lookup_batch, then Map.items() one by one."""
+    """Every entry of ``big``: Map.lookup_batch (a list of tuples), Map.lookup_batch_arrays
+    (two arrays), then Map.items() one by one."""
     m = obj.maps["big"]
     m.update_batch({i: i * 3 for i in range(n)})
     batch: List[float] = []
@@ -75,6 +76,20 @@ def group2(obj: BpfObject, n: int, repeats: int) -> None:
     if got != n:
         raise SystemExit(f"impl_libbpf_py: lookup_batch gave {got} of {n} entries")
     out("2-batch", batch, got)
+    arrays: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        keys, values = m.lookup_batch_arrays(chunk=CHUNK)
+        t1 = time.thread_time_ns()  # freed after the clock stops, as above
+        got = len(keys)
+        if len(values) != got:
+            raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {got} keys and "
+                             f"{len(values)} values")
+        del keys, values
+        arrays.append(got / ((t1 - t0) / 1e9) / 1e6)
+    if got != n:
+        raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {got} of {n} entries")
+    out("2-arrays", arrays, got)
     it: List[float] = []
     for _ in range(repeats):
         t0 = time.thread_time_ns()

@@ -12,9 +12,10 @@ repeated runs of each implementation, the ratios libbpf_py/C and BCC/libbpf_py
 not met. Progress goes to stderr, the table to stdout.
 
 Workloads (issue 8): 1 hash map update and lookup one op at a time; 2 read
-every entry of a 100k-entry hash map; 3 read a .bss counter after load; 4 ring
-buffer of 64-byte records, Python callback and batch drain; 5 open + load of a
-small object vs BCC's BPF(text=...); 6 ``import`` time and RSS.
+every entry of a 100k-entry hash map (as tuples, as two arrays, one by one); 3
+read a .bss counter after load; 4 ring buffer of 64-byte records, Python
+callback and batch drain; 5 open + load of a small object vs BCC's
+BPF(text=...); 6 ``import`` time and RSS.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ METRICS = [
            lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.3)),
     Metric("2-batch", "2 read 100k entries (batch)", "M entries/s", True, ">= 0.8x C",
            lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
+    # the same read into two arrays (Map.lookup_batch_arrays), against C's batch read
+    Metric("2-arrays", "2 read 100k entries (batch, arrays)", "M entries/s", True,
+           ">= 0.8x C", lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
     Metric("2-iter", "2 read 100k entries (one by one)", "M entries/s", True),
     Metric("3-mmap", "3 read .bss counter (mmap)", "ns/read", False,
            "no syscall, <= 200 ns", lambda m: _le(m["libbpf_py"], 200.0)),  # + syscalls == 0

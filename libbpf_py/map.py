@@ -20,6 +20,8 @@ Elements, once the map exists in the kernel::
     del m[key]                  # KeyError when absent
     key in m; m.get(key, default)
     for key, value in m.items(): ...
+    m.lookup_batch()            # every (key, value) pair, a batch of them per bpf() call
+    keys, values = m.lookup_batch_arrays()  # the same as two arrays (memoryviews)
 
 Keys and values are encoded as described in :mod:`libbpf_py._codec`: any
 bytes-like object of exactly the right size always works; without BTF a
@@ -59,6 +61,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -1076,13 +1079,106 @@ class Map(MapBase):
                 return out
             in_batch, turn = out_batch, 1 - turn
 
+    def _read_arrays(self, op: str, chunk: int, elem_flags: int
+                     ) -> Tuple[memoryview, memoryview]:
+        """Every entry, ``bpf_map_lookup_batch`` writing straight into two growing
+        buffers (no per-chunk copy, no Python work per entry); the views of
+        :meth:`lookup_batch_arrays`."""
+        e = self._ready()
+        kc, vc = e.key, e.value
+        if kc is None:
+            raise e.keyless(f"{op}()")
+        opts = self._batch_opts(elem_flags)
+        ks, vs = kc.size, vc.size
+        count = max(1, min(chunk, e.max_entries or 1))
+        cap = count  # entries the buffers hold; grown (doubled) before a call might overflow
+        keys, vals = bytearray(cap * ks), bytearray(cap * vs)
+        kp, vp = ffi.from_buffer(keys), ffi.from_buffer(vals)
+        token = max(ks, 8)
+        tokens = (ffi.new(f"char[{token}]"), ffi.new(f"char[{token}]"))
+        turn = 0
+        in_batch: Any = ffi.NULL
+        n = ffi.new("__u32 *")
+        got = 0
+        fn = lib.bpf_map_lookup_batch
+        try:
+            while True:
+                self._check_open()
+                if cap - got < count:
+                    # a bytearray cannot grow while cffi holds a pointer into it
+                    ffi.release(kp)
+                    ffi.release(vp)
+                    grow = max(cap, got + count - cap)
+                    keys.extend(bytes(grow * ks))
+                    vals.extend(bytes(grow * vs))
+                    cap += grow
+                    kp, vp = ffi.from_buffer(keys), ffi.from_buffer(vals)
+                n[0] = count
+                out_batch = tokens[turn]
+                ret = fn(e.fd, in_batch, out_batch, kp + got * ks, vp + got * vs, n, opts)
+                ngot = int(n[0])
+                if ret == -errno.ENOSPC and ngot == 0:
+                    count *= 2  # one bucket holds more than count elements
+                    continue
+                if ret < 0 and ret != -errno.ENOENT:
+                    raise self._batch_error(e, -ret, op)
+                got += ngot
+                if ret == -errno.ENOENT:
+                    break
+                in_batch, turn = out_batch, 1 - turn
+        finally:
+            ffi.release(kp)
+            ffi.release(vp)
+        del keys[got * ks:], vals[got * vs:]
+        return _batch_view(keys, kc, got), _batch_view(vals, vc, got)
+
+    def lookup_batch_arrays(self, *, chunk: int = 4096, elem_flags: int = 0
+                            ) -> Tuple[memoryview, memoryview]:
+        """Every key and every value, as two arrays: ``(keys, values)``.
+
+        Reads the map as :meth:`lookup_batch` does (``bpf_map_lookup_batch``,
+        ``chunk`` entries per call), but the kernel writes the entries straight
+        into two contiguous buffers and nothing is built per entry: ``keys[i]``
+        and ``values[i]`` are the i-th entry. A key or a value that is a plain
+        1/2/4/8-byte int (no BTF, or a BTF integer type) comes as a 1-D
+        ``memoryview`` in the matching C int format (``'I'`` for ``__u32``,
+        ``'q'`` for ``__s64``...), so ``keys[i]`` is an int and
+        ``keys.tolist()`` a list of ints; anything else (structs, bytes,
+        per-CPU values) as a 2-D ``'B'`` memoryview of shape ``(count,
+        element_size)`` whose rows are the raw C bytes (a per-CPU value's row
+        holds one slot per possible CPU, each rounded up to 8 bytes;
+        ``bytes(view[i:i + 1])`` is one element). The views own their memory.
+
+        Prefer it to :meth:`lookup_batch` for numeric bulk reads: it is the
+        fastest way to read a whole map, and ``numpy.frombuffer(keys,
+        dtype=...)`` wraps the result without a copy; use :meth:`lookup_batch`
+        when you want decoded Python values ((key, value) tuples, ctypes
+        structs, per-CPU lists).
+
+        Hash, per-CPU and array maps support it (kernel 5.6+); other map types
+        raise LibbpfNotSupportedError / LibbpfError (EINVAL) as lookup_batch
+        does; maps without keys raise TypeError.
+        """
+        if isinstance(chunk, bool) or not isinstance(chunk, int):
+            raise TypeError(f"chunk must be an int, not {type(chunk).__name__}")
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        return self._read_arrays("lookup_batch_arrays", chunk, elem_flags)
+
     def lookup_batch(self, *, chunk: int = 1024, elem_flags: int = 0
                      ) -> List[Tuple[Any, Any]]:
         """All (key, value) pairs, read ``chunk`` at a time (``bpf_map_lookup_batch``).
 
         Hash, per-CPU and array maps support it (kernel 5.6+); other map types
-        raise LibbpfNotSupportedError / LibbpfError (EINVAL).
+        raise LibbpfNotSupportedError / LibbpfError (EINVAL). For plain int keys
+        and values, :meth:`lookup_batch_arrays` is faster still (no tuple per entry).
         """
+        e = self._ready()
+        if type(e.key) is IntCodec and type(e.value) is IntCodec:
+            # Plain ints: the whole map read into two arrays, then paired up in one
+            # pass over them (no per-chunk copies and lists): ~10 % faster.
+            keys, values = self._read_arrays("lookup_batch", chunk, elem_flags)
+            return list(zip(keys, values))
         return self._read_batches(lib.bpf_map_lookup_batch, "lookup_batch", chunk, elem_flags)
 
     def lookup_and_delete_batch(self, *, chunk: int = 1024, elem_flags: int = 0
@@ -1219,6 +1315,25 @@ def _map_type(value: Union[MapType, int, str]) -> MapType:
         return MapType(value)
     except ValueError:
         raise ValueError(f"unknown map type {value!r}") from None
+
+
+# memoryview formats of the plain IntCodec sizes (native sizes: 'I' is 4 bytes, 'Q' 8)
+_IntFormat = Literal["B", "b", "H", "h", "I", "i", "Q", "q"]
+_VIEW_FORMATS: Dict[Tuple[int, bool], _IntFormat] = {
+    (1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+    (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+def _batch_view(buf: bytearray, codec: Codec, count: int) -> memoryview:
+    """``count`` elements of ``codec`` in ``buf``: 1-D in the C int format of a plain
+    IntCodec, else 2-D 'B' of shape (count, size)."""
+    size = codec.size
+    fmt = _VIEW_FORMATS.get((size, codec.signed)) if type(codec) is IntCodec else None
+    if count == 0:
+        buf = bytearray(size)  # memoryview casts refuse a 0 in the shape: slice one down
+    rows = max(count, 1)
+    view = memoryview(buf).cast(fmt) if fmt else memoryview(buf).cast("B", (rows, size))
+    return view if count else view[:0]
 
 
 def _check_u(label: str, value: object, bits: int) -> None:

@@ -30,8 +30,8 @@ sys.path.insert(0, str(BENCH))
 
 # (metric, impl) pairs a run may leave without runs, because that side has no
 # such feature; everything else must have numbers.
-NEVER = {("3-mmap", "BCC"), ("4-batch", "BCC")}
-ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-iter", "3-mmap", "3-lookup",
+NEVER = {("2-arrays", "BCC"), ("3-mmap", "BCC"), ("4-batch", "BCC")}
+ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-arrays", "2-iter", "3-mmap", "3-lookup",
                "4-callback", "4-batch", "5-load", "6-time", "6-rss")
 
 
@@ -84,6 +84,12 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
     # The BPF syscall counter sees the bpf() call of every map-lookup read.
     lookups = next(r for r in rows if (r["metric"], r["impl"]) == ("3-lookup", "libbpf_py"))
     assert 0.9 <= lookups["syscalls_per_op"] <= 1.1, lookups
+    # lookup_batch_arrays is compared with C's one batch read (the same runs), for 0.8x C.
+    runs = {(r["metric"], r["impl"]): r["runs"] for r in rows}
+    assert runs[("2-arrays", "C")] == runs[("2-batch", "C")]
+    arrays = next(s for s in data["summary"] if s["metric"] == "2-arrays")
+    assert arrays["target"] == ">= 0.8x C" and arrays["py_over_c"] > 0, arrays
+    assert "2 read 100k entries (batch, arrays)" in stdout
 
 
 def test_bench_tiny_libbpf_py_and_c(kernel: None, tmp_path: Path) -> None:

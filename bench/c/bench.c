@@ -178,6 +178,9 @@ static void group2(struct bpf_object *obj, long n, int repeats)
 			die("bpf_map_lookup_batch returned a wrong count", EIO);
 	}
 	emit_runs("2-batch", batch, repeats, got);
+	/* libbpf_py's lookup_batch_arrays does what this loop does (the entries read into
+	 * two contiguous arrays): its row compares with these same runs */
+	emit_runs("2-arrays", batch, repeats, got);
 	for (int r = 0; r < repeats; r++) {
 		__u32 key, next, *prev = NULL;
 		__u64 v, sum = 0;

@@ -224,3 +224,4 @@ from . import _speedups  # noqa: E402
 _speedups.bind(_extension.__file__)
 MapBase = _speedups.MapBase
 deliver = _speedups.deliver
+pairs = _speedups.pairs

@@ -20,6 +20,9 @@
  * 2. deliver(), the loop that hands a batch of ring buffer records (copied out
  *    of the rings in C by the cffi extension) to their Python callbacks.
  *
+ * 3. pairs(), Map.lookup_batch's list of (key, value) tuples for int maps, made
+ *    from the two arrays of Map.lookup_batch_arrays.
+ *
  * The libbpf calls go through the function table the cffi extension exports
  * (_speedups.h): bind() finds it with dlsym in that already loaded extension, so
  * this module never links libbpf and a build keeps exactly one libbpf.
@@ -570,12 +573,99 @@ out:
     return result;
 }
 
+/* -- pairs ------------------------------------------------------------------------------ */
+
+/* Item i of a 1-D int buffer of format B b H h I i Q q, as an int. */
+static PyObject *int_item(const Py_buffer *b, Py_ssize_t i)
+{
+    const char *p = (const char *)b->buf + i * b->itemsize;
+    switch (b->format[0]) {
+    case 'B': return PyLong_FromUnsignedLong(*(const uint8_t *)p);
+    case 'b': return PyLong_FromLong(*(const int8_t *)p);
+    case 'H': return PyLong_FromUnsignedLong(*(const uint16_t *)p);
+    case 'h': return PyLong_FromLong(*(const int16_t *)p);
+    case 'I': return PyLong_FromUnsignedLong(*(const uint32_t *)p);
+    case 'i': return PyLong_FromLong(*(const int32_t *)p);
+    case 'Q': return PyLong_FromUnsignedLongLong(*(const uint64_t *)p);
+    default: return PyLong_FromLongLong(*(const int64_t *)p);  /* 'q' */
+    }
+}
+
+static int int_buffer(PyObject *obj, Py_buffer *b, const char *what)
+{
+    static const char sizes[] = "B1b1H2h2I4i4Q8q8";
+    const char *f;
+
+    if (PyObject_GetBuffer(obj, b, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    f = b->format ? b->format : "B";
+    for (const char *s = sizes; *s; s += 2) {
+        if (f[0] == s[0] && f[1] == 0 && b->ndim == 1 && b->itemsize == s[1] - '0')
+            return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "pairs: %s must be a 1-D buffer of native ints "
+                 "(format B b H h I i Q q), not format %s", what, f);
+    PyBuffer_Release(b);
+    return -1;
+}
+
+PyDoc_STRVAR(pairs_doc,
+"pairs(keys, values) -> list\n\n"
+"[(keys[0], values[0]), ...] for two 1-D native int buffers of one length\n"
+"(memoryviews of format B b H h I i Q q). The tuples, which hold only ints,\n"
+"are untracked by the cyclic GC as they are made, as CPython would do later.");
+
+static PyObject *speedups_pairs(PyObject *module, PyObject *args)
+{
+    PyObject *keys_obj, *values_obj, *list = NULL;
+    Py_buffer keys, values;
+    Py_ssize_t n, i;
+
+    if (!PyArg_ParseTuple(args, "OO:pairs", &keys_obj, &values_obj))
+        return NULL;
+    if (int_buffer(keys_obj, &keys, "keys") < 0)
+        return NULL;
+    if (int_buffer(values_obj, &values, "values") < 0) {
+        PyBuffer_Release(&keys);
+        return NULL;
+    }
+    n = keys.len / keys.itemsize;
+    if (values.len / values.itemsize != n) {
+        PyErr_SetString(PyExc_ValueError, "pairs: keys and values differ in length");
+        goto out;
+    }
+    list = PyList_New(n);
+    if (list == NULL)
+        goto out;
+    for (i = 0; i < n; i++) {
+        PyObject *t = PyTuple_New(2), *k, *v;
+        if (t == NULL)
+            goto fail;
+        PyList_SET_ITEM(list, i, t);
+        if ((k = int_item(&keys, i)) == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(t, 0, k);
+        if ((v = int_item(&values, i)) == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(t, 1, v);
+        PyObject_GC_UnTrack(t);
+    }
+    goto out;
+fail:
+    Py_CLEAR(list);  /* the list's NULL items and partial tuples are fine to free */
+out:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&values);
+    return list;
+}
+
 /* -- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
     {"bind", speedups_bind, METH_O,
      "bind(path): take libbpf's functions from the loaded cffi extension at path."},
     {"deliver", speedups_deliver, METH_VARARGS, deliver_doc},
+    {"pairs", speedups_pairs, METH_VARARGS, pairs_doc},
     {NULL},
 };
 

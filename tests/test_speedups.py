@@ -15,6 +15,7 @@ stops, exceptions and the position it reports.
 from __future__ import annotations
 
 import errno
+import gc
 import json
 from array import array
 from pathlib import Path
@@ -290,3 +291,25 @@ def test_linkcheck_audits_the_companion(capsys: pytest.CaptureFixture[str]) -> N
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == BUILD.mode
     assert data["companions"] == [clean.to_dict()]
+
+
+def test_pairs_of_every_int_format() -> None:
+    for fmt in "BbHhIiQq":
+        keys = array(fmt, range(0, 100, 7))
+        values = array(fmt, [0] * len(keys))
+        top = 2 ** (8 * values.itemsize - (1 if fmt.islower() else 0)) - 1
+        values[0] = top
+        if fmt.islower():
+            values[1] = -top - 1
+        got = _speedups.pairs(memoryview(keys), memoryview(values))
+        assert got == list(zip(keys.tolist(), values.tolist()))
+        assert not gc.is_tracked(got[0])  # tuples of ints: nothing for the GC to follow
+    assert _speedups.pairs(memoryview(b""), memoryview(b"")) == []
+    with pytest.raises(ValueError, match="differ in length"):
+        _speedups.pairs(memoryview(array("I", [1, 2])), memoryview(array("I", [1])))
+    with pytest.raises(TypeError, match="format B b H h I i Q q"):
+        _speedups.pairs(memoryview(array("d", [1.0])), memoryview(array("I", [1])))
+    with pytest.raises(TypeError, match="1-D"):
+        _speedups.pairs(memoryview(bytes(4)).cast("B", (2, 2)), memoryview(bytes(2)))
+    with pytest.raises(TypeError):
+        _speedups.pairs(3, memoryview(bytes(2)))  # type: ignore[arg-type]

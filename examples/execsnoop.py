@@ -14,25 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter
 from typing import Any
 
-from _common import compile_bpf, ready, require_root
+from _common import add_seconds, compile_bpf, parse_args, poll_until, ready, run_main
 
 import libbpf_py
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="stop after this many seconds (default: run until Ctrl-C)")
+    add_seconds(ap)
     ap.add_argument("--count", type=int, default=0, help="stop after this many execs")
-    ap.add_argument("--json", action="store_true",
-                    help="print one JSON object at the end instead of a line per exec")
-    args = ap.parse_args()
-    require_root("execsnoop")
+    args = parse_args(ap, "execsnoop",
+                      json_help="print one JSON object at the end instead of a line per exec")
 
     events: list[dict[str, Any]] = []
     start = time.monotonic()
@@ -55,15 +51,8 @@ def main() -> int:
             start = time.monotonic()
             if not args.json:
                 print(f"{'TIME(s)':>9} {'PID':>8} {'PPID':>8} {'UID':>6}  {'COMM':<16} FILENAME")
-            try:
-                while not (args.count and len(events) >= args.count):
-                    left = args.seconds - (time.monotonic() - start) if args.seconds else 1.0
-                    if left <= 0:
-                        break
-                    rb.poll(int(min(left, 0.25) * 1000))
-                rb.consume()  # what arrived in the last moment
-            except KeyboardInterrupt:
-                pass
+            poll_until(rb, start, args.seconds,
+                       done=lambda: bool(args.count) and len(events) >= args.count)
     elapsed = time.monotonic() - start
     if args.json:
         print(json.dumps({"seconds": round(elapsed, 3), "execs": len(events), "events": events},
@@ -76,7 +65,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # before the probes were attached: nothing to sum up
-        sys.exit(130)
+    run_main(main)

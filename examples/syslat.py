@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ready, require_root, write_object
+from _common import add_seconds, parse_args, ready, repeat_until, run_main, write_object
 
 import libbpf_py
 
@@ -44,13 +44,10 @@ def log2_hist_lines(counts: list[int], unit: str = "usecs", width: int = 40) -> 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pid", type=int, default=0, help="trace this process only (default: all)")
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="stop after this many seconds (default: run until Ctrl-C)")
+    add_seconds(ap)
     ap.add_argument("--interval", type=float, default=0.0,
                     help="print a histogram every this many seconds too")
-    ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    args = ap.parse_args()
-    require_root("syslat")
+    args = parse_args(ap, "syslat")
     if args.pid < 0:
         sys.exit("syslat: --pid must be a process id, or 0 for all")
 
@@ -63,19 +60,15 @@ def main() -> int:
         who = f"pid {args.pid}" if args.pid else "all processes"
         ready(f"syslat: tracing system call latency of {who}, Ctrl-C to stop")
         start = last = time.monotonic()
-        try:
-            while True:
-                now = time.monotonic()
-                left = args.seconds - (now - start) if args.seconds else 3600.0
-                if left <= 0:
-                    break
-                step = min(left, args.interval) if args.interval else min(left, 1.0)
-                time.sleep(step)
-                if args.interval and not args.json and time.monotonic() - last >= args.interval:
-                    last = time.monotonic()
-                    print("\n".join(log2_hist_lines(list(skel.bss.hist))), "\n", flush=True)
-        except KeyboardInterrupt:
-            pass
+
+        def tick(wait: float) -> None:
+            nonlocal last
+            time.sleep(wait)
+            if args.interval and not args.json and time.monotonic() - last >= args.interval:
+                last = time.monotonic()
+                print("\n".join(log2_hist_lines(list(skel.bss.hist))), "\n", flush=True)
+
+        repeat_until(start, args.seconds, args.interval or 1.0, tick)
         skel.detach()
         counts = list(skel.bss.hist)
         total_ns = skel.bss.total_ns
@@ -93,7 +86,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # before the probes were attached: nothing to sum up
-        sys.exit(130)
+    run_main(main)

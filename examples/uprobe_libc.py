@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from _common import compile_bpf, ready, require_root
+from _common import add_seconds, compile_bpf, parse_args, poll_until, ready, run_main
 
 import libbpf_py
 
@@ -31,12 +31,9 @@ def main() -> int:
     ap.add_argument("--func", default="malloc", help="function to probe (default malloc)")
     ap.add_argument("--binary", default="libc.so.6",
                     help="library or executable holding it (default libc.so.6)")
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="stop after this many seconds (default: run until Ctrl-C)")
-    ap.add_argument("--json", action="store_true",
-                    help="print one JSON object at the end instead of a line per call")
-    args = ap.parse_args()
-    require_root("uprobe_libc")
+    add_seconds(ap)
+    args = parse_args(ap, "uprobe_libc",
+                      json_help="print one JSON object at the end instead of a line per call")
 
     calls: list[dict[str, Any]] = []
     start = time.monotonic()
@@ -62,15 +59,7 @@ def main() -> int:
             start = time.monotonic()
             if not args.json:
                 print(f"{'TIME(s)':>9} {'PID':>8} {'TID':>8}  {'COMM':<16} CALL")
-            try:
-                while True:
-                    left = args.seconds - (time.monotonic() - start) if args.seconds else 1.0
-                    if left <= 0:
-                        break
-                    rb.poll(int(min(left, 0.25) * 1000))
-                rb.consume()
-            except KeyboardInterrupt:
-                pass
+            poll_until(rb, start, args.seconds)
         dropped = obj.var("dropped")
     elapsed = time.monotonic() - start
     per_pid = Counter((c["pid"], c["comm"]) for c in calls)
@@ -87,7 +76,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # before the probes were attached: nothing to sum up
-        sys.exit(130)
+    run_main(main)

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from _common import compile_bpf, ready, require_root
+from _common import add_seconds, compile_bpf, parse_args, poll_until, ready, run_main
 
 import libbpf_py
 
@@ -32,13 +32,10 @@ def main() -> int:
     ap.add_argument("--provider", required=True, help="probe provider (first DTRACE_PROBE arg)")
     ap.add_argument("--name", required=True, help="probe name")
     ap.add_argument("--pid", type=int, default=-1, help="trace this process only (default: all)")
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="stop after this many seconds (default: run until Ctrl-C)")
+    add_seconds(ap)
     ap.add_argument("--count", type=int, default=0, help="stop after this many hits")
-    ap.add_argument("--json", action="store_true",
-                    help="print one JSON object at the end instead of a line per hit")
-    args = ap.parse_args()
-    require_root("usdt_tracer")
+    args = parse_args(ap, "usdt_tracer",
+                      json_help="print one JSON object at the end instead of a line per hit")
     if not os.path.exists(args.binary):
         sys.exit(f"usdt_tracer: {args.binary}: no such file")
 
@@ -69,15 +66,8 @@ def main() -> int:
             start = time.monotonic()
             if not args.json:
                 print(f"{'TIME(s)':>9} {'PID':>8} {'TID':>8}  {'COMM':<16} PROBE(ARGS)")
-            try:
-                while not (args.count and len(hits) >= args.count):
-                    left = args.seconds - (time.monotonic() - start) if args.seconds else 1.0
-                    if left <= 0:
-                        break
-                    rb.poll(int(min(left, 0.25) * 1000))
-                rb.consume()
-            except KeyboardInterrupt:
-                pass
+            poll_until(rb, start, args.seconds,
+                       done=lambda: bool(args.count) and len(hits) >= args.count)
     elapsed = time.monotonic() - start
     if args.json:
         print(json.dumps({"probe": probe, "binary": args.binary, "seconds": round(elapsed, 3),
@@ -90,7 +80,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # before the probes were attached: nothing to sum up
-        sys.exit(130)
+    run_main(main)

@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 
-from _common import compile_bpf, ready, require_root
+from _common import add_seconds, compile_bpf, parse_args, ready, repeat_until, run_main
 
 import libbpf_py
 
@@ -35,12 +35,9 @@ def main() -> int:
     ap.add_argument("--ifname", required=True, help="interface to count on (e.g. eth0)")
     ap.add_argument("--skb-mode", action="store_true",
                     help="generic (skb) XDP instead of the driver's native mode")
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="stop after this many seconds (default: run until Ctrl-C)")
+    add_seconds(ap)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between lines")
-    ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    args = ap.parse_args()
-    require_root("xdpcount")
+    args = parse_args(ap, "xdpcount")
     try:
         ifindex = socket.if_nametoindex(args.ifname)
     except OSError:
@@ -59,22 +56,19 @@ def main() -> int:
                   "Ctrl-C to stop")
             start = last_t = time.monotonic()
             last_p = 0
-            try:
-                while True:
-                    now = time.monotonic()
-                    left = args.seconds - (now - start) if args.seconds else args.interval
-                    if left <= 0:
-                        break
-                    time.sleep(min(left, args.interval))
-                    packets, nbytes, _ = totals(stats)
-                    now = time.monotonic()
-                    if not args.json:
-                        rate = (packets - last_p) / max(now - last_t, 1e-9)
-                        print(f"{now - start:7.1f}s  {args.ifname}: {packets} packets, "
-                              f"{nbytes} bytes  ({rate:.0f} pkt/s)", flush=True)
-                    last_p, last_t = packets, now
-            except KeyboardInterrupt:
-                pass
+
+            def tick(wait: float) -> None:
+                nonlocal last_p, last_t
+                time.sleep(wait)
+                packets, nbytes, _ = totals(stats)
+                now = time.monotonic()
+                if not args.json:
+                    rate = (packets - last_p) / max(now - last_t, 1e-9)
+                    print(f"{now - start:7.1f}s  {args.ifname}: {packets} packets, "
+                          f"{nbytes} bytes  ({rate:.0f} pkt/s)", flush=True)
+                last_p, last_t = packets, now
+
+            repeat_until(start, args.seconds, args.interval, tick)
             packets, nbytes, cpus = totals(stats)
     elapsed = time.monotonic() - start
     if args.json:
@@ -87,7 +81,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # before the probes were attached: nothing to sum up
-        sys.exit(130)
+    run_main(main)

@@ -382,47 +382,42 @@ def _list(kind: str, record: Callable[[int], Dict[str, Any]]) -> List[Dict[str, 
 
 # -- commands ---------------------------------------------------------------------------------
 
-def cmd_prog(args: argparse.Namespace) -> int:
+def _list_or_show(args: argparse.Namespace, kind: str,
+                  record: Callable[[int], Dict[str, Any]],
+                  text: Callable[[Dict[str, Any]], str],
+                  find: Callable[[str], _Fd]) -> int:
+    """``list`` (every object of ``kind``) or ``show`` (the one ``find(args.ref)`` opens)."""
     if args.action == "list":
-        records = _list("prog", prog_record)
-        _emit(args, records, lambda: "\n".join(_prog_text(r) for r in records))
+        records = _list(kind, record)
+        _emit(args, records, lambda: "\n".join(text(r) for r in records))
     else:
-        with _open("prog", args.ref) as fd:
-            record = prog_record(fd)
-        _emit(args, record, lambda: _prog_text(record))
+        with find(args.ref) as fd:
+            one = record(fd)
+        _emit(args, one, lambda: text(one))
     return 0
 
 
+def cmd_prog(args: argparse.Namespace) -> int:
+    return _list_or_show(args, "prog", prog_record, _prog_text, lambda ref: _open("prog", ref))
+
+
 def cmd_map(args: argparse.Namespace) -> int:
-    if args.action == "list":
-        records = _list("map", map_record)
-        _emit(args, records, lambda: "\n".join(_map_text(r) for r in records))
-    elif args.action == "show":
-        with _find_map(args.ref) as fd:
-            record = map_record(fd)
-        _emit(args, record, lambda: _map_text(record))
-    else:
-        with _find_map(args.ref) as fd:
-            _, entries = map_entries(fd)
+    if args.action != "dump":
+        return _list_or_show(args, "map", map_record, _map_text, _find_map)
+    with _find_map(args.ref) as fd:
+        _, entries = map_entries(fd)
 
-        def text() -> str:
-            lines = [f"{json.dumps(e['key'])}: {json.dumps(e['value'])}" for e in entries]
-            lines.append(f"Found {len(entries)} element{'s' * (len(entries) != 1)}")
-            return "\n".join(lines)
+    def text() -> str:
+        lines = [f"{json.dumps(e['key'])}: {json.dumps(e['value'])}" for e in entries]
+        lines.append(f"Found {len(entries)} element{'s' * (len(entries) != 1)}")
+        return "\n".join(lines)
 
-        _emit(args, entries, text)
+    _emit(args, entries, text)
     return 0
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    if args.action == "list":
-        records = _list("link", link_record)
-        _emit(args, records, lambda: "\n".join(_link_text(r) for r in records))
-    else:
-        with _open("link", args.ref) as fd:
-            record = link_record(fd)
-        _emit(args, record, lambda: _link_text(record))
-    return 0
+    return _list_or_show(args, "link", link_record, _link_text, lambda ref: _open("link", ref))
 
 
 def cmd_btf(args: argparse.Namespace) -> int:

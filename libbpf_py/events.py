@@ -84,6 +84,7 @@ from typing import (
 
 from ._binding import deliver, ffi, fnptr, lib
 from ._codec import btf_codec
+from ._props import ReadOnlyIntProperty, int_property
 from .enums import MapType
 from .errors import ClosedError, LibbpfError, check, make_error
 
@@ -536,6 +537,16 @@ class Batch(Sequence[bytes]):
 _EMPTY_U32 = memoryview(b"").cast("I")
 
 
+def _ring_state(name: str, doc: str) -> ReadOnlyIntProperty:
+    """A read-only ``int`` of a :class:`Ring`'s state: ``lib.ring__<name>`` of the ring."""
+    fn = f"ring__{name}"
+
+    def get(ring: Ring) -> int:
+        return ring._read(getattr(lib, fn))
+
+    return int_property(get, doc=doc)
+
+
 class Ring:
     """One ring of a :class:`RingBuffer` (``struct ring``, libbpf >= 1.3 for its state)."""
 
@@ -563,30 +574,16 @@ class Ring:
         with st.guard:
             return int(fn(self._ring(st)))
 
-    @property
-    def size(self) -> int:
-        """The ring's data size in bytes (``ring__size``, libbpf >= 1.3)."""
-        return self._read(lib.ring__size)
-
-    @property
-    def avail_data_size(self) -> int:
-        """Bytes written by the producer and not consumed yet (libbpf >= 1.3)."""
-        return self._read(lib.ring__avail_data_size)
-
-    @property
-    def producer_pos(self) -> int:
-        """The producer position (``ring__producer_pos``, libbpf >= 1.3)."""
-        return self._read(lib.ring__producer_pos)
-
-    @property
-    def consumer_pos(self) -> int:
-        """The consumer position (``ring__consumer_pos``, libbpf >= 1.3)."""
-        return self._read(lib.ring__consumer_pos)
-
-    @property
-    def map_fd(self) -> int:
-        """The fd libbpf uses for the ring (the buffer's own duplicate; libbpf >= 1.3)."""
-        return self._read(lib.ring__map_fd)
+    size = _ring_state(
+        "size", "The ring's data size in bytes (``ring__size``, libbpf >= 1.3).")
+    avail_data_size = _ring_state(
+        "avail_data_size", "Bytes written by the producer and not consumed yet (libbpf >= 1.3).")
+    producer_pos = _ring_state(
+        "producer_pos", "The producer position (``ring__producer_pos``, libbpf >= 1.3).")
+    consumer_pos = _ring_state(
+        "consumer_pos", "The consumer position (``ring__consumer_pos``, libbpf >= 1.3).")
+    map_fd = _ring_state(
+        "map_fd", "The fd libbpf uses for the ring (the buffer's own duplicate; libbpf >= 1.3).")
 
     def consume(self) -> int:
         """Consume this ring only (``ring__consume``, libbpf >= 1.3); records handled."""

@@ -73,6 +73,7 @@ from typing import (
 from ._binding import MapBase, ffi, lib, pairs
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from ._guard import Guard, guard_methods
+from ._props import IntProperty, int_property
 from .enums import MapFlag, MapType, UpdateFlag
 from .errors import (
     ENOTSUPP,
@@ -265,6 +266,30 @@ def _btf_codecs(info: MapInfo, key_what: str, value_what: str,
                 btf_codec(btf, info.btf_value_type_id, info.value_size, value_what, name))
     finally:
         lib.btf__free(btf)
+
+
+def _setting(attr: str, doc: str, *, bits: int = 32, object_only: bool = False,
+             convert: Callable[[Any], Any] = lambda value: value) -> IntProperty:
+    """A :class:`Map` setting that may change until the map is created.
+
+    Read with ``bpf_map__<attr>`` (a standalone map: its :class:`MapInfo`'s
+    ``attr``; ``object_only``: only an object map has it), set with
+    ``bpf_map__set_<attr>`` through ``Map._u32_setting`` (``bits`` wide, the
+    value passed through ``convert`` first). A real property: ``guard_methods``
+    wraps it like a written-out one.
+    """
+    getter, setter = f"bpf_map__{attr}", f"bpf_map__set_{attr}"
+
+    def get(m: Map) -> int:
+        if object_only:
+            return int(getattr(lib, getter)(m._object_ptr(attr)))
+        info = m._standalone_info()
+        return int(getattr(info, attr)) if info is not None else int(getattr(lib, getter)(m._ptr))
+
+    def set_(m: Map, value: int) -> None:
+        m._u32_setting(attr, getattr(lib, setter), convert(value), bits)
+
+    return int_property(get, set_, doc=doc)
 
 
 # The element API (m[k], batches...) works on _Elements' own fd and is not
@@ -529,75 +554,24 @@ class Map(MapBase):
         _check_u(attr, value, bits)
         check(setter(ptr, value), f"cannot set {attr} of map {self.name!r}")
 
-    @property
-    def key_size(self) -> int:
-        """Key size in bytes (0 for QUEUE, STACK, BLOOM_FILTER); settable before load."""
-        info = self._standalone_info()
-        return info.key_size if info is not None else int(lib.bpf_map__key_size(self._ptr))
-
-    @key_size.setter
-    def key_size(self, value: int) -> None:
-        self._u32_setting("key_size", lib.bpf_map__set_key_size, value)
-
-    @property
-    def value_size(self) -> int:
-        """Value size in bytes of one value (of one CPU's, for per-CPU maps)."""
-        info = self._standalone_info()
-        return info.value_size if info is not None else int(lib.bpf_map__value_size(self._ptr))
-
-    @value_size.setter
-    def value_size(self, value: int) -> None:
-        self._u32_setting("value_size", lib.bpf_map__set_value_size, value)
-
-    @property
-    def max_entries(self) -> int:
-        """Capacity; settable on an object map before load."""
-        info = self._standalone_info()
-        return (info.max_entries if info is not None
-                else int(lib.bpf_map__max_entries(self._ptr)))
-
-    @max_entries.setter
-    def max_entries(self, value: int) -> None:
-        self._u32_setting("max_entries", lib.bpf_map__set_max_entries, value)
-
-    @property
-    def map_flags(self) -> int:
-        """``BPF_F_*`` flags (see :class:`~libbpf_py.enums.MapFlag`); settable before load."""
-        info = self._standalone_info()
-        return info.map_flags if info is not None else int(lib.bpf_map__map_flags(self._ptr))
-
-    @map_flags.setter
-    def map_flags(self, value: int) -> None:
-        self._u32_setting("map_flags", lib.bpf_map__set_map_flags, int(value))
-
-    @property
-    def numa_node(self) -> int:
-        """NUMA node of an object map (with BPF_F_NUMA_NODE); settable before load."""
-        return int(lib.bpf_map__numa_node(self._object_ptr("numa_node")))
-
-    @numa_node.setter
-    def numa_node(self, value: int) -> None:
-        self._u32_setting("numa_node", lib.bpf_map__set_numa_node, value)
-
-    @property
-    def map_extra(self) -> int:
-        """Map-type specific extra (bloom filter: number of hashes); settable before load."""
-        info = self._standalone_info()
-        return info.map_extra if info is not None else int(lib.bpf_map__map_extra(self._ptr))
-
-    @map_extra.setter
-    def map_extra(self, value: int) -> None:
-        self._u32_setting("map_extra", lib.bpf_map__set_map_extra, value, bits=64)
-
-    @property
-    def ifindex(self) -> int:
-        """Network device to offload the map to (0: none); settable before load."""
-        info = self._standalone_info()
-        return info.ifindex if info is not None else int(lib.bpf_map__ifindex(self._ptr))
-
-    @ifindex.setter
-    def ifindex(self, value: int) -> None:
-        self._u32_setting("ifindex", lib.bpf_map__set_ifindex, value)
+    key_size = _setting(
+        "key_size", "Key size in bytes (0 for QUEUE, STACK, BLOOM_FILTER); settable before load.")
+    value_size = _setting(
+        "value_size", "Value size in bytes of one value (of one CPU's, for per-CPU maps).")
+    max_entries = _setting("max_entries", "Capacity; settable on an object map before load.")
+    map_flags = _setting(
+        "map_flags",
+        "``BPF_F_*`` flags (see :class:`~libbpf_py.enums.MapFlag`); settable before load.",
+        convert=int)
+    numa_node = _setting(
+        "numa_node", "NUMA node of an object map (with BPF_F_NUMA_NODE); settable before load.",
+        object_only=True)
+    map_extra = _setting(
+        "map_extra",
+        "Map-type specific extra (bloom filter: number of hashes); settable before load.",
+        bits=64)
+    ifindex = _setting(
+        "ifindex", "Network device to offload the map to (0: none); settable before load.")
 
     @property
     def autocreate(self) -> bool:

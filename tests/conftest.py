@@ -13,9 +13,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Optional
 
 import pytest
+
+if TYPE_CHECKING:
+    from libbpf_py import BpfObject
 
 TESTS = Path(__file__).resolve().parent
 BPF_SRC = TESTS / "bpf"
@@ -350,3 +353,28 @@ def target_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         raise RuntimeError(f"building attach_target failed (systemtap-sdt-dev gives sys/sdt.h):"
                            f"\n{proc.stderr}")
     return out
+
+
+@pytest.fixture
+def attach_o(kernel: None, compile_bpf: Callable[[str], Path]) -> Path:
+    """tests/bpf/attach.bpf.c compiled (test_attach.py, test_attach_new.py)."""
+    return compile_bpf("attach")
+
+
+@pytest.fixture
+def load_attach(attach_o: Path) -> Callable[..., ContextManager[BpfObject]]:
+    """``with load_attach(*names) as obj``: attach.bpf.o opened with only the programs
+    ``names`` loaded, and ``target[0]`` set to this process (its programs count only
+    the events of the test process in the ``counts`` map)."""
+    from libbpf_py import BpfObject
+
+    @contextlib.contextmanager
+    def load(*names: str) -> Iterator[BpfObject]:
+        with BpfObject.open(attach_o) as obj:
+            for name, prog in obj.programs.items():
+                prog.autoload = name in names
+            obj.load()
+            obj.maps.target[0] = os.getpid()
+            yield obj
+
+    return load

@@ -16,9 +16,8 @@ import struct
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager
 
 import pytest
 
@@ -35,6 +34,7 @@ from libbpf_py.link import FdLink, Link, TcLink
 
 pytestmark = pytest.mark.kernel
 Compile = Callable[[str], Path]
+LoadAttach = Callable[..., ContextManager[BpfObject]]  # the conftest fixture load_attach
 TESTS = Path(__file__).resolve().parent
 
 # slots of `counts` in tests/bpf/attach.bpf.c
@@ -43,30 +43,14 @@ C_XDP, C_TC, C_CGROUP, C_PERF, C_SK_LOOKUP, C_ITER, C_USDT_ARG, C_URET_VAL = ran
 C_SK_MSG = 15
 
 
-@pytest.fixture
-def attach_o(kernel: None, compile_bpf: Compile) -> Path:
-    return compile_bpf("attach")
-
-
-@contextmanager
-def loaded(path: Path, *names: str) -> Iterator[BpfObject]:
-    """The object with only ``names`` loaded, ``target[0]`` = this process."""
-    with BpfObject.open(path) as obj:
-        for name, prog in obj.programs.items():
-            prog.autoload = name in names
-        obj.load()
-        obj.maps.target[0] = os.getpid()
-        yield obj
-
-
 def count(obj: BpfObject, slot: int) -> int:
     return int(obj.maps.counts[slot])
 
 
 # -- tracepoints ------------------------------------------------------------------------
 
-def test_tracepoint_fires_and_stops_on_destroy(attach_o: Path) -> None:
-    with loaded(attach_o, "on_tp") as obj:
+def test_tracepoint_fires_and_stops_on_destroy(load_attach: LoadAttach) -> None:
+    with load_attach("on_tp") as obj:
         prog = obj.programs.on_tp
         link = prog.attach_tracepoint("syscalls", "sys_enter_getppid")
         with link:
@@ -87,14 +71,14 @@ def test_tracepoint_fires_and_stops_on_destroy(attach_o: Path) -> None:
             link.fd  # noqa: B018
 
 
-def test_attach_by_section(attach_o: Path) -> None:
-    with loaded(attach_o, "on_tp") as obj, obj.programs.on_tp.attach():
+def test_attach_by_section(load_attach: LoadAttach) -> None:
+    with load_attach("on_tp") as obj, obj.programs.on_tp.attach():
         os.getppid()
         assert count(obj, C_TP) >= 1
 
 
-def test_raw_tracepoint(attach_o: Path) -> None:
-    with loaded(attach_o, "on_raw_tp") as obj:
+def test_raw_tracepoint(load_attach: LoadAttach) -> None:
+    with load_attach("on_raw_tp") as obj:
         with obj.programs.on_raw_tp.attach_raw_tracepoint("sys_enter") as link:
             os.getppid()
             assert count(obj, C_RAW_TP) >= 1
@@ -104,22 +88,22 @@ def test_raw_tracepoint(attach_o: Path) -> None:
 
 
 @pytest.mark.build(header_max=(1, 3))
-def test_raw_tracepoint_cookie_needs_libbpf_1_4(attach_o: Path) -> None:
-    with loaded(attach_o, "on_raw_tp") as obj:
+def test_raw_tracepoint_cookie_needs_libbpf_1_4(load_attach: LoadAttach) -> None:
+    with load_attach("on_raw_tp") as obj:
         with pytest.raises(LibbpfVersionError, match=r"attach_raw_tracepoint_opts.*1\.4"):
             obj.programs.on_raw_tp.attach_raw_tracepoint("sys_enter", cookie=7)
 
 
 @pytest.mark.build(header_min=(1, 4))
-def test_raw_tracepoint_with_cookie(attach_o: Path) -> None:
-    with loaded(attach_o, "on_raw_tp") as obj:
+def test_raw_tracepoint_with_cookie(load_attach: LoadAttach) -> None:
+    with load_attach("on_raw_tp") as obj:
         with obj.programs.on_raw_tp.attach_raw_tracepoint("sys_enter", cookie=7):
             os.getppid()
             assert count(obj, C_RAW_TP) >= 1
 
 
-def test_tp_btf_through_attach_trace(attach_o: Path) -> None:
-    with loaded(attach_o, "on_tp_btf") as obj:
+def test_tp_btf_through_attach_trace(load_attach: LoadAttach) -> None:
+    with load_attach("on_tp_btf") as obj:
         with obj.programs.on_tp_btf.attach_trace() as link:
             os.getppid()
             assert count(obj, C_TP_BTF) >= 1
@@ -130,9 +114,10 @@ def test_tp_btf_through_attach_trace(attach_o: Path) -> None:
 
 # -- uprobes and USDT -------------------------------------------------------------------
 
-def test_uprobe_uretprobe_and_usdt_on_a_test_binary(attach_o: Path, target_bin: Path) -> None:
+def test_uprobe_uretprobe_and_usdt_on_a_test_binary(load_attach: LoadAttach,
+                                                    target_bin: Path) -> None:
     turns = 7
-    with loaded(attach_o, "on_uprobe_bin", "on_uretprobe", "on_usdt") as obj:
+    with load_attach("on_uprobe_bin", "on_uretprobe", "on_usdt") as obj:
         p = obj.programs
         with p.on_uprobe_bin.attach_uprobe(target_bin, "libbpf_py_target_add") as up, \
                 p.on_uretprobe.attach_uprobe(target_bin, "libbpf_py_target_add",
@@ -169,26 +154,26 @@ def _file_offset(binary: Path, symbol: str) -> int:
     raise LookupError(symbol)
 
 
-def test_uprobe_by_file_offset(attach_o: Path, target_bin: Path) -> None:
+def test_uprobe_by_file_offset(load_attach: LoadAttach, target_bin: Path) -> None:
     offset = _file_offset(target_bin, "libbpf_py_target_add")
-    with loaded(attach_o, "on_uprobe_bin") as obj:
+    with load_attach("on_uprobe_bin") as obj:
         with obj.programs.on_uprobe_bin.attach_uprobe(target_bin, offset=offset) as link:
             subprocess.run([str(target_bin), "3"], capture_output=True, check=True)
             assert count(obj, C_UPROBE_BIN) == 3
             assert link.info()["offset"] == offset
 
 
-def test_uprobe_on_libc_filtered_by_pid(attach_o: Path) -> None:
+def test_uprobe_on_libc_filtered_by_pid(load_attach: LoadAttach) -> None:
     libc = ctypes.CDLL("libc.so.6")
-    with loaded(attach_o, "on_uprobe_libc") as obj:
+    with load_attach("on_uprobe_libc") as obj:
         with obj.programs.on_uprobe_libc.attach_uprobe("libc.so.6", "getpid", pid=os.getpid()):
             for _ in range(4):
                 libc.getpid()
             assert count(obj, C_UPROBE_LIBC) >= 4
 
 
-def test_uprobe_missing_symbol_and_bad_arguments(attach_o: Path, target_bin: Path) -> None:
-    with loaded(attach_o, "on_uprobe_bin") as obj:
+def test_uprobe_missing_symbol_and_bad_arguments(load_attach: LoadAttach, target_bin: Path) -> None:
+    with load_attach("on_uprobe_bin") as obj:
         prog = obj.programs.on_uprobe_bin
         with pytest.raises(LibbpfError) as info:
             prog.attach_uprobe(target_bin, "no_such_function_here")
@@ -204,16 +189,16 @@ def test_uprobe_missing_symbol_and_bad_arguments(attach_o: Path, target_bin: Pat
 
 
 @pytest.mark.build(header_max=(1, 3))
-def test_uprobe_attach_mode_needs_libbpf_1_4(attach_o: Path, target_bin: Path) -> None:
-    with loaded(attach_o, "on_uprobe_bin") as obj:
+def test_uprobe_attach_mode_needs_libbpf_1_4(load_attach: LoadAttach, target_bin: Path) -> None:
+    with load_attach("on_uprobe_bin") as obj:
         with pytest.raises(LibbpfVersionError, match=r"attach_mode.*LIBBPF_1\.4\.0"):
             obj.programs.on_uprobe_bin.attach_uprobe(target_bin, "libbpf_py_target_add",
                                                      attach_mode="perf")
 
 
 @pytest.mark.build(header_min=(1, 4))
-def test_uprobe_attach_mode_perf(attach_o: Path, target_bin: Path) -> None:
-    with loaded(attach_o, "on_uprobe_bin") as obj:
+def test_uprobe_attach_mode_perf(load_attach: LoadAttach, target_bin: Path) -> None:
+    with load_attach("on_uprobe_bin") as obj:
         with obj.programs.on_uprobe_bin.attach_uprobe(target_bin, "libbpf_py_target_add",
                                                       attach_mode="perf"):
             subprocess.run([str(target_bin), "2"], capture_output=True, check=True)
@@ -221,16 +206,16 @@ def test_uprobe_attach_mode_perf(attach_o: Path, target_bin: Path) -> None:
 
 
 @pytest.mark.build(header_max=(1, 2))
-def test_uprobe_multi_needs_libbpf_1_3(attach_o: Path, target_bin: Path) -> None:
-    with loaded(attach_o, "on_uprobe_bin") as obj:
+def test_uprobe_multi_needs_libbpf_1_3(load_attach: LoadAttach, target_bin: Path) -> None:
+    with load_attach("on_uprobe_bin") as obj:
         with pytest.raises(LibbpfVersionError, match=r"attach_uprobe_multi.*LIBBPF_1\.3\.0"):
             obj.programs.on_uprobe_bin.attach_uprobe_multi(target_bin, "libbpf_py_*")
 
 
 # -- iterators --------------------------------------------------------------------------
 
-def test_task_iterator_output(attach_o: Path) -> None:
-    with loaded(attach_o, "on_iter_task") as obj:
+def test_task_iterator_output(load_attach: LoadAttach) -> None:
+    with load_attach("on_iter_task") as obj:
         with obj.programs.on_iter_task.attach_iter() as link:
             text = link.read_iter().decode()
             lines = list(link.iter_lines())
@@ -247,8 +232,8 @@ def count_lines_ok(text: str) -> bool:
     return all(line.split(" ", 1)[0].isdigit() for line in text.splitlines())
 
 
-def test_map_element_iterator_walks_the_given_map(attach_o: Path) -> None:
-    with loaded(attach_o, "on_iter_map") as obj:
+def test_map_element_iterator_walks_the_given_map(load_attach: LoadAttach) -> None:
+    with load_attach("on_iter_map") as obj:
         walked = obj.maps.walked
         walked[1] = 10
         walked[2] = 20
@@ -261,8 +246,8 @@ def test_map_element_iterator_walks_the_given_map(attach_o: Path) -> None:
 
 # -- XDP, tc, netns on a veth pair in a fresh network namespace --------------------------
 
-def test_xdp_link_on_veth(attach_o: Path, veth: Any, bpffs_dir: Path) -> None:
-    with loaded(attach_o, "on_xdp", "on_xdp_other") as obj:
+def test_xdp_link_on_veth(load_attach: LoadAttach, veth: Any, bpffs_dir: Path) -> None:
+    with load_attach("on_xdp", "on_xdp_other") as obj:
         vb = veth.ifindex("vb")
         with veth.entered():
             link = obj.programs.on_xdp.attach_xdp(vb)
@@ -289,8 +274,9 @@ def test_xdp_link_on_veth(attach_o: Path, veth: Any, bpffs_dir: Path) -> None:
             assert count(obj, C_XDP) == 105
 
 
-def test_xdp_with_mode_flags_is_an_fd_link(attach_o: Path, veth: Any, bpffs_dir: Path) -> None:
-    with loaded(attach_o, "on_xdp") as obj:
+def test_xdp_with_mode_flags_is_an_fd_link(load_attach: LoadAttach, veth: Any,
+                                           bpffs_dir: Path) -> None:
+    with load_attach("on_xdp") as obj:
         vb = veth.ifindex("vb")
         prog = obj.programs.on_xdp
         with pytest.raises(ValueError, match="mode flags"):
@@ -309,8 +295,8 @@ def test_xdp_with_mode_flags_is_an_fd_link(attach_o: Path, veth: Any, bpffs_dir:
         assert "xdp" not in veth.ip("link", "show", "vb")
 
 
-def test_tc_filter_through_hooks_is_cleaned_up(attach_o: Path, veth: Any) -> None:
-    with loaded(attach_o, "on_tc", "on_tc_other") as obj:
+def test_tc_filter_through_hooks_is_cleaned_up(load_attach: LoadAttach, veth: Any) -> None:
+    with load_attach("on_tc", "on_tc_other") as obj:
         vb = veth.ifindex("vb")
         with veth.entered():
             link = obj.programs.on_tc.attach_tc(vb, "ingress")
@@ -338,9 +324,9 @@ def test_tc_filter_through_hooks_is_cleaned_up(attach_o: Path, veth: Any) -> Non
             obj.programs.on_tc.attach_tc(vb, "sideways")
 
 
-def test_tc_hook_made_elsewhere_is_left_alone(attach_o: Path, veth: Any) -> None:
+def test_tc_hook_made_elsewhere_is_left_alone(load_attach: LoadAttach, veth: Any) -> None:
     veth.exec("tc", "qdisc", "add", "dev", "vb", "clsact")
-    with loaded(attach_o, "on_tc") as obj:
+    with load_attach("on_tc") as obj:
         vb = veth.ifindex("vb")
         with veth.entered(), obj.programs.on_tc.attach_tc(vb, "egress"):
             veth.send_frames("vb", 2)
@@ -359,8 +345,8 @@ def test_tc_hook_made_elsewhere_is_left_alone(attach_o: Path, veth: Any) -> None
     assert "clsact" in veth.exec("tc", "qdisc", "show", "dev", "vb")
 
 
-def test_tc_link_outlives_ip_netns_del(attach_o: Path, veth: Any) -> None:
-    with loaded(attach_o, "on_tc") as obj:
+def test_tc_link_outlives_ip_netns_del(load_attach: LoadAttach, veth: Any) -> None:
+    with load_attach("on_tc") as obj:
         vb = veth.ifindex("vb")
         with veth.entered():
             link = obj.programs.on_tc.attach_tc(vb, "ingress")
@@ -372,8 +358,8 @@ def test_tc_link_outlives_ip_netns_del(attach_o: Path, veth: Any) -> None:
             link.info()
 
 
-def test_sk_lookup_on_a_netns(attach_o: Path, netns: Any) -> None:
-    with loaded(attach_o, "on_sk_lookup") as obj:
+def test_sk_lookup_on_a_netns(load_attach: LoadAttach, netns: Any) -> None:
+    with load_attach("on_sk_lookup") as obj:
         with obj.programs.on_sk_lookup.attach_netns(netns.path) as link:
             info = link.info()
             assert info["type_name"] == "netns"
@@ -390,8 +376,8 @@ def test_sk_lookup_on_a_netns(attach_o: Path, netns: Any) -> None:
 
 # -- cgroup v2 --------------------------------------------------------------------------
 
-def test_cgroup_sock_create(attach_o: Path, cgroup2: Path) -> None:
-    with loaded(attach_o, "on_sock_create") as obj:
+def test_cgroup_sock_create(load_attach: LoadAttach, cgroup2: Path) -> None:
+    with load_attach("on_sock_create") as obj:
         with obj.programs.on_sock_create.attach_cgroup(cgroup2) as link:
             info = link.info()
             assert info["type_name"] == "cgroup"
@@ -469,8 +455,8 @@ def _perf_event_open_cpu_clock(period_ns: int) -> int:
     return int(fd)
 
 
-def test_perf_event_software_clock(attach_o: Path) -> None:
-    with loaded(attach_o, "on_perf") as obj:
+def test_perf_event_software_clock(load_attach: LoadAttach) -> None:
+    with load_attach("on_perf") as obj:
         pfd = _perf_event_open_cpu_clock(100_000)  # a sample per 0.1 ms of CPU time
         link = obj.programs.on_perf.attach_perf_event(pfd)  # the link owns pfd now
         with link:

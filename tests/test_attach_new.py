@@ -5,12 +5,10 @@ raise LibbpfVersionError for them; that is tested too."""
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager
 
 import pytest
 
@@ -19,20 +17,10 @@ from libbpf_py.errors import LibbpfError, LibbpfVersionError
 
 pytestmark = pytest.mark.kernel
 Compile = Callable[[str], Path]
+LoadAttach = Callable[..., ContextManager[BpfObject]]  # the conftest fixture load_attach
 
 NFPROTO_IPV4, NF_INET_LOCAL_OUT = 2, 3
 C_SK_MSG = 15  # slot of `counts` in tests/bpf/attach.bpf.c
-
-
-@contextmanager
-def loaded(path: Path, *names: str) -> Iterator[BpfObject]:
-    """The object with only ``names`` loaded, ``target[0]`` = this process."""
-    with BpfObject.open(path) as obj:
-        for name, prog in obj.programs.items():
-            prog.autoload = name in names
-        obj.load()
-        obj.maps.target[0] = os.getpid()
-        yield obj
 
 
 def count(obj: BpfObject, slot: int) -> int:
@@ -42,11 +30,6 @@ def count(obj: BpfObject, slot: int) -> int:
 @pytest.fixture
 def new_o(kernel: None, compile_bpf: Compile) -> Path:
     return compile_bpf("attach_new")
-
-
-@pytest.fixture
-def attach_o(kernel: None, compile_bpf: Compile) -> Path:
-    return compile_bpf("attach")
 
 
 @pytest.mark.build(header_min=(1, 3))
@@ -121,8 +104,8 @@ def test_uprobe_multi_by_pattern(new_o: Path, target_bin: Path) -> None:
 
 
 @pytest.mark.build(header_max=(1, 2))
-def test_tcx_netkit_netfilter_need_libbpf_1_3(attach_o: Path) -> None:
-    with loaded(attach_o, "on_tc") as obj:
+def test_tcx_netkit_netfilter_need_libbpf_1_3(load_attach: LoadAttach) -> None:
+    with load_attach("on_tc") as obj:
         prog = obj.programs.on_tc
         with pytest.raises(LibbpfVersionError, match=r"attach_tcx.*LIBBPF_1\.3\.0"):
             prog.attach_tcx(1)
@@ -142,8 +125,8 @@ def _tcp_pair() -> tuple[socket.socket, socket.socket, socket.socket]:
 
 
 @pytest.mark.build(header_min=(1, 5))
-def test_sk_msg_on_a_sockmap_link(attach_o: Path) -> None:
-    with loaded(attach_o, "on_sk_msg") as obj:
+def test_sk_msg_on_a_sockmap_link(load_attach: LoadAttach) -> None:
+    with load_attach("on_sk_msg") as obj:
         socks = obj.maps.socks
         with obj.programs.on_sk_msg.attach_sockmap(socks) as link:
             info = link.info()
@@ -163,7 +146,7 @@ def test_sk_msg_on_a_sockmap_link(attach_o: Path) -> None:
 
 
 @pytest.mark.build(header_max=(1, 4))
-def test_sockmap_link_needs_libbpf_1_5(attach_o: Path) -> None:
-    with loaded(attach_o, "on_sk_msg") as obj:
+def test_sockmap_link_needs_libbpf_1_5(load_attach: LoadAttach) -> None:
+    with load_attach("on_sk_msg") as obj:
         with pytest.raises(LibbpfVersionError, match=r"attach_sockmap.*LIBBPF_1\.5\.0"):
             obj.programs.on_sk_msg.attach_sockmap(obj.maps.socks)

@@ -152,40 +152,26 @@ def dynamic_so(build_dir: Path) -> Path:
     return _gcc(build_dir / "dynamic.so", "-lbpf")
 
 
+def _gcc_static(out: Path, archive: Path, *args: str) -> Path:
+    """The probe linked with the PIC ``archive`` (against its own headers), then ``args``."""
+    return _gcc(out, *_include_flags(archive), str(archive), *args)
+
+
 @pytest.fixture(scope="session")
 def static_hidden_so(build_dir: Path, pic_archive: Path) -> Path:
-    return _gcc(
-        build_dir / "static-hidden.so",
-        *_include_flags(pic_archive),
-        str(pic_archive),
-        "-lelf",
-        "-lz",
-        "-Wl,--exclude-libs,ALL",
-    )
+    return _gcc_static(build_dir / "static-hidden.so", pic_archive,
+                       "-lelf", "-lz", "-Wl,--exclude-libs,ALL")
 
 
 @pytest.fixture(scope="session")
 def mixed_so(build_dir: Path, pic_archive: Path) -> Path:
-    return _gcc(
-        build_dir / "mixed.so",
-        *_include_flags(pic_archive),
-        str(pic_archive),
-        "-Wl,--no-as-needed",
-        "-lbpf",
-        "-lelf",
-        "-lz",
-    )
+    return _gcc_static(build_dir / "mixed.so", pic_archive,
+                       "-Wl,--no-as-needed", "-lbpf", "-lelf", "-lz")
 
 
 @pytest.fixture(scope="session")
 def static_exporting_so(build_dir: Path, pic_archive: Path) -> Path:
-    return _gcc(
-        build_dir / "static-exporting.so",
-        *_include_flags(pic_archive),
-        str(pic_archive),
-        "-lelf",
-        "-lz",
-    )
+    return _gcc_static(build_dir / "static-exporting.so", pic_archive, "-lelf", "-lz")
 
 
 def _libbpf_needed(needed: list[str]) -> list[str]:

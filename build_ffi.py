@@ -482,7 +482,7 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
         "libbpf_py._libbpf",
         source,
         # + libbpf_py/ for _speedups.h, the table libbpf_py._speedups calls through
-        include_dirs=plan.include_dirs + [cdefs.INCLUDE_DIR],
+        include_dirs=[*plan.include_dirs, cdefs.INCLUDE_DIR],
         library_dirs=plan.library_dirs,
         libraries=plan.libraries,
         extra_objects=plan.extra_objects,

@@ -268,14 +268,13 @@ def _btf_codecs(info: MapInfo, key_what: str, value_what: str,
         lib.btf__free(btf)
 
 
-def _setting(attr: str, doc: str, *, bits: int = 32, object_only: bool = False,
-             convert: Callable[[Any], Any] = lambda value: value) -> IntProperty:
+def _setting(attr: str, doc: str, *, bits: int = 32, object_only: bool = False) -> IntProperty:
     """A :class:`Map` setting that may change until the map is created.
 
     Read with ``bpf_map__<attr>`` (a standalone map: its :class:`MapInfo`'s
     ``attr``; ``object_only``: only an object map has it), set with
-    ``bpf_map__set_<attr>`` through ``Map._u32_setting`` (``bits`` wide, the
-    value passed through ``convert`` first). A real property: ``guard_methods``
+    ``bpf_map__set_<attr>`` through ``Map._u32_setting`` (an int, ``bits`` wide;
+    int subclasses such as MapFlag pass as their value). A real property: ``guard_methods``
     wraps it like a written-out one.
     """
     getter, setter = f"bpf_map__{attr}", f"bpf_map__set_{attr}"
@@ -287,7 +286,7 @@ def _setting(attr: str, doc: str, *, bits: int = 32, object_only: bool = False,
         return int(getattr(info, attr)) if info is not None else int(getattr(lib, getter)(m._ptr))
 
     def set_(m: Map, value: int) -> None:
-        m._u32_setting(attr, getattr(lib, setter), convert(value), bits)
+        m._u32_setting(attr, getattr(lib, setter), value, bits)
 
     return int_property(get, set_, doc=doc)
 
@@ -552,7 +551,7 @@ class Map(MapBase):
                      bits: int = 32) -> None:
         ptr = self._before_load(attr)
         _check_u(attr, value, bits)
-        check(setter(ptr, value), f"cannot set {attr} of map {self.name!r}")
+        check(setter(ptr, int(value)), f"cannot set {attr} of map {self.name!r}")
 
     key_size = _setting(
         "key_size", "Key size in bytes (0 for QUEUE, STACK, BLOOM_FILTER); settable before load.")
@@ -561,8 +560,7 @@ class Map(MapBase):
     max_entries = _setting("max_entries", "Capacity; settable on an object map before load.")
     map_flags = _setting(
         "map_flags",
-        "``BPF_F_*`` flags (see :class:`~libbpf_py.enums.MapFlag`); settable before load.",
-        convert=int)
+        "``BPF_F_*`` flags (see :class:`~libbpf_py.enums.MapFlag`); settable before load.")
     numa_node = _setting(
         "numa_node", "NUMA node of an object map (with BPF_F_NUMA_NODE); settable before load.",
         object_only=True)

@@ -563,6 +563,13 @@ def test_object_maps_before_and_after_load(maps_o: Path) -> None:
         assert counts.max_entries == 64 and counts.autocreate
         counts.max_entries = 128
         assert counts.max_entries == 128
+        for bad in ("3", 1.5, True, None):  # only ints (MapFlag is one), as for every setting
+            with pytest.raises(TypeError, match="map_flags must be an int"):
+                counts.map_flags = bad  # type: ignore[assignment]
+        with pytest.raises(ValueError, match=r"map_flags must be in 0\.\.4294967295"):
+            counts.map_flags = -1
+        counts.map_flags = MapFlag.NO_PREALLOC | counts.map_flags
+        assert counts.map_flags & MapFlag.NO_PREALLOC
         assert obj.maps["q"].key_size == 0 and obj.maps["pcpu"].type == MapType.PERCPU_ARRAY
         assert obj.maps["outer"].inner_map is not None
         assert counts.initial_value is None and counts.pin_path is None

@@ -345,11 +345,12 @@ static PyTypeObject MapBase_Type = {
 /* -- ring buffer records ---------------------------------------------------------------- */
 
 /* The exporter of the memoryviews deliver() hands to callbacks: each view is a
- * window of `data` (a bytes object this exporter keeps alive), so a view a
+ * window of the batch's data, of which this exporter holds a buffer export (which
+ * keeps the memory alive and, for a resizable object, in place), so a view a
  * callback keeps, or a buffer it exports from it, never outlives its memory. */
 typedef struct {
     PyObject_HEAD
-    PyObject *data;
+    Py_buffer data;  /* data.obj == NULL: not held */
     const char *buf;
     Py_ssize_t len;
 } Records;
@@ -365,7 +366,8 @@ static PyBufferProcs records_as_buffer = {
 
 static void records_dealloc(Records *self)
 {
-    Py_XDECREF(self->data);
+    if (self->data.obj != NULL)
+        PyBuffer_Release(&self->data);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -409,22 +411,45 @@ static PyObject *record_view(Records *exporter, PyObject **spare, const char *re
 /* One record to its sink (callback, mode, decode); the callback's result, or NULL.
  * In view mode, *spare is the previous record's view, and receives this one's
  * when it may be reused. */
-static PyObject *deliver_one(PyObject *sink, Records *exporter, PyObject **spare,
-                             const char *rec, Py_ssize_t len)
+/* A sink (callback, mode, decode), parsed once for as long as records go to it. */
+typedef struct {
+    PyObject *tuple;  /* a reference, or NULL */
+    PyObject *callback, *decode;
+    long mode;
+} Sink;
+
+/* Make `sink` the tuple `tuple` (parsed unless it already is); 0 or -1. */
+static int use_sink(Sink *sink, PyObject *tuple)
 {
-    PyObject *callback, *decode, *arg, *ret, *mode_obj;
     long mode;
 
-    if (!PyTuple_Check(sink) || PyTuple_GET_SIZE(sink) != 3) {
+    if (sink->tuple == tuple)
+        return 0;
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) != 3) {
         PyErr_SetString(PyExc_TypeError, "deliver: a sink is (callback, mode, decode)");
-        return NULL;
+        return -1;
     }
-    callback = PyTuple_GET_ITEM(sink, 0);
-    mode_obj = PyTuple_GET_ITEM(sink, 1);
-    decode = PyTuple_GET_ITEM(sink, 2);
-    mode = PyLong_AsLong(mode_obj);
+    mode = PyLong_AsLong(PyTuple_GET_ITEM(tuple, 1));
     if (mode == -1 && PyErr_Occurred())
-        return NULL;
+        return -1;
+    if (mode != DELIVER_VIEW && mode != DELIVER_BYTES && mode != DELIVER_DECODE) {
+        PyErr_SetString(PyExc_ValueError, "deliver: unknown sink mode");
+        return -1;
+    }
+    Py_INCREF(tuple);
+    Py_XSETREF(sink->tuple, tuple);
+    sink->callback = PyTuple_GET_ITEM(tuple, 0);
+    sink->mode = mode;
+    sink->decode = PyTuple_GET_ITEM(tuple, 2);
+    return 0;
+}
+
+static PyObject *deliver_one(const Sink *sink, Records *exporter, PyObject **spare,
+                             const char *rec, Py_ssize_t len)
+{
+    PyObject *callback = sink->callback, *decode = sink->decode, *arg, *ret;
+    long mode = sink->mode;
+
     if (mode == DELIVER_VIEW) {
         arg = record_view(exporter, spare, rec, len);
         if (arg == NULL)
@@ -460,10 +485,6 @@ static PyObject *deliver_one(PyObject *sink, Records *exporter, PyObject **spare
         if (decoded == NULL)
             return NULL;
         arg = decoded;
-    } else if (mode != DELIVER_BYTES) {
-        Py_DECREF(arg);
-        PyErr_SetString(PyExc_ValueError, "deliver: unknown sink mode");
-        return NULL;
     }
     ret = PyObject_CallOneArg(callback, arg);
     Py_DECREF(arg);
@@ -481,7 +502,7 @@ static int set_pos(PyObject *pos, Py_ssize_t i)
 PyDoc_STRVAR(deliver_doc,
 "deliver(sinks, data, offsets, rings, start, end, pos) -> int\n\n"
 "Hand records start..end-1 of a batch to their sinks; record i is\n"
-"data[offsets[i]:offsets[i + 1]] (offsets: native uint32), for sink\n"
+"data[offsets[i]:offsets[i + 1]] (data: any buffer; offsets: native uint32), for sink\n"
 "sinks[rings[i]] (rings: native uint32, or None for sinks[0]). A sink is\n"
 "(callback, mode, decode): mode 0 passes a memoryview valid during the call,\n"
 "1 a bytes copy, 2 decode(bytes copy). Stops after a record whose callback\n"
@@ -490,17 +511,24 @@ PyDoc_STRVAR(deliver_doc,
 
 static PyObject *speedups_deliver(PyObject *module, PyObject *args)
 {
-    PyObject *sinks, *data, *rings_obj, *pos, *result = NULL;
+    PyObject *sinks, *data_obj, *rings_obj, *pos, *result = NULL;
     Py_buffer offs = {0}, rings = {0};
     Py_ssize_t start, end, i, data_len;
     const uint32_t *off, *ring = NULL;
     const char *base;
     Records *exporter = NULL;
     PyObject *spare = NULL;
+    Sink sink = {NULL, NULL, NULL, 0};
 
-    if (!PyArg_ParseTuple(args, "O!O!y*OnnO!:deliver", &PyList_Type, &sinks, &PyBytes_Type,
-                          &data, &offs, &rings_obj, &start, &end, &PyList_Type, &pos))
+    if (!PyArg_ParseTuple(args, "O!Oy*OnnO!:deliver", &PyList_Type, &sinks, &data_obj,
+                          &offs, &rings_obj, &start, &end, &PyList_Type, &pos))
         return NULL;
+    exporter = PyObject_New(Records, &Records_Type);
+    if (exporter == NULL)
+        goto out;
+    exporter->data.obj = NULL;
+    if (PyObject_GetBuffer(data_obj, &exporter->data, PyBUF_SIMPLE) < 0)
+        goto out;
     if (rings_obj != Py_None && PyObject_GetBuffer(rings_obj, &rings, PyBUF_C_CONTIGUOUS) < 0)
         goto out;
     if (PyList_GET_SIZE(pos) < 1) {
@@ -515,19 +543,14 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     off = offs.buf;
     if (rings_obj != Py_None)
         ring = rings.buf;
-    base = PyBytes_AS_STRING(data);
-    data_len = PyBytes_GET_SIZE(data);
-    exporter = PyObject_New(Records, &Records_Type);
-    if (exporter == NULL)
-        goto out;
-    Py_INCREF(data);
-    exporter->data = data;
+    base = exporter->data.buf;
+    data_len = exporter->data.len;
     exporter->buf = base;
     exporter->len = 0;
     for (i = start; i < end;) {
         uint32_t a = off[i], b = off[i + 1];
         Py_ssize_t which = ring ? (Py_ssize_t)ring[i] : 0;
-        PyObject *sink, *ret;
+        PyObject *ret;
         int stop;
 
         if (a > b || (Py_ssize_t)b > data_len) {
@@ -538,11 +561,10 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "deliver: record of an unknown ring");
             goto fail;
         }
-        sink = PyList_GET_ITEM(sinks, which);
-        Py_INCREF(sink);
+        if (use_sink(&sink, PyList_GET_ITEM(sinks, which)) < 0)
+            goto fail;
         i++;  /* handed over, whatever the callback does */
-        ret = deliver_one(sink, exporter, &spare, base + a, (Py_ssize_t)(b - a));
-        Py_DECREF(sink);
+        ret = deliver_one(&sink, exporter, &spare, base + a, (Py_ssize_t)(b - a));
         if (ret == NULL)
             goto fail;
         stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
@@ -565,6 +587,7 @@ fail:
         PyErr_Restore(type, value, tb);
     }
 out:
+    Py_XDECREF(sink.tuple);
     Py_XDECREF(spare);
     Py_XDECREF(exporter);
     PyBuffer_Release(&offs);

@@ -632,7 +632,7 @@ class RingBuffer(_Buffer):
         self._rings: List[Ring] = []
         self._sinks: List[_Sink] = []
         self._delivery: List[Tuple[Callback, int, Any]] = []  # the sinks, as deliver() takes them
-        self._pending: Optional[Tuple[bytes, memoryview, memoryview, int]] = None
+        self._pending: Optional[Tuple[Any, memoryview, memoryview, int]] = None
         fd = _map_fd(map, MapType.RINGBUF, "RingBuffer")
         st.fds.append(fd)
         ctx, sink = self._ring_ctx(st, map, callback, record, 0)
@@ -726,7 +726,13 @@ class RingBuffer(_Buffer):
                     i, end, pos)
         finally:  # also on an exception: the record that raised counts as consumed
             i = pos[0]
-            self._pending = (data, offs, rings, i) if i < n else None
+            if i >= n:
+                self._pending = None
+            elif isinstance(data, bytes):
+                self._pending = (data, offs, rings, i)
+            else:  # views of the batch memory, which the next take reuses: keep a copy
+                self._pending = (bytes(data), memoryview(bytes(offs)).cast("I"),
+                                 memoryview(bytes(rings)).cast("I"), i)
         return i - start
 
     def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
@@ -739,8 +745,15 @@ class RingBuffer(_Buffer):
         return count, self._pending is None
 
     def _take(self, st: _State, max_records: int, max_bytes: int
-              ) -> Tuple[bytes, memoryview, memoryview, bool]:
-        """One batch drain in C (under the guard): data, offsets, rings, full."""
+              ) -> Tuple[Any, memoryview, memoryview, bool]:
+        """One batch drain in C (under the guard): data, offsets, rings, full.
+
+        They are views of the batch memory, which the next take overwrites:
+        ``consume()`` hands them to ``deliver()`` as they are (no copy, no fresh
+        256 KiB allocation per batch), :meth:`drain` copies them into its Batch.
+        ``deliver()`` holds a buffer export of ``data`` while a record's view may be
+        in use, and the cffi buffers keep the arrays alive even if the batch grows.
+        """
         self._ensure_batch(max_records, max_bytes)
         b = self._batch
         b.max_records, b.max_bytes = max_records, max_bytes
@@ -752,9 +765,9 @@ class RingBuffer(_Buffer):
         finally:
             b.active = 0
         count, length, full = int(b.count), int(b.len), bool(b.full)
-        data = _buffer(b.data, length)[:]
-        offsets = memoryview(_buffer(b.offsets, 4 * (count + 1))[:]).cast("I")
-        rings = memoryview(_buffer(b.rings, 4 * count)[:]).cast("I") if count else _EMPTY_U32
+        data = _buffer(b.data, length)
+        offsets = memoryview(_buffer(b.offsets, 4 * (count + 1))).cast("I")
+        rings = memoryview(_buffer(b.rings, 4 * count)).cast("I") if count else _EMPTY_U32
         if ret < 0 and not full:
             raise make_error(-ret, "ring_buffer__consume")
         return data, offsets, rings, full
@@ -849,7 +862,9 @@ class RingBuffer(_Buffer):
                 data, offs, rings, i = pending
                 return Batch(data, offs[i:], rings[i:])
             data, offs, rings, _ = self._take(st, max_records, max_bytes)
-        return Batch(data, offs, rings)
+            # the batch memory is reused by the next take: the Batch gets copies
+            return Batch(data[:], memoryview(bytes(offs)).cast("I"),
+                         memoryview(bytes(rings)).cast("I"))
 
     def drain(self, timeout_ms: int = 0, *, max_records: int = _DEFAULT_MAX_RECORDS,
               max_bytes: int = _DEFAULT_MAX_BYTES) -> Batch:

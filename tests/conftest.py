@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, List, Optional
 
 import pytest
 
 if TYPE_CHECKING:
-    from libbpf_py import BpfObject
+    from libbpf_py import BpfObject, Map
 
 TESTS = Path(__file__).resolve().parent
 BPF_SRC = TESTS / "bpf"
@@ -378,3 +378,20 @@ def load_attach(attach_o: Path) -> Callable[..., ContextManager[BpfObject]]:
             yield obj
 
     return load
+
+
+@pytest.fixture
+def maps(kernel: None) -> Iterator[Callable[..., Map]]:
+    """Map.create, closing every map the test made."""
+    from libbpf_py import Map
+
+    made: List[Map] = []
+
+    def create(*args: Any, **kwargs: Any) -> Map:
+        m = Map.create(*args, **kwargs)
+        made.append(m)
+        return m
+
+    yield create
+    for m in made:
+        m.close()

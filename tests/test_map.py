@@ -40,21 +40,6 @@ Compile = Callable[[str], Path]
 # -- fixtures ---------------------------------------------------------------------------
 
 @pytest.fixture
-def maps(kernel: None) -> Iterator[Callable[..., Map]]:
-    """Map.create, closing every map the test made."""
-    made: List[Map] = []
-
-    def create(*args: Any, **kwargs: Any) -> Map:
-        m = Map.create(*args, **kwargs)
-        made.append(m)
-        return m
-
-    yield create
-    for m in made:
-        m.close()
-
-
-@pytest.fixture
 def pin_dir(kernel: None) -> Iterator[Path]:
     """A fresh directory in bpffs, removed with whatever the test pinned in it."""
     path = Path("/sys/fs/bpf") / f"libbpf_py_test_map_{os.getpid()}_{uuid.uuid4().hex[:8]}"

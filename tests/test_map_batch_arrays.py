@@ -27,21 +27,6 @@ PID = os.getpid() % 100000
 
 
 @pytest.fixture
-def maps(kernel: None) -> Iterator[Callable[..., Map]]:
-    """Map.create, closing every map the test made."""
-    made: List[Map] = []
-
-    def create(*args: Any, **kwargs: Any) -> Map:
-        m = Map.create(*args, **kwargs)
-        made.append(m)
-        return m
-
-    yield create
-    for m in made:
-        m.close()
-
-
-@pytest.fixture
 def maps_obj(kernel: None, compile_bpf: Compile) -> Iterator[BpfObject]:
     """tests/bpf/maps.bpf.c, loaded."""
     with BpfObject.open(compile_bpf("maps")) as obj:

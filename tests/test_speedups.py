@@ -19,7 +19,7 @@ import gc
 import json
 from array import array
 from pathlib import Path
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, List, Tuple
 
 import pytest
 from elftools.elf.dynamic import DynamicSection
@@ -36,12 +36,15 @@ from libbpf_py.object import BpfObject
 Compile = Callable[[str], Path]
 
 
-@pytest.fixture
-def made(kernel: None) -> Iterator[List[Map]]:
-    maps: List[Map] = []
-    yield maps
-    for m in maps:
-        m.close()
+def _assert_closed(m: Map, key: int) -> None:
+    """The C path is off and each element operation raises ClosedError."""
+    assert not m._fast_path
+    with pytest.raises(ClosedError):
+        m[key]
+    with pytest.raises(ClosedError):
+        m[key] = 1
+    with pytest.raises(ClosedError):
+        del m[key]
 
 
 SIZES = [(1, 1), (2, 1), (4, 4), (4, 8), (8, 4), (8, 8), (2, 8)]
@@ -49,9 +52,8 @@ SIZES = [(1, 1), (2, 1), (4, 4), (4, 8), (8, 4), (8, 8), (2, 8)]
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("key_size,value_size", SIZES)
-def test_unsigned_edges(made: List[Map], key_size: int, value_size: int) -> None:
-    m = Map.create(MapType.HASH, key_size, value_size, 8)
-    made.append(m)
+def test_unsigned_edges(maps: Callable[..., Map], key_size: int, value_size: int) -> None:
+    m = maps(MapType.HASH, key_size, value_size, 8)
     assert not m._fast_path  # the layout is read on first use
     m[0] = 0
     assert m._fast_path and m[0] == 0
@@ -93,19 +95,12 @@ def test_unsigned_edges(made: List[Map], key_size: int, value_size: int) -> None
         m[k] = 1  # a new key in a full map
     assert full.value.errno == errno.E2BIG and "the map is full" in str(full.value)
     m.close()
-    assert not m._fast_path
-    with pytest.raises(ClosedError):
-        m[0]
-    with pytest.raises(ClosedError):
-        m[0] = 1
-    with pytest.raises(ClosedError):
-        del m[0]
+    _assert_closed(m, 0)
 
 
 @pytest.mark.kernel
-def test_array_errors(made: List[Map]) -> None:
-    a = Map.create(MapType.ARRAY, 4, 4, 4)
-    made.append(a)
+def test_array_errors(maps: Callable[..., Map]) -> None:
+    a = maps(MapType.ARRAY, 4, 4, 4)
     a[3] = 7
     assert a._fast_path and a[3] == 7 and a[0] == 0
     with pytest.raises(LibbpfError, match="index 4 is out of range") as big:
@@ -139,20 +134,14 @@ def test_signed_object_map_and_object_close(kernel: None, compile_bpf: Compile) 
         counts[1] = 2
         assert counts._fast_path
     # closing the object turns the C path off for every map that used it
-    assert not sv._fast_path and not counts._fast_path
-    with pytest.raises(ClosedError):
-        sv[-3]
-    with pytest.raises(ClosedError):
-        counts[1] = 3
-    with pytest.raises(ClosedError):
-        del counts[1]
+    _assert_closed(sv, -3)
+    _assert_closed(counts, 1)
 
 
 @pytest.mark.kernel
-def test_non_int_maps_take_the_general_path(made: List[Map]) -> None:
-    wide = Map.create(MapType.HASH, 16, 8, 4)
-    per_cpu = Map.create(MapType.PERCPU_HASH, 4, 8, 4)
-    made.extend((wide, per_cpu))
+def test_non_int_maps_take_the_general_path(maps: Callable[..., Map]) -> None:
+    wide = maps(MapType.HASH, 16, 8, 4)
+    per_cpu = maps(MapType.PERCPU_HASH, 4, 8, 4)
     wide[b"k" * 16] = 5
     per_cpu[1] = 3
     assert wide[b"k" * 16] == 5 and set(per_cpu[1]) == {3}

@@ -59,34 +59,41 @@ def group1(obj: BpfObject, n: int, repeats: int) -> None:
     out("1-lookup", look, total)
 
 
+def _read_rates(read: Callable[[], Any], count: Callable[[Any], int],
+                repeats: int) -> Tuple[List[float], int]:
+    """M entries/s of ``read()`` per repeat, and the entries of the last read. The
+    result is counted and freed after the clock stops, as C's."""
+    runs: List[float] = []
+    got = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        result = read()
+        t1 = time.thread_time_ns()
+        got = count(result)
+        del result
+        runs.append(got / ((t1 - t0) / 1e9) / 1e6)
+    return runs, got
+
+
 def group2(obj: BpfObject, n: int, repeats: int) -> None:
     """Every entry of ``big``: Map.lookup_batch (a list of tuples), Map.lookup_batch_arrays
     (two arrays), then Map.items() one by one."""
     m = obj.maps["big"]
     m.update_batch({i: i * 3 for i in range(n)})
-    batch: List[float] = []
-    got = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
-        entries = m.lookup_batch(chunk=CHUNK)
-        t1 = time.thread_time_ns()  # the result is freed after the clock stops, as C's
-        got = len(entries)
-        del entries
-        batch.append(got / ((t1 - t0) / 1e9) / 1e6)
+    batch, got = _read_rates(lambda: m.lookup_batch(chunk=CHUNK), len, repeats)
     if got != n:
         raise SystemExit(f"impl_libbpf_py: lookup_batch gave {got} of {n} entries")
     out("2-batch", batch, got)
-    arrays: List[float] = []
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
-        keys, values = m.lookup_batch_arrays(chunk=CHUNK)
-        t1 = time.thread_time_ns()  # freed after the clock stops, as above
-        got = len(keys)
-        if len(values) != got:
-            raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {got} keys and "
-                             f"{len(values)} values")
-        del keys, values
-        arrays.append(got / ((t1 - t0) / 1e9) / 1e6)
+
+    def count_arrays(result: Tuple[memoryview, memoryview]) -> int:
+        keys, values = result
+        if len(values) != len(keys):
+            raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {len(keys)} keys "
+                             f"and {len(values)} values")
+        return len(keys)
+
+    arrays, got = _read_rates(lambda: m.lookup_batch_arrays(chunk=CHUNK), count_arrays,
+                              repeats)
     if got != n:
         raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {got} of {n} entries")
     out("2-arrays", arrays, got)

@@ -461,6 +461,16 @@ class _Buffer:
         except Exception:
             pass
 
+    def _poll(self, consume: Callable[[], int], timeout_ms: int) -> int:
+        """``poll()`` of the consuming buffers: consume; if nothing came, wait, consume."""
+        n = consume()
+        if n or timeout_ms == 0:
+            _timeout_s(timeout_ms)
+            return n
+        if not self._wait(self._live(), timeout_ms):
+            return 0
+        return consume()
+
     def _wait(self, st: _State, timeout_ms: int) -> bool:
         """Wait for data; True if some may be there, False on timeout; ClosedError."""
         timeout_s = _timeout_s(timeout_ms)
@@ -829,13 +839,7 @@ class RingBuffer(_Buffer):
         Raises what a callback raised, ClosedError if the buffer is closed
         meanwhile, KeyboardInterrupt on SIGINT.
         """
-        n = self.consume()
-        if n or timeout_ms == 0:
-            _timeout_s(timeout_ms)
-            return n
-        if not self._wait(self._live(), timeout_ms):
-            return 0
-        return self.consume()
+        return self._poll(self.consume, timeout_ms)
 
     # -- batches ----------------------------------------------------------------------
 
@@ -1354,10 +1358,4 @@ class PerfBuffer(_Buffer):
 
     def poll(self, timeout_ms: int = -1) -> int:
         """Wait up to ``timeout_ms`` (-1: forever) for samples, then read them all."""
-        n = self.consume()
-        if n or timeout_ms == 0:
-            _timeout_s(timeout_ms)
-            return n
-        if not self._wait(self._live(), timeout_ms):
-            return 0
-        return self.consume()
+        return self._poll(self.consume, timeout_ms)

@@ -3,8 +3,8 @@
 ``libbpf_py._speedups`` is a small CPython extension of our own (Map's int
 element path and the ring buffer delivery loop, which a cffi call cannot make
 fast enough). It links no libbpf: it calls the libbpf functions the cffi
-extension exports in a table (libbpf_py/_speedups.h), so each build, dynamic or
-static, still holds exactly one libbpf.
+extension hands over in a table, as a PyCapsule (libbpf_py/_speedups.h), so each
+build, dynamic or static, still holds exactly one libbpf.
 """
 
 from setuptools import Extension, setup

@@ -215,13 +215,16 @@ def require(name: str) -> None:
 
 
 # libbpf_py._speedups (libbpf_py/_speedups.c): Map's C base class and the ring
-# buffer delivery loop. It links no libbpf; bind() gives it the libbpf functions of
-# this very extension (a table the extension exports, found with dlsym), so the
-# int element path calls the same libbpf, shared or static, as everything else.
-from . import _libbpf as _extension  # noqa: E402
+# buffer delivery loop. It links no libbpf: this extension publishes a table of its
+# libbpf functions as a PyCapsule (libbpf_py._libbpf._speedups_api) and bind() takes
+# it with PyCapsule_Import, so the int element path calls the same libbpf, shared
+# or static, as everything else.
 from . import _speedups  # noqa: E402
 
-_speedups.bind(_extension.__file__)
+if _raw_lib.libbpf_py_speedups_export() != 0:
+    raise ImportError("libbpf_py: the extension could not publish its function table "
+                      "for libbpf_py._speedups (the error is printed above)")
+_speedups.bind()
 MapBase = _speedups.MapBase
 deliver = _speedups.deliver
 pairs = _speedups.pairs

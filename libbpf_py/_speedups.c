@@ -15,21 +15,30 @@
  *    state; that state's `fast` attribute, (fd, key_size, key_signed,
  *    value_size, value_signed) or None, is what the int path uses. The fd is the
  *    element state's own duplicate; Map clears `_elements` (so the int path
- *    stops) before that state, and its fd, can go away.
+ *    stops) before that state, and its fd, can go away. The setter changes the
+ *    C fields and the reference together and drops the old state last: the
+ *    old state's __del__ is Python code, which another thread can run in, so
+ *    the fields and the state they come from always agree when it runs.
  *
  * 2. deliver(), the loop that hands a batch of ring buffer records (copied out
- *    of the rings in C by the cffi extension) to their Python callbacks.
+ *    of the rings in C by the cffi extension) to their Python callbacks. A
+ *    record's memoryview is a fresh one of the batch memory (public API only:
+ *    no memoryview is ever retargeted); a view the callback kept is released
+ *    when it returns, and a slice or export of it keeps the batch memory alive
+ *    (the exporter holds a buffer export of it) and tells the caller not to
+ *    reuse that memory, so it always reads its own record, never another's.
  *
  * 3. pairs(), Map.lookup_batch's list of (key, value) tuples for int maps, made
  *    from the two arrays of Map.lookup_batch_arrays.
  *
- * The libbpf calls go through the function table the cffi extension exports
- * (_speedups.h): bind() finds it with dlsym in that already loaded extension, so
- * this module never links libbpf and a build keeps exactly one libbpf.
+ * The libbpf calls go through the function table the cffi extension hands over
+ * as a PyCapsule (_speedups.h): bind() takes it with PyCapsule_Import, so this
+ * module never links libbpf and a build keeps exactly one libbpf.
+ *
+ * CPython's public C API only: no private field of any object is read or written.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,45 +53,33 @@ static PyObject *str_get, *str_update, *str_delete, *str_elem_error, *str_fast,
 
 /* -- bind ------------------------------------------------------------------------------ */
 
-static PyObject *speedups_bind(PyObject *module, PyObject *arg)
+static PyObject *speedups_bind(PyObject *module, PyObject *unused)
 {
-    PyObject *path_bytes;
-    void *handle, *sym;
     const struct libbpf_py_speedups_api *table;
 
-    if (!PyUnicode_FSConverter(arg, &path_bytes))
-        return NULL;
-    /* RTLD_NOLOAD: only a library that is already loaded (the cffi extension that
-     * Python imported); nothing is loaded, no constructor runs. */
-    handle = dlopen(PyBytes_AS_STRING(path_bytes), RTLD_NOW | RTLD_NOLOAD);
-    if (handle == NULL) {
-        PyErr_Format(PyExc_ImportError, "libbpf_py._speedups: %R is not a loaded library",
-                     arg);
-        Py_DECREF(path_bytes);
-        return NULL;
-    }
-    Py_DECREF(path_bytes);
-    sym = dlsym(handle, LIBBPF_PY_SPEEDUPS_SYMBOL);
-    if (sym == NULL) {
-        dlclose(handle);
-        PyErr_Format(PyExc_ImportError, "libbpf_py._speedups: %R has no %s", arg,
-                     LIBBPF_PY_SPEEDUPS_SYMBOL);
+    /* imports libbpf_py._libbpf, takes its _speedups_api and checks the name */
+    table = PyCapsule_Import(LIBBPF_PY_SPEEDUPS_CAPSULE, 0);
+    if (table == NULL) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        PyErr_Format(PyExc_ImportError, "libbpf_py._speedups: no function table %s (%S)",
+                     LIBBPF_PY_SPEEDUPS_CAPSULE, value ? value : Py_None);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
         return NULL;
     }
-    table = sym;
     if (table->magic != LIBBPF_PY_SPEEDUPS_MAGIC || table->version != LIBBPF_PY_SPEEDUPS_VERSION
         || table->size != sizeof(struct libbpf_py_speedups_api)
         || !table->map_lookup_elem || !table->map_update_elem || !table->map_delete_elem) {
-        dlclose(handle);
         PyErr_Format(PyExc_ImportError,
-                     "libbpf_py._speedups: the table of %R is not version %d of this module's "
-                     "(rebuild libbpf_py)", arg, LIBBPF_PY_SPEEDUPS_VERSION);
+                     "libbpf_py._speedups: the function table is not version %d of this "
+                     "module's (rebuild libbpf_py)", LIBBPF_PY_SPEEDUPS_VERSION);
         return NULL;
     }
     api = *table;
     bound = 1;
-    /* Python keeps the extension loaded for good; this drops only our reference. */
-    dlclose(handle);
     Py_RETURN_NONE;
 }
 
@@ -200,15 +197,15 @@ static int valid_size(int size)
 
 static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 {
-    PyObject *fast;
+    PyObject *fast, *old;
     int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0;
 
-    self->fd = -1;  /* off first: nothing below can leave a stale fd on */
     if (value == NULL || value == Py_None) {
-        Py_CLEAR(self->elements);
+        self->fd = -1;
+        Py_CLEAR(self->elements);  /* NULL first, then the decref (Python may run) */
         return 0;
     }
-    fast = PyObject_GetAttr(value, str_fast);
+    fast = PyObject_GetAttr(value, str_fast);  /* may run Python: nothing changed yet */
     if (fast == NULL)
         return -1;
     if (fast != Py_None) {
@@ -227,16 +224,23 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
             return -1;
         }
     }
-    Py_DECREF(fast);
+    Py_DECREF(fast);  /* a tuple of ints: runs no Python */
+    /* The fields and the reference change together, with no Python in between;
+     * the old state goes last. Its __del__ (Python) may see another thread set a
+     * newer state: that one's fields then agree with it, as these do with this. */
+    old = self->elements;
     Py_INCREF(value);
-    Py_XSETREF(self->elements, value);
+    self->elements = value;
     if (bound && fd >= 0) {
         self->key_size = ks;
         self->key_signed = ksig;
         self->value_size = vs;
         self->value_signed = vsig;
         self->fd = fd;
+    } else {
+        self->fd = -1;
     }
+    Py_XDECREF(old);
     return 0;
 }
 
@@ -315,11 +319,18 @@ static PyObject *mapbase_fast_path(MapBase *self, void *closure)
     return PyBool_FromLong(self->fd >= 0);
 }
 
+static PyObject *mapbase_fast_fd(MapBase *self, void *closure)
+{
+    return PyLong_FromLong(self->fd);
+}
+
 static PyGetSetDef mapbase_getset[] = {
     {"_elements", (getter)mapbase_get_elements, (setter)mapbase_set_elements,
      "The map's element state (libbpf_py.map._Elements) or None.", NULL},
     {"_fast_path", (getter)mapbase_fast_path, NULL,
      "Whether m[k] / m[k] = v / del m[k] take the C int path now.", NULL},
+    {"_fast_fd", (getter)mapbase_fast_fd, NULL,
+     "The fd the C int path uses (-1: off); always _elements.fast[0] when on.", NULL},
     {NULL},
 };
 
@@ -344,24 +355,43 @@ static PyTypeObject MapBase_Type = {
 
 /* -- ring buffer records ---------------------------------------------------------------- */
 
-/* The exporter of the memoryviews deliver() hands to callbacks: each view is a
- * window of the batch's data, of which this exporter holds a buffer export (which
- * keeps the memory alive and, for a resizable object, in place), so a view a
- * callback keeps, or a buffer it exports from it, never outlives its memory. */
+/* The exporter of the memoryviews deliver() hands to callbacks. It holds a buffer
+ * export of the batch data (which keeps that memory alive and, for a resizable
+ * object, in place) and exports one window of it at a time, only while deliver()
+ * makes a record's view: `memoryview(view.obj)` later raises BufferError instead
+ * of showing whatever record the window is on. `exports` counts the views (and
+ * their slices and exports, which share them) still alive: after the batch, a
+ * non-zero count means the caller must not reuse the batch memory. */
 typedef struct {
     PyObject_HEAD
     Py_buffer data;  /* data.obj == NULL: not held */
     const char *buf;
     Py_ssize_t len;
+    Py_ssize_t exports;
+    int lending;
 } Records;
 
 static int records_getbuffer(Records *self, Py_buffer *view, int flags)
 {
-    return PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags);
+    if (!self->lending) {
+        PyErr_SetString(PyExc_BufferError, "a ring buffer record's view is valid only "
+                        "during its callback: copy the record (bytes(view)) to keep it");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void records_releasebuffer(Records *self, Py_buffer *view)
+{
+    self->exports--;
 }
 
 static PyBufferProcs records_as_buffer = {
     .bf_getbuffer = (getbufferproc)records_getbuffer,
+    .bf_releasebuffer = (releasebufferproc)records_releasebuffer,
 };
 
 static void records_dealloc(Records *self)
@@ -382,35 +412,19 @@ static PyTypeObject Records_Type = {
 
 enum { DELIVER_VIEW = 0, DELIVER_BYTES = 1, DELIVER_DECODE = 2 };
 
-/* A memoryview of the exporter's current window: `*spare` when it can be reused,
- * else a new one. A view is reused only while nobody else can see it: the
- * callback did not keep it (we hold the only reference), it exports nothing and
- * was not released; retargeting it then saves two allocations per record. */
-static PyObject *record_view(Records *exporter, PyObject **spare, const char *rec,
-                             Py_ssize_t len)
+/* A new read-only memoryview of record data[a:b] of the exporter's batch. */
+static PyObject *record_view(Records *exporter, Py_ssize_t a, Py_ssize_t b)
 {
-    PyObject *v = *spare;
-    *spare = NULL;
-    if (v != NULL) {
-        PyMemoryViewObject *mv = (PyMemoryViewObject *)v;
-        if (Py_REFCNT(v) == 1 && mv->exports == 0 && !(mv->flags & _Py_MEMORYVIEW_RELEASED)
-            && mv->view.ndim == 1 && mv->view.shape != NULL) {
-            mv->view.buf = (void *)rec;
-            mv->view.len = len;
-            mv->view.shape[0] = len;
-            mv->hash = -1;  /* a hash of the old record's bytes must not stay */
-            return v;
-        }
-        Py_DECREF(v);
-    }
-    exporter->buf = rec;
-    exporter->len = len;
-    return PyMemoryView_FromObject((PyObject *)exporter);
+    PyObject *v;
+
+    exporter->buf = (const char *)exporter->data.buf + a;
+    exporter->len = b - a;
+    exporter->lending = 1;
+    v = PyMemoryView_FromObject((PyObject *)exporter);
+    exporter->lending = 0;
+    return v;
 }
 
-/* One record to its sink (callback, mode, decode); the callback's result, or NULL.
- * In view mode, *spare is the previous record's view, and receives this one's
- * when it may be reused. */
 /* A sink (callback, mode, decode), parsed once for as long as records go to it. */
 typedef struct {
     PyObject *tuple;  /* a reference, or NULL */
@@ -444,39 +458,39 @@ static int use_sink(Sink *sink, PyObject *tuple)
     return 0;
 }
 
-static PyObject *deliver_one(const Sink *sink, Records *exporter, PyObject **spare,
-                             const char *rec, Py_ssize_t len)
+/* Record data[a:b] to its sink; the callback's result, or NULL. */
+static PyObject *deliver_one(const Sink *sink, Records *exporter, Py_ssize_t a, Py_ssize_t b)
 {
     PyObject *callback = sink->callback, *decode = sink->decode, *arg, *ret;
     long mode = sink->mode;
 
     if (mode == DELIVER_VIEW) {
-        arg = record_view(exporter, spare, rec, len);
+        arg = record_view(exporter, a, b);
         if (arg == NULL)
             return NULL;
         ret = PyObject_CallOneArg(callback, arg);
         if (Py_REFCNT(arg) > 1) {
             /* kept (by the callback, or by the traceback of what it raised): valid
-             * only during the call, as documented. The callback's exception, if
-             * any, is set aside meanwhile and wins over an error of release(). */
+             * only during the call, as documented, so released now. The callback's
+             * exception, if any, is set aside meanwhile and wins over an error of
+             * release(). A view exported further cannot be released: the export
+             * keeps it, and the batch memory, alive (counted in exports). */
             PyObject *type, *value, *tb, *r;
             PyErr_Fetch(&type, &value, &tb);
             r = PyObject_CallMethodNoArgs(arg, str_release);
             if (r != NULL)
                 Py_DECREF(r);
             else if (PyErr_ExceptionMatches(PyExc_BufferError) || type != NULL)
-                PyErr_Clear();  /* exported further: the exporter keeps the memory */
+                PyErr_Clear();
             else
                 Py_CLEAR(ret);  /* report release()'s own error */
             if (type != NULL)
                 PyErr_Restore(type, value, tb);
-            Py_DECREF(arg);
-        } else {
-            *spare = arg;  /* ours alone: the next record may reuse it */
         }
+        Py_DECREF(arg);
         return ret;
     }
-    arg = PyBytes_FromStringAndSize(rec, len);
+    arg = PyBytes_FromStringAndSize((const char *)exporter->data.buf + a, b - a);
     if (arg == NULL)
         return NULL;
     if (mode == DELIVER_DECODE) {
@@ -491,12 +505,16 @@ static PyObject *deliver_one(const Sink *sink, Records *exporter, PyObject **spa
     return ret;
 }
 
-static int set_pos(PyObject *pos, Py_ssize_t i)
+/* pos[0] = i (records handed over), pos[1] = whether the batch memory is still
+ * in use by a record's view, slice or export; 0 or -1. */
+static int set_pos(PyObject *pos, Py_ssize_t i, const Records *exporter)
 {
     PyObject *n = PyLong_FromSsize_t(i);
     if (n == NULL)
         return -1;
-    return PyList_SetItem(pos, 0, n);  /* steals n */
+    if (PyList_SetItem(pos, 0, n) < 0)  /* steals n */
+        return -1;
+    return PyList_SetItem(pos, 1, PyBool_FromLong(exporter != NULL && exporter->exports > 0));
 }
 
 PyDoc_STRVAR(deliver_doc,
@@ -507,7 +525,9 @@ PyDoc_STRVAR(deliver_doc,
 "(callback, mode, decode): mode 0 passes a memoryview valid during the call,\n"
 "1 a bytes copy, 2 decode(bytes copy). Stops after a record whose callback\n"
 "returns a true value. Returns the index reached and stores it in pos[0],\n"
-"also when a callback raises (the record that raised counts as handed over).");
+"also when a callback raises (the record that raised counts as handed over);\n"
+"pos[1] is True when a slice or export of a record's view outlived its callback:\n"
+"it keeps data alive, and data must not be overwritten with other records.");
 
 static PyObject *speedups_deliver(PyObject *module, PyObject *args)
 {
@@ -515,9 +535,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     Py_buffer offs = {0}, rings = {0};
     Py_ssize_t start, end, i, data_len;
     const uint32_t *off, *ring = NULL;
-    const char *base;
     Records *exporter = NULL;
-    PyObject *spare = NULL;
     Sink sink = {NULL, NULL, NULL, 0};
 
     if (!PyArg_ParseTuple(args, "O!Oy*OnnO!:deliver", &PyList_Type, &sinks, &data_obj,
@@ -527,12 +545,14 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     if (exporter == NULL)
         goto out;
     exporter->data.obj = NULL;
+    exporter->exports = 0;
+    exporter->lending = 0;
     if (PyObject_GetBuffer(data_obj, &exporter->data, PyBUF_SIMPLE) < 0)
         goto out;
     if (rings_obj != Py_None && PyObject_GetBuffer(rings_obj, &rings, PyBUF_C_CONTIGUOUS) < 0)
         goto out;
-    if (PyList_GET_SIZE(pos) < 1) {
-        PyErr_SetString(PyExc_ValueError, "deliver: pos must have one item");
+    if (PyList_GET_SIZE(pos) < 2) {
+        PyErr_SetString(PyExc_ValueError, "deliver: pos must have two items");
         goto out;
     }
     if (start < 0 || end < start || (end + 1) * 4 > offs.len
@@ -543,10 +563,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     off = offs.buf;
     if (rings_obj != Py_None)
         ring = rings.buf;
-    base = exporter->data.buf;
     data_len = exporter->data.len;
-    exporter->buf = base;
-    exporter->len = 0;
     for (i = start; i < end;) {
         uint32_t a = off[i], b = off[i + 1];
         Py_ssize_t which = ring ? (Py_ssize_t)ring[i] : 0;
@@ -564,7 +581,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         if (use_sink(&sink, PyList_GET_ITEM(sinks, which)) < 0)
             goto fail;
         i++;  /* handed over, whatever the callback does */
-        ret = deliver_one(&sink, exporter, &spare, base + a, (Py_ssize_t)(b - a));
+        ret = deliver_one(&sink, exporter, (Py_ssize_t)a, (Py_ssize_t)b);
         if (ret == NULL)
             goto fail;
         stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
@@ -574,7 +591,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         if (stop)
             break;
     }
-    if (set_pos(pos, i) == 0)
+    if (set_pos(pos, i, exporter) == 0)
         result = PyLong_FromSsize_t(i);
     goto out;
 fail:
@@ -582,13 +599,12 @@ fail:
         /* keep the callback's exception while pos is set */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        if (set_pos(pos, i) < 0)
+        if (set_pos(pos, i, exporter) < 0)
             PyErr_Clear();
         PyErr_Restore(type, value, tb);
     }
 out:
     Py_XDECREF(sink.tuple);
-    Py_XDECREF(spare);
     Py_XDECREF(exporter);
     PyBuffer_Release(&offs);
     if (rings.obj != NULL)
@@ -685,8 +701,8 @@ out:
 /* -- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
-    {"bind", speedups_bind, METH_O,
-     "bind(path): take libbpf's functions from the loaded cffi extension at path."},
+    {"bind", speedups_bind, METH_NOARGS,
+     "bind(): take libbpf's functions from the capsule " LIBBPF_PY_SPEEDUPS_CAPSULE "."},
     {"deliver", speedups_deliver, METH_VARARGS, deliver_doc},
     {"pairs", speedups_pairs, METH_VARARGS, pairs_doc},
     {NULL},

@@ -1,10 +1,11 @@
-/* The libbpf functions libbpf_py._speedups calls, as the cffi extension exports them.
+/* The libbpf functions libbpf_py._speedups calls, as the cffi extension hands them over.
  *
  * Included by the cffi extension's source (libbpf_py/_cdefs/bpf.py, which defines the
- * one table, `libbpf_py_speedups_api`) and by libbpf_py/_speedups.c (which finds that
- * table with dlsym in the already loaded cffi extension). _speedups never links
- * libbpf itself: it calls whichever libbpf the cffi extension is linked with, shared
- * or static, so a build has exactly one libbpf and the link audit stays true.
+ * one table and publishes it as a PyCapsule, the documented way for one extension to
+ * offer C functions to another) and by libbpf_py/_speedups.c (which takes that
+ * capsule with PyCapsule_Import). _speedups never links libbpf itself: it calls
+ * whichever libbpf the cffi extension is linked with, shared or static, so a build
+ * has exactly one libbpf and the link audit stays true.
  *
  * Only libbpf's stable LIBBPF_0.0.1 map element calls, declared here by their
  * prototypes so that no libbpf header is needed to build _speedups.
@@ -15,7 +16,7 @@
 #include <linux/types.h>
 
 #define LIBBPF_PY_SPEEDUPS_MAGIC 0x6c6962627066707aULL /* "libbpfpz" */
-#define LIBBPF_PY_SPEEDUPS_VERSION 1
+#define LIBBPF_PY_SPEEDUPS_VERSION 2
 
 struct libbpf_py_speedups_api {
     unsigned long long magic;   /* LIBBPF_PY_SPEEDUPS_MAGIC */
@@ -26,6 +27,8 @@ struct libbpf_py_speedups_api {
     int (*map_delete_elem)(int fd, const void *key);
 };
 
-#define LIBBPF_PY_SPEEDUPS_SYMBOL "libbpf_py_speedups_api"
+/* The capsule's name: PyCapsule_Import imports libbpf_py._libbpf and takes its
+ * attribute _speedups_api, which libbpf_py_speedups_export() sets. */
+#define LIBBPF_PY_SPEEDUPS_CAPSULE "libbpf_py._libbpf._speedups_api"
 
 #endif

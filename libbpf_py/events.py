@@ -15,7 +15,8 @@ What a callback receives (``record=`` of the constructor and of ``add()``):
     a read-only ``memoryview`` of the record, valid **only during the call**:
     it is released when the callback returns (use after that raises
     ``ValueError``). Copy what you keep (``bytes(view)``). (It is a view of
-    a copy of the record, so a slice kept by mistake is never a crash.)
+    a copy of the record: a slice or export kept by mistake keeps that
+    record's own bytes alive and never shows another record or crashes.)
 ``bytes``
     a ``bytes`` copy, yours to keep.
 a ctypes type (``Structure``, ``Union``, array, simple type)
@@ -62,7 +63,6 @@ from __future__ import annotations
 import collections
 import ctypes
 import errno
-import functools
 import os
 import select
 import threading
@@ -240,30 +240,18 @@ class _Status:
         self.stopped = False
 
 
-class _Scratch:
-    """A private copy of the current record, lent to a callback as a memoryview."""
-
-    __slots__ = ("cdata", "size", "view")
-
-    def __init__(self, size: int = 4096) -> None:
-        self.alloc(size)
-
-    def alloc(self, size: int) -> None:
-        buf = bytearray(max(size, 2 * getattr(self, "size", 0)))
-        self.cdata = ffi.from_buffer(buf)  # never resized: a view may linger
-        self.view = memoryview(buf)
-        self.size = len(buf)
-
-    def lend(self, data: Any, size: int) -> memoryview:
-        if size > self.size:
-            self.alloc(size)
-        _memmove(self.cdata, data, size)
-        return self.view[:size]
-
-
-_memmove = ffi.memmove
-_release = memoryview.release
 _buffer = ffi.buffer
+
+
+def _lend(data: Any, size: int) -> memoryview:
+    """A read-only view of a private copy of a record, for a callback.
+
+    The callback's view is released after the call; a slice of it kept by
+    mistake holds its own copy, so it never shows another record's bytes.
+    """
+    return memoryview(_buffer(data, size)[:])
+
+
 
 
 class _Sink:
@@ -272,7 +260,7 @@ class _Sink:
     The hot path of the callback API: kept flat on purpose.
     """
 
-    __slots__ = ("callback", "cdata", "decode", "label", "scratch", "status")
+    __slots__ = ("callback", "decode", "label", "status")
 
     def __init__(self, callback: Optional[Callback], decode: Optional[Callable[[bytes], Any]],
                  label: str, status: _Status) -> None:
@@ -280,7 +268,6 @@ class _Sink:
         self.decode = decode
         self.label = label
         self.status = status
-        self.scratch = _Scratch()
 
     def _no_callback(self, record: Any) -> Any:
         raise TypeError(f"ring {self.label} has no callback: give one to RingBuffer() / "
@@ -290,11 +277,7 @@ class _Sink:
         try:
             decode = self.decode
             if decode is None:
-                scratch = self.scratch
-                if size > scratch.size:
-                    scratch.alloc(size)
-                _memmove(scratch.cdata, data, size)
-                view = scratch.view[:size]
+                view = _lend(data, size)
                 ret = self.callback(view)
                 try:
                     view.release()
@@ -730,12 +713,17 @@ class RingBuffer(_Buffer):
         n = len(rings)
         end = n if limit is None else min(n, i + limit)
         start = i
-        pos = [i]
+        pos: List[Any] = [i, False]
         try:
             deliver(self._delivery, data, offs, rings if len(self._delivery) > 1 else None,
                     i, end, pos)
         finally:  # also on an exception: the record that raised counts as consumed
             i = pos[0]
+            if pos[1]:
+                # A slice or export of a record's view outlived its callback: it keeps
+                # this batch memory alive and must go on showing its own record, so
+                # the next take gets fresh memory instead of overwriting it.
+                self._batch_caps = (0, 0)
             if i >= n:
                 self._pending = None
             elif isinstance(data, bytes):
@@ -761,8 +749,9 @@ class RingBuffer(_Buffer):
         They are views of the batch memory, which the next take overwrites:
         ``consume()`` hands them to ``deliver()`` as they are (no copy, no fresh
         256 KiB allocation per batch), :meth:`drain` copies them into its Batch.
-        ``deliver()`` holds a buffer export of ``data`` while a record's view may be
-        in use, and the cffi buffers keep the arrays alive even if the batch grows.
+        The cffi buffers hold the owning arrays, so they stay alive when the batch
+        grows; ``deliver()`` exports ``data`` to every record view, and a view that
+        outlives its callback makes ``_deliver`` retire this memory (not reuse it).
         """
         self._ensure_batch(max_records, max_bytes)
         b = self._batch
@@ -775,9 +764,13 @@ class RingBuffer(_Buffer):
         finally:
             b.active = 0
         count, length, full = int(b.count), int(b.len), bool(b.full)
-        data = _buffer(b.data, length)
-        offsets = memoryview(_buffer(b.offsets, 4 * (count + 1))).cast("I")
-        rings = memoryview(_buffer(b.rings, 4 * count)).cast("I") if count else _EMPTY_U32
+        # Buffers of the owning arrays (not of b.data, a borrowed pointer): a view or
+        # slice of a record keeps its memory alive even after the batch is replaced
+        # or the buffer closed and freed.
+        data_arr, offs_arr, rings_arr = self._batch_arrays
+        data = _buffer(data_arr, length)
+        offsets = memoryview(_buffer(offs_arr, 4 * (count + 1))).cast("I")
+        rings = memoryview(_buffer(rings_arr, 4 * count)).cast("I") if count else _EMPTY_U32
         if ret < 0 and not full:
             raise make_error(-ret, "ring_buffer__consume")
         return data, offsets, rings, full
@@ -948,27 +941,27 @@ class RingBuffer(_Buffer):
 # -- user ring buffers -----------------------------------------------------------------------
 
 
-def _noop(*args: Any) -> None:
-    """ffi.gc destructor whose only job is to hold its bound arguments."""
-
-
 class Reservation:
     """Space reserved in a :class:`UserRingBuffer`: fill ``buffer``, then submit.
 
     ``buffer`` is a writable ``memoryview`` of exactly the reserved size,
     valid until :meth:`submit` or :meth:`discard` (it is released then). As
     a context manager it submits on success and discards on an exception.
+
+    ``buffer`` is a private staging copy that :meth:`submit` copies into the
+    ring: a slice of it (or a ctypes object made ``from_buffer``) kept past
+    submit or discard writes into that dead copy, never into the ring, whose
+    space then belongs to the BPF side or to a later record.
     """
 
-    __slots__ = ("_owner", "_ptr", "buffer", "size")
+    __slots__ = ("_owner", "_ptr", "_staging", "buffer", "size")
 
-    def __init__(self, owner: UserRingBuffer, st: _State, ptr: Any, size: int) -> None:
+    def __init__(self, owner: UserRingBuffer, ptr: Any, size: int) -> None:
         self._owner = owner
-        # the view holds the state (ring memory stays mapped) through the gc'd pointer
-        held = ffi.gc(ptr, functools.partial(_noop, st))
         self._ptr: Any = ptr
         self.size = size
-        self.buffer = memoryview(ffi.buffer(held, size))
+        self._staging = bytearray(size)
+        self.buffer = memoryview(self._staging)
 
     @property
     def done(self) -> bool:
@@ -1045,7 +1038,7 @@ class UserRingBuffer(_Buffer):
             ptr = lib.user_ring_buffer__reserve(st.ptr, size)
             err = ffi.errno
             if ptr != ffi.NULL:
-                r = Reservation(self, st, ptr, size)
+                r = Reservation(self, ptr, size)
                 self._pending.add(r)  # under the lock: close() discards it if need be
                 return r
         if err != errno.ENOSPC:
@@ -1096,6 +1089,7 @@ class UserRingBuffer(_Buffer):
             if discard:
                 lib.user_ring_buffer__discard(st.ptr, ptr)
             else:
+                ffi.memmove(ptr, r._staging, r.size)
                 lib.user_ring_buffer__submit(st.ptr, ptr)
 
     def submit(self, r: Reservation) -> None:
@@ -1145,8 +1139,7 @@ class _PerfSink:
     delivered first by the next consume call, so nothing is lost.
     """
 
-    __slots__ = ("ctx", "decode", "lost", "lost_total", "pending", "sample", "scratch",
-                 "status")
+    __slots__ = ("ctx", "decode", "lost", "lost_total", "pending", "sample", "status")
 
     def __init__(self, sample: Optional[Callback], lost: Optional[Callback],
                  decode: Optional[Callable[[bytes], Any]]) -> None:
@@ -1154,7 +1147,6 @@ class _PerfSink:
         self.lost = lost
         self.decode = decode
         self.status = _Status()
-        self.scratch = _Scratch() if decode is None else None
         self.lost_total = 0
         self.pending: Deque[Tuple[bool, int, Any]] = collections.deque()
         self.ctx: Any = None
@@ -1172,9 +1164,8 @@ class _PerfSink:
             callback = self.sample
             if callback is None:
                 return
-            scratch = self.scratch
-            if scratch is not None:
-                view = scratch.lend(data, size) if size >= 0 else memoryview(data)
+            if self.decode is None:
+                view = _lend(data, size) if size >= 0 else memoryview(data)
                 try:
                     ret = callback(cpu, view)
                 finally:
@@ -1184,7 +1175,7 @@ class _PerfSink:
                         pass
             else:
                 raw = ffi.buffer(data, size)[:] if size >= 0 else data
-                ret = callback(cpu, self.decode(raw))  # type: ignore[misc]
+                ret = callback(cpu, self.decode(raw))
         except BaseException as exc:
             self._stop(exc)
             return

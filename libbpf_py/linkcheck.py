@@ -26,7 +26,8 @@ symbol bound to a ``LIBBPF_*`` version.
 
 Companion: libbpf_py's second extension, ``libbpf_py._speedups`` (Map's int element path,
 the ring buffer delivery loop), must hold no libbpf at all: it calls the audited extension's
-libbpf through a table that extension exports (``libbpf_py_speedups_api``).
+libbpf through a table that extension hands over as a PyCapsule
+(``libbpf_py._libbpf._speedups_api``).
 :func:`audit_companion` proves that from its ELF file (no ``libbpf.so*`` in ``DT_NEEDED``, no
 libbpf symbol imported, defined or exported); ``linkcheck`` without a FILE audits both.
 """
@@ -509,7 +510,7 @@ def format_companion(result: CompanionAudit) -> str:
         return (head + "\n" + _wrap(
             "no libbpf: no libbpf.so in NEEDED (" + (", ".join(result.needed) or "none")
             + "), no libbpf symbol imported, defined or exported; it calls the extension's "
-            "libbpf through the table libbpf_py_speedups_api", "  "))
+            "libbpf through the capsule libbpf_py._libbpf._speedups_api", "  "))
     return head + "\n" + "\n".join(
         _wrap(f"holds or links libbpf: {problem}", "  ") for problem in result.problems)
 

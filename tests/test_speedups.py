@@ -17,9 +17,10 @@ from __future__ import annotations
 import errno
 import gc
 import json
+import weakref
 from array import array
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import pytest
 from elftools.elf.dynamic import DynamicSection
@@ -149,7 +150,7 @@ def test_non_int_maps_take_the_general_path(maps: Callable[..., Map]) -> None:
 
 
 def test_speedups_links_no_libbpf() -> None:
-    """_speedups calls the cffi extension's libbpf through a table: it needs none."""
+    """_speedups calls the cffi extension's libbpf through a capsule: it needs none."""
     path = _speedups.__file__
     assert path is not None
     with open(path, "rb") as f:
@@ -158,28 +159,43 @@ def test_speedups_links_no_libbpf() -> None:
                   for t in s.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
         symbols = [sym.name for s in elf.iter_sections() if isinstance(s, SymbolTableSection)
                    for sym in s.iter_symbols()]
-    assert needed and not [n for n in needed if "bpf" in n]
+    assert not [n for n in needed if "bpf" in n]
     assert not [n for n in symbols if n.startswith(("bpf_", "libbpf_", "btf_"))]
-    # ... while the extension it binds to exports the table
+    # no symbol is looked up by name: no dlopen/dlsym, and the table is not exported
+    assert not {"dlopen", "dlsym"} & set(symbols)
     with open(BUILD.extension_path, "rb") as f:
         dynsym = ELFFile(f).get_section_by_name(".dynsym")
-        assert dynsym.get_symbol_by_name("libbpf_py_speedups_api")
+        assert not dynsym.get_symbol_by_name("libbpf_py_speedups_api")
+    # ... it is handed over as a capsule instead
+    from libbpf_py import _libbpf
+
+    assert type(_libbpf._speedups_api).__name__ == "PyCapsule"
+    assert "libbpf_py._libbpf._speedups_api" in repr(_libbpf._speedups_api)
 
 
-def test_bind_refuses_what_is_not_the_extension() -> None:
-    with pytest.raises(ImportError, match="is not a loaded library"):
-        _speedups.bind("/nonexistent/_libbpf.so")
-    with pytest.raises(ImportError, match="has no libbpf_py_speedups_api"):
-        _speedups.bind(_speedups.__file__)  # loaded, but not the cffi extension
+def test_bind_refuses_what_is_not_the_table() -> None:
+    from libbpf_py import _libbpf
+
+    capsule = _libbpf._speedups_api
+    try:
+        _libbpf._speedups_api = _speedups.__spec__  # anything but the capsule
+        with pytest.raises(ImportError, match=r"no function table libbpf_py\._libbpf"):
+            _speedups.bind()
+        del _libbpf._speedups_api
+        with pytest.raises(ImportError, match="no function table"):
+            _speedups.bind()
+    finally:
+        _libbpf._speedups_api = capsule
+    _speedups.bind()  # the real one binds again
     with pytest.raises(TypeError):
-        _speedups.bind(3)  # type: ignore[arg-type]
+        _speedups.bind(3)  # type: ignore[call-arg]
 
 
 def test_deliver_refuses_bad_batches() -> None:
     got: List[bytes] = []
     sinks = [(got.append, 1, None)]
     offs = memoryview(bytes(4 * 3)).cast("I")  # 2 records of 0 bytes
-    pos = [0]
+    pos: List[Any] = [0, False]
     assert _speedups.deliver(sinks, b"", offs, None, 0, 2, pos) == 2 and got == [b"", b""]
     with pytest.raises(ValueError, match="out of the batch"):
         _speedups.deliver(sinks, b"", offs, None, 0, 3, pos)
@@ -192,7 +208,7 @@ def test_deliver_refuses_bad_batches() -> None:
     rings[1] = 5
     with pytest.raises(ValueError, match="unknown ring"):
         _speedups.deliver(sinks, b"", offs, rings, 0, 2, pos)
-    assert pos == [1]  # the first record was handed over
+    assert pos == [1, False]  # the first record was handed over
     with pytest.raises(TypeError, match="sink"):
         _speedups.deliver([("x",)], b"", offs, None, 0, 1, pos)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="mode"):
@@ -209,20 +225,24 @@ def _batch(records: List[bytes]) -> Tuple[bytes, memoryview]:
     return data, memoryview(bytearray(array("I", ends).tobytes())).cast("I")
 
 
-def test_deliver_views_reused_only_when_unseen() -> None:
-    """A record's view may be the previous record's, retargeted, only when nothing
-    else holds it: every callback sees its own record, kept slices and hashes
-    stay those of their record, kept views are released."""
+def test_deliver_views_are_fresh_and_never_alias() -> None:
+    """Every record gets a view of its own: a kept view is released after its call,
+    a weak reference never resolves to a later record, a kept slice keeps showing
+    its own record, and pos[1] tells the caller its memory is still in use."""
     records = [bytes([i]) * (i % 5 + 1) for i in range(50)]
     data, offs = _batch(records)
     seen: List[bytes] = []
     slices: List[memoryview] = []
     hashes: List[int] = []
     kept: List[memoryview] = []
+    weak: List[Any] = []
+    exporters: List[Any] = []
 
     def callback(view: memoryview) -> int:
         seen.append(bytes(view))
         hashes.append(hash(view))
+        weak.append(weakref.ref(view))
+        exporters.append(view.obj)
         i = len(seen) - 1
         if i % 7 == 0:
             slices.append(view[:])  # a slice outlives the call, on the record's memory
@@ -230,14 +250,28 @@ def test_deliver_views_reused_only_when_unseen() -> None:
             kept.append(view)  # kept: released after the call
         return 0
 
-    pos = [0]
+    pos: List[Any] = [0, False]
     assert _speedups.deliver([(callback, 0, None)], data, offs, None, 0, 50, pos) == 50
-    assert seen == records and pos == [50]
+    assert seen == records and pos == [50, True]  # the slices still use the data
     assert hashes == [hash(r) for r in records]
     assert [bytes(s) for s in slices] == records[::7]
     for v in kept:
         with pytest.raises(ValueError, match="released"):
             bytes(v)
+    for i, ref in enumerate(weak):  # dead, or a released view: never another record
+        v = ref()
+        if v is not None:
+            with pytest.raises(ValueError, match="released"):
+                bytes(v)
+        else:
+            assert i % 11 != 0
+    # the exporter lends a window only while a view is made
+    with pytest.raises(BufferError, match="valid only during its callback"):
+        memoryview(exporters[-1])
+    slices.clear()
+    pos = [0, False]
+    _speedups.deliver([(seen.append, 1, None)], data, offs, None, 0, 50, pos)
+    assert pos == [50, False]  # nothing kept: the data may be reused
 
 
 def test_deliver_stops_and_raises_at_the_right_record() -> None:
@@ -248,9 +282,9 @@ def test_deliver_stops_and_raises_at_the_right_record() -> None:
         got.append(bytes(view))
         return bytes(view) == b"b"
 
-    pos = [0]
+    pos: List[Any] = [0, False]
     assert _speedups.deliver([(stop_at_b, 0, None)], data, offs, None, 0, 4, pos) == 2
-    assert got == [b"a", b"b"] and pos == [2]
+    assert got == [b"a", b"b"] and pos == [2, False]
 
     def boom(record: bytes) -> None:
         if record == b"c":
@@ -258,7 +292,7 @@ def test_deliver_stops_and_raises_at_the_right_record() -> None:
 
     with pytest.raises(KeyboardInterrupt, match="at c"):
         _speedups.deliver([(boom, 1, None)], data, offs, None, 2, 4, pos)
-    assert pos == [3]  # the record that raised counts as handed over
+    assert pos == [3, False]  # the record that raised counts as handed over
     decoded: List[str] = []
     _speedups.deliver([(decoded.append, 2, bytes.decode)], data, offs, None, 0, 4, pos)
     assert decoded == ["a", "b", "c", "d"]
@@ -267,7 +301,8 @@ def test_deliver_stops_and_raises_at_the_right_record() -> None:
 def test_linkcheck_audits_the_companion(capsys: pytest.CaptureFixture[str]) -> None:
     """linkcheck proves from the ELF that _speedups holds no libbpf, and would say if it did."""
     clean = linkcheck.audit_companion(_speedups.__file__ or "")
-    assert clean.clean and clean.problems == [] and "libc.so.6" in clean.needed
+    assert clean.clean and clean.problems == []
+    assert not [n for n in clean.needed if "bpf" in n]
     # the cffi extension, which does hold or link libbpf, fails the same audit
     holder = linkcheck.audit_companion(BUILD.extension_path)
     assert not holder.clean

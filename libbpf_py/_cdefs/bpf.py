@@ -14,6 +14,9 @@ INCLUDES = """
 TYPES = """
 #define BPF_LOG_BUF_SIZE ...
 
+// project shim (CUSTOMIZATIONS below): publish the table libbpf_py._speedups calls
+int libbpf_py_speedups_export(void);
+
 struct bpf_map_create_opts {
     size_t sz;
     __u32 btf_fd;
@@ -320,13 +323,13 @@ int bpf_token_create(int, struct bpf_token_create_opts *);
 """
 
 # The function table libbpf_py._speedups (Map's int element path) takes its libbpf
-# calls from: exported from this extension, found there with dlsym, so that
-# _speedups calls this build's libbpf (shared or static) and links none itself.
+# calls from, handed over as a PyCapsule (libbpf_py._libbpf._speedups_api) that
+# libbpf_py._binding asks this extension to publish at import: _speedups calls this
+# build's libbpf (shared or static), links none itself, and finds no symbol by name.
 CUSTOMIZATIONS = """
 #include "_speedups.h"
 
-__attribute__((visibility("default")))
-const struct libbpf_py_speedups_api libbpf_py_speedups_api = {
+static const struct libbpf_py_speedups_api libbpf_py_speedups_table = {
     .magic = LIBBPF_PY_SPEEDUPS_MAGIC,
     .version = LIBBPF_PY_SPEEDUPS_VERSION,
     .size = sizeof(struct libbpf_py_speedups_api),
@@ -334,6 +337,28 @@ const struct libbpf_py_speedups_api libbpf_py_speedups_api = {
     .map_update_elem = bpf_map_update_elem,
     .map_delete_elem = bpf_map_delete_elem,
 };
+
+/* Set libbpf_py._libbpf._speedups_api to a capsule of the table; 0, or -1 with
+ * the Python error printed (cffi calls C with the GIL released: take it). */
+static int libbpf_py_speedups_export(void)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int ret = -1;
+    PyObject *mod = PyImport_ImportModule("libbpf_py._libbpf");
+    if (mod != NULL) {
+        PyObject *cap = PyCapsule_New((void *)&libbpf_py_speedups_table,
+                                      LIBBPF_PY_SPEEDUPS_CAPSULE, NULL);
+        if (cap != NULL) {
+            ret = PyObject_SetAttrString(mod, "_speedups_api", cap);
+            Py_DECREF(cap);
+        }
+        Py_DECREF(mod);
+    }
+    if (ret < 0)
+        PyErr_Print();
+    PyGILState_Release(gil);
+    return ret;
+}
 """
 
 #: exported libbpf symbols this area does not declare, with the reason

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import libbpf_py
+from libbpf_py.errors import privilege_hint
 
 HERE = Path(__file__).resolve().parent
 # <bpf/usdt.bpf.h> includes <linux/errno.h>, whose <asm/errno.h> lives in the
@@ -62,8 +62,12 @@ def write_object(name: str, workdir: Path) -> Path:
 
 
 def require_root(tool: str) -> None:
-    """Exit with a clear message unless running as root."""
-    if os.geteuid() != 0:
+    """Exit with a clear message unless the process may load BPF programs.
+
+    What counts is the effective capabilities (CAP_SYS_ADMIN, or CAP_BPF and
+    CAP_PERFMON), not the uid: root without them is refused too.
+    """
+    if privilege_hint() is not None:
         sys.exit(f"{tool}: needs root (CAP_BPF and CAP_PERFMON) to load BPF programs")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import libbpf_py
 from libbpf_py import BpfObject
+from libbpf_py.errors import privilege_hint
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,8 +44,8 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=8, help="processes to show (default 8)")
     ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("syscount: needs root to load BPF programs")
+    if privilege_hint() is not None:  # the capabilities, not the uid
+        sys.exit("syscount: needs root (CAP_BPF and CAP_PERFMON) to load BPF programs")
 
     info = libbpf_py.build_info()
     print(f"libbpf_py {libbpf_py.__version__}: {info.mode} libbpf {info.runtime_version} "

@@ -29,6 +29,7 @@ from libbpf_py.errors import (
     LibbpfNotSupportedError,
     LibbpfVersionError,
     NotLoadedError,
+    VerifierError,
 )
 from libbpf_py.link import FdLink, Link, TcLink
 
@@ -232,8 +233,24 @@ def count_lines_ok(text: str) -> bool:
     return all(line.split(" ", 1)[0].isdigit() for line in text.splitlines())
 
 
+def _iter_map_refused(exc: VerifierError) -> bool:
+    """The refusal seen on some 6.18 kernels: EPERM before the verifier looked at any
+    instruction (``processed 0 insns``), while the task iterator of the same object
+    loads. The bpf_map_elem iterator reads other maps' values; a kernel (or its
+    security policy) may keep that from this process even as root."""
+    return exc.errno == errno.EPERM and "processed 0 insns" in (exc.log or "")
+
+
 def test_map_element_iterator_walks_the_given_map(load_attach: LoadAttach) -> None:
-    with load_attach("on_iter_map") as obj:
+    try:
+        loaded = load_attach("on_iter_map")
+        obj = loaded.__enter__()
+    except VerifierError as exc:
+        assert _iter_map_refused(exc), f"a refusal other than this kernel's known one: {exc}"
+        with load_attach("on_iter_task"):  # the other iterator kind still loads here
+            pass
+        pytest.xfail(f"this kernel refuses iter/bpf_map_elem before verifying it: {exc}")
+    try:
         walked = obj.maps.walked
         walked[1] = 10
         walked[2] = 20
@@ -242,6 +259,8 @@ def test_map_element_iterator_walks_the_given_map(load_attach: LoadAttach) -> No
             assert link.info()["map_id"] == walked.id
         with pytest.raises(ValueError, match="not two"):
             obj.programs.on_iter_map.attach_iter(map=walked, tid=1)
+    finally:
+        loaded.__exit__(None, None, None)
 
 
 # -- XDP, tc, netns on a veth pair in a fresh network namespace --------------------------

@@ -236,12 +236,14 @@ def test_examples_help_and_refuse_without_root(kernel: None, example: str) -> No
                             text=True, timeout=60, cwd=EXAMPLES)
     assert helped.returncode == 0 and helped.stdout.startswith("usage: "), helped.stderr
     assert "--seconds" in helped.stdout
-    # as nobody: a one-line refusal, before any compiling or loading
+    # root without capabilities: a one-line refusal, before any compiling or loading.
+    # The uid stays 0, so the checkout and the tox env stay readable wherever they are
+    # and whatever their modes (a clone under /root, a .tox made 0700).
     args = ["--ifname", "lo"] if example == "xdpcount.py" else []
     if example == "usdt_tracer.py":
         args = ["--binary", "/bin/true", "--provider", "p", "--name", "n"]
-    nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                             sys.executable, example, *args], capture_output=True, text=True,
-                            timeout=60, cwd=EXAMPLES)
+    nobody = subprocess.run(["setpriv", "--inh-caps=-all", "--ambient-caps=-all",
+                             "--bounding-set=-all", sys.executable, example, *args],
+                            capture_output=True, text=True, timeout=60, cwd=EXAMPLES)
     assert nobody.returncode == 1
     assert nobody.stderr.strip().endswith("to load BPF programs"), nobody.stderr

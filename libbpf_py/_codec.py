@@ -138,9 +138,7 @@ class IntCodec(Codec):
         return _validate.range_error(self.what, obj, self.size * 8, self.signed)
 
     def to_bytes(self, obj: Any) -> Any:
-        if isinstance(obj, int):
-            if obj.__class__ is bool:
-                raise _validate.type_error(self.what, obj, self.accepts)
+        if isinstance(obj, int):  # bool too: a map key/value True is exactly 1
             try:
                 return int(obj).to_bytes(self.size, _BYTEORDER, signed=self.signed)
             except OverflowError:
@@ -152,8 +150,6 @@ class IntCodec(Codec):
 
     def encode(self, obj: Any) -> Any:
         if isinstance(obj, int):
-            if obj.__class__ is bool:
-                raise _validate.type_error(self.what, obj, self.accepts)
             try:
                 return ffi.new(self._ptr, obj)
             except OverflowError:
@@ -167,7 +163,7 @@ class IntCodec(Codec):
         return buf[0]
 
     def encode_many(self, objs: Sequence[Any]) -> bytes:
-        if all(isinstance(o, int) and o.__class__ is not bool for o in objs):
+        if all(isinstance(o, int) for o in objs):
             try:
                 return bytes(ffi.buffer(ffi.new(self._arr, list(objs))))
             except OverflowError:
@@ -191,8 +187,6 @@ class FloatCodec(Codec):
 
     def to_bytes(self, obj: Any) -> Any:
         if isinstance(obj, (int, float)):
-            if obj.__class__ is bool:
-                raise _validate.type_error(self.what, obj, self.accepts)
             return struct.pack(self._fmt, obj)
         return self._buffer(obj)
 

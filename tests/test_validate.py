@@ -105,8 +105,6 @@ def test_plain_int_maps_use_the_same_rule(maps: Callable[..., Map]) -> None:
         m[1] = 2**32
     with pytest.raises(ValueError, match=r"^key of .*map = -1 " + U32):
         m[-1] = 1
-    with pytest.raises(TypeError, match=r"must be an int .*not bool|not bool"):
-        m[True] = 1
     with pytest.raises(TypeError):
         m[1] = 2.0
     assert len(m) == 0
@@ -217,6 +215,8 @@ def test_nul_in_paths_is_refused(loaded: BpfObject, bpffs_dir: Path,
             assert os.listdir(bpffs_dir) == [], what
         with pytest.raises(ValueError, match=r"NUL byte"):
             m.pin(bad.encode())
+        with pytest.raises(ValueError, match=r"category contains a NUL byte"):
+            prog.attach_tracepoint("syscalls\0x", "sys_enter_getppid")
     finally:
         link.destroy()
     with BpfObject.open(validate_o) as obj:
@@ -225,8 +225,6 @@ def test_nul_in_paths_is_refused(loaded: BpfObject, bpffs_dir: Path,
         with pytest.raises(ValueError, match=r"NUL byte"):
             obj.maps.vt_events.pin_path = bad
         assert obj.maps.vt_events.pin_path is None
-        with pytest.raises(ValueError, match=r"NUL byte"):
-            obj.programs.vt_prog_name_zz.attach_tracepoint("syscalls\0x", "sys_enter_getppid")
     with pytest.raises(ValueError, match=r"NUL byte"):
         BpfObject.open(validate_o, pin_root_path=bad)
 

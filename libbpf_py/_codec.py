@@ -37,6 +37,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
+from . import _validate
 from ._binding import ffi, lib
 
 _BYTEORDER = sys.byteorder
@@ -132,15 +133,12 @@ class IntCodec(Codec):
         self._one = ctype + "[1]"
         kind = "signed" if signed else "unsigned"
         self.accepts = f"an int ({kind}, {size * 8} bits) or a bytes-like object"
-        self._range = (f"an {kind} {size * 8}-bit int "
-                       f"({-(1 << (size * 8 - 1)) if signed else 0}.."
-                       f"{(1 << (size * 8 - (1 if signed else 0))) - 1})")
 
     def _overflow(self, obj: int) -> ValueError:
-        return ValueError(f"{self.what}: {obj} does not fit in {self._range}")
+        return _validate.range_error(self.what, obj, self.size * 8, self.signed)
 
     def to_bytes(self, obj: Any) -> Any:
-        if isinstance(obj, int):
+        if isinstance(obj, int):  # bool too: a map key/value True is exactly 1
             try:
                 return int(obj).to_bytes(self.size, _BYTEORDER, signed=self.signed)
             except OverflowError:
@@ -239,8 +237,77 @@ def mark_read_only(obj: Any, exc: Type[Exception], message: str) -> None:
     obj.__dict__["_ro_"] = (exc, message)
 
 
+# ctypes int types -> (bits, signed); c_bool is checked as an unsigned 1-bit int
+_CT_INT_SHAPES: Dict[Any, Tuple[int, bool]] = {
+    ctypes.c_int8: (8, True), ctypes.c_uint8: (8, False), ctypes.c_int16: (16, True),
+    ctypes.c_uint16: (16, False), ctypes.c_int32: (32, True), ctypes.c_uint32: (32, False),
+    ctypes.c_int64: (64, True), ctypes.c_uint64: (64, False), ctypes.c_bool: (1, False),
+}
+_CT_FLOATS = (ctypes.c_float, ctypes.c_double)
+
+# what a field write checks: (bits, signed, bitfield) for an int, _FLOAT, or None
+# (records, arrays, bytes, bitfield properties: checked where they are written)
+_Check = Optional[Tuple[int, bool, bool]]
+_FLOAT: Tuple[int, bool, bool] = (0, False, False)
+_BOOL: Tuple[int, bool, bool] = (1, False, False)
+
+
+def _field_checks(cls: Any) -> Dict[str, _Check]:
+    """Every settable name of a ctypes record and how a write to it is checked (cached)."""
+    checks: Optional[Dict[str, _Check]] = cls.__dict__.get("_btf_checks_")
+    if checks is not None:
+        return checks
+    checks = {}
+    anonymous = set(getattr(cls, "_anonymous_", ()))
+    for name, ctype, *bits in getattr(cls, "_fields_", ()):
+        if name in anonymous:
+            checks.update(_field_checks(ctype))
+            continue
+        shape = _CT_INT_SHAPES.get(ctype)
+        if ctype is ctypes.c_bool and not bits:
+            checks[name] = _BOOL
+        elif shape is not None:
+            checks[name] = (bits[0], shape[1], True) if bits else (shape[0], shape[1], False)
+        elif ctype in _CT_FLOATS:
+            checks[name] = _FLOAT
+        else:
+            checks[name] = None
+    for name in getattr(cls, "_btf_props_", {}):
+        checks[name] = None
+    cls._btf_checks_ = checks
+    return checks
+
+
+def _title(cls: Any) -> str:
+    """How an unknown-name message names a record class: ``struct task``, ``section '.bss'``."""
+    return str(cls.__dict__.get("_btf_title_") or cls.__name__)
+
+
+def _cname(cls: Any) -> str:
+    """How a value message names a record class: its C name (``task``, ``.bss``)."""
+    return str(cls.__dict__.get("_btf_cname_") or cls.__name__)
+
+
+def check_value(ctype: Any, value: Any, what: str) -> None:
+    """Raise unless ``value`` fits a field or element of ctypes type ``ctype`` exactly."""
+    shape = _CT_INT_SHAPES.get(ctype)
+    if ctype is ctypes.c_bool and value.__class__ is bool:
+        return
+    if shape is not None:
+        _validate.check_int(value, what, *shape)
+    elif ctype in _CT_FLOATS and (value.__class__ is bool
+                                  or not isinstance(value, (int, float))):
+        raise _validate.type_error(what, value, "a float")
+
+
 class _BtfRecord:
-    """Helpers shared by the generated ctypes structs and unions."""
+    """Helpers shared by the generated ctypes structs and unions.
+
+    Every write is checked (:mod:`libbpf_py._validate`): an unknown name is an
+    AttributeError with a close-match suggestion, an int that does not fit its
+    field (or bitfield) a ValueError, a value of another type a TypeError;
+    ctypes alone would drop the name or wrap the int.
+    """
 
     _btf_names_: Tuple[str, ...] = ()
     _btf_cnames_: Dict[str, str] = {}
@@ -253,20 +320,49 @@ class _BtfRecord:
             out[name] = to_python(getattr(self, name))
         return out
 
+    def _unknown(self, name: str) -> AttributeError:
+        cls = type(self)
+        names = cls._btf_names_ or tuple(n for n in _field_checks(cls)
+                                          if not n.startswith("_raw"))
+        return _validate.unknown_name(_title(cls), name, names)
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only when ctypes has no such field either
+        if name.startswith("__") or name in ("_b_base_", "_ro_", "_btf_checks_"):
+            raise AttributeError(name)
+        raise self._unknown(name)
+
     def __setattr__(self, name: str, value: Any) -> None:
         _write_guard(self)
+        cls = type(self)
+        checks = cls.__dict__.get("_btf_checks_") or _field_checks(cls)
+        try:
+            check = checks[name]
+        except KeyError:
+            raise self._unknown(name) from None
         t = type(value)
-        if t is int or t is float or t is bytes or t is bool:  # the common case, fast
+        if check is not None:
+            bits, signed, bitfield = check
+            if check is _FLOAT:
+                if t is not float:
+                    check_value(ctypes.c_double, value, f"{_cname(cls)}.{name}")
+            elif check is _BOOL and t is bool:
+                pass
+            elif t is not int or not (-(1 << (bits - 1)) if signed else 0) <= value \
+                    < (1 << (bits - 1 if signed else bits)):
+                _validate.check_int(value, f"{_cname(cls)}.{name}", bits, signed,
+                                    bitfield=bitfield)
+            object.__setattr__(self, name, value)
+            return
+        if t is int or t is float or t is bytes or t is bool:
             object.__setattr__(self, name, value)
             return
         if isinstance(value, Mapping):
-            field = getattr(type(self), name, None)
-            value = _record_from(type(getattr(self, name)), value) if field is not None \
-                else value
+            value = _record_from(type(getattr(self, name)), value)
         elif isinstance(value, (list, tuple)):
             current = getattr(self, name, None)
             if isinstance(current, ctypes.Array):
-                value = _array_from(type(current), value)
+                value = _array_from(type(current), value, f"{_cname(cls)}.{name}")
         super().__setattr__(name, value)
 
     def __repr__(self) -> str:
@@ -276,7 +372,7 @@ class _BtfRecord:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bool(bytes(self) == bytes(other))  # type: ignore[call-overload]
+        return bool(bytes(self) == bytes(other))
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
@@ -304,7 +400,7 @@ def _record_from(cls: Any, value: Mapping[str, Any]) -> Any:
     return out
 
 
-def _array_from(cls: Any, value: Sequence[Any]) -> Any:
+def _array_from(cls: Any, value: Sequence[Any], what: str = "array") -> Any:
     if len(value) != cls._length_:
         raise ValueError(f"an array of {cls._length_} elements needs {cls._length_} values, "
                          f"got {len(value)}")
@@ -313,7 +409,9 @@ def _array_from(cls: Any, value: Sequence[Any]) -> Any:
         if isinstance(v, Mapping):
             v = _record_from(cls._type_, v)
         elif isinstance(v, (list, tuple)):
-            v = _array_from(cls._type_, v)
+            v = _array_from(cls._type_, v, f"{what}[{i}]")
+        else:
+            check_value(cls._type_, v, f"{what}[{i}]")
         ctypes.Array.__setitem__(out, i, v)
     return out
 
@@ -328,6 +426,11 @@ class BtfArray(ctypes.Array):  # type: ignore[type-arg]
         _write_guard(self)
         if isinstance(value, Mapping):
             value = _record_from(self._type_, value)
+        elif isinstance(index, slice):
+            for v in value:
+                check_value(self._type_, v, f"{type(self).__name__}[{index}]")
+        else:
+            check_value(self._type_, value, f"{type(self).__name__}[{index}]")
         super().__setitem__(index, value)
 
     def __repr__(self) -> str:
@@ -350,17 +453,18 @@ def array_type(elem: Any, count: int) -> Any:
     return cls
 
 
-def bitfield_property(bitoff: int, bits: int, signed: bool, doc: str = "") -> Any:
+def bitfield_property(bitoff: int, bits: int, signed: bool, doc: str = "",
+                      name: str = "bitfield") -> Any:
     """A property reading/writing ``bits`` bits at bit ``bitoff`` of a little-endian record.
 
-    Used for bitfields ctypes cannot lay out exactly as BTF says.
+    Used for bitfields ctypes cannot lay out exactly as BTF says. ``name`` is
+    the field's name in error messages.
     """
     start = bitoff // 8
     shift = bitoff % 8
     nbytes = (shift + bits + 7) // 8
     mask = (1 << bits) - 1
-    lo = -(1 << (bits - 1)) if signed else 0
-    hi = (1 << (bits - 1)) - 1 if signed else mask
+    lo, hi = _validate.int_bounds(bits, signed)
     buf_t = ctypes.c_ubyte * nbytes
 
     def get(self: Any) -> int:
@@ -372,11 +476,9 @@ def bitfield_property(bitoff: int, bits: int, signed: bool, doc: str = "") -> An
 
     def put(self: Any, value: int) -> None:
         _write_guard(self)
-        if not isinstance(value, int):
-            raise TypeError(f"a {bits}-bit bitfield takes an int, not {type(value).__name__}")
-        if not lo <= value <= hi:
-            raise ValueError(f"{value} does not fit in a {'signed' if signed else 'unsigned'} "
-                             f"{bits}-bit bitfield ({lo}..{hi})")
+        if type(value) is not int or not lo <= value <= hi:
+            value = _validate.check_int(value, f"{_cname(type(self))}.{name}", bits, signed,
+                                        bitfield=True)
         buf = buf_t.from_address(ctypes.addressof(self) + start)
         raw = int.from_bytes(bytes(buf), "little")
         raw = (raw & ~(mask << shift)) | ((value & mask) << shift)
@@ -501,7 +603,7 @@ class _BtfReader:
     def name(self, t: Any) -> str:
         """The name of a type or member record (anything with a ``name_off``)."""
         s = lib.btf__name_by_offset(self.btf, t.name_off)
-        return "" if s == ffi.NULL else str(ffi.string(s).decode("utf-8", "replace"))
+        return "" if s == ffi.NULL else _validate.from_c(ffi.string(s))
 
     def int_info(self, t: Any) -> Tuple[int, int, int]:
         """(encoding, bit offset, bits) of a BTF_KIND_INT."""
@@ -652,11 +754,18 @@ class _BtfReader:
         cname = self.name(t)
         pyname = _identifier(cname) or f"anon_{tid}"
         members = sorted(self._members(t, kind), key=lambda m: m[2])
+        cls = None
         if kind != _K_UNION and _BYTEORDER == "little":
             cls = self._record_layout(tid, pyname, kind, size, members, ctypes_bits=True)
-            if cls is not None:
-                return cls
-        return self._record_layout(tid, pyname, kind, size, members, ctypes_bits=False)
+        if cls is None:
+            cls = self._record_layout(tid, pyname, kind, size, members, ctypes_bits=False)
+        if cls is not None:
+            shown = cname or pyname
+            title = {_K_STRUCT: f"struct {shown}", _K_UNION: f"union {shown}"}.get(
+                kind, f"section {_validate.show(shown)}")
+            cls._btf_title_ = title
+            cls._btf_cname_ = shown
+        return cls
 
     def _record_layout(self, tid: int, pyname: str, kind: int, size: int,
                        members: List[Tuple[str, int, int, int]],
@@ -780,7 +889,7 @@ class _BtfReader:
                               "_btf_names_": tuple(names), "_btf_cnames_": cnames,
                               "_btf_props_": dict(props), "__module__": "libbpf_py.btf_types"}
         for pname, (pbit, pbits, psigned) in props.items():
-            ns[pname] = bitfield_property(pbit, pbits, psigned)
+            ns[pname] = bitfield_property(pbit, pbits, psigned, name=pname)
         if anonymous:
             ns["_anonymous_"] = anonymous
         cls = type(pyname, (base,), ns)

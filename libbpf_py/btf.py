@@ -35,6 +35,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Union
 
+from . import _validate
 from ._binding import ffi, lib
 from .errors import ClosedError, check, make_error
 
@@ -215,11 +216,7 @@ _VMLINUX_FOOTER = """\
 
 
 def _u32(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"{what} must be in 0..2**32-1, got {value}")
-    return value
+    return _validate.check_int(value, what, 32)
 
 
 class Btf:
@@ -265,9 +262,7 @@ class Btf:
         raises LibbpfError with libbpf's errno (EPROTO/EINVAL: not BTF,
         ENODATA/ENOENT: an ELF without .BTF).
         """
-        raw = os.fsencode(os.fspath(path))
-        if b"\0" in raw:
-            raise ValueError("path contains a NUL byte")
+        raw = _validate.cstr(path, "path", path=True)
         shown = os.fspath(path)
         if not os.path.exists(raw):
             raise make_error(2, f"cannot read BTF from {shown!r}")
@@ -434,10 +429,8 @@ class Btf:
         """The first type named ``name`` (of ``kind``, a BtfKind or its name), or None."""
         if not isinstance(name, str):
             raise TypeError(f"type name must be a str, not {type(name).__name__}")
-        if "\0" in name:
-            raise ValueError("type name contains a NUL byte")
+        raw = _validate.cstr(name, "type name")
         ptr = self._p()
-        raw = name.encode()
         if kind is None:
             tid = int(lib.btf__find_by_name(ptr, raw))
         else:
@@ -522,8 +515,7 @@ class BtfType:
         return self._btf._type_ptr(self._id)
 
     def _str(self, off: int) -> str:
-        return str(ffi.string(lib.btf__name_by_offset(self._btf._p(), off)).decode(
-            "utf-8", "replace"))
+        return _validate.from_c(ffi.string(lib.btf__name_by_offset(self._btf._p(), off)))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BtfType):

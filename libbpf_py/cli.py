@@ -27,6 +27,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from . import _validate
 from ._binding import ffi, lib
 from .errors import ClosedError, LibbpfError, LibbpfVersionError, check, make_error
 
@@ -101,7 +102,7 @@ def _open_by_id(kind: str, obj_id: int) -> _Fd:
 
 
 def _open_pinned(kind: str, path: str) -> _Fd:
-    fd = int(lib.bpf_obj_get(os.fsencode(path)))
+    fd = int(lib.bpf_obj_get(_validate.cstr(path, "path", path=True)))
     if fd < 0:
         raise make_error(-fd, f"cannot open pinned {kind} {path!r}")
     try:

@@ -14,7 +14,13 @@ from typing import Any, Dict, Optional, Tuple, Type
 
 
 class LibbpfError(OSError):
-    """A libbpf call failed; ``errno`` is positive, ``strerror`` is libbpf's text."""
+    """A libbpf call failed; ``errno`` is positive, ``strerror`` is libbpf's text.
+
+    ``written`` is set by batch writes (``Map.update_batch``) that failed
+    partway: how many pairs the kernel wrote before the error; None otherwise.
+    """
+
+    written: Optional[int] = None
 
     def __init__(self, err: int, message: str, what: Optional[str] = None) -> None:
         super().__init__(err, message)

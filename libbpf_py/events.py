@@ -82,6 +82,7 @@ from typing import (
     overload,
 )
 
+from . import _validate
 from ._binding import deliver, ffi, fnptr, lib
 from ._codec import btf_codec
 from ._props import ReadOnlyIntProperty, int_property
@@ -591,11 +592,7 @@ class Ring:
 
 
 def _count(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, not {type(n).__name__}")
-    if n < 0:
-        raise ValueError("n must be >= 0")
-    return n
+    return _validate.check_int(n, "n", 64)  # a size_t
 
 
 class RingBuffer(_Buffer):

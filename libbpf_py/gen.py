@@ -115,7 +115,8 @@ class _Writer:
         lines.append("")
         lines.extend(notes)
         for pname, (bit, bits, signed) in props.items():
-            lines.append(f"    {pname}: int = bitfield_property({bit}, {bits}, {signed})")
+            lines.append(f"    {pname}: int = bitfield_property({bit}, {bits}, {signed}, "
+                         f"name={pname!r})")
         lines.append("    _pack_ = 1")
         lines.append('    _layout_ = "ms"')
         if anonymous:
@@ -126,6 +127,10 @@ class _Writer:
         lines.append(f"    _btf_names_ = {tuple(cls._btf_names_)!r}")
         lines.append(f"    _btf_cnames_: dict[str, str] = {dict(cls._btf_cnames_)!r}")
         lines.append(f"    _btf_props_: dict[str, tuple[int, int, bool]] = {props!r}")
+        # how errors name it (a misspelled field, an int that does not fit)
+        for attr in ("_btf_title_", "_btf_cname_"):
+            if attr in cls.__dict__:
+                lines.append(f"    {attr} = {cls.__dict__[attr]!r}")
         self.blocks.append("\n".join(lines))
         return cname
 

@@ -31,6 +31,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union
 
+from . import _validate
 from ._binding import ffi, lib
 from .errors import (
     ClosedError,
@@ -94,7 +95,7 @@ def _raw_info(fd: int, name_at: Optional[Tuple[int, int]] = None) -> Tuple[bytes
         check(lib.bpf_link_get_info_by_fd(fd, info, size), "bpf_link_get_info_by_fd")
     else:
         check(lib.bpf_obj_get_info_by_fd(fd, info, size), "bpf_obj_get_info_by_fd")
-    text = ffi.string(name).decode("utf-8", "replace") if name_at is not None else ""
+    text = _validate.from_c(ffi.string(name)) if name_at is not None else ""
     return bytes(ffi.buffer(raw)), text
 
 
@@ -178,7 +179,8 @@ class Link:
     @classmethod
     def open(cls, path: PathLike) -> Link:
         """Open a link pinned on bpffs (its program is not known: ``program`` is None)."""
-        ptr = check_ptr(lib.bpf_link__open(os.fsencode(path)), f"bpf_link__open({path!r})")
+        raw = _validate.cstr(path, "path", path=True)
+        ptr = check_ptr(lib.bpf_link__open(raw), f"bpf_link__open({path!r})")
         return cls._adopt(ptr, None)
 
     def _p(self) -> Any:
@@ -221,7 +223,8 @@ class Link:
 
     def pin(self, path: PathLike) -> None:
         """Pin the link on bpffs: it then survives destroy() and this process."""
-        check(lib.bpf_link__pin(self._p(), os.fsencode(path)), "bpf_link__pin")
+        check(lib.bpf_link__pin(self._p(), _validate.cstr(path, "path", path=True)),
+              "bpf_link__pin")
 
     def unpin(self) -> None:
         """Remove the pin made by :meth:`pin`."""
@@ -230,7 +233,7 @@ class Link:
     @property
     def pin_path(self) -> Optional[str]:
         p = lib.bpf_link__pin_path(self._p())
-        return None if p == ffi.NULL else str(ffi.string(p).decode())
+        return None if p == ffi.NULL else _validate.from_c(ffi.string(p))
 
     def update_program(self, program: Program) -> None:
         """Swap the program behind the link (BPF_LINK_UPDATE)."""
@@ -327,7 +330,7 @@ class FdLink(Link):
         return int(self._p())
 
     def pin(self, path: PathLike) -> None:
-        check(lib.bpf_obj_pin(self.fd, os.fsencode(path)), "bpf_obj_pin")
+        check(lib.bpf_obj_pin(self.fd, _validate.cstr(path, "path", path=True)), "bpf_obj_pin")
         self._pin = os.fspath(path)
 
     def unpin(self) -> None:

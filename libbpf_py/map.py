@@ -70,6 +70,7 @@ from typing import (
     Union,
 )
 
+from . import _validate
 from ._binding import MapBase, ffi, lib, pairs
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from ._guard import Guard, guard_methods
@@ -110,8 +111,8 @@ def possible_cpus() -> int:
     return _ncpus
 
 
-def _fsencode(path: PathLike) -> bytes:
-    return os.fsencode(os.fspath(path))
+def _fsencode(path: PathLike, what: str = "path") -> bytes:
+    return _validate.cstr(path, what, path=True)
 
 
 def _fd_of(obj: FdLike, what: str) -> int:
@@ -123,9 +124,7 @@ def _fd_of(obj: FdLike, what: str) -> int:
     if not isinstance(fd, int):
         raise TypeError(f"{what} must be a Map (or anything with an fd: a Program, a "
                         f"Link...) or an int fd, not {type(obj).__name__}")
-    if fd < 0:
-        raise ValueError(f"{what}: {fd} is not a file descriptor")
-    return fd
+    return _validate.check_fd(fd, what)
 
 
 class _FdCodec(IntCodec):
@@ -183,7 +182,7 @@ def _map_info(fd: int, what: str) -> MapInfo:
     check(ret, what)
     return MapInfo(
         type=MapType(info.type), id=int(info.id),
-        name=ffi.string(info.name).decode("utf-8", "replace"),
+        name=_validate.from_c(ffi.string(info.name)),
         key_size=int(info.key_size), value_size=int(info.value_size),
         max_entries=int(info.max_entries), map_flags=int(info.map_flags),
         ifindex=int(info.ifindex), btf_id=int(info.btf_id),
@@ -388,7 +387,7 @@ class Map(MapBase):
             _check_u(label, value, 64 if label == "map_extra" else 32)
         cname = ffi.NULL
         if name is not None:
-            raw = name.encode()
+            raw = _validate.cstr(name, "name")
             if len(raw) > _OBJ_NAME_MAX or not all(c.isalnum() or c in "_." for c in name) \
                     or not name.isascii():
                 raise ValueError(f"map name {name!r} must be at most {_OBJ_NAME_MAX} ASCII "
@@ -430,8 +429,7 @@ class Map(MapBase):
     @classmethod
     def from_fd(cls, fd: int) -> Map:
         """A standalone Map on a duplicate of ``fd``; the caller keeps (and closes) theirs."""
-        if isinstance(fd, bool) or not isinstance(fd, int):
-            raise TypeError(f"fd must be an int, not {type(fd).__name__}")
+        fd = _validate.check_fd(fd, "fd")
         try:
             dup = os.dup(fd)
         except OSError as exc:
@@ -531,7 +529,7 @@ class Map(MapBase):
         info = self._standalone_info()
         if info is not None:
             return info.name
-        return str(ffi.string(lib.bpf_map__name(self._ptr)).decode("utf-8", "replace"))
+        return _validate.from_c(ffi.string(lib.bpf_map__name(self._ptr)))
 
     @property
     def type(self) -> MapType:
@@ -646,7 +644,8 @@ class Map(MapBase):
     def set_pin_path(self, path: Optional[PathLike]) -> None:
         """Set (or clear, with None) where load() pins this object map; before load."""
         ptr = self._before_load("pin_path")
-        check(lib.bpf_map__set_pin_path(ptr, ffi.NULL if path is None else _fsencode(path)),
+        raw = ffi.NULL if path is None else _fsencode(path, "pin_path")
+        check(lib.bpf_map__set_pin_path(ptr, raw),
               f"cannot set pin path of map {self.name!r}")
 
     @property
@@ -829,7 +828,7 @@ class Map(MapBase):
         kc = e.key
         if kc is None:
             raise e.keyless("lookup()")
-        _check_u("flags", flags, 64)
+        _check_flags(flags, f"lookup on {e.label}", _LOOKUP_FLAGS)
         k = kc.encode(key)
         out = e.value.alloc()
         ret = lib.bpf_map_lookup_elem_flags(e.fd, k, out, flags)
@@ -856,7 +855,7 @@ class Map(MapBase):
         kc = e.key
         if kc is None:
             raise e.keyless("update()")
-        _check_u("flags", flags, 64)
+        _check_flags(flags, f"update on {e.label}", _UPDATE_FLAGS)
         k = kc.encode(key)
         v = e.value.encode(value)
         ret = lib.bpf_map_update_elem(e.fd, k, v, flags)
@@ -1182,9 +1181,17 @@ class Map(MapBase):
                                        self._batch_opts(flags))
         if ret < 0:
             done = int(n[0])
-            if -ret in (errno.ENOENT, errno.EEXIST, errno.E2BIG) and done < len(items):
-                raise self._fail(e, -ret, "update", items[done][0], flags)
-            raise self._batch_error(e, -ret, "update_batch", done, len(items))
+            exc: Exception
+            if -ret in (errno.ENOENT, errno.EEXIST, errno.E2BIG, errno.ENOSPC) and \
+                    done < len(items):
+                exc = self._fail(e, -ret, "update", items[done][0], flags)
+            else:
+                exc = self._batch_error(e, -ret, "update_batch", done, len(items))
+            if isinstance(exc, LibbpfError):  # how far it got: the caller can resume there
+                exc.written = done
+                exc.strerror = (f"{exc.strerror}; {done} of {len(items)} pairs written "
+                                "before the error")
+            raise exc
 
     def delete_batch(self, keys: Iterable[Any]) -> None:
         """Delete many keys in one call (``bpf_map_delete_batch``).
@@ -1303,8 +1310,28 @@ def _batch_view(buf: bytearray, codec: Codec, count: int) -> memoryview:
 
 
 def _check_u(label: str, value: object, bits: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{label} must be an int, not {type(value).__name__}")
-    if not 0 <= value < (1 << bits):
-        raise ValueError(f"{label} must be in 0..{(1 << bits) - 1}, got {value}")
+    _validate.check_int(value, label, bits)
+
+
+# the flags a map element call takes, as the kernel checks them
+_UPDATE_FLAGS = ("ANY", "NOEXIST", "EXIST", "F_LOCK")
+_LOOKUP_FLAGS = ("F_LOCK",)
+
+
+def _check_flags(flags: object, what: str, valid: Sequence[str]) -> int:
+    """``flags`` of one of the ``valid`` UpdateFlag names: unknown bits are a ValueError
+    that names them (the kernel would only say EINVAL)."""
+    value = _validate.check_int(flags, "flags", 64)
+    mask = 0
+    for name in valid:
+        mask |= int(UpdateFlag[name])
+    unknown = value & ~mask
+    if unknown:
+        listed = ", ".join(f"{name} ({int(UpdateFlag[name])})" for name in valid)
+        raise ValueError(f"{what}: flags {value:#x} has unknown bits {unknown:#x} "
+                         f"(valid: {listed})")
+    both = int(UpdateFlag.NOEXIST) | int(UpdateFlag.EXIST)
+    if value & both == both:
+        raise ValueError(f"{what}: flags NOEXIST and EXIST exclude each other")
+    return value
 

@@ -26,7 +26,7 @@ from typing import (
     Union,
 )
 
-from . import log
+from . import _validate, log
 from ._binding import BUILD, ffi, lib
 from ._guard import Guard, guard_methods
 from .errors import (
@@ -102,8 +102,8 @@ class NamedMapping(Mapping[str, T], Generic[T]):
         return f"<{self._kind}s {list(self._items)}>"
 
 
-def _encode_path(path: PathLike) -> bytes:
-    return os.fsencode(os.fspath(path))
+def _encode_path(path: PathLike, what: str = "path") -> bytes:
+    return _validate.cstr(path, what, path=True)
 
 
 @guard_methods()
@@ -147,24 +147,17 @@ class BpfObject:
             if value is None:
                 continue
             if key in ("name", "pin_root_path", "kconfig", "btf_custom_path", "bpf_token_path"):
-                if key in ("pin_root_path", "btf_custom_path", "bpf_token_path"):
-                    data = _encode_path(value)
-                elif isinstance(value, str):
-                    data = value.encode()
-                else:
-                    raise TypeError(f"open option {key} must be a str, not "
-                                    f"{type(value).__name__}")
-                if b"\0" in data:
-                    raise ValueError(f"open option {key} contains a NUL byte")
+                data = _validate.cstr(value, f"open option {key}", path=key not in (
+                    "name", "kconfig"))
                 buf = ffi.new("char[]", data)
                 keep.append(buf)
                 setattr(opts, field, buf)
             elif key == "relaxed_maps":
                 opts.relaxed_maps = bool(value)
             elif key == "kernel_log_level":
-                opts.kernel_log_level = int(value)
+                opts.kernel_log_level = _validate.check_int(value, key)
             elif key == "kernel_log_size":
-                size = int(value)
+                size = _validate.check_int(value, key)
                 if size <= 0:
                     raise ValueError("kernel_log_size must be positive")
                 buf = ffi.new("char[]", size)
@@ -186,8 +179,6 @@ class BpfObject:
         keep: List[Any] = []
         opts = cls._make_opts(options, keep)
         raw = _encode_path(path)
-        if b"\0" in raw:
-            raise ValueError("path contains a NUL byte")
         cpath = ffi.new("char[]", raw)
         keep.append(cpath)
         ptr = lib.bpf_object__open_file(cpath, opts)
@@ -275,15 +266,15 @@ class BpfObject:
 
     def __repr__(self) -> str:
         if self._ptr is None:
-            return f"<BpfObject {self._source!r} closed>"
+            return f"<BpfObject {_validate.show(self._source)} closed>"
         state = "loaded" if self._loaded else "opened"
-        return f"<BpfObject {self.name!r} {state}>"
+        return f"<BpfObject {_validate.show(self.name)} {state}>"
 
     # -- contents -------------------------------------------------------------------------
 
     @property
     def name(self) -> str:
-        return str(ffi.string(lib.bpf_object__name(self._check_open())).decode())
+        return _validate.from_c(ffi.string(lib.bpf_object__name(self._check_open())))
 
     @property
     def kernel_version(self) -> int:
@@ -316,7 +307,7 @@ class BpfObject:
             items: Dict[str, Map] = {}
             m = lib.bpf_object__next_map(ptr, ffi.NULL)
             while m != ffi.NULL:
-                name = str(ffi.string(lib.bpf_map__name(m)).decode())
+                name = _validate.from_c(ffi.string(lib.bpf_map__name(m)))
                 items[name] = Map._from_object(self, m)
                 m = lib.bpf_object__next_map(ptr, m)
             self._maps = NamedMapping(items, "map")

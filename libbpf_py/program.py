@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from . import _validate
 from ._binding import BUILD, ffi, lib
 from ._guard import Guard, guard_methods
 from .errors import (
@@ -80,7 +81,7 @@ class Program:
         self._obj = obj
         self._guard = obj._guard
         self._ptr = ptr
-        self._name = str(ffi.string(lib.bpf_program__name(ptr)).decode())
+        self._name = _validate.from_c(ffi.string(lib.bpf_program__name(ptr)))
         self._ifindex = 0
         return self
 
@@ -104,7 +105,7 @@ class Program:
         return ptr
 
     def __repr__(self) -> str:
-        return f"<Program {self._name!r} of {self._obj!r}>"
+        return f"<Program {_validate.show(self._name)} of {self._obj!r}>"
 
     @property
     def object(self) -> BpfObject:
@@ -118,7 +119,7 @@ class Program:
 
     @property
     def section(self) -> str:
-        return str(ffi.string(lib.bpf_program__section_name(self._p())).decode())
+        return _validate.from_c(ffi.string(lib.bpf_program__section_name(self._p())))
 
     @property
     def type(self) -> ProgType:
@@ -167,7 +168,8 @@ class Program:
 
     @log_level.setter
     def log_level(self, value: int) -> None:
-        check(lib.bpf_program__set_log_level(self._before_load("log_level"), int(value)),
+        check(lib.bpf_program__set_log_level(self._before_load("log_level"),
+                                             _uint(value, "log_level")),
               "bpf_program__set_log_level")
 
     @property
@@ -176,15 +178,12 @@ class Program:
 
     @flags.setter
     def flags(self, value: int) -> None:
-        check(lib.bpf_program__set_flags(self._before_load("flags"), int(value)),
+        check(lib.bpf_program__set_flags(self._before_load("flags"), _uint(value, "flags")),
               "bpf_program__set_flags")
 
     def set_ifindex(self, ifindex: int) -> None:
         """Offload the program to a device (before load)."""
-        if isinstance(ifindex, bool) or not isinstance(ifindex, int):
-            raise TypeError(f"ifindex must be an int, not {type(ifindex).__name__}")
-        if not 0 <= ifindex < 2**32:
-            raise ValueError(f"ifindex must be in [0, 2**32), not {ifindex}")
+        ifindex = _uint(ifindex, "ifindex")
         lib.bpf_program__set_ifindex(self._before_load("ifindex"), ifindex)
         self._ifindex = ifindex
 
@@ -205,9 +204,10 @@ class Program:
 
     def set_attach_target(self, target_fd: int = 0, func_name: Optional[str] = None) -> None:
         """The BTF target of a tracing/freplace program (before load)."""
-        name = ffi.NULL if func_name is None else func_name.encode()
+        name = ffi.NULL if func_name is None else _cstr(func_name, "func_name")
         check(lib.bpf_program__set_attach_target(self._before_load("attach target"),
-                                                 int(target_fd), name),
+                                                 _validate.check_fd(target_fd, "target_fd"),
+                                                 name),
               "bpf_program__set_attach_target")
 
     @property
@@ -303,11 +303,11 @@ class Program:
 
     def pin(self, path: PathLike) -> None:
         """Pin the loaded program at ``path`` on bpffs."""
-        check(lib.bpf_program__pin(self._after_load("pin"), os.fsencode(path)),
+        check(lib.bpf_program__pin(self._after_load("pin"), _path(path, "path")),
               "bpf_program__pin")
 
     def unpin(self, path: PathLike) -> None:
-        check(lib.bpf_program__unpin(self._after_load("pin"), os.fsencode(path)),
+        check(lib.bpf_program__unpin(self._after_load("pin"), _path(path, "path")),
               "bpf_program__unpin")
 
     # -- attaching ----------------------------------------------------------------------
@@ -770,11 +770,7 @@ def _attach_mode(mode: Union[str, int]) -> int:
 
 
 def _uint(value: Any, what: str, bits: int = 32) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value < (1 << bits):
-        raise ValueError(f"{what} must be in 0..{(1 << bits) - 1}, got {value}")
-    return value
+    return _validate.check_int(value, what, bits)
 
 
 def _pid(pid: Any) -> int:
@@ -795,21 +791,11 @@ def _ifindex(ifindex: Any) -> int:
 
 
 def _cstr(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    data = value.encode()
-    if not data or b"\0" in data:
-        raise ValueError(f"{what} must be a non-empty string without NUL bytes")
-    return data
+    return _validate.cstr(value, what, empty=False)
 
 
 def _path(value: Any, what: str) -> bytes:
-    if not isinstance(value, (str, bytes, os.PathLike)):
-        raise TypeError(f"{what} must be a path, not {type(value).__name__}")
-    data = os.fsencode(value)
-    if not data or b"\0" in data:
-        raise ValueError(f"{what} must be a non-empty path without NUL bytes")
-    return data
+    return _validate.cstr(value, what, path=True, empty=False)
 
 
 def _nonempty(seq: Sequence[Any], what: str) -> int:

@@ -37,7 +37,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-from . import log
+from . import _validate, log
 from ._binding import ffi, lib
 from ._codec import (
     BtfStruct,
@@ -128,7 +128,7 @@ def describe(obj: BpfObject) -> SkeletonSpec:
     sections: List[SectionInfo] = []
     m = lib.bpf_object__next_map(ptr, ffi.NULL)
     while m != ffi.NULL:
-        name = str(ffi.string(lib.bpf_map__name(m)).decode())
+        name = _validate.from_c(ffi.string(lib.bpf_map__name(m)))
         internal = bool(lib.bpf_map__is_internal(m))
         ident = map_ident(name, internal)
         if ident is not None:
@@ -445,9 +445,7 @@ class Skeleton:
         self._destroyed = False
         keep: List[Any] = []
         opts = BpfObject._make_opts(options, keep)
-        cname = name.encode()
-        if b"\0" in cname:
-            raise ValueError("name contains a NUL byte")
+        cname = _validate.cstr(name, "name")
         image = ffi.new("char[]", data)
         cstr = ffi.new("char[]", cname)
         keep += [image, cstr]
@@ -473,7 +471,7 @@ class Skeleton:
         sections = {sec.map_name: sec for sec in spec.sections}
         map_slots: List[Tuple[str, Any]] = []
         for i, (mname, ident) in enumerate(spec.maps):
-            n = ffi.new("char[]", mname.encode())
+            n = ffi.new("char[]", _validate.cstr(mname, "map name"))
             slot = ffi.new("struct bpf_map **")
             maps[i].name = n
             maps[i].map = slot
@@ -490,7 +488,7 @@ class Skeleton:
         self._link_slots = {}
         prog_slots: List[Tuple[str, Any]] = []
         for i, pname in enumerate(spec.programs):
-            n = ffi.new("char[]", pname.encode())
+            n = ffi.new("char[]", _validate.cstr(pname, "program name"))
             slot = ffi.new("struct bpf_program **")
             ln = ffi.new("struct bpf_link **")
             progs[i].name = n

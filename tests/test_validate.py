@@ -1,0 +1,325 @@
+"""No crash, no silent wrong value (issue 14): every Python value written into C or
+kernel memory is checked first, by libbpf_py/_validate.py, with one message style.
+
+tests/bpf/validate.bpf.c has a BTF-typed map value (u32, s32, bitfields, u64), a
+.rodata filter and .bss variables, and a program the tests rename to a name that
+is not UTF-8 by patching a copy of the ELF file's symbol string table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from libbpf_py import BpfObject, Map, Skeleton
+from libbpf_py.enums import MapType, UpdateFlag
+from libbpf_py.errors import LibbpfError
+from libbpf_py.gen import generate
+
+pytestmark = pytest.mark.kernel
+Compile = Callable[[str], Path]
+U32 = r"does not fit an unsigned 32-bit int \(range 0\.\.4294967295\)"
+
+
+@pytest.fixture
+def validate_o(kernel: None, compile_bpf: Compile) -> Path:
+    return compile_bpf("validate")
+
+
+@pytest.fixture
+def loaded(validate_o: Path) -> Iterator[BpfObject]:
+    with BpfObject.open(validate_o) as obj:
+        obj.load()
+        yield obj
+
+
+def _import(path: Path, tag: str) -> Any:
+    name = f"validate_gen_{tag}_{os.getpid()}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(params=["runtime", "generated"])
+def open_skel(request: pytest.FixtureRequest, validate_o: Path,
+              tmp_path: Path) -> Iterator[Callable[[], Skeleton]]:
+    """Skeleton.open(path) and the generated module's open(), behind one opener."""
+    if request.param == "runtime":
+        yield lambda: Skeleton.open(validate_o)
+        return
+    out = tmp_path / "validate_skel.py"
+    out.write_text(generate(validate_o))
+    module = _import(out, "skel")
+    yield lambda: module.open()  # type: ignore[no-any-return]
+    sys.modules.pop(module.__name__, None)
+
+
+# -- defect 5: out-of-range ints are refused, never wrapped --------------------------------
+
+def test_btf_struct_value_fields_are_range_checked(loaded: BpfObject) -> None:
+    m = loaded.maps.vt_events
+    m[1] = {"pid": 7, "delta": -1, "mode": 5, "level": -3, "total": 2**64 - 1}
+    e = m[1]
+    with pytest.raises(ValueError, match=r"^vt_rec\.pid = 8589934592 " + U32):
+        e.pid = 2**33
+    with pytest.raises(ValueError, match=r"delta = 2147483648 does not fit a signed 32-bit "
+                                         r"int \(range -2147483648\.\.2147483647\)"):
+        e.delta = 2**31
+    with pytest.raises(ValueError, match=r"mode = 9 does not fit an unsigned 3-bit bitfield "
+                                         r"\(range 0\.\.7\)"):
+        e.mode = 9
+    with pytest.raises(ValueError, match=r"level = 16 does not fit a signed 5-bit bitfield "
+                                         r"\(range -16\.\.15\)"):
+        e.level = 16
+    with pytest.raises(ValueError, match=r"total = -1 does not fit an unsigned 64-bit int"):
+        e.total = -1
+    for bad in (True, 1.0, "1", None):
+        with pytest.raises(TypeError, match=r"vt_rec\.pid must be an int, not "):
+            e.pid = bad
+    m[1] = e  # nothing of the refused writes reached the value
+    assert (m[1].pid, m[1].delta, m[1].mode, m[1].level, m[1].total) == \
+        (7, -1, 5, -3, 2**64 - 1)
+    with pytest.raises(ValueError, match=r"pid = 8589934592 " + U32):
+        m[2] = {"pid": 2**33}
+    with pytest.raises(ValueError, match=r"mode = 9 does not fit"):
+        m[2] = {"mode": 9}
+    assert 2 not in m
+    e.mode, e.level, e.delta = 7, -16, -2**31  # the edges fit
+    m[1] = e
+    assert (m[1].mode, m[1].level, m[1].delta) == (7, -16, -2**31)
+
+
+def test_plain_int_maps_use_the_same_rule(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.HASH, 4, 4, 4)
+    with pytest.raises(ValueError, match=r"^value of .*map = 4294967296 " + U32):
+        m[1] = 2**32
+    with pytest.raises(ValueError, match=r"^key of .*map = -1 " + U32):
+        m[-1] = 1
+    with pytest.raises(TypeError):
+        m[1] = 2.0
+    assert len(m) == 0
+
+
+def test_skeleton_sections_are_range_checked(open_skel: Callable[[], Skeleton]) -> None:
+    with open_skel() as skel:
+        with pytest.raises(ValueError, match=r"counter = 18446744073709551621 does not fit an "
+                                             r"unsigned 64-bit int"):
+            skel.bss.counter = 2**64 + 5
+        with pytest.raises(ValueError, match=r"counter = 18446744073709551621 does not fit"):
+            skel.set_var("counter", 2**64 + 5)
+        with pytest.raises(ValueError, match=r"targ_tgid = -1 " + U32):
+            skel.rodata.targ_tgid = -1
+        with pytest.raises(TypeError, match=r"targ_tgid must be an int, not bool"):
+            skel.rodata.targ_tgid = True
+        with pytest.raises(TypeError, match=r"balance must be an int, not float"):
+            skel.bss.balance = 1.5
+        assert skel.bss.counter == 0 and skel.rodata.targ_tgid == 0
+        skel.bss.counter = 2**64 - 1
+        skel.rodata.targ_tgid = os.getpid()
+        skel.load()
+        # after load .bss is the map's memory (mmap): the same checks
+        with pytest.raises(ValueError, match=r"balance = 2147483648 does not fit a signed "
+                                             r"32-bit int"):
+            skel.bss.balance = 2**31
+        with pytest.raises(ValueError, match=r"counter = -1 does not fit"):
+            skel.set_var("counter", -1)
+        assert skel.bss.counter == 2**64 - 1 and skel.bss.balance == 0
+
+
+def test_object_set_var_is_range_checked(validate_o: Path) -> None:
+    with BpfObject.open(validate_o) as obj:
+        with pytest.raises(ValueError, match=r"counter = 18446744073709551621 does not fit"):
+            obj.set_var("counter", 2**64 + 5)
+        assert obj.var("counter") == 0
+        obj.load()
+        with pytest.raises(ValueError, match=r"counter = 18446744073709551621 does not fit"):
+            obj.set_var("counter", 2**64 + 5)
+        assert obj.var("counter") == 0
+
+
+def test_array_elements_are_range_checked(kernel: None, compile_bpf: Compile) -> None:
+    with Skeleton.open(compile_bpf("skel")) as skel:
+        grid = skel.data.init.grid                 # __s8 grid[2][3]
+        with pytest.raises(ValueError, match=r"= 200 does not fit a signed 8-bit int "
+                                             r"\(range -128\.\.127\)"):
+            grid[0][0] = 200
+        with pytest.raises(ValueError, match=r"= 200 does not fit a signed 8-bit int"):
+            skel.data.init.grid = [[1, 2, 3], [4, 5, 200]]
+        with pytest.raises(TypeError, match=r"must be an int, not bool"):
+            grid[0][1] = True
+        assert skel.data.init.grid[0][0] == 1 and skel.data.init.grid[1][2] == -6
+
+
+# -- defect 6: a misspelled name is an error, with a suggestion ----------------------------
+
+def test_misspelled_section_variable(open_skel: Callable[[], Skeleton]) -> None:
+    with open_skel() as skel:
+        with pytest.raises(AttributeError, match=r"rodata.* has no field 'targ_tigd'; did you "
+                                                 r"mean 'targ_tgid'\? \(fields: targ_tgid\)"):
+            skel.rodata.targ_tigd = 3
+        with pytest.raises(AttributeError, match=r"did you mean 'targ_tgid'\?"):
+            skel.rodata.targ_tigd  # noqa: B018
+        with pytest.raises(AttributeError, match=r"has no field 'countr'; did you mean "
+                                                 r"'counter'\?"):
+            skel.bss.countr = 1
+        with pytest.raises(AttributeError, match=r"has no field 'zzz' \(fields: counter, "
+                                                 r"balance\)"):
+            skel.bss.zzz = 1
+        skel.load()
+        with pytest.raises(AttributeError, match=r"did you mean 'counter'\?"):
+            skel.bss.countr = 1
+
+
+def test_misspelled_struct_field(loaded: BpfObject) -> None:
+    m = loaded.maps.vt_events
+    m[1] = {"pid": 7}
+    e = m[1]
+    with pytest.raises(AttributeError, match=r"struct vt_rec has no field 'pidd'; did you "
+                                             r"mean 'pid'\? \(fields: pid, delta, mode, "
+                                             r"level, total\)"):
+        e.pidd = 7
+    with pytest.raises(AttributeError, match=r"did you mean 'pid'\?"):
+        e.pidd  # noqa: B018
+    assert not hasattr(e, "pidd")
+
+
+# -- defect 7: a NUL byte in a path or name never reaches C --------------------------------
+
+def test_nul_in_paths_is_refused(loaded: BpfObject, bpffs_dir: Path,
+                                 validate_o: Path) -> None:
+    bad = str(bpffs_dir / "counts\0/../elsewhere")
+    m = loaded.maps.vt_events
+    prog = loaded.programs.vt_prog_name_zz
+    link = prog.attach()
+    try:
+        for what, call in (("map.pin", lambda: m.pin(bad)),
+                           ("map.unpin", lambda: m.unpin(bad)),
+                           ("prog.pin", lambda: prog.pin(bad)),
+                           ("prog.unpin", lambda: prog.unpin(bad)),
+                           ("link.pin", lambda: link.pin(bad)),
+                           ("Map.from_pinned", lambda: Map.from_pinned(bad)),
+                           ("obj.pin_maps", lambda: loaded.pin_maps(bad)),
+                           ("obj.pin_programs", lambda: loaded.pin_programs(bad))):
+            with pytest.raises(ValueError, match=r"contains a NUL byte at offset"):
+                call()
+            assert os.listdir(bpffs_dir) == [], what
+        with pytest.raises(ValueError, match=r"NUL byte"):
+            m.pin(bad.encode())
+        with pytest.raises(ValueError, match=r"category contains a NUL byte"):
+            prog.attach_tracepoint("syscalls\0x", "sys_enter_getppid")
+    finally:
+        link.destroy()
+    with BpfObject.open(validate_o) as obj:
+        with pytest.raises(ValueError, match=r"NUL byte"):
+            obj.maps.vt_events.set_pin_path(bad)
+        with pytest.raises(ValueError, match=r"NUL byte"):
+            obj.maps.vt_events.pin_path = bad
+        assert obj.maps.vt_events.pin_path is None
+    with pytest.raises(ValueError, match=r"NUL byte"):
+        BpfObject.open(validate_o, pin_root_path=bad)
+
+
+# -- defect 9: names that are not UTF-8 ----------------------------------------------------
+
+def _patched(src: Path, dst: Path, old: bytes, new: bytes) -> Path:
+    """A copy of ``src`` with ``old`` replaced by ``new`` in its symbol string table only."""
+    assert len(old) == len(new)
+    data = bytearray(src.read_bytes())
+    with open(src, "rb") as f:
+        strtab = ELFFile(f).get_section_by_name(".strtab")
+        start, size = strtab["sh_offset"], strtab["sh_size"]
+    at = data.find(old, start, start + size)
+    assert at >= 0
+    data[at:at + len(old)] = new
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_non_utf8_program_name(validate_o: Path, tmp_path: Path) -> None:
+    path = _patched(validate_o, tmp_path / "validate.bpf.o", b"vt_prog_name_zz",
+                    b"vt_prog_name_\xff\xfe")
+    with BpfObject.open(path) as obj:
+        name = "vt_prog_name_\udcff\udcfe"
+        assert list(obj.programs) == [name]
+        prog = obj.programs[name]
+        assert prog.name == name and os.fsencode(prog.name) == b"vt_prog_name_\xff\xfe"
+        assert "vt_prog_name_\\xff\\xfe" in repr(prog)
+        repr(obj)
+        prog.autoload = True
+        try:
+            obj.load()
+        except LibbpfError as exc:  # the kernel may refuse the name: a clean error then
+            assert "vt_prog_name_\\xff\\xfe" in str(exc) or "\\xff" not in str(exc)
+            str(exc).encode("utf-8")
+        else:
+            link = prog.attach()
+            link.destroy()
+
+
+def test_non_utf8_object_name(validate_o: Path) -> None:
+    for name in (b"obj\xff", "obj\udcff"):
+        with BpfObject.open_mem(validate_o.read_bytes(), name=name) as obj:
+            assert obj.name == "obj\udcff"
+            assert "obj\\xff" in repr(obj)
+            assert list(obj.programs) == ["vt_prog_name_zz"]
+            assert len(obj.maps) >= 3
+            obj.load()
+            assert "obj\\xff" in repr(obj)
+
+
+# -- the rest of issue 14 ------------------------------------------------------------------
+
+def test_int_arguments_raise_value_error(validate_o: Path, maps: Callable[..., Map]) -> None:
+    with pytest.raises(ValueError, match=r"fd = 1099511627776 does not fit a file descriptor"):
+        Map.from_fd(2**40)
+    with pytest.raises(ValueError, match=r"does not fit"):
+        Map.from_id(2**40)
+    with pytest.raises(ValueError, match=r"kernel_log_level = 1099511627776 " + U32):
+        BpfObject.open(validate_o, kernel_log_level=2**40)
+    with pytest.raises(ValueError, match=r"kernel_log_size = 1099511627776 " + U32):
+        BpfObject.open(validate_o, kernel_log_size=2**40)
+    m = maps(MapType.HASH, 4, 4, 4)
+    inner = maps(MapType.HASH, 4, 4, 4)
+    with pytest.raises(ValueError, match=r"does not fit a file descriptor"):
+        maps(MapType.ARRAY_OF_MAPS, 4, 4, 1, inner_map=2**40)
+    with pytest.raises(ValueError, match=r"flags = 18446744073709551616 does not fit"):
+        m.update(1, 1, flags=2**64)
+    del inner
+
+
+def test_update_flags_error_names_the_bad_bits(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.HASH, 4, 4, 4)
+    with pytest.raises(ValueError, match=r"unknown bits 0xf8 .*valid: ANY \(0\), NOEXIST \(1\), "
+                                         r"EXIST \(2\), F_LOCK \(4\)"):
+        m.update(1, 1, flags=0xFF)
+    with pytest.raises(ValueError, match=r"unknown bits 0x400"):
+        m.update(1, 1, flags=1 << 10)
+    with pytest.raises(ValueError, match=r"NOEXIST and EXIST"):
+        m.update(1, 1, flags=UpdateFlag.NOEXIST | UpdateFlag.EXIST)
+    with pytest.raises(ValueError, match=r"unknown bits 0x1 .*valid: F_LOCK \(4\)"):
+        m.lookup(1, flags=1)
+    with pytest.raises(LibbpfError, match=r"F_LOCK"):  # a real F_LOCK misuse still says so
+        m.update(1, 1, flags=UpdateFlag.F_LOCK)
+    assert len(m) == 0
+
+
+def test_update_batch_overflow_says_how_many_were_written(maps: Callable[..., Map]) -> None:
+    m = maps(MapType.HASH, 4, 4, 4)
+    m[100] = 1
+    with pytest.raises(LibbpfError) as info:
+        m.update_batch({i: i for i in range(10)})
+    exc = info.value
+    written = len(m) - 1
+    assert exc.written == written and 0 < written < 10
+    assert re.search(rf"\b{written} of 10 pairs written", str(exc)), str(exc)
+    assert all(m[i] == i for i in range(written))

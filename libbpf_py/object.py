@@ -316,7 +316,7 @@ class BpfObject:
             items: Dict[str, Map] = {}
             m = lib.bpf_object__next_map(ptr, ffi.NULL)
             while m != ffi.NULL:
-                name = str(ffi.string(lib.bpf_map__name(m)).decode())
+                name = str(ffi.string(lib.bpf_map__name(m)).decode("utf-8", "surrogateescape"))
                 items[name] = Map._from_object(self, m)
                 m = lib.bpf_object__next_map(ptr, m)
             self._maps = NamedMapping(items, "map")

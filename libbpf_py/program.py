@@ -108,7 +108,7 @@ class Program:
         self._obj = obj
         self._guard = obj._guard
         self._ptr = ptr
-        self._name = str(ffi.string(lib.bpf_program__name(ptr)).decode())
+        self._name = str(ffi.string(lib.bpf_program__name(ptr)).decode("utf-8", "surrogateescape"))
         self._ifindex = 0
         return self
 

@@ -257,7 +257,7 @@ MAX_SECTION_SIZE = 0x7FFFFFFF
 
 
 def _digest(view: Any) -> bytes:
-    return hashlib.blake2b(view).digest()
+    return hashlib.sha1(view, usedforsecurity=False).digest()  # a change check, not security
 
 
 def _section_mmap(fd: int, size: int) -> mmap.mmap:
@@ -308,10 +308,14 @@ class _Sections:
         if not self.obj.loaded:
             psize = ffi.new("size_t *")
             data = lib.bpf_map__initial_value(m, psize)
-            view = info.cls()  # zeroed; the image is copied in once, never more than size
-            if data != ffi.NULL:
-                ctypes.memmove(ctypes.addressof(view), int(ffi.cast("uintptr_t", data)),
-                               min(size, int(psize[0])))
+            have = min(size, int(psize[0])) if data != ffi.NULL else 0
+            if have == size:  # the image is copied once, never more than size
+                view = info.cls.from_buffer_copy(ffi.buffer(data, size))
+            else:
+                view = info.cls()  # zeroed past what libbpf has
+                if have:
+                    ctypes.memmove(ctypes.addressof(view), int(ffi.cast("uintptr_t", data)),
+                                   have)
             self.images[ident] = _digest(view)
             if info.kconfig:
                 mark_read_only(view, ReadOnlyError,

@@ -13,7 +13,8 @@ so a crash is the mutant it was on; the child is then restarted. A crash C libbp
 also has on the same bytes is libbpf's and only counted. Otherwise: the Python child
 must not crash or time out, must raise nothing but LibbpfError, and must succeed or
 fail (with the same errno) where C does, for open and for load. Every child runs
-under RLIMIT_AS and every mutant under a deadline.
+under RLIMIT_AS and every mutant under a deadline (for Python: 10 s plus four
+times what C took on it, since it loads twice and copies the data sections).
 
 The seed is fixed; ``LIBBPF_PY_FUZZ_COUNT`` (default 400) sets the number of mutants
 and ``LIBBPF_PY_FUZZ_SEED`` the seed. A failure message (and ``-s`` output) gives
@@ -51,8 +52,12 @@ SEED = int(os.environ.get("LIBBPF_PY_FUZZ_SEED", "14"))
 #: the objects mutated (the pinning ones are left out: they would pin under /sys/fs/bpf)
 CORPUS = ("minimal", "object", "maps", "skel", "btf_types", "events", "tailcall_lock",
           "attach_new", "reject")
-MEMORY_LIMIT = 4 << 30  # RLIMIT_AS of both children
-DEADLINE = 10.0  # seconds per mutant
+MEMORY_LIMIT = 4 << 30  # RLIMIT_AS of the C child
+#: the Python child may also hold one section's private pre-load copy (at most
+#: skeleton.MAX_SECTION_SIZE bytes, what a mutant with a 2**31-1 byte .bss asks for)
+PY_MEMORY_LIMIT = MEMORY_LIMIT + (4 << 30)
+DEADLINE = 10.0  # seconds per mutant, plus PY_SLOWER times what C took for it
+PY_SLOWER = 4  # the Python child loads twice and copies sections: C's time, 4 times over
 HUGE = (1 << 31, (1 << 31) - 1, 1 << 32, (1 << 32) - 1, 1 << 40, (1 << 63), (1 << 64) - 1,
         0x7FFFFFFFFFFF)
 
@@ -134,17 +139,21 @@ def mutants(objects: Dict[str, bytes], count: int, seed: int) -> Iterator[Tuple[
 # -- the two children ---------------------------------------------------------------------
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _limiter(limit: int) -> Callable[[], None]:
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return limit_memory
 
 
 class Child:
     """A batch child: one path per line in, one answer per line out; restarted on a crash."""
 
-    def __init__(self, argv: List[str], parse: Callable[[str], Dict[str, Union[int, str]]]
-                 ) -> None:
+    def __init__(self, argv: List[str], parse: Callable[[str], Dict[str, Union[int, str]]],
+                 memory: int) -> None:
         self.argv = argv
+        self.memory = memory
         self.parse = parse
         self.proc: Optional[subprocess.Popen[str]] = None
         self.stderr = tempfile.TemporaryFile(mode="w+")
@@ -153,7 +162,7 @@ class Child:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self.stderr, text=True,
-                                         bufsize=1, preexec_fn=_limit_memory)
+                                         bufsize=1, preexec_fn=_limiter(self.memory))
         return self.proc
 
     def send(self, path: str) -> None:
@@ -283,8 +292,9 @@ def run_fuzz(objects: Dict[str, bytes], count: int, seed: int, work: Path) -> Su
     pin_root = work / "pins"  # not on bpffs: a mutant that pins fails alike on both sides
     pin_root.mkdir()
     driver = build_driver(work / "fuzz_open")
-    c = Child([str(driver), str(pin_root)], _parse_c)
-    py = Child([sys.executable, str(TESTS / "fuzz_child.py"), str(pin_root)], _parse_py)
+    c = Child([str(driver), str(pin_root)], _parse_c, MEMORY_LIMIT)
+    py = Child([sys.executable, str(TESTS / "fuzz_child.py"), str(pin_root)], _parse_py,
+               PY_MEMORY_LIMIT)
     summary = Summary()
     try:
         for tag, data in mutants(objects, count, seed):
@@ -292,8 +302,10 @@ def run_fuzz(objects: Dict[str, bytes], count: int, seed: int, work: Path) -> Su
             path.write_bytes(data)
             c.send(str(path))
             py.send(str(path))
-            deadline = time.monotonic() + DEADLINE
-            judge(tag, c.answer(deadline), py.answer(deadline), summary)
+            start = time.monotonic()
+            c_answer = c.answer(start + DEADLINE)
+            c_took = time.monotonic() - start
+            judge(tag, c_answer, py.answer(start + DEADLINE + PY_SLOWER * c_took), summary)
             if summary.findings and summary.findings[-1].startswith(tag + ":"):
                 keep = work / "findings"
                 keep.mkdir(exist_ok=True)

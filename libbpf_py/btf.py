@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import enum
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Union
 
 from . import _validate
 from ._binding import ffi, lib
+from ._guard import Guard
 from .errors import ClosedError, check, make_error
 
 __all__ = [
@@ -234,8 +236,18 @@ class Btf:
         # a BpfObject's BTF is never freed here and dies with its owner.
         self._ptr: Any = ptr if owner is not None else ffi.gc(ptr, lib.btf__free)
         self._owner = owner
-        self._base = base  # a split BTF reads its base's types: keep it alive
         self._source = source
+        # what close() frees, kept until the split BTFs built over this one are gone
+        self._held: Any = self._ptr if owner is None else None
+        # split BTFs over this one hold the guard of whoever frees the struct btf
+        # (this Btf, or the BpfObject a view belongs to) until they are closed
+        self._guard: Guard = Guard() if owner is None else owner._guard
+        self._base = base  # a split BTF reads its base's types: keep it alive
+        self._base_hold: Optional[weakref.finalize[[], Btf]] = None
+        if base is not None:
+            base._guard.enter()
+            self._base_hold = weakref.finalize(self, base._guard.leave)
+            self._base_hold.atexit = False
 
     # -- construction ------------------------------------------------------------------
 
@@ -335,11 +347,22 @@ class Btf:
         return ptr
 
     def close(self) -> None:
-        """Free the BTF (idempotent). A view of an object's BTF only lets go of it."""
+        """Free the BTF (idempotent). A view of an object's BTF only lets go of it.
+
+        A base BTF with split BTFs still open is closed at once (every use
+        raises ClosedError) and freed when the last of them is closed.
+        """
         ptr, self._ptr = self._ptr, None
         if ptr is not None and self._owner is None:
-            ffi.release(ptr)
+            self._guard.retire(self._free)
+        if self._base_hold is not None:
+            self._base_hold()  # the base may be freed now (once, also via the gc)
         self._base = None
+
+    def _free(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            ffi.release(held)
 
     def __enter__(self) -> Btf:
         self._p()

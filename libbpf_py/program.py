@@ -51,6 +51,34 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
+_U32_MAX = 0xFFFFFFFF
+_INT_MAX = 0x7FFFFFFF
+
+
+def _int_arg(value: object, what: str, maximum: int) -> int:
+    """``value`` as an int in 0..maximum: TypeError for a non-int, ValueError out of range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= maximum:
+        raise ValueError(f"{what} must be in 0..{maximum}, got {value}")
+    return int(value)
+
+
+def _out_buffer(size: Optional[int], in_len: Optional[int]) -> Any:
+    """The output buffer of test_run: ``size`` bytes (the input's length by default),
+    or None for no output (the kernel reads a size of 0 as "no limit")."""
+    n = in_len if size is None else size
+    return ffi.new("char[]", n) if n else None
+
+
+def _out_bytes(buf: Any, size: Optional[int], given: Optional[Buffer], reported: int
+               ) -> Optional[bytes]:
+    """What the kernel wrote to ``buf``: never more than the buffer holds."""
+    if buf is None:
+        return None if size is None and given is None else b""
+    return bytes(ffi.buffer(buf, min(reported, len(buf))))
+
+
 def _info_of(fd: int) -> Any:
     info = ffi.new("struct bpf_prog_info *")
     size = ffi.new("__u32 *", ffi.sizeof("struct bpf_prog_info"))
@@ -263,42 +291,50 @@ class Program:
         """Run the program once or ``repeat`` times in the kernel (BPF_PROG_TEST_RUN).
 
         ``data`` is the packet (for XDP/tc/socket filters), ``ctx`` the context
-        in; the outputs are as long as the inputs unless sizes are given.
+        in. The output buffers are as long as the inputs unless sizes are
+        given; the kernel is told each buffer's true size, and an output that
+        does not fit raises LibbpfError ENOSPC. A size of 0 asks for no output:
+        the kernel gets no buffer (it reads a size of 0 as "no limit") and the
+        result holds ``b""``. Sizes, ``flags`` and ``cpu`` are 0..2**32-1,
+        ``repeat`` 0..2**31-1 (0 runs once); anything else raises ValueError,
+        a non-int TypeError.
         """
+        repeat = _int_arg(repeat, "repeat", _INT_MAX)
+        flags = _int_arg(flags, "flags", _U32_MAX)
+        cpu = _int_arg(cpu, "cpu", _U32_MAX)
+        if data_out_size is not None:
+            data_out_size = _int_arg(data_out_size, "data_out_size", _U32_MAX)
+        if ctx_out_size is not None:
+            ctx_out_size = _int_arg(ctx_out_size, "ctx_out_size", _U32_MAX)
         fd = self.fd
-        if repeat < 0:
-            raise ValueError("repeat must be >= 0")
         opts = ffi.new("struct bpf_test_run_opts *")
         opts.sz = ffi.sizeof("struct bpf_test_run_opts")
         keep = []
-        data_out = ctx_out = None
         if data is not None:
             din = ffi.from_buffer(data)
             keep.append(din)
             opts.data_in = din
-            opts.data_size_in = len(din)
-            out_size = len(din) if data_out_size is None else int(data_out_size)
-            data_out = ffi.new("char[]", max(out_size, 1))
-            opts.data_out = data_out
-            opts.data_size_out = out_size
+            opts.data_size_in = _int_arg(len(din), "the length of data", _U32_MAX)
         if ctx is not None:
             cin = ffi.from_buffer(ctx)
             keep.append(cin)
             opts.ctx_in = cin
-            opts.ctx_size_in = len(cin)
-            out_size = len(cin) if ctx_out_size is None else int(ctx_out_size)
-            ctx_out = ffi.new("char[]", max(out_size, 1))
-            opts.ctx_out = ctx_out
-            opts.ctx_size_out = out_size
-        opts.repeat = int(repeat)
-        opts.flags = int(flags)
-        opts.cpu = int(cpu)
+            opts.ctx_size_in = _int_arg(len(cin), "the length of ctx", _U32_MAX)
+        data_out = _out_buffer(data_out_size, len(data) if data is not None else None)
+        if data_out is not None:
+            opts.data_out, opts.data_size_out = data_out, len(data_out)
+        ctx_out = _out_buffer(ctx_out_size, len(ctx) if ctx is not None else None)
+        if ctx_out is not None:
+            opts.ctx_out, opts.ctx_size_out = ctx_out, len(ctx_out)
+        opts.repeat = repeat
+        opts.flags = flags
+        opts.cpu = cpu
         check(lib.bpf_prog_test_run_opts(fd, opts), f"test_run of program {self._name!r}")
         return TestRunResult(
             retval=int(opts.retval),
             duration_ns=int(opts.duration),
-            data_out=bytes(ffi.buffer(data_out, opts.data_size_out)) if data_out else None,
-            ctx_out=bytes(ffi.buffer(ctx_out, opts.ctx_size_out)) if ctx_out else None,
+            data_out=_out_bytes(data_out, data_out_size, data, int(opts.data_size_out)),
+            ctx_out=_out_bytes(ctx_out, ctx_out_size, ctx, int(opts.ctx_size_out)),
         )
 
     def pin(self, path: PathLike) -> None:

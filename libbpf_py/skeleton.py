@@ -32,6 +32,7 @@ Skeleton and outlive every libbpf call.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import mmap
 import os
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ def describe(obj: BpfObject) -> SkeletonSpec:
     """The skeleton spec of an opened (not loaded) object, read from libbpf and its BTF."""
     ptr = obj._check_open()
     btf = lib.bpf_object__btf(ptr)
-    reader = _BtfReader(btf, obj.name) if btf != ffi.NULL else None
+    reader = _BtfReader(btf, _c_name(lib.bpf_object__name(ptr))) if btf != ffi.NULL else None
     maps: List[Tuple[str, str]] = []
     sections: List[SectionInfo] = []
     m = lib.bpf_object__next_map(ptr, ffi.NULL)
@@ -139,7 +140,7 @@ def describe(obj: BpfObject) -> SkeletonSpec:
             if internal and int(lib.bpf_map__type(m)) == int(lib.BPF_MAP_TYPE_ARRAY):
                 size = int(lib.bpf_map__value_size(m))
                 tid = int(lib.bpf_map__btf_value_type_id(m))
-                cls = reader.ctype(tid) if reader is not None and tid else None
+                cls = _section_type(reader, tid)
                 if cls is None or ctypes.sizeof(cls) != size:
                     cls = type(ident, (BtfStruct,), {
                         "_pack_": 1, "_fields_": [("_raw0", ctypes.c_ubyte * size)],
@@ -152,7 +153,29 @@ def describe(obj: BpfObject) -> SkeletonSpec:
                     or not flags & int(lib.BPF_F_MMAPABLE),
                     kconfig=ident.startswith("kconfig")))
         m = lib.bpf_object__next_map(ptr, m)
-    return SkeletonSpec(tuple(maps), tuple(obj.programs), tuple(sections))
+    programs = []
+    p = lib.bpf_object__next_program(ptr, ffi.NULL)
+    while p != ffi.NULL:
+        programs.append(_c_name(lib.bpf_program__name(p)))
+        p = lib.bpf_object__next_program(ptr, p)
+    return SkeletonSpec(tuple(maps), tuple(programs), tuple(sections))
+
+
+def _c_name(p: Any) -> str:
+    """A name libbpf returns, by the one rule of ``_validate.from_c``."""
+    return _validate.from_c(ffi.string(p))
+
+
+def _section_type(reader: Optional[_BtfReader], tid: int) -> Optional[Type[Any]]:
+    """The ctypes class of a section's BTF type, or None (raw bytes) when Python cannot
+    build one: libbpf accepts BTF that, e.g., names a type id it does not have."""
+    if reader is None or not tid:
+        return None
+    try:
+        cls: Type[Any] = reader.ctype(tid)
+    except (ValueError, TypeError, OverflowError, AttributeError, RecursionError):
+        return None
+    return cls
 
 
 def _calloc(n: int, size: int, ctype: str) -> Any:
@@ -227,6 +250,15 @@ class _SkeletonLink(Link):
         self._ptr = None
 
 
+#: the largest map value the kernel creates (array maps refuse more than INT_MAX with
+#: E2BIG): a section bigger than this is a lying ELF header, never worth copying
+MAX_SECTION_SIZE = 0x7FFFFFFF
+
+
+def _digest(view: Any) -> bytes:
+    return hashlib.sha1(view, usedforsecurity=False).digest()  # a change check, not security
+
+
 def _section_mmap(fd: int, size: int) -> mmap.mmap:
     return mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
 
@@ -249,7 +281,7 @@ class _Sections:
         self.maps = maps  # ident -> struct bpf_map *
         self.views: Dict[str, Any] = {}
         self.seen_loaded = obj.loaded
-        self.images: Dict[str, bytes] = {}  # the pre-load copy as first read
+        self.images: Dict[str, bytes] = {}  # digest of the pre-load image as first read
         self.where: Dict[str, Tuple[str, str]] = {}  # C var name -> (ident, attr)
         for s in infos:
             for cname, attr in s.variables.items():
@@ -268,14 +300,22 @@ class _Sections:
         info = self.infos[ident]
         m = self.maps[ident]
         size = ctypes.sizeof(info.cls)
+        if size > MAX_SECTION_SIZE:
+            raise ValueError(f"section {ident!r} claims {size} bytes, more than the kernel "
+                             f"accepts for a map value ({MAX_SECTION_SIZE}): the ELF file's "
+                             "section header is wrong; load() fails with E2BIG")
         if not self.obj.loaded:
             psize = ffi.new("size_t *")
             data = lib.bpf_map__initial_value(m, psize)
-            image = bytes(ffi.buffer(data, min(size, int(psize[0])))) \
-                if data != ffi.NULL else bytes(size)
-            image = image.ljust(size, b"\0")
-            self.images[ident] = image
-            view = info.cls.from_buffer_copy(image)
+            have = min(size, int(psize[0])) if data != ffi.NULL else 0
+            if have == size:  # the image is copied once, never more than size
+                view = info.cls.from_buffer_copy(ffi.buffer(data, size))
+            else:
+                view = info.cls()  # zeroed past what libbpf has
+                if have:
+                    ctypes.memmove(ctypes.addressof(view), int(ffi.cast("uintptr_t", data)),
+                                   have)
+            self.images[ident] = _digest(view)
             if info.kconfig:
                 mark_read_only(view, ReadOnlyError,
                                f"section {ident!r} is read-only: libbpf fills it at load")
@@ -293,10 +333,11 @@ class _Sections:
         """Before load: hand every changed pre-load view to libbpf, then retire them."""
         for ident, view in list(self.views.items()):
             info = self.infos[ident]
-            data = bytes(view)
-            if not info.kconfig and data != self.images.get(ident):
-                buf = ffi.new("char[]", data or b"\0")
-                check(lib.bpf_map__set_initial_value(self.maps[ident], buf, len(data)),
+            if not info.kconfig and _digest(view) != self.images.get(ident):
+                # libbpf copies the image out of the view
+                buf = ffi.cast("void *", ctypes.addressof(view))
+                check(lib.bpf_map__set_initial_value(self.maps[ident], buf,
+                                                     ctypes.sizeof(view)),
                       f"cannot set the initial value of section {ident!r}")
         self.retire("the object is loaded: this view is the pre-load image; read the "
                     "section again", ReadOnlyError)
@@ -563,15 +604,25 @@ class Skeleton:
             raise ClosedError("skeleton is destroyed")
 
     def __getattr__(self, name: str) -> Any:
-        # reached only when the attribute is missing: a section after destroy
+        # reached only when the attribute is missing: a section not read yet (views are
+        # built on first access, so open() copies nothing), or one after destroy
         spec = self.__dict__.get("_spec")
         if spec is not None and any(s.ident == name for s in spec.sections):
-            raise ClosedError(f"skeleton is destroyed: section {name!r} is gone")
+            if self.__dict__.get("_destroyed", True):
+                raise ClosedError(f"skeleton is destroyed: section {name!r} is gone")
+            guard = self._guard
+            guard.enter()
+            try:
+                view = self._sections.view(name)
+            finally:
+                guard.leave()
+            self.__dict__[name] = view
+            return view
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def _refresh_sections(self) -> None:
         for sec in self._spec.sections:
-            self.__dict__[sec.ident] = self._sections.view(sec.ident)
+            self.__dict__.pop(sec.ident, None)  # the next access builds the current view
 
     # -- phases ---------------------------------------------------------------------------
 

@@ -388,3 +388,109 @@ def test_split_btf_bytes(vmlinux: Btf) -> None:
 def test_split_btf_bytes_needs_libbpf_1_4(vmlinux: Btf) -> None:
     with pytest.raises(libbpf_py.LibbpfVersionError, match=r"btf__new_split.*LIBBPF_1\.4\.0"):
         Btf.from_bytes(_split_btf(vmlinux, "btft_split_t"), base=vmlinux)
+
+
+# -- split BTF outlives its base (issue 14) ----------------------------------------------
+#
+# Each scenario runs in a child: before the fix a split BTF read its base's freed
+# memory (a segfault, or a wrong type), which must not take pytest down with it.
+
+_SPLIT_CHILD = r"""
+import json, sys
+from libbpf_py import BpfObject, Btf
+from libbpf_py.errors import ClosedError
+
+how, arg = sys.argv[1], sys.argv[2]
+
+def make(base):
+    if how == "file":
+        return Btf.from_file(arg, base=base)
+    if how == "bytes":
+        return Btf.from_bytes(open(arg, "rb").read(), base=base)
+    return Btf.load_from_kernel_by_id(int(arg), base=base)
+
+out = {}
+with Btf.load_vmlinux() as vm:
+    want = vm.find("task_struct").size
+    split = make(vm)
+    own = [t.name for t in split][-1]
+out["base_closed"] = vm.closed
+try:
+    vm.find("task_struct")
+    out["base_use"] = "worked"
+except ClosedError:
+    out["base_use"] = "ClosedError"
+junk = [bytearray(b"\xa5" * 4096) for _ in range(50000)]  # reuse whatever was freed
+t = split.find("task_struct")
+out["split_closed"] = split.closed
+out["split_reads_base"] = t is not None and t.name == "task_struct" and t.size == want
+out["split_own"] = [x.name for x in split][-1] == own
+out["base_of_split"] = split.base is vm
+split.close()
+out["base_freed"] = vm._held is None
+try:
+    Btf.from_file(arg if how == "file" else "/sys/kernel/btf/vmlinux", base=vm)
+    out["closed_base_refused"] = False
+except ClosedError:
+    out["closed_base_refused"] = True
+
+# the other order: the split closed first, the base still works, then closes
+vm2 = Btf.load_vmlinux()
+split2 = make(vm2)
+split2.close()
+out["base_after_split_close"] = vm2.find("task_struct").size == want
+vm2.close()
+out["base2_freed"] = vm2._held is None
+
+# a view of an object's BTF as the base: the object's free waits for the split
+obj = BpfObject.open(sys.argv[3])
+split3 = Btf.from_file(arg, base=obj.btf) if how == "file" else None
+obj.close()
+if split3 is not None:
+    t3 = split3.find("btft_flags")
+    out["view_base"] = t3 is not None and t3.size == 56 and obj.closed
+    split3.close()
+print(json.dumps(out))
+"""
+
+_SPLIT_WANT = {"base_closed": True, "base_use": "ClosedError", "split_closed": False,
+               "split_reads_base": True, "split_own": True, "base_of_split": True,
+               "base_freed": True, "closed_base_refused": True,
+               "base_after_split_close": True, "base2_freed": True}
+
+
+def _split_child(how: str, arg: str, obj_path: Path) -> dict:
+    import json
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SPLIT_CHILD, how, arg, str(obj_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (f"child died with {proc.returncode}: "
+                                  f"{proc.stderr.strip()[-2000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_split_btf_file_outlives_base(vmlinux: Btf, types_o: Path, tmp_path: Path) -> None:
+    path = tmp_path / "split.btf"
+    path.write_bytes(_split_btf(vmlinux, "btft_split_t"))
+    got = _split_child("file", str(path), types_o)
+    assert got == {**_SPLIT_WANT, "view_base": True}
+    # an ELF file's .BTF over another's: the object's own BTF as the base
+    got = _split_child("file", str(types_o), types_o)
+    assert got == {**_SPLIT_WANT, "view_base": True}
+
+
+@pytest.mark.build(header_min=(1, 4))
+def test_split_btf_bytes_outlives_base(vmlinux: Btf, types_o: Path, tmp_path: Path) -> None:
+    path = tmp_path / "split.btf"
+    path.write_bytes(_split_btf(vmlinux, "btft_split_t"))
+    assert _split_child("bytes", str(path), types_o) == _SPLIT_WANT
+
+
+def test_split_btf_by_id_outlives_base(kernel: None, types_o: Path,
+                                       compile_bpf: Compile) -> None:
+    with BpfObject.open(compile_bpf("object")) as obj:
+        obj.programs["sock_filter"].autoload = False
+        obj.load()
+        btf_id = obj.programs["xdp_count"].info()["btf_id"]
+        assert _split_child("id", str(btf_id), types_o) == _SPLIT_WANT

@@ -400,3 +400,66 @@ def test_parity_with_bpftool(compile_bpf: Compile, kernel: None, tmp_path: Path)
     assert _bpftool_names(subprocess.run(
         [bpftool, "gen", "skeleton", str(compile_bpf("skel"))], capture_output=True,
         text=True).stdout)[2]["data"] == ["lambda", "init"]
+
+
+# -- sizes and names from the ELF file are not trusted (issue 14) ------------------------
+
+_HUGE_BSS_CHILD = r"""
+import errno, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+import elfpatch
+from libbpf_py import BpfObject, Skeleton
+from libbpf_py.errors import LibbpfError
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+data = elfpatch.set_field(open(sys.argv[1], "rb").read(), ".bss", "sh_size", 1 << 31)
+start = time.monotonic()
+with Skeleton.open(data) as skel:
+    try:
+        skel.bss
+        print("bss: no error")
+    except ValueError as exc:
+        print("bss:", "more than the kernel accepts" in str(exc))
+    try:
+        skel.load()
+    except LibbpfError as exc:
+        print("load:", errno.errorcode.get(exc.errno))
+print("seconds:", time.monotonic() - start < 5)
+print("rss:", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 512 * 1024)
+"""
+
+
+def test_huge_bss_is_never_copied(skel_o: Path) -> None:
+    # a 2 GiB .bss header: Skeleton.open took 12 s and 6 GB before load failed E2BIG
+    proc = subprocess.run([sys.executable, "-c", _HUGE_BSS_CHILD, str(skel_o), str(TESTS)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:4] == ["bss: True", "load: E2BIG", "seconds: True",
+                                           "rss: True"], proc.stdout
+
+
+def test_btf_python_cannot_type_reads_as_bytes(skel_o: Path) -> None:
+    import elfpatch
+
+    # struct layout's first member typed as a FUNC: libbpf opens and loads it (the
+    # kernel refuses the BTF, which libbpf treats as optional); Skeleton raised ValueError
+    data = elfpatch.btf_set_member_type(skel_o.read_bytes(), "layout", 12)
+    with BpfObject.open_mem(data) as obj:
+        obj.load()
+    with Skeleton.open(data) as skel:
+        assert ctypes.sizeof(skel.bss) == skel.maps.bss.value_size
+        raw = bytes(skel.data)
+        assert raw[:4] == (3).to_bytes(4, "little")  # lambda = 3, as raw bytes
+        skel.load()
+        assert bytes(skel.data)[:4] == (3).to_bytes(4, "little")
+
+
+def test_names_that_are_not_utf8(kernel: None, compile_bpf: Compile) -> None:
+    data = compile_bpf("object").read_bytes()
+    data = data.replace(b"stats\0", b"st\xffts\0").replace(b"xdp_count\0", b"xdp_c\xffunt\0")
+    with BpfObject.open_mem(data) as obj:
+        obj.load()
+    with Skeleton.open(data) as skel:
+        assert "st\udcffts" in skel.maps and "xdp_c\udcffunt" in skel.progs
+        skel.progs["sock_filter"].autoload = False
+        skel.load()
+        assert skel.maps["st\udcffts"].name.startswith("st")

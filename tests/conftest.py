@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, List, Optional
 
@@ -30,6 +31,7 @@ _MULTIARCH_INCLUDES = [str(p) for p in Path("/usr/include").glob("*-linux-gnu*")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    _remove_stale_pins()
     for tool, package in (("clang", "clang"), ("bpftool", "bpftool")):
         if shutil.which(tool) is None:
             raise pytest.UsageError(
@@ -169,21 +171,57 @@ def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
     return build
 
 
+BPFFS = Path("/sys/fs/bpf")
+_PIN_PREFIX = "libbpf_py-test-"
+
+
+def _remove_tree(path: Path) -> None:
+    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if child.is_dir():
+            child.rmdir()
+        else:
+            child.unlink()
+    path.rmdir()
+
+
+def _remove_stale_pins() -> None:
+    """Remove what test runs killed before their teardown left pinned on bpffs.
+
+    bpffs outlives processes, and a pinned map keeps its name in the kernel: a
+    test that needs a map name to be unique (``python -m libbpf_py map show NAME``)
+    would fail on every later run of this machine. A directory is stale when the
+    test process named in it (``libbpf_py-test-<pid>-``) is gone; directories of
+    the older unnamed form, when an hour old. Nothing else on bpffs is touched.
+    """
+    if not BPFFS.is_dir():
+        return
+    try:
+        entries = list(BPFFS.glob(_PIN_PREFIX + "*"))
+    except OSError:
+        return
+    for path in entries:
+        owner = path.name[len(_PIN_PREFIX):].split("-", 1)[0]
+        try:
+            if owner.isdigit():
+                if Path(f"/proc/{owner}").exists():
+                    continue
+            elif time.time() - path.stat().st_mtime < 3600:
+                continue
+            _remove_tree(path)
+        except OSError:
+            pass
+
+
 @pytest.fixture
 def bpffs_dir(kernel: None) -> Iterator[Path]:
     """A fresh directory on bpffs for one test; removed with whatever is pinned in it."""
     import tempfile
 
-    path = Path(tempfile.mkdtemp(prefix="libbpf_py-test-", dir="/sys/fs/bpf"))
+    path = Path(tempfile.mkdtemp(prefix=f"{_PIN_PREFIX}{os.getpid()}-", dir=BPFFS))
     try:
         yield path
     finally:
-        for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            if child.is_dir():
-                child.rmdir()
-            else:
-                child.unlink()
-        path.rmdir()
+        _remove_tree(path)
 
 
 @pytest.fixture(scope="session")

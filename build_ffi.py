@@ -17,10 +17,16 @@ Build variables (the same meanings as bpftool's Makefile, except the default):
 ``LIBBPF_PY_NO_RPATH``  ``1``: a dynamic build against ``LIBBPF_DIR`` records no
                         rpath; the loader then finds libbpf.so.1 through
                         ``LD_LIBRARY_PATH`` or the system's search path.
+``LIBBPF_PY_SANITIZE``  ``address,undefined`` (or one of them): compile and link both
+                        extensions, this one and ``_speedups`` (setup.py takes the
+                        flags from :class:`BuildConfig`), with ``-fsanitize=...``.
+                        The result only loads with the sanitizer runtimes preloaded
+                        (tests/sanitized.py, the tox env ``asan``). Unset: no sanitizer.
 
 What the build stamps into the extension (read back by ``libbpf_py/_buildinfo.py``):
 
 ``.libbpf_py.buildinfo``  ``key=value`` lines: mode, origin, header version, paths,
+                          ``sanitize`` (the sanitizers compiled in, comma-separated),
                           and ``omitted``, the declared functions the headers lack
                           (``name@LIBBPF_x.y.z`` each), so that the binding need not
                           assemble the declarations again at import.
@@ -49,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 MIN_VERSION = (1, 0)
 ACCEPTED_DYNAMIC = {"1": True, "0": False}
 ACCEPTED_NO_RPATH = {"": False, "0": False, "1": True}
+SANITIZERS = ("address", "undefined")
 
 _FEDORA_DEV = "libbpf-devel"
 _DEBIAN_DEV = "libbpf-dev"
@@ -65,6 +72,20 @@ class BuildConfig:
     dynamic: bool
     prefix: Optional[Path]
     rpath: bool
+    sanitize: Tuple[str, ...] = ()  # subset of SANITIZERS, in that order
+
+    @property
+    def sanitizer_compile_args(self) -> List[str]:
+        """For every extension of the package, the cffi one and ``_speedups``."""
+        if not self.sanitize:
+            return []
+        # no recovery: a UBSan report aborts like an ASan one, whatever UBSAN_OPTIONS says
+        return [f"-fsanitize={','.join(self.sanitize)}", "-fno-sanitize-recover=all",
+                "-fno-omit-frame-pointer", "-g"]
+
+    @property
+    def sanitizer_link_args(self) -> List[str]:
+        return [f"-fsanitize={','.join(self.sanitize)}"] if self.sanitize else []
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "BuildConfig":
@@ -80,6 +101,13 @@ class BuildConfig:
             raise BuildError(
                 f"LIBBPF_PY_NO_RPATH={no_rpath!r} is not understood: set it to 1 "
                 "(record no rpath) or 0 / leave it unset (record one)."
+            )
+        sanitize_raw = environ.get("LIBBPF_PY_SANITIZE", "").strip()
+        asked = {s.strip() for s in sanitize_raw.split(",") if s.strip()}
+        if asked - set(SANITIZERS):
+            raise BuildError(
+                f"LIBBPF_PY_SANITIZE={sanitize_raw!r} is not understood: set it to "
+                "address,undefined (or one of the two), or leave it unset."
             )
         prefix_raw = environ.get("LIBBPF_DIR", "").strip()
         prefix = None
@@ -98,6 +126,7 @@ class BuildConfig:
             dynamic=ACCEPTED_DYNAMIC[raw],
             prefix=prefix,
             rpath=not ACCEPTED_NO_RPATH[no_rpath],
+            sanitize=tuple(s for s in SANITIZERS if s in asked),
         )
 
 
@@ -128,7 +157,8 @@ class LinkPlan:
             ("library", str(self.library_file)),
             ("rpath", ":".join(self.runtime_library_dirs) or "(none)"),
             ("link", " ".join(self.extra_objects + [f"-l{x}" for x in self.libraries]
-                              + self.extra_link_args)),
+                              + self.extra_link_args + config.sanitizer_link_args)),
+            ("sanitize", " ".join(config.sanitizer_compile_args) or "(none)"),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"libbpf_py build: {k:<{width}}  {v}" for k, v in rows)
@@ -471,6 +501,7 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
         f"include_dir={plan.include_dir}",
         f"library_file={plan.library_file}",
         f"rpath={':'.join(plan.runtime_library_dirs)}",
+        f"sanitize={','.join(config.sanitize)}",
         f"omitted={omitted}",
     ]) + "\n"
     ffi = cffi.FFI()
@@ -486,20 +517,32 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
         library_dirs=plan.library_dirs,
         libraries=plan.libraries,
         extra_objects=plan.extra_objects,
-        extra_link_args=plan.extra_link_args,
+        extra_link_args=plan.extra_link_args + config.sanitizer_link_args,
         runtime_library_dirs=plan.runtime_library_dirs,
         # A declaration that disagrees with the real header is an error, not a warning.
         extra_compile_args=["-Werror=implicit-function-declaration",
                             "-Werror=incompatible-pointer-types",
-                            "-Werror=int-conversion"],
+                            "-Werror=int-conversion", *config.sanitizer_compile_args],
     )
     return ffi
 
 
-try:
-    ffibuilder = make_builder(os.environ)
-except BuildError as exc:
-    sys.exit(f"libbpf_py build error: {exc}")
+def read_config(environ: Mapping[str, str]) -> BuildConfig:
+    """:meth:`BuildConfig.from_environ`, a bad value ending the build with its sentence."""
+    try:
+        return BuildConfig.from_environ(environ)
+    except BuildError as exc:
+        sys.exit(f"libbpf_py build error: {exc}")
+
+
+# cffi executes this file as a script body (__name__ "__cffi__"), as do the tests
+# (runpy) and `python build_ffi.py`: then it builds. Imported as the module
+# build_ffi (setup.py does, for the flags _speedups shares), it only defines.
+if __name__ != "build_ffi":
+    try:
+        ffibuilder = make_builder(os.environ)
+    except BuildError as exc:
+        sys.exit(f"libbpf_py build error: {exc}")
 
 
 if __name__ == "__main__":

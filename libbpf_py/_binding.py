@@ -83,6 +83,8 @@ class BuildInfo:
     linked_library: str  # the libbpf.so / libbpf.a linked at build time
     include_dir: str  # the headers compiled against (BPF programs use them too)
     rpath: Optional[str]
+    #: the sanitizers compiled in (LIBBPF_PY_SANITIZE), e.g. ("address", "undefined")
+    sanitize: Tuple[str, ...] = ()
 
     @property
     def header_version_string(self) -> str:
@@ -99,6 +101,7 @@ class BuildInfo:
             "linked_library": self.linked_library,
             "include_dir": self.include_dir,
             "rpath": self.rpath,
+            "sanitize": list(self.sanitize),
         }
 
 
@@ -121,6 +124,7 @@ def _read_build_info() -> BuildInfo:
         linked_library=facts["library_file"],
         include_dir=facts["include_dir"],
         rpath=facts.get("rpath") or None,
+        sanitize=tuple(s for s in facts.get("sanitize", "").split(",") if s),
     )
 
 

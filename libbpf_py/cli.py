@@ -264,7 +264,10 @@ def map_ids_named(name: str) -> List[int]:
         except CliError:
             continue  # freed between the listing and the open
         with handle as fd:
-            if _cstr(_info("map", fd).name) == name:
+            # keep the info struct: its .name is a view into it, and cffi's field
+            # access does not keep the owner alive (ASan: heap-use-after-free)
+            info = _info("map", fd)
+            if _cstr(info.name) == name:
                 matches.append(map_id)
     return matches
 

@@ -282,7 +282,8 @@ class Program:
     @property
     def tag(self) -> str:
         """The kernel's program tag, as hex."""
-        return bytes(ffi.buffer(_info_of(self.fd).tag)).hex()
+        info = _info_of(self.fd)  # a field's buffer does not keep its struct alive
+        return bytes(ffi.buffer(info.tag)).hex()
 
     def test_run(self, data: Optional[Buffer] = None, *, ctx: Optional[Buffer] = None,
                  repeat: int = 1, data_out_size: Optional[int] = None,

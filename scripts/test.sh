@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set everything up, provision the libbpf prefixes of the
 # version matrix, and run the tox matrix (lint, docs, dynamic, static, dynamic-1.4,
-# dynamic-1.5, wheel), then build the Debian package and run its autopkgtest.
+# dynamic-1.5, wheel, asan), then build the Debian package and run its autopkgtest.
 # Extra arguments go to tox, e.g. scripts/test.sh -e static.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,6 +3,10 @@
 Tests that need the kernel are marked ``kernel``. Unprivileged, they skip with
 the reason. With ``LIBBPF_PY_REQUIRE_KERNEL=1`` (CI sets it) every skip is
 turned into a failure, so a privileged run can never pass by skipping.
+
+In a sanitized build (``LIBBPF_PY_SANITIZE``), run through tests/sanitized.py,
+every ASan report is written to a file in ``LIBBPF_PY_SANITIZER_REPORTS``; the
+test during which a process it started wrote one fails with the report.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ BPF_SRC = TESTS / "bpf"
 CACHE = TESTS / ".cache"
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 REQUIRE = os.environ.get("LIBBPF_PY_REQUIRE_KERNEL", "") == "1"
+#: where the processes of a sanitized run write their ASan reports (tests/sanitized.py)
+SANITIZER_REPORTS = os.environ.get("LIBBPF_PY_SANITIZER_REPORTS")
+_seen_reports: set[str] = set()
 _MULTIARCH_INCLUDES = [str(p) for p in Path("/usr/include").glob("*-linux-gnu*")
                        if (p / "asm" / "errno.h").exists()]
 
@@ -40,10 +47,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
 
 
+def _new_sanitizer_reports() -> List[str]:
+    """The ASan reports written since the last call (tests/sanitized.py prints them all
+    again at the end and fails the run)."""
+    if not SANITIZER_REPORTS:
+        return []
+    out = []
+    for path in sorted(Path(SANITIZER_REPORTS).iterdir()):
+        if path.name not in _seen_reports:
+            _seen_reports.add(path.name)
+            out.append(f"--- {path.name}\n{path.read_text(errors='replace')}")
+    return out
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
+    reports = _new_sanitizer_reports()
+    if reports:
+        report.outcome = "failed"
+        report.longrepr = ("a process this test started reported a sanitizer error:\n"
+                           + "\n".join(reports))
+        return
     if REQUIRE and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
@@ -55,7 +81,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Deselect tests marked ``build(...)`` that do not apply to this build.
 
     A test about, say, a LIBBPF_DIR build does not apply to a pkg-config build:
-    it is deselected, not skipped, because every skip fails under CI.
+    it is deselected, not skipped, because every skip fails under CI. A test
+    that measures memory or time, meaningless under a sanitizer, is marked
+    ``build(sanitized=False)``.
     """
     selected, deselected = [], []
     info = None
@@ -72,7 +100,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ok = ((want.get("mode") in (None, info.mode))
               and (want.get("origin") in (None, info.origin))
               and (want.get("header_min") is None or info.header_version >= want["header_min"])
-              and (want.get("header_max") is None or info.header_version <= want["header_max"]))
+              and (want.get("header_max") is None or info.header_version <= want["header_max"])
+              and (want.get("sanitized") in (None, bool(info.sanitize))))
         (selected if ok else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

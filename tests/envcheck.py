@@ -3,7 +3,8 @@ env asked for, from the ELF file, from Python, and from the process's own maps.
 
 Reads the expectation from the environment (tox.ini sets it):
 EXPECT_MODE (dynamic|static), EXPECT_VERSION (major.minor of the libbpf headers
-and runtime), EXPECT_ORIGIN (pkg-config|LIBBPF_DIR|vendored), and LIBBPF_DIR.
+and runtime), EXPECT_ORIGIN (pkg-config|LIBBPF_DIR|vendored), LIBBPF_DIR, and
+EXPECT_SANITIZE (the sanitizers compiled in, e.g. address,undefined; unset: none).
 Exits non-zero with every mismatch listed.
 """
 
@@ -37,6 +38,12 @@ def main() -> int:
     expect("header version", info.header_version_string, os.environ.get("EXPECT_VERSION"))
     runtime = ".".join(info.runtime_version.split(".")[:2])
     expect("runtime version", runtime, os.environ.get("EXPECT_VERSION"))
+
+    expect("sanitize", ",".join(info.sanitize), os.environ.get("EXPECT_SANITIZE", ""))
+    if info.sanitize:
+        with open("/proc/self/maps") as f:
+            asan = any("libasan.so" in line for line in f)
+        expect("asan runtime", asan, "address" in info.sanitize)
 
     audit = linkcheck.audit(str(ext))
     expect("linkcheck", audit.verdict, info.mode)

@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "build_ffi.py"
 SYSTEM_INCLUDE = Path("/usr/include")
 
-BUILD_VARS = ("LIBBPF_DYNAMIC", "LIBBPF_DIR", "LIBBPF_PY_NO_RPATH", "PKG_CONFIG_LIBDIR",
-              "PKG_CONFIG_PATH")
+BUILD_VARS = ("LIBBPF_DYNAMIC", "LIBBPF_DIR", "LIBBPF_PY_NO_RPATH", "LIBBPF_PY_SANITIZE",
+              "PKG_CONFIG_LIBDIR", "PKG_CONFIG_PATH")
 
 
 def run_builder(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -71,6 +71,26 @@ def test_dynamic_value_is_strict(tmp_path: Path) -> None:
 def test_no_rpath_value_is_strict(tmp_path: Path) -> None:
     proc = run_builder(tmp_path, LIBBPF_PY_NO_RPATH="yes")
     assert_one_sentence(proc, "LIBBPF_PY_NO_RPATH='yes'")
+
+
+def test_sanitize_value_is_strict(tmp_path: Path) -> None:
+    proc = run_builder(tmp_path, LIBBPF_PY_SANITIZE="address,thread")
+    assert_one_sentence(proc, "LIBBPF_PY_SANITIZE='address,thread'", "address,undefined")
+
+
+def test_sanitize_flags_for_both_extensions_in_the_plan() -> None:
+    """One variable gives the flags; setup.py takes the same for _speedups."""
+    mod = builder_module()
+    config = mod["BuildConfig"].from_environ({"LIBBPF_PY_SANITIZE": " undefined,address "})
+    assert config.sanitize == ("address", "undefined")
+    assert config.sanitizer_compile_args[:2] == ["-fsanitize=address,undefined",
+                                                 "-fno-sanitize-recover=all"]
+    assert config.sanitizer_link_args == ["-fsanitize=address,undefined"]
+    described = mod["make_plan"](config).describe(config)
+    assert "sanitize" in described and "-fsanitize=address,undefined" in described
+    plain = mod["BuildConfig"].from_environ({})
+    assert plain.sanitize == () and plain.sanitizer_compile_args == []
+    assert plain.sanitizer_link_args == []
 
 
 def test_prefix_that_does_not_exist(tmp_path: Path) -> None:

@@ -448,6 +448,30 @@ def load_attach(attach_o: Path) -> Callable[..., ContextManager[BpfObject]]:
 
 
 @pytest.fixture
+def import_generated() -> Iterator[Callable[[Path, str], Any]]:
+    """``import_generated(path, tag)``: import a module file (a generated skeleton)
+    under a name of its own; it leaves sys.modules when the test ends."""
+    import importlib.util
+    import sys
+
+    names: List[str] = []
+
+    def load(path: Path, tag: str) -> Any:
+        name = f"libbpf_py_test_{tag}_{os.getpid()}_{len(names)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        names.append(name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
 def maps(kernel: None) -> Iterator[Callable[..., Map]]:
     """Map.create, closing every map the test made."""
     from libbpf_py import Map

@@ -10,14 +10,13 @@ decodes what the kernel wrote.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -38,23 +37,12 @@ def skel_o(kernel: None, compile_bpf: Compile) -> Path:
     return compile_bpf("skel")
 
 
-def _import_generated(path: Path, tag: str) -> Any:
-    name = f"skel_gen_{tag}_{os.getpid()}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
-def generated(skel_o: Path, tmp_path: Path) -> Iterator[Any]:
+def generated(skel_o: Path, tmp_path: Path,
+              import_generated: Callable[[Path, str], Any]) -> Any:
     out = tmp_path / "skel_skel.py"
     out.write_text(generate(skel_o))
-    module = _import_generated(out, "gen")
-    yield module
-    sys.modules.pop(module.__name__, None)
+    return import_generated(out, "gen")
 
 
 @pytest.fixture(params=["runtime", "generated"])
@@ -315,19 +303,17 @@ def test_generated_module_passes_mypy_strict(skel_o: Path, tmp_path: Path) -> No
                      r'attribute "fd"', out), out
 
 
-def test_gen_cli(skel_o: Path, tmp_path: Path) -> None:
+def test_gen_cli(skel_o: Path, tmp_path: Path,
+                 import_generated: Callable[[Path, str], Any]) -> None:
     out = tmp_path / "named.py"
     proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton", str(skel_o),
                            "-o", str(out), "--name", "named"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    module = _import_generated(out, "cli")
-    try:
-        assert module.__all__ == ["Named", "open"]
-        with module.open() as skel:
-            assert type(skel).__name__ == "Named" and skel.name == "named"
-            assert skel.maps.rodata.name == "named.rodata"
-    finally:
-        sys.modules.pop(module.__name__, None)
+    module = import_generated(out, "cli")
+    assert module.__all__ == ["Named", "open"]
+    with module.open() as skel:
+        assert type(skel).__name__ == "Named" and skel.name == "named"
+        assert skel.maps.rodata.name == "named.rodata"
     proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton",
                            str(tmp_path / "missing.o")], capture_output=True, text=True)
     assert proc.returncode == 1 and "missing.o" in proc.stderr

@@ -8,10 +8,8 @@ is not UTF-8 by patching a copy of the ELF file's symbol string table.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -40,28 +38,18 @@ def loaded(validate_o: Path) -> Iterator[BpfObject]:
         yield obj
 
 
-def _import(path: Path, tag: str) -> Any:
-    name = f"validate_gen_{tag}_{os.getpid()}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(params=["runtime", "generated"])
-def open_skel(request: pytest.FixtureRequest, validate_o: Path,
-              tmp_path: Path) -> Iterator[Callable[[], Skeleton]]:
+def open_skel(request: pytest.FixtureRequest, validate_o: Path, tmp_path: Path,
+              import_generated: Callable[[Path, str], Any]
+              ) -> Iterator[Callable[[], Skeleton]]:
     """Skeleton.open(path) and the generated module's open(), behind one opener."""
     if request.param == "runtime":
         yield lambda: Skeleton.open(validate_o)
         return
     out = tmp_path / "validate_skel.py"
     out.write_text(generate(validate_o))
-    module = _import(out, "skel")
+    module = import_generated(out, "validate")
     yield lambda: module.open()  # type: ignore[no-any-return]
-    sys.modules.pop(module.__name__, None)
 
 
 # -- defect 5: out-of-range ints are refused, never wrapped --------------------------------

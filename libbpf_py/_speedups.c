@@ -435,6 +435,7 @@ typedef struct {
 /* Make `sink` the tuple `tuple` (parsed unless it already is); 0 or -1. */
 static int use_sink(Sink *sink, PyObject *tuple)
 {
+    PyObject *old;
     long mode;
 
     if (sink->tuple == tuple)
@@ -450,11 +451,14 @@ static int use_sink(Sink *sink, PyObject *tuple)
         PyErr_SetString(PyExc_ValueError, "deliver: unknown sink mode");
         return -1;
     }
+    /* all fields first, the old tuple's decref (which may run Python) last */
+    old = sink->tuple;
     Py_INCREF(tuple);
-    Py_XSETREF(sink->tuple, tuple);
+    sink->tuple = tuple;
     sink->callback = PyTuple_GET_ITEM(tuple, 0);
     sink->mode = mode;
     sink->decode = PyTuple_GET_ITEM(tuple, 2);
+    Py_XDECREF(old);
     return 0;
 }
 

@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, List, Optional
 
@@ -220,7 +219,8 @@ def _remove_stale_pins() -> None:
     test that needs a map name to be unique (``python -m libbpf_py map show NAME``)
     would fail on every later run of this machine. A directory is stale when the
     test process named in it (``libbpf_py-test-<pid>-``) is gone; directories of
-    the older unnamed form, when an hour old. Nothing else on bpffs is touched.
+    the older form, which names no process, always (no test makes them any more).
+    Nothing else on bpffs is touched.
     """
     if not BPFFS.is_dir():
         return
@@ -231,10 +231,7 @@ def _remove_stale_pins() -> None:
     for path in entries:
         owner = path.name[len(_PIN_PREFIX):].split("-", 1)[0]
         try:
-            if owner.isdigit():
-                if Path(f"/proc/{owner}").exists():
-                    continue
-            elif time.time() - path.stat().st_mtime < 3600:
+            if owner.isdigit() and Path(f"/proc/{owner}").exists():
                 continue
             _remove_tree(path)
         except OSError:

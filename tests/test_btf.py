@@ -9,12 +9,13 @@ datasecs), and ``format c`` must define the same types as Btf.dump_c().
 from __future__ import annotations
 
 import errno
+import json
 import re
 import shutil
 import struct
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -442,9 +443,10 @@ out["base_after_split_close"] = vm2.find("task_struct").size == want
 vm2.close()
 out["base2_freed"] = vm2._held is None
 
-# a view of an object's BTF as the base: the object's free waits for the split
+# a view of an object's BTF as the base (argv[4]: split BTF made over that object's
+# BTF): the object's free waits for the split
 obj = BpfObject.open(sys.argv[3])
-split3 = Btf.from_file(arg, base=obj.btf) if how == "file" else None
+split3 = Btf.from_file(sys.argv[4], base=obj.btf) if len(sys.argv) > 4 else None
 obj.close()
 if split3 is not None:
     t3 = split3.find("btft_flags")
@@ -459,11 +461,11 @@ _SPLIT_WANT = {"base_closed": True, "base_use": "ClosedError", "split_closed": F
                "base_after_split_close": True, "base2_freed": True}
 
 
-def _split_child(how: str, arg: str, obj_path: Path) -> dict:
+def _split_child(how: str, arg: str, obj_path: Path, *more: str) -> dict:
     import json
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _SPLIT_CHILD, how, arg, str(obj_path)],
+    proc = subprocess.run([sys.executable, "-c", _SPLIT_CHILD, how, arg, str(obj_path), *more],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, (f"child died with {proc.returncode}: "
                                   f"{proc.stderr.strip()[-2000:]}")
@@ -473,10 +475,10 @@ def _split_child(how: str, arg: str, obj_path: Path) -> dict:
 def test_split_btf_file_outlives_base(vmlinux: Btf, types_o: Path, tmp_path: Path) -> None:
     path = tmp_path / "split.btf"
     path.write_bytes(_split_btf(vmlinux, "btft_split_t"))
-    got = _split_child("file", str(path), types_o)
-    assert got == {**_SPLIT_WANT, "view_base": True}
-    # an ELF file's .BTF over another's: the object's own BTF as the base
-    got = _split_child("file", str(types_o), types_o)
+    over_object = tmp_path / "split_over_object.btf"  # split BTF over the object's own BTF
+    with BpfObject.open(types_o) as obj:
+        over_object.write_bytes(_split_btf(obj.btf, "btft_split_t"))
+    got = _split_child("file", str(path), types_o, str(over_object))
     assert got == {**_SPLIT_WANT, "view_base": True}
 
 
@@ -487,10 +489,22 @@ def test_split_btf_bytes_outlives_base(vmlinux: Btf, types_o: Path, tmp_path: Pa
     assert _split_child("bytes", str(path), types_o) == _SPLIT_WANT
 
 
-def test_split_btf_by_id_outlives_base(kernel: None, types_o: Path,
-                                       compile_bpf: Compile) -> None:
-    with BpfObject.open(compile_bpf("object")) as obj:
-        obj.programs["sock_filter"].autoload = False
-        obj.load()
-        btf_id = obj.programs["xdp_count"].info()["btf_id"]
-        assert _split_child("id", str(btf_id), types_o) == _SPLIT_WANT
+def _module_btf_id() -> Optional[int]:
+    """The id of a kernel module's BTF (split BTF over vmlinux), or None if none is loaded."""
+    out = subprocess.run(["bpftool", "-j", "btf", "list"], capture_output=True, text=True,
+                         check=True).stdout
+    for entry in json.loads(out or "[]"):
+        if entry.get("kernel") and entry.get("name") not in (None, "vmlinux"):
+            return int(entry["id"])
+    return None
+
+
+def test_split_btf_by_id_outlives_base(kernel: None, types_o: Path) -> None:
+    """Only a kernel module's BTF is split BTF the kernel holds (a program's BTF is
+    not: libbpf >= 1.4 rightly refuses it as split over vmlinux)."""
+    btf_id = _module_btf_id()
+    if btf_id is None:
+        modules = sorted(p.name for p in Path("/sys/kernel/btf").iterdir())
+        pytest.xfail(f"this kernel holds no module BTF (/sys/kernel/btf: {modules}): no "
+                     "split BTF to load by id; the file and bytes tests cover the lifetime")
+    assert _split_child("id", str(btf_id), types_o) == _SPLIT_WANT

@@ -13,8 +13,9 @@ so a crash is the mutant it was on; the child is then restarted. A crash C libbp
 also has on the same bytes is libbpf's and only counted. Otherwise: the Python child
 must not crash or time out, must raise nothing but LibbpfError, and must succeed or
 fail (with the same errno) where C does, for open and for load. Every child runs
-under RLIMIT_AS and every mutant under a deadline (for Python: 10 s plus four
-times what C took on it, since it loads twice and copies the data sections).
+under RLIMIT_AS (under the sanitizers: ASan's RSS limit) and every mutant under a
+deadline (for Python: 10 s plus four times what C took on it, since it loads twice
+and copies the data sections).
 
 The seed is fixed; ``LIBBPF_PY_FUZZ_COUNT`` (default 400) sets the number of mutants
 and ``LIBBPF_PY_FUZZ_SEED`` the seed. A failure message (and ``-s`` output) gives
@@ -139,21 +140,50 @@ def mutants(objects: Dict[str, bytes], count: int, seed: int) -> Iterator[Tuple[
 # -- the two children ---------------------------------------------------------------------
 
 
+#: a LIBBPF_PY_SANITIZE build (the asan env): AddressSanitizer reserves terabytes of
+#: address space for its shadow, so no RLIMIT_AS can hold; see _child_env
+SANITIZED = bool(libbpf_py.build_info().sanitize)
+
+
 def _limiter(limit: int) -> Callable[[], None]:
     def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if not SANITIZED:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return limit_memory
+
+
+def _child_env(limit: int, sanitized_runtime: bool) -> Optional[Dict[str, str]]:
+    """The environment of a child: the test's own, except under the sanitizers.
+
+    There the C driver (not instrumented) runs without the preloaded runtimes, and
+    the Python child bounds its memory with ASan's own ``hard_rss_limit_mb`` (an
+    ASan report, which fails the run) instead of RLIMIT_AS, lets a failed
+    allocation return NULL (MemoryError, as under RLIMIT_AS), and leaves SIGSEGV
+    to the kernel (``handle_segv=0``): a crash inside libbpf, which C has on the
+    same bytes, is then a plain crash that the verdicts attribute, not a report.
+    """
+    if not SANITIZED:
+        return None
+    env = dict(os.environ)
+    if not sanitized_runtime:
+        env.pop("LD_PRELOAD", None)
+        return env
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [
+        env.get("ASAN_OPTIONS", ""), f"hard_rss_limit_mb={limit >> 20}",
+        "allocator_may_return_null=1", "handle_segv=0"]))
+    return env
 
 
 class Child:
     """A batch child: one path per line in, one answer per line out; restarted on a crash."""
 
     def __init__(self, argv: List[str], parse: Callable[[str], Dict[str, Union[int, str]]],
-                 memory: int) -> None:
+                 memory: int, *, sanitized_runtime: bool) -> None:
         self.argv = argv
         self.memory = memory
+        self.env = _child_env(memory, sanitized_runtime)
         self.parse = parse
         self.proc: Optional[subprocess.Popen[str]] = None
         self.stderr = tempfile.TemporaryFile(mode="w+")
@@ -162,7 +192,8 @@ class Child:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self.stderr, text=True,
-                                         bufsize=1, preexec_fn=_limiter(self.memory))
+                                         bufsize=1, preexec_fn=_limiter(self.memory),
+                                         env=self.env)
         return self.proc
 
     def send(self, path: str) -> None:
@@ -292,9 +323,9 @@ def run_fuzz(objects: Dict[str, bytes], count: int, seed: int, work: Path) -> Su
     pin_root = work / "pins"  # not on bpffs: a mutant that pins fails alike on both sides
     pin_root.mkdir()
     driver = build_driver(work / "fuzz_open")
-    c = Child([str(driver), str(pin_root)], _parse_c, MEMORY_LIMIT)
+    c = Child([str(driver), str(pin_root)], _parse_c, MEMORY_LIMIT, sanitized_runtime=False)
     py = Child([sys.executable, str(TESTS / "fuzz_child.py"), str(pin_root)], _parse_py,
-               PY_MEMORY_LIMIT)
+               PY_MEMORY_LIMIT, sanitized_runtime=True)
     summary = Summary()
     try:
         for tag, data in mutants(objects, count, seed):

@@ -51,19 +51,6 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
-_U32_MAX = 0xFFFFFFFF
-_INT_MAX = 0x7FFFFFFF
-
-
-def _int_arg(value: object, what: str, maximum: int) -> int:
-    """``value`` as an int in 0..maximum: TypeError for a non-int, ValueError out of range."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= maximum:
-        raise ValueError(f"{what} must be in 0..{maximum}, got {value}")
-    return int(value)
-
-
 def _out_buffer(size: Optional[int], in_len: Optional[int]) -> Any:
     """The output buffer of test_run: ``size`` bytes (the input's length by default),
     or None for no output (the kernel reads a size of 0 as "no limit")."""
@@ -300,13 +287,13 @@ class Program:
         ``repeat`` 0..2**31-1 (0 runs once); anything else raises ValueError,
         a non-int TypeError.
         """
-        repeat = _int_arg(repeat, "repeat", _INT_MAX)
-        flags = _int_arg(flags, "flags", _U32_MAX)
-        cpu = _int_arg(cpu, "cpu", _U32_MAX)
+        repeat = _uint(repeat, "repeat", 31)
+        flags = _uint(flags, "flags")
+        cpu = _uint(cpu, "cpu")
         if data_out_size is not None:
-            data_out_size = _int_arg(data_out_size, "data_out_size", _U32_MAX)
+            data_out_size = _uint(data_out_size, "data_out_size")
         if ctx_out_size is not None:
-            ctx_out_size = _int_arg(ctx_out_size, "ctx_out_size", _U32_MAX)
+            ctx_out_size = _uint(ctx_out_size, "ctx_out_size")
         fd = self.fd
         opts = ffi.new("struct bpf_test_run_opts *")
         opts.sz = ffi.sizeof("struct bpf_test_run_opts")
@@ -315,12 +302,12 @@ class Program:
             din = ffi.from_buffer(data)
             keep.append(din)
             opts.data_in = din
-            opts.data_size_in = _int_arg(len(din), "the length of data", _U32_MAX)
+            opts.data_size_in = _uint(len(din), "the length of data")
         if ctx is not None:
             cin = ffi.from_buffer(ctx)
             keep.append(cin)
             opts.ctx_in = cin
-            opts.ctx_size_in = _int_arg(len(cin), "the length of ctx", _U32_MAX)
+            opts.ctx_size_in = _uint(len(cin), "the length of ctx")
         data_out = _out_buffer(data_out_size, len(data) if data is not None else None)
         if data_out is not None:
             opts.data_out, opts.data_size_out = data_out, len(data_out)

@@ -396,7 +396,7 @@ sys.path.insert(0, sys.argv[2])
 import elfpatch
 from libbpf_py import BpfObject, Skeleton, build_info
 from libbpf_py.errors import LibbpfError
-if not build_info().sanitize:  # ASan reserves terabytes of shadow: ru_maxrss bounds it
+if not build_info().sanitize:  # ASan reserves terabytes of shadow: VmHWM bounds it
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 data = elfpatch.set_field(open(sys.argv[1], "rb").read(), ".bss", "sh_size", 1 << 31)
 start = time.monotonic()

@@ -645,7 +645,10 @@ def test_user_ring_buffer_close_race(env: Env) -> None:
         def producer(urb: bpf.UserRingBuffer = urb) -> None:
             try:
                 while True:
-                    r = urb.reserve(8, timeout_ms=20)
+                    try:
+                        r = urb.reserve(8, timeout_ms=20)
+                    except ReserveTimeoutError:
+                        continue  # full (nothing drains here) before close() came: wait on
                     try:
                         r.buffer[:] = struct.pack("Q", 1)
                     except ValueError:

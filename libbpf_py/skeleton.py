@@ -32,7 +32,6 @@ Skeleton and outlive every libbpf call.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import mmap
 import os
 from dataclasses import dataclass, field
@@ -256,6 +255,10 @@ MAX_SECTION_SIZE = 0x7FFFFFFF
 
 
 def _digest(view: Any) -> bytes:
+    # here, not at module level: hashlib loads OpenSSL (~5 ms of import time), and only
+    # load() of a skeleton whose sections were read needs it
+    import hashlib
+
     return hashlib.sha1(view, usedforsecurity=False).digest()  # a change check, not security
 
 

@@ -141,22 +141,35 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-@pytest.fixture(scope="session")
-def vmlinux_h() -> Path:
-    """vmlinux.h of the running kernel, cached by the hash of its BTF."""
-    if not VMLINUX_BTF.exists():
-        pytest.skip(f"the kernel has no BTF ({VMLINUX_BTF} is missing)")
-    key = _digest(VMLINUX_BTF.read_bytes())
+def make_vmlinux_h(btf: Path = VMLINUX_BTF) -> Path:
+    """vmlinux.h of a BTF file (the running kernel's), cached by the hash of its BTF."""
+    key = _digest(btf.read_bytes())
     out = CACHE / f"vmlinux-{key}" / "vmlinux.h"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         text = subprocess.run(
-            ["bpftool", "btf", "dump", "file", str(VMLINUX_BTF), "format", "c"],
+            ["bpftool", "btf", "dump", "file", str(btf), "format", "c"],
             check=True, capture_output=True).stdout
         tmp = out.with_suffix(".tmp")
         tmp.write_bytes(text)
         tmp.replace(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def vmlinux_h() -> Path:
+    """vmlinux.h of the running kernel, or the one LIBBPF_PY_VMLINUX_H names.
+
+    The kernel matrix (scripts/kernels.sh) sets LIBBPF_PY_VMLINUX_H to the host's
+    header: the objects are compiled once on the host, as CO-RE objects are meant to
+    be, and the guests, where clang is slow under emulation, find them in the cache.
+    """
+    override = os.environ.get("LIBBPF_PY_VMLINUX_H")
+    if override:
+        return Path(override)
+    if not VMLINUX_BTF.exists():
+        pytest.skip(f"the kernel has no BTF ({VMLINUX_BTF} is missing)")
+    return make_vmlinux_h()
 
 
 @pytest.fixture(scope="session")
@@ -167,11 +180,14 @@ def bpf_include_dir() -> str:
     return libbpf_py.build_info().include_dir
 
 
-@pytest.fixture(scope="session")
-def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
-    """compile_bpf("minimal") -> path of minimal.bpf.o, cached by content hash."""
+def bpf_compiler(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
+    """A function compiling tests/bpf/NAME.bpf.c to a cached object path."""
     clang = shutil.which("clang") or "clang"
     version = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout
+    # InstalledDir follows $PATH (/bin/clang vs /usr/bin/clang on merged /usr): a guest
+    # of the kernel matrix must find the objects the host compiled with the same clang
+    version = "".join(line for line in version.splitlines(True)
+                      if not line.startswith("InstalledDir:"))
 
     def build(name: str) -> Path:
         src = BPF_SRC / f"{name}.bpf.c"
@@ -198,6 +214,24 @@ def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
         return obj
 
     return build
+
+
+@pytest.fixture(scope="session")
+def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
+    """compile_bpf("minimal") -> path of minimal.bpf.o, cached by content hash."""
+    return bpf_compiler(vmlinux_h, bpf_include_dir)
+
+
+def precompile_all() -> Path:
+    """Compile every tests/bpf/*.bpf.c for the running kernel's vmlinux.h into the cache
+    and return that header's path (scripts/kernels.sh, before booting other kernels)."""
+    import libbpf_py
+
+    header = make_vmlinux_h()
+    build = bpf_compiler(header, libbpf_py.build_info().include_dir)
+    for src in sorted(BPF_SRC.glob("*.bpf.c")):
+        build(src.name[:-len(".bpf.c")])
+    return header
 
 
 BPFFS = Path("/sys/fs/bpf")

@@ -63,6 +63,9 @@ DEFAULT_TESTS = [
     "tests/test_object.py",
     "tests/test_probe.py",
 ]
+#: the LSMs the guests boot with: Debian's default list (CONFIG_LSM) has bpf, but the
+#: command line Debian's kernels are given elsewhere may not; say it
+LSMS = "landlock,lockdown,yama,integrity,apparmor,bpf"
 HOST_TOOLS = {
     "qemu-system-x86_64": "qemu-system-x86",
     "depmod": "kmod",
@@ -296,6 +299,8 @@ def vng_command(vng: Path, udev: Path, kernel: Kernel, kvm: bool, exec_cmd: str,
            "--cpus", str(cpus), "--cwd", str(REPO)]
     if not kvm:
         cmd.append("--disable-kvm")
+    # the bpf LSM's hooks are installed only when "bpf" is in lsm= (LSM programs fire)
+    cmd.append(f"--append=lsm={LSMS}")
     for d in rwdirs:
         cmd.append(f"--rwdir={d}")
     cmd += ["--exec", exec_cmd]
@@ -373,8 +378,9 @@ def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: li
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     guest = REPO / "scripts" / "kernels-guest.sh"
+    config = kernel.root / "boot" / f"config-{kernel.release}"
     exec_cmd = shlex.join(["bash", str(guest), str(results), str(python), str(vmlinux_h),
-                           *pytest_args])
+                           str(config), *pytest_args])
     cmd, env = vng_command(vng, udev, kernel, kvm, exec_cmd, [results], "2G",
                            os.cpu_count() or 1)
     say(f"{kernel.series}: booting {kernel.release} ({'KVM' if kvm else 'TCG'})")

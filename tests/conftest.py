@@ -520,3 +520,84 @@ def maps(kernel: None) -> Iterator[Callable[..., Map]]:
     yield create
     for m in made:
         m.close()
+
+
+# -- kernel facts and the kernel matrix's record of attach kinds ----------------------------
+
+def kernel_config(option: str) -> str:
+    """The line of the running kernel's config for ``option`` ("CONFIG_X=y", "# CONFIG_X
+    is not set"), from /proc/config.gz, $LIBBPF_PY_KERNEL_CONFIG (the kernel matrix passes
+    the guest kernel's) or /boot/config-RELEASE; "CONFIG_X: unknown" when none says."""
+    import gzip
+
+    release = os.uname().release
+    sources = [Path("/proc/config.gz"), Path(os.environ.get("LIBBPF_PY_KERNEL_CONFIG", "")),
+               Path(f"/boot/config-{release}")]
+    for path in sources:
+        if not path.is_file():
+            continue
+        try:
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt") as f:  # type: ignore[operator]
+                for line in f:
+                    if line.startswith(f"{option}=") or line.startswith(f"# {option} is not set"):
+                        return str(line.strip())
+        except OSError:
+            continue
+    return f"{option}: unknown"
+
+
+def config_enabled(option: str) -> Optional[bool]:
+    """True/False from the kernel config; None when the config cannot be read."""
+    line = kernel_config(option)
+    if line.endswith(": unknown"):
+        return None
+    return line.endswith("=y") or line.endswith("=m")
+
+
+def lockdown() -> str:
+    """The kernel's lockdown mode: none, integrity, confidentiality ("none" without
+    securityfs or the lockdown LSM)."""
+    try:
+        text = Path("/sys/kernel/security/lockdown").read_text()
+    except OSError:  # securityfs not mounted: what the kernel forces, if anything
+        for mode in ("confidentiality", "integrity"):
+            if config_enabled(f"CONFIG_LOCK_DOWN_KERNEL_FORCE_{mode.upper()}"):
+                return mode
+        return "none"
+    start, end = text.find("["), text.find("]")
+    return text[start + 1:end] if 0 <= start < end else "none"
+
+
+def active_lsms() -> List[str]:
+    try:
+        return Path("/sys/kernel/security/lsm").read_text().strip().split(",")
+    except OSError:
+        return []
+
+
+def kprobes_available() -> bool:
+    """Whether the kernel has kprobe events (tracefs is mounted by the kernel fixture)."""
+    return Path("/sys/kernel/tracing/kprobe_events").exists()
+
+
+def _record_kind(kind: str, outcome: str, error: Optional[BaseException] = None) -> None:
+    out = os.environ.get("LIBBPF_PY_KERNEL_RESULTS")
+    if not out:
+        return
+    import errno as _errno
+    import json
+
+    code = getattr(error, "errno", None)
+    entry = {"kernel": os.uname().release, "kind": kind, "outcome": outcome,
+             "errno": _errno.errorcode.get(code, str(code)) if code else None,
+             "detail": str(error) if error is not None else None}
+    with open(out, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+@pytest.fixture
+def record_kind() -> Callable[..., None]:
+    """record_kind(kind, "fired" | "refused", error): one line for docs/attach.md's table,
+    written only under the kernel matrix (LIBBPF_PY_KERNEL_RESULTS)."""
+    return _record_kind

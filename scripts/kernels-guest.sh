@@ -23,7 +23,7 @@ export LIBBPF_PY_VMLINUX_H="$VMLINUX_H"
 export LIBBPF_PY_KERNEL_RESULTS="$RESULTS/kinds.jsonl"
 export LIBBPF_PY_KERNEL_CONFIG="$KCONFIG"   # Debian's kernels have no /proc/config.gz
 export PYTHONDONTWRITEBYTECODE=1
-"$PYTHON" -m pytest -p no:cacheprovider --junitxml="$RESULTS/junit.xml" "$@"
+"$PYTHON" -P -m pytest -p no:cacheprovider --junitxml="$RESULTS/junit.xml" "$@"
 status=$?
 echo "$status" > "$RESULTS/pytest-status"
 

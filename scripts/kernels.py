@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -373,7 +374,8 @@ def junit_counts(path: Path) -> dict[str, int]:
 
 
 def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: list[str],
-               python: Path, vmlinux_h: Path, timeout: float, echo: bool) -> dict[str, object]:
+               python: Path, vmlinux_h: Path, timeout: float, echo: bool,
+               cpus: int) -> dict[str, object]:
     results = CACHE / "results" / kernel.series
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
@@ -381,9 +383,9 @@ def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: li
     config = kernel.root / "boot" / f"config-{kernel.release}"
     exec_cmd = shlex.join(["bash", str(guest), str(results), str(python), str(vmlinux_h),
                            str(config), *pytest_args])
-    cmd, env = vng_command(vng, udev, kernel, kvm, exec_cmd, [results], "2G",
-                           os.cpu_count() or 1)
-    say(f"{kernel.series}: booting {kernel.release} ({'KVM' if kvm else 'TCG'})")
+    cmd, env = vng_command(vng, udev, kernel, kvm, exec_cmd, [results], "2G", cpus)
+    say(f"{kernel.series}: booting {kernel.release} ({'KVM' if kvm else 'TCG'}, "
+        f"{cpus} CPU{'s' if cpus > 1 else ''}); its output goes to {results / 'console.log'}")
     start = time.monotonic()
     rc, _ = run_streamed(cmd, env, results / "console.log", timeout, echo)
     seconds = time.monotonic() - start
@@ -396,6 +398,26 @@ def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: li
     }
     (results / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+#: the tests that record which attach kinds fire (conftest.record_kind)
+KIND_TESTS = ["tests/test_attach_refused.py", "tests/test_attach_new.py",
+              "tests/test_attach.py::test_struct_ops_tcp_congestion_control"]
+
+
+def host_kinds(python: Path) -> None:
+    """The host's own column of docs/attach.md's table (scripts/attach_table.py)."""
+    results = CACHE / "results" / "host"
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir(parents=True)
+    say("recording the host's attach kinds (the host column of the table)")
+    env = dict(os.environ, LIBBPF_PY_KERNEL_RESULTS=str(results / "kinds.jsonl"))
+    proc = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *KIND_TESTS], cwd=REPO, env=env, capture_output=True, text=True)
+    (results / "console.log").write_text(proc.stdout + proc.stderr)
+    (results / "pytest-status").write_text(f"{proc.returncode}\n")
+    if proc.returncode != 0:
+        say(f"the host's run of {' '.join(KIND_TESTS)} failed: see {results / 'console.log'}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -411,6 +433,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="seconds per kernel before the guest is killed")
     parser.add_argument("--refresh", action="store_true", help="apt-get update even if fresh")
     parser.add_argument("--quiet", action="store_true", help="do not echo the guest's output")
+    parser.add_argument("--serial", action="store_true",
+                        help="boot the kernels one after the other, each with every CPU "
+                             "(default: at once, the CPUs shared out; the guests' output is "
+                             "then only in their console.log)")
     args, pytest_args = parser.parse_known_args(argv)
     pytest_args = pytest_args or ["-q", "--durations=25", *DEFAULT_TESTS]
     try:
@@ -433,11 +459,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         if proc.returncode != 0:
             raise KernelsError(f"compiling the BPF objects failed:\n{proc.stderr}")
         vmlinux_h = Path(proc.stdout.strip().splitlines()[-1])
+        host_kinds(args.python)
         kvm, why = kvm_works(vng, udev, kernels[0])
         say(why if kvm else f"{why}; using TCG (--disable-kvm), which is slower")
         say(f"ready in {time.monotonic() - started:.0f} s")
-        summaries = [run_kernel(vng, udev, k, kvm, pytest_args, args.python, vmlinux_h,
-                                args.timeout, not args.quiet) for k in kernels]
+        ncpu = os.cpu_count() or 1
+        if args.serial or len(kernels) == 1:
+            summaries = [run_kernel(vng, udev, k, kvm, pytest_args, args.python, vmlinux_h,
+                                    args.timeout, not args.quiet, ncpu) for k in kernels]
+        else:
+            # TCG runs a guest's Python on one host thread: two single-CPU guests at once
+            # take about half the time of one after the other
+            with ThreadPoolExecutor(len(kernels)) as pool:
+                futures = [pool.submit(run_kernel, vng, udev, k, kvm, pytest_args,
+                                       args.python, vmlinux_h, args.timeout, False,
+                                       max(1, ncpu // len(kernels))) for k in kernels]
+                summaries = [f.result() for f in futures]
+        say(f"all done in {time.monotonic() - started:.0f} s")
     except KernelsError as exc:
         say(f"error: {exc}")
         return 2

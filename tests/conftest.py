@@ -590,7 +590,9 @@ def _record_kind(kind: str, outcome: str, error: Optional[BaseException] = None)
 
     code = getattr(error, "errno", None)
     entry = {"kernel": os.uname().release, "kind": kind, "outcome": outcome,
-             "errno": _errno.errorcode.get(code, str(code)) if code else None,
+             # 95 is both; errorcode says ENOTSUP, the kernel's sources and docs EOPNOTSUPP
+             "errno": ("EOPNOTSUPP" if code == _errno.EOPNOTSUPP
+                       else _errno.errorcode.get(code, str(code))) if code else None,
              "detail": str(error) if error is not None else None}
     with open(out, "a") as f:
         f.write(json.dumps(entry) + "\n")

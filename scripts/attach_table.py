@@ -34,19 +34,25 @@ def _version_key(release: str) -> tuple[int, ...]:
 
 
 def load(results: Path) -> dict[str, dict[str, str]]:
-    """kernel release -> kind -> cell text."""
-    table: dict[str, dict[str, str]] = {}
+    """kernel release -> kind -> cell text. Where runs with different libbpf builds (a
+    --python venv) got different outcomes for one kind, the cell names each libbpf."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
     for path in sorted(results.glob("*/kinds.jsonl")):
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
             entry = json.loads(line)
-            cell = "fired" if entry["outcome"] == "fired" else f"refused ({entry['errno']})"
-            cells = table.setdefault(entry["kernel"], {})
-            # a kind tried twice in one kernel with different outcomes shows both
-            if cells.get(entry["kind"], cell) != cell:
-                cell = f"{cells[entry['kind']]}; {cell}"
-            cells[entry["kind"]] = cell
+            text = "fired" if entry["outcome"] == "fired" else f"refused ({entry['errno']})"
+            seen.setdefault((entry["kernel"], entry["kind"]), {})[
+                entry.get("libbpf", "?")] = text
+    table: dict[str, dict[str, str]] = {}
+    for (kernel, kind), by_libbpf in seen.items():
+        if len(set(by_libbpf.values())) == 1:
+            cell = next(iter(by_libbpf.values()))
+        else:
+            cell = "; ".join(f"{text} (libbpf {version})" for version, text
+                             in sorted(by_libbpf.items(), key=lambda i: _version_key(i[0])))
+        table.setdefault(kernel, {})[kind] = cell
     return table
 
 

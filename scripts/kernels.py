@@ -380,7 +380,7 @@ def junit_counts(path: Path) -> dict[str, int]:
 def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: list[str],
                python: Path, vmlinux_h: Path, timeout: float, echo: bool,
                cpus: int) -> dict[str, object]:
-    results = CACHE / "results" / kernel.series
+    results = CACHE / "results" / (kernel.series + _label(python))
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     guest = REPO / "scripts" / "kernels-guest.sh"
@@ -404,6 +404,13 @@ def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: li
     return summary
 
 
+def _label(python: Path) -> str:
+    """"" for the default .venv; "@NAME" for another build's venv (--python), so that the
+    runs of several libbpf builds keep their results side by side."""
+    venv = python.parent.parent
+    return "" if venv == REPO / ".venv" else f"@{venv.name}"
+
+
 #: the tests that record which attach kinds fire (conftest.record_kind)
 KIND_TESTS = ["tests/test_attach_refused.py", "tests/test_attach_new.py",
               "tests/test_attach.py::test_struct_ops_tcp_congestion_control"]
@@ -411,7 +418,7 @@ KIND_TESTS = ["tests/test_attach_refused.py", "tests/test_attach_new.py",
 
 def host_kinds(python: Path) -> None:
     """The host's own column of docs/attach.md's table (scripts/attach_table.py)."""
-    results = CACHE / "results" / "host"
+    results = CACHE / "results" / ("host" + _label(python))
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     say("recording the host's attach kinds (the host column of the table)")

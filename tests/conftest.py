@@ -589,7 +589,10 @@ def _record_kind(kind: str, outcome: str, error: Optional[BaseException] = None)
     import json
 
     code = getattr(error, "errno", None)
+    import libbpf_py
+
     entry = {"kernel": os.uname().release, "kind": kind, "outcome": outcome,
+             "libbpf": libbpf_py.build_info().runtime_version,
              # 95 is both; errorcode says ENOTSUP, the kernel's sources and docs EOPNOTSUPP
              "errno": ("EOPNOTSUPP" if code == _errno.EOPNOTSUPP
                        else _errno.errorcode.get(code, str(code))) if code else None,

@@ -522,7 +522,8 @@ def test_perf_event_software_clock(load_attach: LoadAttach) -> None:
 
 # -- struct_ops -------------------------------------------------------------------------
 
-def test_struct_ops_tcp_congestion_control(kernel: None, compile_bpf: Compile) -> None:
+def test_struct_ops_tcp_congestion_control(kernel: None, compile_bpf: Compile,
+                                           record_kind: Callable[..., None]) -> None:
     with BpfObject.open(compile_bpf("attach_struct_ops")) as obj:
         obj.load()
         link = obj.maps.lbpy_cc.attach_struct_ops()
@@ -545,6 +546,7 @@ def test_struct_ops_tcp_congestion_control(kernel: None, compile_bpf: Compile) -
         with socket.socket() as s, pytest.raises(OSError) as exc:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"lbpy_cc")
         assert exc.value.errno == errno.ENOENT  # unregistered by destroy
+    record_kind("struct_ops", "fired")
 
 
 # -- Link lifetime and bad use ------------------------------------------------------------

@@ -405,10 +405,10 @@ def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: li
 
 
 def _label(python: Path) -> str:
-    """"" for the default .venv; "@NAME" for another build's venv (--python), so that the
+    """"" for the default .venv; "_NAME" for another build's venv (--python), so that the
     runs of several libbpf builds keep their results side by side."""
     venv = python.parent.parent
-    return "" if venv == REPO / ".venv" else f"@{venv.name}"
+    return "" if venv == REPO / ".venv" else f"_{venv.name}"  # virtme-ng refuses "@"
 
 
 #: the tests that record which attach kinds fire (conftest.record_kind)

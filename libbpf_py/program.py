@@ -901,8 +901,12 @@ def attach_error(err: int, what: str, program: Program) -> LibbpfError:
     hint = ""
     if kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
                                                                   errno.EINVAL, ENOTSUPP):
-        hint = ("the kernel has no kprobe support (CONFIG_KPROBES / CONFIG_KPROBE_EVENTS "
-                "off, or no such function)")
+        if kind == "kprobe_multi":  # 6.1 guests: kprobes work, but no fprobe
+            hint = ("the kernel has no kprobe support for kprobe_multi (CONFIG_FPROBE or "
+                    "CONFIG_KPROBES off), or no such function")
+        else:
+            hint = ("the kernel has no kprobe support (CONFIG_KPROBES / CONFIG_KPROBE_EVENTS "
+                    "off, or no such function)")
     elif err in (errno.EPERM, errno.EACCES):
         mode = _lockdown()
         if os.geteuid() != 0:

@@ -18,8 +18,9 @@ fi
 # Debian packages: libbpf's headers, libelf/zlib for static links, clang and
 # bpftool for the BPF programs, readelf (binutils) for the link audit, sys/sdt.h
 # (systemtap-sdt-dev) for the USDT test target, BCC (bpfcc-tools, python3-bpfcc)
-# for the benchmark's comparison (bench/).
-PKGS="libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm bpftool make gcc binutils dpkg-dev iproute2 systemtap-sdt-dev bpfcc-tools python3-bpfcc"
+# for the benchmark's comparison (bench/); QEMU, depmod (kmod) and a static busybox
+# (virtme-ng's initramfs) for the kernel matrix (scripts/kernels.sh).
+PKGS="libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm bpftool make gcc binutils dpkg-dev iproute2 systemtap-sdt-dev bpfcc-tools python3-bpfcc qemu-system-x86 kmod busybox-static"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -140,22 +140,35 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-@pytest.fixture(scope="session")
-def vmlinux_h() -> Path:
-    """vmlinux.h of the running kernel, cached by the hash of its BTF."""
-    if not VMLINUX_BTF.exists():
-        pytest.skip(f"the kernel has no BTF ({VMLINUX_BTF} is missing)")
-    key = _digest(VMLINUX_BTF.read_bytes())
+def make_vmlinux_h(btf: Path = VMLINUX_BTF) -> Path:
+    """vmlinux.h of a BTF file (the running kernel's), cached by the hash of its BTF."""
+    key = _digest(btf.read_bytes())
     out = CACHE / f"vmlinux-{key}" / "vmlinux.h"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         text = subprocess.run(
-            ["bpftool", "btf", "dump", "file", str(VMLINUX_BTF), "format", "c"],
+            ["bpftool", "btf", "dump", "file", str(btf), "format", "c"],
             check=True, capture_output=True).stdout
         tmp = out.with_suffix(".tmp")
         tmp.write_bytes(text)
         tmp.replace(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def vmlinux_h() -> Path:
+    """vmlinux.h of the running kernel, or the one LIBBPF_PY_VMLINUX_H names.
+
+    The kernel matrix (scripts/kernels.sh) sets LIBBPF_PY_VMLINUX_H to the host's
+    header: the objects are compiled once on the host, as CO-RE objects are meant to
+    be, and the guests, where clang is slow under emulation, find them in the cache.
+    """
+    override = os.environ.get("LIBBPF_PY_VMLINUX_H")
+    if override:
+        return Path(override)
+    if not VMLINUX_BTF.exists():
+        pytest.skip(f"the kernel has no BTF ({VMLINUX_BTF} is missing)")
+    return make_vmlinux_h()
 
 
 @pytest.fixture(scope="session")
@@ -166,11 +179,14 @@ def bpf_include_dir() -> str:
     return libbpf_py.build_info().include_dir
 
 
-@pytest.fixture(scope="session")
-def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
-    """compile_bpf("minimal") -> path of minimal.bpf.o, cached by content hash."""
+def bpf_compiler(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
+    """A function compiling tests/bpf/NAME.bpf.c to a cached object path."""
     clang = shutil.which("clang") or "clang"
     version = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout
+    # InstalledDir follows $PATH (/bin/clang vs /usr/bin/clang on merged /usr): a guest
+    # of the kernel matrix must find the objects the host compiled with the same clang
+    version = "".join(line for line in version.splitlines(True)
+                      if not line.startswith("InstalledDir:"))
 
     def build(name: str) -> Path:
         src = BPF_SRC / f"{name}.bpf.c"
@@ -197,6 +213,24 @@ def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
         return obj
 
     return build
+
+
+@pytest.fixture(scope="session")
+def compile_bpf(vmlinux_h: Path, bpf_include_dir: str) -> Callable[[str], Path]:
+    """compile_bpf("minimal") -> path of minimal.bpf.o, cached by content hash."""
+    return bpf_compiler(vmlinux_h, bpf_include_dir)
+
+
+def precompile_all() -> Path:
+    """Compile every tests/bpf/*.bpf.c for the running kernel's vmlinux.h into the cache
+    and return that header's path (scripts/kernels.sh, before booting other kernels)."""
+    import libbpf_py
+
+    header = make_vmlinux_h()
+    build = bpf_compiler(header, libbpf_py.build_info().include_dir)
+    for src in sorted(BPF_SRC.glob("*.bpf.c")):
+        build(src.name[:-len(".bpf.c")])
+    return header
 
 
 BPFFS = Path("/sys/fs/bpf")
@@ -483,3 +517,89 @@ def maps(kernel: None) -> Iterator[Callable[..., Map]]:
     yield create
     for m in made:
         m.close()
+
+
+# -- kernel facts and the kernel matrix's record of attach kinds ----------------------------
+
+def kernel_config(option: str) -> str:
+    """The line of the running kernel's config for ``option`` ("CONFIG_X=y", "# CONFIG_X
+    is not set"), from /proc/config.gz, $LIBBPF_PY_KERNEL_CONFIG (the kernel matrix passes
+    the guest kernel's) or /boot/config-RELEASE; "CONFIG_X: unknown" when none says."""
+    import gzip
+
+    release = os.uname().release
+    sources = [Path("/proc/config.gz"), Path(os.environ.get("LIBBPF_PY_KERNEL_CONFIG", "")),
+               Path(f"/boot/config-{release}")]
+    for path in sources:
+        if not path.is_file():
+            continue
+        try:
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt") as f:  # type: ignore[operator]
+                for line in f:
+                    if line.startswith(f"{option}=") or line.startswith(f"# {option} is not set"):
+                        return str(line.strip())
+        except OSError:
+            continue
+    return f"{option}: unknown"
+
+
+def config_enabled(option: str) -> Optional[bool]:
+    """True/False from the kernel config; None when the config cannot be read."""
+    line = kernel_config(option)
+    if line.endswith(": unknown"):
+        return None
+    return line.endswith("=y") or line.endswith("=m")
+
+
+def lockdown() -> str:
+    """The kernel's lockdown mode: none, integrity, confidentiality ("none" without
+    securityfs or the lockdown LSM)."""
+    try:
+        text = Path("/sys/kernel/security/lockdown").read_text()
+    except OSError:  # securityfs not mounted: what the kernel forces, if anything
+        for mode in ("confidentiality", "integrity"):
+            if config_enabled(f"CONFIG_LOCK_DOWN_KERNEL_FORCE_{mode.upper()}"):
+                return mode
+        return "none"
+    start, end = text.find("["), text.find("]")
+    return text[start + 1:end] if 0 <= start < end else "none"
+
+
+def active_lsms() -> List[str]:
+    try:
+        return Path("/sys/kernel/security/lsm").read_text().strip().split(",")
+    except OSError:
+        return []
+
+
+def kprobes_available() -> bool:
+    """Whether the kernel has kprobe events (tracefs is mounted by the kernel fixture)."""
+    return Path("/sys/kernel/tracing/kprobe_events").exists()
+
+
+def _record_kind(kind: str, outcome: str, error: Optional[BaseException] = None) -> None:
+    out = os.environ.get("LIBBPF_PY_KERNEL_RESULTS")
+    if not out:
+        return
+    import errno as _errno
+    import json
+
+    code = getattr(error, "errno", None)
+    import libbpf_py
+
+    entry = {"kernel": os.uname().release, "kind": kind, "outcome": outcome,
+             "libbpf": libbpf_py.build_info().runtime_version,
+             # 95 is both; errorcode says ENOTSUP, the kernel's sources and docs EOPNOTSUPP
+             "errno": ("EOPNOTSUPP" if code == _errno.EOPNOTSUPP
+                       else _errno.errorcode.get(code, str(code))) if code else None,
+             "detail": str(error) if error is not None else None}
+    with open(out, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+@pytest.fixture
+def record_kind() -> Callable[..., None]:
+    """record_kind(kind, "fired" | "refused", error): one line for docs/attach.md's table,
+    written only under the kernel matrix (LIBBPF_PY_KERNEL_RESULTS)."""
+    return _record_kind

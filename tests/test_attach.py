@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import gc
 import os
 import socket
@@ -17,11 +18,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Optional
 
 import pytest
 
-from libbpf_py import BpfObject
+from libbpf_py import BpfObject, Btf
 from libbpf_py._binding import lib
 from libbpf_py.errors import (
     ClosedError,
@@ -48,6 +49,29 @@ def count(obj: BpfObject, slot: int) -> int:
     return int(obj.maps.counts[slot])
 
 
+@functools.lru_cache(maxsize=1)
+def _kernel_fills_perf_link_info() -> bool:
+    """Linux 6.6 added the perf_event part of bpf_link_info, with enum bpf_perf_event_type;
+    older kernels (6.1) leave it zero, which libbpf_py reports as perf_event_type unspec."""
+    with Btf.load_vmlinux() as vm:
+        return vm.find("bpf_perf_event_type") is not None
+
+
+def check_perf_link_info(info: dict[str, Any], **want: Any) -> Optional[str]:
+    """Check a perf_event link's info; where the kernel cannot say more than the link
+    type, assert exactly that and return the reason to xfail with after the rest of
+    the test (the program fired all the same)."""
+    assert info["type_name"] == "perf_event"
+    if _kernel_fills_perf_link_info():
+        for key, value in want.items():
+            assert info[key] == value, key
+        return None
+    assert info["perf_event_type"] == "unspec"
+    assert not (set(want) - {"perf_event_type"}) & set(info)
+    return ("this kernel fills no perf_event details into bpf_link_info (Linux 6.6 added "
+            f"them; no enum bpf_perf_event_type in its BTF): {sorted(want)} unreadable")
+
+
 # -- tracepoints ------------------------------------------------------------------------
 
 def test_tracepoint_fires_and_stops_on_destroy(load_attach: LoadAttach) -> None:
@@ -59,10 +83,9 @@ def test_tracepoint_fires_and_stops_on_destroy(load_attach: LoadAttach) -> None:
                 os.getppid()
             assert count(obj, C_TP) >= 5
             info = link.info()
-            assert info["type_name"] == "perf_event"
             assert info["prog_id"] == prog.id
-            assert info["perf_event_type"] == "tracepoint"
-            assert info["tp_name"] == "sys_enter_getppid"
+            why = check_perf_link_info(info, perf_event_type="tracepoint",
+                                       tp_name="sys_enter_getppid")
         assert link.closed
         before = count(obj, C_TP)
         os.getppid()
@@ -70,6 +93,8 @@ def test_tracepoint_fires_and_stops_on_destroy(load_attach: LoadAttach) -> None:
         link.destroy()  # idempotent
         with pytest.raises(ClosedError):
             link.fd  # noqa: B018
+    if why:
+        pytest.xfail(why)
 
 
 def test_attach_by_section(load_attach: LoadAttach) -> None:
@@ -132,12 +157,12 @@ def test_uprobe_uretprobe_and_usdt_on_a_test_binary(load_attach: LoadAttach,
             assert count(obj, C_URET_VAL) == turns * (turns + 1) // 2  # return values
             assert count(obj, C_USDT) == turns
             assert count(obj, C_USDT_ARG) == turns * (turns + 1) // 2  # the probe's argument
-            info = up.info()
-            assert info["type_name"] == "perf_event"
-            assert info["perf_event_type"] == "uprobe"
-            assert info["file_name"] == str(target_bin)
+            why = check_perf_link_info(up.info(), perf_event_type="uprobe",
+                                       file_name=str(target_bin))
         subprocess.run([str(target_bin), "3"], capture_output=True, check=True)
         assert count(obj, C_UPROBE_BIN) == turns  # detached
+    if why:
+        pytest.xfail(why)
 
 
 def _file_offset(binary: Path, symbol: str) -> int:
@@ -161,7 +186,9 @@ def test_uprobe_by_file_offset(load_attach: LoadAttach, target_bin: Path) -> Non
         with obj.programs.on_uprobe_bin.attach_uprobe(target_bin, offset=offset) as link:
             subprocess.run([str(target_bin), "3"], capture_output=True, check=True)
             assert count(obj, C_UPROBE_BIN) == 3
-            assert link.info()["offset"] == offset
+            why = check_perf_link_info(link.info(), perf_event_type="uprobe", offset=offset)
+    if why:
+        pytest.xfail(why)
 
 
 def test_uprobe_on_libc_filtered_by_pid(load_attach: LoadAttach) -> None:
@@ -483,19 +510,20 @@ def test_perf_event_software_clock(load_attach: LoadAttach) -> None:
             while count(obj, C_PERF) < 3 and time.monotonic() < deadline:
                 sum(range(20000))
             assert count(obj, C_PERF) >= 3
-            info = link.info()
-            assert info["type_name"] == "perf_event"
-            assert info["perf_event_type"] == "event"
-            assert info["config"] == int(lib.PERF_COUNT_SW_CPU_CLOCK)
+            why = check_perf_link_info(link.info(), perf_event_type="event",
+                                       config=int(lib.PERF_COUNT_SW_CPU_CLOCK))
         with pytest.raises(OSError):
             os.fstat(pfd)  # libbpf closed it with the link
         with pytest.raises(TypeError, match="pfd"):
             obj.programs.on_perf.attach_perf_event(-1)
+    if why:
+        pytest.xfail(why)
 
 
 # -- struct_ops -------------------------------------------------------------------------
 
-def test_struct_ops_tcp_congestion_control(kernel: None, compile_bpf: Compile) -> None:
+def test_struct_ops_tcp_congestion_control(kernel: None, compile_bpf: Compile,
+                                           record_kind: Callable[..., None]) -> None:
     with BpfObject.open(compile_bpf("attach_struct_ops")) as obj:
         obj.load()
         link = obj.maps.lbpy_cc.attach_struct_ops()
@@ -518,6 +546,7 @@ def test_struct_ops_tcp_congestion_control(kernel: None, compile_bpf: Compile) -
         with socket.socket() as s, pytest.raises(OSError) as exc:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"lbpy_cc")
         assert exc.value.errno == errno.ENOENT  # unregistered by destroy
+    record_kind("struct_ops", "fired")
 
 
 # -- Link lifetime and bad use ------------------------------------------------------------

@@ -1,16 +1,31 @@
-"""Attach kinds this kernel refuses: no kprobes (CONFIG_KPROBES off), and a
-lockdown that refuses trampoline programs (fentry, fexit, fmod_ret, LSM,
-freplace) at load. Each test checks the exact error (errno, and a message that
-says why) and then marks the success path, unreachable here, as xfail."""
+"""Attach kinds that depend on the kernel's configuration: kprobe, kretprobe,
+kprobe_multi, ksyscall (CONFIG_KPROBES), and the trampolines fentry, fexit,
+fmod_ret, LSM and freplace (refused at load under kernel lockdown).
+
+Each test first asks the kernel (kprobe_events in tracefs, the lockdown mode, the
+kernel config, the active LSMs) and then either attaches, triggers the event and
+reads the program's counter back, or asserts the exact refusal this kernel gives
+(errno and a message that says why) and xfails with the reason. On the
+development host (no kprobes, lockdown=integrity) every kind is refused; in the
+6.1 and 6.12 guests of scripts/kernels.sh they fire.
+"""
 
 from __future__ import annotations
 
 import errno
-import gzip
+import os
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import pytest
+from conftest import (
+    active_lsms,
+    config_enabled,
+    kernel_config,
+    kprobes_available,
+    lockdown,
+)
 
 from libbpf_py import BpfObject
 from libbpf_py._binding import BUILD
@@ -18,17 +33,49 @@ from libbpf_py.errors import LibbpfError, LibbpfPermissionError
 
 pytestmark = pytest.mark.kernel
 Compile = Callable[[str], Path]
+Record = Callable[..., None]
 
 
-def _kernel_config(option: str) -> str:
-    try:
-        with gzip.open("/proc/config.gz", "rt") as f:
-            for line in f:
-                if line.startswith(f"{option}=") or line.startswith(f"# {option} is not set"):
-                    return line.strip()
-    except OSError:
-        pass
-    return f"{option}: unknown"
+def _sleep() -> None:
+    for _ in range(3):
+        time.sleep(0.001)  # clock_nanosleep -> do_nanosleep
+
+
+def _getsid() -> None:
+    for _ in range(3):
+        os.getsid(os.getpid())  # a pid, not 0: only then is security_task_getsid called
+
+
+def _getppid() -> None:
+    for _ in range(3):
+        os.getppid()
+
+
+def _hits(obj: BpfObject) -> int:
+    return int(obj.var("hits"))
+
+
+# -- kprobes -------------------------------------------------------------------------------
+
+def _kprobe_refusal(case: str) -> Optional[tuple[int, str, str]]:
+    """(errno, words of the message, reason) this kernel refuses ``case`` with, or None."""
+    if not kprobes_available():
+        why = f"no kprobes ({kernel_config('CONFIG_KPROBES')})"
+        if case == "kprobe_multi_pattern":
+            # by a pattern with a wildcard, libbpf >= 1.4 first reads
+            # available_filter_functions_addrs, which lockdown refuses (EPERM); older
+            # ones get to the kernel's EOPNOTSUPP. (A pattern without one, libbpf 1.7
+            # sends straight to the kernel, as syms: the wildcard keeps this case the
+            # same on every libbpf.)
+            if BUILD.header_version >= (1, 4) and lockdown() != "none":
+                return errno.EPERM, "locked down", f"{why}, lockdown={lockdown()}"
+            return errno.EOPNOTSUPP, "kprobe support", why
+        if case == "kprobe_multi_syms":
+            return errno.EOPNOTSUPP, "kprobe support", why
+        return errno.ENOENT, "kprobe support", why
+    if case.startswith("kprobe_multi") and config_enabled("CONFIG_FPROBE") is False:
+        return errno.EOPNOTSUPP, "kprobe support", f"no fprobe ({kernel_config('CONFIG_FPROBE')})"
+    return None
 
 
 @pytest.fixture
@@ -36,67 +83,114 @@ def kprobes_o(kernel: None, compile_bpf: Compile) -> Path:
     return compile_bpf("attach_refused")
 
 
-@pytest.fixture
-def refused_obj(kprobes_o: Path) -> BpfObject:
-    obj = BpfObject.open(kprobes_o)
-    obj.load()  # kprobe programs load; it is attaching them that needs kprobes
-    return obj
-
-
-@pytest.mark.parametrize(("prog", "call", "err"), [
-    ("on_kprobe", lambda p: p.attach_kprobe("do_nanosleep"), errno.ENOENT),
-    ("on_kretprobe", lambda p: p.attach_kprobe("do_nanosleep", retprobe=True), errno.ENOENT),
-    ("on_kprobe", lambda p: p.attach(), errno.ENOENT),
-    # by a pattern with a wildcard, libbpf >= 1.4 first reads
-    # available_filter_functions_addrs, which lockdown refuses (EPERM); older ones get
-    # to the kernel's EOPNOTSUPP. (A pattern without one, libbpf 1.7 sends straight to
-    # the kernel, as syms below: the wildcard keeps this case the same on every libbpf.)
-    ("on_kprobe_multi", lambda p: p.attach_kprobe_multi("do_nanosleep*"),
-     errno.EPERM if BUILD.header_version >= (1, 4) else errno.EOPNOTSUPP),
-    ("on_kprobe_multi", lambda p: p.attach_kprobe_multi(syms=["do_nanosleep"]),
-     errno.EOPNOTSUPP),
-    ("on_ksyscall", lambda p: p.attach_ksyscall("getppid"), errno.ENOENT),
+@pytest.mark.parametrize(("case", "prog", "call", "trigger"), [
+    ("kprobe", "on_kprobe", lambda p: p.attach_kprobe("do_nanosleep"), _sleep),
+    ("kretprobe", "on_kretprobe", lambda p: p.attach_kprobe("do_nanosleep", retprobe=True),
+     _sleep),
+    ("kprobe_by_section", "on_kprobe", lambda p: p.attach(), _sleep),
+    ("kprobe_multi_pattern", "on_kprobe_multi", lambda p: p.attach_kprobe_multi("do_nanosleep*"),
+     _sleep),
+    ("kprobe_multi_syms", "on_kprobe_multi",
+     lambda p: p.attach_kprobe_multi(syms=["do_nanosleep"]), _sleep),
+    ("ksyscall", "on_ksyscall", lambda p: p.attach_ksyscall("getppid"), _getppid),
 ], ids=["kprobe", "kretprobe", "kprobe_by_section", "kprobe_multi_pattern",
         "kprobe_multi_syms", "ksyscall"])
-def test_kprobe_kinds_refused(refused_obj: BpfObject, prog: str,
-                              call: Callable[..., object], err: int) -> None:
-    with refused_obj:
+def test_kprobe_kinds_fire_or_are_refused(kprobes_o: Path, record_kind: Record, case: str,
+                                          prog: str, call: Callable[..., object],
+                                          trigger: Callable[[], None]) -> None:
+    refusal = _kprobe_refusal(case)
+    with BpfObject.open(kprobes_o) as obj:
+        for name, p in obj.programs.items():
+            p.autoload = name == prog
+        obj.load()  # kprobe programs load; it is attaching them that needs kprobes
+        program = obj.programs[prog]
+        if refusal is None:
+            with call(program):  # type: ignore[attr-defined]
+                trigger()
+                assert _hits(obj) > 0, f"{case} attached but never fired"
+            record_kind(case, "fired")
+            return
+        err, words, reason = refusal
         with pytest.raises(LibbpfError) as exc:
-            call(refused_obj.programs[prog])
+            call(program)
         assert exc.value.errno == err
-        why = "locked down" if err == errno.EPERM else "kprobe support"
-        assert why in str(exc.value)
+        assert words in str(exc.value)
         assert repr(prog) in str(exc.value)
-    pytest.xfail(f"refused by this kernel ({_kernel_config('CONFIG_KPROBES')}): {exc.value}")
+    record_kind(case, "refused", exc.value)
+    pytest.xfail(f"refused by this kernel ({reason}): {exc.value}")
 
 
-@pytest.mark.parametrize("prog", ["on_fentry", "on_fexit", "on_fmod_ret", "on_lsm"])
-def test_trampoline_programs_refused_at_load(kernel: None, compile_bpf: Compile,
-                                             prog: str) -> None:
+# -- trampolines ---------------------------------------------------------------------------
+
+def _trampoline_refusal() -> Optional[str]:
+    mode = lockdown()
+    if mode != "none":
+        return (f"kernel lockdown={mode} "
+                f"({kernel_config('CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY')})")
+    return None
+
+
+@pytest.mark.parametrize(("prog", "trigger"), [
+    ("on_fentry", _sleep), ("on_fexit", _sleep), ("on_fmod_ret", _getsid), ("on_lsm", _getsid),
+], ids=["fentry", "fexit", "fmod_ret", "lsm"])
+def test_trampoline_programs_fire_or_are_refused(kernel: None, compile_bpf: Compile,
+                                                 record_kind: Record, prog: str,
+                                                 trigger: Callable[[], None]) -> None:
+    kind = prog[len("on_"):]
+    reason = _trampoline_refusal()
     with BpfObject.open(compile_bpf("attach_trampoline")) as obj:
         for name, p in obj.programs.items():
             p.autoload = name == prog
+        if reason is None:
+            obj.load()
+            program = obj.programs[prog]
+            with (program.attach_lsm() if kind == "lsm" else program.attach_trace()):
+                trigger()
+                hits = _hits(obj)
+            if kind == "lsm" and "bpf" not in active_lsms():
+                # the program loads and attaches, but the bpf LSM's hooks are not
+                # installed unless "bpf" is in lsm= (scripts/kernels.sh boots with it)
+                assert hits == 0
+                err = LibbpfError(errno.EOPNOTSUPP, "bpf LSM inactive: lsm=" +
+                                  ",".join(active_lsms()))
+                record_kind(kind, "refused", err)
+                pytest.xfail(f"attached but cannot fire: the bpf LSM is not active "
+                             f"(/sys/kernel/security/lsm: {','.join(active_lsms())})")
+            assert hits > 0, f"{kind} attached but never fired"
+            record_kind(kind, "fired")
+            return
         with pytest.raises(LibbpfPermissionError) as exc:
             obj.load()
         assert exc.value.errno == errno.EPERM
         assert "not permitted" in str(exc.value)
-    lockdown = _kernel_config("CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY")
+    record_kind(kind, "refused", exc.value)
     pytest.xfail(f"refused by this kernel: loading {prog} fails with EPERM as root, before "
-                 f"the verifier runs (kernel lockdown: {lockdown}); attach_trace / attach_lsm "
-                 f"are unreachable: {exc.value}")
+                 f"the verifier runs ({reason}); attach_trace / attach_lsm are "
+                 f"unreachable: {exc.value}")
 
 
-def test_freplace_refused_at_load(kernel: None, compile_bpf: Compile) -> None:
+def test_freplace_fires_or_is_refused(kernel: None, compile_bpf: Compile,
+                                      record_kind: Record) -> None:
     path = compile_bpf("attach_freplace")
+    reason = _trampoline_refusal()
     with BpfObject.open(path) as target, BpfObject.open(path) as repl:
         target.programs.on_freplace.autoload = False
         target.load()  # the XDP program with a global function loads
+        tprog = target.programs.freplace_target
         repl.programs.freplace_target.autoload = False
-        repl.programs.on_freplace.set_attach_target(target.programs.freplace_target.fd,
-                                                    "target_func")
+        repl.programs.on_freplace.set_attach_target(tprog.fd, "target_func")
+        if reason is None:
+            repl.load()
+            assert tprog.test_run(bytes(64)).retval == 2  # XDP_PASS, from target_func
+            with repl.programs.on_freplace.attach_freplace(tprog, "target_func"):
+                assert tprog.test_run(bytes(64)).retval == 2  # XDP_PASS, from on_freplace
+                assert _hits(repl) > 0, "freplace attached but never ran"
+            record_kind("freplace", "fired")
+            return
         with pytest.raises(LibbpfPermissionError) as exc:
             repl.load()
         assert exc.value.errno == errno.EPERM
-    pytest.xfail("refused by this kernel: an freplace program fails to load with EPERM as "
-                 "root (a trampoline, refused like fentry), so attach_freplace is "
+    record_kind("freplace", "refused", exc.value)
+    pytest.xfail(f"refused by this kernel ({reason}): an freplace program fails to load with "
+                 f"EPERM as root (a trampoline, refused like fentry), so attach_freplace is "
                  f"unreachable: {exc.value}")

@@ -5,9 +5,12 @@
 
 __u64 hits;
 
+/* The result depends on ctx: a constant return would be propagated into the
+ * caller and the call dropped, leaving no target_func subprogram in
+ * freplace_target to replace ("Subprog target_func doesn't exist"). */
 __noinline int target_func(struct xdp_md *ctx)
 {
-	return XDP_PASS;
+	return ctx->rx_queue_index == 0xffffffff ? XDP_DROP : XDP_PASS;
 }
 
 SEC("xdp")

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Attach kinds this test kernel refuses (no kprobes, lockdown=integrity
- * refusing trampolines): tests/test_attach_refused.py checks the errors. */
+/* kprobe kinds: refused where the kernel has no kprobes, fired where it has;
+ * tests/test_attach_refused.py checks which. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>

@@ -423,7 +423,7 @@ def host_kinds(python: Path) -> None:
     results.mkdir(parents=True)
     say("recording the host's attach kinds (the host column of the table)")
     env = dict(os.environ, LIBBPF_PY_KERNEL_RESULTS=str(results / "kinds.jsonl"))
-    proc = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    proc = subprocess.run([str(python), "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            *KIND_TESTS], cwd=REPO, env=env, capture_output=True, text=True)
     (results / "console.log").write_text(proc.stdout + proc.stderr)
     (results / "pytest-status").write_text(f"{proc.returncode}\n")

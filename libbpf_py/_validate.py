@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterable, Tuple
+from typing import Any, Iterable, Tuple, Union
+
+#: what every path argument of the package accepts (one definition for all modules)
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["INT_MAX", "check_fd", "check_int", "cstr", "from_c", "int_bounds", "int_kind",
            "range_error", "show", "type_error", "unknown_name"]

@@ -39,6 +39,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 from . import _validate
 from ._binding import ffi, lib
 from ._guard import Guard
+from ._validate import PathLike
 from .errors import ClosedError, check, make_error
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "BtfVarSecinfo",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
 TypeRef = Union[int, str, "BtfType"]
 
 

@@ -23,8 +23,9 @@ import textwrap
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ._codec import BtfArray, _BtfRecord
+from ._validate import PathLike
 from .object import BpfObject, NamedMapping
-from .skeleton import PathLike, SkeletonSpec, describe, object_name_for
+from .skeleton import SkeletonSpec, describe, object_name_for
 
 _SIMPLE: Dict[Any, Tuple[str, str]] = {}
 for _name, _py in (("c_bool", "bool"), ("c_char", "bytes"), ("c_float", "float"),

@@ -29,10 +29,11 @@ import ctypes
 import errno
 import os
 import struct
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._validate import PathLike
 from .errors import (
     ClosedError,
     LibbpfNotSupportedError,
@@ -44,7 +45,6 @@ from .errors import (
 if TYPE_CHECKING:
     from .program import Program
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["FdLink", "Link", "TcLink"]
 

@@ -75,6 +75,7 @@ from ._binding import MapBase, ffi, lib, pairs
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from ._guard import Guard, guard_methods
 from ._props import IntProperty, int_property
+from ._validate import PathLike
 from .enums import MapFlag, MapType, UpdateFlag
 from .errors import (
     ENOTSUPP,
@@ -89,7 +90,6 @@ from .errors import (
 
 __all__ = ["Map", "MapInfo"]
 
-PathLike = Union[str, "os.PathLike[str]"]
 FdLike = Union[int, "Map", Any]  # an int fd, or anything with an ``fd`` attribute
 
 _OBJ_NAME_MAX = int(lib.BPF_OBJ_NAME_LEN) - 1

@@ -29,6 +29,7 @@ from typing import (
 from . import _validate, log
 from ._binding import BUILD, ffi, lib
 from ._guard import Guard, guard_methods
+from ._validate import PathLike
 from .errors import (
     AlreadyLoadedError,
     ClosedError,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from .program import Program
 
 T = TypeVar("T")
-PathLike = Union[str, "os.PathLike[str]"]
 
 # Open options added after libbpf 1.0: keyword -> (opts field, version node).
 _OPEN_OPTIONS: Dict[str, tuple[str, str]] = {

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 from . import _validate
 from ._binding import BUILD, ffi, lib
 from ._guard import Guard, guard_methods
+from ._validate import PathLike
 from .errors import (
     ENOTSUPP,
     AlreadyLoadedError,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from .link import Link, TcLink
     from .object import BpfObject
 
-PathLike = Union[str, "os.PathLike[str]"]
 Buffer = Union[bytes, bytearray, memoryview]
 FdLike = Any  # an int fd, or anything with an int ``fd`` attribute (Map, Program)
 CgroupLike = Union[str, "os.PathLike[str]", int, None]

@@ -49,6 +49,7 @@ from ._codec import (
     to_python,
 )
 from ._guard import Guard, guard_methods
+from ._validate import PathLike
 from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, check, make_error
 from .link import Link
 from .object import BpfObject, NamedMapping
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["BtfStruct", "BtfUnion", "ReadOnlyError", "SectionInfo", "Skeleton", "SkeletonSpec",
            "array_type", "bitfield_property", "describe"]
 
-PathLike = Union[str, "os.PathLike[str]"]
 S = TypeVar("S", bound="Skeleton")
 
 _SECTION_SUFFIXES = (".data", ".rodata", ".bss", ".kconfig")

@@ -24,6 +24,9 @@ import pytest
 if TYPE_CHECKING:
     from libbpf_py import BpfObject, Map
 
+#: the type of the compile_bpf fixture: a source name under tests/bpf -> its object file
+Compile = Callable[[str], Path]
+
 TESTS = Path(__file__).resolve().parent
 BPF_SRC = TESTS / "bpf"
 CACHE = TESTS / ".cache"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
 import pytest
+from conftest import Compile
 
 from libbpf_py import BpfObject, Btf
 from libbpf_py._binding import lib
@@ -35,7 +36,6 @@ from libbpf_py.errors import (
 from libbpf_py.link import FdLink, Link, TcLink
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 LoadAttach = Callable[..., ContextManager[BpfObject]]  # the conftest fixture load_attach
 TESTS = Path(__file__).resolve().parent
 

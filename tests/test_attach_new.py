@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager
 
 import pytest
-from conftest import config_enabled, kernel_config
+from conftest import Compile, config_enabled, kernel_config
 
 from libbpf_py import BpfObject
 from libbpf_py.errors import LibbpfError, LibbpfVersionError
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 LoadAttach = Callable[..., ContextManager[BpfObject]]  # the conftest fixture load_attach
 
 NFPROTO_IPV4, NF_INET_LOCAL_OUT = 2, 3

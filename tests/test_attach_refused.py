@@ -20,6 +20,7 @@ from typing import Callable, Optional
 
 import pytest
 from conftest import (
+    Compile,
     active_lsms,
     config_enabled,
     kernel_config,
@@ -32,7 +33,6 @@ from libbpf_py._binding import BUILD
 from libbpf_py.errors import LibbpfError, LibbpfPermissionError
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 Record = Callable[..., None]
 
 

@@ -15,15 +15,15 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Iterator, List, Optional
 
 import pytest
+from conftest import Compile
 
 import libbpf_py
 from libbpf_py import BpfObject, Btf, BtfKind, BtfType
 from libbpf_py.errors import ClosedError, LibbpfError, LibbpfNotFoundError
 
-Compile = Callable[[str], Path]
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
 

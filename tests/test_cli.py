@@ -15,16 +15,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import pytest
+from conftest import Compile
 
 from libbpf_py import BpfObject, Link
 from libbpf_py.__main__ import main
 from libbpf_py.cli import map_ids_named
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 
 
 @dataclass

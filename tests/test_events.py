@@ -17,17 +17,16 @@ import struct
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
+from conftest import Compile
 
 import libbpf_py as bpf
 from libbpf_py.errors import ClosedError, LibbpfError, LibbpfVersionError
 from libbpf_py.events import ReserveTimeoutError
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 
 RING_A, RING_B, PERF, DRAIN_USER = 1, 2, 4, 8
 EVENT = struct.Struct("IIQ48s")  # struct ev_event: ring, seq, tgid_pid, payload

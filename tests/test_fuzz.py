@@ -42,11 +42,11 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import elfpatch
 import pytest
+from conftest import Compile
 
 import libbpf_py
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 TESTS = Path(__file__).resolve().parent
 COUNT = int(os.environ.get("LIBBPF_PY_FUZZ_COUNT", "400"))
 SEED = int(os.environ.get("LIBBPF_PY_FUZZ_SEED", "14"))

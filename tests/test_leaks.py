@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from conftest import Compile
 
 import libbpf_py as bpf
 from libbpf_py import BpfObject, Map, MapType
 
 pytestmark = [pytest.mark.kernel, pytest.mark.build(sanitized=False)]
-Compile = Callable[[str], Path]
 
 RSS_SLACK_MB = 2.0
 OBJECT_CYCLES = 10_000

@@ -18,15 +18,15 @@ import textwrap
 import threading
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
+from conftest import Compile
 
 import libbpf_py as bpf
 from libbpf_py import BpfObject, Map
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 
 RING_A, PERF, DRAIN_USER = 1, 4, 8
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
+from conftest import Compile
 
 from libbpf_py._binding import ffi, lib
 from libbpf_py.enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
@@ -34,7 +35,6 @@ from libbpf_py.errors import (
 from libbpf_py.map import Map, possible_cpus
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 
 
 # -- fixtures ---------------------------------------------------------------------------

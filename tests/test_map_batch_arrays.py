@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
+from conftest import Compile
 
 from libbpf_py._binding import lib
 from libbpf_py.enums import MapType
@@ -22,7 +22,6 @@ from libbpf_py.map import Map, possible_cpus
 from libbpf_py.object import BpfObject
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 PID = os.getpid() % 100000
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import Compile
 
 import libbpf_py
 from libbpf_py import BpfObject
@@ -23,7 +24,6 @@ from libbpf_py.errors import (
 )
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 
 
 @pytest.fixture

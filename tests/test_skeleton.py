@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
+from conftest import Compile
 
 import libbpf_py
 from libbpf_py import BpfObject, Skeleton
@@ -27,7 +28,6 @@ from libbpf_py.gen import generate
 from libbpf_py.skeleton import ReadOnlyError, describe, object_name_for
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 TESTS = Path(__file__).resolve().parent
 MYPY_CACHE = TESTS / ".cache" / "mypy"
 

@@ -19,10 +19,10 @@ import gc
 import json
 import weakref
 from array import array
-from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import pytest
+from conftest import Compile
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
@@ -33,8 +33,6 @@ from libbpf_py.enums import MapType
 from libbpf_py.errors import ClosedError, LibbpfError
 from libbpf_py.map import Map
 from libbpf_py.object import BpfObject
-
-Compile = Callable[[str], Path]
 
 
 def _assert_closed(m: Map, key: int) -> None:

@@ -13,14 +13,14 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Callable, List
+from typing import List
 
 import pytest
+from conftest import Compile
 
 from libbpf_py import BpfObject, ClosedError, Map, MapType
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 
 
 @pytest.fixture

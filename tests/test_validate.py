@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from conftest import Compile
 from elftools.elf.elffile import ELFFile
 
 from libbpf_py import BpfObject, Map, Skeleton
@@ -22,7 +23,6 @@ from libbpf_py.errors import LibbpfError
 from libbpf_py.gen import generate
 
 pytestmark = pytest.mark.kernel
-Compile = Callable[[str], Path]
 U32 = r"does not fit an unsigned 32-bit int \(range 0\.\.4294967295\)"
 
 

@@ -20,7 +20,10 @@ vendor/provision.py for reading the system's apt sources. Per kernel:
    built extension (the .venv, read-only) and the BPF objects compiled on the host
    beforehand; results come back through a ``--rwdir`` folder.
 
-The cache is ``.kernels/`` (git-ignored) or ``$LIBBPF_PY_KERNELS_CACHE``.
+The downloads (kernels, udev, virtme-ng, apt lists) are cached per machine, not per
+checkout, in ``$LIBBPF_PY_KERNELS_CACHE`` or ``${XDG_CACHE_HOME:-~/.cache}/libbpf_py/kernels``,
+so that a fresh clone (CI) fetches nothing twice; the results of a run go to the
+checkout's ``.kernels/results/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "vendor"))
 import provision  # noqa: E402  (vendor/provision.py: the system's apt sources, parsed)
 
-CACHE = Path(os.environ.get("LIBBPF_PY_KERNELS_CACHE") or REPO / ".kernels").resolve()
+_XDG = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+CACHE = Path(os.environ.get("LIBBPF_PY_KERNELS_CACHE") or _XDG / "libbpf_py" / "kernels").resolve()
+RESULTS = REPO / ".kernels" / "results"
 VIRTME_NG = "virtme-ng==1.42"
 APT_MAX_AGE = 24 * 3600.0
 
@@ -380,7 +385,7 @@ def junit_counts(path: Path) -> dict[str, int]:
 def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: list[str],
                python: Path, vmlinux_h: Path, timeout: float, echo: bool,
                cpus: int) -> dict[str, object]:
-    results = CACHE / "results" / (kernel.series + _label(python))
+    results = RESULTS / (kernel.series + _label(python))
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     guest = REPO / "scripts" / "kernels-guest.sh"
@@ -418,7 +423,7 @@ KIND_TESTS = ["tests/test_attach_refused.py", "tests/test_attach_new.py",
 
 def host_kinds(python: Path) -> None:
     """The host's own column of docs/attach.md's table (scripts/attach_table.py)."""
-    results = CACHE / "results" / ("host" + _label(python))
+    results = RESULTS / ("host" + _label(python))
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     say("recording the host's attach kinds (the host column of the table)")
@@ -500,7 +505,7 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"{s['error']:>5} {s['xfailed']:>7} {s['skipped']:>7} "
               f"{'-' if status is None else status!s:>6} {s['seconds']:>6}s")
         ok = ok and status == 0
-    print(f"results: {CACHE / 'results'}")
+    print(f"results: {RESULTS}")
     return 0 if ok else 1
 
 

@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, List, Optional
 
@@ -364,6 +365,17 @@ class NetNs:
         with self.entered():
             return socket.if_nametoindex(dev)
 
+    def up(self, *devs: str) -> None:
+        """Set ``devs`` up and wait until each is operationally up: until linkwatch
+        sees the carrier a device has the noop qdisc, which drops every frame sent."""
+        for dev in devs:
+            self.ip("link", "set", dev, "up")
+        deadline = time.monotonic() + 5
+        while not all(" state UP " in self.ip("-o", "link", "show", "dev", dev) for dev in devs):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{', '.join(devs)} in {self.name} not up: {self.ip('link')}")
+            time.sleep(0.01)
+
     def send_frames(self, dev: str, count: int) -> None:
         """Send ``count`` broadcast Ethernet frames (ethertype 0x88b5) out of ``dev``."""
         import socket
@@ -400,18 +412,7 @@ def veth(netns: NetNs) -> NetNs:
     netns.exec("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
                "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")
     netns.ip("link", "add", "va", "type", "veth", "peer", "name", "vb")
-    netns.ip("link", "set", "va", "up")
-    netns.ip("link", "set", "vb", "up")
-    # until linkwatch sees the carrier the devices have the noop qdisc, which drops
-    # every frame sent: wait for both to be operationally up
-    import time
-
-    deadline = time.monotonic() + 5
-    while not all(" state UP " in netns.ip("-o", "link", "show", "dev", dev)
-                  for dev in ("va", "vb")):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"veth pair in {netns.name} not up: {netns.ip('link')}")
-        time.sleep(0.01)
+    netns.up("va", "vb")
     return netns
 
 

@@ -28,7 +28,7 @@ from conftest import (
     lockdown,
 )
 
-from libbpf_py import BpfObject
+from libbpf_py import BpfObject, Btf
 from libbpf_py._binding import BUILD
 from libbpf_py.errors import LibbpfError, LibbpfPermissionError
 
@@ -194,3 +194,50 @@ def test_freplace_fires_or_is_refused(kernel: None, compile_bpf: Compile,
     pytest.xfail(f"refused by this kernel ({reason}): an freplace program fails to load with "
                  f"EPERM as root (a trampoline, refused like fentry), so attach_freplace is "
                  f"unreachable: {exc.value}")
+
+
+# -- kprobe session ------------------------------------------------------------------------
+
+def _kernel_attach_types() -> set[str]:
+    """The names of the kernel's ``enum bpf_attach_type``, from its BTF."""
+    with Btf.load_vmlinux() as btf:
+        enum = btf.find("bpf_attach_type", "enum")
+        assert enum is not None, "vmlinux BTF has no enum bpf_attach_type"
+        return {v.name for v in enum.enum_values}
+
+
+@pytest.mark.build(header_min=(1, 5))
+def test_kprobe_session_fires_or_is_refused(kernel: None, compile_bpf: Compile,
+                                            record_kind: Record) -> None:
+    """A kprobe session runs at entry and return of one function (libbpf 1.5,
+    kernel 6.10): both runs are counted. A kernel without kprobes refuses the
+    kprobe.multi link as for kprobe_multi; one without sessions (6.1) knows no
+    BPF_TRACE_KPROBE_SESSION and refuses the link with EINVAL."""
+    refusal = _kprobe_refusal("kprobe_multi_syms")
+    has_session = "BPF_TRACE_KPROBE_SESSION" in _kernel_attach_types()
+    if refusal is None and not has_session:
+        refusal = (errno.EINVAL, "Invalid argument",
+                   "no kprobe sessions: BPF_TRACE_KPROBE_SESSION is not in the kernel's "
+                   "enum bpf_attach_type (Linux >= 6.10)")
+    with BpfObject.open(compile_bpf("kprobe_session")) as obj:
+        obj.load()
+        prog = obj.programs.on_kprobe_session
+        if refusal is None:
+            with prog.attach_kprobe_multi(syms=["do_nanosleep"], session=True) as link:
+                _sleep()
+                entries, returns = int(obj.var("entries")), int(obj.var("returns"))
+                assert entries >= 3 and returns >= 3, (entries, returns)
+                info = link.info()
+                assert info["type_name"] == "kprobe_multi"
+            _sleep()
+            assert int(obj.var("entries")) == entries  # detached: no more runs
+            record_kind("kprobe_session", "fired")
+            return
+        err, words, reason = refusal
+        with pytest.raises(LibbpfError) as exc:
+            prog.attach_kprobe_multi(syms=["do_nanosleep"], session=True)
+        assert exc.value.errno == err, exc.value
+        assert words in str(exc.value)
+        assert "'on_kprobe_session'" in str(exc.value)
+    record_kind("kprobe_session", "refused", exc.value)
+    pytest.xfail(f"refused by this kernel ({reason}): {exc.value}")

@@ -25,7 +25,8 @@ END = "<!-- kernel-matrix:end -->"
 #: the order of the rows; kinds not listed here follow, sorted
 ORDER = ["kprobe", "kretprobe", "kprobe_by_section", "kprobe_multi_pattern",
          "kprobe_multi_syms", "kprobe_session", "ksyscall", "fentry", "fexit", "fmod_ret",
-         "lsm", "freplace", "struct_ops", "uprobe_multi", "tcx", "netkit"]
+         "lsm", "freplace", "struct_ops", "uprobe_multi", "tcx", "netkit", "netfilter",
+         "sockmap_link"]
 
 
 def _version_key(release: str) -> tuple[int, ...]:

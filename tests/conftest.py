@@ -12,6 +12,7 @@ test during which a process it started wrote one fails with the report.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -575,6 +576,19 @@ def active_lsms() -> List[str]:
         return Path("/sys/kernel/security/lsm").read_text().strip().split(",")
     except OSError:
         return []
+
+
+@functools.cache
+def kernel_enum(name: str) -> frozenset[str]:
+    """The names of one of the running kernel's enums (``bpf_attach_type``,
+    ``bpf_prog_type``, ``bpf_link_type``...) from its BTF: what a kernel has, asked
+    of the kernel itself rather than guessed from its version."""
+    from libbpf_py import Btf
+
+    with Btf.load_vmlinux() as btf:
+        enum = btf.find(name, "enum")
+        assert enum is not None, f"vmlinux BTF has no enum {name}"
+        return frozenset(v.name for v in enum.enum_values)
 
 
 def kprobes_available() -> bool:

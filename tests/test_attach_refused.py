@@ -24,11 +24,12 @@ from conftest import (
     active_lsms,
     config_enabled,
     kernel_config,
+    kernel_enum,
     kprobes_available,
     lockdown,
 )
 
-from libbpf_py import BpfObject, Btf
+from libbpf_py import BpfObject
 from libbpf_py._binding import BUILD
 from libbpf_py.errors import LibbpfError, LibbpfPermissionError
 
@@ -198,14 +199,6 @@ def test_freplace_fires_or_is_refused(kernel: None, compile_bpf: Compile,
 
 # -- kprobe session ------------------------------------------------------------------------
 
-def _kernel_attach_types() -> set[str]:
-    """The names of the kernel's ``enum bpf_attach_type``, from its BTF."""
-    with Btf.load_vmlinux() as btf:
-        enum = btf.find("bpf_attach_type", "enum")
-        assert enum is not None, "vmlinux BTF has no enum bpf_attach_type"
-        return {v.name for v in enum.enum_values}
-
-
 @pytest.mark.build(header_min=(1, 5))
 def test_kprobe_session_fires_or_is_refused(kernel: None, compile_bpf: Compile,
                                             record_kind: Record) -> None:
@@ -214,7 +207,7 @@ def test_kprobe_session_fires_or_is_refused(kernel: None, compile_bpf: Compile,
     kprobe.multi link as for kprobe_multi; one without sessions (6.1) knows no
     BPF_TRACE_KPROBE_SESSION and refuses the link with EINVAL."""
     refusal = _kprobe_refusal("kprobe_multi_syms")
-    has_session = "BPF_TRACE_KPROBE_SESSION" in _kernel_attach_types()
+    has_session = "BPF_TRACE_KPROBE_SESSION" in kernel_enum("bpf_attach_type")
     if refusal is None and not has_session:
         refusal = (errno.EINVAL, "Invalid argument",
                    "no kprobe sessions: BPF_TRACE_KPROBE_SESSION is not in the kernel's "

@@ -469,7 +469,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         vng = ensure_virtme_ng()
         say("compiling the BPF objects on the host (tests/.cache)")
         proc = subprocess.run(
-            [str(args.python), "-c", "import sys; sys.path.insert(0, 'tests'); "
+            [str(args.python), "-P", "-c", "import sys; sys.path.insert(0, 'tests'); "
              "import conftest; print(conftest.precompile_all())"],
             cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:

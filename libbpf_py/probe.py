@@ -440,6 +440,29 @@ def _attach_facts() -> Dict[str, Any]:
     }
 
 
+#: the kernel's ENOTSUPP (include/linux/errno.h; not a userspace errno)
+_ENOTSUPP = 524
+
+
+def _struct_ops_maps() -> bool:
+    """Whether the kernel has struct_ops maps, asked the way libbpf < 1.4 did.
+
+    libbpf >= 1.4 probes with ``value_type_btf_obj_fd = -1``, a bpf_attr field
+    Linux 6.9 added: an older kernel refuses the non-zero tail with E2BIG, so
+    libbpf answers "no" on kernels (6.1) that run struct_ops programs. Without
+    that field, a type id that names no struct_ops gives ENOTSUPP from a kernel
+    that has struct_ops maps, EINVAL from one that does not.
+    """
+    opts = ffi.new("struct bpf_map_create_opts *")
+    opts.sz = ffi.sizeof("struct bpf_map_create_opts")
+    opts.btf_vmlinux_value_type_id = 1
+    fd = lib.bpf_map_create(int(MapType.STRUCT_OPS), ffi.NULL, 4, 4, 1, opts)
+    if fd >= 0:
+        os.close(fd)
+        return True
+    return -fd == _ENOTSUPP
+
+
 def _check_privilege() -> None:
     """Raise LibbpfPermissionError unless this process may use bpf().
 
@@ -472,6 +495,8 @@ def probe_kernel(*, helpers: bool = True, full: bool = False) -> KernelReport:
              for value, name in prog_types}
     maps = {name: _answer(lib.libbpf_probe_bpf_map_type(value, ffi.NULL), f"map type {name}")
             for value, name in map_types}
+    if maps.get("struct_ops") is False:
+        maps["struct_ops"] = _struct_ops_maps()
     kfuncs, kfuncs_source = _kfuncs()
     return KernelReport(
         kernel_release=os.uname().release,

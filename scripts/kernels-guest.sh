@@ -23,7 +23,19 @@ export LIBBPF_PY_VMLINUX_H="$VMLINUX_H"
 export LIBBPF_PY_KERNEL_RESULTS="$RESULTS/kinds.jsonl"
 export LIBBPF_PY_KERNEL_CONFIG="$KCONFIG"   # Debian's kernels have no /proc/config.gz
 export PYTHONDONTWRITEBYTECODE=1
-"$PYTHON" -P -m pytest -p no:cacheprovider --junitxml="$RESULTS/junit.xml" "$@"
+# Run from the results folder, as tox runs from its own: a child process of a test
+# (python -c, python -m libbpf_py) must import the build under test, never the
+# checkout's libbpf_py from the working directory. Paths into the repo become absolute.
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+# (a --deselect value stays a node id, which is relative to --rootdir)
+args=() prev=
+for a in "$@"; do
+    if [ "$prev" != --deselect ] && [ -e "$REPO/${a%%::*}" ]; then args+=("$REPO/$a")
+    else args+=("$a"); fi
+    prev=$a
+done
+cd "$RESULTS" || exit 2
+"$PYTHON" -P -m pytest -p no:cacheprovider --rootdir="$REPO" --junitxml="$RESULTS/junit.xml" "${args[@]}"
 status=$?
 echo "$status" > "$RESULTS/pytest-status"
 

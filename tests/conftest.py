@@ -591,6 +591,30 @@ def kernel_enum(name: str) -> frozenset[str]:
         return frozenset(v.name for v in enum.enum_values)
 
 
+@functools.lru_cache(maxsize=None)
+def kernel_has_member(type_name: str, *path: str) -> bool:
+    """Whether the running kernel's BTF type ``type_name`` (a struct or union) has the
+    member ``path`` (through anonymous and named nested members): e.g.
+    ``kernel_has_member("bpf_attr", "raw_tracepoint", "cookie")`` (Linux >= 6.10)."""
+    from libbpf_py import Btf
+
+    with Btf.load_vmlinux() as btf:
+        t = btf.find(type_name, "union") or btf.find(type_name, "struct")
+        assert t is not None, f"vmlinux BTF has no struct or union {type_name}"
+        for name in path:
+            found = None
+            for candidate in t.resolve().members:
+                # a named member is the first of its name: bpf_attr's anonymous
+                # structs each have their own, so the path walks named members only
+                if candidate.name == name:
+                    found = candidate
+                    break
+            if found is None:
+                return False
+            t = found.type
+        return True
+
+
 def kprobes_available() -> bool:
     """Whether the kernel has kprobe events (tracefs is mounted by the kernel fixture)."""
     return Path("/sys/kernel/tracing/kprobe_events").exists()

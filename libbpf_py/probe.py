@@ -460,7 +460,7 @@ def _struct_ops_maps() -> bool:
     if fd >= 0:
         os.close(fd)
         return True
-    return -fd == _ENOTSUPP
+    return bool(-fd == _ENOTSUPP)
 
 
 def _check_privilege() -> None:

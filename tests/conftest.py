@@ -591,7 +591,7 @@ def kernel_enum(name: str) -> frozenset[str]:
         return frozenset(v.name for v in enum.enum_values)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kernel_has_member(type_name: str, *path: str) -> bool:
     """Whether the running kernel's BTF type ``type_name`` (a struct or union) has the
     member ``path`` (through anonymous and named nested members): e.g.

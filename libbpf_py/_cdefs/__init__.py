@@ -15,7 +15,15 @@ in the manner of cryptography's old ``_cffi_src`` layer:
 ``FUNCTIONS``
     cdef prototypes, without parameter names;
 ``CUSTOMIZATIONS``
-    C code compiled into the extension (shims), may be empty.
+    C code compiled into the extension (shims), may be empty;
+
+and ``UNDECLARED``, name -> (version node, reason), the libbpf exports it
+deliberately does not declare. Declared and undeclared together are libbpf's
+exported API (:func:`exported_api`, what ``linkcheck`` calls a libbpf symbol).
+
+These tags are the only record of which version node brought a function or a
+struct member: :func:`node_of_function` and :func:`node_of_field` answer from
+them (``libbpf_py._features`` re-exports both for the wrappers, lazily).
 
 Version tags
 ------------

@@ -413,10 +413,10 @@ def static_version_nodes(plan: LinkPlan, prefix: Path,
     for script in candidates:
         if script.is_file():
             return f"version script {script}", parse_version_script(script.read_text())
-    api = load_by_path("_libbpf_py_api", HERE / "libbpf_py" / "_libbpf_api.py")
-    known = {name: node for node, names in api.NODES.items() for name in names}
+    cdefs = load_cdefs()
+    known = dict(cdefs.exported_api())  # libbpf's API as the declarations list it
     known.update(declared)
-    newest = max(api.NODES, key=lambda n: tuple(int(x) for x in n[len("LIBBPF_"):].split(".")))
+    newest = max(known.values(), key=cdefs.node_key)
     return (f"archive {plan.library_file}: no libbpf.map found beside the prefix, so these are "
             f"the archive's defined symbols that libbpf_py knows, under the nodes of its own "
             f"table (up to {newest}); symbols newer than that are not listed",

@@ -7,9 +7,14 @@ libbpf's option structs (as the compiler saw them), and optionally the
 oldest runtime libbpf that may be handed those fields. A feature is available
 when the build has all of it.
 
-The wrappers register their features at import with :func:`register`; the
-libbpf capabilities every wrapper builds on are registered below.
-``libbpf_py.features`` is a live, read-only set of the available names::
+Which libbpf version node brought a function or a struct field is written in
+one place, the tags of the declarations (``libbpf_py/_cdefs``):
+:func:`node_of_function` and :func:`node_of_field` read it for every caller,
+so a feature only names what it needs, never a version.
+
+The features of the wrappers are registered at the end of this module;
+:func:`register` adds more. ``libbpf_py.features`` is a live, read-only set
+of the available names::
 
     >>> "user_ring_buffer" in libbpf_py.features
     True
@@ -24,12 +29,51 @@ import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ._binding import BUILD, OMITTED, RUNTIME_VERSION, ffi, lib
 from .errors import LibbpfVersionError
 
-__all__ = ["Feature", "Features", "features", "register"]
+__all__ = ["Feature", "Features", "features", "node_of_field", "node_of_function", "register"]
+
+
+def _declarations() -> Any:
+    # Imported on first use, not at import time: ``import libbpf_py`` reads the stamped
+    # OMITTED list and never parses the declarations (tests/test_probe.py checks that
+    # _cdefs stays unimported). Only error paths and tests ask for a node.
+    from . import _cdefs
+
+    return _cdefs
+
+
+def node_of_function(name: str) -> str:
+    """The libbpf.map version node of a libbpf function (KeyError if undeclared)."""
+    return str(_declarations().node_of_function(name))
+
+
+def node_of_field(struct: str, field: str) -> str:
+    """The version node that brought ``struct <struct>``'s member ``field``.
+
+    KeyError if the declarations have no such member: no node is ever guessed.
+    A member every supported libbpf has answers the floor, LIBBPF_1.0.0.
+    """
+    return str(_declarations().node_of_field(struct, field))
+
+
+def require_field(struct: str, field: str, what: str) -> None:
+    """Raise LibbpfVersionError naming ``what`` unless this build's ``struct <struct>``
+    has ``field`` (libbpf rejects non-zero bytes past the size it knows)."""
+    if field not in _struct_fields(struct):
+        raise LibbpfVersionError(what, node_of_field(struct, field),
+                                 BUILD.header_version_string)
+
+
+def _struct_fields(struct: str) -> AbstractSet[str]:
+    """The members of ``struct <struct>`` as this build's compiler saw them."""
+    try:
+        return {f for f, _ in ffi.typeof(f"struct {struct}").fields}
+    except ffi.error:
+        return set()
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
@@ -55,11 +99,7 @@ class Feature:
                 node = OMITTED.get(name)
                 reasons.append(f"{name} ({node})" if node else name)
         for struct, field in self.fields:
-            try:
-                known = {f for f, _ in ffi.typeof(f"struct {struct}").fields}
-            except ffi.error:
-                known = set()
-            if field not in known:
+            if field not in _struct_fields(struct):
                 reasons.append(f"struct {struct}.{field}")
         if reasons:
             return (f"needs {', '.join(reasons)}; built against libbpf "
@@ -140,7 +180,8 @@ class Features(AbstractSet[str]):
         """Raise unless ``name`` is available.
 
         LibbpfVersionError (a NotImplementedError) names the first missing
-        function and its version node; KeyError for an unknown name.
+        function or struct field and its version node; KeyError for an
+        unknown name.
         """
         feature = self._get(name)
         reason = feature.why_not()
@@ -149,6 +190,8 @@ class Features(AbstractSet[str]):
         for func in feature.functions:
             if not lib.has(func):
                 raise LibbpfVersionError(func, OMITTED[func], BUILD.header_version_string)
+        for struct, field in feature.fields:
+            require_field(struct, field, f"struct {struct}.{field}")
         raise NotImplementedError(f"feature {name}: {reason}")
 
     def as_dict(self) -> Dict[str, bool]:
@@ -159,7 +202,8 @@ class Features(AbstractSet[str]):
 features = Features()
 
 
-# The libbpf capabilities the wrappers build on. Wrapper modules add their own.
+# The capabilities of the wrappers, each with the libbpf functions it calls and the option
+# fields it sets (their version nodes come from the declarations, see node_of_*).
 for _name, _description, _functions, _fields in (
     ("open.btf_custom_path", "BpfObject.open(btf_custom_path=...)", (),
      (("bpf_object_open_opts", "btf_custom_path"),)),
@@ -170,15 +214,16 @@ for _name, _description, _functions, _fields in (
     ("object.unpin", "BpfObject.unpin(path) in one libbpf call", ("bpf_object__unpin",), ()),
     ("info_by_fd", "typed bpf_{prog,map,link,btf}_get_info_by_fd",
      ("bpf_prog_get_info_by_fd", "bpf_map_get_info_by_fd", "bpf_link_get_info_by_fd"), ()),
-    ("ring_buffer", "BPF ring buffers (ring_buffer__new/poll/consume)",
-     ("ring_buffer__new", "ring_buffer__poll", "ring_buffer__consume"), ()),
+    ("ring_buffer", "BPF ring buffers (ring_buffer__new/add/consume, polled with epoll)",
+     ("ring_buffer__new", "ring_buffer__add", "ring_buffer__consume"), ()),
     ("ring_buffer.ring", "per-ring access: sizes, positions, consume one ring",
      ("ring_buffer__ring", "ring__consume"), ()),
     ("ring_buffer.consume_n", "consume at most n records",
      ("ring_buffer__consume_n", "ring__consume_n"), ()),
     ("user_ring_buffer", "user-space producer ring buffers (BPF_MAP_TYPE_USER_RINGBUF)",
      ("user_ring_buffer__new", "user_ring_buffer__reserve", "user_ring_buffer__submit"), ()),
-    ("perf_buffer", "perf event ring buffers", ("perf_buffer__new", "perf_buffer__poll"), ()),
+    ("perf_buffer", "perf event ring buffers (perf_buffer__new_raw, polled with epoll)",
+     ("perf_buffer__new_raw", "perf_buffer__consume_buffer"), ()),
     ("link.kprobe_multi", "attach a kprobe to many functions",
      ("bpf_program__attach_kprobe_multi_opts",), ()),
     ("link.uprobe_multi", "attach a uprobe to many offsets",
@@ -191,10 +236,8 @@ for _name, _description, _functions, _fields in (
      ("bpf_program__attach_sockmap",), ()),
     ("link.raw_tracepoint_cookie", "raw tracepoint attach with a BPF cookie",
      ("bpf_program__attach_raw_tracepoint_opts",), ()),
-    ("link.update_map", "replace a struct_ops link's map", ("bpf_link__update_map",), ()),
-    ("token", "create BPF tokens from a delegated bpffs", ("bpf_token_create",), ()),
-    ("map.autoattach", "struct_ops maps attached by the skeleton",
-     ("bpf_map__autoattach", "bpf_map__set_autoattach"), ()),
+    ("map.autoattach", "struct_ops maps attached by the skeleton (bpf_map_skeleton.link)",
+     (), (("bpf_map_skeleton", "link"),)),
     ("kernel_probes", "probe program types, map types and helpers of the running kernel",
      ("libbpf_probe_bpf_prog_type", "libbpf_probe_bpf_map_type", "libbpf_probe_bpf_helper"),
      ()),

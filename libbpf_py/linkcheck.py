@@ -21,7 +21,8 @@ Verdicts:
 ``mixed``
     anything else; the reasons name each problem.
 
-A "libbpf symbol" is a name of libbpf's exported API (``libbpf_py._libbpf_api.ALL``) or any
+A "libbpf symbol" is a name of libbpf's exported API (``LIBBPF_API``, as the declarations in
+``libbpf_py._cdefs`` list it: the declared functions and the deliberately undeclared ones) or any
 symbol bound to a ``LIBBPF_*`` version.
 
 Companion: libbpf_py's second extension, ``libbpf_py._speedups`` (Map's int element path,
@@ -57,12 +58,15 @@ from elftools.elf.gnuversions import (  # type: ignore[import-untyped,unused-ign
 )
 from elftools.elf.sections import SymbolTableSection  # type: ignore[import-untyped,unused-ignore]
 
-from ._libbpf_api import ALL as LIBBPF_API
+from ._cdefs import exported_api
 
 __all__ = ["CompanionAudit", "LinkAudit", "LinkAuditError", "Verdict", "audit",
            "audit_companion", "main"]
 
 Verdict = Literal["dynamic", "static", "mixed"]
+
+#: every name of libbpf's exported API (libbpf.map of the newest release declared)
+LIBBPF_API: frozenset[str] = frozenset(exported_api())
 
 #: The stable keys of :meth:`LinkAudit.to_dict` (and of ``linkcheck --json``).
 JSON_KEYS: tuple[str, ...] = (

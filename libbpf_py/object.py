@@ -27,13 +27,13 @@ from typing import (
 )
 
 from . import _validate, log
-from ._binding import BUILD, ffi, lib
+from ._binding import ffi, lib
+from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .errors import (
     AlreadyLoadedError,
     ClosedError,
-    LibbpfVersionError,
     VerifierError,
     check,
     libbpf_strerror,
@@ -47,16 +47,17 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Open options added after libbpf 1.0: keyword -> (opts field, version node).
-_OPEN_OPTIONS: Dict[str, tuple[str, str]] = {
-    "name": ("object_name", "LIBBPF_0.0.6"),
-    "relaxed_maps": ("relaxed_maps", "LIBBPF_0.0.6"),
-    "pin_root_path": ("pin_root_path", "LIBBPF_0.0.6"),
-    "kconfig": ("kconfig", "LIBBPF_0.1.0"),
-    "btf_custom_path": ("btf_custom_path", "LIBBPF_0.5.0"),
-    "kernel_log_level": ("kernel_log_level", "LIBBPF_1.0.0"),
-    "kernel_log_size": ("kernel_log_size", "LIBBPF_1.0.0"),
-    "bpf_token_path": ("bpf_token_path", "LIBBPF_1.4.0"),
+# The open options: keyword -> the bpf_object_open_opts field it sets (the version node of
+# each field is its declaration's, see _features.node_of_field).
+_OPEN_OPTIONS: Dict[str, str] = {
+    "name": "object_name",
+    "relaxed_maps": "relaxed_maps",
+    "pin_root_path": "pin_root_path",
+    "kconfig": "kconfig",
+    "btf_custom_path": "btf_custom_path",
+    "kernel_log_level": "kernel_log_level",
+    "kernel_log_size": "kernel_log_size",
+    "bpf_token_path": "bpf_token_path",
 }
 
 _PROG_LOG_RE = re.compile(
@@ -136,14 +137,12 @@ class BpfObject:
             return ffi.NULL
         opts = ffi.new("struct bpf_object_open_opts *")
         opts.sz = ffi.sizeof("struct bpf_object_open_opts")
-        fields = {name for name, _ in ffi.typeof("struct bpf_object_open_opts").fields}
         for key, value in kwargs.items():
             if key not in _OPEN_OPTIONS:
                 raise TypeError(f"unknown open option {key!r}; libbpf's are: "
                                 + ", ".join(sorted(_OPEN_OPTIONS)))
-            field, node = _OPEN_OPTIONS[key]
-            if field not in fields:
-                raise LibbpfVersionError(f"open option {key}", node, BUILD.header_version_string)
+            field = _OPEN_OPTIONS[key]
+            require_field("bpf_object_open_opts", field, f"open option {key}")
             if value is None:
                 continue
             if key in ("name", "pin_root_path", "kconfig", "btf_custom_path", "bpf_token_path"):

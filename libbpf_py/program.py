@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _validate
-from ._binding import BUILD, ffi, lib
+from ._binding import ffi, lib
+from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .errors import (
     ENOTSUPP,
     AlreadyLoadedError,
     LibbpfError,
-    LibbpfVersionError,
     NotLoadedError,
     check,
     libbpf_strerror,
@@ -754,14 +754,6 @@ class Program:
 
 # -- helpers of the attach methods ---------------------------------------------------------
 
-# opts fields newer than libbpf 1.0: (struct, field) -> version node
-_OPT_NODES: Dict[Tuple[str, str], str] = {
-    ("bpf_kprobe_opts", "attach_mode"): "LIBBPF_1.4.0",
-    ("bpf_uprobe_opts", "attach_mode"): "LIBBPF_1.4.0",
-    ("bpf_perf_event_opts", "force_ioctl_attach"): "LIBBPF_1.4.0",
-    ("bpf_kprobe_multi_opts", "session"): "LIBBPF_1.5.0",
-}
-
 _ATTACH_MODES = ("default", "legacy", "perf", "link")
 
 
@@ -769,17 +761,15 @@ def _opts(ctype: str, what: str, fields: Dict[str, Any]) -> Any:
     """A zeroed ``struct <ctype>`` with ``sz`` set and ``fields`` written.
 
     A field the build's header (hence, for a dynamic build, also the runtime,
-    which import checks is not older) lacks raises LibbpfVersionError: libbpf
-    would refuse the non-zero bytes past the size it knows.
+    which import checks is not older) lacks raises LibbpfVersionError with the
+    node its declaration carries: libbpf would refuse the non-zero bytes past
+    the size it knows.
     """
-    known = {name for name, _ in ffi.typeof(f"struct {ctype}").fields}
+    for field in fields:
+        require_field(ctype, field, f"{what} option {field}")
     opts = ffi.new(f"struct {ctype} *")
     opts.sz = ffi.sizeof(f"struct {ctype}")
     for field, value in fields.items():
-        if field not in known:
-            raise LibbpfVersionError(f"{what} option {field}",
-                                     _OPT_NODES.get((ctype, field), "LIBBPF_1.5.0"),
-                                     BUILD.header_version_string)
         setattr(opts, field, value)
     return opts
 

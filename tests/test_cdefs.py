@@ -81,11 +81,11 @@ CDEFS = load_cdefs()
 
 
 def undeclared() -> Dict[str, str]:
-    """Every area's UNDECLARED, merged."""
+    """Every area's UNDECLARED, merged: name -> reason."""
     out: Dict[str, str] = {}
     for area in CDEFS.AREAS:
         mod = importlib.import_module(f"{CDEFS.__name__}.{area}")
-        out.update(mod.UNDECLARED)
+        out.update({name: reason for name, (_node, reason) in mod.UNDECLARED.items()})
     return out
 
 
@@ -450,6 +450,8 @@ def test_matches_libbpf_map(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert sorted(set(declared) - set(nodes)) == []
     assert {n: (declared[n], nodes[n]) for n in declared if declared[n] != nodes[n]} == {}
     assert set(skipped) <= set(nodes)
+    # the undeclared ones carry their node too: together, libbpf's whole exported API
+    assert CDEFS.exported_api() == nodes
 
 
 def test_undeclared_is_well_formed() -> None:
@@ -495,3 +497,37 @@ def test_assembly_per_version() -> None:
     # exported under LIBBPF_0.7.0 but hidden before 1.4: its own availability tag
     assert a.functions["libbpf_set_memlock_rlim"] == "LIBBPF_0.7.0"
     assert CDEFS.assemble((1, 3)).omitted["libbpf_set_memlock_rlim"] == "LIBBPF_1.4.0"
+
+
+def _header_struct_body(text: str, name: str) -> Optional[str]:
+    """The body of ``struct name { ... };`` in C header text, None if not defined there."""
+    m = re.search(rf"\bstruct\s+{name}\s*\{{", text)
+    if not m:
+        return None
+    depth, i = 1, m.end()
+    while depth:
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    return text[m.end():i - 1]
+
+
+@pytest.mark.parametrize("key", sorted(SETS))
+def test_member_tags_match_headers(key: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A member tagged with a node newer than a header set is not in its headers; one with
+    an older node is (the compile checks only the second)."""
+    hs = header_set(key, tmp_path_factory)
+    text = "\n".join((hs.include_dir / "bpf" / h).read_text()
+                     for h in ("bpf.h", "btf.h", "libbpf.h"))
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)
+    checked = 0
+    wrong: List[Tuple[str, str, str]] = []
+    for (struct, member), node in CDEFS.declared_fields().items():
+        body = _header_struct_body(text, struct)
+        if body is None:
+            continue
+        checked += 1
+        if (re.search(rf"\b{member}\b", body) is not None) \
+                != (CDEFS.node_version(node) <= hs.version):
+            wrong.append((struct, member, node))
+    assert checked > 150
+    assert wrong == []

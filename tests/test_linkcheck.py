@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from libbpf_py._libbpf_api import ALL as LIBBPF_API
-from libbpf_py.linkcheck import LinkAudit, LinkAuditError, audit, main
+from libbpf_py.linkcheck import LIBBPF_API, LinkAudit, LinkAuditError, audit, main
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

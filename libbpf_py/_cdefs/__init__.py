@@ -15,7 +15,15 @@ in the manner of cryptography's old ``_cffi_src`` layer:
 ``FUNCTIONS``
     cdef prototypes, without parameter names;
 ``CUSTOMIZATIONS``
-    C code compiled into the extension (shims), may be empty.
+    C code compiled into the extension (shims), may be empty;
+
+and ``UNDECLARED``, name -> (version node, reason), the libbpf exports it
+deliberately does not declare. Declared and undeclared together are libbpf's
+exported API (:func:`exported_api`, what ``linkcheck`` calls a libbpf symbol).
+
+These tags are the only record of which version node brought a function or a
+struct member: :func:`node_of_function` and :func:`node_of_field` answer from
+them (``libbpf_py._features`` re-exports both for the wrappers, lazily).
 
 Version tags
 ------------
@@ -38,13 +46,17 @@ symbol libbpf listed under a node but kept hidden for a while
 against older headers leave such a prototype out, with the later node as
 the reason.
 In ``TYPES`` the tag is the first libbpf release whose installed headers have
-the line. Project shims (C functions named ``libbpf_py_*``, defined in
+the line. On a struct member it is that member's version node: what
+:func:`node_of_field` answers for it (an untagged member answers its
+section's node, or ``FLOOR_NODE`` before the first section: it is in every
+supported libbpf). Project shims (C functions named ``libbpf_py_*``, defined in
 ``CUSTOMIZATIONS``) declare their prototypes in ``TYPES``: they are not
 libbpf API and are not counted as such.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +161,84 @@ def function_name(proto: str) -> str:
     return m.group(1)
 
 
+_MEMBER_FNPTR_RE = re.compile(r"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")
+_MEMBER_NAME_RE = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?::\s*\w+\s*)?$")
+_AGGREGATE_RE = re.compile(r"^\s*(?:typedef\s+)?(?:struct|union)\s+([A-Za-z_]\w*)\s*\{(.*)$")
+
+
+def _member_names(stmt: str) -> List[str]:
+    """The names one member declaration (without its ';') declares.
+
+    ``__u32 a`` -> a; ``char name[...]`` -> name; ``int (*fn)(void *)`` -> fn;
+    ``struct { ... } tcx`` -> tcx; an anonymous ``union { ...; }`` -> its members,
+    which C reaches as members of the enclosing struct.
+    """
+    stmt = stmt.strip()
+    if not stmt or stmt == "...":
+        return []
+    if stmt.endswith("}"):  # anonymous struct/union: its members belong to the outer one
+        body = stmt[stmt.index("{") + 1: -1]
+        names: List[str] = []
+        depth = 0
+        part = ""
+        for ch in body:
+            depth += ch == "{"
+            depth -= ch == "}"
+            if ch == ";" and depth == 0:
+                names += _member_names(part)
+                part = ""
+            else:
+                part += ch
+        return names
+    m = _MEMBER_FNPTR_RE.search(stmt)
+    if m:
+        return [m.group(1)]
+    m = _MEMBER_NAME_RE.search(stmt)
+    if not m:
+        raise ValueError(f"cannot find a member name in {stmt!r}")
+    return [m.group(1)]
+
+
+def _struct_fields(text: str) -> Dict[Tuple[str, str], str]:
+    """(struct or union tag, member) -> version node, for the aggregates ``text`` defines.
+
+    A member's node is its line tag, else its section, else ``FLOOR_NODE``; a
+    member written over several lines (a nested ``struct { ... } name;``) takes
+    the node of the line that ends it.
+    """
+    out: Dict[Tuple[str, str], str] = {}
+    owner: str | None = None
+    depth = 0
+    stmt = ""
+    for raw, node in _tagged_lines(text):
+        code = re.sub(r"/\*.*?\*/", "", raw.split("//", 1)[0])
+        if owner is None:
+            m = _AGGREGATE_RE.match(code)
+            if not m:
+                continue
+            owner, depth, stmt, code = m.group(1), 1, "", m.group(2)
+        for ch in code:
+            if ch == "}" and depth == 1:
+                owner = None
+                break
+            depth += ch == "{"
+            depth -= ch == "}"
+            if ch == ";" and depth == 1:
+                for name in _member_names(stmt):
+                    key = (owner, name)
+                    if key in out:
+                        raise ValueError(f"struct {owner} declares {name} twice")
+                    out[key] = node or FLOOR_NODE
+                stmt = ""
+            else:
+                stmt += ch
+        else:
+            stmt += " "
+    if owner is not None:
+        raise ValueError(f"unterminated struct {owner}")
+    return out
+
+
 @dataclass(frozen=True)
 class Assembly:
     """What one build declares, for one libbpf header version."""
@@ -164,8 +254,6 @@ class Assembly:
 
 
 def _load_area(name: str) -> Dict[str, str]:
-    import importlib
-
     mod = importlib.import_module(f"{__name__}.{name}")
     return {
         "INCLUDES": getattr(mod, "INCLUDES", ""),
@@ -185,6 +273,68 @@ def declared_functions() -> Dict[str, str]:
                 raise ValueError(f"{name} declared twice")
             out[name] = node or FLOOR_NODE
     return out
+
+
+def declared_fields() -> Dict[Tuple[str, str], str]:
+    """(struct, member) -> version node for every struct and union member declared."""
+    out: Dict[Tuple[str, str], str] = {}
+    for area in AREAS:
+        fields = _struct_fields(_load_area(area)["TYPES"])
+        twice = sorted(set(fields) & set(out))
+        if twice:
+            raise ValueError(f"declared in two areas: {twice}")
+        out.update(fields)
+    return out
+
+
+def undeclared_functions() -> Dict[str, Tuple[str, str]]:
+    """name -> (version node, reason) of the libbpf exports deliberately left undeclared."""
+    out: Dict[str, Tuple[str, str]] = {}
+    for area in AREAS:
+        mod = importlib.import_module(f"{__name__}.{area}")
+        for name, (node, reason) in getattr(mod, "UNDECLARED", {}).items():
+            node_version(node)  # validates
+            out[name] = (node, reason)
+    return out
+
+
+def exported_api() -> Dict[str, str]:
+    """name -> version node of libbpf's whole exported API (libbpf.map of the newest
+    release declared): the declared functions and the undeclared ones."""
+    out = declared_functions()
+    for name, (node, _reason) in undeclared_functions().items():
+        if name in out:
+            raise ValueError(f"{name} is both declared and UNDECLARED")
+        out[name] = node
+    return out
+
+
+_FUNCTION_NODES: Dict[str, str] = {}
+_FIELD_NODES: Dict[Tuple[str, str], str] = {}
+
+
+def node_of_function(name: str) -> str:
+    """The libbpf.map version node of a libbpf function; KeyError if none is declared."""
+    if not _FUNCTION_NODES:
+        _FUNCTION_NODES.update(exported_api())
+    try:
+        return _FUNCTION_NODES[name]
+    except KeyError:
+        raise KeyError(f"libbpf_py declares no libbpf function {name!r}") from None
+
+
+def node_of_field(struct: str, field: str) -> str:
+    """The version node that brought member ``field`` of ``struct <struct>``.
+
+    KeyError if the declarations have no such member: every option field a
+    wrapper writes must be declared, with its node when newer than the floor.
+    """
+    if not _FIELD_NODES:
+        _FIELD_NODES.update(declared_fields())
+    try:
+        return _FIELD_NODES[(struct, field)]
+    except KeyError:
+        raise KeyError(f"libbpf_py declares no member {field!r} of struct {struct}") from None
 
 
 def assemble(header_version: Version) -> Assembly:

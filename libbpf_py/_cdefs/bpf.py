@@ -5,7 +5,7 @@ Signatures follow libbpf 1.5. Where a parameter lost its ``const`` since 1.1
 the declaration takes the non-const pointer, which the 1.1 headers accept too.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 INCLUDES = """
 #include <bpf/bpf.h>
@@ -362,4 +362,4 @@ static int libbpf_py_speedups_export(void)
 """
 
 #: exported libbpf symbols this area does not declare, with the reason
-UNDECLARED: Dict[str, str] = {}
+UNDECLARED: Dict[str, Tuple[str, str]] = {}

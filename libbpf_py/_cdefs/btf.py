@@ -11,7 +11,7 @@ of output in C and hands the text to the ``extern "Python"`` callback
 ``libbpf_py_btf_dump_cb(ctx, text)``.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 INCLUDES = """
 #include <bpf/btf.h>
@@ -266,11 +266,11 @@ static struct btf_dump *libbpf_py_btf_dump_new(const struct btf *btf, void *ctx,
 }
 """
 
-#: exported libbpf symbols this area does not declare, with the reason
-UNDECLARED: Dict[str, str] = {
-    "btf_dump__new": (
+#: exported libbpf symbols this area does not declare: name -> (version node, reason)
+UNDECLARED: Dict[str, Tuple[str, str]] = {
+    "btf_dump__new": ("LIBBPF_0.6.0", (
         "its btf_dump_printf_fn_t callback takes a va_list, which cffi cannot "
         "express; use the libbpf_py_btf_dump_new() shim, which formats in C and "
         'calls the extern "Python" libbpf_py_btf_dump_cb(ctx, text)'
-    ),
+    )),
 }

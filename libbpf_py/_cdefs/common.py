@@ -9,7 +9,7 @@ is declared; every UAPI enum ends in ``...`` so that the compiler supplies the
 values (and newer UAPI headers may add more).
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 INCLUDES = """
 #include <bpf/libbpf_version.h>
@@ -382,4 +382,4 @@ static char *libbpf_py_vformat(char *buf, size_t size, const char *fmt, va_list 
 """
 
 #: exported libbpf symbols this area does not declare, with the reason
-UNDECLARED: Dict[str, str] = {}
+UNDECLARED: Dict[str, Tuple[str, str]] = {}

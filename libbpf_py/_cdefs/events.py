@@ -28,7 +28,7 @@ that arrives while ``stop`` is set and delivers it first next time; the
 later records stay in the kernel buffer: nothing is lost.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 INCLUDES = """
 #include <errno.h>
@@ -168,4 +168,4 @@ static enum bpf_perf_event_ret libbpf_py_perf_event(void *ctx, int cpu,
 """
 
 #: exported libbpf symbols this area does not declare, with the reason
-UNDECLARED: Dict[str, str] = {}
+UNDECLARED: Dict[str, Tuple[str, str]] = {}

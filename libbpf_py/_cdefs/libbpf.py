@@ -14,7 +14,7 @@ Signature kept from libbpf 1.1: ``bpf_map__initial_value()`` returns
 one); this is the one spelling that both compile without a warning.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 INCLUDES = """
 #include <bpf/libbpf.h>
@@ -824,11 +824,11 @@ static int libbpf_py_set_print_hook(int mode)
 }
 """
 
-#: exported libbpf symbols this area does not declare, with the reason
-UNDECLARED: Dict[str, str] = {
-    "libbpf_set_print": (
+#: exported libbpf symbols this area does not declare: name -> (version node, reason)
+UNDECLARED: Dict[str, Tuple[str, str]] = {
+    "libbpf_set_print": ("LIBBPF_0.0.1", (
         "its libbpf_print_fn_t callback takes a va_list, which cffi cannot "
         "express; use the libbpf_py_set_print_hook(mode) shim, which formats in C "
         'and calls the extern "Python" libbpf_py_log_cb(level, msg)'
-    ),
+    )),
 }

@@ -20,7 +20,6 @@ tests/test_info.py checks that table against every ``<linux/bpf.h>`` at hand.
 from __future__ import annotations
 
 import struct
-import sys
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Dict, Iterator, KeysView, Mapping, Optional, Tuple
@@ -275,7 +274,6 @@ _PERF_EVENT_TYPES: Dict[int, str] = {
 # fills what it has and wants the tail it does not know zero.
 _LINK_INFO_SIZE = 256
 _NAME_MAX = 4096  # PATH_MAX: the longest name (a uprobe's file) the kernel writes
-_BYTE_ORDER = "<" if sys.byteorder == "little" else ">"
 
 
 class _LinkBuffer:
@@ -289,7 +287,7 @@ class _LinkBuffer:
 
     def _where(self, path: str) -> Tuple[int, str]:
         off, fmt = LINK_UNION_FIELDS[path]
-        return self.union + off, _BYTE_ORDER + fmt
+        return self.union + off, "=" + fmt  # the machine's byte order, standard sizes
 
     def get(self, path: str) -> int:
         off, fmt = self._where(path)

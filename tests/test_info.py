@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Dict, List
+from typing import Any, Callable, ContextManager, Dict, Iterator, List
 
 import pytest
 from conftest import Compile
@@ -22,52 +22,50 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def object_o(kernel: None, compile_bpf: Compile) -> Path:
-    return compile_bpf("object")
+def loaded(kernel: None, compile_bpf: Compile) -> Iterator[BpfObject]:
+    """tests/bpf/object.bpf.c loaded (but its socket filter)."""
+    with BpfObject.open(compile_bpf("object")) as obj:
+        obj.programs["sock_filter"].autoload = False
+        obj.load()
+        yield obj
 
 
 # -- on real kernel objects ---------------------------------------------------------------------
 
-def test_program_info(object_o: Path) -> None:
-    with BpfObject.open(object_o) as obj:
-        obj.programs["sock_filter"].autoload = False
-        obj.load()
-        prog = obj.programs["xdp_count"]
-        info = prog.info()
-        assert isinstance(info, ProgramInfo)
-        assert info.type == ProgType.XDP and isinstance(info.type, ProgType)
-        assert info.id == prog.id > 0 and info.tag == prog.tag and len(info.tag) == 16
-        assert info.name == "xdp_count"
-        assert info.created_by_uid == os.getuid() and info.load_time > 0
-        assert info.xlated_prog_len > 0 and info.verified_insns > 0
-        # it uses the stats map and .rodata (xdp_verdict)
-        assert info.nr_map_ids == len(info.map_ids) >= 2
-        assert obj.maps["stats"].id in info.map_ids
-        # read like the dict Program.info() used to be
-        assert info["id"] == info.id and info["tag"] == info.tag and info["type"] == info.type
-        assert "btf_id" in info and "nope" not in info and info.get("nope", 7) == 7
-        assert list(info) == list(info.keys()) == [f.name for f in dataclasses.fields(info)]
-        assert info.as_dict()["name"] == "xdp_count" and len(info) == len(info.as_dict())
-        with pytest.raises(KeyError):
-            info["nope"]
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            info.id = 1  # type: ignore[misc]
+def test_program_info(loaded: BpfObject) -> None:
+    prog = loaded.programs["xdp_count"]
+    info = prog.info()
+    assert isinstance(info, ProgramInfo)
+    assert info.type == ProgType.XDP and isinstance(info.type, ProgType)
+    assert info.id == prog.id > 0 and info.tag == prog.tag and len(info.tag) == 16
+    assert info.name == "xdp_count"
+    assert info.created_by_uid == os.getuid() and info.load_time > 0
+    assert info.xlated_prog_len > 0 and info.verified_insns > 0
+    # it uses the stats map and .rodata (xdp_verdict)
+    assert info.nr_map_ids == len(info.map_ids) >= 2
+    assert loaded.maps["stats"].id in info.map_ids
+    # read like the dict Program.info() used to be
+    assert info["id"] == info.id and info["tag"] == info.tag and info["type"] == info.type
+    assert "btf_id" in info and "nope" not in info and info.get("nope", 7) == 7
+    assert list(info) == list(info.keys()) == [f.name for f in dataclasses.fields(info)]
+    assert info.as_dict()["name"] == "xdp_count" and len(info) == len(info.as_dict())
+    with pytest.raises(KeyError):
+        info["nope"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.id = 1  # type: ignore[misc]
 
 
-def test_map_info(object_o: Path) -> None:
-    with BpfObject.open(object_o) as obj:
-        obj.programs["sock_filter"].autoload = False
-        obj.load()
-        stats = obj.maps["stats"]
-        info = stats.info()
-        assert isinstance(info, MapInfo) and libbpf_py.map.MapInfo is MapInfo
-        assert (info.type, info.name, info.key_size, info.value_size, info.max_entries) == \
-            (MapType.ARRAY, "stats", 4, 8, 4)
-        assert info.id == stats.id and info["id"] == stats.id and info.btf_id > 0
-        assert "max_entries" in info and info.get("max_entries") == 4
+def test_map_info(loaded: BpfObject) -> None:
+    stats = loaded.maps["stats"]
+    info = stats.info()
+    assert isinstance(info, MapInfo) and libbpf_py.map.MapInfo is MapInfo
+    assert (info.type, info.name, info.key_size, info.value_size, info.max_entries) == \
+        (MapType.ARRAY, "stats", 4, 8, 4)
+    assert info.id == stats.id and info["id"] == stats.id and info.btf_id > 0
+    assert "max_entries" in info and info.get("max_entries") == 4
 
 
-def test_info_of_a_closed_fd_is_a_libbpf_error() -> None:
+def test_info_of_a_fd_that_is_no_bpf_object_is_a_libbpf_error() -> None:
     r, w = os.pipe()
     try:
         with pytest.raises(LibbpfError, match=r"cannot tell \(bpf_map_get_info_by_fd|"

@@ -270,8 +270,8 @@ _PERF_EVENT_TYPES: Dict[int, str] = {
     0: "unspec", 1: "uprobe", 2: "uretprobe", 3: "kprobe", 4: "kretprobe", 5: "tracepoint",
     6: "event",
 }
-# Room for any kernel's struct bpf_link_info (Linux 6.10's is 96 bytes): the kernel
-# fills what it has and wants the tail it does not know zero.
+# Room for any kernel's struct bpf_link_info (Linux 6.12's is 64 bytes, 6.1's 48): the
+# kernel fills what it has and wants the tail it does not know zero.
 _LINK_INFO_SIZE = 256
 _NAME_MAX = 4096  # PATH_MAX: the longest name (a uprobe's file) the kernel writes
 

@@ -190,6 +190,9 @@ def test_the_table_matches_every_header_at_hand() -> None:
             assert not err, f"{member} with {flags}:\n{err}"
             checked[member] = checked.get(member, 0) + 1
     assert "iter" in checked  # Linux 5.9: every header we build with has it
+    for flags in _headers():  # the buffer the kernel fills holds the whole struct
+        assert not _compile_asserts(
+            flags, [f"sizeof(struct bpf_link_info) <= {_info._LINK_INFO_SIZE}"])
     print("members checked (headers):", checked)
     # the later link type names against the headers that name them
     for flags in _headers():

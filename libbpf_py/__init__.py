@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import log
 from ._binding import BUILD, BuildInfo
 from ._features import Feature, Features, features
+from ._info import LinkInfo, ProgramInfo
 from .btf import Btf, BtfKind, BtfType
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
@@ -55,6 +56,7 @@ __all__ = [
     "LibbpfPermissionError",
     "LibbpfVersionError",
     "Link",
+    "LinkInfo",
     "LinkType",
     "Map",
     "MapFlag",
@@ -65,6 +67,7 @@ __all__ = [
     "ProbeReport",
     "ProgType",
     "Program",
+    "ProgramInfo",
     "ReadOnlyError",
     "Reservation",
     "Ring",

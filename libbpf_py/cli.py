@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
-from .errors import ClosedError, LibbpfError, LibbpfVersionError, check, make_error
+from ._info import link_info, map_info, prog_info
+from .errors import ClosedError, LibbpfError, LibbpfVersionError, make_error
 
 PROG = "python -m libbpf_py"
 
@@ -41,13 +42,10 @@ class CliError(Exception):
 # -- opening kernel objects ------------------------------------------------------------------
 
 _KINDS = {
-    # kind: (next-id function, fd-by-id function, /proc/self/fd link, info struct, info fn)
-    "prog": ("bpf_prog_get_next_id", "bpf_prog_get_fd_by_id", "anon_inode:bpf-prog",
-             "struct bpf_prog_info", "bpf_prog_get_info_by_fd"),
-    "map": ("bpf_map_get_next_id", "bpf_map_get_fd_by_id", "anon_inode:bpf-map",
-            "struct bpf_map_info", "bpf_map_get_info_by_fd"),
-    "link": ("bpf_link_get_next_id", "bpf_link_get_fd_by_id", "anon_inode:bpf-link",
-             "struct bpf_link_info", "bpf_link_get_info_by_fd"),
+    # kind: (next-id function, fd-by-id function, /proc/self/fd link)
+    "prog": ("bpf_prog_get_next_id", "bpf_prog_get_fd_by_id", "anon_inode:bpf-prog"),
+    "map": ("bpf_map_get_next_id", "bpf_map_get_fd_by_id", "anon_inode:bpf-map"),
+    "link": ("bpf_link_get_next_id", "bpf_link_get_fd_by_id", "anon_inode:bpf-link"),
 }
 
 
@@ -123,18 +121,6 @@ def _open(kind: str, ref: str) -> _Fd:
     return _open_by_id(kind, _parse_id(ref, kind))
 
 
-def _info(kind: str, fd: int, info: Any = None) -> Any:
-    """``bpf_*_get_info_by_fd`` (or bpf_obj_get_info_by_fd before libbpf 1.2)."""
-    ctype = _KINDS[kind][3]
-    if info is None:
-        info = ffi.new(ctype + " *")
-    size = ffi.new("__u32 *", ffi.sizeof(ctype))
-    fn_name = _KINDS[kind][4]
-    fn = getattr(lib, fn_name) if lib.has(fn_name) else lib.bpf_obj_get_info_by_fd
-    check(int(fn(fd, info, size)), f"cannot read {kind} info ({fn_name})")
-    return info
-
-
 def _fdinfo(fd: int) -> Dict[str, str]:
     """The kernel's /proc/self/fdinfo of a BPF fd (memlock, frozen...)."""
     out: Dict[str, str] = {}
@@ -154,10 +140,6 @@ def _type_str(fn: str, value: int) -> str:
     return f"unknown({value})" if s == ffi.NULL else str(ffi.string(s).decode())
 
 
-def _cstr(arr: Any) -> str:
-    return str(ffi.string(arr).decode("utf-8", "replace"))
-
-
 # -- programs -----------------------------------------------------------------------------------
 
 _boot_offset: Optional[float] = None
@@ -173,33 +155,24 @@ def _wall_clock(boot_ns: int) -> int:
 
 def prog_record(fd: int) -> Dict[str, Any]:
     """The stable description of the program behind ``fd`` (keys: docs/cli.md)."""
-    info = _info("prog", fd)
-    nr_maps = int(info.nr_map_ids)
-    map_ids: List[int] = []
-    if nr_maps:
-        again = ffi.new("struct bpf_prog_info *")
-        ids = ffi.new("__u32[]", nr_maps)
-        again.nr_map_ids = nr_maps
-        again.map_ids = ffi.cast("__u64", ffi.cast("uintptr_t", ids))
-        _info("prog", fd, again)
-        map_ids = [int(ids[i]) for i in range(min(nr_maps, int(again.nr_map_ids)))]
+    info = prog_info(fd, "cannot read prog info")
     memlock = _fdinfo(fd).get("memlock")
     return {
-        "id": int(info.id),
+        "id": info.id,
         "type": _type_str("libbpf_bpf_prog_type_str", int(info.type)),
-        "name": _cstr(info.name),
-        "tag": bytes(ffi.buffer(info.tag)).hex(),
-        "loaded_at": _wall_clock(int(info.load_time)),
-        "uid": int(info.created_by_uid),
-        "btf_id": int(info.btf_id),
-        "map_ids": map_ids,
-        "run_time_ns": int(info.run_time_ns),
-        "run_cnt": int(info.run_cnt),
-        "recursion_misses": int(info.recursion_misses),
-        "verified_insns": int(info.verified_insns),
-        "bytes_xlated": int(info.xlated_prog_len),
-        "jited": int(info.jited_prog_len) > 0,
-        "bytes_jited": int(info.jited_prog_len),
+        "name": info.name,
+        "tag": info.tag,
+        "loaded_at": _wall_clock(info.load_time),
+        "uid": info.created_by_uid,
+        "btf_id": info.btf_id,
+        "map_ids": list(info.map_ids),
+        "run_time_ns": info.run_time_ns,
+        "run_cnt": info.run_cnt,
+        "recursion_misses": info.recursion_misses,
+        "verified_insns": info.verified_insns,
+        "bytes_xlated": info.xlated_prog_len,
+        "jited": info.jited_prog_len > 0,
+        "bytes_jited": info.jited_prog_len,
         "bytes_memlock": int(memlock) if memlock and memlock.isdigit() else None,
     }
 
@@ -224,20 +197,20 @@ def _prog_text(r: Dict[str, Any]) -> str:
 
 def map_record(fd: int) -> Dict[str, Any]:
     """The stable description of the map behind ``fd`` (keys: docs/cli.md)."""
-    info = _info("map", fd)
+    info = map_info(fd, "cannot read map info")
     fdinfo = _fdinfo(fd)
     memlock = fdinfo.get("memlock", "")
     return {
-        "id": int(info.id),
+        "id": info.id,
         "type": _type_str("libbpf_bpf_map_type_str", int(info.type)),
-        "name": _cstr(info.name),
-        "flags": int(info.map_flags),
-        "bytes_key": int(info.key_size),
-        "bytes_value": int(info.value_size),
-        "max_entries": int(info.max_entries),
-        "btf_id": int(info.btf_id),
-        "btf_key_type_id": int(info.btf_key_type_id),
-        "btf_value_type_id": int(info.btf_value_type_id),
+        "name": info.name,
+        "flags": info.map_flags,
+        "bytes_key": info.key_size,
+        "bytes_value": info.value_size,
+        "max_entries": info.max_entries,
+        "btf_id": info.btf_id,
+        "btf_key_type_id": info.btf_key_type_id,
+        "btf_value_type_id": info.btf_value_type_id,
         "bytes_memlock": int(memlock) if memlock.isdigit() else None,
         "frozen": 1 if fdinfo.get("frozen") == "1" else 0,
     }
@@ -264,10 +237,7 @@ def map_ids_named(name: str) -> List[int]:
         except CliError:
             continue  # freed between the listing and the open
         with handle as fd:
-            # keep the info struct: its .name is a view into it, and cffi's field
-            # access does not keep the owner alive (ASan: heap-use-after-free)
-            info = _info("map", fd)
-            if _cstr(info.name) == name:
+            if map_info(fd, "cannot read map info").name == name:
                 matches.append(map_id)
     return matches
 
@@ -323,35 +293,28 @@ def map_entries(fd: int) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
 
 # -- links ----------------------------------------------------------------------------------
 
+# the attach-specific keys of `link show`, per link type (docs/cli.md): bpftool's
+_LINK_KEYS = {
+    "raw_tracepoint": ("tp_name",),
+    "tracing": ("attach_type", "target_obj_id", "target_btf_id"),
+    "cgroup": ("attach_type", "cgroup_id"),
+    "netns": ("attach_type", "netns_ino"),
+    "xdp": ("ifindex",),
+}
+
+
 def link_record(fd: int) -> Dict[str, Any]:
     """The stable description of the link behind ``fd`` (keys: docs/cli.md)."""
-    info = _info("link", fd)
+    info = link_info(fd, "cannot read link info")
     ltype = _type_str("libbpf_bpf_link_type_str", int(info.type))
-    out: Dict[str, Any] = {"id": int(info.id), "type": ltype, "prog_id": int(info.prog_id)}
-    if ltype == "raw_tracepoint":
-        size = int(info.raw_tracepoint.tp_name_len)
-        if size:
-            again = ffi.new("struct bpf_link_info *")
-            buf = ffi.new("char[]", size)
-            again.raw_tracepoint.tp_name = ffi.cast("__u64", ffi.cast("uintptr_t", buf))
-            again.raw_tracepoint.tp_name_len = size
-            _info("link", fd, again)
-            out["tp_name"] = _cstr(buf)
-    elif ltype == "tracing":
-        out["attach_type"] = _type_str("libbpf_bpf_attach_type_str",
-                                       int(info.tracing.attach_type))
-        out["target_obj_id"] = int(info.tracing.target_obj_id)
-        out["target_btf_id"] = int(info.tracing.target_btf_id)
-    elif ltype == "cgroup":
-        out["attach_type"] = _type_str("libbpf_bpf_attach_type_str",
-                                       int(info.cgroup.attach_type))
-        out["cgroup_id"] = int(info.cgroup.cgroup_id)
-    elif ltype == "netns":
-        out["attach_type"] = _type_str("libbpf_bpf_attach_type_str",
-                                       int(info.netns.attach_type))
-        out["netns_ino"] = int(info.netns.netns_ino)
-    elif ltype == "xdp":
-        out["ifindex"] = int(info.xdp.ifindex)
+    out: Dict[str, Any] = {"id": info.id, "type": ltype, "prog_id": info.prog_id}
+    for key in _LINK_KEYS.get(ltype, ()):
+        value = info.get(key)
+        if key == "tp_name" and not value:
+            continue  # the kernel gave no name
+        if key == "attach_type":
+            value = _type_str("libbpf_bpf_attach_type_str", value)
+        out[key] = value
     return out
 
 

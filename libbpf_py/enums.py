@@ -17,6 +17,11 @@ the kernel says never fails::
     >>> MapType(33)
     <MapType.UNKNOWN_33: 33>
 
+Where the kernel's UAPI names a value the build's headers may lack (Debian 12's
+``<linux/bpf.h>`` is Linux 6.1's), the pseudo-member has that name instead, from
+:data:`_LATER_NAMES`, the one table of such names: ``LinkType(11)`` is
+``TCX`` on every build, a member when the headers have ``BPF_LINK_TYPE_TCX``.
+
 :class:`UpdateFlag` (``BPF_ANY``...) and :class:`MapFlag` (``BPF_F_*`` flags of
 ``map_flags``) are :class:`enum.IntFlag` built the same way.
 """
@@ -41,6 +46,21 @@ class _KernelEnumMeta(enum.EnumMeta):
         def __getattr__(cls: Type[_E], name: str) -> _E: ...
 
 
+# Names of values later than Linux 6.1's UAPI (the oldest headers we build with), by
+# enum: values of the kernel's include/uapi/linux/bpf.h (a stable ABI), with the
+# release that added them. Used only for a value the build's headers do not declare;
+# tests/test_info.py checks them against every <linux/bpf.h> at hand.
+_LATER_NAMES: Dict[str, Dict[int, str]] = {
+    "LinkType": {
+        10: "NETFILTER",  # 6.4
+        11: "TCX",  # 6.6
+        12: "UPROBE_MULTI",  # 6.8
+        13: "NETKIT",  # 6.7
+        14: "SOCKMAP",  # 6.10
+    },
+}
+
+
 class KernelEnum(enum.IntEnum, metaclass=_KernelEnumMeta):
     """Base of the enums built from a kernel C enum; unknown values still convert."""
 
@@ -49,7 +69,7 @@ class KernelEnum(enum.IntEnum, metaclass=_KernelEnumMeta):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return None
         member = int.__new__(cls, value)
-        member._name_ = f"UNKNOWN_{value}"
+        member._name_ = _LATER_NAMES.get(cls.__name__, {}).get(value, f"UNKNOWN_{value}")
         member._value_ = value
         return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
 

@@ -18,9 +18,9 @@ Three kinds of attachment, one interface:
   network namespace of the calling thread: a TcLink remembers the namespace it
   was attached in and detaches there.
 
-:meth:`Link.info` decodes the kernel's ``struct bpf_link_info`` from its UAPI
-layout (stable kernel ABI), so attach-specific fields of link types newer than
-the build's ``<linux/bpf.h>`` (tcx, netfilter, uprobe_multi...) are read too.
+:meth:`Link.info` is a :class:`~libbpf_py.LinkInfo` (``libbpf_py._info`` reads
+it): attach-specific fields of link types newer than the build's
+``<linux/bpf.h>`` (tcx, netfilter, uprobe_multi...) are read too.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import struct
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._info import LinkInfo, link_info
 from ._validate import PathLike
+from .enums import LinkType
 from .errors import (
     ClosedError,
     LibbpfNotSupportedError,
@@ -47,115 +49,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["FdLink", "Link", "TcLink"]
-
-# enum bpf_link_type of the kernel UAPI (numbers are ABI; names for links newer
-# than the build's headers too)
-LINK_TYPE_NAMES: Dict[int, str] = {
-    0: "unspec", 1: "raw_tracepoint", 2: "tracing", 3: "cgroup", 4: "iter", 5: "netns",
-    6: "xdp", 7: "perf_event", 8: "kprobe_multi", 9: "struct_ops", 10: "netfilter",
-    11: "tcx", 12: "uprobe_multi", 13: "netkit", 14: "sockmap",
-}
-# enum bpf_perf_event_type
-_PERF_EVENT_TYPES: Dict[int, str] = {
-    0: "unspec", 1: "uprobe", 2: "uretprobe", 3: "kprobe", 4: "kretprobe", 5: "tracepoint",
-    6: "event",
-}
-_INFO_SIZE = 256  # larger than any kernel's bpf_link_info; the kernel wants the tail zero
-_UNION = 16  # offset of the attach-specific union in struct bpf_link_info
-_NAME_MAX = 4096
-
-
-def _u32(buf: Any, off: int) -> int:
-    return int(struct.unpack_from("<I", buf, off)[0])
-
-
-def _s32(buf: Any, off: int) -> int:
-    return int(struct.unpack_from("<i", buf, off)[0])
-
-
-def _u64(buf: Any, off: int) -> int:
-    return int(struct.unpack_from("<Q", buf, off)[0])
-
-
-def _raw_info(fd: int, name_at: Optional[Tuple[int, int]] = None) -> Tuple[bytes, str]:
-    """BPF_OBJ_GET_INFO_BY_FD into a zeroed buffer; optionally with a name buffer.
-
-    ``name_at`` is (offset of the u64 pointer, offset of the u32 length) of a
-    string the kernel fills in (tp_name, file_name, target_name).
-    """
-    raw = ffi.new("char[]", _INFO_SIZE)
-    name = ffi.new("char[]", _NAME_MAX)
-    if name_at is not None:
-        ptr_off, len_off = name_at
-        struct.pack_into("<Q", ffi.buffer(raw), ptr_off, int(ffi.cast("uintptr_t", name)))
-        struct.pack_into("<I", ffi.buffer(raw), len_off, _NAME_MAX)
-    size = ffi.new("__u32 *", _INFO_SIZE)
-    info = ffi.cast("struct bpf_link_info *", raw)
-    if lib.has("bpf_link_get_info_by_fd"):
-        check(lib.bpf_link_get_info_by_fd(fd, info, size), "bpf_link_get_info_by_fd")
-    else:
-        check(lib.bpf_obj_get_info_by_fd(fd, info, size), "bpf_obj_get_info_by_fd")
-    text = _validate.from_c(ffi.string(name)) if name_at is not None else ""
-    return bytes(ffi.buffer(raw)), text
-
-
-def link_info(fd: int) -> Dict[str, Any]:
-    """The kernel's bpf_link_info of a link fd, as a dict.
-
-    Always ``type`` (int), ``type_name``, ``id``, ``prog_id``; then the fields of
-    the link type's member of the union, where the kernel has them.
-    """
-    buf, _ = _raw_info(fd)
-    ltype = _u32(buf, 0)
-    out: Dict[str, Any] = {"type": ltype, "type_name": LINK_TYPE_NAMES.get(ltype, str(ltype)),
-                           "id": _u32(buf, 4), "prog_id": _u32(buf, 8)}
-    u = _UNION
-    if ltype == 1:  # raw_tracepoint
-        _, out["tp_name"] = _raw_info(fd, (u, u + 8))
-    elif ltype == 2:  # tracing
-        out.update(attach_type=_u32(buf, u), target_obj_id=_u32(buf, u + 4),
-                   target_btf_id=_u32(buf, u + 8))
-    elif ltype == 3:  # cgroup
-        out.update(cgroup_id=_u64(buf, u), attach_type=_u32(buf, u + 8))
-    elif ltype == 4:  # iter
-        _, out["target_name"] = _raw_info(fd, (u, u + 8))
-        if out["target_name"] == "bpf_map_elem" or out["target_name"].startswith("bpf_sk"):
-            out["map_id"] = _u32(buf, u + 12)
-    elif ltype in (5, 11, 13):  # netns, tcx, netkit
-        key = "netns_ino" if ltype == 5 else "ifindex"
-        out.update({key: _u32(buf, u), "attach_type": _u32(buf, u + 4)})
-    elif ltype == 6:  # xdp
-        out["ifindex"] = _u32(buf, u)
-    elif ltype == 7:  # perf_event
-        ptype = _u32(buf, u)
-        out["perf_event_type"] = _PERF_EVENT_TYPES.get(ptype, str(ptype))
-        v = u + 8
-        if ptype in (1, 2):
-            _, out["file_name"] = _raw_info(fd, (v, v + 8))
-            out.update(offset=_u32(buf, v + 12), cookie=_u64(buf, v + 16))
-        elif ptype in (3, 4):
-            _, out["func_name"] = _raw_info(fd, (v, v + 8))
-            out.update(offset=_u32(buf, v + 12), addr=_u64(buf, v + 16),
-                       missed=_u64(buf, v + 24), cookie=_u64(buf, v + 32))
-        elif ptype == 5:
-            _, out["tp_name"] = _raw_info(fd, (v, v + 8))
-            out["cookie"] = _u64(buf, v + 16)
-        elif ptype == 6:
-            out.update(config=_u64(buf, v), event_type=_u32(buf, v + 8),
-                       cookie=_u64(buf, v + 16))
-    elif ltype == 8:  # kprobe_multi: {addrs, count, flags, missed...}
-        out.update(count=_u32(buf, u + 8), flags=_u32(buf, u + 12))
-    elif ltype == 9:  # struct_ops
-        out["map_id"] = _u32(buf, u)
-    elif ltype == 10:  # netfilter
-        out.update(pf=_u32(buf, u), hooknum=_u32(buf, u + 4), priority=_s32(buf, u + 8),
-                   flags=_u32(buf, u + 12))
-    elif ltype == 12:  # uprobe_multi
-        out.update(count=_u32(buf, u + 36), flags=_u32(buf, u + 40), pid=_u32(buf, u + 44))
-    elif ltype == 14:  # sockmap
-        out.update(map_id=_u32(buf, u), attach_type=_u32(buf, u + 4))
-    return out
-
 
 class Link:
     """A bpf_link: what attaching a program returns."""
@@ -202,18 +95,19 @@ class Link:
         """The kernel link's fd (owned by the Link)."""
         return int(lib.bpf_link__fd(self._p()))
 
-    def info(self) -> Dict[str, Any]:
-        """The kernel's bpf_link_info: ``type``, ``type_name``, ``id``, ``prog_id``,
-        and the attach-specific fields of the link's type (``ifindex`` of an XDP or
-        tcx link, ``cgroup_id`` and ``attach_type`` of a cgroup link, ``tp_name``,
+    def info(self) -> LinkInfo:
+        """The kernel's bpf_link_info, as a :class:`~libbpf_py.LinkInfo`: ``type``,
+        ``type_name``, ``id``, ``prog_id``, and the attach-specific fields of the
+        link's type, read as ``info["key"]`` (``ifindex`` of an XDP or tcx link,
+        ``cgroup_id`` and ``attach_type`` of a cgroup link, ``tp_name``,
         ``target_name`` of an iterator, ``pf``/``hooknum``/``priority`` of netfilter,
         ``perf_event_type`` and its fields for perf-event based links...)."""
         owner = self._owner
         if owner is not None and getattr(owner, "fd", None) == self.fd:
             # a struct_ops map registered without BPF_F_LINK (SEC(".struct_ops")):
             # libbpf's link is the map's own fd, there is no kernel link
-            return {"type": 9, "type_name": "struct_ops", "id": 0, "prog_id": 0,
-                    "map_id": int(owner.id)}
+            return LinkInfo(type=LinkType.STRUCT_OPS, type_name="struct_ops", id=0, prog_id=0,
+                            details=MappingProxyType({"map_id": int(owner.id)}))
         return link_info(self.fd)
 
     @property
@@ -548,18 +442,21 @@ class TcLink(Link):
     def priority(self) -> int:
         return self._priority
 
-    def info(self) -> Dict[str, Any]:
+    def info(self) -> LinkInfo:
         """What ``bpf_tc_query`` says about the filter: ``prog_id``, ``handle``,
-        ``priority``, plus ``type_name`` "tc", ``ifindex`` and ``attach_point``."""
+        ``priority``, plus ``type_name`` "tc", ``ifindex`` and ``attach_point``
+        (no kernel link: ``type`` is ``LinkType.UNSPEC``, ``id`` 0)."""
         with self._in_netns():
             hook = self._hook(self._ifindex, self._attach_point, self._parent)
             opts = self._opts(0, self._handle, self._priority, False)
             opts.prog_fd = 0
             check(lib.bpf_tc_query(hook, opts), "bpf_tc_query")
         point = {int(lib.BPF_TC_INGRESS): "ingress", int(lib.BPF_TC_EGRESS): "egress"}
-        return {"type_name": "tc", "prog_id": int(opts.prog_id), "handle": self._handle,
-                "priority": self._priority, "ifindex": self._ifindex,
-                "attach_point": point.get(self._attach_point, "custom")}
+        return LinkInfo(type=LinkType.UNSPEC, type_name="tc", id=0, prog_id=int(opts.prog_id),
+                        details=MappingProxyType({
+                            "handle": self._handle, "priority": self._priority,
+                            "ifindex": self._ifindex,
+                            "attach_point": point.get(self._attach_point, "custom")}))
 
     def update_program(self, program: Program) -> None:
         """Replace the filter's program (``bpf_tc_attach`` with BPF_TC_F_REPLACE)."""

@@ -53,7 +53,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from dataclasses import dataclass
 from typing import (
     Any,
     Callable,
@@ -74,6 +73,8 @@ from . import _validate
 from ._binding import MapBase, ffi, lib, pairs
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from ._guard import Guard, guard_methods
+from ._info import MapInfo
+from ._info import map_info as _map_info  # MapInfo is public here too (map.__all__)
 from ._props import IntProperty, int_property
 from ._validate import PathLike
 from .enums import MapFlag, MapType, UpdateFlag
@@ -139,58 +140,6 @@ class _FdCodec(IntCodec):
 
     def to_bytes(self, obj: Any) -> Any:
         return _fd_of(obj, self.what).to_bytes(4, sys.byteorder)
-
-
-@dataclass(frozen=True)
-class MapInfo:
-    """What the kernel says about a map (``struct bpf_map_info``)."""
-
-    type: MapType
-    id: int
-    name: str
-    key_size: int
-    value_size: int
-    max_entries: int
-    map_flags: int
-    ifindex: int
-    btf_id: int
-    btf_key_type_id: int
-    btf_value_type_id: int
-    btf_vmlinux_value_type_id: int
-    map_extra: int
-    netns_dev: int
-    netns_ino: int
-
-    def __getitem__(self, field: str) -> Any:
-        """``info["id"]`` as well as ``info.id``, like ``Program.info()``'s dict."""
-        if field not in self.__dataclass_fields__:
-            raise KeyError(field)
-        return getattr(self, field)
-
-    def as_dict(self) -> Dict[str, Any]:
-        """The fields as a plain dict (``type`` as its MapType)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-def _map_info(fd: int, what: str) -> MapInfo:
-    info = ffi.new("struct bpf_map_info *")
-    size = ffi.new("__u32 *", ffi.sizeof("struct bpf_map_info"))
-    if lib.has("bpf_map_get_info_by_fd"):
-        ret = lib.bpf_map_get_info_by_fd(fd, info, size)  # LIBBPF_1.2.0
-    else:
-        ret = lib.bpf_obj_get_info_by_fd(fd, info, size)
-    check(ret, what)
-    return MapInfo(
-        type=MapType(info.type), id=int(info.id),
-        name=_validate.from_c(ffi.string(info.name)),
-        key_size=int(info.key_size), value_size=int(info.value_size),
-        max_entries=int(info.max_entries), map_flags=int(info.map_flags),
-        ifindex=int(info.ifindex), btf_id=int(info.btf_id),
-        btf_key_type_id=int(info.btf_key_type_id),
-        btf_value_type_id=int(info.btf_value_type_id),
-        btf_vmlinux_value_type_id=int(info.btf_vmlinux_value_type_id),
-        map_extra=int(info.map_extra), netns_dev=int(info.netns_dev),
-        netns_ino=int(info.netns_ino))
 
 
 def _is_map_fd(fd: int) -> bool:

@@ -16,6 +16,7 @@ from . import _validate
 from ._binding import ffi, lib
 from ._features import require_field
 from ._guard import Guard, guard_methods
+from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
 from .errors import (
     ENOTSUPP,
@@ -64,16 +65,6 @@ def _out_bytes(buf: Any, size: Optional[int], given: Optional[Buffer], reported:
     if buf is None:
         return None if size is None and given is None else b""
     return bytes(ffi.buffer(buf, min(reported, len(buf))))
-
-
-def _info_of(fd: int) -> Any:
-    info = ffi.new("struct bpf_prog_info *")
-    size = ffi.new("__u32 *", ffi.sizeof("struct bpf_prog_info"))
-    if lib.has("bpf_prog_get_info_by_fd"):
-        check(lib.bpf_prog_get_info_by_fd(fd, info, size), "bpf_prog_get_info_by_fd")
-    else:
-        check(lib.bpf_obj_get_info_by_fd(fd, info, size), "bpf_obj_get_info_by_fd")
-    return info
 
 
 @guard_methods()
@@ -210,7 +201,7 @@ class Program:
         load it is what the kernel reports in ``bpf_prog_info``.
         """
         if self.object.loaded and int(lib.bpf_program__fd(self._p())) >= 0:
-            return int(_info_of(self.fd).ifindex)
+            return prog_info(self.fd).ifindex
         return self._ifindex
 
     @ifindex.setter
@@ -248,29 +239,19 @@ class Program:
             raise NotLoadedError(f"program {self._name!r} was not loaded (autoload off?)")
         return fd
 
-    def info(self) -> Dict[str, Any]:
-        """The kernel's bpf_prog_info: type, id, tag, name, btf_id, run counters."""
-        info = _info_of(self.fd)
-        return {
-            "type": int(info.type),
-            "id": int(info.id),
-            "tag": bytes(ffi.buffer(info.tag)).hex(),
-            "name": ffi.string(info.name).decode("utf-8", "replace"),
-            "btf_id": int(info.btf_id),
-            "xlated_prog_len": int(info.xlated_prog_len),
-            "jited_prog_len": int(info.jited_prog_len),
-            "nr_map_ids": int(info.nr_map_ids),
-        }
+    def info(self) -> ProgramInfo:
+        """The kernel's bpf_prog_info, as a :class:`~libbpf_py.ProgramInfo`: type, id,
+        tag, name, btf_id, sizes, map ids, run counters (``info.id`` or ``info["id"]``)."""
+        return prog_info(self.fd)
 
     @property
     def id(self) -> int:
-        return int(_info_of(self.fd).id)
+        return prog_info(self.fd).id
 
     @property
     def tag(self) -> str:
         """The kernel's program tag, as hex."""
-        info = _info_of(self.fd)  # a field's buffer does not keep its struct alive
-        return bytes(ffi.buffer(info.tag)).hex()
+        return prog_info(self.fd).tag
 
     def test_run(self, data: Optional[Buffer] = None, *, ctx: Optional[Buffer] = None,
                  repeat: int = 1, data_out_size: Optional[int] = None,

@@ -8,7 +8,7 @@ machinery they have in common, and nothing else:
   function ``bytes -> record`` (None for the default memoryview mode);
   :func:`lend` makes the per-call view a callback gets; :class:`Status` is what
   the callbacks of one consume call left (an exception, a stop request).
-* the map: :func:`map_fd` checks a :class:`~libbpf_py.map.Map`'s type and
+* the map: :func:`dup_map_fd` checks a :class:`~libbpf_py.map.Map`'s type and
   duplicates its fd, so libbpf never sees a closed or reused fd number.
 * waiting: :class:`Waiter` is a private ``epoll`` of libbpf's epoll fd (or the
   map fd) plus an ``eventfd`` that ``close()`` signals; the GIL is released while
@@ -41,9 +41,23 @@ from .enums import MapType
 from .errors import ClosedError, check_ptr
 from .map import Map
 
-__all__ = ["BufferBase", "BufferLock", "BufferState", "Callback", "RecordSpec", "Status",
-           "Waiter", "check_callback", "check_size", "decoder", "identity", "lend", "map_fd",
-           "map_label", "wait_seconds"]
+__all__ = [
+    "BufferBase",
+    "BufferLock",
+    "BufferState",
+    "Callback",
+    "RecordSpec",
+    "Status",
+    "Waiter",
+    "check_callback",
+    "check_size",
+    "decoder",
+    "dup_map_fd",
+    "identity",
+    "lend",
+    "map_label",
+    "wait_seconds",
+]
 
 RecordSpec = Any
 Callback = Callable[..., Any]
@@ -157,7 +171,7 @@ def check_callback(callback: Optional[Callback], what: str) -> None:
         raise TypeError(f"{what} must be callable, not {type(callback).__name__}")
 
 
-def map_fd(m: Any, want: MapType, cls: str) -> int:
+def dup_map_fd(m: Any, want: MapType, cls: str) -> int:
     """A duplicate of the fd of Map ``m``, after checking its type."""
     if not isinstance(m, Map):
         raise TypeError(f"{cls} needs a libbpf_py Map, not {type(m).__name__}")

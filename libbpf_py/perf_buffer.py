@@ -23,8 +23,8 @@ from ._buffers import (
     check_callback,
     check_size,
     decoder,
+    dup_map_fd,
     lend,
-    map_fd,
     map_label,
 )
 from .enums import MapType
@@ -160,7 +160,7 @@ class PerfBuffer(BufferBase):
         if page_cnt < 1 or page_cnt & (page_cnt - 1):
             raise ValueError(f"page_cnt must be a power of two, not {page_cnt}")
         st = BufferState(lib.perf_buffer__free)
-        fd = map_fd(map, MapType.PERF_EVENT_ARRAY, "PerfBuffer")
+        fd = dup_map_fd(map, MapType.PERF_EVENT_ARRAY, "PerfBuffer")
         st.fds.append(fd)
         sink = _PerfSink(sample, lost, decoder(record, map))
         handle = ffi.new_handle(sink)

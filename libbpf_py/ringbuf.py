@@ -82,9 +82,9 @@ from ._buffers import (
     check_callback,
     check_size,
     decoder,
+    dup_map_fd,
     identity,
     lend,
-    map_fd,
     map_label,
     wait_seconds,
 )
@@ -288,7 +288,7 @@ class RingBuffer(BufferBase):
         self._sinks: List[_Sink] = []
         self._delivery: List[Tuple[Callback, int, Any]] = []  # the sinks, as deliver() takes them
         self._pending: Optional[Tuple[Any, memoryview, memoryview, int]] = None
-        fd = map_fd(map, MapType.RINGBUF, "RingBuffer")
+        fd = dup_map_fd(map, MapType.RINGBUF, "RingBuffer")
         st.fds.append(fd)
         ctx, sink = self._ring_ctx(st, map, callback, record, 0)
         sample = fnptr("libbpf_py_ring_sample", "ring_buffer_sample_fn")
@@ -325,7 +325,7 @@ class RingBuffer(BufferBase):
         check_callback(callback, "callback")
         st = self._live()
         with st.lock:
-            fd = map_fd(map, MapType.RINGBUF, "RingBuffer.add")
+            fd = dup_map_fd(map, MapType.RINGBUF, "RingBuffer.add")
             try:
                 index = len(self._rings)
                 ctx, sink = self._ring_ctx(st, map, callback, record, index)

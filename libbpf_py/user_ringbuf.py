@@ -15,7 +15,15 @@ import time
 from typing import Any, Optional
 
 from ._binding import ffi, lib
-from ._buffers import BufferBase, BufferState, Waiter, check_size, map_fd, map_label, wait_seconds
+from ._buffers import (
+    BufferBase,
+    BufferState,
+    Waiter,
+    check_size,
+    dup_map_fd,
+    map_label,
+    wait_seconds,
+)
 from .enums import MapType
 from .errors import ClosedError, LibbpfError, check_ptr, make_error
 
@@ -98,7 +106,7 @@ class UserRingBuffer(BufferBase):
         super().__init__()
         new = lib.user_ring_buffer__new  # LIBBPF_1.1.0
         st = BufferState(lib.user_ring_buffer__free)
-        fd = map_fd(map, MapType.USER_RINGBUF, "UserRingBuffer")
+        fd = dup_map_fd(map, MapType.USER_RINGBUF, "UserRingBuffer")
         st.fds.append(fd)
         what = f"user_ring_buffer__new(map {map_label(map)})"
         ptr = check_ptr(new(fd, ffi.NULL), what)

@@ -25,13 +25,15 @@ from .errors import (
     NotLoadedError,
     VerifierError,
 )
-from .events import Batch, PerfBuffer, Reservation, Ring, RingBuffer, UserRingBuffer
 from .link import FdLink, Link, TcLink
 from .map import Map, MapInfo
 from .object import BpfObject
+from .perf_buffer import PerfBuffer
 from .probe import KernelReport, ProbeReport, probe, probe_kernel
 from .program import Program, TestRunResult
+from .ringbuf import Batch, Ring, RingBuffer
 from .skeleton import ReadOnlyError, Skeleton
+from .user_ringbuf import Reservation, UserRingBuffer
 
 __version__ = "0.1.0"
 

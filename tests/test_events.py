@@ -171,6 +171,39 @@ def test_record_bad_inputs(env: Env) -> None:
         with pytest.raises(TypeError, match="timeout_ms must be an int"):
             rb.poll(1.5)  # type: ignore[arg-type]
 
+def test_size_arguments_name_themselves(env: Env) -> None:
+    """Counts, sizes and indexes go through _validate.check_int under their own names."""
+    maps = env.obj.maps
+    with pytest.raises(ValueError, match=r"^page_cnt = -1 does not fit an unsigned 64-bit int"):
+        bpf.PerfBuffer(maps.perf, print, page_cnt=-1)
+    with pytest.raises(TypeError, match=r"^page_cnt must be an int, not float$"):
+        bpf.PerfBuffer(maps.perf, print, page_cnt=8.0)  # type: ignore[arg-type]
+    with bpf.PerfBuffer(maps.perf, print, page_cnt=1) as pb:
+        with pytest.raises(ValueError, match=r"^index = -1 does not fit"):
+            pb.buffer_fd(-1)
+        with pytest.raises(TypeError, match=r"^index must be an int, not str$"):
+            pb.consume_buffer("0")  # type: ignore[arg-type]
+    with bpf.RingBuffer(maps.ring_a, print) as rb:
+        with pytest.raises(ValueError, match=r"^max_bytes = -1 does not fit"):
+            rb.drain(max_bytes=-1)
+        with pytest.raises(TypeError, match=r"^max_records must be an int, not str$"):
+            rb.drain(max_records="1")  # type: ignore[arg-type]
+    with bpf.UserRingBuffer(maps.uring) as urb:
+        with pytest.raises(TypeError, match=r"^size must be an int, not bool$"):
+            urb.reserve(True)
+
+
+def test_btf_record_of_a_standalone_map_without_btf(env: Env) -> None:
+    m = bpf.Map.from_id(env.obj.maps.ring_a.id)  # ring maps carry no BTF of their own
+    try:
+        with pytest.raises(ValueError, match="map 'ring_a' has no BTF: record='struct ev_event'"):
+            bpf.RingBuffer(m, print, record="struct ev_event")
+        with bpf.RingBuffer(m, print, record=Event) as rb:  # a ctypes type needs no BTF
+            assert rb.rings[0].name == "ring_a"
+    finally:
+        m.close()
+
+
 
 def test_callback_exception_propagates_nothing_lost(env: Env,
                                                     capfd: pytest.CaptureFixture[str]) -> None:

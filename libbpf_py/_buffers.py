@@ -1,0 +1,410 @@
+"""What the ring buffer, the user ring buffer and the perf buffer share.
+
+:mod:`libbpf_py.ringbuf`, :mod:`libbpf_py.user_ringbuf` and
+:mod:`libbpf_py.perf_buffer` each wrap one libbpf object; this module is the
+machinery they have in common, and nothing else:
+
+* records: :func:`decoder` turns the ``record=`` argument of a consumer into a
+  function ``bytes -> record`` (None for the default memoryview mode);
+  :func:`lend` makes the per-call view a callback gets; :class:`Status` is what
+  the callbacks of one consume call left (an exception, a stop request).
+* the map: :func:`dup_map_fd` checks a :class:`~libbpf_py.map.Map`'s type and
+  duplicates its fd, so libbpf never sees a closed or reused fd number.
+* waiting: :class:`Waiter` is a private ``epoll`` of libbpf's epoll fd (or the
+  map fd) plus an ``eventfd`` that ``close()`` signals; the GIL is released while
+  waiting, and SIGINT raises ``KeyboardInterrupt`` at once in the main thread.
+* serializing: :class:`BufferLock` lets one thread at a time into the C calls
+  on a buffer and refuses re-entry from the buffer's own callback.
+* life cycle: :class:`BufferState` is everything a live buffer owns, freed
+  when the last call using it lets go; :class:`BufferBase` is ``close()``,
+  ``closed``, the context manager, and the wait of ``poll()``.
+
+``close()`` (from any thread, even from inside a callback) wakes every waiting
+poller, which then raises :class:`~libbpf_py.errors.ClosedError`; a poller whose
+BPF object (or standalone map) was closed notices within 0.2 s (``_WAIT_SLICE_S``)
+and raises ``ClosedError`` as well.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import threading
+import time
+from typing import Any, Callable, List, Optional, TypeVar
+
+from . import _validate
+from ._binding import ffi, lib
+from ._codec import btf_codec
+from .enums import MapType
+from .errors import ClosedError, check_ptr
+from .map import Map
+
+__all__ = [
+    "BufferBase",
+    "BufferLock",
+    "BufferState",
+    "Callback",
+    "RecordSpec",
+    "Status",
+    "Waiter",
+    "check_callback",
+    "check_size",
+    "decoder",
+    "dup_map_fd",
+    "identity",
+    "lend",
+    "map_label",
+    "wait_seconds",
+]
+
+RecordSpec = Any
+Callback = Callable[..., Any]
+
+_WAIT_SLICE_S = 0.2  # how often a waiting poller checks that its maps are still open
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def map_label(m: Any) -> str:
+    try:
+        return repr(m.name)
+    except Exception:
+        return "(closed map)"
+
+
+def _btf_decoder(m: Any, type_name: str) -> Callable[[bytes], Any]:
+    """A decoder for the BTF type ``type_name`` of the map's BTF (its object's)."""
+    owner = getattr(m, "_owner", None)
+    owned = None
+    if owner is not None:  # an object's map: the object's BTF (ring maps have no btf_id)
+        btf = lib.bpf_object__btf(owner._check_open())
+    else:
+        btf_id = m.info().btf_id
+        if btf_id:
+            btf = owned = check_ptr(lib.btf__load_from_kernel_by_id(btf_id),
+                                    f"btf__load_from_kernel_by_id({btf_id})")
+        else:
+            btf = ffi.NULL
+    if btf == ffi.NULL:  # no BTF at all: not an error of libbpf
+        raise ValueError(f"map {map_label(m)} has no BTF: record={type_name!r} cannot be "
+                         "resolved; pass a ctypes type or a callable")
+    try:
+        kind_word, _, bare = type_name.strip().partition(" ")
+        kinds = {"struct": [lib.BTF_KIND_STRUCT], "union": [lib.BTF_KIND_UNION],
+                 "enum": [lib.BTF_KIND_ENUM, lib.BTF_KIND_ENUM64]}
+        if bare and kind_word in kinds:
+            candidates, name = kinds[kind_word], bare.strip()
+        else:
+            candidates = [lib.BTF_KIND_TYPEDEF, lib.BTF_KIND_STRUCT, lib.BTF_KIND_UNION,
+                          lib.BTF_KIND_INT, lib.BTF_KIND_ENUM, lib.BTF_KIND_FLOAT]
+            name = type_name.strip()
+        tid = -1
+        for kind in candidates:
+            tid = int(lib.btf__find_by_name_kind(btf, name.encode(), kind))
+            if tid > 0:
+                break
+        if tid <= 0:
+            raise ValueError(f"the BTF of map {map_label(m)} has no type {type_name!r} "
+                             "(clang only emits types the BPF code uses)")
+        size = int(lib.btf__resolve_size(btf, tid))
+        codec = btf_codec(btf, tid, size, f"record {type_name!r}", m.name) if size > 0 else None
+        if codec is None:
+            raise ValueError(f"cannot decode records as {type_name!r}: its BTF type has no "
+                             "Python form")
+    finally:
+        if owned is not None:
+            lib.btf__free(owned)
+    from_bytes = codec.from_bytes
+
+    def decode(data: bytes) -> Any:
+        if len(data) < size:
+            raise ValueError(f"a record of {len(data)} bytes from map {map_label(m)} is "
+                             f"too short for {type_name!r} ({size} bytes)")
+        return from_bytes(data[:size] if len(data) > size else data)
+
+    return decode
+
+
+def _ctypes_decoder(ctype: Any, label: str) -> Callable[[bytes], Any]:
+    size = ctypes.sizeof(ctype)
+    copy = ctype.from_buffer_copy
+
+    def decode(data: bytes) -> Any:
+        if len(data) < size:
+            raise ValueError(f"a record of {len(data)} bytes from map {label} is too short "
+                             f"for {ctype.__name__} ({size} bytes)")
+        return copy(data)
+
+    return decode
+
+
+def _is_ctype(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(
+        obj, (ctypes.Structure, ctypes.Union, ctypes.Array, ctypes._SimpleCData))
+
+
+def decoder(record: RecordSpec, m: Any) -> Optional[Callable[[bytes], Any]]:
+    """None (memoryview mode) or a function bytes -> record."""
+    if record is None:
+        return None
+    if record is bytes:
+        return identity
+    if isinstance(record, str):
+        return _btf_decoder(m, record)
+    if _is_ctype(record):
+        return _ctypes_decoder(record, map_label(m))
+    if callable(record):
+        return record  # type: ignore[no-any-return]
+    raise TypeError("record= must be None, bytes, a ctypes type, a BTF type name or a "
+                    f"callable, not {type(record).__name__}")
+
+
+def identity(data: bytes) -> bytes:
+    return data
+
+
+def check_callback(callback: Optional[Callback], what: str) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{what} must be callable, not {type(callback).__name__}")
+
+
+def dup_map_fd(m: Any, want: MapType, cls: str) -> int:
+    """A duplicate of the fd of Map ``m``, after checking its type."""
+    if not isinstance(m, Map):
+        raise TypeError(f"{cls} needs a libbpf_py Map, not {type(m).__name__}")
+    mtype = m.type
+    if mtype != want:
+        raise ValueError(f"{cls} needs a {want.name} map; map {map_label(m)} is "
+                         f"{mtype.name}")
+    return os.dup(m.fd)
+
+
+def wait_seconds(timeout_ms: int) -> Optional[float]:
+    """``timeout_ms`` (-1: forever) in seconds for ``epoll.poll`` (None: forever).
+
+    Any int >= -1 (no upper bound: the wait is Python's, not a C ``int``).
+    """
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int):
+        raise _validate.type_error("timeout_ms", timeout_ms)
+    if timeout_ms < -1:
+        raise ValueError("timeout_ms must be >= 0, or -1 to wait forever")
+    return None if timeout_ms == -1 else timeout_ms / 1000.0
+
+
+class Status:
+    """What the callbacks of one consume call left: an exception, a stop request."""
+
+    __slots__ = ("error", "stopped")
+
+    def __init__(self) -> None:
+        self.error: Optional[BaseException] = None
+        self.stopped = False
+
+
+_buffer = ffi.buffer
+
+
+def lend(data: Any, size: int) -> memoryview:
+    """A read-only view of a private copy of a record, for a callback.
+
+    The callback's view is released after the call; a slice of it kept by
+    mistake holds its own copy, so it never shows another record's bytes.
+    """
+    return memoryview(_buffer(data, size)[:])
+
+
+def check_size(value: int, what: str) -> int:
+    """A ``size_t`` argument (a count, a size, an index) named ``what``: TypeError / ValueError."""
+    return _validate.check_int(value, what, 64)
+
+
+# -- waiting ---------------------------------------------------------------------------------
+
+
+class Waiter:
+    """An epoll of one fd (libbpf's epoll fd, or a map fd) plus an eventfd for close().
+
+    Never adds a foreign fd to libbpf's own epoll (libbpf reads its epoll data
+    as ring indexes): libbpf's epoll fd is itself watched, nested.
+    """
+
+    def __init__(self, fd: int, events: int = select.EPOLLIN) -> None:
+        self.wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        try:
+            self.epoll = select.epoll()
+            self.epoll.register(fd, events)
+            self.epoll.register(self.wake_fd, select.EPOLLIN)
+        except BaseException:
+            os.close(self.wake_fd)
+            raise
+
+    def wait(self, timeout_s: Optional[float]) -> bool:
+        """Wait up to ``timeout_s`` (None: forever); True if something is ready."""
+        return bool(self.epoll.poll(timeout_s if timeout_s is not None else -1, 2))
+
+    def wake(self) -> None:
+        try:
+            os.eventfd_write(self.wake_fd, 1)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.epoll.close()
+        os.close(self.wake_fd)
+
+
+class BufferLock:
+    """One thread at a time in the C calls on one buffer; re-entry from its callback refused.
+
+    Not :class:`libbpf_py._guard.Guard`, which lets any number of threads call
+    into an object at once and only counts them, so that ``close()`` frees the
+    object when the last call returns. This is a mutual-exclusion lock:
+    libbpf's ``ring_buffer``, ``perf_buffer`` and ``user_ring_buffer`` are not
+    safe to consume (or reserve from) in two threads at once, so a second
+    thread waits here. A callback runs inside the consume call, in the thread
+    that holds the lock: its ``poll()``/``consume()`` of the same buffer would
+    wait for itself forever, so it raises ``RuntimeError`` instead.
+    """
+
+    __slots__ = ("lock", "owner")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        if self.owner == me:
+            raise RuntimeError("a callback of this buffer cannot poll or consume it "
+                               "(return a true value to stop consumption instead)")
+        self.lock.acquire()
+        self.owner = me
+
+    def __exit__(self, *exc: object) -> None:
+        self.owner = 0
+        self.lock.release()
+
+    @property
+    def held_here(self) -> bool:
+        """True in the thread that holds the lock (in a callback of the buffer)."""
+        return self.owner == threading.get_ident()
+
+
+class BufferState:
+    """Everything a live buffer owns; freed when the last user lets go of it.
+
+    ``close()`` only drops the buffer's reference: a thread inside
+    ``poll()`` holds its own, so libbpf's object is freed after that call
+    returns, never under it.
+    """
+
+    def __init__(self, free_fn: Any) -> None:
+        self.ptr: Any = None  # the libbpf object, once made; free_fn(ptr) frees it
+        self.free_fn = free_fn
+        self.fds: List[int] = []
+        self.maps: List[Any] = []  # the Map objects: closed maps make the buffer unusable
+        self.keep: List[Any] = []  # cffi objects libbpf points to (contexts, handles)
+        self.lock = BufferLock()
+        self.waiter: Optional[Waiter] = None
+
+    def maps_closed(self) -> bool:
+        return any(m.closed for m in self.maps)
+
+    def __del__(self) -> None:
+        try:
+            ptr, self.ptr = self.ptr, None
+            if ptr is not None and self.free_fn is not None:
+                self.free_fn(ptr)
+            if self.waiter is not None:
+                self.waiter.close()
+                self.waiter = None
+            for fd in self.fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.fds = []
+        except Exception:  # interpreter shutdown: the OS takes the rest back
+            pass
+
+
+_B = TypeVar("_B", bound="BufferBase")
+
+
+class BufferBase:
+    """Shared life cycle of the three buffer kinds."""
+
+    _kind = "buffer"
+
+    def __init__(self) -> None:
+        self._state: Optional[BufferState] = None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called or a map of the buffer was closed."""
+        st = self._state
+        return st is None or st.maps_closed()
+
+    def _live(self) -> BufferState:
+        st = self._state
+        if st is None:
+            raise ClosedError(f"{self._kind} is closed")
+        if st.maps_closed():
+            self.close()
+            raise ClosedError(f"{self._kind}: its map (or the BPF object that owns it) "
+                              "was closed")
+        return st
+
+    def close(self) -> None:
+        """Free the buffer (idempotent, any thread): waiting pollers raise ClosedError."""
+        st, self._state = self._state, None
+        if st is not None and st.waiter is not None:
+            st.waiter.wake()
+
+    def __enter__(self: _B) -> _B:
+        self._live()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _poll(self, consume: Callable[[], int], timeout_ms: int) -> int:
+        """``poll()`` of the consuming buffers: consume; if nothing came, wait, consume."""
+        n = consume()
+        if n or timeout_ms == 0:
+            wait_seconds(timeout_ms)
+            return n
+        if not self._wait(self._live(), timeout_ms):
+            return 0
+        return consume()
+
+    def _wait(self, st: BufferState, timeout_ms: int) -> bool:
+        """Wait for data; True if some may be there, False on timeout; ClosedError."""
+        timeout_s = wait_seconds(timeout_ms)
+        waiter = st.waiter
+        assert waiter is not None
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            left = _WAIT_SLICE_S if deadline is None else min(_WAIT_SLICE_S, max(
+                0.0, deadline - time.monotonic()))
+            ready = waiter.wait(left)
+            if self._state is not st:
+                raise ClosedError(f"{self._kind} was closed while polling")
+            if st.maps_closed():
+                self.close()
+                raise ClosedError(f"{self._kind}: its map (or the BPF object that owns "
+                                  "it) was closed while polling")
+            if ready:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+

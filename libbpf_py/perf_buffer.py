@@ -1,0 +1,252 @@
+"""Perf buffers: records from BPF programs, one buffer per CPU.
+
+:class:`PerfBuffer` consumes a ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` map (libbpf's
+``perf_buffer``), with a sample callback and a lost-samples callback; what the
+sample callback receives is chosen with ``record=`` as for
+:class:`~libbpf_py.ringbuf.RingBuffer`. (libbpf-rs: ``perf_buffer.rs``.) The
+guide is docs/events.md.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, Deque, Optional, Tuple
+
+from ._binding import ffi, fnptr, lib
+from ._buffers import (
+    BufferBase,
+    BufferState,
+    Callback,
+    RecordSpec,
+    Status,
+    Waiter,
+    check_callback,
+    check_size,
+    decoder,
+    dup_map_fd,
+    lend,
+    map_label,
+)
+from .enums import MapType
+from .errors import check, check_ptr, make_error
+
+__all__ = ["PerfBuffer"]
+
+
+class _PerfSink:
+    """The perf buffer's callbacks, found by the C shim through its handle.
+
+    libbpf consumes the record at which a stop is signalled: a record that
+    arrives once ``ctx.stop`` is set is kept in ``pending`` (copied) and
+    delivered first by the next consume call, so nothing is lost.
+    """
+
+    __slots__ = ("ctx", "decode", "lost", "lost_total", "pending", "sample", "status")
+
+    def __init__(self, sample: Optional[Callback], lost: Optional[Callback],
+                 decode: Optional[Callable[[bytes], Any]]) -> None:
+        self.sample = sample
+        self.lost = lost
+        self.decode = decode
+        self.status = Status()
+        self.lost_total = 0
+        self.pending: Deque[Tuple[bool, int, Any]] = collections.deque()
+        self.ctx: Any = None
+
+    def _stop(self, exc: Optional[BaseException]) -> None:
+        if exc is not None:
+            self.status.error = exc
+        else:
+            self.status.stopped = True
+        self.ctx.stop = 1
+
+    def _sample(self, cpu: int, data: Any, size: int) -> None:
+        """Call the sample callback; ``data`` is a C pointer (size >= 0) or bytes."""
+        try:
+            callback = self.sample
+            if callback is None:
+                return
+            if self.decode is None:
+                view = lend(data, size) if size >= 0 else memoryview(data)
+                try:
+                    ret = callback(cpu, view)
+                finally:
+                    try:
+                        view.release()
+                    except BufferError:
+                        pass
+            else:
+                raw = ffi.buffer(data, size)[:] if size >= 0 else data
+                ret = callback(cpu, self.decode(raw))
+        except BaseException as exc:
+            self._stop(exc)
+            return
+        if ret:
+            self._stop(None)
+
+    def _lost(self, cpu: int, count: int) -> None:
+        try:
+            if self.lost is not None and self.lost(cpu, count):
+                self._stop(None)
+        except BaseException as exc:
+            self._stop(exc)
+
+    def deliver(self, cpu: int, data: Any, size: int) -> None:
+        if self.ctx.stop:
+            self.pending.append((True, cpu, ffi.buffer(data, size)[:]))
+        else:
+            self._sample(cpu, data, size)
+
+    def deliver_lost(self, cpu: int, count: int) -> None:
+        self.lost_total += count
+        if self.ctx.stop:
+            self.pending.append((False, cpu, count))
+        else:
+            self._lost(cpu, count)
+
+    def flush(self) -> int:
+        """Deliver the pending records (until a stop); the samples delivered."""
+        n = 0
+        pending = self.pending
+        while pending and not self.ctx.stop:
+            is_sample, cpu, payload = pending.popleft()
+            if is_sample:
+                n += 1
+                self._sample(cpu, payload, -1)
+            else:
+                self._lost(cpu, payload)
+        return n
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def libbpf_py_perf_buffer_sample_cb(ctx: Any, cpu: int, data: Any, size: int) -> None:
+    try:
+        sink: _PerfSink = ffi.from_handle(ctx)
+        sink.deliver(cpu, data, size)
+    except BaseException:  # deliver() keeps every exception; this is a last guard
+        pass
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def libbpf_py_perf_buffer_lost_cb(ctx: Any, cpu: int, count: int) -> None:
+    try:
+        sink: _PerfSink = ffi.from_handle(ctx)
+        sink.deliver_lost(cpu, count)
+    except BaseException:
+        pass
+
+
+class PerfBuffer(BufferBase):
+    """Consumer of a ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` map: one buffer per CPU.
+
+    ``sample(cpu, record)`` gets each record (``record=`` as for
+    :class:`RingBuffer`); ``lost(cpu, count)`` gets each report of samples
+    the kernel dropped because a buffer was full; :attr:`lost_count` adds
+    them up. ``page_cnt`` (a power of two) is each CPU buffer's size in
+    pages. A callback that raises or returns a true value stops
+    consumption: the records not yet delivered stay in the kernel buffers
+    for the next poll.
+    """
+
+    _kind = "perf buffer"
+
+    def __init__(self, map: Any, sample: Optional[Callback] = None,
+                 lost: Optional[Callback] = None, *, page_cnt: int = 8,
+                 record: RecordSpec = None) -> None:
+        super().__init__()
+        check_callback(sample, "sample")
+        check_callback(lost, "lost")
+        page_cnt = check_size(page_cnt, "page_cnt")
+        if page_cnt < 1 or page_cnt & (page_cnt - 1):
+            raise ValueError(f"page_cnt must be a power of two, not {page_cnt}")
+        st = BufferState(lib.perf_buffer__free)
+        fd = dup_map_fd(map, MapType.PERF_EVENT_ARRAY, "PerfBuffer")
+        st.fds.append(fd)
+        sink = _PerfSink(sample, lost, decoder(record, map))
+        handle = ffi.new_handle(sink)
+        ctx = ffi.new("struct libbpf_py_perf_ctx *")
+        ctx.handle = handle
+        sink.ctx = ctx
+        attr = ffi.new("struct perf_event_attr *")
+        attr.size = ffi.sizeof("struct perf_event_attr")
+        attr.type = lib.PERF_TYPE_SOFTWARE
+        attr.config = lib.PERF_COUNT_SW_BPF_OUTPUT
+        attr.sample_type = lib.PERF_SAMPLE_RAW
+        attr.sample_period = 1
+        attr.wakeup_events = 1
+        st.keep.extend((handle, ctx, attr))
+        event_fn = fnptr("libbpf_py_perf_event", "perf_buffer_event_fn")
+        what = f"perf_buffer__new_raw(map {map_label(map)})"
+        ptr = check_ptr(lib.perf_buffer__new_raw(fd, page_cnt, attr, event_fn, ctx, ffi.NULL),
+                        what)
+        st.ptr = ptr
+        st.maps.append(map)
+        st.waiter = Waiter(int(lib.perf_buffer__epoll_fd(ptr)))
+        self._sink = sink
+        self._ctx = ctx
+        self.page_cnt = page_cnt
+        self._state = st
+
+    def __repr__(self) -> str:
+        return "<PerfBuffer closed>" if self._state is None else \
+            f"<PerfBuffer of {self.buffer_count} buffers, {self.page_cnt} pages each>"
+
+    @property
+    def lost_count(self) -> int:
+        """Samples the kernel reported lost so far (all CPUs)."""
+        return self._sink.lost_total
+
+    @property
+    def buffer_count(self) -> int:
+        """Number of per-CPU buffers (``perf_buffer__buffer_cnt``)."""
+        return int(lib.perf_buffer__buffer_cnt(self._live().ptr))
+
+    def buffer_fd(self, index: int) -> int:
+        """The perf event fd of buffer ``index`` (``perf_buffer__buffer_fd``)."""
+        st = self._live()
+        return check(int(lib.perf_buffer__buffer_fd(st.ptr, self._index(st, index))),
+                     f"perf_buffer__buffer_fd({index})")
+
+    def fileno(self) -> int:
+        """libbpf's epoll fd (``perf_buffer__epoll_fd``)."""
+        return int(lib.perf_buffer__epoll_fd(self._live().ptr))
+
+    def _index(self, st: BufferState, index: int) -> int:
+        index = check_size(index, "index")
+        if index >= int(lib.perf_buffer__buffer_cnt(st.ptr)):
+            raise IndexError(f"perf buffer index {index} out of range")
+        return index
+
+    def _consume_with(self, fn: Callable[[BufferState], int], what: str) -> int:
+        st = self._live()
+        sink, ctx = self._sink, self._ctx
+        with st.lock:
+            sink.status.error, sink.status.stopped = None, False
+            ctx.stop = 0
+            ctx.samples = 0
+            flushed = sink.flush()
+            ret = 0 if ctx.stop else int(fn(st))
+            ctx.stop = 0
+            samples = flushed + int(ctx.samples)
+        err = sink.status.error
+        if err is not None:
+            sink.status.error = None
+            raise err
+        if ret < 0:
+            raise make_error(-ret, what)
+        return samples
+
+    def consume(self) -> int:
+        """Read every buffer without waiting; returns the samples delivered."""
+        return self._consume_with(lambda st: lib.perf_buffer__consume(st.ptr),
+                                  "perf_buffer__consume")
+
+    def consume_buffer(self, index: int) -> int:
+        """Read per-CPU buffer ``index`` only (``perf_buffer__consume_buffer``)."""
+        return self._consume_with(
+            lambda st: lib.perf_buffer__consume_buffer(st.ptr, self._index(st, index)),
+            "perf_buffer__consume_buffer")
+
+    def poll(self, timeout_ms: int = -1) -> int:
+        """Wait up to ``timeout_ms`` (-1: forever) for samples, then read them all."""
+        return self._poll(self.consume, timeout_ms)

@@ -1,0 +1,601 @@
+"""Ring buffers: records from BPF programs, through ``BPF_MAP_TYPE_RINGBUF`` maps.
+
+:class:`RingBuffer` consumes one or more ring buffer maps (libbpf's
+``ring_buffer``), each with its callback; :meth:`RingBuffer.drain` takes many
+records per Python call; :meth:`RingBuffer.events` is an async iterator for
+asyncio. (libbpf-rs: ``ringbuf.rs``.) The guide is docs/events.md.
+
+What a callback receives (``record=`` of the constructor and of ``add()``;
+:class:`~libbpf_py.perf_buffer.PerfBuffer` takes the same):
+
+``None`` (default)
+    a read-only ``memoryview`` of the record, valid **only during the call**:
+    it is released when the callback returns (use after that raises
+    ``ValueError``). Copy what you keep (``bytes(view)``). (It is a view of
+    a copy of the record: a slice or export kept by mistake keeps that
+    record's own bytes alive and never shows another record or crashes.)
+``bytes``
+    a ``bytes`` copy, yours to keep.
+a ctypes type (``Structure``, ``Union``, array, simple type)
+    ``type.from_buffer_copy(record)``; the record must be at least its size
+    (extra bytes are ignored: perf buffers pad samples so that, with their
+    4-byte size, they fill whole 8-byte words).
+a ``str``
+    a type of the BPF object's BTF, e.g. ``"struct event"`` or ``"event"``
+    (ring buffer maps cannot carry a value type: the kernel wants their
+    value size to be 0, so the record type is named); decoded as map values
+    are (a ctypes record class built from the BTF, ints, lists...).
+any other callable
+    called with a ``bytes`` copy; what it returns is passed on.
+
+Callbacks and errors: a callback that returns a true value (a non-zero int)
+stops consumption after that record; ``poll()`` returns what was consumed
+so far and the rest waits for the next call. An exception raised in a
+callback stops consumption too, and ``poll()`` re-raises it with its
+traceback once libbpf has returned: nothing is printed or swallowed
+(``KeyboardInterrupt`` included). Records already taken from the kernel but
+not handed over yet are kept and handed over first by the next call; the
+others stay in the kernel buffers. Nothing is lost, nothing comes twice.
+
+Speed: ``RingBuffer.poll()``/``consume()`` take records from the rings in
+batches copied in C and call the callbacks from a C loop (``deliver`` of
+libbpf_py/_speedups.c), so a record costs little more than the callback's own
+Python call; ``consume_n()`` and ``Ring.consume()`` go through libbpf one
+record at a time.
+
+Threads: libbpf's wait happens in Python on an ``epoll`` object that holds
+libbpf's epoll fd and a private ``eventfd``; the GIL is released while
+waiting, and SIGINT raises ``KeyboardInterrupt`` from ``poll()`` at once
+(in the main thread). The C consumption runs under a lock, one thread at a
+time, and the libbpf object is only freed once no call uses it: ``close()``
+(of the buffer, from any thread, even from inside a callback) wakes every
+waiting poller, which then raises :class:`~libbpf_py.errors.ClosedError`;
+a poller whose BPF object (or standalone map) was closed notices within
+0.2 s and raises ``ClosedError`` as well. The buffers hold duplicates of
+the map fds, so libbpf never sees a closed or reused fd.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    overload,
+)
+
+from ._binding import deliver, ffi, fnptr, lib
+from ._buffers import (
+    BufferBase,
+    BufferState,
+    Callback,
+    RecordSpec,
+    Status,
+    Waiter,
+    check_callback,
+    check_size,
+    decoder,
+    dup_map_fd,
+    identity,
+    lend,
+    map_label,
+    wait_seconds,
+)
+from ._props import ReadOnlyIntProperty, int_property
+from .enums import MapType
+from .errors import ClosedError, check, check_ptr, make_error
+
+__all__ = ["Batch", "Ring", "RingBuffer"]
+
+_DEFAULT_MAX_RECORDS = 65536
+_CALLBACK_BATCH = 4096  # records per C drain when consume()/poll() feed callbacks
+_CALLBACK_BYTES = 256 << 10  # ... and bytes (plus the largest ring: the batch's memory)
+_DEFAULT_MAX_BYTES = 8 << 20
+_U32_MAX = (1 << 32) - 1
+
+_buffer = ffi.buffer
+
+
+class _Sink:
+    """One ring's callback, as the C trampoline finds it through its handle.
+
+    The hot path of the callback API: kept flat on purpose.
+    """
+
+    __slots__ = ("callback", "decode", "label", "status")
+
+    def __init__(self, callback: Optional[Callback], decode: Optional[Callable[[bytes], Any]],
+                 label: str, status: Status) -> None:
+        self.callback = callback if callback is not None else self._no_callback
+        self.decode = decode
+        self.label = label
+        self.status = status
+
+    def _no_callback(self, record: Any) -> Any:
+        raise TypeError(f"ring {self.label} has no callback: give one to RingBuffer() / "
+                        "add(), or use drain() or events()")
+
+    def deliver(self, data: Any, size: int) -> int:
+        try:
+            decode = self.decode
+            if decode is None:
+                view = lend(data, size)
+                ret = self.callback(view)
+                try:
+                    view.release()
+                except BufferError:  # the callback exported it; the memory is ours
+                    pass
+            else:
+                ret = self.callback(decode(_buffer(data, size)[:]))
+        except BaseException as exc:
+            self.status.error = exc
+            return -1
+        if ret:
+            self.status.stopped = True
+            return -1
+        return 0
+
+
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def libbpf_py_ring_buffer_sample_cb(ctx: Any, data: Any, size: int) -> int:
+    try:
+        sink: _Sink = ffi.from_handle(ctx)
+        return sink.deliver(data, size)
+    except BaseException:  # deliver() keeps every exception; this is a last guard
+        return -1
+
+
+class Batch(Sequence[bytes]):
+    """Records taken by one :meth:`RingBuffer.drain` call, in one piece.
+
+    ``data`` holds the records back to back (no padding, no headers);
+    ``offsets`` is a ``memoryview`` of ``count + 1`` native ``uint32``
+    (format ``"I"``): record ``i`` is ``data[offsets[i]:offsets[i + 1]]``;
+    ``rings`` (``count`` ``uint32``) gives the index of the ring (in
+    :attr:`RingBuffer.rings` order) each record came from. Records of each
+    ring keep their order. ``batch[i]`` is record ``i`` as ``bytes``;
+    fixed-size records can also be read in place, e.g.
+    ``numpy.frombuffer(batch.data, dtype)``.
+    """
+
+    __slots__ = ("data", "offsets", "rings")
+
+    def __init__(self, data: bytes, offsets: memoryview, rings: memoryview) -> None:
+        self.data = data
+        self.offsets = offsets
+        self.rings = rings
+
+    def __len__(self) -> int:
+        return len(self.rings)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[bytes]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[bytes, List[bytes]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("batch index out of range")
+        return self.data[self.offsets[index]:self.offsets[index + 1]]
+
+    def __iter__(self) -> Iterator[bytes]:
+        data, offs = self.data, self.offsets
+        for i in range(len(self)):
+            yield data[offs[i]:offs[i + 1]]
+
+    def __repr__(self) -> str:
+        return f"<Batch of {len(self)} records, {len(self.data)} bytes>"
+
+
+_EMPTY_U32 = memoryview(b"").cast("I")
+
+
+def _ring_state(name: str, doc: str) -> ReadOnlyIntProperty:
+    """A read-only ``int`` of a :class:`Ring`'s state: ``lib.ring__<name>`` of the ring."""
+    fn = f"ring__{name}"
+
+    def get(ring: Ring) -> int:
+        return ring._read(getattr(lib, fn))
+
+    return int_property(get, doc=doc)
+
+
+class Ring:
+    """One ring of a :class:`RingBuffer` (``struct ring``, libbpf >= 1.3 for its state)."""
+
+    __slots__ = ("_buffer", "index", "map", "name")
+
+    def __init__(self, buffer: RingBuffer, index: int, m: Any) -> None:
+        self._buffer = buffer
+        self.index = index
+        self.map = m
+        self.name = m.name
+
+    def __repr__(self) -> str:
+        return f"<Ring {self.index} of map {self.name!r}>"
+
+    def _ring(self, st: BufferState) -> Any:
+        return check_ptr(lib.ring_buffer__ring(st.ptr, self.index),  # LIBBPF_1.3.0
+                         f"ring_buffer__ring({self.index})")
+
+    def _read(self, fn: Any) -> int:
+        st = self._buffer._live()
+        if st.lock.held_here:  # from a callback: the lock is already ours
+            return int(fn(self._ring(st)))
+        with st.lock:
+            return int(fn(self._ring(st)))
+
+    size = _ring_state(
+        "size", "The ring's data size in bytes (``ring__size``, libbpf >= 1.3).")
+    avail_data_size = _ring_state(
+        "avail_data_size", "Bytes written by the producer and not consumed yet (libbpf >= 1.3).")
+    producer_pos = _ring_state(
+        "producer_pos", "The producer position (``ring__producer_pos``, libbpf >= 1.3).")
+    consumer_pos = _ring_state(
+        "consumer_pos", "The consumer position (``ring__consumer_pos``, libbpf >= 1.3).")
+    map_fd = _ring_state(
+        "map_fd", "The fd libbpf uses for the ring (the buffer's own duplicate; libbpf >= 1.3).")
+
+    def consume(self) -> int:
+        """Consume this ring only (``ring__consume``, libbpf >= 1.3); records handled."""
+        return self._buffer._consume_with(lambda st: lib.ring__consume(self._ring(st)),
+                                          "ring__consume")
+
+    def consume_n(self, n: int) -> int:
+        """Consume at most ``n`` records of this ring (``ring__consume_n``, libbpf >= 1.5)."""
+        fn = lib.ring__consume_n
+        n = check_size(n, "n")
+        return self._buffer._consume_with(lambda st: fn(self._ring(st), n), "ring__consume_n")
+
+
+class RingBuffer(BufferBase):
+    """Consumer of BPF ring buffer maps (libbpf's ``ring_buffer``).
+
+    ``RingBuffer(map, callback, record=None)``; more rings with :meth:`add`.
+    Each ring's callback receives each record (see the module documentation
+    for ``record=``). :meth:`poll` waits and consumes, :meth:`consume` does
+    not wait, :meth:`drain` returns many records at once without a Python
+    call per record, :meth:`events` is an async iterator.
+    """
+
+    _kind = "ring buffer"
+
+    def __init__(self, map: Any, callback: Optional[Callback] = None, *,
+                 record: RecordSpec = None) -> None:
+        super().__init__()
+        check_callback(callback, "callback")
+        st = BufferState(lib.ring_buffer__free)
+        self._status = Status()
+        self._batch = ffi.new("struct libbpf_py_batch *")
+        st.keep.append(self._batch)
+        self._batch_caps = (0, 0)  # (records, bytes) the batch arrays hold
+        self._max_ring = 0
+        self._batch_arrays: Tuple[Any, ...] = ()
+        self._rings: List[Ring] = []
+        self._sinks: List[_Sink] = []
+        self._delivery: List[Tuple[Callback, int, Any]] = []  # the sinks, as deliver() takes them
+        self._pending: Optional[Tuple[Any, memoryview, memoryview, int]] = None
+        fd = dup_map_fd(map, MapType.RINGBUF, "RingBuffer")
+        st.fds.append(fd)
+        ctx, sink = self._ring_ctx(st, map, callback, record, 0)
+        sample = fnptr("libbpf_py_ring_sample", "ring_buffer_sample_fn")
+        what = f"ring_buffer__new(map {map_label(map)})"
+        ptr = check_ptr(lib.ring_buffer__new(fd, sample, ctx, ffi.NULL), what)
+        st.ptr = ptr
+        st.maps.append(map)
+        st.waiter = Waiter(int(lib.ring_buffer__epoll_fd(ptr)))
+        self._add_sink(sink)
+        self._rings.append(Ring(self, 0, map))
+        self._max_ring = max(self._max_ring, int(map.max_entries))
+        self._state = st
+
+    def _add_sink(self, sink: _Sink) -> None:
+        decode = sink.decode
+        mode = 0 if decode is None else 1 if decode is identity else 2  # view / bytes / decode
+        self._sinks.append(sink)
+        self._delivery.append((sink.callback, mode, decode))
+
+    def _ring_ctx(self, st: BufferState, m: Any, callback: Optional[Callback], record: RecordSpec,
+                  index: int) -> Tuple[Any, _Sink]:
+        sink = _Sink(callback, decoder(record, m), map_label(m), self._status)
+        handle = ffi.new_handle(sink)
+        ctx = ffi.new("struct libbpf_py_ring_ctx *")
+        ctx.handle = handle
+        ctx.batch = self._batch
+        ctx.ring = index
+        st.keep.extend((handle, ctx))
+        return ctx, sink
+
+    def add(self, map: Any, callback: Optional[Callback] = None, *,
+            record: RecordSpec = None) -> Ring:
+        """Add another ring buffer map with its callback (``ring_buffer__add``)."""
+        check_callback(callback, "callback")
+        st = self._live()
+        with st.lock:
+            fd = dup_map_fd(map, MapType.RINGBUF, "RingBuffer.add")
+            try:
+                index = len(self._rings)
+                ctx, sink = self._ring_ctx(st, map, callback, record, index)
+                check(lib.ring_buffer__add(st.ptr, fd, fnptr(
+                    "libbpf_py_ring_sample", "ring_buffer_sample_fn"), ctx),
+                      f"ring_buffer__add(map {map_label(map)})")
+            except BaseException:
+                os.close(fd)
+                raise
+            st.fds.append(fd)
+            st.maps.append(map)
+            self._add_sink(sink)
+            ring = Ring(self, index, map)
+            self._rings.append(ring)
+            self._max_ring = max(self._max_ring, int(map.max_entries))
+            self._batch_caps = (0, 0)  # a bigger ring may need a bigger batch
+        return ring
+
+    @property
+    def rings(self) -> List[Ring]:
+        """The rings, in the order they were added (their index in :class:`Batch`)."""
+        self._live()
+        return list(self._rings)
+
+    def fileno(self) -> int:
+        """libbpf's epoll fd (``ring_buffer__epoll_fd``): readable when a ring has data."""
+        return int(lib.ring_buffer__epoll_fd(self._live().ptr))
+
+    def __repr__(self) -> str:
+        if self._state is None:
+            return "<RingBuffer closed>"
+        return f"<RingBuffer of {[r.name for r in self._rings]}>"
+
+    # -- consuming --------------------------------------------------------------------
+
+    def _deliver(self, data: bytes, offs: memoryview, rings: memoryview, i: int,
+                 limit: Optional[int] = None) -> int:
+        """Hand records ``i``... of a batch to their callbacks (under the buffer's lock).
+
+        The loop runs in C (``deliver`` of libbpf_py/_speedups.c), one Python
+        call per record: the callback's own. Returns how many were handed over.
+        On a stop or an exception the records not handed over yet are kept in
+        ``_pending``, for the next call; the exception propagates.
+        """
+        n = len(rings)
+        end = n if limit is None else min(n, i + limit)
+        start = i
+        pos: List[Any] = [i, False]
+        try:
+            deliver(self._delivery, data, offs, rings if len(self._delivery) > 1 else None,
+                    i, end, pos)
+        finally:  # also on an exception: the record that raised counts as consumed
+            i = pos[0]
+            if pos[1]:
+                # A slice or export of a record's view outlived its callback: it keeps
+                # this batch memory alive and must go on showing its own record, so
+                # the next take gets fresh memory instead of overwriting it.
+                self._batch_caps = (0, 0)
+            if i >= n:
+                self._pending = None
+            elif isinstance(data, bytes):
+                self._pending = (data, offs, rings, i)
+            else:  # views of the batch memory, which the next take reuses: keep a copy
+                self._pending = (bytes(data), memoryview(bytes(offs)).cast("I"),
+                                 memoryview(bytes(rings)).cast("I"), i)
+        return i - start
+
+    def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
+        """Deliver records kept by an earlier stop; (count, whether all went)."""
+        pending = self._pending
+        if pending is None:
+            return 0, True
+        data, offs, rings, i = pending
+        count = self._deliver(data, offs, rings, i, limit)
+        return count, self._pending is None
+
+    def _take(self, st: BufferState, max_records: int, max_bytes: int
+              ) -> Tuple[Any, memoryview, memoryview, bool]:
+        """One batch drain in C (under the buffer's lock): data, offsets, rings, full.
+
+        They are views of the batch memory, which the next take overwrites:
+        ``consume()`` hands them to ``deliver()`` as they are (no copy, no fresh
+        256 KiB allocation per batch), :meth:`drain` copies them into its Batch.
+        The cffi buffers hold the owning arrays, so they stay alive when the batch
+        grows; ``deliver()`` exports ``data`` to every record view, and a view that
+        outlives its callback makes ``_deliver`` retire this memory (not reuse it).
+        """
+        self._ensure_batch(max_records, max_bytes)
+        b = self._batch
+        b.max_records, b.max_bytes = max_records, max_bytes
+        b.count = b.len = b.full = 0
+        b.offsets[0] = 0
+        b.active = 1
+        try:
+            ret = int(lib.ring_buffer__consume(st.ptr))
+        finally:
+            b.active = 0
+        count, length, full = int(b.count), int(b.len), bool(b.full)
+        # Buffers of the owning arrays (not of b.data, a borrowed pointer): a view or
+        # slice of a record keeps its memory alive even after the batch is replaced
+        # or the buffer closed and freed.
+        data_arr, offs_arr, rings_arr = self._batch_arrays
+        data = _buffer(data_arr, length)
+        offsets = memoryview(_buffer(offs_arr, 4 * (count + 1))).cast("I")
+        rings = memoryview(_buffer(rings_arr, 4 * count)).cast("I") if count else _EMPTY_U32
+        if ret < 0 and not full:
+            raise make_error(-ret, "ring_buffer__consume")
+        return data, offsets, rings, full
+
+    def _consume_with(self, fn: Callable[[BufferState], int], what: str,
+                      limit: Optional[int] = None) -> int:
+        """Records one at a time through libbpf (consume_n, Ring.consume)."""
+        st = self._live()
+        with st.lock:
+            flushed, complete = self._flush_pending(limit)
+            if not complete or (limit is not None and flushed >= limit):
+                return flushed
+            status, batch = self._status, self._batch
+            status.error, status.stopped = None, False
+            batch.active = 0
+            batch.delivered = 0
+            ret = int(fn(st))
+            delivered = int(batch.delivered)
+        err = status.error
+        if err is not None:
+            status.error = None
+            raise err
+        if ret < 0 and not status.stopped:
+            raise make_error(-ret, what)
+        return flushed + delivered
+
+    def consume(self) -> int:
+        """Consume every available record of every ring, without waiting.
+
+        Returns the number of records handed to callbacks. Records are
+        taken from the rings in batches (copied in C) and handed to the
+        callbacks from Python, which costs far less than a C-to-Python call
+        per record; records taken but not handed over because a callback
+        stopped or raised are kept and handed over first by the next call.
+        """
+        st = self._live()
+        with st.lock:
+            total, complete = self._flush_pending()
+            while complete:
+                data, offs, rings, full = self._take(st, _CALLBACK_BATCH, _CALLBACK_BYTES)
+                if not len(rings):
+                    break
+                total += self._deliver(data, offs, rings, 0)
+                complete = self._pending is None
+                if not full:
+                    break
+        return total
+
+    def consume_n(self, n: int) -> int:
+        """Consume at most ``n`` records (``ring_buffer__consume_n``, libbpf >= 1.5)."""
+        fn = lib.ring_buffer__consume_n
+        n = check_size(n, "n")
+        return self._consume_with(lambda st: fn(st.ptr, n), "ring_buffer__consume_n", n)
+
+    def poll(self, timeout_ms: int = -1) -> int:
+        """Wait up to ``timeout_ms`` (-1: forever) for records, then consume them.
+
+        Returns the number of records handed to callbacks (0 on timeout).
+        Raises what a callback raised, ClosedError if the buffer is closed
+        meanwhile, KeyboardInterrupt on SIGINT.
+        """
+        return self._poll(self.consume, timeout_ms)
+
+    # -- batches ----------------------------------------------------------------------
+
+    def _ensure_batch(self, max_records: int, max_bytes: int) -> None:
+        recs, nbytes = self._batch_caps
+        want_bytes = max_bytes + self._max_ring
+        if recs >= max_records and nbytes >= want_bytes:
+            return
+        recs, nbytes = max(recs, max_records), max(nbytes, want_bytes)
+        data = ffi.new("char[]", nbytes)
+        offsets = ffi.new("__u32[]", recs + 1)
+        rings = ffi.new("__u32[]", recs)
+        b = self._batch
+        b.data, b.offsets, b.rings = data, offsets, rings
+        self._batch_arrays = (data, offsets, rings)
+        self._batch_caps = (recs, nbytes)
+
+    def _drain_once(self, max_records: int, max_bytes: int) -> Batch:
+        st = self._live()
+        with st.lock:
+            pending = self._pending
+            if pending is not None:  # records a stopped callback left: they come first
+                self._pending = None
+                data, offs, rings, i = pending
+                return Batch(data, offs[i:], rings[i:])
+            data, offs, rings, _ = self._take(st, max_records, max_bytes)
+            # the batch memory is reused by the next take: the Batch gets copies
+            return Batch(data[:], memoryview(bytes(offs)).cast("I"),
+                         memoryview(bytes(rings)).cast("I"))
+
+    def drain(self, timeout_ms: int = 0, *, max_records: int = _DEFAULT_MAX_RECORDS,
+              max_bytes: int = _DEFAULT_MAX_BYTES) -> Batch:
+        """Take up to ``max_records`` records / about ``max_bytes`` bytes in one call.
+
+        The records are copied in C into one buffer (see :class:`Batch`);
+        no callback runs. Waits up to ``timeout_ms`` when nothing is there
+        (0, the default: do not wait; -1: forever). A batch may end one
+        record past ``max_bytes``; nothing is dropped: what does not fit
+        stays in the ring for the next call.
+        """
+        max_records = check_size(max_records, "max_records")
+        max_bytes = check_size(max_bytes, "max_bytes")
+        if max_records < 1 or max_bytes < 1 or max_bytes > (1 << 31):
+            raise ValueError("max_records must be >= 1 and max_bytes in 1..2**31")
+        if max_bytes + self._max_ring > _U32_MAX:
+            raise ValueError("max_bytes plus the largest ring's size must fit in 32 bits "
+                             "(the batch offsets are uint32)")
+        batch = self._drain_once(max_records, max_bytes)
+        if len(batch) or timeout_ms == 0:
+            wait_seconds(timeout_ms)
+            return batch
+        if not self._wait(self._live(), timeout_ms):
+            return batch
+        return self._drain_once(max_records, max_bytes)
+
+    async def events(self, *, with_ring: bool = False,
+                     max_records: int = _DEFAULT_MAX_RECORDS) -> AsyncIterator[Any]:
+        """``async for record in rb.events()``: every record, decoded as its ring says.
+
+        Records are copies (``bytes`` unless the ring has a ``record=``
+        decoder), yours to keep; callbacks are not called. With
+        ``with_ring=True`` each item is ``(ring_index, record)``. Driven by
+        ``loop.add_reader()`` on the epoll fd, no thread. Ends when the
+        buffer is closed (from any thread).
+        """
+        import asyncio  # here, not at module level: it costs 30 ms at import
+
+        loop = asyncio.get_running_loop()
+        st = self._live()
+        waiter = st.waiter
+        assert waiter is not None
+        epoll_fd = int(lib.ring_buffer__epoll_fd(st.ptr))
+        decoders = [s.decode for s in self._sinks]
+        while True:
+            if self._state is not st:
+                return
+            try:
+                batch = self._drain_once(max_records, _CALLBACK_BYTES * 4)
+            except ClosedError:
+                return
+            if not len(batch):
+                ready = loop.create_future()
+
+                def wake(fut: asyncio.Future[None] = ready) -> None:
+                    if not fut.done():
+                        fut.set_result(None)
+
+                loop.add_reader(epoll_fd, wake)
+                loop.add_reader(waiter.wake_fd, wake)
+                try:
+                    await ready
+                finally:
+                    loop.remove_reader(epoll_fd)
+                    loop.remove_reader(waiter.wake_fd)
+                continue
+            if len(decoders) != len(self._sinks):
+                decoders = [s.decode for s in self._sinks]
+            data, offs, rings = batch.data, batch.offsets, batch.rings
+            for i in range(len(rings)):
+                ring = rings[i]
+                raw = data[offs[i]:offs[i + 1]]
+                decode = decoders[ring]
+                rec = decode(raw) if decode is not None else raw
+                yield (ring, rec) if with_ring else rec
+
+

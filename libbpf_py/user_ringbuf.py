@@ -1,0 +1,220 @@
+"""User ring buffers: records from user space to BPF programs (libbpf >= 1.1).
+
+:class:`UserRingBuffer` writes records into a ``BPF_MAP_TYPE_USER_RINGBUF``
+map (libbpf's ``user_ring_buffer``), which a BPF program drains with
+``bpf_user_ringbuf_drain()``; :class:`Reservation` is the space one record
+takes until it is submitted or discarded. (libbpf-rs: ``user_ringbuf.rs``.)
+The guide is docs/events.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import time
+from typing import Any, Optional
+
+from ._binding import ffi, lib
+from ._buffers import (
+    BufferBase,
+    BufferState,
+    Waiter,
+    check_size,
+    dup_map_fd,
+    map_label,
+    wait_seconds,
+)
+from .enums import MapType
+from .errors import ClosedError, LibbpfError, check_ptr, make_error
+
+__all__ = ["Reservation", "ReserveTimeoutError", "UserRingBuffer"]
+
+
+class ReserveTimeoutError(LibbpfError, TimeoutError):
+    """UserRingBuffer.reserve() found no space before its timeout (ETIMEDOUT)."""
+
+
+class Reservation:
+    """Space reserved in a :class:`UserRingBuffer`: fill ``buffer``, then submit.
+
+    ``buffer`` is a writable ``memoryview`` of exactly the reserved size,
+    valid until :meth:`submit` or :meth:`discard` (it is released then). As
+    a context manager it submits on success and discards on an exception.
+
+    ``buffer`` is a private staging copy that :meth:`submit` copies into the
+    ring: a slice of it (or a ctypes object made ``from_buffer``) kept past
+    submit or discard writes into that dead copy, never into the ring, whose
+    space then belongs to the BPF side or to a later record.
+    """
+
+    __slots__ = ("_owner", "_ptr", "_staging", "buffer", "size")
+
+    def __init__(self, owner: UserRingBuffer, ptr: Any, size: int) -> None:
+        self._owner = owner
+        self._ptr: Any = ptr
+        self.size = size
+        self._staging = bytearray(size)
+        self.buffer = memoryview(self._staging)
+
+    @property
+    def done(self) -> bool:
+        """True once submitted or discarded."""
+        return self._ptr is None
+
+    def submit(self) -> None:
+        """Hand the record to the BPF side (``user_ring_buffer__submit``)."""
+        self._owner._commit(self, discard=False)
+
+    def discard(self) -> None:
+        """Give the space back unused (``user_ring_buffer__discard``)."""
+        self._owner._commit(self, discard=True)
+
+    def _finish(self) -> Any:
+        ptr, self._ptr = self._ptr, None
+        try:
+            self.buffer.release()
+        except BufferError:
+            pass
+        return ptr
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self._ptr is not None:
+            if exc_type is None:
+                self.submit()
+            else:
+                self.discard()
+
+    def __repr__(self) -> str:
+        return f"<Reservation of {self.size} bytes{' done' if self.done else ''}>"
+
+
+class UserRingBuffer(BufferBase):
+    """Producer into a ``BPF_MAP_TYPE_USER_RINGBUF`` map (libbpf >= 1.1).
+
+    ``reserve(size)`` / ``submit`` / ``discard``, or ``write(data)``; a
+    BPF program takes the records with ``bpf_user_ringbuf_drain()``. Safe
+    to use from several threads (a lock serializes reservations).
+    ``close()`` discards reservations not yet submitted.
+    """
+
+    _kind = "user ring buffer"
+
+    def __init__(self, map: Any) -> None:
+        super().__init__()
+        new = lib.user_ring_buffer__new  # LIBBPF_1.1.0
+        st = BufferState(lib.user_ring_buffer__free)
+        fd = dup_map_fd(map, MapType.USER_RINGBUF, "UserRingBuffer")
+        st.fds.append(fd)
+        what = f"user_ring_buffer__new(map {map_label(map)})"
+        ptr = check_ptr(new(fd, ffi.NULL), what)
+        st.ptr = ptr
+        st.maps.append(map)
+        # edge-triggered: woken when the kernel drains, not while any space is free
+        st.waiter = Waiter(fd, select.EPOLLOUT | select.EPOLLET)
+        self._pending: set[Reservation] = set()
+        self._max_size = int(map.max_entries) - 8
+        self._state = st
+
+    def __repr__(self) -> str:
+        return "<UserRingBuffer closed>" if self._state is None else "<UserRingBuffer>"
+
+    def _try_reserve(self, st: BufferState, size: int) -> Optional[Reservation]:
+        with st.lock:
+            if self._state is not st:
+                raise ClosedError(f"{self._kind} was closed")
+            ptr = lib.user_ring_buffer__reserve(st.ptr, size)
+            err = ffi.errno
+            if ptr != ffi.NULL:
+                r = Reservation(self, ptr, size)
+                self._pending.add(r)  # under the lock: close() discards it if need be
+                return r
+        if err != errno.ENOSPC:
+            raise make_error(err or errno.EINVAL, f"user_ring_buffer__reserve({size})")
+        return None
+
+    def reserve(self, size: int, timeout_ms: int = 0) -> Reservation:
+        """Reserve ``size`` bytes; wait up to ``timeout_ms`` for space (-1: forever).
+
+        With no space: ``timeout_ms=0`` raises LibbpfError (ENOSPC) at once,
+        otherwise :class:`~libbpf_py.user_ringbuf.ReserveTimeoutError` (a ``TimeoutError``) when the
+        time is up. Closing the buffer from another thread wakes the wait
+        with ClosedError.
+        """
+        size = check_size(size, "size")
+        if not 0 < size <= self._max_size:
+            raise ValueError(f"size must be in 1..{self._max_size} (the ring's size less "
+                             f"its 8-byte record header), not {size}")
+        timeout_s = wait_seconds(timeout_ms)
+        st = self._live()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            r = self._try_reserve(st, size)
+            if r is not None:
+                return r
+            if timeout_ms == 0:
+                raise make_error(errno.ENOSPC, f"user_ring_buffer__reserve({size})",
+                                 "no space: the BPF side has not drained the ring yet "
+                                 "(pass timeout_ms= to wait)")
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise ReserveTimeoutError(errno.ETIMEDOUT,
+                                          f"no space for {size} bytes within {timeout_ms} ms",
+                                          "user_ring_buffer__reserve")
+            self._wait(st, -1 if left is None else max(1, int(left * 1000)))
+
+    def _commit(self, r: Reservation, discard: bool) -> None:
+        if r._owner is not self:
+            raise ValueError("this reservation belongs to another UserRingBuffer")
+        st = self._live()
+        with st.lock:
+            if self._state is not st:
+                raise ClosedError(f"{self._kind} was closed (its reservations were discarded)")
+            if r._ptr is None:
+                raise ValueError("this reservation was already submitted or discarded")
+            ptr = r._finish()
+            self._pending.discard(r)
+            if discard:
+                lib.user_ring_buffer__discard(st.ptr, ptr)
+            else:
+                ffi.memmove(ptr, r._staging, r.size)
+                lib.user_ring_buffer__submit(st.ptr, ptr)
+
+    def submit(self, r: Reservation) -> None:
+        """Submit a reservation (same as ``r.submit()``)."""
+        self._commit(r, discard=False)
+
+    def discard(self, r: Reservation) -> None:
+        """Discard a reservation (same as ``r.discard()``)."""
+        self._commit(r, discard=True)
+
+    def write(self, data: Any, timeout_ms: int = 0) -> None:
+        """Reserve, copy ``data`` (any bytes-like object, a ctypes instance) and submit."""
+        view = memoryview(data).cast("B")
+        r = self.reserve(view.nbytes, timeout_ms)
+        r.buffer[:] = view
+        r.submit()
+
+    def close(self) -> None:
+        """Discard what is reserved and not submitted, then free (idempotent).
+
+        The discarded reservations' buffers are released: a thread still
+        writing into one gets ``ValueError`` (released memoryview), then
+        ``ClosedError`` from ``submit()`` / ``reserve()``.
+        """
+        st = self._state
+        if st is None:
+            return
+        with st.lock:  # no reservation can start or end meanwhile
+            if self._state is not st:
+                return
+            for r in list(getattr(self, "_pending", ())):
+                lib.user_ring_buffer__discard(st.ptr, r._finish())
+            self._pending.clear()
+            self._state = None
+        if st.waiter is not None:
+            st.waiter.wake()
+
+

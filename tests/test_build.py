@@ -1,8 +1,8 @@
 """build_ffi.py: the environment, finding libbpf, and every bad input.
 
 Each bad input must stop the build with one clear sentence that says what to
-install or set. The builder is run as cffi runs it (the file executed as a
-script body); it fails before compiling anything.
+install or set. The builder is run as ``python build_ffi.py --plan``, the step
+setup.py's build_ext runs first; it fails before compiling anything.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ BUILDER = REPO / "build_ffi.py"
 SYSTEM_INCLUDE = Path("/usr/include")
 
 BUILD_VARS = ("LIBBPF_DYNAMIC", "LIBBPF_DIR", "LIBBPF_PY_NO_RPATH", "LIBBPF_PY_SANITIZE",
-              "PKG_CONFIG_LIBDIR", "PKG_CONFIG_PATH")
+              "LIBBPF_SRC", "LIBBPF_SRC_TARBALL", "LIBBPF_SRC_SHA256", "PKG_CONFIG_LIBDIR",
+              "PKG_CONFIG_PATH")
 
 
 def run_builder(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in BUILD_VARS}
     clean.update(env)
-    code = ("import runpy, sys; sys.argv = ['build_ffi.py']; "
-            f"runpy.run_path({str(BUILDER)!r}, run_name='libbpf_py_build_test')")
-    return subprocess.run([sys.executable, "-c", code], env=clean, cwd=tmp_path,
+    return subprocess.run([sys.executable, str(BUILDER), "--plan"], env=clean, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -10,7 +10,8 @@ Importing this file does nothing but define: setup.py's ``build_ext`` calls
 :func:`prepare` when it really compiles (so an sdist, the metadata steps of a
 PEP 517 build or ``egg_info`` never run pkg-config or fetch libbpf, and the plan
 is printed once per build). By hand: ``python build_ffi.py --plan`` prints the
-plan and stops, ``python build_ffi.py`` compiles the extension in place.
+plan and stops, ``python build_ffi.py`` compiles the extension into the
+current directory.
 
 Build variables (the same meanings as bpftool's Makefile, except the default):
 
@@ -631,7 +632,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     ffi, _ = prepare_or_exit(read_config(os.environ))
     if not args.plan:
-        ffi.compile(tmpdir=str(HERE), verbose=True)
+        ffi.compile(verbose=True)  # into the current directory, as cffi does
 
 
 if __name__ == "__main__":

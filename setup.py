@@ -18,6 +18,7 @@ build_ffi.py's ``BuildConfig``, the one reader of the build variables.
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def _load_build_ffi():  # type: ignore[no-untyped-def]
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def _version() -> str:
+    """libbpf_py/_version.py's, the one place the version is written (read, not imported)."""
+    text = (HERE / "libbpf_py" / "_version.py").read_text()
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.M)
+    assert match, "libbpf_py/_version.py defines no __version__"
+    return match.group(1)
 
 
 build_ffi = _load_build_ffi()
@@ -64,4 +73,12 @@ class BuildExt(build_ext):
         super().run()
 
 
-setup(ext_modules=[LIBBPF_EXT, SPEEDUPS_EXT], cmdclass={"build_ext": BuildExt})
+# version and license here, not in pyproject.toml: see its [project] dynamic
+setup(
+    version=_version(),
+    license="LGPL-2.1-or-later OR BSD-2-Clause",
+    packages=["libbpf_py", "libbpf_py._cdefs"],
+    package_data={"libbpf_py": ["py.typed", "_speedups.pyi", "_speedups.h"]},
+    ext_modules=[LIBBPF_EXT, SPEEDUPS_EXT],
+    cmdclass={"build_ext": BuildExt},
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import log
 from ._binding import BUILD, BuildInfo
 from ._features import Feature, Features, features
+from ._version import __version__
 from .btf import Btf, BtfKind, BtfType
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
@@ -31,8 +32,6 @@ from .object import BpfObject
 from .probe import KernelReport, ProbeReport, probe, probe_kernel
 from .program import Program, TestRunResult
 from .skeleton import ReadOnlyError, Skeleton
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AlreadyLoadedError",

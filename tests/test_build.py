@@ -8,6 +8,7 @@ setup.py's build_ext runs first; it fails before compiling anything.
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -184,3 +185,37 @@ def test_build_facts_are_readable_from_python() -> None:
     else:
         assert info.library_path is None
         assert info.origin in ("vendored", "LIBBPF_DIR")
+
+
+def test_version_is_written_once() -> None:
+    """libbpf_py/_version.py holds it; the metadata, the package and Debian agree."""
+    import importlib.metadata
+
+    from libbpf_py import _version
+
+    assert libbpf_py.__version__ == _version.__version__
+    assert importlib.metadata.version("libbpf_py") == libbpf_py.__version__
+    project = (REPO / "pyproject.toml").read_text()
+    assert not re.search(r"^version\s*=", project, re.M), "pyproject.toml writes a version"
+    assert re.search(r'^dynamic = \[.*"version".*\]', project, re.M)
+    init = (REPO / "libbpf_py" / "__init__.py").read_text()
+    assert "from ._version import __version__" in init
+    assert not re.search(r"^__version__\s*=", init, re.M)
+    # Debian's own version: upstream part, without epoch and Debian revision
+    head = (REPO / "debian" / "changelog").read_text().splitlines()[0]
+    match = re.match(r"^libbpf-py \(([^)]+)\)", head)
+    assert match, head
+    debian = match.group(1).split(":", 1)[-1].rsplit("-", 1)[0]
+    assert debian == libbpf_py.__version__, (head, libbpf_py.__version__)
+
+
+def test_python_floor_is_the_same_everywhere() -> None:
+    """requires-python is what ruff, mypy and vermin (tox lint) check against."""
+    project = (REPO / "pyproject.toml").read_text()
+    floor = re.search(r'^requires-python = ">=3\.(\d+)"', project, re.M)
+    assert floor, "requires-python is not a plain >=3.N floor"
+    minor = floor.group(1)
+    assert f'target-version = "py3{minor}"' in project
+    assert f'python_version = "3.{minor}"' in project
+    assert f"vermin -q --no-tips --violations -t=3.{minor}- " in (REPO / "tox.ini").read_text()
+    assert sys.version_info >= (3, int(minor))

@@ -555,7 +555,10 @@ def source_from_tree(env_value: str) -> Source:
     tree = Path(env_value).expanduser().resolve()
     described = f"LIBBPF_SRC={env_value}"
     if not tree.is_dir():
-        fail(f"{described} is not a directory; name the top of a libbpf source tree")
+        fail(
+            f"{described} does not exist; name the top of a libbpf source tree or a libbpf "
+            "source .tar.gz"
+        )
     if (
         not (tree / "src").is_dir()
         and (tree / "libbpf.map").is_file()
@@ -702,10 +705,12 @@ def unpack_source(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def source_from_tarball(env_value: str, pin: Pin, force: bool) -> Source:
+def source_from_tarball(
+    env_value: str, pin: Pin, force: bool, variable: str = "LIBBPF_SRC_TARBALL"
+) -> Source:
     archive = Path(env_value).expanduser().resolve()
     if not archive.is_file():
-        fail(f"LIBBPF_SRC_TARBALL={env_value} does not exist; name a libbpf source .tar.gz")
+        fail(f"{variable}={env_value} does not exist; name a libbpf source .tar.gz")
     override = os.environ.get("LIBBPF_SRC_SHA256", "").strip().lower()
     if override and not re.fullmatch(r"[0-9a-f]{64}", override):
         fail(f"LIBBPF_SRC_SHA256={override} is not a sha256 (64 hex digits)")
@@ -830,12 +835,15 @@ _RESOLVED: list[Source] = []
 
 
 def resolve_source(pin: Pin, apt: Apt, force: bool) -> Source:
-    """LIBBPF_SRC, else LIBBPF_SRC_TARBALL, else Debian's source package (once per run)."""
+    """LIBBPF_SRC (a tree or a tarball), else LIBBPF_SRC_TARBALL (its older spelling for a
+    tarball), else Debian's source package (once per run). Only the last uses the network."""
     if _RESOLVED:
         return _RESOLVED[0]
     tree = os.environ.get("LIBBPF_SRC", "").strip()
     tarball = os.environ.get("LIBBPF_SRC_TARBALL", "").strip()
-    if tree:
+    if tree and Path(tree).expanduser().is_file():
+        source = source_from_tarball(tree, pin, force, variable="LIBBPF_SRC")
+    elif tree:
         source = source_from_tree(tree)
     elif tarball:
         source = source_from_tarball(tarball, pin, force)
@@ -1273,8 +1281,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch and build the libbpf copies libbpf_py tests and links against, under "
         "vendor/build/. The last line on stdout is the absolute prefix path.",
         epilog="Source of the 1.5.0 builds, first match wins: LIBBPF_SRC=/libbpf/tree (used as "
-        "is), LIBBPF_SRC_TARBALL=/file.tar.gz (sha256 checked against the pin, or against "
-        "LIBBPF_SRC_SHA256), else Debian's source package through a private apt list.",
+        "is) or LIBBPF_SRC=/file.tar.gz (sha256 checked against the pin, or against "
+        "LIBBPF_SRC_SHA256; LIBBPF_SRC_TARBALL is the older spelling), else Debian's source "
+        "package through a private apt list. Only the last needs the network.",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

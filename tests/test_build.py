@@ -20,7 +20,7 @@ from typing import Any, Dict, Optional, Tuple
 import pytest
 
 import libbpf_py
-from libbpf_py import _buildinfo
+from libbpf_py import _binding, _buildinfo
 
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "build_ffi.py"
@@ -294,3 +294,11 @@ def test_libbpf_src_values_are_strict(tmp_path: Path, env: Dict[str, str],
                                       needles: Tuple[str, ...]) -> None:
     env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
     assert_one_sentence(run_builder(tmp_path, **env), *needles)
+
+
+def test_extension_carries_every_fact_the_binding_reads() -> None:
+    """No fallback for an extension without them: this tree's build stamps them all."""
+    facts = _buildinfo.read_from_file(libbpf_py.build_info().extension_path)
+    assert set(facts) == {"mode", "origin", "header_version", "include_dir", "library_file",
+                          "rpath", "sanitize", "omitted"}
+    assert _binding.OMITTED == _buildinfo.parse_omitted(facts["omitted"])

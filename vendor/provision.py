@@ -345,14 +345,14 @@ def mirror_uri() -> str:
     if not tried:
         fail(
             f"neither {DEB822_SOURCES} (deb822) nor {ONE_LINE_SOURCES} (one-line) exists, so the "
-            "Debian mirror is unknown: set LIBBPF_SRC or LIBBPF_SRC_TARBALL to build from local "
-            "source instead"
+            "Debian mirror is unknown: set LIBBPF_SRC to a local libbpf source tree or "
+            "tarball instead"
         )
     fail(
         f"{' and '.join(tried)} {'names' if len(tried) == 1 else 'name'} no Debian mirror for "
         "the release (no deb822 'URIs:' stanza or one-line 'deb URI suite' entry for "
         f"{codename or 'a non-security suite'}): set "
-        "LIBBPF_SRC or LIBBPF_SRC_TARBALL to build from local source instead"
+        "LIBBPF_SRC to a local libbpf source tree or tarball instead"
     )
 
 
@@ -436,8 +436,8 @@ class Apt:
             ["apt-get", "-q", *self.options(), "update"],
             what="apt-get update on the private list",
             hint=f"check that the mirror in {rel(self.sources)} is reachable and serves suites "
-            f"{self.pin.bin_suite} and {', '.join(self.pin.src_suites)}, or set LIBBPF_SRC / "
-            "LIBBPF_SRC_TARBALL to build from local source",
+            f"{self.pin.bin_suite} and {', '.join(self.pin.src_suites)}, or set LIBBPF_SRC to a "
+            "local libbpf source tree or tarball",
         )
         self.marker.write_text(json.dumps({"sources": content}) + "\n", encoding="utf-8")
         self._updated = True
@@ -633,7 +633,7 @@ def apply_debian_patches(tree: Path, debian_tar: Path) -> tuple[str, ...]:
             ],
             what=f"applying Debian's patch {words[0]}",
             hint="the Debian source package does not fit its orig tarball; report it and use "
-            "LIBBPF_SRC_TARBALL",
+            "LIBBPF_SRC=/the/orig.tar.gz",
         )
         applied.append(words[0])
     return tuple(applied)
@@ -782,7 +782,7 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
                 fail(
                     f"the Debian mirror no longer serves {pin.src_package} {pin.version} source "
                     f"in suites {', '.join(pin.src_suites)} (it has "
-                    f"{', '.join(available) or 'none'}); set LIBBPF_SRC_TARBALL to a "
+                    f"{', '.join(available) or 'none'}); set LIBBPF_SRC to a "
                     f"libbpf-{pin.version} tarball with sha256 {pin.orig_sha256}"
                 )
             version = newer[0]
@@ -799,19 +799,19 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
             ["source", "--download-only", f"{pin.src_package}={strip_epoch(version)}"],
             downloads,
             what=f"apt-get source {pin.src_package}={strip_epoch(version)}",
-            hint="set LIBBPF_SRC_TARBALL to a local libbpf tarball instead",
+            hint="set LIBBPF_SRC to a local libbpf tarball instead",
         )
         dsc_files = parse_dsc_files(downloads / f"{pin.src_package}_{strip_epoch(version)}.dsc")
         if pin.orig_tarball not in dsc_files:
             fail(
                 f"Debian's {pin.src_package} {version} is not built from {pin.orig_tarball}; "
-                f"update {rel(PIN_FILE)} or set LIBBPF_SRC_TARBALL"
+                f"update {rel(PIN_FILE)} or set LIBBPF_SRC to a libbpf tarball"
             )
         debian_name = next((n for n in dsc_files if ".debian.tar." in n), None)
         if debian_name is None:
             fail(
                 f"Debian's {pin.src_package} {version} has no debian tarball; set "
-                "LIBBPF_SRC_TARBALL instead"
+                "LIBBPF_SRC to a libbpf tarball instead"
             )
         debian_tar = downloads / debian_name
     actual = sha256_file(orig)
@@ -819,7 +819,7 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
         fail(
             f"checksum mismatch for Debian's {orig.name}: its sha256 is {actual} but "
             f"{rel(PIN_FILE)} expects {pin.orig_sha256}; check the mirror, or build from a "
-            "tarball you trust with LIBBPF_SRC_TARBALL and LIBBPF_SRC_SHA256"
+            "tarball you trust with LIBBPF_SRC and LIBBPF_SRC_SHA256"
         )
     log(f"{orig.name}: sha256 {actual} verified against the pin")
     deb_sha = sha256_file(debian_tar)

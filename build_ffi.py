@@ -79,8 +79,10 @@ SANITIZERS = ("address", "undefined")
 PROVISION_VARS = ("LIBBPF_SRC", "LIBBPF_SRC_TARBALL", "LIBBPF_SRC_SHA256",
                   "LIBBPF_PY_VENDOR_BUILD")
 
-_FEDORA_DEV = "libbpf-devel"
+#: the module this script builds (setup.py names its extension after it)
 EXTENSION = "libbpf_py._libbpf"
+
+_FEDORA_DEV = "libbpf-devel"
 _DEBIAN_DEV = "libbpf-dev"
 
 

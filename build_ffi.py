@@ -6,6 +6,13 @@ assembles the version-gated declarations of ``libbpf_py/_cdefs`` and calls
 ``set_source``. The plan is printed to stderr so every build log says what was
 linked and how.
 
+Importing this file does nothing but define: setup.py's ``build_ext`` calls
+:func:`prepare` when it really compiles (so an sdist, the metadata steps of a
+PEP 517 build or ``egg_info`` never run pkg-config or fetch libbpf, and the plan
+is printed once per build). By hand: ``python build_ffi.py --plan`` prints the
+plan and stops, ``python build_ffi.py`` compiles the extension into the
+current directory.
+
 Build variables (the same meanings as bpftool's Makefile, except the default):
 
 ``LIBBPF_DYNAMIC``      ``1`` (default): link the shared libbpf.so.1.
@@ -17,6 +24,13 @@ Build variables (the same meanings as bpftool's Makefile, except the default):
 ``LIBBPF_PY_NO_RPATH``  ``1``: a dynamic build against ``LIBBPF_DIR`` records no
                         rpath; the loader then finds libbpf.so.1 through
                         ``LD_LIBRARY_PATH`` or the system's search path.
+``LIBBPF_SRC``          static builds without ``LIBBPF_DIR``: a libbpf source tree or
+                        ``.tar.gz`` to build the PIC libbpf.a from, offline
+                        (vendor/provision.py), instead of Debian's source package of
+                        the pinned version. ``LIBBPF_SRC_TARBALL`` is its older
+                        spelling for a tarball; ``LIBBPF_SRC_SHA256`` the checksum a
+                        tarball must have when it is not the pinned one.
+``LIBBPF_PY_VENDOR_BUILD``  where vendor/provision.py builds (default vendor/build/).
 ``LIBBPF_PY_SANITIZE``  ``address,undefined`` (or one of them): compile and link both
                         extensions, this one and ``_speedups`` (setup.py takes the
                         flags from :class:`BuildConfig`), with ``-fsanitize=...``.
@@ -37,25 +51,36 @@ What the build stamps into the extension (read back by ``libbpf_py/_buildinfo.py
                           reads the nodes from the loaded libbpf.so at run time.
 """
 
-# No "from __future__ import annotations": cffi exec()s this file outside
-# sys.modules, where dataclasses cannot resolve string annotations.
+# No "from __future__ import annotations": the tests run this file with runpy,
+# under a name dataclasses cannot always resolve string annotations in.
 
+import argparse
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import cffi
+import pkgconfig
 
 HERE = Path(__file__).resolve().parent
 MIN_VERSION = (1, 0)
 ACCEPTED_DYNAMIC = {"1": True, "0": False}
 ACCEPTED_NO_RPATH = {"": False, "0": False, "1": True}
 SANITIZERS = ("address", "undefined")
+#: the variables of vendor/provision.py that BuildConfig reads and hands on
+PROVISION_VARS = ("LIBBPF_SRC", "LIBBPF_SRC_TARBALL", "LIBBPF_SRC_SHA256",
+                  "LIBBPF_PY_VENDOR_BUILD")
+
+#: the module this script builds (setup.py names its extension after it)
+EXTENSION = "libbpf_py._libbpf"
 
 _FEDORA_DEV = "libbpf-devel"
 _DEBIAN_DEV = "libbpf-dev"
@@ -63,6 +88,11 @@ _DEBIAN_DEV = "libbpf-dev"
 
 class BuildError(Exception):
     """A build that cannot go on; the message is one sentence saying what to do."""
+
+
+def _absolute(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    return (path if path.is_absolute() else Path.cwd() / path).resolve()
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,9 @@ class BuildConfig:
     prefix: Optional[Path]
     rpath: bool
     sanitize: Tuple[str, ...] = ()  # subset of SANITIZERS, in that order
+    source: Optional[Path] = None  # LIBBPF_SRC: a libbpf source tree or tarball
+    source_sha256: Optional[str] = None  # LIBBPF_SRC_SHA256
+    vendor_build: Optional[Path] = None  # LIBBPF_PY_VENDOR_BUILD
 
     @property
     def sanitizer_compile_args(self) -> List[str]:
@@ -86,6 +119,18 @@ class BuildConfig:
     @property
     def sanitizer_link_args(self) -> List[str]:
         return [f"-fsanitize={','.join(self.sanitize)}"] if self.sanitize else []
+
+    def provision_environ(self, base: Mapping[str, str]) -> Dict[str, str]:
+        """``base`` (the inherited environment) with vendor/provision.py's variables
+        replaced by what this config read, so the child sees exactly these."""
+        env = {k: v for k, v in base.items() if k not in PROVISION_VARS}
+        if self.source is not None:
+            env["LIBBPF_SRC"] = str(self.source)
+        if self.source_sha256:
+            env["LIBBPF_SRC_SHA256"] = self.source_sha256
+        if self.vendor_build is not None:
+            env["LIBBPF_PY_VENDOR_BUILD"] = str(self.vendor_build)
+        return env
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "BuildConfig":
@@ -112,22 +157,60 @@ class BuildConfig:
         prefix_raw = environ.get("LIBBPF_DIR", "").strip()
         prefix = None
         if prefix_raw:
-            prefix = Path(prefix_raw).expanduser()
-            if not prefix.is_absolute():
-                prefix = (Path.cwd() / prefix)
-            prefix = prefix.resolve()
+            prefix = _absolute(prefix_raw)
             if not prefix.is_dir():
                 raise BuildError(
                     f"LIBBPF_DIR={prefix_raw} does not exist or is not a directory: "
                     "point it at an installed libbpf prefix (with include/bpf/ and "
                     "lib/, lib64/ or lib/<multiarch>/), or unset it."
                 )
+        dynamic = ACCEPTED_DYNAMIC[raw]
+        source = cls._source(environ, dynamic, prefix)
+        sha = environ.get("LIBBPF_SRC_SHA256", "").strip().lower()
+        if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise BuildError(f"LIBBPF_SRC_SHA256={sha} is not a sha256 (64 hex digits).")
+        vendor_raw = environ.get("LIBBPF_PY_VENDOR_BUILD", "").strip()
         return cls(
-            dynamic=ACCEPTED_DYNAMIC[raw],
+            dynamic=dynamic,
             prefix=prefix,
             rpath=not ACCEPTED_NO_RPATH[no_rpath],
             sanitize=tuple(s for s in SANITIZERS if s in asked),
+            source=source,
+            source_sha256=sha or None,
+            vendor_build=_absolute(vendor_raw) if vendor_raw else None,
         )
+
+    @staticmethod
+    def _source(environ: Mapping[str, str], dynamic: bool,
+                prefix: Optional[Path]) -> Optional[Path]:
+        """LIBBPF_SRC (or its older tarball spelling), checked against the mode."""
+        given = [(name, environ.get(name, "").strip())
+                 for name in ("LIBBPF_SRC", "LIBBPF_SRC_TARBALL")]
+        given = [(name, value) for name, value in given if value]
+        if not given:
+            return None
+        if len(given) > 1:
+            raise BuildError("LIBBPF_SRC and LIBBPF_SRC_TARBALL are both set: set only "
+                             "LIBBPF_SRC, to a libbpf source tree or .tar.gz.")
+        name, value = given[0]
+        if dynamic:
+            raise BuildError(
+                f"{name} is set but LIBBPF_DYNAMIC is not 0: a libbpf source is built into "
+                "a static extension only; set LIBBPF_DYNAMIC=0, or install libbpf from that "
+                "source and point LIBBPF_DIR at the prefix, or unset it.")
+        if prefix is not None:
+            raise BuildError(
+                f"{name} and LIBBPF_DIR are both set: a static build takes its libbpf.a "
+                "from one of them; unset one.")
+        path = _absolute(value)
+        if not (path.is_dir() or path.is_file()):
+            raise BuildError(f"{name}={value} does not exist: point it at a libbpf source "
+                             "tree (the directory holding src/ and include/) or a "
+                             "libbpf .tar.gz.")
+        if name == "LIBBPF_SRC_TARBALL" and not path.is_file():
+            raise BuildError(f"LIBBPF_SRC_TARBALL={value} is not a file: name a libbpf "
+                             ".tar.gz, or set LIBBPF_SRC to a source tree.")
+        return path
 
 
 @dataclass(frozen=True)
@@ -151,6 +234,7 @@ class LinkPlan:
         rows = [
             ("LIBBPF_DYNAMIC", "1" if config.dynamic else "0"),
             ("LIBBPF_DIR", str(config.prefix) if config.prefix else "(unset)"),
+            *([("LIBBPF_SRC", str(config.source))] if config.source else []),
             ("mode", self.mode),
             ("origin", self.origin),
             ("headers", f"{self.include_dir} (libbpf {major}.{minor})"),
@@ -165,8 +249,6 @@ class LinkPlan:
 
 
 def multiarch() -> str:
-    import sysconfig
-
     return str(sysconfig.get_config_var("MULTIARCH") or "")
 
 
@@ -227,8 +309,6 @@ def check_pic_archive(archive: Path) -> None:
     R_X86_64_PC32 references to global symbols are fine in an executable and
     fatal in a shared object. So try the link that matters, into a scratch file.
     """
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="libbpf_py-pic-") as tmp:
         cmd = ["cc", "-shared", "-o", str(Path(tmp) / "probe.so"), "-Wl,--whole-archive",
                str(archive), "-Wl,--no-whole-archive", "-lelf", "-lz"]
@@ -254,8 +334,6 @@ def check_pic_archive(archive: Path) -> None:
 
 def static_deps() -> List[str]:
     """libelf and zlib, which a static libbpf needs; fail clearly without them."""
-    import pkgconfig
-
     missing = [dev for pc, dev in (("libelf", "libelf-dev"), ("zlib", "zlib1g-dev"))
                if not pkgconfig.exists(pc)]
     if missing:
@@ -266,14 +344,16 @@ def static_deps() -> List[str]:
     return ["elf", "z"]
 
 
-def vendored_prefix() -> Path:
+def vendored_prefix(config: BuildConfig) -> Path:
+    """The prefix vendor/provision.py builds a PIC libbpf.a into (LIBBPF_SRC or the pin)."""
     script = HERE / "vendor" / "provision.py"
     if not script.is_file():
         raise BuildError(f"{script} is missing: a static build without LIBBPF_DIR needs it.")
-    print("libbpf_py build: building the vendored PIC libbpf (vendor/provision.py static)",
+    source = f"LIBBPF_SRC={config.source}" if config.source else "the pinned version"
+    print(f"libbpf_py build: building a PIC libbpf from {source} (vendor/provision.py static)",
           file=sys.stderr)
     proc = subprocess.run([sys.executable, str(script), "static"], stdout=subprocess.PIPE,
-                          text=True)
+                          text=True, env=config.provision_environ(os.environ))
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         raise BuildError(
@@ -284,7 +364,7 @@ def vendored_prefix() -> Path:
 
 
 def plan_static(config: BuildConfig) -> LinkPlan:
-    prefix = config.prefix or vendored_prefix()
+    prefix = config.prefix or vendored_prefix(config)
     origin = "LIBBPF_DIR" if config.prefix else "vendored"
     include = prefix_include(prefix)
     version = read_header_version(include)
@@ -313,8 +393,6 @@ def plan_dynamic(config: BuildConfig) -> LinkPlan:
             include_dirs=[str(include)], library_dirs=[str(libdir)], libraries=["bpf"],
             runtime_library_dirs=[str(libdir)] if config.rpath else [],
         )
-    import pkgconfig
-
     if not pkgconfig.exists("libbpf"):
         raise BuildError(
             "pkg-config finds no libbpf: install libbpf's development files "
@@ -374,8 +452,6 @@ def provisioned_source(prefix: Path) -> Optional[Path]:
 
 def load_by_path(name: str, path: Path):  # type: ignore[no-untyped-def]
     """Import a file of libbpf_py without importing libbpf_py (not built yet)."""
-    import importlib.util
-
     is_pkg = path.name == "__init__.py"
     spec = importlib.util.spec_from_file_location(
         name, path, submodule_search_locations=[str(path.parent)] if is_pkg else None)
@@ -481,8 +557,12 @@ def version_map_text(source: str, nodes: Mapping[str, List[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
-    config = BuildConfig.from_environ(environ)
+def prepare(config: BuildConfig) -> Tuple[cffi.FFI, Dict[str, List[str]]]:
+    """Plan the link (printed once, here), and make the FFI of ``libbpf_py._libbpf``.
+
+    Returns the FFI, ``set_source`` already called, and the keyword arguments of
+    that call, which setup.py gives the extension it compiles.
+    """
     plan = make_plan(config)
     print(plan.describe(config), file=sys.stderr)
     cdefs = load_cdefs()
@@ -506,25 +586,26 @@ def make_builder(environ: Mapping[str, str]) -> cffi.FFI:
     ]) + "\n"
     ffi = cffi.FFI()
     ffi.cdef(assembly.cdef + _SHIM_CDEF)
-    source = ("#define _GNU_SOURCE\n#include <dlfcn.h>\n" + assembly.source
-              + _SHIM_SOURCE % {"info": _c_string(info),
-                                "versions": _c_string(version_map_text(source, nodes))})
-    ffi.set_source(
-        "libbpf_py._libbpf",
-        source,
+    # Python.h, which cffi includes first, already defines _GNU_SOURCE (for dladdr)
+    c_source = ("#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n#include <dlfcn.h>\n"
+                + assembly.source
+                + _SHIM_SOURCE % {"info": _c_string(info),
+                                  "versions": _c_string(version_map_text(source, nodes))})
+    kwargs: Dict[str, List[str]] = {
         # + libbpf_py/ for _speedups.h, the table libbpf_py._speedups calls through
-        include_dirs=[*plan.include_dirs, cdefs.INCLUDE_DIR],
-        library_dirs=plan.library_dirs,
-        libraries=plan.libraries,
-        extra_objects=plan.extra_objects,
-        extra_link_args=plan.extra_link_args + config.sanitizer_link_args,
-        runtime_library_dirs=plan.runtime_library_dirs,
+        "include_dirs": [*plan.include_dirs, cdefs.INCLUDE_DIR],
+        "library_dirs": plan.library_dirs,
+        "libraries": plan.libraries,
+        "extra_objects": plan.extra_objects,
+        "extra_link_args": plan.extra_link_args + config.sanitizer_link_args,
+        "runtime_library_dirs": plan.runtime_library_dirs,
         # A declaration that disagrees with the real header is an error, not a warning.
-        extra_compile_args=["-Werror=implicit-function-declaration",
-                            "-Werror=incompatible-pointer-types",
-                            "-Werror=int-conversion", *config.sanitizer_compile_args],
-    )
-    return ffi
+        "extra_compile_args": ["-Werror=implicit-function-declaration",
+                               "-Werror=incompatible-pointer-types",
+                               "-Werror=int-conversion", *config.sanitizer_compile_args],
+    }
+    ffi.set_source(EXTENSION, c_source, **kwargs)
+    return ffi, kwargs
 
 
 def read_config(environ: Mapping[str, str]) -> BuildConfig:
@@ -535,15 +616,26 @@ def read_config(environ: Mapping[str, str]) -> BuildConfig:
         sys.exit(f"libbpf_py build error: {exc}")
 
 
-# cffi executes this file as a script body (__name__ "__cffi__"), as do the tests
-# (runpy) and `python build_ffi.py`: then it builds. Imported as the module
-# build_ffi (setup.py does, for the flags _speedups shares), it only defines.
-if __name__ != "build_ffi":
+def prepare_or_exit(config: BuildConfig) -> Tuple[cffi.FFI, Dict[str, List[str]]]:
+    """:func:`prepare`, a build that cannot go on ending with its sentence."""
     try:
-        ffibuilder = make_builder(os.environ)
+        return prepare(config)
     except BuildError as exc:
         sys.exit(f"libbpf_py build error: {exc}")
 
 
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="build_ffi.py",
+        description="Plan and build libbpf_py._libbpf from the build variables in the "
+                    "environment (setup.py does this in its build_ext step).")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the plan (what is linked, and how) and stop")
+    args = parser.parse_args(argv)
+    ffi, _ = prepare_or_exit(read_config(os.environ))
+    if not args.plan:
+        ffi.compile(verbose=True)  # into the current directory, as cffi does
+
+
 if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)
+    main()

@@ -11,6 +11,7 @@ from . import log
 from ._binding import BUILD, BuildInfo
 from ._features import Feature, Features, features
 from ._info import LinkInfo, ProgramInfo
+from ._version import __version__
 from .btf import Btf, BtfKind, BtfType
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
@@ -34,8 +35,6 @@ from .program import Program, TestRunResult
 from .ringbuf import Batch, Ring, RingBuffer
 from .skeleton import ReadOnlyError, Skeleton
 from .user_ringbuf import Reservation, UserRingBuffer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AlreadyLoadedError",

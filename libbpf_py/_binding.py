@@ -13,6 +13,7 @@ naming the header version, the runtime version and the library path.
 
 from __future__ import annotations
 
+import os.path
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
@@ -23,14 +24,9 @@ from .errors import LibbpfVersionError
 Version = Tuple[int, int]
 
 
-def _version(text: str) -> Version:
-    major, _, minor = text.partition(".")
-    return int(major), int(minor.split(".")[0] or 0)
-
-
 def _runtime_of(path: str) -> str:
     """libbpf_version_string() of the libbpf.so at ``path``, loaded with ctypes."""
-    import ctypes
+    import ctypes  # only on this failure path: not worth its import time otherwise
 
     try:
         handle = ctypes.CDLL(path)
@@ -105,13 +101,15 @@ class BuildInfo:
         }
 
 
-def _read_build_info() -> BuildInfo:
-    facts = _buildinfo.parse(ffi.string(_raw_lib.libbpf_py_build_info()).decode())
+#: the facts build_ffi.py stamped into the extension (the extension of this tree
+#: always carries every key read here)
+_FACTS: Dict[str, str] = _buildinfo.parse(ffi.string(_raw_lib.libbpf_py_build_info()).decode())
+
+
+def _read_build_info(facts: Dict[str, str]) -> BuildInfo:
     loaded = _raw_lib.libbpf_py_loaded_library()
     loaded_path = ffi.string(loaded).decode() if loaded != ffi.NULL else None
     mode = facts["mode"]
-    import os.path
-
     import_path = _buildinfo.extension_path() or ""
     return BuildInfo(
         mode=mode,
@@ -123,12 +121,12 @@ def _read_build_info() -> BuildInfo:
         extension_path=import_path,
         linked_library=facts["library_file"],
         include_dir=facts["include_dir"],
-        rpath=facts.get("rpath") or None,
-        sanitize=tuple(s for s in facts.get("sanitize", "").split(",") if s),
+        rpath=facts["rpath"] or None,
+        sanitize=tuple(s for s in facts["sanitize"].split(",") if s),
     )
 
 
-BUILD = _read_build_info()
+BUILD = _read_build_info(_FACTS)
 HEADER_VERSION: Version = BUILD.header_version
 RUNTIME_VERSION: Version = (int(_raw_lib.libbpf_major_version()),
                             int(_raw_lib.libbpf_minor_version()))
@@ -142,20 +140,9 @@ if BUILD.mode == "dynamic" and RUNTIME_VERSION < HEADER_VERSION:
     )
 
 
-def _omitted() -> Dict[str, str]:
-    """The declared functions this build left out, stamped by build_ffi.py."""
-    facts = _buildinfo.parse(ffi.string(_raw_lib.libbpf_py_build_info()).decode())
-    if "omitted" in facts:
-        return _buildinfo.parse_omitted(facts["omitted"])
-    # an extension built before the build stamped the list
-    from . import _cdefs
-
-    return dict(_cdefs.assemble(HEADER_VERSION).omitted)
-
-
 #: the functions this build left out because its headers are older, name -> the
 #: version node they need (stamped at build time: no declaration parsing at import)
-OMITTED: Dict[str, str] = _omitted()
+OMITTED: Dict[str, str] = _buildinfo.parse_omitted(_FACTS["omitted"])
 _DECLARED: Dict[str, str] = {}
 
 
@@ -165,6 +152,8 @@ def declared() -> Dict[str, str]:
     Read from ``libbpf_py._cdefs`` on first use (a few ms), not at import.
     """
     if not _DECLARED:
+        # here, not at the top: the declarations cost ~10 ms of import that only
+        # the probe and the tests need
         from . import _cdefs
 
         _DECLARED.update(_cdefs.declared_functions())

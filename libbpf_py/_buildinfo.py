@@ -12,6 +12,7 @@ libbpf linked in has no ``.gnu.version_d`` of its own left to read at run time.
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Dict, List, Optional, Tuple
 
 SECTION = ".libbpf_py.buildinfo"
@@ -55,6 +56,7 @@ def parse_versions(text: str) -> Tuple[str, Dict[str, List[str]]]:
 
 
 def _read_section(path: str, name: str) -> Optional[str]:
+    # pyelftools (~20 ms) only when a file is read: not at the import of libbpf_py
     from elftools.elf.elffile import ELFFile  # type: ignore[import-untyped,unused-ignore]
 
     with open(path, "rb") as f:
@@ -79,8 +81,6 @@ def read_versions_from_file(path: str) -> Optional[Tuple[str, Dict[str, List[str
 
 def mapped_libbpf() -> List[str]:
     """Real paths of every libbpf.so* mapped into this process (/proc/self/maps)."""
-    import os
-
     paths = set()
     with open("/proc/self/maps") as f:
         for line in f:

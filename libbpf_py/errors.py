@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Type
 
 
 class LibbpfError(OSError):
@@ -186,8 +186,3 @@ def check_ptr(ptr: Any, what: str) -> Any:
     if ptr == ffi.NULL:
         raise make_error(ffi.errno or 22, what)
     return ptr
-
-
-def errno_pair(ret: int) -> Tuple[bool, int]:
-    """(failed, positive errno) for a libbpf return of 0 / -errno."""
-    return (ret < 0, -ret if ret < 0 else 0)

@@ -1,38 +1,40 @@
 """build_ffi.py: the environment, finding libbpf, and every bad input.
 
 Each bad input must stop the build with one clear sentence that says what to
-install or set. The builder is run as cffi runs it (the file executed as a
-script body); it fails before compiling anything.
+install or set. The builder is run as ``python build_ffi.py --plan``, the step
+setup.py's build_ext runs first; it fails before compiling anything.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import runpy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import pytest
 
 import libbpf_py
+from libbpf_py import _binding, _buildinfo
 
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "build_ffi.py"
 SYSTEM_INCLUDE = Path("/usr/include")
 
 BUILD_VARS = ("LIBBPF_DYNAMIC", "LIBBPF_DIR", "LIBBPF_PY_NO_RPATH", "LIBBPF_PY_SANITIZE",
-              "PKG_CONFIG_LIBDIR", "PKG_CONFIG_PATH")
+              "LIBBPF_SRC", "LIBBPF_SRC_TARBALL", "LIBBPF_SRC_SHA256", "PKG_CONFIG_LIBDIR",
+              "PKG_CONFIG_PATH")
 
 
 def run_builder(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in BUILD_VARS}
     clean.update(env)
-    code = ("import runpy, sys; sys.argv = ['build_ffi.py']; "
-            f"runpy.run_path({str(BUILDER)!r}, run_name='libbpf_py_build_test')")
-    return subprocess.run([sys.executable, "-c", code], env=clean, cwd=tmp_path,
+    return subprocess.run([sys.executable, str(BUILDER), "--plan"], env=clean, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -185,3 +187,118 @@ def test_build_facts_are_readable_from_python() -> None:
     else:
         assert info.library_path is None
         assert info.origin in ("vendored", "LIBBPF_DIR")
+
+
+def test_version_is_written_once() -> None:
+    """libbpf_py/_version.py holds it; the metadata, the package and Debian agree."""
+    import importlib.metadata
+
+    from libbpf_py import _version
+
+    assert libbpf_py.__version__ == _version.__version__
+    assert importlib.metadata.version("libbpf_py") == libbpf_py.__version__
+    project = (REPO / "pyproject.toml").read_text()
+    assert not re.search(r"^version\s*=", project, re.M), "pyproject.toml writes a version"
+    assert re.search(r'^dynamic = \[.*"version".*\]', project, re.M)
+    init = (REPO / "libbpf_py" / "__init__.py").read_text()
+    assert "from ._version import __version__" in init
+    assert not re.search(r"^__version__\s*=", init, re.M)
+    # Debian's own version: upstream part, without epoch and Debian revision
+    head = (REPO / "debian" / "changelog").read_text().splitlines()[0]
+    match = re.match(r"^libbpf-py \(([^)]+)\)", head)
+    assert match, head
+    debian = match.group(1).split(":", 1)[-1].rsplit("-", 1)[0]
+    assert debian == libbpf_py.__version__, (head, libbpf_py.__version__)
+
+
+def test_python_floor_is_the_same_everywhere() -> None:
+    """requires-python is what ruff, mypy and vermin (tox lint) check against."""
+    project = (REPO / "pyproject.toml").read_text()
+    floor = re.search(r'^requires-python = ">=3\.(\d+)"', project, re.M)
+    assert floor, "requires-python is not a plain >=3.N floor"
+    minor = floor.group(1)
+    assert f'target-version = "py3{minor}"' in project
+    assert f'python_version = "3.{minor}"' in project
+    assert f"vermin -q --no-tips --violations -t=3.{minor}- " in (REPO / "tox.ini").read_text()
+    assert sys.version_info >= (3, int(minor))
+
+
+def _pinned_source() -> Tuple[Path, Path]:
+    """The pinned libbpf source provision.py keeps: (unpacked tree, orig tarball)."""
+    pin = json.loads((REPO / "vendor" / "libbpf.pin").read_text())["libbpf"]
+    base = Path(os.environ.get("LIBBPF_PY_VENDOR_BUILD") or REPO / "vendor" / "build")
+    tree = base / "src" / f"libbpf-{pin['version']}"
+    tarball = base / "downloads" / pin["orig_tarball"]
+    if not (tree.is_dir() and tarball.is_file()):
+        proc = subprocess.run([sys.executable, str(REPO / "vendor" / "provision.py"), "source"],
+                              capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return tree, tarball
+
+
+@pytest.mark.parametrize("form", ["tree", "tarball"])
+def test_static_build_from_libbpf_src_is_offline(tmp_path: Path, form: str) -> None:
+    """LIBBPF_SRC (a source tree or its tarball) builds a static extension with no network.
+
+    The build runs in a network namespace of its own, which has no network at all,
+    and provision.py builds into an empty directory, so nothing can come from the
+    vendored copy, a cache or a mirror. The tarball is built into an extension and
+    audited; the tree (the same source) is planned only, which builds its libbpf.a.
+    """
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("this test needs root and unshare (util-linux) to cut the network off")
+    tree, tarball = _pinned_source()
+    vendor_build = tmp_path / "vendor-build"
+    out = tmp_path / "out"
+    out.mkdir()
+    clean = {k: v for k, v in os.environ.items() if k not in BUILD_VARS}
+    clean.update(LIBBPF_DYNAMIC="0", LIBBPF_SRC=str(tree if form == "tree" else tarball),
+                 LIBBPF_PY_VENDOR_BUILD=str(vendor_build))
+    plan_only = ["--plan"] if form == "tree" else []
+    proc = subprocess.run(["unshare", "--net", "--", sys.executable, str(BUILDER), *plan_only],
+                          env=clean, cwd=out, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("libbpf_py build: mode") == 1, proc.stderr
+    assert "libbpf_py build: LIBBPF_SRC" in proc.stderr
+    # provision.py never set up its apt list, let alone downloaded
+    assert not (vendor_build / "apt").exists() and not (vendor_build / "downloads").exists()
+    stamp = json.loads((vendor_build / "libbpf-1.5.0-static" / "provision-stamp.json")
+                       .read_text())
+    assert stamp["identity"]["origin"] == (f"tree {tree.resolve()}" if form == "tree"
+                                           else f"tarball {tarball.resolve()}")
+    if plan_only:
+        return
+    (extension,) = (out / "libbpf_py").glob("_libbpf*.so")
+    facts = _buildinfo.read_from_file(str(extension))
+    assert facts["mode"] == "static" and facts["origin"] == "vendored"
+    assert Path(facts["library_file"]).is_relative_to(vendor_build)
+    source, nodes = _buildinfo.read_versions_from_file(str(extension)) or ("", {})
+    assert source.startswith("version script") and "LIBBPF_1.5.0" in nodes
+    audit = subprocess.run([sys.executable, "-m", "libbpf_py", "linkcheck", "--json",
+                            str(extension)], capture_output=True, text=True, timeout=120)
+    assert json.loads(audit.stdout)["verdict"] == "static", audit.stdout + audit.stderr
+
+
+@pytest.mark.parametrize("env, needles", [
+    ({"LIBBPF_DYNAMIC": "0", "LIBBPF_SRC": "{tmp}/nowhere"}, ("LIBBPF_SRC=", "does not exist")),
+    ({"LIBBPF_SRC": "{tmp}"}, ("LIBBPF_SRC is set", "LIBBPF_DYNAMIC=0")),
+    ({"LIBBPF_DYNAMIC": "0", "LIBBPF_SRC": "{tmp}", "LIBBPF_DIR": "{tmp}"},
+     ("LIBBPF_SRC and LIBBPF_DIR",)),
+    ({"LIBBPF_DYNAMIC": "0", "LIBBPF_SRC": "{tmp}", "LIBBPF_SRC_TARBALL": "{tmp}"},
+     ("LIBBPF_SRC and LIBBPF_SRC_TARBALL",)),
+    ({"LIBBPF_DYNAMIC": "0", "LIBBPF_SRC_TARBALL": "{tmp}"}, ("is not a file",)),
+    ({"LIBBPF_DYNAMIC": "0", "LIBBPF_SRC": "{tmp}", "LIBBPF_SRC_SHA256": "abc"},
+     ("LIBBPF_SRC_SHA256=abc", "64 hex")),
+])
+def test_libbpf_src_values_are_strict(tmp_path: Path, env: Dict[str, str],
+                                      needles: Tuple[str, ...]) -> None:
+    env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
+    assert_one_sentence(run_builder(tmp_path, **env), *needles)
+
+
+def test_extension_carries_every_fact_the_binding_reads() -> None:
+    """No fallback for an extension without them: this tree's build stamps them all."""
+    facts = _buildinfo.read_from_file(libbpf_py.build_info().extension_path)
+    assert set(facts) == {"mode", "origin", "header_version", "include_dir", "library_file",
+                          "rpath", "sanitize", "omitted"}
+    assert _binding.OMITTED == _buildinfo.parse_omitted(facts["omitted"])

@@ -345,14 +345,14 @@ def mirror_uri() -> str:
     if not tried:
         fail(
             f"neither {DEB822_SOURCES} (deb822) nor {ONE_LINE_SOURCES} (one-line) exists, so the "
-            "Debian mirror is unknown: set LIBBPF_SRC or LIBBPF_SRC_TARBALL to build from local "
-            "source instead"
+            "Debian mirror is unknown: set LIBBPF_SRC to a local libbpf source tree or "
+            "tarball instead"
         )
     fail(
         f"{' and '.join(tried)} {'names' if len(tried) == 1 else 'name'} no Debian mirror for "
         "the release (no deb822 'URIs:' stanza or one-line 'deb URI suite' entry for "
         f"{codename or 'a non-security suite'}): set "
-        "LIBBPF_SRC or LIBBPF_SRC_TARBALL to build from local source instead"
+        "LIBBPF_SRC to a local libbpf source tree or tarball instead"
     )
 
 
@@ -436,8 +436,8 @@ class Apt:
             ["apt-get", "-q", *self.options(), "update"],
             what="apt-get update on the private list",
             hint=f"check that the mirror in {rel(self.sources)} is reachable and serves suites "
-            f"{self.pin.bin_suite} and {', '.join(self.pin.src_suites)}, or set LIBBPF_SRC / "
-            "LIBBPF_SRC_TARBALL to build from local source",
+            f"{self.pin.bin_suite} and {', '.join(self.pin.src_suites)}, or set LIBBPF_SRC to a "
+            "local libbpf source tree or tarball",
         )
         self.marker.write_text(json.dumps({"sources": content}) + "\n", encoding="utf-8")
         self._updated = True
@@ -555,7 +555,10 @@ def source_from_tree(env_value: str) -> Source:
     tree = Path(env_value).expanduser().resolve()
     described = f"LIBBPF_SRC={env_value}"
     if not tree.is_dir():
-        fail(f"{described} is not a directory; name the top of a libbpf source tree")
+        fail(
+            f"{described} does not exist; name the top of a libbpf source tree or a libbpf "
+            "source .tar.gz"
+        )
     if (
         not (tree / "src").is_dir()
         and (tree / "libbpf.map").is_file()
@@ -630,7 +633,7 @@ def apply_debian_patches(tree: Path, debian_tar: Path) -> tuple[str, ...]:
             ],
             what=f"applying Debian's patch {words[0]}",
             hint="the Debian source package does not fit its orig tarball; report it and use "
-            "LIBBPF_SRC_TARBALL",
+            "LIBBPF_SRC=/the/orig.tar.gz",
         )
         applied.append(words[0])
     return tuple(applied)
@@ -702,10 +705,12 @@ def unpack_source(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def source_from_tarball(env_value: str, pin: Pin, force: bool) -> Source:
+def source_from_tarball(
+    env_value: str, pin: Pin, force: bool, variable: str = "LIBBPF_SRC_TARBALL"
+) -> Source:
     archive = Path(env_value).expanduser().resolve()
     if not archive.is_file():
-        fail(f"LIBBPF_SRC_TARBALL={env_value} does not exist; name a libbpf source .tar.gz")
+        fail(f"{variable}={env_value} does not exist; name a libbpf source .tar.gz")
     override = os.environ.get("LIBBPF_SRC_SHA256", "").strip().lower()
     if override and not re.fullmatch(r"[0-9a-f]{64}", override):
         fail(f"LIBBPF_SRC_SHA256={override} is not a sha256 (64 hex digits)")
@@ -777,7 +782,7 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
                 fail(
                     f"the Debian mirror no longer serves {pin.src_package} {pin.version} source "
                     f"in suites {', '.join(pin.src_suites)} (it has "
-                    f"{', '.join(available) or 'none'}); set LIBBPF_SRC_TARBALL to a "
+                    f"{', '.join(available) or 'none'}); set LIBBPF_SRC to a "
                     f"libbpf-{pin.version} tarball with sha256 {pin.orig_sha256}"
                 )
             version = newer[0]
@@ -794,19 +799,19 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
             ["source", "--download-only", f"{pin.src_package}={strip_epoch(version)}"],
             downloads,
             what=f"apt-get source {pin.src_package}={strip_epoch(version)}",
-            hint="set LIBBPF_SRC_TARBALL to a local libbpf tarball instead",
+            hint="set LIBBPF_SRC to a local libbpf tarball instead",
         )
         dsc_files = parse_dsc_files(downloads / f"{pin.src_package}_{strip_epoch(version)}.dsc")
         if pin.orig_tarball not in dsc_files:
             fail(
                 f"Debian's {pin.src_package} {version} is not built from {pin.orig_tarball}; "
-                f"update {rel(PIN_FILE)} or set LIBBPF_SRC_TARBALL"
+                f"update {rel(PIN_FILE)} or set LIBBPF_SRC to a libbpf tarball"
             )
         debian_name = next((n for n in dsc_files if ".debian.tar." in n), None)
         if debian_name is None:
             fail(
                 f"Debian's {pin.src_package} {version} has no debian tarball; set "
-                "LIBBPF_SRC_TARBALL instead"
+                "LIBBPF_SRC to a libbpf tarball instead"
             )
         debian_tar = downloads / debian_name
     actual = sha256_file(orig)
@@ -814,7 +819,7 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
         fail(
             f"checksum mismatch for Debian's {orig.name}: its sha256 is {actual} but "
             f"{rel(PIN_FILE)} expects {pin.orig_sha256}; check the mirror, or build from a "
-            "tarball you trust with LIBBPF_SRC_TARBALL and LIBBPF_SRC_SHA256"
+            "tarball you trust with LIBBPF_SRC and LIBBPF_SRC_SHA256"
         )
     log(f"{orig.name}: sha256 {actual} verified against the pin")
     deb_sha = sha256_file(debian_tar)
@@ -830,12 +835,15 @@ _RESOLVED: list[Source] = []
 
 
 def resolve_source(pin: Pin, apt: Apt, force: bool) -> Source:
-    """LIBBPF_SRC, else LIBBPF_SRC_TARBALL, else Debian's source package (once per run)."""
+    """LIBBPF_SRC (a tree or a tarball), else LIBBPF_SRC_TARBALL (its older spelling for a
+    tarball), else Debian's source package (once per run). Only the last uses the network."""
     if _RESOLVED:
         return _RESOLVED[0]
     tree = os.environ.get("LIBBPF_SRC", "").strip()
     tarball = os.environ.get("LIBBPF_SRC_TARBALL", "").strip()
-    if tree:
+    if tree and Path(tree).expanduser().is_file():
+        source = source_from_tarball(tree, pin, force, variable="LIBBPF_SRC")
+    elif tree:
         source = source_from_tree(tree)
     elif tarball:
         source = source_from_tarball(tarball, pin, force)
@@ -1273,8 +1281,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch and build the libbpf copies libbpf_py tests and links against, under "
         "vendor/build/. The last line on stdout is the absolute prefix path.",
         epilog="Source of the 1.5.0 builds, first match wins: LIBBPF_SRC=/libbpf/tree (used as "
-        "is), LIBBPF_SRC_TARBALL=/file.tar.gz (sha256 checked against the pin, or against "
-        "LIBBPF_SRC_SHA256), else Debian's source package through a private apt list.",
+        "is) or LIBBPF_SRC=/file.tar.gz (sha256 checked against the pin, or against "
+        "LIBBPF_SRC_SHA256; LIBBPF_SRC_TARBALL is the older spelling), else Debian's source "
+        "package through a private apt list. Only the last needs the network.",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

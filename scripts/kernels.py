@@ -402,11 +402,23 @@ def run_kernel(vng: Path, udev: Path, kernel: Kernel, kvm: bool, pytest_args: li
     status = int(status_file.read_text()) if status_file.is_file() else None
     counts = junit_counts(results / "junit.xml")
     summary: dict[str, object] = {
-        "series": kernel.series, "release": kernel.release, "accel": "kvm" if kvm else "tcg",
+        "series": kernel.series, "label": _label(python), "release": kernel.release,
+        "accel": "kvm" if kvm else "tcg",
         "vng_status": rc, "pytest_status": status, "seconds": round(seconds, 1), **counts,
     }
     (results / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def print_failure(summary: dict[str, object]) -> None:
+    """What a failed guest printed last: CI logs keep only this command's output, not
+    the console.log files, so the reason must be printed here."""
+    log = RESULTS / f"{summary['series']}{summary['label']}" / "console.log"
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    tail = [line for line in lines if line.strip()][-FAILURE_TAIL:]
+    print(f"\n--- {summary['release']}: the last {len(tail)} lines of {log} ---")
+    for line in tail:
+        print(f"    {line}")
 
 
 def _label(python: Path) -> str:
@@ -417,6 +429,9 @@ def _label(python: Path) -> str:
 
 
 #: the tests that record which attach kinds fire (conftest.record_kind)
+#: how many lines of a failed guest's console.log are printed
+FAILURE_TAIL = 40
+
 KIND_TESTS = ["tests/test_attach_refused.py", "tests/test_attach_new.py",
               "tests/test_attach.py::test_struct_ops_tcp_congestion_control"]
 
@@ -454,6 +469,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                              "(default: at once, the CPUs shared out; the guests' output is "
                              "then only in their console.log)")
     args, pytest_args = parser.parse_known_args(argv)
+    # absolute, for the guest runs it from its results folder; not resolved, for a
+    # venv's bin/python is a symlink to the base interpreter and must stay the venv's
+    args.python = args.python.absolute()
     pytest_args = pytest_args or ["-q", "--durations=10", *DEFAULT_DESELECT, *DEFAULT_TESTS]
     try:
         check_host_tools()
@@ -505,6 +523,9 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"{s['error']:>5} {s['xfailed']:>7} {s['skipped']:>7} "
               f"{'-' if status is None else status!s:>6} {s['seconds']:>6}s")
         ok = ok and status == 0
+    for s in summaries:
+        if s["pytest_status"] != 0:
+            print_failure(s)
     print(f"results: {RESULTS}")
     return 0 if ok else 1
 

@@ -63,8 +63,8 @@ SERIES = {
 #: the kernel (TCG is too slow for the whole suite in CI's budget)
 DEFAULT_TESTS = [
     "tests/test_attach.py",
-    "tests/test_attach_new.py",
-    "tests/test_attach_refused.py",
+    "tests/test_attach_link_apis.py",
+    "tests/test_attach_kernel_config.py",
     "tests/test_events.py",
     "tests/test_object.py",
     "tests/test_probe.py",
@@ -432,7 +432,7 @@ def _label(python: Path) -> str:
 #: how many lines of a failed guest's console.log are printed
 FAILURE_TAIL = 40
 
-KIND_TESTS = ["tests/test_attach_refused.py", "tests/test_attach_new.py",
+KIND_TESTS = ["tests/test_attach_kernel_config.py", "tests/test_attach_link_apis.py",
               "tests/test_attach.py::test_struct_ops_tcp_congestion_control"]
 
 

@@ -460,7 +460,7 @@ def target_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def attach_o(kernel: None, compile_bpf: Callable[[str], Path]) -> Path:
-    """tests/bpf/attach.bpf.c compiled (test_attach.py, test_attach_new.py)."""
+    """tests/bpf/attach.bpf.c compiled (test_attach.py, test_attach_link_apis.py)."""
     return compile_bpf("attach")
 
 

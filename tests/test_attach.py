@@ -1,8 +1,8 @@
 """Attach kinds this kernel allows: each test attaches for real, triggers the
 event, checks the program ran (a slot of the ``counts`` map), and detaches.
 
-Kinds the kernel refuses are in test_attach_refused.py; kinds whose libbpf API
-is newer than 1.1 (tcx, netfilter, sockmap links) in test_attach_new.py.
+Kinds the kernel refuses are in test_attach_kernel_config.py; kinds whose libbpf API
+is newer than 1.1 (tcx, netfilter, sockmap links) in test_attach_link_apis.py.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ COUNT = int(os.environ.get("LIBBPF_PY_FUZZ_COUNT", "400"))
 SEED = int(os.environ.get("LIBBPF_PY_FUZZ_SEED", "14"))
 #: the objects mutated (the pinning ones are left out: they would pin under /sys/fs/bpf)
 CORPUS = ("minimal", "object", "maps", "skel", "btf_types", "events", "tailcall_lock",
-          "attach_new", "reject")
+          "attach_link_apis", "reject")
 MEMORY_LIMIT = 4 << 30  # RLIMIT_AS of the C child
 #: the Python child may also hold one section's private pre-load copy (at most
 #: skeleton.MAX_SECTION_SIZE bytes, what a mutant with a 2**31-1 byte .bss asks for)

@@ -31,7 +31,7 @@ def count(obj: BpfObject, slot: int) -> int:
 
 @pytest.fixture
 def new_o(kernel: None, compile_bpf: Compile) -> Path:
-    return compile_bpf("attach_new")
+    return compile_bpf("attach_link_apis")
 
 
 @contextlib.contextmanager

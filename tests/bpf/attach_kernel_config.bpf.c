@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kprobe kinds: refused where the kernel has no kprobes, fired where it has;
- * tests/test_attach_refused.py checks which. */
+ * tests/test_attach_kernel_config.py checks which. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>

@@ -81,7 +81,7 @@ def _kprobe_refusal(case: str) -> Optional[tuple[int, str, str]]:
 
 @pytest.fixture
 def kprobes_o(kernel: None, compile_bpf: Compile) -> Path:
-    return compile_bpf("attach_refused")
+    return compile_bpf("attach_kernel_config")
 
 
 @pytest.mark.parametrize(("case", "prog", "call", "trigger"), [

@@ -211,6 +211,20 @@ def test_version_is_written_once() -> None:
     assert debian == libbpf_py.__version__, (head, libbpf_py.__version__)
 
 
+def test_license_is_declared_and_shipped() -> None:
+    """One SPDX expression in the metadata; the license texts travel in the .dist-info
+    of whatever was installed (editable, sdist, wheel) and in the sdist."""
+    import importlib.metadata
+
+    spdx = "LGPL-2.1-or-later OR BSD-2-Clause"
+    meta = importlib.metadata.metadata("libbpf_py")
+    assert spdx in (meta.get("License-Expression"), meta.get("License")), dict(meta)
+    shipped = {Path(str(f)).name for f in importlib.metadata.files("libbpf_py") or ()}
+    assert {"LICENSE", "LGPL-2.1-or-later.txt", "BSD-2-Clause.txt"} <= shipped, shipped
+    assert "LICENSE" in (REPO / "MANIFEST.in").read_text()
+    assert "LGPL-2.1" in (REPO / "debian" / "copyright").read_text()
+
+
 def test_python_floor_is_the_same_everywhere() -> None:
     """requires-python is what ruff, mypy and vermin (tox lint) check against."""
     project = (REPO / "pyproject.toml").read_text()

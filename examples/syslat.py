@@ -24,21 +24,7 @@ from pathlib import Path
 from _common import add_seconds, parse_args, ready, repeat_until, run_main, write_object
 
 import libbpf_py
-
-
-def log2_hist_lines(counts: list[int], unit: str = "usecs", width: int = 40) -> list[str]:
-    """BCC's ``print_log2_hist`` layout.
-
-    Slot i holds the values 2**i to 2**(i+1) - 1 (slot 0: 0 and 1).
-    """
-    last = max((i for i, c in enumerate(counts) if c), default=-1)
-    lines = [f"{'':5}{unit:<19} : count    distribution"]
-    peak = max(counts, default=0)
-    for i in range(last + 1):
-        low, high = (0 if i == 0 else 1 << i), (1 << (i + 1)) - 1
-        stars = "*" * (counts[i] * width // peak) if peak else ""
-        lines.append(f"{low:>10} -> {high:<10} : {counts[i]:<8} |{stars:<{width}}|")
-    return lines
+from libbpf_py.hist import log2_hist
 
 
 def main() -> int:
@@ -66,7 +52,7 @@ def main() -> int:
             time.sleep(wait)
             if args.interval and not args.json and time.monotonic() - last >= args.interval:
                 last = time.monotonic()
-                print("\n".join(log2_hist_lines(list(skel.bss.hist))), "\n", flush=True)
+                print(log2_hist(list(skel.bss.hist)), "\n", flush=True)
 
         repeat_until(start, args.seconds, args.interval or 1.0, tick)
         skel.detach()
@@ -79,7 +65,7 @@ def main() -> int:
                           "avg_usecs": round(total_ns / calls / 1000, 3) if calls else None,
                           "hist": counts}, indent=2))
     else:
-        print("\n".join(log2_hist_lines(counts)))
+        print(log2_hist(counts))
         avg = f", average {total_ns / calls / 1000:.1f} usecs" if calls else ""
         print(f"\n{calls} system calls in {elapsed:.1f}s{avg}")
     return 0

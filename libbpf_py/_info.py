@@ -206,10 +206,9 @@ class LinkInfo(_Record):
 
 
 def link_type_name(ltype: int) -> str:
-    """The name of a link type, ``LinkType``'s member name in lower case
-    (``"tcx"``); the number as a string for a type no UAPI we know names."""
-    member = LinkType(ltype)
-    return member.name.lower() if not member.name.startswith("UNKNOWN_") else str(ltype)
+    """The name of a link type: ``str(LinkType(ltype))``, libbpf's name (``"tcx"``),
+    ``unknown(N)`` for a type neither libbpf nor any UAPI we know names."""
+    return str(LinkType(ltype))
 
 
 # The attach-specific union of struct bpf_link_info, for the members the binding's

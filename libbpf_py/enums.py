@@ -61,8 +61,47 @@ _LATER_NAMES: Dict[str, Dict[int, str]] = {
 }
 
 
+#: enum class -> the libbpf function that names its values (LIBBPF_1.0.0, the floor)
+_NAMERS: Dict[str, str] = {
+    "MapType": "libbpf_bpf_map_type_str",
+    "ProgType": "libbpf_bpf_prog_type_str",
+    "AttachType": "libbpf_bpf_attach_type_str",
+    "LinkType": "libbpf_bpf_link_type_str",
+}
+#: format() type characters that ask for the number, not the name
+_NUMBER_FORMATS = frozenset("bcdoxXneEfFgG%")
+_INT_MAX = (1 << 31) - 1
+
+
 class KernelEnum(enum.IntEnum, metaclass=_KernelEnumMeta):
-    """Base of the enums built from a kernel C enum; unknown values still convert."""
+    """Base of the enums built from a kernel C enum; unknown values still convert.
+
+    ``str()`` and ``format()`` give libbpf's own name of the value (``hash``,
+    ``socket_filter``, ``cgroup_inet_ingress``, ``raw_tracepoint``), the names bpftool
+    prints; a value the linked libbpf cannot name gives the member's name in lower case
+    (``tcx`` on a libbpf older than tcx) or ``unknown(N)``. ``int()``, comparisons and
+    a numeric format (``f"{t:d}"``) give the number.
+    """
+
+    @property
+    def libbpf_name(self) -> str:
+        """libbpf's name of this value, as bpftool prints it (see the class)."""
+        namer = _NAMERS.get(type(self).__name__)
+        value = int(self)
+        if namer is not None and value <= _INT_MAX:
+            name = getattr(lib, namer)(value)
+            if name != ffi.NULL:
+                return ffi.string(name).decode("ascii", "replace")
+        own = self._name_ or ""
+        return f"unknown({value})" if own.startswith("UNKNOWN_") or not own else own.lower()
+
+    def __str__(self) -> str:
+        return self.libbpf_name
+
+    def __format__(self, spec: str) -> str:
+        if spec and spec[-1] in _NUMBER_FORMATS:
+            return format(int(self), spec)
+        return format(self.libbpf_name, spec)
 
     @classmethod
     def _missing_(cls, value: object) -> Optional[KernelEnum]:

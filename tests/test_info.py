@@ -14,7 +14,7 @@ from conftest import Compile
 
 import libbpf_py
 from libbpf_py import BpfObject, LinkInfo, LinkType, MapInfo, MapType, ProgramInfo, ProgType, _info
-from libbpf_py._binding import BUILD, ffi
+from libbpf_py._binding import BUILD, ffi, lib
 from libbpf_py.enums import _LATER_NAMES
 from libbpf_py.errors import LibbpfError
 
@@ -205,7 +205,33 @@ def test_link_type_names_come_from_link_type() -> None:
     assert LinkType(11).name == "TCX" and LinkType(14).name == "SOCKMAP"
     assert _info.link_type_name(int(LinkType.XDP)) == "xdp"
     assert _info.link_type_name(10) == "netfilter" and _info.link_type_name(12) == "uprobe_multi"
-    assert _info.link_type_name(4000) == "4000"  # no UAPI we know names it
+    assert _info.link_type_name(4000) == "unknown(4000)"  # no UAPI we know names it
+
+
+@pytest.mark.parametrize("value, name", [
+    (MapType.HASH, "hash"), (MapType.PERCPU_ARRAY, "percpu_array"),
+    (ProgType.SOCKET_FILTER, "socket_filter"), (ProgType.XDP, "xdp"),
+    (libbpf_py.AttachType.CGROUP_INET_INGRESS, "cgroup_inet_ingress"),
+    (LinkType.RAW_TRACEPOINT, "raw_tracepoint"), (LinkType(11), "tcx"),
+    (LinkType(4000), "unknown(4000)"), (MapType(1 << 40), f"unknown({1 << 40})"),
+])
+def test_str_of_a_kernel_enum_is_libbpf_s_name(value: Any, name: str) -> None:
+    """str() and format() name the value as libbpf and bpftool do; numbers stay numbers."""
+    assert str(value) == f"{value}" == value.libbpf_name == name
+    assert f"{value:>20}" == f"{name:>20}"
+    assert f"{value:d}" == str(int(value)) and f"{value:x}" == format(int(value), "x")
+    assert value == int(value) and repr(value).startswith(f"<{type(value).__name__}.")
+
+
+def test_enum_names_are_the_linked_libbpf_s() -> None:
+    """Every value libbpf names is named by libbpf's own function, not by a table here."""
+    for enum_cls, fn in ((MapType, lib.libbpf_bpf_map_type_str),
+                         (ProgType, lib.libbpf_bpf_prog_type_str),
+                         (LinkType, lib.libbpf_bpf_link_type_str)):
+        for member in enum_cls:
+            c_name = fn(int(member))
+            if c_name != ffi.NULL:
+                assert str(member) == ffi.string(c_name).decode()
 
 
 def test_info_dataclasses_are_public() -> None:

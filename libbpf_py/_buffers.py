@@ -36,9 +36,10 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check_ptr
 from ._codec import btf_codec
 from .enums import MapType
-from .errors import ClosedError, check_ptr
+from .errors import ClosedError
 from .map import Map
 
 __all__ = [

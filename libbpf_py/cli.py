@@ -29,8 +29,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import make_error
 from ._info import link_info, map_info, prog_info
-from .errors import ClosedError, LibbpfError, LibbpfVersionError, make_error
+from .errors import ClosedError, LibbpfError, LibbpfVersionError
 
 PROG = "python -m libbpf_py"
 

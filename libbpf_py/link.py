@@ -33,16 +33,11 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check, check_ptr, make_error
 from ._info import LinkInfo, link_info
 from ._validate import PathLike
 from .enums import LinkType
-from .errors import (
-    ClosedError,
-    LibbpfNotSupportedError,
-    check,
-    check_ptr,
-    make_error,
-)
+from .errors import ClosedError, LibbpfNotSupportedError
 
 if TYPE_CHECKING:
     from .program import Program

@@ -28,17 +28,11 @@ from typing import (
 
 from . import _validate, log
 from ._binding import ffi, lib
+from ._call import check, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
-from .errors import (
-    AlreadyLoadedError,
-    ClosedError,
-    VerifierError,
-    check,
-    libbpf_strerror,
-    make_error,
-)
+from .errors import AlreadyLoadedError, ClosedError, VerifierError
 
 if TYPE_CHECKING:
     from .btf import Btf

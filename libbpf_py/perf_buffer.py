@@ -27,8 +27,8 @@ from ._buffers import (
     lend,
     map_label,
 )
+from ._call import check, check_ptr, make_error
 from .enums import MapType
-from .errors import check, check_ptr, make_error
 
 __all__ = ["PerfBuffer"]
 

@@ -14,19 +14,12 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
-from .errors import (
-    ENOTSUPP,
-    AlreadyLoadedError,
-    LibbpfError,
-    NotLoadedError,
-    check,
-    libbpf_strerror,
-    make_error,
-)
+from .errors import ENOTSUPP, AlreadyLoadedError, LibbpfError, NotLoadedError
 from .map import _fd_of
 
 if TYPE_CHECKING:

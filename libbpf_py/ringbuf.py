@@ -88,9 +88,10 @@ from ._buffers import (
     map_label,
     wait_seconds,
 )
+from ._call import check, check_ptr, make_error
 from ._props import ReadOnlyIntProperty, int_property
 from .enums import MapType
-from .errors import ClosedError, check, check_ptr, make_error
+from .errors import ClosedError
 
 __all__ = ["Batch", "Ring", "RingBuffer"]
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Ty
 
 from . import _validate, log
 from ._binding import ffi, lib
+from ._call import check, make_error
 from ._codec import (
     BtfStruct,
     BtfUnion,
@@ -50,7 +51,7 @@ from ._codec import (
 )
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
-from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, check, make_error
+from .errors import AlreadyLoadedError, ClosedError, NotLoadedError
 from .link import Link
 from .object import BpfObject, NamedMapping
 

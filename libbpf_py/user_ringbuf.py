@@ -24,8 +24,9 @@ from ._buffers import (
     map_label,
     wait_seconds,
 )
+from ._call import check_ptr, make_error
 from .enums import MapType
-from .errors import ClosedError, LibbpfError, check_ptr, make_error
+from .errors import ClosedError, LibbpfError
 
 __all__ = ["Reservation", "ReserveTimeoutError", "UserRingBuffer"]
 

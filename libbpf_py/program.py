@@ -19,13 +19,13 @@ from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
+from .enums import AttachType, ProgType
 from .errors import ENOTSUPP, AlreadyLoadedError, LibbpfError, NotLoadedError
+from .link import FdLink, Link, TcLink
 from .map import _fd_of
 
 if TYPE_CHECKING:
-    from .enums import AttachType, ProgType
-    from .link import Link, TcLink
-    from .object import BpfObject
+    from .object import BpfObject  # object imports this module: annotations only
 
 Buffer = Union[bytes, bytearray, memoryview]
 FdLike = Any  # an int fd, or anything with an int ``fd`` attribute (Map, Program)
@@ -122,8 +122,6 @@ class Program:
 
     @property
     def type(self) -> ProgType:
-        from .enums import ProgType
-
         return ProgType(lib.bpf_program__type(self._p()))
 
     @type.setter
@@ -133,8 +131,6 @@ class Program:
 
     @property
     def expected_attach_type(self) -> AttachType:
-        from .enums import AttachType
-
         return AttachType(lib.bpf_program__expected_attach_type(self._p()))
 
     @expected_attach_type.setter
@@ -317,8 +313,6 @@ class Program:
     # does not know raises LibbpfVersionError.
 
     def _link(self, ptr: Any, what: str) -> Link:
-        from .link import Link
-
         if ptr == ffi.NULL:
             raise attach_error(ffi.errno or errno.EINVAL, what, self)
         return Link._adopt(ptr, self)
@@ -609,9 +603,6 @@ class Program:
                              "XDP link takes")
         if not flags:
             return self._link(lib.bpf_program__attach_xdp(ptr, idx), "attach_xdp")
-        from .enums import AttachType
-        from .link import FdLink
-
         opts = _opts("bpf_link_create_opts", "attach_xdp", {"flags": flags})
         fd = lib.bpf_link_create(self.fd, idx, int(AttachType.XDP), opts)
         if fd < 0:
@@ -629,8 +620,6 @@ class Program:
         filter, and the hook if it was made here and nothing else of this
         process uses it.
         """
-        from .link import TcLink
-
         self._after_load("attachment")
         points = {"ingress": int(lib.BPF_TC_INGRESS), "egress": int(lib.BPF_TC_EGRESS),
                   "custom": int(lib.BPF_TC_CUSTOM)}

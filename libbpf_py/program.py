@@ -86,19 +86,20 @@ class Program:
 
     # -- handle checks --------------------------------------------------------------
 
-    def _p(self) -> Any:
+    def _check_open(self) -> Any:
+        """The live ``struct bpf_program *``; ClosedError once the object is closed."""
         self._obj._check_open()
         return self._ptr
 
     def _before_load(self, what: str) -> Any:
-        ptr = self._p()
+        ptr = self._check_open()
         if self._obj.loaded:
             raise AlreadyLoadedError(
                 f"cannot change {what} of program {self._name!r} after load")
         return ptr
 
     def _after_load(self, what: str) -> Any:
-        ptr = self._p()
+        ptr = self._check_open()
         if not self._obj.loaded:
             raise NotLoadedError(f"program {self._name!r} has no {what} before load()")
         return ptr
@@ -118,11 +119,11 @@ class Program:
 
     @property
     def section(self) -> str:
-        return _validate.from_c(ffi.string(lib.bpf_program__section_name(self._p())))
+        return _validate.from_c(ffi.string(lib.bpf_program__section_name(self._check_open())))
 
     @property
     def type(self) -> ProgType:
-        return ProgType(lib.bpf_program__type(self._p()))
+        return ProgType(lib.bpf_program__type(self._check_open()))
 
     @type.setter
     def type(self, value: int) -> None:
@@ -131,7 +132,7 @@ class Program:
 
     @property
     def expected_attach_type(self) -> AttachType:
-        return AttachType(lib.bpf_program__expected_attach_type(self._p()))
+        return AttachType(lib.bpf_program__expected_attach_type(self._check_open()))
 
     @expected_attach_type.setter
     def expected_attach_type(self, value: int) -> None:
@@ -141,7 +142,7 @@ class Program:
 
     @property
     def autoload(self) -> bool:
-        return bool(lib.bpf_program__autoload(self._p()))
+        return bool(lib.bpf_program__autoload(self._check_open()))
 
     @autoload.setter
     def autoload(self, value: bool) -> None:
@@ -151,15 +152,15 @@ class Program:
     @property
     def autoattach(self) -> bool:
         """Whether a skeleton attach attaches it (LIBBPF_1.0.0)."""
-        return bool(lib.bpf_program__autoattach(self._p()))
+        return bool(lib.bpf_program__autoattach(self._check_open()))
 
     @autoattach.setter
     def autoattach(self, value: bool) -> None:
-        lib.bpf_program__set_autoattach(self._p(), bool(value))
+        lib.bpf_program__set_autoattach(self._check_open(), bool(value))
 
     @property
     def log_level(self) -> int:
-        return int(lib.bpf_program__log_level(self._p()))
+        return int(lib.bpf_program__log_level(self._check_open()))
 
     @log_level.setter
     def log_level(self, value: int) -> None:
@@ -169,7 +170,7 @@ class Program:
 
     @property
     def flags(self) -> int:
-        return int(lib.bpf_program__flags(self._p()))
+        return int(lib.bpf_program__flags(self._check_open()))
 
     @flags.setter
     def flags(self, value: int) -> None:
@@ -189,7 +190,7 @@ class Program:
         libbpf has no getter: before load this is the value set here; after
         load it is what the kernel reports in ``bpf_prog_info``.
         """
-        if self.object.loaded and int(lib.bpf_program__fd(self._p())) >= 0:
+        if self.object.loaded and int(lib.bpf_program__fd(self._check_open())) >= 0:
             return prog_info(self.fd).ifindex
         return self._ifindex
 
@@ -208,12 +209,12 @@ class Program:
     @property
     def insn_count(self) -> int:
         """Instructions (after libbpf's relocations once loaded)."""
-        return int(lib.bpf_program__insn_cnt(self._p()))
+        return int(lib.bpf_program__insn_cnt(self._check_open()))
 
     def log_buffer(self) -> str:
         """The program's log from a user-set log buffer ('' when none)."""
         size = ffi.new("size_t *")
-        buf = lib.bpf_program__log_buf(self._p(), size)
+        buf = lib.bpf_program__log_buf(self._check_open(), size)
         if buf == ffi.NULL:
             return ""
         return str(ffi.string(buf, size[0]).decode("utf-8", "replace"))

@@ -91,7 +91,7 @@ class KernelEnum(enum.IntEnum, metaclass=_KernelEnumMeta):
         if namer is not None and value <= _INT_MAX:
             name = getattr(lib, namer)(value)
             if name != ffi.NULL:
-                return ffi.string(name).decode("ascii", "replace")
+                return str(ffi.string(name).decode("ascii", "replace"))
         own = self._name_ or ""
         return f"unknown({value})" if own.startswith("UNKNOWN_") or not own else own.lower()
 

@@ -13,6 +13,7 @@ from ._features import Feature, Features, features
 from ._info import LinkInfo, ProgramInfo
 from ._version import __version__
 from .btf import Btf, BtfKind, BtfType
+from .datasec import ReadOnlyError
 from .enums import AttachType, LinkType, MapFlag, MapType, ProgType, UpdateFlag
 from .errors import (
     AlreadyLoadedError,
@@ -33,7 +34,7 @@ from .perf_buffer import PerfBuffer
 from .probe import KernelReport, ProbeReport, probe, probe_kernel
 from .program import Program, TestRunResult
 from .ringbuf import Batch, Ring, RingBuffer
-from .skeleton import ReadOnlyError, Skeleton
+from .skeleton import Skeleton
 from .user_ringbuf import Reservation, UserRingBuffer
 
 __all__ = [

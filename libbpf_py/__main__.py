@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-if TYPE_CHECKING:
-    from .probe import KernelReport, ProbeReport
+from . import cli, linkcheck
+from ._binding import BUILD
+from ._version import __version__
+from .errors import LibbpfError
+from .gen import write_skeleton
+from .probe import KernelReport, ProbeReport, probe, probe_kernel
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    import libbpf_py
-
-    info = libbpf_py.build_info().as_dict()
-    info["package_version"] = libbpf_py.__version__
+    info = BUILD.as_dict()
+    info["package_version"] = __version__
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
     else:
@@ -45,8 +48,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_linkcheck(args: argparse.Namespace) -> int:
-    from . import linkcheck
-
     argv: List[str] = ["--json"] if args.json else []
     if args.file:
         argv += ["--", args.file]
@@ -54,8 +55,6 @@ def _cmd_linkcheck(args: argparse.Namespace) -> int:
 
 
 def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
-    from .gen import write_skeleton
-
     try:
         text = write_skeleton(args.object, args.output, args.name)
     except (OSError, ValueError) as exc:
@@ -67,9 +66,6 @@ def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
-    from .errors import LibbpfError
-    from .probe import probe, probe_kernel
-
     report: ProbeReport | KernelReport
     try:
         report = (probe_kernel(helpers=not args.no_helpers, full=args.full) if args.kernel
@@ -82,8 +78,6 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         print(text, flush=True)
     except BrokenPipeError:
         # the reader went away (`probe | head`): not an error, and no traceback at exit
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
@@ -108,8 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON with stable keys")
     p.add_argument("file", nargs="?", help="ELF file to audit")
     p.set_defaults(func=_cmd_linkcheck)
-
-    from . import cli
 
     cli.add_commands(sub)
 

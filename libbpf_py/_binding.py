@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from . import _buildinfo
+from . import _buildinfo, _cdefs
 from .errors import LibbpfVersionError
 
 Version = Tuple[int, int]
@@ -149,13 +149,10 @@ _DECLARED: Dict[str, str] = {}
 def declared() -> Dict[str, str]:
     """Every libbpf function libbpf_py declares, name -> libbpf.map version node.
 
-    Read from ``libbpf_py._cdefs`` on first use (a few ms), not at import.
+    Assembled from ``libbpf_py._cdefs`` on first use (a few ms), not at import:
+    importing ``_cdefs`` loads none of its area modules, only this call does.
     """
     if not _DECLARED:
-        # here, not at the top: the declarations cost ~10 ms of import that only
-        # the probe and the tests need
-        from . import _cdefs
-
         _DECLARED.update(_cdefs.declared_functions())
     return dict(_DECLARED)
 

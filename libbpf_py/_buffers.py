@@ -36,9 +36,10 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check_ptr
 from ._codec import btf_codec
 from .enums import MapType
-from .errors import ClosedError, check_ptr
+from .errors import ClosedError
 from .map import Map
 
 __all__ = [
@@ -348,7 +349,8 @@ class BufferBase:
         st = self._state
         return st is None or st.maps_closed()
 
-    def _live(self) -> BufferState:
+    def _check_open(self) -> BufferState:
+        """The live state; ClosedError once the buffer or one of its maps is closed."""
         st = self._state
         if st is None:
             raise ClosedError(f"{self._kind} is closed")
@@ -365,7 +367,7 @@ class BufferBase:
             st.waiter.wake()
 
     def __enter__(self: _B) -> _B:
-        self._live()
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -383,7 +385,7 @@ class BufferBase:
         if n or timeout_ms == 0:
             wait_seconds(timeout_ms)
             return n
-        if not self._wait(self._live(), timeout_ms):
+        if not self._wait(self._check_open(), timeout_ms):
             return 0
         return consume()
 

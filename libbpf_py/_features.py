@@ -10,7 +10,9 @@ when the build has all of it.
 Which libbpf version node brought a function or a struct field is written in
 one place, the tags of the declarations (``libbpf_py/_cdefs``):
 :func:`node_of_function` and :func:`node_of_field` read it for every caller,
-so a feature only names what it needs, never a version.
+so a feature only names what it needs, never a version. The tags are parsed on
+the first such question (an error path, ``why_not``, the probe): ``import
+libbpf_py`` loads none of the declarations.
 
 The features of the wrappers are registered at the end of this module;
 :func:`register` adds more. ``libbpf_py.features`` is a live, read-only set
@@ -29,26 +31,18 @@ import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
+from . import _cdefs
 from ._binding import BUILD, OMITTED, RUNTIME_VERSION, ffi, lib
 from .errors import LibbpfVersionError
 
 __all__ = ["Feature", "Features", "features", "node_of_field", "node_of_function", "register"]
 
 
-def _declarations() -> Any:
-    # Imported on first use, not at import time: ``import libbpf_py`` reads the stamped
-    # OMITTED list and never parses the declarations (tests/test_probe.py checks that
-    # _cdefs stays unimported). Only error paths and tests ask for a node.
-    from . import _cdefs
-
-    return _cdefs
-
-
 def node_of_function(name: str) -> str:
     """The libbpf.map version node of a libbpf function (KeyError if undeclared)."""
-    return str(_declarations().node_of_function(name))
+    return str(_cdefs.node_of_function(name))
 
 
 def node_of_field(struct: str, field: str) -> str:
@@ -57,7 +51,7 @@ def node_of_field(struct: str, field: str) -> str:
     KeyError if the declarations have no such member: no node is ever guessed.
     A member every supported libbpf has answers the floor, LIBBPF_1.0.0.
     """
-    return str(_declarations().node_of_field(struct, field))
+    return str(_cdefs.node_of_field(struct, field))
 
 
 def require_field(struct: str, field: str, what: str) -> None:

@@ -26,8 +26,8 @@ from typing import Any, Dict, Iterator, KeysView, Mapping, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check
 from .enums import LinkType, MapType, ProgType
-from .errors import check
 
 __all__ = ["LINK_UNION_FIELDS", "LinkInfo", "MapInfo", "ProgramInfo", "link_info",
            "link_type_name", "map_info", "prog_info"]

@@ -38,9 +38,10 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check, make_error
 from ._guard import Guard
 from ._validate import PathLike
-from .errors import ClosedError, check, make_error
+from .errors import ClosedError
 
 __all__ = [
     "Btf",

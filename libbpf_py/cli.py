@@ -29,8 +29,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import make_error
 from ._info import link_info, map_info, prog_info
-from .errors import ClosedError, LibbpfError, LibbpfVersionError, make_error
+from .btf import Btf
+from .errors import ClosedError, LibbpfError, LibbpfVersionError
+from .map import Map
 
 PROG = "python -m libbpf_py"
 
@@ -278,8 +281,6 @@ def to_plain(value: Any) -> Any:
 
 def map_entries(fd: int) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     """The map's record and its elements, decoded with BTF when the map has it."""
-    from .map import Map
-
     record = map_record(fd)
     entries: List[Dict[str, Any]] = []
     with Map.from_fd(fd) as m:
@@ -388,8 +389,6 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_btf(args: argparse.Namespace) -> int:
-    from .btf import Btf
-
     if args.id is not None and args.file is not None:
         raise CliError("give a FILE or --id, not both")
     if args.id is not None:

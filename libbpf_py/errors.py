@@ -4,13 +4,17 @@ One base, :class:`LibbpfError` (an :class:`OSError`), whose ``errno`` is always
 positive. libbpf's own error codes (``LIBBPF_ERRNO__*``, 4000 and up) are kept
 as they are. Subclasses also inherit the matching built-in exception, so
 ``except PermissionError`` catches a refused load.
+
+This module is the bottom layer: pure Python, it imports nothing of libbpf_py
+and never touches the FFI. The helpers that turn a libbpf return value and
+errno into these exceptions (``check``, ``check_ptr``, ``make_error``) need the
+FFI and live one layer up, in :mod:`libbpf_py._call`.
 """
 
 from __future__ import annotations
 
 import errno as _errno
-import os
-from typing import Any, Dict, Optional, Type
+from typing import Dict, Optional, Type
 
 
 class LibbpfError(OSError):
@@ -109,17 +113,8 @@ _BY_ERRNO: Dict[int, Type[LibbpfError]] = {
 
 
 def error_class(err: int) -> Type[LibbpfError]:
+    """The LibbpfError subclass for a positive errno."""
     return _BY_ERRNO.get(err, LibbpfError)
-
-
-def libbpf_strerror(err: int) -> str:
-    """libbpf's text for an errno, its own 4000+ codes included."""
-    from ._binding import ffi, lib
-
-    buf = ffi.new("char[256]")
-    if lib.libbpf_strerror(err, buf, 256) == 0:
-        return str(ffi.string(buf).decode("utf-8", "replace"))
-    return os.strerror(err)
 
 
 # Capability bits (linux/capability.h) that BPF needs.
@@ -154,35 +149,3 @@ def privilege_hint() -> Optional[str]:
         return None
     return (f"missing privilege: this process has neither CAP_SYS_ADMIN nor "
             f"{' and '.join(missing)}; run it as root, or grant it CAP_BPF and CAP_PERFMON")
-
-
-def make_error(err: int, what: Optional[str] = None,
-               strerror: Optional[str] = None) -> LibbpfError:
-    """Build the right LibbpfError subclass for a positive errno.
-
-    An EPERM in a process without BPF's capabilities says so, and how to fix it.
-    """
-    err = abs(err)
-    if strerror is None:
-        strerror = libbpf_strerror(err)
-    if err == _errno.EPERM:
-        hint = privilege_hint()
-        if hint:
-            strerror = f"{strerror} ({hint})"
-    return error_class(err)(err, strerror, what)
-
-
-def check(ret: int, what: str) -> int:
-    """Raise for a libbpf return of -errno; pass anything else through."""
-    if ret < 0:
-        raise make_error(-ret, what)
-    return ret
-
-
-def check_ptr(ptr: Any, what: str) -> Any:
-    """Raise for a NULL return (libbpf sets errno); pass the pointer through."""
-    from ._binding import ffi
-
-    if ptr == ffi.NULL:
-        raise make_error(ffi.errno or 22, what)
-    return ptr

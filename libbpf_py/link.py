@@ -33,16 +33,11 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check, check_ptr, make_error
 from ._info import LinkInfo, link_info
 from ._validate import PathLike
 from .enums import LinkType
-from .errors import (
-    ClosedError,
-    LibbpfNotSupportedError,
-    check,
-    check_ptr,
-    make_error,
-)
+from .errors import ClosedError, LibbpfNotSupportedError
 
 if TYPE_CHECKING:
     from .program import Program
@@ -76,7 +71,8 @@ class Link:
         ptr = check_ptr(lib.bpf_link__open(raw), f"bpf_link__open({path!r})")
         return cls._adopt(ptr, None)
 
-    def _p(self) -> Any:
+    def _check_open(self) -> Any:
+        """The live ``struct bpf_link *``; ClosedError once destroyed."""
         if self._ptr is None:
             raise ClosedError("link is destroyed")
         return self._ptr
@@ -93,7 +89,7 @@ class Link:
     @property
     def fd(self) -> int:
         """The kernel link's fd (owned by the Link)."""
-        return int(lib.bpf_link__fd(self._p()))
+        return int(lib.bpf_link__fd(self._check_open()))
 
     def info(self) -> LinkInfo:
         """The kernel's bpf_link_info, as a :class:`~libbpf_py.LinkInfo`: ``type``,
@@ -117,27 +113,27 @@ class Link:
 
     def pin(self, path: PathLike) -> None:
         """Pin the link on bpffs: it then survives destroy() and this process."""
-        check(lib.bpf_link__pin(self._p(), _validate.cstr(path, "path", path=True)),
+        check(lib.bpf_link__pin(self._check_open(), _validate.cstr(path, "path", path=True)),
               "bpf_link__pin")
 
     def unpin(self) -> None:
         """Remove the pin made by :meth:`pin`."""
-        check(lib.bpf_link__unpin(self._p()), "bpf_link__unpin")
+        check(lib.bpf_link__unpin(self._check_open()), "bpf_link__unpin")
 
     @property
     def pin_path(self) -> Optional[str]:
-        p = lib.bpf_link__pin_path(self._p())
+        p = lib.bpf_link__pin_path(self._check_open())
         return None if p == ffi.NULL else _validate.from_c(ffi.string(p))
 
     def update_program(self, program: Program) -> None:
         """Swap the program behind the link (BPF_LINK_UPDATE)."""
-        check(lib.bpf_link__update_program(self._p(), program._p()),
+        check(lib.bpf_link__update_program(self._check_open(), program._check_open()),
               "bpf_link__update_program")
         self._program = program
 
     def detach(self) -> None:
         """Detach in the kernel; the Link object stays until destroy()."""
-        check(lib.bpf_link__detach(self._p()), "bpf_link__detach")
+        check(lib.bpf_link__detach(self._check_open()), "bpf_link__detach")
 
     def destroy(self) -> None:
         """Detach (unless pinned) and free; idempotent."""
@@ -180,7 +176,7 @@ class Link:
     # -- context manager ------------------------------------------------------------
 
     def __enter__(self) -> Link:
-        self._p()
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -210,7 +206,8 @@ class FdLink(Link):
         self._owner = None
         return self
 
-    def _p(self) -> Any:
+    def _check_open(self) -> Any:
+        """The live link fd; ClosedError once destroyed."""
         if self._fd is None:
             raise ClosedError("link is destroyed")
         return self._fd
@@ -221,14 +218,14 @@ class FdLink(Link):
 
     @property
     def fd(self) -> int:
-        return int(self._p())
+        return int(self._check_open())
 
     def pin(self, path: PathLike) -> None:
         check(lib.bpf_obj_pin(self.fd, _validate.cstr(path, "path", path=True)), "bpf_obj_pin")
         self._pin = os.fspath(path)
 
     def unpin(self) -> None:
-        self._p()
+        self._check_open()
         if self._pin is None:
             raise make_error(errno.EINVAL, "unpin", "link is not pinned")
         os.unlink(self._pin)
@@ -236,7 +233,7 @@ class FdLink(Link):
 
     @property
     def pin_path(self) -> Optional[str]:
-        self._p()
+        self._check_open()
         return self._pin
 
     def update_program(self, program: Program) -> None:
@@ -398,7 +395,8 @@ class TcLink(Link):
 
         return cm()
 
-    def _p(self) -> Any:
+    def _check_open(self) -> Any:
+        """The live netns fd of the filter; ClosedError once destroyed."""
         if self._netns is None:
             raise ClosedError("link is destroyed")
         return self._netns
@@ -414,20 +412,20 @@ class TcLink(Link):
 
     @property
     def fd(self) -> int:
-        self._p()
+        self._check_open()
         raise self._no_link("fd")
 
     def pin(self, path: PathLike) -> None:
-        self._p()
+        self._check_open()
         raise self._no_link("pin")
 
     def unpin(self) -> None:
-        self._p()
+        self._check_open()
         raise self._no_link("pin")
 
     @property
     def pin_path(self) -> Optional[str]:
-        self._p()
+        self._check_open()
         return None
 
     @property

@@ -71,6 +71,7 @@ from typing import (
 
 from . import _validate
 from ._binding import MapBase, ffi, lib, pairs
+from ._call import check, make_error
 from ._codec import BytesCodec, Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
 from ._guard import Guard, guard_methods
 from ._info import MapInfo
@@ -85,8 +86,6 @@ from .errors import (
     LibbpfError,
     LibbpfNotSupportedError,
     NotLoadedError,
-    check,
-    make_error,
 )
 
 __all__ = ["Map", "MapInfo"]

@@ -13,7 +13,6 @@ import os
 import re
 import weakref
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -28,22 +27,15 @@ from typing import (
 
 from . import _validate, log
 from ._binding import ffi, lib
+from ._call import check, check_ptr, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
-from .errors import (
-    AlreadyLoadedError,
-    ClosedError,
-    VerifierError,
-    check,
-    libbpf_strerror,
-    make_error,
-)
-
-if TYPE_CHECKING:
-    from .btf import Btf
-    from .map import Map
-    from .program import Program
+from .btf import Btf
+from .datasec import ObjectVars
+from .errors import AlreadyLoadedError, ClosedError, VerifierError
+from .map import Map
+from .program import Program
 
 T = TypeVar("T")
 
@@ -180,9 +172,8 @@ class BpfObject:
         raw = _encode_path(path)
         cpath = ffi.new("char[]", raw)
         keep.append(cpath)
-        ptr = lib.bpf_object__open_file(cpath, opts)
-        if ptr == ffi.NULL:
-            raise make_error(ffi.errno or 22, f"bpf_object__open_file({os.fspath(path)!r})")
+        ptr = check_ptr(lib.bpf_object__open_file(cpath, opts),
+                        f"bpf_object__open_file({os.fspath(path)!r})")
         return cls(ptr, keep, os.fspath(path), opts)
 
     @classmethod
@@ -201,9 +192,7 @@ class BpfObject:
             raise ValueError("open_mem got an empty image")
         buf = ffi.new("char[]", image)
         keep.append(buf)
-        ptr = lib.bpf_object__open_mem(buf, len(image), opts)
-        if ptr == ffi.NULL:
-            raise make_error(ffi.errno or 22, "bpf_object__open_mem")
+        ptr = check_ptr(lib.bpf_object__open_mem(buf, len(image), opts), "bpf_object__open_mem")
         return cls(ptr, keep, "<memory>", opts)
 
     # -- state --------------------------------------------------------------------------
@@ -285,8 +274,6 @@ class BpfObject:
         """name -> Program, in libbpf's order."""
         ptr = self._check_open()
         if self._programs is None:
-            from .program import Program
-
             items: Dict[str, Program] = {}
             prog = lib.bpf_object__next_program(ptr, ffi.NULL)
             while prog != ffi.NULL:
@@ -301,8 +288,6 @@ class BpfObject:
         """name -> Map, in libbpf's order (.data/.bss/.rodata included)."""
         ptr = self._check_open()
         if self._maps is None:
-            from .map import Map
-
             items: Dict[str, Map] = {}
             m = lib.bpf_object__next_map(ptr, ffi.NULL)
             while m != ffi.NULL:
@@ -320,8 +305,6 @@ class BpfObject:
         The view belongs to the object: closing it frees nothing, and it raises
         :class:`~libbpf_py.errors.ClosedError` once the object is closed.
         """
-        from .btf import Btf
-
         ptr = lib.bpf_object__btf(self._check_open())
         if ptr == ffi.NULL:
             return None
@@ -411,15 +394,11 @@ class BpfObject:
         Before load: the initial image; after load: the map's memory (mapped
         once). Ints, floats and bytes as such, structs as dicts, arrays as lists.
         """
-        from .skeleton import _PlainVars
-
         self._check_open()
-        return _PlainVars.get(self, name)
+        return ObjectVars.get(self, name)
 
     def set_var(self, name: str, value: Any) -> None:
         """Set global variable ``name``: before load in the initial image, after load in
         the map's memory. A ``.rodata`` variable after load raises ReadOnlyError."""
-        from .skeleton import _PlainVars
-
         self._check_open()
-        _PlainVars.set(self, name, value)
+        ObjectVars.set(self, name, value)

@@ -27,8 +27,8 @@ from ._buffers import (
     lend,
     map_label,
 )
+from ._call import check, check_ptr, make_error
 from .enums import MapType
-from .errors import check, check_ptr, make_error
 
 __all__ = ["PerfBuffer"]
 
@@ -199,17 +199,17 @@ class PerfBuffer(BufferBase):
     @property
     def buffer_count(self) -> int:
         """Number of per-CPU buffers (``perf_buffer__buffer_cnt``)."""
-        return int(lib.perf_buffer__buffer_cnt(self._live().ptr))
+        return int(lib.perf_buffer__buffer_cnt(self._check_open().ptr))
 
     def buffer_fd(self, index: int) -> int:
         """The perf event fd of buffer ``index`` (``perf_buffer__buffer_fd``)."""
-        st = self._live()
+        st = self._check_open()
         return check(int(lib.perf_buffer__buffer_fd(st.ptr, self._index(st, index))),
                      f"perf_buffer__buffer_fd({index})")
 
     def fileno(self) -> int:
         """libbpf's epoll fd (``perf_buffer__epoll_fd``)."""
-        return int(lib.perf_buffer__epoll_fd(self._live().ptr))
+        return int(lib.perf_buffer__epoll_fd(self._check_open().ptr))
 
     def _index(self, st: BufferState, index: int) -> int:
         index = check_size(index, "index")
@@ -218,7 +218,7 @@ class PerfBuffer(BufferBase):
         return index
 
     def _consume_with(self, fn: Callable[[BufferState], int], what: str) -> int:
-        st = self._live()
+        st = self._check_open()
         sink, ctx = self._sink, self._ctx
         with st.lock:
             sink.status.error, sink.status.stopped = None, False

@@ -29,9 +29,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _buildinfo
 from ._binding import BUILD, OMITTED, declared, ffi, lib
+from ._call import check_ptr, libbpf_strerror
 from ._features import features
 from .enums import MapType, ProgType
-from .errors import LibbpfPermissionError, check_ptr, libbpf_strerror
+from .errors import LibbpfPermissionError
 
 __all__ = ["KERNEL_JSON_KEYS", "PROBE_JSON_KEYS", "KernelReport", "ProbeReport",
            "exported_version_nodes", "probe", "probe_kernel"]

@@ -14,25 +14,18 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 from . import _validate
 from ._binding import ffi, lib
+from ._call import check, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
-from .errors import (
-    ENOTSUPP,
-    AlreadyLoadedError,
-    LibbpfError,
-    NotLoadedError,
-    check,
-    libbpf_strerror,
-    make_error,
-)
+from .enums import AttachType, ProgType
+from .errors import ENOTSUPP, AlreadyLoadedError, LibbpfError, NotLoadedError
+from .link import FdLink, Link, TcLink
 from .map import _fd_of
 
 if TYPE_CHECKING:
-    from .enums import AttachType, ProgType
-    from .link import Link, TcLink
-    from .object import BpfObject
+    from .object import BpfObject  # object imports this module: annotations only
 
 Buffer = Union[bytes, bytearray, memoryview]
 FdLike = Any  # an int fd, or anything with an int ``fd`` attribute (Map, Program)
@@ -93,19 +86,20 @@ class Program:
 
     # -- handle checks --------------------------------------------------------------
 
-    def _p(self) -> Any:
+    def _check_open(self) -> Any:
+        """The live ``struct bpf_program *``; ClosedError once the object is closed."""
         self._obj._check_open()
         return self._ptr
 
     def _before_load(self, what: str) -> Any:
-        ptr = self._p()
+        ptr = self._check_open()
         if self._obj.loaded:
             raise AlreadyLoadedError(
                 f"cannot change {what} of program {self._name!r} after load")
         return ptr
 
     def _after_load(self, what: str) -> Any:
-        ptr = self._p()
+        ptr = self._check_open()
         if not self._obj.loaded:
             raise NotLoadedError(f"program {self._name!r} has no {what} before load()")
         return ptr
@@ -125,13 +119,11 @@ class Program:
 
     @property
     def section(self) -> str:
-        return _validate.from_c(ffi.string(lib.bpf_program__section_name(self._p())))
+        return _validate.from_c(ffi.string(lib.bpf_program__section_name(self._check_open())))
 
     @property
     def type(self) -> ProgType:
-        from .enums import ProgType
-
-        return ProgType(lib.bpf_program__type(self._p()))
+        return ProgType(lib.bpf_program__type(self._check_open()))
 
     @type.setter
     def type(self, value: int) -> None:
@@ -140,9 +132,7 @@ class Program:
 
     @property
     def expected_attach_type(self) -> AttachType:
-        from .enums import AttachType
-
-        return AttachType(lib.bpf_program__expected_attach_type(self._p()))
+        return AttachType(lib.bpf_program__expected_attach_type(self._check_open()))
 
     @expected_attach_type.setter
     def expected_attach_type(self, value: int) -> None:
@@ -152,7 +142,7 @@ class Program:
 
     @property
     def autoload(self) -> bool:
-        return bool(lib.bpf_program__autoload(self._p()))
+        return bool(lib.bpf_program__autoload(self._check_open()))
 
     @autoload.setter
     def autoload(self, value: bool) -> None:
@@ -162,15 +152,15 @@ class Program:
     @property
     def autoattach(self) -> bool:
         """Whether a skeleton attach attaches it (LIBBPF_1.0.0)."""
-        return bool(lib.bpf_program__autoattach(self._p()))
+        return bool(lib.bpf_program__autoattach(self._check_open()))
 
     @autoattach.setter
     def autoattach(self, value: bool) -> None:
-        lib.bpf_program__set_autoattach(self._p(), bool(value))
+        lib.bpf_program__set_autoattach(self._check_open(), bool(value))
 
     @property
     def log_level(self) -> int:
-        return int(lib.bpf_program__log_level(self._p()))
+        return int(lib.bpf_program__log_level(self._check_open()))
 
     @log_level.setter
     def log_level(self, value: int) -> None:
@@ -180,7 +170,7 @@ class Program:
 
     @property
     def flags(self) -> int:
-        return int(lib.bpf_program__flags(self._p()))
+        return int(lib.bpf_program__flags(self._check_open()))
 
     @flags.setter
     def flags(self, value: int) -> None:
@@ -200,7 +190,7 @@ class Program:
         libbpf has no getter: before load this is the value set here; after
         load it is what the kernel reports in ``bpf_prog_info``.
         """
-        if self.object.loaded and int(lib.bpf_program__fd(self._p())) >= 0:
+        if self.object.loaded and int(lib.bpf_program__fd(self._check_open())) >= 0:
             return prog_info(self.fd).ifindex
         return self._ifindex
 
@@ -219,12 +209,12 @@ class Program:
     @property
     def insn_count(self) -> int:
         """Instructions (after libbpf's relocations once loaded)."""
-        return int(lib.bpf_program__insn_cnt(self._p()))
+        return int(lib.bpf_program__insn_cnt(self._check_open()))
 
     def log_buffer(self) -> str:
         """The program's log from a user-set log buffer ('' when none)."""
         size = ffi.new("size_t *")
-        buf = lib.bpf_program__log_buf(self._p(), size)
+        buf = lib.bpf_program__log_buf(self._check_open(), size)
         if buf == ffi.NULL:
             return ""
         return str(ffi.string(buf, size[0]).decode("utf-8", "replace"))
@@ -324,8 +314,6 @@ class Program:
     # does not know raises LibbpfVersionError.
 
     def _link(self, ptr: Any, what: str) -> Link:
-        from .link import Link
-
         if ptr == ffi.NULL:
             raise attach_error(ffi.errno or errno.EINVAL, what, self)
         return Link._adopt(ptr, self)
@@ -616,9 +604,6 @@ class Program:
                              "XDP link takes")
         if not flags:
             return self._link(lib.bpf_program__attach_xdp(ptr, idx), "attach_xdp")
-        from .enums import AttachType
-        from .link import FdLink
-
         opts = _opts("bpf_link_create_opts", "attach_xdp", {"flags": flags})
         fd = lib.bpf_link_create(self.fd, idx, int(AttachType.XDP), opts)
         if fd < 0:
@@ -636,8 +621,6 @@ class Program:
         filter, and the hook if it was made here and nothing else of this
         process uses it.
         """
-        from .link import TcLink
-
         self._after_load("attachment")
         points = {"ingress": int(lib.BPF_TC_INGRESS), "egress": int(lib.BPF_TC_EGRESS),
                   "custom": int(lib.BPF_TC_CUSTOM)}

@@ -88,9 +88,10 @@ from ._buffers import (
     map_label,
     wait_seconds,
 )
+from ._call import check, check_ptr, make_error
 from ._props import ReadOnlyIntProperty, int_property
 from .enums import MapType
-from .errors import ClosedError, check, check_ptr, make_error
+from .errors import ClosedError
 
 __all__ = ["Batch", "Ring", "RingBuffer"]
 
@@ -232,7 +233,7 @@ class Ring:
                          f"ring_buffer__ring({self.index})")
 
     def _read(self, fn: Any) -> int:
-        st = self._buffer._live()
+        st = self._buffer._check_open()
         if st.lock.held_here:  # from a callback: the lock is already ours
             return int(fn(self._ring(st)))
         with st.lock:
@@ -323,7 +324,7 @@ class RingBuffer(BufferBase):
             record: RecordSpec = None) -> Ring:
         """Add another ring buffer map with its callback (``ring_buffer__add``)."""
         check_callback(callback, "callback")
-        st = self._live()
+        st = self._check_open()
         with st.lock:
             fd = dup_map_fd(map, MapType.RINGBUF, "RingBuffer.add")
             try:
@@ -347,12 +348,12 @@ class RingBuffer(BufferBase):
     @property
     def rings(self) -> List[Ring]:
         """The rings, in the order they were added (their index in :class:`Batch`)."""
-        self._live()
+        self._check_open()
         return list(self._rings)
 
     def fileno(self) -> int:
         """libbpf's epoll fd (``ring_buffer__epoll_fd``): readable when a ring has data."""
-        return int(lib.ring_buffer__epoll_fd(self._live().ptr))
+        return int(lib.ring_buffer__epoll_fd(self._check_open().ptr))
 
     def __repr__(self) -> str:
         if self._state is None:
@@ -438,7 +439,7 @@ class RingBuffer(BufferBase):
     def _consume_with(self, fn: Callable[[BufferState], int], what: str,
                       limit: Optional[int] = None) -> int:
         """Records one at a time through libbpf (consume_n, Ring.consume)."""
-        st = self._live()
+        st = self._check_open()
         with st.lock:
             flushed, complete = self._flush_pending(limit)
             if not complete or (limit is not None and flushed >= limit):
@@ -466,7 +467,7 @@ class RingBuffer(BufferBase):
         per record; records taken but not handed over because a callback
         stopped or raised are kept and handed over first by the next call.
         """
-        st = self._live()
+        st = self._check_open()
         with st.lock:
             total, complete = self._flush_pending()
             while complete:
@@ -511,7 +512,7 @@ class RingBuffer(BufferBase):
         self._batch_caps = (recs, nbytes)
 
     def _drain_once(self, max_records: int, max_bytes: int) -> Batch:
-        st = self._live()
+        st = self._check_open()
         with st.lock:
             pending = self._pending
             if pending is not None:  # records a stopped callback left: they come first
@@ -544,7 +545,7 @@ class RingBuffer(BufferBase):
         if len(batch) or timeout_ms == 0:
             wait_seconds(timeout_ms)
             return batch
-        if not self._wait(self._live(), timeout_ms):
+        if not self._wait(self._check_open(), timeout_ms):
             return batch
         return self._drain_once(max_records, max_bytes)
 
@@ -561,7 +562,7 @@ class RingBuffer(BufferBase):
         import asyncio  # here, not at module level: it costs 30 ms at import
 
         loop = asyncio.get_running_loop()
-        st = self._live()
+        st = self._check_open()
         waiter = st.waiter
         assert waiter is not None
         epoll_fd = int(lib.ring_buffer__epoll_fd(st.ptr))

@@ -23,6 +23,8 @@ whose fields are its non-static variables.
   frozen by the kernel: they read a snapshot and every write raises
   :class:`ReadOnlyError` (never a segfault).
 
+The section views are :mod:`libbpf_py.datasec`'s, shared with ``BpfObject.var``.
+
 Memory libbpf frees (``bpf_object_skeleton`` and its map/program arrays) is
 allocated with the C library's ``calloc``, as libbpf's ``destroy_skeleton``
 frees it; the slots it points into (``struct bpf_map **``...) belong to the
@@ -32,25 +34,18 @@ Skeleton and outlive every libbpf call.
 from __future__ import annotations
 
 import ctypes
-import mmap
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type, TypeVar, Union
 
 from . import _validate, log
 from ._binding import ffi, lib
-from ._codec import (
-    BtfStruct,
-    BtfUnion,
-    _BtfReader,
-    array_type,
-    bitfield_property,
-    mark_read_only,
-    to_python,
-)
+from ._call import make_error
+from ._codec import BtfStruct, BtfUnion, array_type, bitfield_property
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
-from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, check, make_error
+from .datasec import ReadOnlyError, SectionInfo, Sections, data_sections, map_ident
+from .errors import AlreadyLoadedError, ClosedError, NotLoadedError
 from .link import Link
 from .object import BpfObject, NamedMapping
 
@@ -63,32 +58,9 @@ __all__ = ["BtfStruct", "BtfUnion", "ReadOnlyError", "SectionInfo", "Skeleton", 
 
 S = TypeVar("S", bound="Skeleton")
 
-_SECTION_SUFFIXES = (".data", ".rodata", ".bss", ".kconfig")
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.calloc.restype = ctypes.c_void_p
 _LIBC.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
-
-
-class ReadOnlyError(AttributeError):
-    """A write to a data section that cannot change (``.rodata`` after load, ``.kconfig``)."""
-
-
-@dataclass(frozen=True)
-class SectionInfo:
-    """One data section of a skeleton, as bpftool sees it.
-
-    ``ident`` is the attribute name (``bss``, ``rodata_custom``), ``map_name``
-    libbpf's map name, ``cls`` the ctypes structure of its layout,
-    ``variables`` C name -> Python attribute name, ``read_only`` true for
-    sections the kernel freezes (``.rodata*``, ``.kconfig``).
-    """
-
-    ident: str
-    map_name: str
-    cls: Type[Any]
-    variables: Dict[str, str] = field(default_factory=dict)
-    read_only: bool = False
-    kconfig: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,17 +70,6 @@ class SkeletonSpec:
     maps: Tuple[Tuple[str, str], ...]
     programs: Tuple[str, ...]
     sections: Tuple[SectionInfo, ...]
-
-
-def map_ident(name: str, internal: bool) -> Optional[str]:
-    """bpftool's identifier for a map (``skel_bpf.rodata`` -> ``rodata``), None to skip it."""
-    if not internal:
-        return name
-    for sfx in _SECTION_SUFFIXES:
-        pos = name.find(sfx)
-        if pos >= 0:
-            return "".join(c if c.isalnum() else "_" for c in name[pos + 1:])
-    return None
 
 
 def object_name_for(path: PathLike) -> str:
@@ -122,59 +83,20 @@ def object_name_for(path: PathLike) -> str:
 def describe(obj: BpfObject) -> SkeletonSpec:
     """The skeleton spec of an opened (not loaded) object, read from libbpf and its BTF."""
     ptr = obj._check_open()
-    btf = lib.bpf_object__btf(ptr)
-    reader = _BtfReader(btf, _c_name(lib.bpf_object__name(ptr))) if btf != ffi.NULL else None
     maps: List[Tuple[str, str]] = []
-    sections: List[SectionInfo] = []
     m = lib.bpf_object__next_map(ptr, ffi.NULL)
     while m != ffi.NULL:
         name = _validate.from_c(ffi.string(lib.bpf_map__name(m)))
-        internal = bool(lib.bpf_map__is_internal(m))
-        ident = map_ident(name, internal)
+        ident = map_ident(name, bool(lib.bpf_map__is_internal(m)))
         if ident is not None:
             maps.append((name, ident))
-            flags = int(lib.bpf_map__map_flags(m))
-            # bpftool lists every internal map with an ident; one libbpf could not make
-            # mmap-able (only static variables) reads as a snapshot after load
-            if internal and int(lib.bpf_map__type(m)) == int(lib.BPF_MAP_TYPE_ARRAY):
-                size = int(lib.bpf_map__value_size(m))
-                tid = int(lib.bpf_map__btf_value_type_id(m))
-                cls = _section_type(reader, tid)
-                if cls is None or ctypes.sizeof(cls) != size:
-                    cls = type(ident, (BtfStruct,), {
-                        "_pack_": 1, "_fields_": [("_raw0", ctypes.c_ubyte * size)],
-                        "__module__": "libbpf_py.btf_types"})
-                cnames: Dict[str, str] = dict(getattr(cls, "_btf_cnames_", {}))
-                variables = {c: p for p, c in cnames.items()}
-                sections.append(SectionInfo(
-                    ident, name, cls, variables,
-                    read_only=bool(flags & int(lib.BPF_F_RDONLY_PROG))
-                    or not flags & int(lib.BPF_F_MMAPABLE),
-                    kconfig=ident.startswith("kconfig")))
         m = lib.bpf_object__next_map(ptr, m)
     programs = []
     p = lib.bpf_object__next_program(ptr, ffi.NULL)
     while p != ffi.NULL:
-        programs.append(_c_name(lib.bpf_program__name(p)))
+        programs.append(_validate.from_c(ffi.string(lib.bpf_program__name(p))))
         p = lib.bpf_object__next_program(ptr, p)
-    return SkeletonSpec(tuple(maps), tuple(programs), tuple(sections))
-
-
-def _c_name(p: Any) -> str:
-    """A name libbpf returns, by the one rule of ``_validate.from_c``."""
-    return _validate.from_c(ffi.string(p))
-
-
-def _section_type(reader: Optional[_BtfReader], tid: int) -> Optional[Type[Any]]:
-    """The ctypes class of a section's BTF type, or None (raw bytes) when Python cannot
-    build one: libbpf accepts BTF that, e.g., names a type id it does not have."""
-    if reader is None or not tid:
-        return None
-    try:
-        cls: Type[Any] = reader.ctype(tid)
-    except (ValueError, TypeError, OverflowError, AttributeError, RecursionError):
-        return None
-    return cls
+    return SkeletonSpec(tuple(maps), tuple(programs), data_sections(obj))
 
 
 def _calloc(n: int, size: int, ctype: str) -> Any:
@@ -249,168 +171,6 @@ class _SkeletonLink(Link):
         self._ptr = None
 
 
-#: the largest map value the kernel creates (array maps refuse more than INT_MAX with
-#: E2BIG): a section bigger than this is a lying ELF header, never worth copying
-MAX_SECTION_SIZE = 0x7FFFFFFF
-
-
-def _digest(view: Any) -> bytes:
-    # here, not at module level: hashlib loads OpenSSL (~5 ms of import time), and only
-    # load() of a skeleton whose sections were read needs it
-    import hashlib
-
-    return hashlib.sha1(view, usedforsecurity=False).digest()  # a change check, not security
-
-
-def _section_mmap(fd: int, size: int) -> mmap.mmap:
-    return mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-
-
-def _lookup_snapshot(fd: int, size: int, what: str) -> bytes:
-    key = ffi.new("__u32 *", 0)
-    buf = ffi.new("char[]", max(size, 1))
-    check(lib.bpf_map_lookup_elem(fd, key, buf), f"cannot read {what}")
-    return bytes(ffi.buffer(buf, size))
-
-
-class _Sections:
-    """Views of one object's data sections, before and after load (shared by Skeleton
-    and ``BpfObject.var``)."""
-
-    def __init__(self, obj: BpfObject, infos: Sequence[SectionInfo],
-                 maps: Dict[str, Any]) -> None:
-        self.obj = obj
-        self.infos = {s.ident: s for s in infos}
-        self.maps = maps  # ident -> struct bpf_map *
-        self.views: Dict[str, Any] = {}
-        self.seen_loaded = obj.loaded
-        self.images: Dict[str, bytes] = {}  # digest of the pre-load image as first read
-        self.where: Dict[str, Tuple[str, str]] = {}  # C var name -> (ident, attr)
-        for s in infos:
-            for cname, attr in s.variables.items():
-                self.where.setdefault(cname, (s.ident, attr))
-
-    def view(self, ident: str) -> Any:
-        if self.obj.loaded != self.seen_loaded:  # loaded behind our back: drop the images
-            self.views.clear()
-            self.seen_loaded = self.obj.loaded
-        v = self.views.get(ident)
-        if v is None:
-            v = self.views[ident] = self._make(ident)
-        return v
-
-    def _make(self, ident: str) -> Any:
-        info = self.infos[ident]
-        m = self.maps[ident]
-        size = ctypes.sizeof(info.cls)
-        if size > MAX_SECTION_SIZE:
-            raise ValueError(f"section {ident!r} claims {size} bytes, more than the kernel "
-                             f"accepts for a map value ({MAX_SECTION_SIZE}): the ELF file's "
-                             "section header is wrong; load() fails with E2BIG")
-        if not self.obj.loaded:
-            psize = ffi.new("size_t *")
-            data = lib.bpf_map__initial_value(m, psize)
-            have = min(size, int(psize[0])) if data != ffi.NULL else 0
-            if have == size:  # the image is copied once, never more than size
-                view = info.cls.from_buffer_copy(ffi.buffer(data, size))
-            else:
-                view = info.cls()  # zeroed past what libbpf has
-                if have:
-                    ctypes.memmove(ctypes.addressof(view), int(ffi.cast("uintptr_t", data)),
-                                   have)
-            self.images[ident] = _digest(view)
-            if info.kconfig:
-                mark_read_only(view, ReadOnlyError,
-                               f"section {ident!r} is read-only: libbpf fills it at load")
-            return view
-        fd = int(lib.bpf_map__fd(m))
-        if info.read_only:
-            view = info.cls.from_buffer_copy(
-                _lookup_snapshot(fd, size, f"section {ident!r}"))
-            mark_read_only(view, ReadOnlyError,
-                           f"section {ident!r} is read-only after load (the kernel froze it)")
-            return view
-        return info.cls.from_buffer(_section_mmap(fd, size))
-
-    def flush(self) -> None:
-        """Before load: hand every changed pre-load view to libbpf, then retire them."""
-        for ident, view in list(self.views.items()):
-            info = self.infos[ident]
-            if not info.kconfig and _digest(view) != self.images.get(ident):
-                # libbpf copies the image out of the view
-                buf = ffi.cast("void *", ctypes.addressof(view))
-                check(lib.bpf_map__set_initial_value(self.maps[ident], buf,
-                                                     ctypes.sizeof(view)),
-                      f"cannot set the initial value of section {ident!r}")
-        self.retire("the object is loaded: this view is the pre-load image; read the "
-                    "section again", ReadOnlyError)
-
-    def retire(self, message: str, exc: Type[Exception]) -> None:
-        for view in self.views.values():
-            mark_read_only(view, exc, message)
-        self.views.clear()
-        self.images.clear()
-
-    def locate(self, name: str) -> Tuple[str, str]:
-        try:
-            return self.where[name]
-        except KeyError:
-            known = ", ".join(self.where) or "none"
-            raise KeyError(f"no global variable named {name!r} in a data section "
-                           f"(variables: {known})") from None
-
-    def get(self, name: str) -> Any:
-        ident, attr = self.locate(name)
-        return to_python(getattr(self.view(ident), attr))
-
-    def set(self, name: str, value: Any) -> None:
-        ident, attr = self.locate(name)
-        setattr(self.view(ident), attr, value)
-
-
-def object_sections(obj: BpfObject) -> _Sections:
-    """The data-section access of a plain BpfObject (for ``obj.var``), built once."""
-    sections: Optional[_Sections] = getattr(obj, "_sections", None)
-    if sections is None or sections.obj is not obj:
-        spec = describe(obj)  # the BTF and map flags libbpf keeps are there after load too
-        maps = {}
-        for m in obj.maps.values():
-            for s in spec.sections:
-                if s.map_name == m.name:
-                    maps[s.ident] = m._ptr
-        sections = _Sections(obj, spec.sections, maps)
-        obj._sections = sections  # type: ignore[attr-defined]
-    return sections
-
-
-class _PlainVars:
-    """``BpfObject.var`` / ``set_var``: after-load writes go straight to map memory."""
-
-    @staticmethod
-    def get(obj: BpfObject, name: str) -> Any:
-        s = object_sections(obj)
-        ident, _ = s.locate(name)
-        if not obj.loaded:
-            s.views.pop(ident, None)  # re-read the image: Map.initial_value may have changed it
-        return s.get(name)
-
-    @staticmethod
-    def set(obj: BpfObject, name: str, value: Any) -> None:
-        s = object_sections(obj)
-        ident, attr = s.locate(name)
-        if not obj.loaded:
-            s.views.pop(ident, None)
-            view = s.view(ident)
-            setattr(view, attr, value)
-            data = bytes(view)
-            buf = ffi.new("char[]", data or b"\0")
-            check(lib.bpf_map__set_initial_value(s.maps[ident], buf, len(data)),
-                  f"cannot set variable {name!r}")
-            s.views.pop(ident, None)
-            return
-        setattr(s.view(ident), attr, value)
-
-
 @guard_methods(only=frozenset({"name", "load", "attach", "detach"}))
 class Skeleton:
     """An object opened through libbpf's skeleton API, with typed data sections.
@@ -426,7 +186,7 @@ class Skeleton:
     _destroyed: bool
     _guard: Guard
     _obj: _SkeletonObject
-    _sections: _Sections
+    _sections: Sections
     _links: Dict[str, Optional[_SkeletonLink]]
     _link_slots: Dict[str, Any]
     maps: NamedMapping[Map]
@@ -564,7 +324,7 @@ class Skeleton:
             {pname: self._obj.programs[pname] for pname, _ in prog_slots}, "program")
         self._links = {p: None for p in spec.programs}
         self.links = self._links_cls(dict(self._links), "link")
-        self._sections = _Sections(self._obj, spec.sections,
+        self._sections = Sections(self._obj, spec.sections,
                                    {sec.ident: self.maps[sec.ident]._ptr
                                     for sec in spec.sections})
         for sec in spec.sections:

@@ -24,8 +24,9 @@ from ._buffers import (
     map_label,
     wait_seconds,
 )
+from ._call import check_ptr, make_error
 from .enums import MapType
-from .errors import ClosedError, LibbpfError, check_ptr, make_error
+from .errors import ClosedError, LibbpfError
 
 __all__ = ["Reservation", "ReserveTimeoutError", "UserRingBuffer"]
 
@@ -148,7 +149,7 @@ class UserRingBuffer(BufferBase):
             raise ValueError(f"size must be in 1..{self._max_size} (the ring's size less "
                              f"its 8-byte record header), not {size}")
         timeout_s = wait_seconds(timeout_ms)
-        st = self._live()
+        st = self._check_open()
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             r = self._try_reserve(st, size)
@@ -168,7 +169,7 @@ class UserRingBuffer(BufferBase):
     def _commit(self, r: Reservation, discard: bool) -> None:
         if r._owner is not self:
             raise ValueError("this reservation belongs to another UserRingBuffer")
-        st = self._live()
+        st = self._check_open()
         with st.lock:
             if self._state is not st:
                 raise ClosedError(f"{self._kind} was closed (its reservations were discarded)")

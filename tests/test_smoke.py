@@ -9,15 +9,15 @@ from typing import Callable
 
 import pytest
 
-import libbpf_py
 from libbpf_py._binding import ffi, lib
+from libbpf_py._call import make_error
 
 pytestmark = pytest.mark.kernel
 
 
 def _check_ptr(ptr: object, what: str) -> None:
     if ptr == ffi.NULL:
-        raise libbpf_py.errors.make_error(ffi.errno, what)
+        raise make_error(ffi.errno, what)
 
 
 def test_open_load_attach_count(kernel: None, compile_bpf: Callable[[str], Path]) -> None:
@@ -29,7 +29,7 @@ def test_open_load_attach_count(kernel: None, compile_bpf: Callable[[str], Path]
         prog = lib.bpf_object__next_program(obj, ffi.NULL)
         assert ffi.string(lib.bpf_program__name(prog)) == b"handle_getpid"
         ret = lib.bpf_object__load(obj)
-        assert ret == 0, libbpf_py.errors.make_error(-ret, "bpf_object__load")
+        assert ret == 0, make_error(-ret, "bpf_object__load")
         link = lib.bpf_program__attach(prog)
         _check_ptr(link, "bpf_program__attach")
         try:
@@ -39,7 +39,7 @@ def test_open_load_attach_count(kernel: None, compile_bpf: Callable[[str], Path]
             key = ffi.new("__u32 *", os.getpid())
             val = ffi.new("__u64 *")
             ret = lib.bpf_map__lookup_elem(m, key, 4, val, 8, 0)
-            assert ret == 0, libbpf_py.errors.make_error(-ret, "bpf_map__lookup_elem")
+            assert ret == 0, make_error(-ret, "bpf_map__lookup_elem")
             # os.getpid() is not cached by glibc >= 2.25: every call is a syscall
             assert val[0] >= 5
         finally:

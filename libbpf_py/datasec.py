@@ -1,0 +1,280 @@
+"""Global variables: the data sections of a BPF object (``.bss``, ``.data``,
+``.rodata``, ``.kconfig``, ``.data.*``, ``.rodata.*``) as typed views.
+
+Used by both :meth:`BpfObject.var` / :meth:`BpfObject.set_var` (through
+:class:`ObjectVars`) and :class:`~libbpf_py.skeleton.Skeleton`'s section
+attributes (through :class:`Sections`). It sits beside ``object`` (it needs
+only a BpfObject's methods, never its module at run time) and under
+``skeleton``.
+
+Before load a view is a private copy of libbpf's initial image; after load a
+``.bss`` / ``.data`` view is the map's memory, mapped once; ``.rodata`` /
+``.kconfig`` views are snapshots whose writes raise :class:`ReadOnlyError`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type
+
+from . import _validate
+from ._binding import ffi, lib
+from ._call import check
+from ._codec import BtfStruct, _BtfReader, mark_read_only, to_python
+
+if TYPE_CHECKING:
+    from .object import BpfObject
+
+__all__ = ["MAX_SECTION_SIZE", "ObjectVars", "ReadOnlyError", "SectionInfo", "Sections",
+           "data_sections", "map_ident", "object_sections"]
+
+_SECTION_SUFFIXES = (".data", ".rodata", ".bss", ".kconfig")
+
+
+class ReadOnlyError(AttributeError):
+    """A write to a data section that cannot change (``.rodata`` after load, ``.kconfig``)."""
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """One data section of a skeleton, as bpftool sees it.
+
+    ``ident`` is the attribute name (``bss``, ``rodata_custom``), ``map_name``
+    libbpf's map name, ``cls`` the ctypes structure of its layout,
+    ``variables`` C name -> Python attribute name, ``read_only`` true for
+    sections the kernel freezes (``.rodata*``, ``.kconfig``).
+    """
+
+    ident: str
+    map_name: str
+    cls: Type[Any]
+    variables: Dict[str, str] = field(default_factory=dict)
+    read_only: bool = False
+    kconfig: bool = False
+
+
+def map_ident(name: str, internal: bool) -> Optional[str]:
+    """bpftool's identifier for a map (``skel_bpf.rodata`` -> ``rodata``), None to skip it."""
+    if not internal:
+        return name
+    for sfx in _SECTION_SUFFIXES:
+        pos = name.find(sfx)
+        if pos >= 0:
+            return "".join(c if c.isalnum() else "_" for c in name[pos + 1:])
+    return None
+
+
+def data_sections(obj: BpfObject) -> Tuple[SectionInfo, ...]:
+    """The data sections of an opened object, in libbpf's map order, read from libbpf
+    and its BTF (the BTF and map flags libbpf keeps are there after load too)."""
+    ptr = obj._check_open()
+    btf = lib.bpf_object__btf(ptr)
+    reader = _BtfReader(btf, _c_name(lib.bpf_object__name(ptr))) if btf != ffi.NULL else None
+    sections: List[SectionInfo] = []
+    m = lib.bpf_object__next_map(ptr, ffi.NULL)
+    while m != ffi.NULL:
+        # bpftool lists every internal map with an ident; one libbpf could not make
+        # mmap-able (only static variables) reads as a snapshot after load
+        name = _c_name(lib.bpf_map__name(m))
+        internal = bool(lib.bpf_map__is_internal(m))
+        ident = map_ident(name, internal)
+        if (ident is not None and internal
+                and int(lib.bpf_map__type(m)) == int(lib.BPF_MAP_TYPE_ARRAY)):
+            flags = int(lib.bpf_map__map_flags(m))
+            size = int(lib.bpf_map__value_size(m))
+            tid = int(lib.bpf_map__btf_value_type_id(m))
+            cls = _section_type(reader, tid)
+            if cls is None or ctypes.sizeof(cls) != size:
+                cls = type(ident, (BtfStruct,), {
+                    "_pack_": 1, "_fields_": [("_raw0", ctypes.c_ubyte * size)],
+                    "__module__": "libbpf_py.btf_types"})
+            cnames: Dict[str, str] = dict(getattr(cls, "_btf_cnames_", {}))
+            variables = {c: p for p, c in cnames.items()}
+            sections.append(SectionInfo(
+                ident, name, cls, variables,
+                read_only=bool(flags & int(lib.BPF_F_RDONLY_PROG))
+                or not flags & int(lib.BPF_F_MMAPABLE),
+                kconfig=ident.startswith("kconfig")))
+        m = lib.bpf_object__next_map(ptr, m)
+    return tuple(sections)
+
+
+def _c_name(p: Any) -> str:
+    """A name libbpf returns, by the one rule of ``_validate.from_c``."""
+    return _validate.from_c(ffi.string(p))
+
+
+def _section_type(reader: Optional[_BtfReader], tid: int) -> Optional[Type[Any]]:
+    """The ctypes class of a section's BTF type, or None (raw bytes) when Python cannot
+    build one: libbpf accepts BTF that, e.g., names a type id it does not have."""
+    if reader is None or not tid:
+        return None
+    try:
+        cls: Type[Any] = reader.ctype(tid)
+    except (ValueError, TypeError, OverflowError, AttributeError, RecursionError):
+        return None
+    return cls
+
+
+#: the largest map value the kernel creates (array maps refuse more than INT_MAX with
+#: E2BIG): a section bigger than this is a lying ELF header, never worth copying
+MAX_SECTION_SIZE = 0x7FFFFFFF
+
+
+def _digest(view: Any) -> bytes:
+    # here, not at module level: hashlib loads OpenSSL (~5 ms of import time), and only
+    # load() of a skeleton whose sections were read needs it
+    import hashlib
+
+    return hashlib.sha1(view, usedforsecurity=False).digest()  # a change check, not security
+
+
+def _section_mmap(fd: int, size: int) -> mmap.mmap:
+    return mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+def _lookup_snapshot(fd: int, size: int, what: str) -> bytes:
+    key = ffi.new("__u32 *", 0)
+    buf = ffi.new("char[]", max(size, 1))
+    check(lib.bpf_map_lookup_elem(fd, key, buf), f"cannot read {what}")
+    return bytes(ffi.buffer(buf, size))
+
+
+class Sections:
+    """Views of one object's data sections, before and after load (shared by Skeleton
+    and ``BpfObject.var``)."""
+
+    def __init__(self, obj: BpfObject, infos: Sequence[SectionInfo],
+                 maps: Dict[str, Any]) -> None:
+        self.obj = obj
+        self.infos = {s.ident: s for s in infos}
+        self.maps = maps  # ident -> struct bpf_map *
+        self.views: Dict[str, Any] = {}
+        self.seen_loaded = obj.loaded
+        self.images: Dict[str, bytes] = {}  # digest of the pre-load image as first read
+        self.where: Dict[str, Tuple[str, str]] = {}  # C var name -> (ident, attr)
+        for s in infos:
+            for cname, attr in s.variables.items():
+                self.where.setdefault(cname, (s.ident, attr))
+
+    def view(self, ident: str) -> Any:
+        if self.obj.loaded != self.seen_loaded:  # loaded behind our back: drop the images
+            self.views.clear()
+            self.seen_loaded = self.obj.loaded
+        v = self.views.get(ident)
+        if v is None:
+            v = self.views[ident] = self._make(ident)
+        return v
+
+    def _make(self, ident: str) -> Any:
+        info = self.infos[ident]
+        m = self.maps[ident]
+        size = ctypes.sizeof(info.cls)
+        if size > MAX_SECTION_SIZE:
+            raise ValueError(f"section {ident!r} claims {size} bytes, more than the kernel "
+                             f"accepts for a map value ({MAX_SECTION_SIZE}): the ELF file's "
+                             "section header is wrong; load() fails with E2BIG")
+        if not self.obj.loaded:
+            psize = ffi.new("size_t *")
+            data = lib.bpf_map__initial_value(m, psize)
+            have = min(size, int(psize[0])) if data != ffi.NULL else 0
+            if have == size:  # the image is copied once, never more than size
+                view = info.cls.from_buffer_copy(ffi.buffer(data, size))
+            else:
+                view = info.cls()  # zeroed past what libbpf has
+                if have:
+                    ctypes.memmove(ctypes.addressof(view), int(ffi.cast("uintptr_t", data)),
+                                   have)
+            self.images[ident] = _digest(view)
+            if info.kconfig:
+                mark_read_only(view, ReadOnlyError,
+                               f"section {ident!r} is read-only: libbpf fills it at load")
+            return view
+        fd = int(lib.bpf_map__fd(m))
+        if info.read_only:
+            view = info.cls.from_buffer_copy(
+                _lookup_snapshot(fd, size, f"section {ident!r}"))
+            mark_read_only(view, ReadOnlyError,
+                           f"section {ident!r} is read-only after load (the kernel froze it)")
+            return view
+        return info.cls.from_buffer(_section_mmap(fd, size))
+
+    def flush(self) -> None:
+        """Before load: hand every changed pre-load view to libbpf, then retire them."""
+        for ident, view in list(self.views.items()):
+            info = self.infos[ident]
+            if not info.kconfig and _digest(view) != self.images.get(ident):
+                # libbpf copies the image out of the view
+                buf = ffi.cast("void *", ctypes.addressof(view))
+                check(lib.bpf_map__set_initial_value(self.maps[ident], buf,
+                                                     ctypes.sizeof(view)),
+                      f"cannot set the initial value of section {ident!r}")
+        self.retire("the object is loaded: this view is the pre-load image; read the "
+                    "section again", ReadOnlyError)
+
+    def retire(self, message: str, exc: Type[Exception]) -> None:
+        for view in self.views.values():
+            mark_read_only(view, exc, message)
+        self.views.clear()
+        self.images.clear()
+
+    def locate(self, name: str) -> Tuple[str, str]:
+        try:
+            return self.where[name]
+        except KeyError:
+            known = ", ".join(self.where) or "none"
+            raise KeyError(f"no global variable named {name!r} in a data section "
+                           f"(variables: {known})") from None
+
+    def get(self, name: str) -> Any:
+        ident, attr = self.locate(name)
+        return to_python(getattr(self.view(ident), attr))
+
+    def set(self, name: str, value: Any) -> None:
+        ident, attr = self.locate(name)
+        setattr(self.view(ident), attr, value)
+
+
+def object_sections(obj: BpfObject) -> Sections:
+    """The data-section access of a plain BpfObject (for ``obj.var``), built once."""
+    sections: Optional[Sections] = getattr(obj, "_sections", None)
+    if sections is None or sections.obj is not obj:
+        infos = data_sections(obj)
+        maps = {}
+        for m in obj.maps.values():
+            for s in infos:
+                if s.map_name == m.name:
+                    maps[s.ident] = m._ptr
+        sections = Sections(obj, infos, maps)
+        obj._sections = sections  # type: ignore[attr-defined]
+    return sections
+
+
+class ObjectVars:
+    """``BpfObject.var`` / ``set_var``: after-load writes go straight to map memory."""
+
+    @staticmethod
+    def get(obj: BpfObject, name: str) -> Any:
+        s = object_sections(obj)
+        ident, _ = s.locate(name)
+        if not obj.loaded:
+            s.views.pop(ident, None)  # re-read the image: Map.initial_value may have changed it
+        return s.get(name)
+
+    @staticmethod
+    def set(obj: BpfObject, name: str, value: Any) -> None:
+        s = object_sections(obj)
+        ident, attr = s.locate(name)
+        if not obj.loaded:
+            s.views.pop(ident, None)
+            view = s.view(ident)
+            setattr(view, attr, value)
+            data = bytes(view)
+            buf = ffi.new("char[]", data or b"\0")
+            check(lib.bpf_map__set_initial_value(s.maps[ident], buf, len(data)),
+                  f"cannot set variable {name!r}")
+            s.views.pop(ident, None)
+            return
+        setattr(s.view(ident), attr, value)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
 from conftest import Compile
@@ -289,6 +290,37 @@ def test_bloom_filter(maps: Callable[..., Map]) -> None:
     with pytest.raises(TypeError, match="needs a BLOOM_FILTER"):
         maps("queue", 0, 4, 1).contains(1)
 
+
+
+@pytest.mark.parametrize("kind", [MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER])
+def test_maps_without_keys_refuse_every_key_operation(maps: Callable[..., Map],
+                                                       kind: MapType) -> None:
+    """QUEUE, STACK and BLOOM_FILTER have no keys: each key operation is a TypeError
+    that names it, before any C call."""
+    m = maps(kind, 0, 4, 4)
+    ops: List[Tuple[str, Callable[[], Any]]] = [
+        ("m[key]", lambda: m[0]),
+        ("lookup()", lambda: m.lookup(0)),
+        ("update()", lambda: m.update(0, 1)),
+        ("update()", lambda: m.__setitem__(0, 1)),  # MapBase hands it to update()
+        ("del m[key]", lambda: m.__delitem__(0)),
+        ("lookup_and_delete()", lambda: m.lookup_and_delete(0)),
+        ("iteration", lambda: list(m.keys())),
+        ("iteration", lambda: list(m.items())),
+        ("iteration", lambda: len(m)),
+        ("iteration", lambda: m.clear()),
+        ("lookup_batch()", lambda: m.lookup_batch()),
+        ("lookup_batch_arrays()", lambda: m.lookup_batch_arrays()),
+        ("lookup_and_delete_batch()", lambda: m.lookup_and_delete_batch()),
+        ("update_batch()", lambda: m.update_batch({0: 1})),
+        ("delete_batch()", lambda: m.delete_batch([0])),
+    ]
+    if kind != MapType.BLOOM_FILTER:
+        ops.append(("'in'", lambda: 0 in m))
+    for op, call in ops:
+        with pytest.raises(TypeError, match=rf"{kind.name} map has no keys: "
+                                            rf"{re.escape(op)} does not apply"):
+            call()
 
 # -- batches ----------------------------------------------------------------------------
 

@@ -74,6 +74,22 @@ def test_hash_of_u32_to_u64(maps: Callable[..., Map], monkeypatch: pytest.Monkey
     assert len(keys) == n and len(m.lookup_batch_arrays()[0]) == n - 10
 
 
+
+def test_tuple_reads_share_the_growing_loop(maps: Callable[..., Map],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """lookup_batch of a map that is not plain ints (decoded chunk by chunk) and
+    lookup_and_delete_batch go through the loop lookup_batch_arrays uses: a chunk
+    smaller than a bucket doubles (ENOSPC with nothing read) and every entry comes."""
+    n = 5000
+    m = maps(MapType.HASH, 4, 16, 8192, name=f"ba_tuples{PID}")
+    written = {i * 7 + 3: i.to_bytes(16, "little") for i in range(n)}
+    m.update_batch(written)
+    spy = BatchSpy(monkeypatch)
+    got = m.lookup_batch(chunk=1)
+    assert -errno.ENOSPC in spy.rets and spy.rets[-1] == -errno.ENOENT
+    assert len(got) == n and dict(got) == written
+    assert dict(m.lookup_and_delete_batch(chunk=1)) == written and len(m) == 0
+
 def test_array_and_small_ints(maps: Callable[..., Map]) -> None:
     a = maps(MapType.ARRAY, 4, 4, 1000, name=f"ba_arr{PID}")
     a.update_batch({i: 0xFFFFFFFF - i for i in range(0, 1000, 3)})

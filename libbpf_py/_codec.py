@@ -38,7 +38,9 @@ from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import _validate
-from ._binding import ffi, lib
+from ._binding import ffi
+from .btf import Btf, BtfKind, BtfType
+from .errors import LibbpfError
 
 _BYTEORDER = sys.byteorder
 _INT_CTYPES = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int",
@@ -537,36 +539,21 @@ def _field_names(cls: Any) -> List[str]:
 
 
 # -- BTF -------------------------------------------------------------------------------
+# The BTF is read through libbpf_py.btf (BtfType and its accessors), the one reader of
+# BTF records in the package; what follows only turns types into codecs and classes.
 
-def _kind(t: Any) -> int:
-    return int((t.info >> 24) & 0x1F)
-
-
-def _vlen(t: Any) -> int:
-    return int(t.info & 0xFFFF)
-
-
-def _kflag(t: Any) -> bool:
-    return bool(t.info >> 31)
-
-
-_MODIFIERS = frozenset(int(getattr(lib, n)) for n in (
-    "BTF_KIND_TYPEDEF", "BTF_KIND_VOLATILE", "BTF_KIND_CONST", "BTF_KIND_RESTRICT",
-    "BTF_KIND_TYPE_TAG") if lib.has(n))
-_K_INT = int(lib.BTF_KIND_INT)
-_K_PTR = int(lib.BTF_KIND_PTR)
-_K_ARRAY = int(lib.BTF_KIND_ARRAY)
-_K_STRUCT = int(lib.BTF_KIND_STRUCT)
-_K_UNION = int(lib.BTF_KIND_UNION)
-_K_ENUM = int(lib.BTF_KIND_ENUM)
-_K_ENUM64 = int(lib.BTF_KIND_ENUM64)
-_K_FLOAT = int(lib.BTF_KIND_FLOAT)
-_K_DATASEC = int(lib.BTF_KIND_DATASEC)
-_K_VAR = int(lib.BTF_KIND_VAR)
-_INT_SIGNED = int(lib.BTF_INT_SIGNED)
-_INT_CHAR = int(lib.BTF_INT_CHAR)
-_INT_BOOL = int(lib.BTF_INT_BOOL)
-_VAR_STATIC = int(lib.BTF_VAR_STATIC)
+_K_INT = BtfKind.INT
+_K_PTR = BtfKind.PTR
+_K_ARRAY = BtfKind.ARRAY
+_K_STRUCT = BtfKind.STRUCT
+_K_UNION = BtfKind.UNION
+_K_ENUM = BtfKind.ENUM
+_K_ENUM64 = BtfKind.ENUM64
+_K_FLOAT = BtfKind.FLOAT
+_K_DATASEC = BtfKind.DATASEC
+_K_VAR = BtfKind.VAR
+_RECORDS = frozenset({_K_STRUCT, _K_UNION, _K_DATASEC})
+_ENUMS = frozenset({_K_ENUM, _K_ENUM64})
 
 _CT_INTS: Dict[Tuple[int, bool], Any] = {
     (1, False): ctypes.c_uint8, (1, True): ctypes.c_int8,
@@ -575,190 +562,170 @@ _CT_INTS: Dict[Tuple[int, bool], Any] = {
     (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64,
 }
 
+#: (name, type, bit offset of the value, bitfield size) of a record member
+_Member = Tuple[str, BtfType, int, int]
+
+
+def _is_char(t: BtfType) -> bool:
+    """A 1-byte INT that is a character: ``char``, ``signed char``, ``unsigned char``."""
+    if t.kind != _K_INT or t.size != 1:
+        return False
+    return t.int_info.is_char or t.name in ("char", "signed char", "unsigned char")
+
+
+def _is_plain_char(t: BtfType) -> bool:
+    """C ``char`` itself (a string), not ``__u8`` / ``signed char`` (small ints)."""
+    if t.kind != _K_INT or t.size != 1:
+        return False
+    return t.int_info.is_char or t.name == "char"
+
+
+def _size(t: BtfType) -> int:
+    """``t.resolved_size``, or -1 when libbpf cannot size the type (no codec fits it)."""
+    try:
+        return t.resolved_size
+    except LibbpfError:
+        return -1
+
 
 class _BtfReader:
-    """Walks one ``struct btf`` and builds codecs and ctypes classes, memoized by id."""
+    """Builds codecs and ctypes classes from one BTF, memoized by type id.
+
+    ``btf`` is a :class:`~libbpf_py.btf.Btf`, or a ``struct btf *`` the caller
+    frees after the call (borrowed for it). A type the BTF does not have, or
+    cannot size, raises ValueError.
+    """
 
     def __init__(self, btf: Any, map_name: str) -> None:
-        self.btf = btf
+        self.btf: Btf = btf if isinstance(btf, Btf) else Btf._borrow(
+            btf, f"BTF of {map_name!r}")
         self.map_name = map_name
         self.ctypes_cache: Dict[int, Any] = {}
 
-    def type(self, tid: int) -> Any:
-        t = lib.btf__type_by_id(self.btf, tid)
-        if t == ffi.NULL:
-            raise ValueError(f"BTF of map {self.map_name!r} has no type {tid}")
-        return t
+    def _missing(self, exc: BaseException) -> ValueError:
+        return ValueError(f"BTF of map {self.map_name!r}: {exc}")
 
-    def resolve(self, tid: int) -> Tuple[int, Any]:
-        """Skip typedefs and qualifiers."""
-        t = self.type(tid)
-        for _ in range(64):
-            if _kind(t) not in _MODIFIERS:
-                break
-            tid = int(t.type)
-            t = self.type(tid)
-        return tid, t
+    def codec(self, tid: int, what: str) -> Codec:
+        """The codec of type ``tid``."""
+        try:
+            return self._codec(self.btf[tid], what)
+        except (IndexError, LibbpfError) as exc:
+            raise self._missing(exc) from None
 
-    def name(self, t: Any) -> str:
-        """The name of a type or member record (anything with a ``name_off``)."""
-        s = lib.btf__name_by_offset(self.btf, t.name_off)
-        return "" if s == ffi.NULL else _validate.from_c(ffi.string(s))
-
-    def int_info(self, t: Any) -> Tuple[int, int, int]:
-        """(encoding, bit offset, bits) of a BTF_KIND_INT."""
-        v = int(ffi.cast("__u32 *", t + 1)[0])
-        return (v >> 24) & 0x0F, (v >> 16) & 0xFF, v & 0xFF
+    def ctype(self, tid: int) -> Any:
+        """A ctypes type of exactly the size of type ``tid``, or None."""
+        try:
+            return self._ctype(self.btf[tid])
+        except (IndexError, LibbpfError) as exc:
+            raise self._missing(exc) from None
 
     # -- Python codecs ----------------------------------------------------------------
 
-    def codec(self, tid: int, what: str) -> Codec:
-        tid, t = self.resolve(tid)
-        kind = _kind(t)
-        size = int(lib.btf__resolve_size(self.btf, tid))
+    def _codec(self, t: BtfType, what: str) -> Codec:
+        t = t.resolve()
+        kind = t.kind
+        size = _size(t)
         if kind == _K_INT:
-            enc, off, bits = self.int_info(t)
-            if size in _INT_CTYPES and off == 0 and bits == size * 8:
-                return IntCodec(size, what, signed=bool(enc & _INT_SIGNED))
-        elif kind in (_K_ENUM, _K_ENUM64):
+            info = t.int_info
+            if size in _INT_CTYPES and info.offset == 0 and info.bits == size * 8:
+                return IntCodec(size, what, signed=info.is_signed)
+        elif kind in _ENUMS:
             if size in _INT_CTYPES:
-                return IntCodec(size, what, signed=self.enum_signed(t))
+                return IntCodec(size, what, signed=t.signed)
         elif kind == _K_PTR:
             return IntCodec(8, what)
         elif kind == _K_FLOAT:
             if size in (4, 8):
                 return FloatCodec(size, what)
-        elif kind in (_K_STRUCT, _K_UNION, _K_DATASEC):
-            cls = self.ctype(tid)
+        elif kind in _RECORDS:
+            cls = self._ctype(t)
             if cls is not None and ctypes.sizeof(cls) == size:
                 return StructCodec(cls, what)
         elif kind == _K_ARRAY:
-            arr = ffi.cast("struct btf_array *", t + 1)
-            count = int(arr.nelems)
-            etid, et = self.resolve(int(arr.type))
-            if self.is_char(et):
+            arr = t.array
+            if _is_char(arr.type.resolve()):
                 return BytesCodec(size, what)
-            elem = self.codec(etid, f"element of {what}")
-            if elem.size * count == size:
-                return ArrayCodec(elem, count, what)
+            elem = self._codec(arr.type, f"element of {what}")
+            if elem.size * arr.nelems == size:
+                return ArrayCodec(elem, arr.nelems, what)
         return BytesCodec(size, what)
-
-    def is_char(self, t: Any) -> bool:
-        if _kind(t) != _K_INT or t.size != 1:
-            return False
-        enc, _, _ = self.int_info(t)
-        return bool(enc & _INT_CHAR) or self.name(t) in ("char", "signed char",
-                                                           "unsigned char")
-
-    def is_plain_char(self, t: Any) -> bool:
-        """C ``char`` itself (a string), not ``__u8`` / ``signed char`` (small ints)."""
-        if _kind(t) != _K_INT or t.size != 1:
-            return False
-        enc, _, _ = self.int_info(t)
-        return bool(enc & _INT_CHAR) or self.name(t) == "char"
-
-    def enum_signed(self, t: Any) -> bool:
-        """kflag says so (clang >= 15); older BTF: signed when an enumerator is negative."""
-        if _kflag(t):
-            return True
-        if _kind(t) != _K_ENUM:
-            return False
-        values = ffi.cast("struct btf_enum *", t + 1)
-        return any(int(values[i].val) < 0 for i in range(_vlen(t)))
 
     # -- ctypes classes -----------------------------------------------------------------
 
-    def ctype(self, tid: int) -> Any:
-        """A ctypes type of exactly the BTF type's size, or None."""
-        tid, t = self.resolve(tid)
+    def _ctype(self, t: BtfType) -> Any:
+        t = t.resolve()
+        tid = t.id
         if tid in self.ctypes_cache:
             return self.ctypes_cache[tid]
         self.ctypes_cache[tid] = None  # a cycle (through a pointer it cannot be) ends here
-        result = self._make_ctype(tid, t)
-        if result is not None and ctypes.sizeof(result) != lib.btf__resolve_size(self.btf, tid):
+        result = self._make_ctype(t)
+        if result is not None and ctypes.sizeof(result) != _size(t):
             result = None
         self.ctypes_cache[tid] = result
         return result
 
-    def _make_ctype(self, tid: int, t: Any) -> Any:
-        kind = _kind(t)
-        size = int(lib.btf__resolve_size(self.btf, tid)) if tid else 0
+    def _make_ctype(self, t: BtfType) -> Any:
+        kind = t.kind
+        size = _size(t) if t.id else 0
         if kind == _K_INT:
-            enc, _, _ = self.int_info(t)
-            if size == 1 and enc & _INT_BOOL:
+            info = t.int_info
+            if size == 1 and info.is_bool:
                 return ctypes.c_bool
-            return _CT_INTS.get((size, bool(enc & _INT_SIGNED)), ctypes.c_ubyte * size)
-        if kind in (_K_ENUM, _K_ENUM64):
-            return _CT_INTS.get((size, self.enum_signed(t)), ctypes.c_ubyte * size)
+            return _CT_INTS.get((size, info.is_signed), ctypes.c_ubyte * size)
+        if kind in _ENUMS:
+            return _CT_INTS.get((size, t.signed), ctypes.c_ubyte * size)
         if kind == _K_PTR:
             return ctypes.c_uint64
         if kind == _K_FLOAT:
             return {4: ctypes.c_float, 8: ctypes.c_double}.get(size, ctypes.c_ubyte * size)
         if kind == _K_ARRAY:
-            arr = ffi.cast("struct btf_array *", t + 1)
-            _, et = self.resolve(int(arr.type))
-            elem = ctypes.c_char if self.is_plain_char(et) else self.ctype(int(arr.type))
+            arr = t.array
+            elem = (ctypes.c_char if _is_plain_char(arr.type.resolve())
+                    else self._ctype(arr.type))
             if elem is None:
                 return ctypes.c_ubyte * size
-            return array_type(elem, int(arr.nelems))
-        if kind in (_K_STRUCT, _K_UNION, _K_DATASEC):
-            return self._record(tid, t, kind, size)
+            return array_type(elem, arr.nelems)
+        if kind in _RECORDS:
+            return self._record(t, kind, size)
         return ctypes.c_ubyte * size
 
-    def _members(self, t: Any, kind: int) -> List[Tuple[str, int, int, int]]:
-        """(name, type id, bit offset, bitfield size) of a struct/union/datasec.
+    @staticmethod
+    def _members(t: BtfType, kind: BtfKind) -> List[_Member]:
+        """(name, type, bit offset, bitfield size) of a struct/union/datasec.
 
         A datasec lists its non-static variables only (static ones are not
         exposed, as in bpftool's skeletons; their bytes stay padding).
         """
-        out: List[Tuple[str, int, int, int]] = []
-        n = _vlen(t)
         if kind == _K_DATASEC:
-            infos = ffi.cast("struct btf_var_secinfo *", t + 1)
-            for i in range(n):
-                vt = self.type(int(infos[i].type))
-                if _kind(vt) != _K_VAR:
+            out: List[_Member] = []
+            for info in t.secinfos:
+                var = info.type
+                if var.kind != _K_VAR or var.linkage == "static":
                     continue
-                if int(ffi.cast("struct btf_var *", vt + 1).linkage) == _VAR_STATIC:
-                    continue
-                out.append((self.name(vt), int(vt.type), int(infos[i].offset) * 8, 0))
+                vtype = var.type
+                assert vtype is not None
+                out.append((var.name, vtype, info.offset * 8, 0))
             return out
-        members = ffi.cast("struct btf_member *", t + 1)
-        kflag = _kflag(t)
-        for i in range(n):
-            m = members[i]
-            off = int(m.offset)
-            bitsize = (off >> 24) if kflag else 0
-            bitoff = (off & 0xFFFFFF) if kflag else off
-            _, mt = self.resolve(int(m.type))
-            if not kflag and _kind(mt) == _K_INT:
-                _, ioff, bits = self.int_info(mt)
-                if ioff or bits != mt.size * 8:
-                    bitoff += ioff
-                    bitsize = bits or 1
-            out.append((self.name(m), int(m.type), bitoff, bitsize))
-        return out
+        return [(m.name, m.type, m.value_bit_offset, m.bitfield_size) for m in t.members]
 
-    def _int_shape(self, tid: int) -> Optional[Tuple[int, bool]]:
+    @staticmethod
+    def _int_shape(t: BtfType) -> Optional[Tuple[int, bool]]:
         """(size, signed) of an int or enum type (the storage of a bitfield)."""
-        _, t = self.resolve(tid)
-        kind = _kind(t)
-        if kind == _K_INT:
-            enc, _, _ = self.int_info(t)
-            return int(t.size), bool(enc & _INT_SIGNED)
-        if kind in (_K_ENUM, _K_ENUM64):
-            return int(t.size), self.enum_signed(t)
+        t = t.resolve()
+        kind = t.kind
+        if kind == _K_INT or kind in _ENUMS:
+            return int(t.size or 0), t.signed
         return None
 
-    def _record(self, tid: int, t: Any, kind: int, size: int) -> Any:
-        cname = self.name(t)
-        pyname = _identifier(cname) or f"anon_{tid}"
+    def _record(self, t: BtfType, kind: BtfKind, size: int) -> Any:
+        cname = t.name
+        pyname = _identifier(cname) or f"anon_{t.id}"
         members = sorted(self._members(t, kind), key=lambda m: m[2])
         cls = None
         if kind != _K_UNION and _BYTEORDER == "little":
-            cls = self._record_layout(tid, pyname, kind, size, members, ctypes_bits=True)
+            cls = self._record_layout(pyname, kind, size, members, ctypes_bits=True)
         if cls is None:
-            cls = self._record_layout(tid, pyname, kind, size, members, ctypes_bits=False)
+            cls = self._record_layout(pyname, kind, size, members, ctypes_bits=False)
         if cls is not None:
             shown = cname or pyname
             title = {_K_STRUCT: f"struct {shown}", _K_UNION: f"union {shown}"}.get(
@@ -767,9 +734,8 @@ class _BtfReader:
             cls._btf_cname_ = shown
         return cls
 
-    def _record_layout(self, tid: int, pyname: str, kind: int, size: int,
-                       members: List[Tuple[str, int, int, int]],
-                       ctypes_bits: bool) -> Any:
+    def _record_layout(self, pyname: str, kind: BtfKind, size: int,
+                       members: List[_Member], ctypes_bits: bool) -> Any:
         """The ctypes class, bitfields as ctypes bitfields or as properties.
 
         Returns None when ``ctypes_bits`` is asked and ctypes would not place
@@ -801,12 +767,12 @@ class _BtfReader:
 
         i = 0
         while i < len(members):
-            cmname, mtid, bitoff, bitsize = members[i]
+            cmname, mtype, bitoff, bitsize = members[i]
             index = i
             i += 1
             mname = _identifier(cmname)
             if bitsize or bitoff % 8:
-                shape = self._int_shape(mtid)
+                shape = self._int_shape(mtype)
                 if shape is None:
                     continue
                 unit, signed = shape
@@ -854,7 +820,7 @@ class _BtfReader:
                 pos = ustart // 8 + unit
                 continue
             off = bitoff // 8
-            ct = self.ctype(mtid)
+            ct = self._ctype(mtype)
             if ct is None:
                 continue
             if kind == _K_UNION:
@@ -866,9 +832,8 @@ class _BtfReader:
             else:
                 pad_to(off)
             if not cmname:
-                _, mt = self.resolve(mtid)
                 mname = unique("", index)
-                if _kind(mt) in (_K_STRUCT, _K_UNION):
+                if mtype.resolve().kind in (_K_STRUCT, _K_UNION):
                     anonymous.append(mname)
                     names.extend(getattr(ct, "_btf_names_", ()))
                 else:
@@ -918,12 +883,13 @@ def _identifier(name: str) -> str:
 
 
 def btf_codec(btf: Any, type_id: int, size: int, what: str, map_name: str) -> Optional[Codec]:
-    """The codec for BTF type ``type_id`` of ``btf``, or None when it cannot be used.
+    """The codec for BTF type ``type_id`` of ``btf`` (a :class:`~libbpf_py.btf.Btf`, or a
+    ``struct btf *`` the caller frees after the call), or None when it cannot be used.
 
     ``size`` is what the kernel says the key or value is: a BTF type of
     another size is not trusted.
     """
-    if btf == ffi.NULL or not type_id:
+    if not type_id or (not isinstance(btf, Btf) and btf == ffi.NULL):
         return None
     try:
         codec = _BtfReader(btf, map_name).codec(type_id, what)

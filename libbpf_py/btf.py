@@ -31,10 +31,11 @@ format raw``.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import weakref
-from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _validate
 from ._binding import ffi, lib
@@ -116,11 +117,20 @@ class BtfMember:
     type: BtfType
     bit_offset: int  # from the start of the struct
     bitfield_size: int  # 0 unless a bitfield
+    #: a legacy bitfield's (no kind_flag) bit offset inside its INT type
+    #: (``int_info.offset``); 0 otherwise
+    int_offset: int = field(default=0, repr=False, compare=False)
 
     @property
     def byte_offset(self) -> int:
         """``bit_offset // 8`` (for a bitfield, the byte its first bit is in)."""
         return self.bit_offset // 8
+
+    @property
+    def value_bit_offset(self) -> int:
+        """Where the member's value starts, in bits from the start of the struct
+        (``bit_offset + int_offset``)."""
+        return self.bit_offset + self.int_offset
 
 
 @dataclass(frozen=True)
@@ -255,7 +265,7 @@ class Btf:
     @classmethod
     def _adopt(cls, ptr: Any, what: str, source: str, base: Optional[Btf] = None) -> Btf:
         if ptr == ffi.NULL:
-            raise make_error(ffi.errno or 22, what)
+            raise make_error(ffi.errno or errno.EINVAL, what)
         return cls(ptr, source, base=base)
 
     @classmethod
@@ -278,16 +288,16 @@ class Btf:
         raw = _validate.cstr(path, "path", path=True)
         shown = os.fspath(path)
         if not os.path.exists(raw):
-            raise make_error(2, f"cannot read BTF from {shown!r}")
+            raise make_error(errno.ENOENT, f"cannot read BTF from {shown!r}")
         if os.path.isdir(raw):
-            raise make_error(21, f"cannot read BTF from {shown!r}")
+            raise make_error(errno.EISDIR, f"cannot read BTF from {shown!r}")
         if base is None:
             ptr = lib.btf__parse(raw, ffi.NULL)
         else:
-            ptr = lib.btf__parse_split(raw, base._p())
+            ptr = lib.btf__parse_split(raw, base._check_open())
         if ptr == ffi.NULL:
-            err = ffi.errno or 22
-            hint = ("no .BTF section in this ELF file" if err in (2, 61)
+            err = ffi.errno or errno.EINVAL
+            hint = ("no .BTF section in this ELF file" if err in (errno.ENOENT, errno.ENODATA)
                     else "neither an ELF file with a .BTF section nor raw BTF")
             raise make_error(err, f"cannot read BTF from {shown!r} ({hint})")
         return cls(ptr, shown, base=base)
@@ -308,7 +318,7 @@ class Btf:
         if base is None:
             ptr = lib.btf__new(image, len(image))
         else:
-            ptr = lib.btf__new_split(image, len(image), base._p())
+            ptr = lib.btf__new_split(image, len(image), base._check_open())
         return cls._adopt(ptr, "btf__new: not valid BTF", "<memory>", base)
 
     @classmethod
@@ -321,7 +331,7 @@ class Btf:
         if base is None:
             ptr = lib.btf__load_from_kernel_by_id(btf_id)
         else:
-            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._p())
+            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
         return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", f"btf id {btf_id}",
                           base)
 
@@ -329,6 +339,12 @@ class Btf:
     def _view(cls, ptr: Any, owner: Any, source: str) -> Btf:
         """A Btf over a ``struct btf`` that ``owner`` (anything with ``closed``) frees."""
         return cls(ptr, source, owner=owner)
+
+    @classmethod
+    def _borrow(cls, ptr: Any, source: str) -> Btf:
+        """A Btf over a ``struct btf`` its caller frees, for the length of one call
+        (building a map's codecs): never freed here, never used after the call."""
+        return cls(ptr, source, owner=_Lender())
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -339,7 +355,7 @@ class Btf:
             return True
         return self._owner is not None and bool(self._owner.closed)
 
-    def _p(self) -> Any:
+    def _check_open(self) -> Any:
         ptr = self._ptr
         if ptr is None:
             raise ClosedError(f"BTF {self._source!r} is closed")
@@ -366,7 +382,7 @@ class Btf:
             ffi.release(held)
 
     def __enter__(self) -> Btf:
-        self._p()
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -382,38 +398,38 @@ class Btf:
     @property
     def base(self) -> Optional[Btf]:
         """The base BTF of a split BTF (None for a base BTF)."""
-        self._p()
+        self._check_open()
         return self._base
 
     @property
     def start_id(self) -> int:
         """The first type id this BTF adds (1, or the base's type count for split BTF)."""
-        ptr = self._p()
+        ptr = self._check_open()
         base = lib.btf__base_btf(ptr)
         return 1 if base == ffi.NULL else int(lib.btf__type_cnt(base))
 
     @property
     def pointer_size(self) -> int:
         """Size of a pointer for the BTF's target (0 when libbpf cannot tell)."""
-        return int(lib.btf__pointer_size(self._p()))
+        return int(lib.btf__pointer_size(self._check_open()))
 
     @property
     def endianness(self) -> str:
         """``"little"`` or ``"big"``."""
-        return "big" if lib.btf__endianness(self._p()) == lib.BTF_BIG_ENDIAN else "little"
+        return "big" if lib.btf__endianness(self._check_open()) == lib.BTF_BIG_ENDIAN else "little"
 
     def raw_data(self) -> bytes:
         """The BTF in its raw binary form (header, types, strings)."""
         size = ffi.new("__u32 *")
-        data = lib.btf__raw_data(self._p(), size)
+        data = lib.btf__raw_data(self._check_open(), size)
         if data == ffi.NULL:
-            raise make_error(ffi.errno or 12, "btf__raw_data")
+            raise make_error(ffi.errno or errno.ENOMEM, "btf__raw_data")
         return bytes(ffi.buffer(data, size[0]))
 
     # -- types --------------------------------------------------------------------------
 
     def _count(self) -> int:
-        return int(lib.btf__type_cnt(self._p()))
+        return int(lib.btf__type_cnt(self._check_open()))
 
     def __len__(self) -> int:
         return self._count() - self.start_id
@@ -425,7 +441,7 @@ class Btf:
             yield BtfType(self, tid)
 
     def _type_ptr(self, tid: int) -> Any:
-        t = lib.btf__type_by_id(self._p(), tid)
+        t = lib.btf__type_by_id(self._check_open(), tid)
         if t == ffi.NULL:
             raise IndexError(f"BTF {self._source!r} has no type id {tid} "
                              f"(ids 0..{self._count() - 1})")
@@ -454,7 +470,7 @@ class Btf:
         if not isinstance(name, str):
             raise TypeError(f"type name must be a str, not {type(name).__name__}")
         raw = _validate.cstr(name, "type name")
-        ptr = self._p()
+        ptr = self._check_open()
         if kind is None:
             tid = int(lib.btf__find_by_name(ptr, raw))
         else:
@@ -479,7 +495,7 @@ class Btf:
         ``type`` (an id, a name or a BtfType): that type's definition,
         preceded by the definitions it needs (no header unless ``header=True``).
         """
-        ptr = self._p()
+        ptr = self._check_open()
         if type is None:
             ids: Iterator[int] = iter(range(self.start_id, self._count()))
             wrap = True if header is None else header
@@ -490,7 +506,7 @@ class Btf:
         handle = ffi.new_handle(sink)
         d = lib.libbpf_py_btf_dump_new(ptr, handle, ffi.NULL)
         if d == ffi.NULL:
-            raise make_error(ffi.errno or 22, "btf_dump__new")
+            raise make_error(ffi.errno or errno.EINVAL, "btf_dump__new")
         try:
             for tid in ids:
                 check(lib.btf_dump__dump_type(d, tid), f"btf_dump__dump_type({tid})")
@@ -506,6 +522,15 @@ class Btf:
     def dump_raw(self) -> str:
         """Every type as ``bpftool btf dump file F format raw`` prints it."""
         return "".join(t.describe() + "\n" for t in self)
+
+
+class _Lender:
+    """The owner of a borrowed ``struct btf`` (:meth:`Btf._borrow`): open while lent."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._guard = Guard()
 
 
 def _kind(kind: Union[BtfKind, int, str]) -> BtfKind:
@@ -535,11 +560,15 @@ class BtfType:
     def id(self) -> int:
         return self._id
 
-    def _t(self) -> Any:
+    def _c_type(self) -> Any:
         return self._btf._type_ptr(self._id)
 
     def _str(self, off: int) -> str:
-        return _validate.from_c(ffi.string(lib.btf__name_by_offset(self._btf._p(), off)))
+        text = lib.btf__name_by_offset(self._btf._check_open(), off)
+        if text == ffi.NULL:
+            raise ValueError(f"BTF {self._btf._source!r}: type [{self._id}] names string "
+                             f"offset {off}, past the string section")
+        return _validate.from_c(ffi.string(text))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BtfType):
@@ -559,48 +588,48 @@ class BtfType:
 
     @property
     def kind(self) -> BtfKind:
-        return _kind_of(self._t())
+        return _kind_of(self._c_type())
 
     @property
     def vlen(self) -> int:
         """The record's vlen: members, enumerators, parameters or variables."""
-        return int(self._t().info & 0xFFFF)
+        return int(self._c_type().info & 0xFFFF)
 
     @property
     def kind_flag(self) -> bool:
-        return bool(self._t().info >> 31)
+        return bool(self._c_type().info >> 31)
 
     @property
     def name(self) -> str:
         """The name ("" for an anonymous type; "void" for id 0)."""
         if self._id == 0:
             return "void"
-        return self._str(self._t().name_off)
+        return self._str(self._c_type().name_off)
 
     @property
     def size(self) -> Optional[int]:
         """The size in bytes of INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC;
         None for the other kinds (see :attr:`resolved_size`)."""
-        t = self._t()
+        t = self._c_type()
         return int(t.size) if _kind_of(t) in _SIZED else None
 
     @property
     def resolved_size(self) -> int:
         """``btf__resolve_size``: the size through typedefs, modifiers and arrays."""
-        return check(int(lib.btf__resolve_size(self._btf._p(), self._id)),
+        return check(int(lib.btf__resolve_size(self._btf._check_open(), self._id)),
                      f"btf__resolve_size({self._id})")
 
     @property
     def type(self) -> Optional[BtfType]:
         """The type referred to (PTR, TYPEDEF, modifiers, FUNC, VAR, DECL_TAG, TYPE_TAG;
         the return type of a FUNC_PROTO); None for the other kinds."""
-        t = self._t()
+        t = self._c_type()
         if _kind_of(t) not in _REFERS:
             return None
         return BtfType(self._btf, int(t.type))
 
     def _need(self, *kinds: BtfKind) -> Any:
-        t = self._t()
+        t = self._c_type()
         kind = _kind_of(t)
         if kind not in kinds:
             names = "/".join(k.name for k in kinds)
@@ -630,27 +659,36 @@ class BtfType:
             off = int(m.offset)
             mtype = BtfType(self._btf, int(m.type))
             if kflag:
-                bit_offset, bits = off & 0xFFFFFF, off >> 24
+                out.append(BtfMember(self._str(m.name_off), mtype, off & 0xFFFFFF, off >> 24))
             else:
-                bit_offset, bits = off, _legacy_bitfield(mtype)
-            out.append(BtfMember(self._str(m.name_off), mtype, bit_offset, bits))
+                bits, int_offset = _legacy_bitfield(mtype)
+                out.append(BtfMember(self._str(m.name_off), mtype, off, bits, int_offset))
         return out
 
     @property
     def signed(self) -> bool:
-        """Whether an ENUM/ENUM64's values are signed (kind_flag), or an INT is."""
-        kind = self.kind
+        """Whether an INT is signed, or an ENUM/ENUM64's values are.
+
+        An enum is signed when its kind_flag says so (clang >= 15, pahole >=
+        1.24) or, for BTF whose producer does not set kind_flag on ENUM, when
+        one of its values is negative as stored (a 32-bit value with the top
+        bit set). The codecs of map keys and values use this rule too.
+        """
+        t = self._c_type()
+        kind = _kind_of(t)
         if kind == BtfKind.INT:
             return self.int_info.is_signed
         self._need(BtfKind.ENUM, BtfKind.ENUM64)
-        return self.kind_flag
+        return _enum_signed(t, kind)
 
     @property
     def enum_values(self) -> List[BtfEnumValue]:
-        """Enumerators of an ENUM or ENUM64, in order."""
+        """Enumerators of an ENUM or ENUM64, in order (negative values when :attr:`signed`)."""
         t = self._need(BtfKind.ENUM, BtfKind.ENUM64)
+        return self._enumerators(t, _enum_signed(t, _kind_of(t)))
+
+    def _enumerators(self, t: Any, signed: bool) -> List[BtfEnumValue]:
         n = int(t.info & 0xFFFF)
-        signed = bool(t.info >> 31)
         out = []
         if _kind_of(t) == BtfKind.ENUM:
             raw = ffi.cast("struct btf_enum *", t + 1)
@@ -721,16 +759,14 @@ class BtfType:
 
     def resolve(self) -> BtfType:
         """The type under any typedef, const, volatile, restrict and type tag."""
-        t: BtfType = self
-        seen = 0
-        while t.kind in _MODIFIERS:
-            nxt = t.type
-            assert nxt is not None
-            t = nxt
-            seen += 1
-            if seen > 64:
-                raise ValueError(f"BTF type chain from [{self._id}] loops")
-        return t
+        btf, tid = self._btf, self._id
+        t = btf._type_ptr(tid)
+        for _ in range(65):
+            if _kind_of(t) not in _MODIFIERS:
+                return self if tid == self._id else BtfType(btf, tid)
+            tid = int(t.type)
+            t = btf._type_ptr(tid)
+        raise ValueError(f"BTF type chain from [{self._id}] loops")
 
     def dump_c(self) -> str:
         """This type's C definition, preceded by the definitions it needs."""
@@ -739,7 +775,7 @@ class BtfType:
     def as_dict(self) -> Dict[str, Any]:
         """The type as plain data (stable keys, see docs/btf.md): id, kind, name, and
         the kind's own fields; types referred to appear as their ids."""
-        t = self._t()
+        t = self._c_type()
         kind = _kind_of(t)
         out: Dict[str, Any] = {"id": self._id, "kind": kind.name, "name": self.name}
         if kind in _SIZED:
@@ -754,8 +790,12 @@ class BtfType:
                                "bits_offset": m.bit_offset, "bitfield_size": m.bitfield_size}
                               for m in self.members]
         elif kind in (BtfKind.ENUM, BtfKind.ENUM64):
-            out["encoding"] = "SIGNED" if self.kind_flag else "UNSIGNED"
-            out["values"] = [{"name": v.name, "val": v.value} for v in self.enum_values]
+            # the record as stored, as bpftool prints it: the kind_flag bit alone
+            # (:attr:`signed` also reads a negative ENUM value as signed)
+            kflag = bool(t.info >> 31)
+            out["encoding"] = "SIGNED" if kflag else "UNSIGNED"
+            out["values"] = [{"name": v.name, "val": v.value}
+                             for v in self._enumerators(t, kflag)]
         elif kind == BtfKind.ARRAY:
             a = self.array
             out.update(type_id=a.type.id, index_type_id=a.index_type.id, nr_elems=a.nelems)
@@ -827,11 +867,23 @@ class BtfType:
         return head
 
 
-def _legacy_bitfield(mtype: BtfType) -> int:
-    """Bitfield size of a member without kind_flag: an INT narrower than its size."""
+def _enum_signed(t: Any, kind: BtfKind) -> bool:
+    """The one signedness rule of ENUM/ENUM64 records (see :attr:`BtfType.signed`)."""
+    if t.info >> 31:
+        return True
+    if kind != BtfKind.ENUM:
+        return False
+    raw = ffi.cast("struct btf_enum *", t + 1)
+    return any(int(raw[i].val) < 0 for i in range(int(t.info & 0xFFFF)))
+
+
+def _legacy_bitfield(mtype: BtfType) -> Tuple[int, int]:
+    """(bitfield size, offset in the INT) of a member without kind_flag: a bitfield is
+    an INT narrower than its size."""
     t = mtype.resolve()
     if t.kind != BtfKind.INT:
-        return 0
+        return 0, 0
     info = t.int_info
-    size = t.size or 0
-    return info.bits if info.bits != size * 8 else 0
+    if info.bits == (t.size or 0) * 8:
+        return 0, 0
+    return info.bits, info.offset

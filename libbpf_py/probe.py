@@ -29,8 +29,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _buildinfo
 from ._binding import BUILD, OMITTED, declared, ffi, lib
-from ._call import check_ptr, libbpf_strerror
+from ._call import libbpf_strerror
 from ._features import features
+from ._version import __version__
+from .btf import Btf, BtfKind
 from .enums import MapType, ProgType
 from .errors import LibbpfPermissionError
 
@@ -208,8 +210,6 @@ def probe() -> ProbeReport:
     Reads ELF files only (the loaded libbpf.so, or the extension's build
     facts for a static build); needs no privilege.
     """
-    from . import __version__
-
     if BUILD.mode == "dynamic" and BUILD.library_path:
         nodes = exported_version_nodes(BUILD.library_path)
         source = f"{BUILD.library_path} (.gnu.version_d, .gnu.version, .dynsym)"
@@ -375,25 +375,14 @@ def _kfuncs() -> Tuple[Optional[List[str]], str]:
     """kfunc names from the vmlinux BTF's ``bpf_kfunc`` decl tags."""
     if not os.path.exists(_VMLINUX):
         return None, f"no vmlinux BTF ({_VMLINUX} is missing)"
-    if not lib.has("BTF_KIND_DECL_TAG"):
-        return None, "the libbpf headers predate BTF_KIND_DECL_TAG"
-    btf = check_ptr(lib.btf__load_vmlinux_btf(), "btf__load_vmlinux_btf")
-    try:
-        decl_tag, func = int(lib.BTF_KIND_DECL_TAG), int(lib.BTF_KIND_FUNC)
+    with Btf.load_vmlinux() as btf:
         names = set()
-        for type_id in range(1, int(lib.btf__type_cnt(btf))):
-            t = lib.btf__type_by_id(btf, type_id)
-            if (t.info >> 24) & 0x1F != decl_tag:
+        for t in btf:
+            if t.kind != BtfKind.DECL_TAG or t.name != "bpf_kfunc" or t.component_idx != -1:
                 continue
-            if ffi.string(lib.btf__name_by_offset(btf, t.name_off)) != b"bpf_kfunc":
-                continue
-            if ffi.cast("struct btf_decl_tag *", t + 1).component_idx != -1:
-                continue
-            target = lib.btf__type_by_id(btf, t.type)
-            if target != ffi.NULL and (target.info >> 24) & 0x1F == func:
-                names.add(ffi.string(lib.btf__name_by_offset(btf, target.name_off)).decode())
-    finally:
-        lib.btf__free(btf)
+            target = t.type
+            if target is not None and target.id in btf and target.kind == BtfKind.FUNC:
+                names.add(target.name)
     if not names:
         return None, ('the vmlinux BTF has no "bpf_kfunc" decl tags (kernel < 6.9 or '
                       "pahole < 1.26)")

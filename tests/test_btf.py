@@ -189,9 +189,9 @@ def test_union_enums_and_prototypes(types_btf: Btf) -> None:
     assert [(v.name, v.value) for v in color.enum_values] == [
         ("BTFT_RED", 0), ("BTFT_GREEN", 1), ("BTFT_BLUE", 7)]
     sign = types_btf["btft_signed"]
-    # clang < 15 does not mark signed enums (kind_flag); the value then reads unsigned
-    neg = -3 if sign.signed else 2**32 - 3
-    assert [(v.name, v.value) for v in sign.enum_values] == [("BTFT_NEG", neg), ("BTFT_POS", 5)]
+    # signed by kind_flag (clang >= 15) or, without it (clang < 15), by its negative value
+    assert sign.signed and not color.signed
+    assert [(v.name, v.value) for v in sign.enum_values] == [("BTFT_NEG", -3), ("BTFT_POS", 5)]
     wide = types_btf["btft_wide"]
     huge = 0x123456789 if wide.kind == BtfKind.ENUM64 else 0x23456789  # clang < 15: ENUM
     assert wide.size == 8 and wide.enum_values[1].value == huge
@@ -246,6 +246,60 @@ def test_as_dict(types_btf: Btf) -> None:
     e = types_btf["btft_color"].as_dict()
     assert e["values"] == [{"name": "BTFT_RED", "val": 0}, {"name": "BTFT_GREEN", "val": 1},
                            {"name": "BTFT_BLUE", "val": 7}]
+    # as_dict is the record as stored, as bpftool prints it: the kind_flag bit decides
+    sign = types_btf["btft_signed"]
+    d = sign.as_dict()
+    assert d["encoding"] == ("SIGNED" if sign.kind_flag else "UNSIGNED")
+    assert d["values"][0]["val"] == (-3 if sign.kind_flag else 2**32 - 3)
+
+
+# -- enum signedness: one rule for Btf and for the codecs of maps and globals ------------
+
+@pytest.fixture(scope="module")
+def enums_o(compile_bpf: Compile) -> Path:
+    return compile_bpf("btf_enums")
+
+
+def test_enum_signedness_btf_and_codecs_agree(kernel: None, enums_o: Path) -> None:
+    with BpfObject.open(enums_o) as obj:
+        btf = obj.btf
+        assert btf is not None
+        signed, unsigned = btf["btfe_signed"], btf["btfe_unsigned"]
+        assert signed.signed and not unsigned.signed
+        assert [v.value for v in signed.enum_values] == [-2, 0, 3]
+        assert [v.value for v in unsigned.enum_values] == [1, 0x7FFFFFFF]
+        value = btf["btfe_value"]
+        assert [m.type.signed for m in value.members] == [True, False]
+        obj.load()
+        values = obj.maps["btfe_values"]
+        # every bit set: the signed enum reads -1, the unsigned one 2**32 - 1
+        values.update(0, b"\xff" * 8)
+        got = values.lookup(0)
+        assert (got.s, got.u) == (-1, 2**32 - 1)
+        values.update(0, {"s": -2, "u": 0x7FFFFFFF})
+        assert bytes(values.lookup(0)) == struct.pack("=iI", -2, 0x7FFFFFFF)
+        with pytest.raises(ValueError, match="unsigned 32-bit"):
+            values.update(0, {"s": 0, "u": -1})
+        with pytest.raises(ValueError, match="signed 32-bit"):
+            values.update(0, {"s": 2**31, "u": 0})
+        # the globals, through the .data map (its codec) and the object's BTF
+        (data_map,) = [name for name in obj.maps if name.endswith(".data")]  # libbpf's name
+        data = obj.maps[data_map].lookup(0)
+        assert (data.btfe_global_s, data.btfe_global_u) == (-2, 0x7FFFFFFF)
+        sec = btf.find(".data", BtfKind.DATASEC)
+        assert sec is not None
+        assert {s.type.name: s.type.type.signed for s in sec.secinfos  # type: ignore[union-attr]
+                } == {"btfe_global_s": True, "btfe_global_u": False}
+
+
+def test_enum_signedness_in_a_skeleton(kernel: None, enums_o: Path) -> None:
+    with libbpf_py.Skeleton.open(enums_o) as skel:
+        assert skel.data.btfe_global_s == -2                # the ELF's image
+        skel.data.btfe_global_s = -1
+        with pytest.raises(ValueError, match="unsigned 32-bit"):
+            skel.data.btfe_global_u = -1
+        skel.load()
+        assert skel.data.btfe_global_s == -1 and skel.data.btfe_global_u == 0x7FFFFFFF
 
 
 # -- sources: object, file, bytes, kernel id, split ---------------------------------------------

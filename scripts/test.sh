@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The test command: set everything up, provision the libbpf prefixes of the
 # version matrix, and run the tox matrix (lint, docs, dynamic, static, dynamic-1.4,
-# dynamic-1.5, wheel, asan), then build the Debian package and run its autopkgtest,
-# then the kernel matrix (the kernel-dependent tests inside Debian's 6.1 and 6.12
-# kernels under QEMU, scripts/kernels.sh). Extra arguments go to tox and run only
-# tox, e.g. scripts/test.sh -e static.
+# dynamic-1.5, dynamic-1.7, wheel, asan), then build the Debian package and run its
+# autopkgtest, then the kernel matrix (the kernel-dependent tests inside Debian's 6.1
+# and 6.12 kernels under QEMU, scripts/kernels.sh). Extra arguments go to tox and run
+# only tox, e.g. scripts/test.sh -e static.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

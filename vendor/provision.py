@@ -92,7 +92,9 @@ def rel(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class Pin:
+class SourcePin:
+    """One pinned libbpf release and the Debian source package it is fetched from."""
+
     version: str
     orig_tarball: str
     orig_sha256: str
@@ -102,6 +104,14 @@ class Pin:
     src_component: str
     debian_tarball: str
     debian_tarball_sha256: str
+
+
+@dataclass(frozen=True)
+class Pin:
+    # The source of the static build and of shared-1.5 (LIBBPF_SRC can replace it).
+    source: SourcePin
+    # major.minor -> a further release built as a shared prefix only (shared-<key>).
+    shared_sources: dict[str, SourcePin]
     bin_suite: str
     bin_component: str
     bin_version: str
@@ -119,6 +129,30 @@ def _field(table: Any, section: str, key: str, kind: type) -> Any:
     return table[key]
 
 
+def _source_pin(data: Any, at: str) -> SourcePin:
+    """The "libbpf" and "debian_source" tables found in `data` (`at` names it in messages)."""
+    lib_at, src_at = f"{at}libbpf", f"{at}debian_source"
+    lib = _field(data, at.rstrip("."), "libbpf", dict)
+    src = _field(data, at.rstrip("."), "debian_source", dict)
+    pin = SourcePin(
+        version=_field(lib, lib_at, "version", str),
+        orig_tarball=_field(lib, lib_at, "orig_tarball", str),
+        orig_sha256=_field(lib, lib_at, "orig_sha256", str).lower(),
+        src_package=_field(src, src_at, "package", str),
+        src_version=_field(src, src_at, "version", str),
+        src_suites=tuple(_field(src, src_at, "suites", list)),
+        src_component=_field(src, src_at, "component", str),
+        debian_tarball=_field(src, src_at, "debian_tarball", str),
+        debian_tarball_sha256=_field(src, src_at, "debian_tarball_sha256", str).lower(),
+    )
+    if upstream_of(pin.src_version) != pin.version:
+        fail(
+            f"{rel(PIN_FILE)} is malformed: {src_at}.version {pin.src_version} is not a "
+            f"packaging of {lib_at}.version {pin.version}; restore it from git"
+        )
+    return pin
+
+
 def load_pin() -> Pin:
     try:
         data = json.loads(PIN_FILE.read_text(encoding="utf-8"))
@@ -126,20 +160,20 @@ def load_pin() -> Pin:
         fail(f"{rel(PIN_FILE)} is missing; restore it from git")
     except (OSError, ValueError) as exc:
         fail(f"{rel(PIN_FILE)} cannot be read as JSON ({exc}); restore it from git")
-    lib = _field(data, "", "libbpf", dict)
-    src = _field(data, "", "debian_source", dict)
     binary = _field(data, "", "debian_binary", dict)
     sums = _field(binary, "debian_binary", "sha256", dict)
+    shared: dict[str, SourcePin] = {}
+    for key, table in _field(data, "", "shared_sources", dict).items():
+        spin = _source_pin(table, f"shared_sources.{key}.")
+        if ".".join(spin.version.split(".")[:2]) != key:
+            fail(
+                f"{rel(PIN_FILE)} is malformed: shared_sources.{key} pins libbpf {spin.version}, "
+                f"not a {key} release; restore it from git"
+            )
+        shared[key] = spin
     return Pin(
-        version=_field(lib, "libbpf", "version", str),
-        orig_tarball=_field(lib, "libbpf", "orig_tarball", str),
-        orig_sha256=_field(lib, "libbpf", "orig_sha256", str).lower(),
-        src_package=_field(src, "debian_source", "package", str),
-        src_version=_field(src, "debian_source", "version", str),
-        src_suites=tuple(_field(src, "debian_source", "suites", list)),
-        src_component=_field(src, "debian_source", "component", str),
-        debian_tarball=_field(src, "debian_source", "debian_tarball", str),
-        debian_tarball_sha256=_field(src, "debian_source", "debian_tarball_sha256", str).lower(),
+        source=_source_pin(data, ""),
+        shared_sources=shared,
         bin_suite=_field(binary, "debian_binary", "suite", str),
         bin_component=_field(binary, "debian_binary", "component", str),
         bin_version=_field(binary, "debian_binary", "version", str),
@@ -408,10 +442,18 @@ class Apt:
         ]
         lines.append(f"deb {opts} {uri} {self.pin.bin_suite} {self.pin.bin_component}")
         lines += [
-            f"deb-src {opts} {uri} {suite} {self.pin.src_component}"
-            for suite in self.pin.src_suites
+            f"deb-src {opts} {uri} {suite} {component}" for suite, component in self.src_suites()
         ]
         return "\n".join(lines) + "\n"
+
+    def src_suites(self) -> list[tuple[str, str]]:
+        """(suite, component) of every pinned source package, in pin order, each once."""
+        found: list[tuple[str, str]] = []
+        for spin in (self.pin.source, *self.pin.shared_sources.values()):
+            for suite in spin.src_suites:
+                if (suite, spin.src_component) not in found:
+                    found.append((suite, spin.src_component))
+        return found
 
     def _is_fresh(self, content: str) -> bool:
         marker = read_stamp(self.marker)
@@ -432,11 +474,12 @@ class Apt:
         if self._updated or (not (force or self.refresh) and self._is_fresh(content)):
             return
         log(f"apt-get update on the private list {rel(self.sources)}")
+        suites = ", ".join(suite for suite, _ in self.src_suites())
         run(
             ["apt-get", "-q", *self.options(), "update"],
             what="apt-get update on the private list",
             hint=f"check that the mirror in {rel(self.sources)} is reachable and serves suites "
-            f"{self.pin.bin_suite} and {', '.join(self.pin.src_suites)}, or set LIBBPF_SRC to a "
+            f"{self.pin.bin_suite} and {suites}, or set LIBBPF_SRC to a "
             "local libbpf source tree or tarball",
         )
         self.marker.write_text(json.dumps({"sources": content}) + "\n", encoding="utf-8")
@@ -706,7 +749,7 @@ def unpack_source(
 
 
 def source_from_tarball(
-    env_value: str, pin: Pin, force: bool, variable: str = "LIBBPF_SRC_TARBALL"
+    env_value: str, pin: SourcePin, force: bool, variable: str = "LIBBPF_SRC_TARBALL"
 ) -> Source:
     archive = Path(env_value).expanduser().resolve()
     if not archive.is_file():
@@ -745,7 +788,16 @@ def parse_dsc_files(dsc: Path) -> dict[str, str]:
     return files
 
 
-def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
+def source_from_debian(pin: SourcePin, apt: Apt, force: bool, overridable: bool = True) -> Source:
+    """Debian's source package of `pin`, verified; `overridable`: LIBBPF_SRC may replace it,
+    which the failure messages then suggest."""
+    if overridable:
+        instead = "set LIBBPF_SRC to a local libbpf tarball instead"
+    else:
+        instead = (
+            f"update libbpf {pin.version}'s entry in {rel(PIN_FILE)} to a version the mirror "
+            "serves, with its checked sha256 values"
+        )
     downloads = BUILD / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     orig = downloads / pin.orig_tarball
@@ -782,8 +834,13 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
                 fail(
                     f"the Debian mirror no longer serves {pin.src_package} {pin.version} source "
                     f"in suites {', '.join(pin.src_suites)} (it has "
-                    f"{', '.join(available) or 'none'}); set LIBBPF_SRC to a "
-                    f"libbpf-{pin.version} tarball with sha256 {pin.orig_sha256}"
+                    f"{', '.join(available) or 'none'}); "
+                    + (
+                        f"set LIBBPF_SRC to a libbpf-{pin.version} tarball with sha256 "
+                        f"{pin.orig_sha256}"
+                        if overridable
+                        else instead
+                    )
                 )
             version = newer[0]
             for candidate in newer[1:]:
@@ -799,27 +856,28 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
             ["source", "--download-only", f"{pin.src_package}={strip_epoch(version)}"],
             downloads,
             what=f"apt-get source {pin.src_package}={strip_epoch(version)}",
-            hint="set LIBBPF_SRC to a local libbpf tarball instead",
+            hint=instead,
         )
         dsc_files = parse_dsc_files(downloads / f"{pin.src_package}_{strip_epoch(version)}.dsc")
         if pin.orig_tarball not in dsc_files:
             fail(
                 f"Debian's {pin.src_package} {version} is not built from {pin.orig_tarball}; "
-                f"update {rel(PIN_FILE)} or set LIBBPF_SRC to a libbpf tarball"
+                + instead
             )
         debian_name = next((n for n in dsc_files if ".debian.tar." in n), None)
         if debian_name is None:
-            fail(
-                f"Debian's {pin.src_package} {version} has no debian tarball; set "
-                "LIBBPF_SRC to a libbpf tarball instead"
-            )
+            fail(f"Debian's {pin.src_package} {version} has no debian tarball; {instead}")
         debian_tar = downloads / debian_name
     actual = sha256_file(orig)
     if actual != pin.orig_sha256:
         fail(
             f"checksum mismatch for Debian's {orig.name}: its sha256 is {actual} but "
-            f"{rel(PIN_FILE)} expects {pin.orig_sha256}; check the mirror, or build from a "
-            "tarball you trust with LIBBPF_SRC and LIBBPF_SRC_SHA256"
+            f"{rel(PIN_FILE)} expects {pin.orig_sha256}; check the mirror"
+            + (
+                ", or build from a tarball you trust with LIBBPF_SRC and LIBBPF_SRC_SHA256"
+                if overridable
+                else " before updating the pin"
+            )
         )
     log(f"{orig.name}: sha256 {actual} verified against the pin")
     deb_sha = sha256_file(debian_tar)
@@ -831,16 +889,21 @@ def source_from_debian(pin: Pin, apt: Apt, force: bool) -> Source:
     return unpack_source(orig, origin, actual, pin.version, debian_tar, force)
 
 
-_RESOLVED: list[Source] = []
+# Sources resolved in this run, by the pinned version they stand for.
+_RESOLVED: dict[str, Source] = {}
 
 
-def resolve_source(pin: Pin, apt: Apt, force: bool) -> Source:
-    """LIBBPF_SRC (a tree or a tarball), else LIBBPF_SRC_TARBALL (its older spelling for a
-    tarball), else Debian's source package (once per run). Only the last uses the network."""
-    if _RESOLVED:
-        return _RESOLVED[0]
-    tree = os.environ.get("LIBBPF_SRC", "").strip()
-    tarball = os.environ.get("LIBBPF_SRC_TARBALL", "").strip()
+def resolve_source(pin: SourcePin, apt: Apt, force: bool, overridable: bool = True) -> Source:
+    """The source standing for `pin`, resolved once per run.
+
+    With `overridable` (the static build and shared-1.5): LIBBPF_SRC (a tree or a tarball),
+    else LIBBPF_SRC_TARBALL (its older spelling for a tarball), else Debian's source package.
+    Otherwise always Debian's source package. Only Debian's source package uses the network.
+    """
+    if pin.version in _RESOLVED:
+        return _RESOLVED[pin.version]
+    tree = os.environ.get("LIBBPF_SRC", "").strip() if overridable else ""
+    tarball = os.environ.get("LIBBPF_SRC_TARBALL", "").strip() if overridable else ""
     if tree and Path(tree).expanduser().is_file():
         source = source_from_tarball(tree, pin, force, variable="LIBBPF_SRC")
     elif tree:
@@ -848,8 +911,8 @@ def resolve_source(pin: Pin, apt: Apt, force: bool) -> Source:
     elif tarball:
         source = source_from_tarball(tarball, pin, force)
     else:
-        source = source_from_debian(pin, apt, force)
-    _RESOLVED.append(source)
+        source = source_from_debian(pin, apt, force, overridable)
+    _RESOLVED[pin.version] = source
     return source
 
 
@@ -1103,8 +1166,10 @@ def check_headers(prefix: Path) -> None:
             fail(f"{prefix / name} was not installed; rebuild with --force")
 
 
-def provision_build(pin: Pin, apt: Apt, static_only: bool, force: bool) -> Path:
-    source = resolve_source(pin, apt, force)
+def provision_build(
+    pin: SourcePin, apt: Apt, static_only: bool, force: bool, overridable: bool = True
+) -> Path:
+    source = resolve_source(pin, apt, force, overridable)
     if source.version != pin.version:
         log(f"note: building libbpf {source.version}, not the pinned {pin.version}")
     kind = "static" if static_only else "shared"
@@ -1236,11 +1301,23 @@ def provision_debian(pin: Pin, apt: Apt, force: bool) -> Path:
 
 
 def cmd_static(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
-    return [provision_build(pin, apt, static_only=True, force=args.force)]
+    return [provision_build(pin.source, apt, static_only=True, force=args.force)]
 
 
 def cmd_shared(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
-    return [provision_build(pin, apt, static_only=False, force=args.force)]
+    return [provision_build(pin.source, apt, static_only=False, force=args.force)]
+
+
+def shared_source(pin: Pin, minor: str) -> SourcePin:
+    spin = pin.shared_sources.get(minor)
+    if spin is None:
+        fail(f"{rel(PIN_FILE)} has no shared_sources.{minor} entry; restore it from git")
+    return spin
+
+
+def cmd_shared_17(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
+    spin = shared_source(pin, "1.7")
+    return [provision_build(spin, apt, static_only=False, force=args.force, overridable=False)]
 
 
 def cmd_debian(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
@@ -1248,15 +1325,21 @@ def cmd_debian(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
 
 
 def cmd_source(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
-    return [resolve_source(pin, apt, force=args.force).tree]
+    return [resolve_source(pin.source, apt, force=args.force).tree]
 
 
 def cmd_all(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
     paths: list[Path] = []
-    for step in (cmd_static, cmd_shared, cmd_debian):
+    steps = (
+        ("static", cmd_static),
+        ("shared-1.5", cmd_shared),
+        ("shared-1.7", cmd_shared_17),
+        ("debian-1.4", cmd_debian),
+    )
+    for name, step in steps:
         started = time.monotonic()
         paths += step(args, pin, apt)
-        log(f"{step.__name__[4:]} step took {time.monotonic() - started:.1f} s")
+        log(f"{name} step took {time.monotonic() - started:.1f} s")
     return paths
 
 
@@ -1267,7 +1350,7 @@ def cmd_check_pic(args: argparse.Namespace, pin: Pin, apt: Apt) -> list[Path]:
 
 
 def uses_debian_mirror(command: str) -> bool:
-    if command in ("debian-1.4", "all"):
+    if command in ("debian-1.4", "shared-1.7", "all"):
         return True
     local = (
         os.environ.get("LIBBPF_SRC", "").strip() or os.environ.get("LIBBPF_SRC_TARBALL", "").strip()
@@ -1280,10 +1363,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="provision.py",
         description="Fetch and build the libbpf copies libbpf_py tests and links against, under "
         "vendor/build/. The last line on stdout is the absolute prefix path.",
-        epilog="Source of the 1.5.0 builds, first match wins: LIBBPF_SRC=/libbpf/tree (used as "
-        "is) or LIBBPF_SRC=/file.tar.gz (sha256 checked against the pin, or against "
-        "LIBBPF_SRC_SHA256; LIBBPF_SRC_TARBALL is the older spelling), else Debian's source "
-        "package through a private apt list. Only the last needs the network.",
+        epilog="Source of the 1.5.0 builds (static, shared-1.5), first match wins: "
+        "LIBBPF_SRC=/libbpf/tree (used as is) or LIBBPF_SRC=/file.tar.gz (sha256 checked against "
+        "the pin, or against LIBBPF_SRC_SHA256; LIBBPF_SRC_TARBALL is the older spelling), else "
+        "Debian's source package through a private apt list. Only the last needs the network. "
+        "shared-1.7 is always built from Debian's pinned 1.7.0 source package.",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -1307,6 +1391,11 @@ def build_parser() -> argparse.ArgumentParser:
             "libbpf.so.1 built from the 1.5.0 source in vendor/build/libbpf-<ver>",
         ),
         (
+            "shared-1.7",
+            cmd_shared_17,
+            "libbpf.so.1 built from Debian's 1.7.0 source (sid) in vendor/build/libbpf-1.7.0",
+        ),
+        (
             "debian-1.4",
             cmd_debian,
             "Debian's 1.4.6 backports packages unpacked; prefix vendor/build/libbpf-1.4.6/root/usr",
@@ -1314,9 +1403,13 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "all",
             cmd_all,
-            "static, shared-1.5 and debian-1.4; prints the three prefixes, one per line",
+            "static, shared-1.5, shared-1.7 and debian-1.4; prints the four prefixes, one per line",
         ),
-        ("source", cmd_source, "only fetch, verify and unpack the source; prints the source tree"),
+        (
+            "source",
+            cmd_source,
+            "only fetch, verify and unpack the 1.5.0 source; prints the source tree",
+        ),
     ]
     for name, func, text in commands:
         p = sub.add_parser(name, parents=[common], help=text, description=text)

@@ -3,10 +3,16 @@
 libbpf_legacy.h is the first header that pulls in the kernel's <linux/bpf.h>,
 so the kernel UAPI types every area shares live here too: the fixed-width
 integer typedefs, the program/map/attach/link type enums and the
-``bpf_*_info`` structs. Builds use the system's UAPI headers, whatever libbpf
-they compile against, so only what Debian 12's (Linux 6.1) <linux/bpf.h> has
-is declared; every UAPI enum ends in ``...`` so that the compiler supplies the
-values (and newer UAPI headers may add more).
+``bpf_*_info`` structs. Builds use the system's UAPI headers, or the copy of
+them a libbpf prefix built from source installs (``make install_uapi_headers``,
+as vendor/provision.py does), so only what Debian 12's (Linux 6.1)
+<linux/bpf.h> has is declared; every UAPI enum ends in ``...`` so that the
+compiler supplies the values (and newer UAPI headers may add more). Where a
+newer header changes the size of a member that cffi must know exactly (an
+anonymous struct inside ``bpf_link_info``), the added lines carry the tag of
+the first libbpf release whose own UAPI copy has them: right for the version
+matrix, whose prefixes ship that copy; a libbpf built against another
+kernel's headers may need the tag moved.
 """
 
 from typing import Dict, Tuple
@@ -314,14 +320,27 @@ struct bpf_btf_info {
     ...;
 };
 
-/* without .iter, whose nested anonymous unions cffi lays out wrongly */
+/* without .iter, whose nested anonymous unions cffi lays out wrongly. The anonymous
+ * members must have their exact size: the cookies of raw_tracepoint and tracing
+ * (Linux 6.17's UAPI, in libbpf's own copy since 1.6) make them 24 bytes. */
 struct bpf_link_info {
     __u32 type;
     __u32 id;
     __u32 prog_id;
     union {
-        struct { __u64 tp_name; __u32 tp_name_len; } raw_tracepoint;
-        struct { __u32 attach_type; __u32 target_obj_id; __u32 target_btf_id; } tracing;
+        struct {
+            __u64 tp_name;
+            __u32 tp_name_len;
+            __u32 :32;      // @LIBBPF_1.6.0
+            __u64 cookie;   // @LIBBPF_1.6.0
+        } raw_tracepoint;
+        struct {
+            __u32 attach_type;
+            __u32 target_obj_id;
+            __u32 target_btf_id;
+            __u32 :32;      // @LIBBPF_1.6.0
+            __u64 cookie;   // @LIBBPF_1.6.0
+        } tracing;
         struct { __u64 cgroup_id; __u32 attach_type; } cgroup;
         struct { __u32 netns_ino; __u32 attach_type; } netns;
         struct { __u32 ifindex; } xdp;

@@ -67,8 +67,10 @@ def _modules() -> Dict[str, Path]:
 
 
 MODULES = _modules()
-#: the compiled modules (no source to read; they import nothing of the package)
-EXTENSIONS = {p.name.split(".")[0] for p in PACKAGE.glob("*.so")}
+#: the compiled modules (no source to read; they import nothing of the package). By
+#: name, not by a built .so in the checkout: under tox the package is built into
+#: site-packages and the checkout has none
+EXTENSIONS = {"_libbpf", "_speedups"}
 TREES = {name: ast.parse(path.read_text(), str(path)) for name, path in MODULES.items()}
 
 

@@ -30,7 +30,7 @@ from ._call import check
 from .enums import LinkType, MapType, ProgType
 
 __all__ = ["LINK_UNION_FIELDS", "LinkInfo", "MapInfo", "ProgramInfo", "link_info",
-           "link_type_name", "map_info", "prog_info"]
+           "map_info", "prog_info"]
 
 
 def _get_info(kind: str, fd: int, info: Any, size: int, what: Optional[str]) -> None:
@@ -205,12 +205,6 @@ class LinkInfo(_Record):
                 "prog_id": self.prog_id, **self.details}
 
 
-def link_type_name(ltype: int) -> str:
-    """The name of a link type: ``str(LinkType(ltype))``, libbpf's name (``"tcx"``),
-    ``unknown(N)`` for a type neither libbpf nor any UAPI we know names."""
-    return str(LinkType(ltype))
-
-
 # The attach-specific union of struct bpf_link_info, for the members the binding's
 # declaration (Linux 6.1's <linux/bpf.h>) lacks: "member.field" -> (byte offset from
 # the start of the union, struct format of the field). Offsets and sizes are those of
@@ -359,7 +353,7 @@ def link_info(fd: int, what: Optional[str] = None) -> LinkInfo:
         out.update({key: buf.get(f"uprobe_multi.{key}") for key in ("count", "flags", "pid")})
     elif kind == "SOCKMAP":
         out.update(map_id=buf.get("sockmap.map_id"), attach_type=buf.get("sockmap.attach_type"))
-    return LinkInfo(type=LinkType(ltype), type_name=link_type_name(ltype), id=int(info.id),
+    return LinkInfo(type=LinkType(ltype), type_name=str(LinkType(ltype)), id=int(info.id),
                     prog_id=int(info.prog_id), details=MappingProxyType(out))
 
 

@@ -94,6 +94,8 @@ _REFERS = frozenset({BtfKind.PTR, BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CON
 #: what :meth:`BtfType.resolve` skips
 _MODIFIERS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT,
                         BtfKind.TYPE_TAG})
+_MODIFIER_VALUES = frozenset(int(k) for k in _MODIFIERS)
+_INT_VALUE = int(BtfKind.INT)
 _LINKAGE = {0: "static", 1: "global", 2: "extern"}
 _KIND_OF: Dict[int, BtfKind] = {int(k): k for k in BtfKind}
 
@@ -440,6 +442,18 @@ class Btf:
         for tid in range(start, end):
             yield BtfType(self, tid)
 
+    def of_kind(self, kind: Union[BtfKind, int, str]) -> Iterator[BtfType]:
+        """The types of one kind this BTF adds, by increasing id: ``btf.of_kind("FUNC")``.
+
+        Reads each record's kind directly, several times faster than filtering
+        ``iter(btf)`` on :attr:`BtfType.kind` (vmlinux has ~150k types)."""
+        want = int(_kind(kind))
+        start, end = self.start_id, self._count()
+        for tid in range(start, end):
+            t = lib.btf__type_by_id(self._check_open(), tid)
+            if t != ffi.NULL and (t.info >> 24) & 0x1F == want:
+                yield BtfType(self, tid)
+
     def _type_ptr(self, tid: int) -> Any:
         t = lib.btf__type_by_id(self._check_open(), tid)
         if t == ffi.NULL:
@@ -563,8 +577,12 @@ class BtfType:
     def _c_type(self) -> Any:
         return self._btf._type_ptr(self._id)
 
-    def _str(self, off: int) -> str:
-        text = lib.btf__name_by_offset(self._btf._check_open(), off)
+    def _str(self, off: int, btf_ptr: Any = None) -> str:
+        # A walk over members, enumerators or parameters checks that the BTF is open
+        # once (it already holds the record's pointer) and passes the struct btf in.
+        if btf_ptr is None:
+            btf_ptr = self._btf._check_open()
+        text = lib.btf__name_by_offset(btf_ptr, off)
         if text == ffi.NULL:
             raise ValueError(f"BTF {self._btf._source!r}: type [{self._id}] names string "
                              f"offset {off}, past the string section")
@@ -653,16 +671,18 @@ class BtfType:
         n = int(t.info & 0xFFFF)
         kflag = bool(t.info >> 31)
         raw = ffi.cast("struct btf_member *", t + 1)
+        bp = self._btf._check_open()
         out = []
         for i in range(n):
             m = raw[i]
             off = int(m.offset)
             mtype = BtfType(self._btf, int(m.type))
+            name = self._str(m.name_off, bp)
             if kflag:
-                out.append(BtfMember(self._str(m.name_off), mtype, off & 0xFFFFFF, off >> 24))
+                out.append(BtfMember(name, mtype, off & 0xFFFFFF, off >> 24))
             else:
-                bits, int_offset = _legacy_bitfield(mtype)
-                out.append(BtfMember(self._str(m.name_off), mtype, off, bits, int_offset))
+                bits, int_offset = _legacy_bitfield(self._btf, int(m.type))
+                out.append(BtfMember(name, mtype, off, bits, int_offset))
         return out
 
     @property
@@ -689,12 +709,13 @@ class BtfType:
 
     def _enumerators(self, t: Any, signed: bool) -> List[BtfEnumValue]:
         n = int(t.info & 0xFFFF)
+        bp = self._btf._check_open()
         out = []
         if _kind_of(t) == BtfKind.ENUM:
             raw = ffi.cast("struct btf_enum *", t + 1)
             for i in range(n):
                 val = int(raw[i].val)
-                out.append(BtfEnumValue(self._str(raw[i].name_off),
+                out.append(BtfEnumValue(self._str(raw[i].name_off, bp),
                                         val if signed else val & 0xFFFFFFFF))
         else:
             raw64 = ffi.cast("struct btf_enum64 *", t + 1)
@@ -702,7 +723,7 @@ class BtfType:
                 val = int(raw64[i].val_lo32) | (int(raw64[i].val_hi32) << 32)
                 if signed and val >= 1 << 63:
                     val -= 1 << 64
-                out.append(BtfEnumValue(self._str(raw64[i].name_off), val))
+                out.append(BtfEnumValue(self._str(raw64[i].name_off, bp), val))
         return out
 
     @property
@@ -722,7 +743,8 @@ class BtfType:
             return proto.params
         t = self._need(BtfKind.FUNC_PROTO)
         raw = ffi.cast("struct btf_param *", t + 1)
-        return [BtfParam(self._str(raw[i].name_off), BtfType(self._btf, int(raw[i].type)))
+        bp = self._btf._check_open()
+        return [BtfParam(self._str(raw[i].name_off, bp), BtfType(self._btf, int(raw[i].type)))
                 for i in range(int(t.info & 0xFFFF))]
 
     @property
@@ -877,13 +899,22 @@ def _enum_signed(t: Any, kind: BtfKind) -> bool:
     return any(int(raw[i].val) < 0 for i in range(int(t.info & 0xFFFF)))
 
 
-def _legacy_bitfield(mtype: BtfType) -> Tuple[int, int]:
+def _legacy_bitfield(btf: Btf, tid: int) -> Tuple[int, int]:
     """(bitfield size, offset in the INT) of a member without kind_flag: a bitfield is
-    an INT narrower than its size."""
-    t = mtype.resolve()
-    if t.kind != BtfKind.INT:
+    an INT narrower than its size. Reads the records directly: struct walks call this
+    once per member, and vmlinux has ~100k of them."""
+    t = btf._type_ptr(tid)
+    for _ in range(65):
+        kind = (t.info >> 24) & 0x1F
+        if kind not in _MODIFIER_VALUES:
+            break
+        t = btf._type_ptr(int(t.type))
+    else:
+        raise ValueError(f"BTF type chain from [{tid}] loops")
+    if kind != _INT_VALUE:
         return 0, 0
-    info = t.int_info
-    if info.bits == (t.size or 0) * 8:
+    word = int(ffi.cast("__u32 *", t + 1)[0])
+    bits = word & 0xFF
+    if bits == int(t.size) * 8:
         return 0, 0
-    return info.bits, info.offset
+    return bits, (word >> 16) & 0xFF

@@ -54,7 +54,7 @@ import errno
 import os
 from typing import Any, Optional, Union
 
-from . import _map_core, _map_settings, _validate
+from . import _map_core, _validate
 from ._binding import ffi, lib
 from ._call import check, make_error
 from ._guard import Guard, guard_methods
@@ -78,23 +78,8 @@ from .link import Link
 
 __all__ = ["Map", "MapInfo"]
 
-# The names libbpf_py.map had before its element core and its settings moved out
-# (_map_core, _map_settings): still importable from here.
-_ARRAYS = _map_core._ARRAYS
-_FD_VALUES = _map_core._FD_VALUES
-_KEYLESS = _map_core._KEYLESS
-_LOOKUP_FLAGS = _map_core._LOOKUP_FLAGS
-_PERCPU = _map_core._PERCPU
-_UPDATE_FLAGS = _map_core._UPDATE_FLAGS
-_VIEW_FORMATS = _map_core._VIEW_FORMATS
-_batch_view = _map_core._batch_view
-_btf_codecs = _map_core._btf_codecs
-_check_flags = _map_core._check_flags
-_FdCodec = _map_core._FdCodec
-_IntFormat = _map_core._IntFormat
-_ncpus = _map_core._ncpus
+# possible_cpus is public here (documented beside Map); it lives in the element core.
 possible_cpus = _map_core.possible_cpus
-_setting = _map_settings._setting
 
 FdLike = Union[int, "Map", Any]  # an int fd, or anything with an ``fd`` attribute
 

@@ -377,8 +377,8 @@ def _kfuncs() -> Tuple[Optional[List[str]], str]:
         return None, f"no vmlinux BTF ({_VMLINUX} is missing)"
     with Btf.load_vmlinux() as btf:
         names = set()
-        for t in btf:
-            if t.kind != BtfKind.DECL_TAG or t.name != "bpf_kfunc" or t.component_idx != -1:
+        for t in btf.of_kind(BtfKind.DECL_TAG):
+            if t.name != "bpf_kfunc" or t.component_idx != -1:
                 continue
             target = t.type
             if target is not None and target.id in btf and target.kind == BtfKind.FUNC:

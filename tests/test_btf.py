@@ -103,6 +103,49 @@ def test_vmlinux_lookup(vmlinux: Btf) -> None:
     assert all(t.size == 8 and t.enum_values for t in wide)
 
 
+def test_of_kind_equals_filtering_every_type(vmlinux: Btf) -> None:
+    for kind in (BtfKind.ENUM64, "decl_tag", int(BtfKind.FUNC)):
+        want = BtfKind[kind.upper()] if isinstance(kind, str) else BtfKind(kind)
+        assert list(vmlinux.of_kind(kind)) == [t for t in vmlinux if t.kind == want]
+    assert list(vmlinux.of_kind(BtfKind.FUNC)), "vmlinux has functions"
+    with pytest.raises(ValueError, match="unknown BTF kind 'structure'"):
+        next(vmlinux.of_kind("structure"))
+
+
+def _legacy_bitfield_btf() -> bytes:
+    """A BTF image as pahole < 1.x and old clang wrote it: a struct whose bitfield is
+    an INT narrower than its size (3 bits at in-INT offset 2), kind_flag unset, reached
+    through a typedef and a const."""
+    strings = b"\0int\0u3\0s\0a\0b\0u3_t\0"
+    off = {name: strings.index(name.encode() + b"\0") for name in ("int", "u3", "s", "a", "b",
+                                                                   "u3_t")}
+    INT, TYPEDEF, CONST, STRUCT = 1, 8, 10, 4
+    types = b"".join([
+        struct.pack("<IIII", off["int"], INT << 24, 4, (1 << 24) | 32),       # [1] int
+        struct.pack("<IIII", off["u3"], INT << 24, 4, (2 << 16) | 3),         # [2] u3: 3 bits
+        struct.pack("<III", off["u3_t"], TYPEDEF << 24, 2),                   # [3] typedef
+        struct.pack("<III", 0, CONST << 24, 3),                               # [4] const
+        struct.pack("<III", off["s"], (STRUCT << 24) | 2, 8),                 # [5] struct s
+        struct.pack("<III", off["a"], 4, 5),                                  #   a: bit 5
+        struct.pack("<III", off["b"], 1, 32),                                 #   b: bit 32
+    ])
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                         len(strings))
+    return header + types + strings
+
+
+def test_struct_members_with_legacy_bitfields() -> None:
+    # without kind_flag a bitfield is an INT narrower than its size, found through
+    # typedefs and modifiers; its width and in-INT offset come from the INT
+    with Btf.from_bytes(_legacy_bitfield_btf()) as btf:
+        s = btf["s"]
+        assert not s.kind_flag
+        a, b = s.members
+        assert (a.name, a.bit_offset, a.bitfield_size, a.int_offset) == ("a", 5, 3, 2)
+        assert a.value_bit_offset == 7 and a.type.resolve().name == "u3"
+        assert (b.name, b.bit_offset, b.bitfield_size, b.int_offset) == ("b", 32, 0, 0)
+
+
 def test_vmlinux_one_type_c(vmlinux: Btf) -> None:
     text = vmlinux.dump_c("list_head")
     assert "struct list_head {\n\tstruct list_head *next;\n\tstruct list_head *prev;\n};" in text

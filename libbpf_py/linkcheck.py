@@ -46,7 +46,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 from elftools.common.exceptions import ELFError  # type: ignore[import-untyped,unused-ignore]
 from elftools.elf.dynamic import DynamicSection  # type: ignore[import-untyped,unused-ignore]
@@ -59,6 +59,7 @@ from elftools.elf.gnuversions import (  # type: ignore[import-untyped,unused-ign
 from elftools.elf.sections import SymbolTableSection  # type: ignore[import-untyped,unused-ignore]
 
 from ._cdefs import exported_api
+from ._elfid import LinkAuditError, check_ident, versym_index
 
 __all__ = ["CompanionAudit", "LinkAudit", "LinkAuditError", "Verdict", "audit",
            "audit_companion", "main"]
@@ -84,12 +85,7 @@ _VERSION_PREFIX = "LIBBPF_"
 _EXPORTED_BINDINGS = frozenset({"STB_GLOBAL", "STB_WEAK", "STB_GNU_UNIQUE"})
 _EXPORTED_VISIBILITIES = frozenset({"STV_DEFAULT", "STV_PROTECTED"})
 _NOT_CODE_TYPES = frozenset({"STT_FILE", "STT_SECTION"})
-_VERSYM_HIDDEN = 0x8000
 _SAMPLE = 3
-
-
-class LinkAuditError(ValueError):
-    """The file cannot be audited: missing, unreadable, not ELF, or malformed."""
 
 
 @dataclass(frozen=True)
@@ -141,41 +137,6 @@ class _Facts:
 
 def _is_libbpf_soname(name: str) -> bool:
     return _LIBBPF_SONAME.match(os.path.basename(name)) is not None
-
-
-def _check_ident(path: str, stream: BinaryIO) -> None:
-    ident = stream.read(16)
-    stream.seek(0)
-    if ident.startswith(b"!<arch>\n"):
-        raise LinkAuditError(
-            f"{path}: is an ar archive (a static library), not a linked ELF file; audit the "
-            "shared object or executable it was linked into"
-        )
-    if len(ident) < 16 or ident[:4] != b"\x7fELF":
-        raise LinkAuditError(
-            f"{path}: not an ELF file (starts with {ident[:4]!r}); "
-            "pass a shared object such as the built libbpf_py/_libbpf*.so"
-        )
-    if ident[4] not in (1, 2):
-        raise LinkAuditError(
-            f"{path}: unknown ELF class {ident[4]} (expected 1 for 32-bit or 2 for 64-bit); "
-            "the file is corrupt or not a real ELF object"
-        )
-    if ident[5] not in (1, 2):
-        raise LinkAuditError(
-            f"{path}: unknown ELF data encoding {ident[5]} (expected 1 for little-endian or 2 "
-            "for big-endian); the file is corrupt or not a real ELF object"
-        )
-
-
-def _versym_index(raw: object) -> int:
-    """The version index of one ``.gnu.version`` entry, without its hidden bit."""
-    if isinstance(raw, int):
-        return raw & ~_VERSYM_HIDDEN
-    if raw == "VER_NDX_GLOBAL":
-        return 1
-    # VER_NDX_LOCAL, or a reserved value: no version
-    return 0
 
 
 def _read(path: str, elf: Any) -> _Facts:
@@ -247,7 +208,7 @@ def _read(path: str, elf: Any) -> _Facts:
             name = str(sym.name)
             if not name:
                 continue
-            ndx = _versym_index(versym.get_symbol(index)["ndx"]) if versym is not None else 0
+            ndx = versym_index(versym.get_symbol(index)["ndx"]) if versym is not None else 0
             undefined = sym["st_shndx"] == "SHN_UNDEF"
             if undefined:
                 version, source = verneed.get(ndx, ("", ""))
@@ -449,7 +410,7 @@ def audit(path: str | os.PathLike[str]) -> LinkAudit:
         raise LinkAuditError(f"{name}: cannot read: {exc.strerror or exc}") from exc
     with stream:
         try:
-            _check_ident(name, stream)
+            check_ident(name, stream)
             elf = ELFFile(stream)
             facts = _read(name, elf)
         except LinkAuditError:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import _buildinfo
 from ._binding import BUILD, OMITTED, declared, ffi, lib
 from ._call import libbpf_strerror
+from ._elfid import LinkAuditError, check_ident, versym_index
 from ._features import features
 from ._version import __version__
 from .btf import Btf, BtfKind
@@ -82,15 +83,13 @@ def exported_version_nodes(path: str) -> Dict[str, List[str]]:
         GNUVerDefSection,
     )
 
-    from .linkcheck import LinkAuditError, _check_ident, _versym_index
-
     try:
         stream = open(path, "rb")
     except OSError as exc:
         raise LinkAuditError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     out: Dict[str, List[str]] = {}
     with stream:
-        _check_ident(path, stream)
+        check_ident(path, stream)
         try:
             elf = ELFFile(stream)
             dynsym: Any = elf.get_section_by_name(".dynsym")
@@ -109,7 +108,7 @@ def exported_version_nodes(path: str) -> Dict[str, List[str]]:
                 sym = dynsym.get_symbol(index)
                 if sym["st_shndx"] == "SHN_UNDEF":
                     continue
-                node = verdef.get(_versym_index(versym.get_symbol(index)["ndx"]), "")
+                node = verdef.get(versym_index(versym.get_symbol(index)["ndx"]), "")
                 name = str(sym.name)
                 if node.startswith(_VERSION_PREFIX) and name and name != node:
                     out.setdefault(node, []).append(name)

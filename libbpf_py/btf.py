@@ -101,7 +101,7 @@ _KIND_OF: Dict[int, BtfKind] = {int(k): k for k in BtfKind}
 
 
 def _kind_of(t: Any) -> BtfKind:
-    value = (t.info >> 24) & 0x1F
+    value = int(lib.btf_kind(t))
     kind = _KIND_OF.get(value)
     if kind is None:
         raise ValueError(f"BTF kind {value} is newer than libbpf_py knows")
@@ -451,7 +451,7 @@ class Btf:
         start, end = self.start_id, self._count()
         for tid in range(start, end):
             t = lib.btf__type_by_id(self._check_open(), tid)
-            if t != ffi.NULL and (t.info >> 24) & 0x1F == want:
+            if t != ffi.NULL and lib.btf_kind(t) == want:
                 yield BtfType(self, tid)
 
     def _type_ptr(self, tid: int) -> Any:
@@ -611,11 +611,11 @@ class BtfType:
     @property
     def vlen(self) -> int:
         """The record's vlen: members, enumerators, parameters or variables."""
-        return int(self._c_type().info & 0xFFFF)
+        return int(lib.btf_vlen(self._c_type()))
 
     @property
     def kind_flag(self) -> bool:
-        return bool(self._c_type().info >> 31)
+        return bool(lib.btf_kflag(self._c_type()))
 
     @property
     def name(self) -> str:
@@ -658,9 +658,8 @@ class BtfType:
     def int_info(self) -> BtfIntInfo:
         """The encoding of an INT (TypeError for other kinds)."""
         t = self._need(BtfKind.INT)
-        word = int(ffi.cast("__u32 *", t + 1)[0])
-        enc = (word >> 24) & 0x0F
-        return BtfIntInfo(bits=word & 0xFF, offset=(word >> 16) & 0xFF,
+        enc = int(lib.btf_int_encoding(t))
+        return BtfIntInfo(bits=int(lib.btf_int_bits(t)), offset=int(lib.btf_int_offset(t)),
                           is_signed=bool(enc & _INT_SIGNED), is_char=bool(enc & _INT_CHAR),
                           is_bool=bool(enc & _INT_BOOL))
 
@@ -668,18 +667,18 @@ class BtfType:
     def members(self) -> List[BtfMember]:
         """Members of a STRUCT or UNION, with bit offsets and bitfield sizes."""
         t = self._need(BtfKind.STRUCT, BtfKind.UNION)
-        n = int(t.info & 0xFFFF)
-        kflag = bool(t.info >> 31)
-        raw = ffi.cast("struct btf_member *", t + 1)
+        n = int(lib.btf_vlen(t))
+        kflag = bool(lib.btf_kflag(t))
+        raw = lib.btf_members(t)
         bp = self._btf._check_open()
         out = []
         for i in range(n):
             m = raw[i]
-            off = int(m.offset)
             mtype = BtfType(self._btf, int(m.type))
             name = self._str(m.name_off, bp)
+            off = int(lib.btf_member_bit_offset(t, i))
             if kflag:
-                out.append(BtfMember(name, mtype, off & 0xFFFFFF, off >> 24))
+                out.append(BtfMember(name, mtype, off, int(lib.btf_member_bitfield_size(t, i))))
             else:
                 bits, int_offset = _legacy_bitfield(self._btf, int(m.type))
                 out.append(BtfMember(name, mtype, off, bits, int_offset))
@@ -708,19 +707,19 @@ class BtfType:
         return self._enumerators(t, _enum_signed(t, _kind_of(t)))
 
     def _enumerators(self, t: Any, signed: bool) -> List[BtfEnumValue]:
-        n = int(t.info & 0xFFFF)
+        n = int(lib.btf_vlen(t))
         bp = self._btf._check_open()
         out = []
         if _kind_of(t) == BtfKind.ENUM:
-            raw = ffi.cast("struct btf_enum *", t + 1)
+            raw = lib.btf_enum(t)
             for i in range(n):
                 val = int(raw[i].val)
                 out.append(BtfEnumValue(self._str(raw[i].name_off, bp),
                                         val if signed else val & 0xFFFFFFFF))
         else:
-            raw64 = ffi.cast("struct btf_enum64 *", t + 1)
+            raw64 = lib.btf_enum64(t)
             for i in range(n):
-                val = int(raw64[i].val_lo32) | (int(raw64[i].val_hi32) << 32)
+                val = int(lib.btf_enum64_value(raw64 + i))
                 if signed and val >= 1 << 63:
                     val -= 1 << 64
                 out.append(BtfEnumValue(self._str(raw64[i].name_off, bp), val))
@@ -730,7 +729,7 @@ class BtfType:
     def array(self) -> BtfArray:
         """Element type, index type and length of an ARRAY."""
         t = self._need(BtfKind.ARRAY)
-        a = ffi.cast("struct btf_array *", t + 1)
+        a = lib.btf_array(t)
         return BtfArray(BtfType(self._btf, int(a.type)), BtfType(self._btf, int(a.index_type)),
                         int(a.nelems))
 
@@ -742,40 +741,40 @@ class BtfType:
             assert proto is not None
             return proto.params
         t = self._need(BtfKind.FUNC_PROTO)
-        raw = ffi.cast("struct btf_param *", t + 1)
+        raw = lib.btf_params(t)
         bp = self._btf._check_open()
         return [BtfParam(self._str(raw[i].name_off, bp), BtfType(self._btf, int(raw[i].type)))
-                for i in range(int(t.info & 0xFFFF))]
+                for i in range(int(lib.btf_vlen(t)))]
 
     @property
     def linkage(self) -> str:
         """``static``, ``global`` or ``extern`` for a FUNC or VAR."""
         t = self._need(BtfKind.FUNC, BtfKind.VAR)
         if _kind_of(t) == BtfKind.FUNC:
-            value = int(t.info & 0xFFFF)
+            value = int(lib.btf_vlen(t))  # a FUNC keeps its linkage in vlen
         else:
-            value = int(ffi.cast("struct btf_var *", t + 1).linkage)
+            value = int(lib.btf_var(t).linkage)
         return _LINKAGE.get(value, f"unknown({value})")
 
     @property
     def secinfos(self) -> List[BtfVarSecinfo]:
         """The variables of a DATASEC."""
         t = self._need(BtfKind.DATASEC)
-        raw = ffi.cast("struct btf_var_secinfo *", t + 1)
+        raw = lib.btf_var_secinfos(t)
         return [BtfVarSecinfo(BtfType(self._btf, int(raw[i].type)), int(raw[i].offset),
-                              int(raw[i].size)) for i in range(int(t.info & 0xFFFF))]
+                              int(raw[i].size)) for i in range(int(lib.btf_vlen(t)))]
 
     @property
     def component_idx(self) -> int:
         """A DECL_TAG's member/parameter index (-1: the type or function itself)."""
         t = self._need(BtfKind.DECL_TAG)
-        return int(ffi.cast("struct btf_decl_tag *", t + 1).component_idx)
+        return int(lib.btf_decl_tag(t).component_idx)
 
     @property
     def fwd_kind(self) -> str:
         """``struct`` or ``union`` for a FWD."""
         t = self._need(BtfKind.FWD)
-        return "union" if t.info >> 31 else "struct"
+        return "union" if lib.btf_kflag(t) else "struct"
 
     # -- derived --------------------------------------------------------------------------
 
@@ -814,7 +813,7 @@ class BtfType:
         elif kind in (BtfKind.ENUM, BtfKind.ENUM64):
             # the record as stored, as bpftool prints it: the kind_flag bit alone
             # (:attr:`signed` also reads a negative ENUM value as signed)
-            kflag = bool(t.info >> 31)
+            kflag = bool(lib.btf_kflag(t))
             out["encoding"] = "SIGNED" if kflag else "UNSIGNED"
             out["values"] = [{"name": v.name, "val": v.value}
                              for v in self._enumerators(t, kflag)]
@@ -891,12 +890,12 @@ class BtfType:
 
 def _enum_signed(t: Any, kind: BtfKind) -> bool:
     """The one signedness rule of ENUM/ENUM64 records (see :attr:`BtfType.signed`)."""
-    if t.info >> 31:
+    if lib.btf_kflag(t):
         return True
     if kind != BtfKind.ENUM:
         return False
-    raw = ffi.cast("struct btf_enum *", t + 1)
-    return any(int(raw[i].val) < 0 for i in range(int(t.info & 0xFFFF)))
+    raw = lib.btf_enum(t)
+    return any(int(raw[i].val) < 0 for i in range(int(lib.btf_vlen(t))))
 
 
 def _legacy_bitfield(btf: Btf, tid: int) -> Tuple[int, int]:
@@ -905,7 +904,7 @@ def _legacy_bitfield(btf: Btf, tid: int) -> Tuple[int, int]:
     once per member, and vmlinux has ~100k of them."""
     t = btf._type_ptr(tid)
     for _ in range(65):
-        kind = (t.info >> 24) & 0x1F
+        kind = lib.btf_kind(t)
         if kind not in _MODIFIER_VALUES:
             break
         t = btf._type_ptr(int(t.type))
@@ -913,8 +912,7 @@ def _legacy_bitfield(btf: Btf, tid: int) -> Tuple[int, int]:
         raise ValueError(f"BTF type chain from [{tid}] loops")
     if kind != _INT_VALUE:
         return 0, 0
-    word = int(ffi.cast("__u32 *", t + 1)[0])
-    bits = word & 0xFF
+    bits = int(lib.btf_int_bits(t))
     if bits == int(t.size) * 8:
         return 0, 0
-    return bits, (word >> 16) & 0xFF
+    return bits, int(lib.btf_int_offset(t))

@@ -605,3 +605,16 @@ def test_split_btf_by_id_outlives_base(kernel: None, types_o: Path) -> None:
         pytest.xfail(f"this kernel holds no module BTF (/sys/kernel/btf: {modules}): no "
                      "split BTF to load by id; the file and bytes tests cover the lifetime")
     assert _split_child("id", str(btf_id), types_o) == _SPLIT_WANT
+
+
+def test_records_are_read_through_btf_h_accessors() -> None:
+    # btf.h's static inline accessors (btf_kind, btf_vlen, btf_members, ...) decode the
+    # records, compiled into the extension: a BTF layout change in a newer libbpf is
+    # followed by rebuilding, not by editing bit masks here
+    source = Path(libbpf_py.btf.__file__).read_text()
+    hand_decoding = re.findall(r"\.info\s*(?:>>|&)|\bt \+ 1\b|ffi\.cast\(\"struct btf_", source)
+    assert hand_decoding == [], hand_decoding
+    lib = libbpf_py._binding.lib
+    for name in ("btf_kind", "btf_vlen", "btf_kflag", "btf_members", "btf_member_bit_offset",
+                 "btf_member_bitfield_size", "btf_enum64_value", "btf_var_secinfos"):
+        assert callable(getattr(lib, name)), name

@@ -2,8 +2,11 @@
 
 The kernel's <linux/btf.h> records (``struct btf_type`` and the records that
 follow it) are declared in full: they are fixed by the BTF format. btf.h's
-static inline accessors (``btf_kind()``, ``btf_vlen()``, ``btf_members()``...)
-are not library symbols and are left to Python.
+static inline accessors (``btf_kind()``, ``btf_vlen()``, ``btf_members()``,
+``btf_member_bit_offset()``...) are declared in ``TYPES``: they are header API,
+not library symbols (no version node, nothing to export), and cffi's API mode
+compiles a call to each. ``libbpf_py.btf`` reads every record through them, so
+a change of the BTF layout in a newer libbpf is followed by rebuilding.
 
 ``btf_dump__new()`` takes a printf-style callback with a ``va_list``, which
 cffi cannot express: ``libbpf_py_btf_dump_new()`` (below) formats each piece
@@ -119,6 +122,25 @@ struct btf_dump_type_data_opts {
     bool emit_zeroes;
     ...;
 };
+
+/* btf.h's static inline accessors of struct btf_type and the records after it */
+__u16 btf_kind(const struct btf_type *t);
+__u16 btf_vlen(const struct btf_type *t);
+bool btf_kflag(const struct btf_type *t);
+__u8 btf_int_encoding(const struct btf_type *t);
+__u8 btf_int_offset(const struct btf_type *t);
+__u8 btf_int_bits(const struct btf_type *t);
+struct btf_array *btf_array(const struct btf_type *t);
+struct btf_enum *btf_enum(const struct btf_type *t);
+struct btf_enum64 *btf_enum64(const struct btf_type *t);
+__u64 btf_enum64_value(const struct btf_enum64 *e);
+struct btf_member *btf_members(const struct btf_type *t);
+__u32 btf_member_bit_offset(const struct btf_type *t, __u32 member_idx);
+__u32 btf_member_bitfield_size(const struct btf_type *t, __u32 member_idx);
+struct btf_param *btf_params(const struct btf_type *t);
+struct btf_var *btf_var(const struct btf_type *t);
+struct btf_var_secinfo *btf_var_secinfos(const struct btf_type *t);
+struct btf_decl_tag *btf_decl_tag(const struct btf_type *t);
 
 /* project shim: btf_dump__new() with its printf callback done in C */
 extern "Python" void libbpf_py_btf_dump_cb(void *, const char *);

@@ -66,6 +66,7 @@ def _setting(attr: str, doc: str, *, bits: int = 32, object_only: bool = False) 
     "map_extra",
     "ifindex",
     "autocreate",
+    "exclusive_program",
     "initial_value",
     "inner_map",
     "reuse_fd",
@@ -176,6 +177,35 @@ class MapSettings:
         ptr = self._before_load("autocreate")
         check(lib.bpf_map__set_autocreate(ptr, bool(value)),
               f"cannot set autocreate of map {self.name!r}")
+
+    @property
+    def exclusive_program(self) -> Any:
+        """The only program of the object that may use this map, or None
+        (``bpf_map__exclusive_program``, libbpf >= 1.7, LIBBPF_1.7.0).
+
+        Set it before load, to a :class:`~libbpf_py.program.Program` of the same
+        object or its name (``bpf_map__set_exclusive_program``): libbpf then creates
+        the map bound to that program's SHA-256 and the kernel (>= 6.18) refuses the
+        map to every other program. A kernel without exclusive maps refuses the
+        map's creation at load.
+        """
+        ptr = self._object_ptr("exclusive_program")
+        prog = lib.bpf_map__exclusive_program(ptr)
+        if prog == ffi.NULL:
+            return None
+        name = _validate.from_c(ffi.string(lib.bpf_program__name(prog)))
+        return self._owner.programs[name]
+
+    @exclusive_program.setter
+    def exclusive_program(self, program: Any) -> None:
+        ptr = self._before_load("exclusive_program")
+        if isinstance(program, str):
+            program = self._owner.programs[program]  # KeyError naming the programs
+        if getattr(program, "_obj", None) is not self._owner:
+            raise ValueError(f"the exclusive program of map {self.name!r} must be a Program "
+                             f"of the same BpfObject, not {program!r}")
+        check(lib.bpf_map__set_exclusive_program(ptr, program._check_open()),
+              f"cannot make program {program.name!r} exclusive to map {self.name!r}")
 
     @property
     def initial_value(self) -> Optional[bytes]:

@@ -35,7 +35,7 @@ import errno
 import os
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _validate
 from ._binding import ffi, lib
@@ -419,6 +419,32 @@ class Btf:
     def endianness(self) -> str:
         """``"little"`` or ``"big"``."""
         return "big" if lib.btf__endianness(self._check_open()) == lib.BTF_BIG_ENDIAN else "little"
+
+    def permute(self, id_map: Sequence[int]) -> None:
+        """Renumber the types in place (``btf__permute``, libbpf >= 1.7, LIBBPF_1.7.0):
+        ``id_map[old_id] = new_id`` for every type of a base BTF, void included
+        (``id_map[0]`` must be 0); for a split BTF, ``id_map[old_id - start_id]``
+        for the types it adds. Every reference between types follows.
+
+        :class:`BtfType` objects taken before keep their ids, so they name other
+        types afterwards. Only a BTF this process owns can be permuted: not the view
+        of a BpfObject's BTF, nor a base that split BTFs are built on.
+        """
+        ptr = self._check_open()
+        if self._owner is not None:
+            raise ValueError(f"BTF {self._source!r} belongs to a BPF object; permute a "
+                             "copy (Btf.from_bytes(btf.raw_data()))")
+        if self._guard.busy:
+            raise ValueError(f"BTF {self._source!r} is the base of split BTFs still open; "
+                             "close them before permuting it")
+        ids = [_u32(v, "id_map entry") for v in id_map]
+        want = self._count() - self.start_id if self._base is not None else self._count()
+        if len(ids) != want:
+            raise ValueError(f"id_map has {len(ids)} entries; BTF {self._source!r} needs "
+                             f"{want} (one per type{' it adds' if self._base else ', void too'})")
+        arr = ffi.new("__u32[]", ids)
+        check(lib.btf__permute(ptr, arr, len(ids), ffi.NULL),
+              f"btf__permute of BTF {self._source!r}")
 
     def raw_data(self) -> bytes:
         """The BTF in its raw binary form (header, types, strings)."""

@@ -22,7 +22,7 @@ from ._validate import PathLike
 from .enums import AttachType, ProgType
 from .errors import ENOTSUPP, AlreadyLoadedError, LibbpfError, NotLoadedError
 from .link import FdLink, Link, TcLink
-from .map import _fd_of
+from .map import Map, _fd_of
 
 if TYPE_CHECKING:
     from .object import BpfObject  # object imports this module: annotations only
@@ -304,6 +304,32 @@ class Program:
     def unpin(self, path: PathLike) -> None:
         check(lib.bpf_program__unpin(self._after_load("pin"), _path(path, "path")),
               "bpf_program__unpin")
+
+    def assoc_struct_ops(self, struct_ops_map: FdLike, *, flags: int = 0) -> None:
+        """Associate the loaded program with a struct_ops map (libbpf >= 1.7,
+        LIBBPF_1.7.0; kernel >= 6.19), so that kfuncs it calls can find the
+        struct_ops instance. A map of this program's object goes through
+        ``bpf_program__assoc_struct_ops`` (which checks that it is a struct_ops map
+        and was created); any other map or fd through ``bpf_prog_assoc_struct_ops``.
+        A struct_ops program cannot be associated (EINVAL).
+        """
+        ptr = self._after_load("struct_ops association")
+        what = f"cannot associate program {self._name!r} with a struct_ops map"
+        if flags:
+            opts = ffi.new("struct bpf_prog_assoc_struct_ops_opts *")
+            opts.sz = ffi.sizeof("struct bpf_prog_assoc_struct_ops_opts")
+            opts.flags = _uint(flags, "flags")
+        else:
+            opts = ffi.NULL
+        map_ptr = getattr(struct_ops_map, "_ptr", None) if isinstance(struct_ops_map, Map) \
+            else None
+        if map_ptr is not None and struct_ops_map._owner is self._obj:
+            struct_ops_map._check_open()
+            check(lib.bpf_program__assoc_struct_ops(ptr, map_ptr, opts), what)
+        else:
+            check(lib.bpf_prog_assoc_struct_ops(int(lib.bpf_program__fd(ptr)),
+                                                _fd_of(struct_ops_map, "struct_ops_map"),
+                                                opts), what)
 
     # -- attaching ----------------------------------------------------------------------
     #

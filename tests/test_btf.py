@@ -22,7 +22,7 @@ from conftest import Compile
 
 import libbpf_py
 from libbpf_py import BpfObject, Btf, BtfKind, BtfType
-from libbpf_py.errors import ClosedError, LibbpfError, LibbpfNotFoundError
+from libbpf_py.errors import ClosedError, LibbpfError, LibbpfNotFoundError, LibbpfVersionError
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
@@ -618,3 +618,47 @@ def test_records_are_read_through_btf_h_accessors() -> None:
     for name in ("btf_kind", "btf_vlen", "btf_kflag", "btf_members", "btf_member_bit_offset",
                  "btf_member_bitfield_size", "btf_enum64_value", "btf_var_secinfos"):
         assert callable(getattr(lib, name)), name
+
+
+def _shape(btf: Btf) -> List[str]:
+    """Each type as text that names the types it refers to, not their ids."""
+    def ref(t: Optional[BtfType]) -> str:
+        return "-" if t is None else f"{t.kind.name}:{t.name}"
+    out = []
+    for t in btf:
+        line = f"{ref(t)} -> {ref(t.type)}"
+        if t.kind in (BtfKind.STRUCT, BtfKind.UNION):
+            line += " {" + ", ".join(f"{m.name}:{ref(m.type)}" for m in t.members) + "}"
+        out.append(line)
+    return out
+
+
+@pytest.mark.build(header_min=(1, 7))
+def test_permute_renumbers_types_and_references(types_o: Path) -> None:
+    with Btf.from_file(types_o) as btf:
+        before = _shape(btf)
+        n = len(btf)
+        names = {t.id: (t.kind, t.name) for t in btf}
+        # reverse every id but void's
+        btf.permute([0] + [n + 1 - old for old in range(1, n + 1)])
+        assert {n + 1 - old: kn for old, kn in names.items()} == \
+            {t.id: (t.kind, t.name) for t in btf}
+        assert sorted(_shape(btf)) == sorted(before)
+        assert "struct" in btf.dump_c()
+        with pytest.raises(ValueError, match=rf"id_map has 2 entries; .* needs {n + 1}"):
+            btf.permute([0, 1])
+        with pytest.raises(LibbpfError) as bad:
+            btf.permute([0] * (n + 1))  # not a permutation
+        assert bad.value.errno == errno.EINVAL
+    with BpfObject.open(types_o) as obj:
+        view = obj.btf
+        assert view is not None
+        with pytest.raises(ValueError, match="belongs to a BPF object"):
+            view.permute([])
+
+
+@pytest.mark.build(header_max=(1, 6))
+def test_permute_needs_libbpf_1_7(types_o: Path) -> None:
+    with Btf.from_file(types_o) as btf:
+        with pytest.raises(LibbpfVersionError, match=r"btf__permute.*LIBBPF_1\.7\.0"):
+            btf.permute(list(range(len(btf) + 1)))

@@ -206,6 +206,13 @@ struct bpf_token_create_opts {
     __u32 flags;
     ...;
 };
+
+@LIBBPF_1.7.0
+struct bpf_prog_assoc_struct_ops_opts {
+    size_t sz;
+    __u32 flags;
+    ...;
+};
 """
 
 FUNCTIONS = """
@@ -254,6 +261,8 @@ int bpf_prog_load(enum bpf_prog_type, const char *, const char *, const struct b
 int bpf_prog_query_opts(int, enum bpf_attach_type, struct bpf_prog_query_opts *);
 @LIBBPF_1.3.0
 int bpf_prog_detach_opts(int, int, enum bpf_attach_type, const struct bpf_prog_detach_opts *);
+@LIBBPF_1.7.0
+int bpf_prog_assoc_struct_ops(int, int, struct bpf_prog_assoc_struct_ops_opts *);
 
 // links by fd
 @LIBBPF_0.0.8

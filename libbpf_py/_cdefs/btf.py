@@ -145,6 +145,13 @@ struct btf_decl_tag *btf_decl_tag(const struct btf_type *t);
 /* project shim: btf_dump__new() with its printf callback done in C */
 extern "Python" void libbpf_py_btf_dump_cb(void *, const char *);
 struct btf_dump *libbpf_py_btf_dump_new(const struct btf *, void *, const struct btf_dump_opts *);
+
+@LIBBPF_1.7.0
+struct btf_permute_opts {
+    size_t sz;
+    struct btf_ext *btf_ext;
+    ...;
+};
 """
 
 FUNCTIONS = """
@@ -242,6 +249,8 @@ int btf__dedup(struct btf *, const struct btf_dedup_opts *);
 @LIBBPF_1.5.0
 int btf__distill_base(const struct btf *, struct btf **, struct btf **);
 int btf__relocate(struct btf *, const struct btf *);
+@LIBBPF_1.7.0
+int btf__permute(struct btf *, __u32 *, __u32, const struct btf_permute_opts *);
 
 // .BTF.ext
 @LIBBPF_0.0.2

@@ -521,6 +521,9 @@ int bpf_program__unpin(struct bpf_program *, const char *);
 const char *bpf_program__name(const struct bpf_program *);
 @LIBBPF_0.0.8
 int bpf_program__set_attach_target(struct bpf_program *, int, const char *);
+@LIBBPF_1.7.0
+int bpf_program__assoc_struct_ops(struct bpf_program *, struct bpf_map *,
+                                  struct bpf_prog_assoc_struct_ops_opts *);
 @LIBBPF_0.1.0
 bool bpf_program__autoload(const struct bpf_program *);
 int bpf_program__set_autoload(struct bpf_program *, bool);
@@ -660,6 +663,9 @@ int bpf_map__update_elem(const struct bpf_map *, const void *, size_t, const voi
 @LIBBPF_1.5.0
 bool bpf_map__autoattach(const struct bpf_map *);
 int bpf_map__set_autoattach(struct bpf_map *, bool);
+@LIBBPF_1.7.0
+struct bpf_program *bpf_map__exclusive_program(struct bpf_map *);
+int bpf_map__set_exclusive_program(struct bpf_map *, struct bpf_program *);
 
 // bpf_link__*
 @LIBBPF_0.0.4

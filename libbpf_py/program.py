@@ -372,10 +372,12 @@ class Program:
                             syms: Optional[Sequence[str]] = None,
                             addrs: Optional[Sequence[int]] = None,
                             cookies: Optional[Sequence[int]] = None,
-                            retprobe: bool = False, session: bool = False) -> Link:
+                            retprobe: bool = False, session: bool = False,
+                            unique_match: bool = False) -> Link:
         """One kprobe.multi link on many kernel functions: by glob ``pattern``, or
         a list of ``syms`` or ``addrs`` (``bpf_program__attach_kprobe_multi_opts``,
-        libbpf >= 0.8; ``session`` needs 1.5)."""
+        libbpf >= 0.8; ``session`` needs 1.5). ``unique_match`` (libbpf >= 1.6, with a
+        ``pattern``) fails unless the pattern matches exactly one function."""
         ptr = self._after_load("attachment")
         if sum(x is not None for x in (pattern, syms, addrs)) != 1:
             raise ValueError("attach_kprobe_multi needs exactly one of pattern, syms, addrs")
@@ -398,6 +400,10 @@ class Program:
             fields["retprobe"] = True
         if session:
             fields["session"] = True
+        if unique_match:
+            if pattern is None:
+                raise ValueError("unique_match needs a pattern")
+            fields["unique_match"] = True
         fn = lib.bpf_program__attach_kprobe_multi_opts
         opts = _opts("bpf_kprobe_multi_opts", "attach_kprobe_multi", fields)
         pat = ffi.NULL if pattern is None else _cstr(pattern, "pattern")
@@ -454,10 +460,12 @@ class Program:
                             offsets: Optional[Sequence[int]] = None,
                             ref_ctr_offsets: Optional[Sequence[int]] = None,
                             cookies: Optional[Sequence[int]] = None,
-                            retprobe: bool = False) -> Link:
+                            retprobe: bool = False, session: bool = False) -> Link:
         """One uprobe.multi link on many functions of a binary: by glob
         ``func_pattern``, or ``syms`` or ``offsets``
-        (``bpf_program__attach_uprobe_multi``, libbpf >= 1.3)."""
+        (``bpf_program__attach_uprobe_multi``, libbpf >= 1.3). ``session`` (libbpf
+        >= 1.6, kernel >= 6.13, a ``uprobe.session`` program) runs the program at
+        entry and at return."""
         ptr = self._after_load("attachment")
         fn = lib.bpf_program__attach_uprobe_multi
         if sum(x is not None for x in (func_pattern, syms, offsets)) != 1:
@@ -483,6 +491,8 @@ class Program:
             fields["cnt"] = cnt
         if retprobe:
             fields["retprobe"] = True
+        if session:
+            fields["session"] = True
         opts = _opts("bpf_uprobe_multi_opts", "attach_uprobe_multi", fields)
         pat = ffi.NULL if func_pattern is None else _cstr(func_pattern, "func_pattern")
         return self._link(fn(ptr, _pid(pid), _path(binary_path, "binary_path"), pat, opts),
@@ -695,12 +705,15 @@ class Program:
         return self._link(fn(ptr, _fd_of(map, "map")), "attach_sockmap")
 
     def attach_perf_event(self, pfd: int, *, bpf_cookie: int = 0,
-                          force_ioctl_attach: bool = False) -> Link:
+                          force_ioctl_attach: bool = False,
+                          dont_enable: bool = False) -> Link:
         """A perf_event program (or kprobe/uprobe/tracepoint program) on a perf
         event fd from perf_event_open (``bpf_program__attach_perf_event_opts``).
 
         The link takes ``pfd`` over: destroying the link closes it (libbpf does).
-        ``force_ioctl_attach`` needs libbpf >= 1.4.
+        ``force_ioctl_attach`` needs libbpf >= 1.4. ``dont_enable`` (libbpf >= 1.7)
+        leaves the event disabled (no ``PERF_EVENT_IOC_ENABLE``): the caller enables
+        it when it wants the program to start running.
         """
         ptr = self._after_load("attachment")
         fields: Dict[str, Any] = {}
@@ -708,6 +721,8 @@ class Program:
             fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
         if force_ioctl_attach:
             fields["force_ioctl_attach"] = True
+        if dont_enable:
+            fields["dont_enable"] = True
         opts = _opts("bpf_perf_event_opts", "attach_perf_event", fields)
         if isinstance(pfd, bool) or not isinstance(pfd, int) or pfd < 0:
             raise TypeError(f"pfd must be a perf event fd (an int >= 0), not {pfd!r}")

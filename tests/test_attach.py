@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import functools
 import gc
 import os
@@ -493,11 +494,14 @@ def test_every_other_cgroup_attach_type(kernel: None, compile_bpf: Compile,
 
 # -- perf_event -------------------------------------------------------------------------
 
-def _perf_event_open_cpu_clock(period_ns: int) -> int:
-    """perf_event_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK) on this process."""
+def _perf_event_open_cpu_clock(period_ns: int, disabled: bool = False) -> int:
+    """perf_event_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK) on this process
+    (``disabled``: opened off, as attr.disabled asks, until PERF_EVENT_IOC_ENABLE)."""
     attr = bytearray(128)  # struct perf_event_attr, PERF_ATTR_SIZE_VER7 is 128
-    struct.pack_into("<IIQQ", attr, 0, int(lib.PERF_TYPE_SOFTWARE), len(attr),
+    struct.pack_into("=IIQQ", attr, 0, int(lib.PERF_TYPE_SOFTWARE), len(attr),
                      int(lib.PERF_COUNT_SW_CPU_CLOCK), period_ns)
+    if disabled:  # the flags word after sample_type and read_format: bit 0 is "disabled"
+        struct.pack_into("=Q", attr, 40, 1)
     libc = ctypes.CDLL(None, use_errno=True)
     buf = (ctypes.c_char * len(attr)).from_buffer(attr)
     nr_perf_event_open = {"x86_64": 298, "aarch64": 241}[os.uname().machine]
@@ -525,6 +529,42 @@ def test_perf_event_software_clock(load_attach: LoadAttach) -> None:
             obj.programs.on_perf.attach_perf_event(-1)
     if why:
         pytest.xfail(why)
+
+
+_PERF_EVENT_IOC_ENABLE = 0x2400  # _IO('$', 0)
+
+
+def _spin_until(obj: BpfObject, slot: int, want: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while count(obj, slot) < want and time.monotonic() < deadline:
+        sum(range(20000))
+    return count(obj, slot)
+
+
+@pytest.mark.build(header_min=(1, 7))
+def test_perf_event_dont_enable(load_attach: LoadAttach) -> None:
+    # opened disabled: libbpf enables the event at attach unless dont_enable says not to
+    with load_attach("on_perf") as obj:
+        pfd = _perf_event_open_cpu_clock(100_000, disabled=True)
+        with obj.programs.on_perf.attach_perf_event(pfd, dont_enable=True):
+            assert _spin_until(obj, C_PERF, 1, 0.3) == 0  # never enabled: never sampled
+            fcntl.ioctl(pfd, _PERF_EVENT_IOC_ENABLE, 0)
+            assert _spin_until(obj, C_PERF, 3, 2) >= 3
+    with load_attach("on_perf") as obj:
+        pfd = _perf_event_open_cpu_clock(100_000, disabled=True)
+        with obj.programs.on_perf.attach_perf_event(pfd):
+            assert _spin_until(obj, C_PERF, 3, 2) >= 3  # libbpf enabled it
+
+
+@pytest.mark.build(header_max=(1, 6))
+def test_perf_event_dont_enable_needs_libbpf_1_7(load_attach: LoadAttach) -> None:
+    with load_attach("on_perf") as obj:
+        pfd = _perf_event_open_cpu_clock(100_000, disabled=True)
+        try:
+            with pytest.raises(LibbpfVersionError, match=r"dont_enable.*LIBBPF_1\.7\.0"):
+                obj.programs.on_perf.attach_perf_event(pfd, dont_enable=True)
+        finally:
+            os.close(pfd)
 
 
 # -- struct_ops -------------------------------------------------------------------------

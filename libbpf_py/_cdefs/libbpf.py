@@ -89,6 +89,7 @@ struct bpf_perf_event_opts {
     size_t sz;
     __u64 bpf_cookie;
     bool force_ioctl_attach;                // @LIBBPF_1.4.0
+    bool dont_enable;                       // @LIBBPF_1.7.0
     ...;
 };
 
@@ -117,6 +118,7 @@ struct bpf_kprobe_multi_opts {
     size_t cnt;
     bool retprobe;
     bool session;                           // @LIBBPF_1.5.0
+    bool unique_match;                      // @LIBBPF_1.6.0
     ...;
 };
 
@@ -400,6 +402,7 @@ struct bpf_uprobe_multi_opts {
     const __u64 *cookies;
     size_t cnt;
     bool retprobe;
+    bool session;                           // @LIBBPF_1.6.0
     ...;
 };
 

@@ -495,7 +495,8 @@ def static_version_nodes(plan: LinkPlan, prefix: Path,
     newest = max(known.values(), key=cdefs.node_key)
     return (f"archive {plan.library_file}: no libbpf.map found beside the prefix, so these are "
             f"the archive's defined symbols that libbpf_py knows, under the nodes of its own "
-            f"table (up to {newest}); symbols newer than that are not listed",
+            f"table (up to {newest}); unknown beyond {newest}: a newer libbpf's symbols were "
+            "not looked for, not found absent",
             archive_version_nodes(plan.library_file, known))
 
 

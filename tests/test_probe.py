@@ -275,6 +275,30 @@ def test_archive_fallback_records_the_archives_api(pic_prefix: Path, tmp_path: P
     assert source.startswith("version script ") and nodes == script
 
 
+def test_archive_fallback_says_unknown_beyond_its_table(tmp_path: Path) -> None:
+    """A newer archive without its libbpf.map (libbpf 1.7.0's): every node the project's
+    table reaches is read in full, and the source says what lies beyond is unknown."""
+    vendor = Path(os.environ.get("LIBBPF_PY_VENDOR_BUILD", REPO / "vendor" / "build"))
+    prefix = vendor / "libbpf-1.7.0"
+    script = vendor / "src" / "libbpf-1.7.0" / "src" / "libbpf.map"
+    if not (prefix / "lib" / "libbpf.a").is_file() or not script.is_file():
+        pytest.fail(f"{prefix} is not provisioned: run `python vendor/provision.py all`")
+    builder = runpy.run_path(str(REPO / "build_ffi.py"), run_name="libbpf_py_build_test")
+    plan = builder["LinkPlan"](mode="static", origin="LIBBPF_DIR", header_version=(1, 7),
+                               include_dir=prefix / "include",
+                               library_file=prefix / "lib" / "libbpf.a")
+    bare = tmp_path / "prefix"
+    bare.mkdir()
+    source, nodes = builder["static_version_nodes"](plan, bare, _binding.declared())
+    newest = max(_cdefs.exported_api().values(), key=_cdefs.node_key)
+    assert f"unknown beyond {newest}" in source
+    for node, names in version_script_nodes(script).items():
+        if _cdefs.node_key(node) <= _cdefs.node_key(newest):
+            assert sorted(nodes.get(node, [])) == names, node
+        else:
+            assert node not in nodes
+
+
 # ------------------------------------------------------------------------ probe_kernel()
 
 

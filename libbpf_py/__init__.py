@@ -1,91 +1,83 @@
 """Python bindings over libbpf (the BPF library), linked dynamically or statically.
 
-A map of the API; ``help(libbpf_py.X)`` says more about each name, and the
-guides in docs/ (objects, attach, events, btf, skeleton, probe, cli) walk
-through them.
+A map of the API. help(libbpf_py.NAME) says more about each name; the guides
+in docs/ (objects, attach, events, btf, skeleton, probe, cli) walk through them.
 
-Objects, programs and maps
-    :class:`BpfObject` opens a BPF ELF file (``BpfObject.open(path)``,
-    ``open_mem(data)``); its ``programs`` (:class:`Program`) and ``maps``
-    (:class:`Map`) are settings until ``load()``, kernel objects after it.
-    ``BpfObject.attach()`` attaches every program whose ``SEC()`` says how and
-    returns the links. ``obj.var(name)`` / ``set_var`` read and write global
-    variables; :class:`ReadOnlyError` refuses ``.rodata`` after load.
-    ``Program.test_run`` runs a program (:class:`TestRunResult`).
+Objects and programs
+    BpfObject.open(path) / open_mem(data) opens a BPF ELF file. Its programs
+    (obj.programs: name -> Program) and maps (obj.maps: name -> Map) are
+    settings until obj.load(), kernel objects after it. obj.attach() attaches
+    every program whose SEC() says where and returns {name: Link}.
+    obj.var(name) / obj.set_var(name, value) read and write global variables
+    (ReadOnlyError for .rodata after load). Program.test_run() runs a program
+    in the kernel (TestRunResult).
 
 Maps
-    A loaded :class:`Map` is a mutable mapping (``m[key]``, ``items()``,
-    batches, queues and stacks); standalone maps come from ``Map.create``,
-    ``Map.from_pinned(path, read_only=False)``, ``Map.from_id``,
-    ``Map.from_fd``. Flags: :class:`MapType`, :class:`MapFlag`,
-    :class:`UpdateFlag`.
+    A loaded Map is a mutable mapping: m[key], m[key] = value, del m[key],
+    items(), batches, push/pop for queues and stacks. Standalone maps:
+    Map.create(), Map.from_pinned(path, read_only=False), Map.from_id(),
+    Map.from_fd(). Constants: MapType, MapFlag, UpdateFlag.
 
 The kernel's objects, by id
-    :func:`prog_ids`, :func:`map_ids`, :func:`link_ids`, :func:`btf_ids` walk
-    every program, map, link and BTF object of the kernel; ``Program.from_id``
-    (a :class:`FdProgram`), ``Map.from_id``, ``Link.from_id`` (an
-    :class:`FdLink`) and ``Btf.from_id`` open one; ``Program.from_pinned``,
-    ``Link.from_pinned`` open a pin. ``info()`` gives :class:`ProgramInfo`,
-    :class:`MapInfo`, :class:`LinkInfo`.
+    prog_ids(), map_ids(), link_ids() and btf_ids() walk every program, map,
+    link and BTF object in the kernel. Program.from_id() (an FdProgram, which
+    owns its fd), Map.from_id(), Link.from_id() (an FdLink) and Btf.from_id()
+    open one; Program.from_pinned(), Link.from_pinned() open a pin. info()
+    returns a ProgramInfo, MapInfo or LinkInfo.
 
 Links
-    Every ``Program.attach*()`` method returns a :class:`Link` (libbpf's
-    ``struct bpf_link``), an :class:`FdLink` (a kernel link fd) or a
-    :class:`TcLink` (a tc filter); ``destroy()`` detaches. Kinds:
-    :class:`ProgType`, :class:`AttachType`, :class:`LinkType`.
+    Every Program.attach*() method returns a Link (libbpf's struct bpf_link),
+    an FdLink (a kernel link fd) or a TcLink (a tc filter); destroy() detaches.
+    Constants: ProgType, AttachType, LinkType.
 
 Events
-    :class:`RingBuffer` (with :class:`Ring` and :class:`Batch`) and
-    :class:`PerfBuffer` deliver what programs send, by callback, ``drain()``
-    or ``async for``; :class:`UserRingBuffer` (with :class:`Reservation`)
+    RingBuffer (with Ring and Batch) and PerfBuffer deliver what programs
+    send: by callback, drain() or async for. UserRingBuffer (with Reservation)
     sends to programs.
 
 BTF
-    :class:`Btf` (``Btf.load_vmlinux()``, ``from_file``, ``from_bytes``,
-    ``from_id``) gives its types as :class:`BtfType` of a :class:`BtfKind`,
-    and C text (``dump_c``, the vmlinux.h step).
+    Btf.load_vmlinux(), Btf.from_file(), from_bytes(), from_id(): the types as
+    BtfType of a BtfKind, and C text (dump_c: the vmlinux.h step).
 
 Skeletons
-    :class:`Skeleton` opens, loads and attaches an object in libbpf's
-    skeleton way, with typed data sections; ``python -m libbpf_py gen
-    skeleton`` (:mod:`libbpf_py.gen`) writes a typed module of one.
+    Skeleton opens, loads and attaches an object the way libbpf's skeletons
+    do, with typed data sections; "python -m libbpf_py gen skeleton"
+    (libbpf_py.gen) writes a typed module for one object.
 
-Probe, features and the build
-    :func:`probe` (:class:`ProbeReport`): the linked libbpf and what it
-    exports; :func:`probe_kernel` (:class:`KernelReport`): what the running
-    kernel supports; :data:`features` (:class:`Features` of :class:`Feature`):
-    which APIs this build has. :func:`build_info` (:class:`BuildInfo`): how
-    libbpf_py was built; :mod:`libbpf_py.linkcheck` proves dynamic or static
-    linking from the ELF file.
+Probe, features, the build
+    probe() -> ProbeReport: the linked libbpf and what it exports.
+    probe_kernel() -> KernelReport: what the running kernel supports.
+    features (a Features of Feature): which APIs this build has.
+    build_info() -> BuildInfo: how libbpf_py was built. libbpf_py.linkcheck
+    proves dynamic or static linking from the ELF file.
 
 Histograms
-    :mod:`libbpf_py.hist` prints log2 and linear histograms of counts the
-    way BCC's ``print_log2_hist`` does.
+    libbpf_py.hist prints log2 and linear histograms of counts, as BCC's
+    print_log2_hist does.
 
 Command line
-    ``python -m libbpf_py info|linkcheck|probe|prog|map|link|btf|gen``: the
-    kernel's programs, maps, links and BTF as bpftool shows them, with
-    ``--json`` (:mod:`libbpf_py.cli`).
+    python -m libbpf_py info|linkcheck|probe|prog|map|link|btf|gen: the
+    kernel's programs, maps, links and BTF as bpftool shows them, --json for
+    scripts (libbpf_py.cli).
 
 Errors and logs
-    :class:`LibbpfError` (an ``OSError`` with a positive ``errno``) and its
-    subclasses :class:`LibbpfPermissionError`, :class:`LibbpfNotFoundError`,
-    :class:`LibbpfExistsError`, :class:`LibbpfNotSupportedError` and
-    :class:`VerifierError` (``.program``, ``.log``); :class:`ClosedError`,
-    :class:`AlreadyLoadedError`, :class:`NotLoadedError`,
-    :class:`LibbpfVersionError` (the linked libbpf is too old). libbpf's own
-    messages go to ``logging.getLogger("libbpf_py")`` (:mod:`libbpf_py.log`).
+    LibbpfError, an OSError with a positive errno, and its subclasses
+    LibbpfPermissionError, LibbpfNotFoundError, LibbpfExistsError,
+    LibbpfNotSupportedError and VerifierError (.program, .log). Also
+    ClosedError, AlreadyLoadedError, NotLoadedError and LibbpfVersionError
+    (the linked libbpf is too old). libbpf's own messages go to
+    logging.getLogger("libbpf_py") (libbpf_py.log).
 
-Example (as root; ``prog.bpf.o`` is built from examples/prog.bpf.c by
-``python examples/build_prog.py``)::
+Example (as root; python examples/build_prog.py builds prog.bpf.o from
+examples/prog.bpf.c)::
 
     import os
     import libbpf_py
 
     with libbpf_py.BpfObject.open("prog.bpf.o") as obj:
         obj.load()
-        links = obj.attach()                 # {"handle_getpid": <Link ...>, ...}
-        os.getpid()                          # the tracepoint fires
+        links = obj.attach()          # {"handle_getpid": <Link ...>, ...}
+        os.getpid()                   # the tracepoint fires
         print(obj.maps["counts"][os.getpid()])
         for prog_id in libbpf_py.prog_ids():  # every program in the kernel
             with libbpf_py.Program.from_id(prog_id) as prog:

@@ -163,9 +163,15 @@ class Link:
         return None if p == ffi.NULL else _validate.from_c(ffi.string(p))
 
     def update_program(self, program: Program) -> None:
-        """Swap the program behind the link (BPF_LINK_UPDATE)."""
-        check(lib.bpf_link__update_program(self._check_open(), program._check_open()),
-              "bpf_link__update_program")
+        """Swap the program behind the link (BPF_LINK_UPDATE). ``program`` may be a
+        program of a BpfObject or an FdProgram (``Program.from_id``...)."""
+        ptr = self._check_open()
+        if program._ptr is None:  # an FdProgram: no struct bpf_program, its fd
+            check(lib.bpf_link_update(int(lib.bpf_link__fd(ptr)), program.fd, ffi.NULL),
+                  "bpf_link_update")
+        else:
+            check(lib.bpf_link__update_program(ptr, program._check_open()),
+                  "bpf_link__update_program")
         self._program = program
 
     def detach(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Set
 
 import pytest
-from conftest import Compile
+from conftest import Compile, NetNs
 
 import libbpf_py
 from libbpf_py import (
@@ -274,6 +274,32 @@ def test_from_pinned_program_and_link(ids_obj: BpfObject, bpffs_dir: Path) -> No
     again.destroy()
     assert not (bpffs_dir / "link").exists()
     _wait_gone(link_ids, link_id)
+
+
+def test_links_take_an_fd_program(kernel: None, compile_bpf: Compile, veth: NetNs) -> None:
+    """update_program() with a program opened by id, on a libbpf link and on an FdLink."""
+    path = compile_bpf("ids")
+    with BpfObject.open(path) as first, BpfObject.open(path) as second:
+        for obj in (first, second):
+            obj.programs.ids_missing_tp.autoload = False
+            obj.load()
+        vb = veth.ifindex("vb")
+        with veth.entered():
+            link = first.programs.ids_xdp.attach_xdp(vb)
+        with link, Program.from_id(second.programs.ids_xdp.id) as other:
+            veth.send_frames("va", 2)
+            assert int(first.maps.ids_counts[C_XDP]) == 2
+            link.update_program(other)
+            assert link.program is other and link.info().prog_id == other.id
+            veth.send_frames("va", 3)
+            assert int(second.maps.ids_counts[C_XDP]) == 3
+            with Link.from_id(link.id) as again:
+                again.update_program(first.programs.ids_xdp)
+                again.update_program(other)
+                again.update_program(first.programs.ids_xdp)
+            veth.send_frames("va", 1)
+            assert int(first.maps.ids_counts[C_XDP]) == 3
+            assert int(second.maps.ids_counts[C_XDP]) == 3
 
 
 # -- point 5: a pinned map opened read-only -----------------------------------------------------

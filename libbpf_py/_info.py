@@ -29,8 +29,8 @@ from ._binding import ffi, lib
 from ._call import check
 from .enums import LinkType, MapType, ProgType
 
-__all__ = ["LINK_UNION_FIELDS", "LinkInfo", "MapInfo", "ProgramInfo", "link_info",
-           "map_info", "prog_info"]
+__all__ = ["LINK_UNION_FIELDS", "BtfInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btf_info",
+           "link_info", "map_info", "prog_info"]
 
 
 def _get_info(kind: str, fd: int, info: Any, size: int, what: Optional[str]) -> None:
@@ -177,6 +177,30 @@ def map_info(fd: int, what: Optional[str] = None) -> MapInfo:
         btf_vmlinux_value_type_id=int(info.btf_vmlinux_value_type_id),
         map_extra=int(info.map_extra), netns_dev=int(info.netns_dev),
         netns_ino=int(info.netns_ino))
+
+
+# -- BTF objects ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BtfInfo(_Record):
+    """What the kernel says about a BTF object (``struct bpf_btf_info``)."""
+
+    id: int
+    name: str  # "vmlinux", a module's name, "" for a program's BTF
+    btf_size: int
+    kernel_btf: bool  # the kernel's own (vmlinux or a module), not loaded by a program
+
+
+def btf_info(fd: int, what: Optional[str] = None) -> BtfInfo:
+    """The :class:`BtfInfo` of the BTF object behind ``fd``."""
+    ctype = "struct bpf_btf_info"
+    info = ffi.new(ctype + " *")
+    name = ffi.new("char[]", 64)  # the kernel's names are at most MODULE_NAME_LEN (56)
+    info.name = _address(name)
+    info.name_len = len(name)
+    _get_info("btf", fd, info, ffi.sizeof(ctype), what)
+    return BtfInfo(id=int(info.id), name=_validate.from_c(ffi.string(name)),
+                   btf_size=int(info.btf_size), kernel_btf=bool(info.kernel_btf))
 
 
 # -- links ------------------------------------------------------------------------------------

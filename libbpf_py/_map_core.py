@@ -18,6 +18,7 @@ Also here: the helpers those modules share (``_fd_of``, ``_check_u``, ``_map_typ
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import sys
 from typing import (
@@ -101,6 +102,23 @@ def _is_map_fd(fd: int) -> bool:
         return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf-map"
     except OSError:
         return False
+
+
+def _read_only_error(e: _Elements, err: int, op: str) -> Optional[LibbpfError]:
+    """The error of a write refused (EPERM) because the map's fd is read-only
+    (``Map.from_pinned(path, read_only=True)``: BPF_F_RDONLY makes an O_RDONLY
+    file), or None when that is not why."""
+    if err != errno.EPERM or (op.startswith("lookup") and op != "lookup_and_delete"):
+        return None
+    try:
+        mode = fcntl.fcntl(e.fd, fcntl.F_GETFL) & os.O_ACCMODE
+    except OSError:
+        return None
+    if mode != os.O_RDONLY:
+        return None
+    return make_error(err, f"cannot {op} {e.label}: this handle was opened read-only "
+                           "(Map.from_pinned(..., read_only=True), BPF_F_RDONLY) and cannot "
+                           "write to the map")
 
 
 class _Elements:
@@ -321,6 +339,9 @@ class MapCore(MapBase):
 
     def _fail(self, e: _Elements, err: int, op: str, key: Any = None,
               flags: int = 0) -> Exception:
+        read_only = _read_only_error(e, err, op)
+        if read_only is not None:
+            return read_only
         if err == errno.ENOENT and op in ("lookup", "delete", "lookup_and_delete", "update"):
             return KeyError(key)
         if err == errno.EINVAL and op == "delete" and e.type in _ARRAYS:
@@ -503,7 +524,7 @@ class MapCore(MapBase):
         for raw in list(self._raw_keys(e)):
             ret = lib.bpf_map_delete_elem(e.fd, ffi.from_buffer(raw))
             if ret < 0 and ret != -errno.ENOENT:
-                raise make_error(-ret, f"delete on {e.label} failed")
+                raise self._fail(e, -ret, "delete")
 
     # -- batches -------------------------------------------------------------------------
 
@@ -517,6 +538,9 @@ class MapCore(MapBase):
     def _batch_error(self, e: _Elements, err: int, op: str, done: int = 0,
                      total: int = 0) -> LibbpfError:
         progress = f" after {done} of {total} elements" if total else ""
+        read_only = _read_only_error(e, err, op)
+        if read_only is not None:
+            return read_only
         if err in (ENOTSUPP, errno.EOPNOTSUPP):
             return LibbpfNotSupportedError(
                 err, "operation not supported",

@@ -41,6 +41,8 @@ from . import _validate
 from ._binding import ffi, lib
 from ._call import check, make_error
 from ._guard import Guard
+from ._ids import fd_by_id
+from ._info import btf_info
 from ._validate import PathLike
 from .errors import ClosedError
 
@@ -336,6 +338,29 @@ class Btf:
             ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
         return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", f"btf id {btf_id}",
                           base)
+
+    @classmethod
+    def from_id(cls, btf_id: int, *, base: Optional[Btf] = None) -> Btf:
+        """The kernel's BTF object number ``btf_id`` (``btf__load_from_kernel_by_id``):
+        one of :func:`libbpf_py.btf_ids`, or the ``btf_id`` of a program's or map's info.
+
+        A kernel module's BTF is split BTF over vmlinux's: unless ``base`` is
+        given, the running kernel's is loaded as its base. An id not in the
+        kernel raises :class:`~libbpf_py.errors.LibbpfNotFoundError` naming it.
+        """
+        fd = fd_by_id("btf", btf_id)
+        try:
+            info = btf_info(fd, f"cannot read BTF id {btf_id}")
+        finally:
+            os.close(fd)
+        if base is None and info.kernel_btf and info.name != "vmlinux":
+            base = cls.load_vmlinux()
+        if base is None:
+            ptr = lib.btf__load_from_kernel_by_id(btf_id)
+        else:
+            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
+        source = f"btf id {btf_id}" + (f" ({info.name})" if info.name else "")
+        return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", source, base)
 
     @classmethod
     def _view(cls, ptr: Any, owner: Any, source: str) -> Btf:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 from . import _validate
 from ._binding import ffi, lib
 from ._call import check, check_ptr, make_error
+from ._ids import fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import LinkInfo, link_info
 from ._validate import PathLike
 from .enums import LinkType
@@ -54,7 +55,8 @@ class Link:
     _ptr: Any
 
     def __init__(self) -> None:
-        raise TypeError("links come from Program.attach*() or Link.open()")
+        raise TypeError("links come from Program.attach*(), BpfObject.attach(), or "
+                        "Link.from_id(), from_pinned(), from_fd() or open()")
 
     @classmethod
     def _adopt(cls, ptr: Any, program: Optional[Program], owner: Any = None) -> Link:
@@ -70,6 +72,41 @@ class Link:
         raw = _validate.cstr(path, "path", path=True)
         ptr = check_ptr(lib.bpf_link__open(raw), f"bpf_link__open({path!r})")
         return cls._adopt(ptr, None)
+
+    @classmethod
+    def from_id(cls, link_id: int) -> FdLink:
+        """Open the kernel's link number ``link_id`` (``bpf_link_get_fd_by_id``).
+
+        :func:`libbpf_py.link_ids` lists them. The result is a :class:`FdLink`
+        owning a new fd of the link: :meth:`destroy` closes that fd and leaves
+        the link attached as long as something else holds it (the process that
+        made it, a pin); :meth:`detach` detaches it for everyone. ``program`` is
+        None (``info().prog_id`` names it; ``Program.from_id`` opens it). An id
+        not in the kernel raises :class:`~libbpf_py.errors.LibbpfNotFoundError`
+        naming it.
+        """
+        return FdLink._own(fd_by_id("link", link_id), f"link id {link_id}", None)
+
+    @classmethod
+    def from_pinned(cls, path: PathLike) -> FdLink:
+        """Open the link pinned at ``path`` on bpffs (``bpf_obj_get``), as an
+        :class:`FdLink` whose ``pin_path`` is ``path``: :meth:`destroy` closes
+        the fd and leaves the pinned link attached, :meth:`unpin` removes the
+        pin. Unlike :meth:`open`, a pin that is not a link raises LibbpfError
+        EINVAL saying what it is."""
+        fd = obj_get(path, "link")
+        return FdLink._own(fd, f"pinned link {os.fspath(path)!r}", os.fspath(path))
+
+    @classmethod
+    def from_fd(cls, fd: int) -> FdLink:
+        """An :class:`FdLink` on a duplicate of ``fd``; the caller keeps (and closes)
+        theirs."""
+        fd = _validate.check_fd(fd, "fd")
+        try:
+            dup = os.dup(fd)
+        except OSError as exc:
+            raise make_error(exc.errno or errno.EBADF, f"cannot duplicate fd {fd}") from None
+        return FdLink._own(dup, f"fd {fd}", None)
 
     def _check_open(self) -> Any:
         """The live ``struct bpf_link *``; ClosedError once destroyed."""
@@ -126,9 +163,15 @@ class Link:
         return None if p == ffi.NULL else _validate.from_c(ffi.string(p))
 
     def update_program(self, program: Program) -> None:
-        """Swap the program behind the link (BPF_LINK_UPDATE)."""
-        check(lib.bpf_link__update_program(self._check_open(), program._check_open()),
-              "bpf_link__update_program")
+        """Swap the program behind the link (BPF_LINK_UPDATE). ``program`` may be a
+        program of a BpfObject or an FdProgram (``Program.from_id``...)."""
+        ptr = self._check_open()
+        if program._ptr is None:  # an FdProgram: no struct bpf_program, its fd
+            check(lib.bpf_link_update(int(lib.bpf_link__fd(ptr)), program.fd, ffi.NULL),
+                  "bpf_link_update")
+        else:
+            check(lib.bpf_link__update_program(ptr, program._check_open()),
+                  "bpf_link__update_program")
         self._program = program
 
     def detach(self) -> None:
@@ -204,6 +247,18 @@ class FdLink(Link):
         self._pin = None
         self._program = program
         self._owner = None
+        return self
+
+    @classmethod
+    def _own(cls, fd: int, what: str, pin: Optional[str]) -> FdLink:
+        """Own ``fd`` of a kernel link opened by id, pin or fd (closed on failure,
+        after checking it is a BPF link)."""
+        if fd_kind(fd) != "link":
+            error = wrong_kind(fd, "link", what)
+            os.close(fd)
+            raise error
+        self = cls._from_fd(fd, None)
+        self._pin = pin
         return self
 
     def _check_open(self) -> Any:

@@ -58,6 +58,7 @@ from . import _map_core, _validate
 from ._binding import ffi, lib
 from ._call import check, make_error
 from ._guard import Guard, guard_methods
+from ._ids import fd_by_id, obj_get
 from ._info import MapInfo
 from ._info import map_info as _map_info  # MapInfo is public here too (map.__all__)
 from ._map_core import (
@@ -198,16 +199,29 @@ class Map(MapSettings, MapCore):
         return cls._adopt(fd, f"cannot read back {label}")
 
     @classmethod
-    def from_pinned(cls, path: PathLike) -> Map:
-        """Open the map pinned at ``path`` in bpffs (``bpf_obj_get``)."""
-        fd = check(lib.bpf_obj_get(_fsencode(path)), f"cannot open pinned map {str(path)!r}")
+    def from_pinned(cls, path: PathLike, *, read_only: bool = False) -> Map:
+        """Open the map pinned at ``path`` in bpffs (``bpf_obj_get``).
+
+        ``read_only=True`` opens it with ``BPF_F_RDONLY`` (``bpf_obj_get_opts``):
+        the pin file then needs read permission only, so a user other than its
+        owner can read a map pinned with mode 0644 (the default asks for read
+        and write, and gets EACCES). Lookups and iteration work; an update or a
+        delete raises :class:`~libbpf_py.errors.LibbpfPermissionError` (EPERM)
+        saying the map was opened read-only. A pin that is not a map raises
+        LibbpfError EINVAL saying what it is.
+        """
+        fd = obj_get(path, "map", read_only=read_only)
         return cls._adopt(fd, f"{str(path)!r} is not a BPF map")
 
     @classmethod
     def from_id(cls, map_id: int) -> Map:
-        """Open the kernel's map number ``map_id`` (``bpf_map_get_fd_by_id``)."""
+        """Open the kernel's map number ``map_id`` (``bpf_map_get_fd_by_id``).
+
+        :func:`libbpf_py.map_ids` lists them; an id not in the kernel raises
+        :class:`~libbpf_py.errors.LibbpfNotFoundError` naming it.
+        """
         _check_u("map id", map_id, 32)
-        fd = check(lib.bpf_map_get_fd_by_id(map_id), f"cannot open map id {map_id}")
+        fd = fd_by_id("map", map_id)
         return cls._adopt(fd, f"map id {map_id}")
 
     @classmethod

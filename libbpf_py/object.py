@@ -9,6 +9,7 @@ borrowed handles: they hold their object and raise
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import weakref
@@ -33,9 +34,10 @@ from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .btf import Btf
 from .datasec import ObjectVars
-from .errors import AlreadyLoadedError, ClosedError, VerifierError
+from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, VerifierError
+from .link import Link
 from .map import Map
-from .program import Program
+from .program import Program, attach_error
 
 T = TypeVar("T")
 
@@ -386,6 +388,39 @@ class BpfObject:
             self.unpin_maps(path)
             self.unpin_programs(path)
 
+    # -- attaching -------------------------------------------------------------------------
+
+    def attach(self) -> Dict[str, Link]:
+        """Attach every program whose ``SEC()`` says how, as a skeleton's ``attach()``
+        does, and return the links: program name -> :class:`~libbpf_py.Link`.
+
+        Each program goes through ``bpf_program__attach``. Skipped, as libbpf's
+        ``bpf_object__attach_skeleton`` skips them: programs not loaded
+        (``autoload`` off), programs whose ``autoattach`` is off, and programs
+        whose section does not say where to attach (``SEC("xdp")``,
+        ``SEC("socket")``, ``SEC("struct_ops/...")``, a bare ``SEC("kprobe")``
+        or ``SEC("uprobe")``...): attach those with their ``attach_*`` method.
+        If a program fails to attach, the links made so far are destroyed and
+        the error is raised. The links are the caller's: they detach when
+        destroyed (or collected), as every Link does, and hold the object.
+        """
+        self._check_open()
+        if not self._loaded:
+            raise NotLoadedError(f"load() BPF object {self.name!r} before attach()")
+        links: Dict[str, Link] = {}
+        try:
+            for name, prog in self.programs.items():
+                if not prog.autoload or not prog.autoattach:
+                    continue
+                link = _auto_attach(prog)
+                if link is not None:
+                    links[name] = link
+        except BaseException:
+            for link in links.values():
+                link.destroy()
+            raise
+        return links
+
     # -- global variables -------------------------------------------------------------------
 
     def var(self, name: str) -> Any:
@@ -402,3 +437,19 @@ class BpfObject:
         the map's memory. A ``.rodata`` variable after load raises ReadOnlyError."""
         self._check_open()
         ObjectVars.set(self, name, value)
+
+
+def _auto_attach(prog: Program) -> Optional[Link]:
+    """``bpf_program__attach``: the Link, or None when the program's section gives
+    no auto-attach (libbpf says EOPNOTSUPP without a word: no attach function for
+    the section, or one that found no target in it, which the skeleton skips too);
+    any other failure raises."""
+    ptr = prog._check_open()
+    with log.capture() as messages:
+        link = lib.bpf_program__attach(ptr)
+        err = ffi.errno  # read before any other call can change it
+    if link != ffi.NULL:
+        return Link._adopt(link, prog)
+    if err == errno.EOPNOTSUPP and not "".join(messages).strip():
+        return None
+    raise attach_error(err or errno.EINVAL, "attach", prog)

@@ -17,10 +17,11 @@ from ._binding import ffi, lib
 from ._call import check, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
+from ._ids import fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
 from .enums import AttachType, ProgType
-from .errors import ENOTSUPP, AlreadyLoadedError, LibbpfError, NotLoadedError
+from .errors import ENOTSUPP, AlreadyLoadedError, ClosedError, LibbpfError, NotLoadedError
 from .link import FdLink, Link, TcLink
 from .map import Map, _fd_of
 
@@ -72,7 +73,8 @@ class Program:
     _ptr: Any
 
     def __init__(self) -> None:
-        raise TypeError("programs come from BpfObject.programs")
+        raise TypeError("programs come from BpfObject.programs, or Program.from_id(), "
+                        "from_pinned() or from_fd()")
 
     @classmethod
     def _from_object(cls, obj: BpfObject, ptr: Any) -> Program:
@@ -83,6 +85,35 @@ class Program:
         self._name = _validate.from_c(ffi.string(lib.bpf_program__name(ptr)))
         self._ifindex = 0
         return self
+
+    @classmethod
+    def from_id(cls, prog_id: int) -> FdProgram:
+        """Open the kernel's program number ``prog_id`` (``bpf_prog_get_fd_by_id``).
+
+        :func:`libbpf_py.prog_ids` lists them. The result is a :class:`FdProgram`,
+        which owns its fd (:meth:`FdProgram.close` or ``with``). An id not in the
+        kernel raises :class:`~libbpf_py.errors.LibbpfNotFoundError` naming it.
+        """
+        return FdProgram._adopt(fd_by_id("prog", prog_id), f"program id {prog_id}")
+
+    @classmethod
+    def from_pinned(cls, path: PathLike) -> FdProgram:
+        """Open the program pinned at ``path`` on bpffs (``bpf_obj_get``), as a
+        :class:`FdProgram` owning its fd. A pin that is not a program raises
+        LibbpfError EINVAL saying what it is."""
+        fd = obj_get(path, "prog")
+        return FdProgram._adopt(fd, f"pinned program {os.fspath(path)!r}")
+
+    @classmethod
+    def from_fd(cls, fd: int) -> FdProgram:
+        """A :class:`FdProgram` on a duplicate of ``fd``; the caller keeps (and closes)
+        theirs."""
+        fd = _validate.check_fd(fd, "fd")
+        try:
+            dup = os.dup(fd)
+        except OSError as exc:
+            raise make_error(exc.errno or errno.EBADF, f"cannot duplicate fd {fd}") from None
+        return FdProgram._adopt(dup, f"fd {fd}")
 
     # -- handle checks --------------------------------------------------------------
 
@@ -758,6 +789,200 @@ class Program:
 
 
 # -- helpers of the attach methods ---------------------------------------------------------
+
+@guard_methods()
+class FdProgram(Program):
+    """A program the kernel holds, opened by id, pin path or fd
+    (:meth:`Program.from_id`, :meth:`Program.from_pinned`, :meth:`Program.from_fd`).
+
+    It owns its fd: close it with :meth:`close` or a ``with`` block (and it is
+    closed when collected). What the kernel knows works as on a program of a
+    :class:`~libbpf_py.BpfObject`: :attr:`fd`, :attr:`id`, :attr:`tag`,
+    :attr:`name` (the kernel's, at most 15 characters), :attr:`type`,
+    :attr:`ifindex`, :meth:`info`, :meth:`test_run`, :meth:`pin` and
+    :meth:`unpin`; it can go into a PROG_ARRAY map or serve as an freplace
+    target. What needs libbpf's ``struct bpf_program`` (its ELF section, its
+    settings, the ``attach*`` methods) raises TypeError, and setting a setting
+    :class:`~libbpf_py.errors.AlreadyLoadedError`: the program is loaded already.
+    """
+
+    __slots__ = ("_fd", "_info")
+    _fd: int
+    _info: ProgramInfo
+
+    @classmethod
+    def _adopt(cls, fd: int, what: str) -> FdProgram:
+        """Own ``fd`` (closed on failure), after checking it is a BPF program."""
+        try:
+            if fd_kind(fd) != "prog":
+                raise wrong_kind(fd, "prog", what)
+            info = prog_info(fd, what)
+        except BaseException:
+            os.close(fd)
+            raise
+        self = object.__new__(cls)
+        self._guard = Guard()
+        self._ptr = None
+        self._fd = fd
+        self._info = info
+        self._name = info.name
+        self._ifindex = info.ifindex
+        return self
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def _check_open(self) -> Any:
+        """The live fd; ClosedError once closed."""
+        if self._fd < 0:
+            raise ClosedError(f"program {self._name!r} (id {self._info.id}) is closed")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def close(self) -> None:
+        """Close the fd (idempotent); the kernel frees the program once nothing else
+        (a link, a pin, another fd) holds it."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            self._guard.retire(lambda: os.close(fd))  # after the calls in flight
+
+    def __enter__(self) -> FdProgram:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "_fd", -1) >= 0:
+                os.close(self._fd)
+                self._fd = -1
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return (f"<FdProgram {_validate.show(self._name)} id={self._info.id} "
+                f"{self._info.type.name}{state}>")
+
+    # -- what needs a BpfObject ------------------------------------------------------------
+
+    def _no_bpf_program(self, what: str) -> TypeError:
+        self._check_open()
+        return TypeError(f"{what} needs a program of a BpfObject: program {self._name!r} "
+                         f"(id {self._info.id}) was opened from the kernel (by id, pin path "
+                         "or fd), and libbpf has no struct bpf_program for it")
+
+    def _before_load(self, what: str) -> Any:
+        self._check_open()
+        raise AlreadyLoadedError(f"cannot change {what} of program {self._name!r}: it was "
+                                 "opened from the kernel, where it is loaded already")
+
+    def _after_load(self, what: str) -> Any:
+        raise self._no_bpf_program(what)
+
+    @property
+    def object(self) -> BpfObject:
+        """No BpfObject owns this program: TypeError."""
+        raise self._no_bpf_program("object")
+
+    @property
+    def section(self) -> str:
+        raise self._no_bpf_program("section")
+
+    @property
+    def expected_attach_type(self) -> AttachType:
+        raise self._no_bpf_program("expected_attach_type")
+
+    @expected_attach_type.setter
+    def expected_attach_type(self, value: int) -> None:
+        self._before_load("expected_attach_type")
+
+    @property
+    def autoload(self) -> bool:
+        raise self._no_bpf_program("autoload")
+
+    @autoload.setter
+    def autoload(self, value: bool) -> None:
+        self._before_load("autoload")
+
+    @property
+    def autoattach(self) -> bool:
+        raise self._no_bpf_program("autoattach")
+
+    @autoattach.setter
+    def autoattach(self, value: bool) -> None:
+        raise self._no_bpf_program("autoattach")
+
+    @property
+    def log_level(self) -> int:
+        raise self._no_bpf_program("log_level")
+
+    @log_level.setter
+    def log_level(self, value: int) -> None:
+        self._before_load("log_level")
+
+    @property
+    def flags(self) -> int:
+        raise self._no_bpf_program("flags")
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._before_load("flags")
+
+    @property
+    def insn_count(self) -> int:
+        raise self._no_bpf_program("insn_count (info().xlated_prog_len is the kernel's size)")
+
+    def log_buffer(self) -> str:
+        raise self._no_bpf_program("log_buffer")
+
+    # -- what the kernel knows --------------------------------------------------------------
+
+    @property
+    def type(self) -> ProgType:
+        """The program type, as the kernel reports it."""
+        self._check_open()
+        return self._info.type
+
+    @type.setter
+    def type(self, value: int) -> None:
+        self._before_load("type")
+
+    @property
+    def ifindex(self) -> int:
+        """The device the program is offloaded to (0: none), as the kernel reports it."""
+        return prog_info(self.fd).ifindex
+
+    @ifindex.setter
+    def ifindex(self, value: int) -> None:
+        self._before_load("ifindex")
+
+    @property
+    def fd(self) -> int:
+        """The program's fd (owned by this FdProgram)."""
+        return int(self._check_open())
+
+    def pin(self, path: PathLike) -> None:
+        """Pin the program at ``path`` on bpffs (``bpf_obj_pin``)."""
+        raw = _path(path, "path")
+        check(lib.bpf_obj_pin(self.fd, raw),
+              f"cannot pin program {self._name!r} at {os.fsdecode(raw)!r}")
+
+    def unpin(self, path: PathLike) -> None:
+        """Remove the pin at ``path``."""
+        raw = _path(path, "path")
+        self._check_open()
+        try:
+            os.unlink(raw)
+        except OSError as exc:
+            raise make_error(exc.errno or errno.EINVAL,
+                             f"cannot unpin program {self._name!r} at {os.fsdecode(raw)!r}"
+                             ) from None
+
 
 _ATTACH_MODES = ("default", "legacy", "perf", "link")
 

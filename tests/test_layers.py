@@ -42,7 +42,7 @@ LAYERS: Dict[str, int] = {
     "errors": 1, "_version": 1, "_buildinfo": 1, "_cdefs": 1, "_guard": 1, "_props": 1,
     "_validate": 1, "hist": 1, "_elfid": 1,
     # 2: the FFI and single-call helpers
-    "_binding": 2, "_call": 2, "_features": 2, "_info": 2, "enums": 2, "log": 2,
+    "_binding": 2, "_call": 2, "_features": 2, "_ids": 2, "_info": 2, "enums": 2, "log": 2,
     "linkcheck": 2,
     # 3: BTF and the value codecs over it
     "btf": 3, "_codec": 3,

@@ -7,8 +7,10 @@ Header sets (each skips, with the reason, when missing):
 
 * 1.1: the system's (Debian 12 libbpf-dev), /usr/include + libbpf.so.1;
 * 1.4: ``LIBBPF_PY_TEST_HEADERS_1_4``, default vendor/build/libbpf-1.4.6/root/usr/include;
-* 1.5: ``LIBBPF_PY_TEST_HEADERS_1_5``, default vendor/build/src/libbpf-1.5.0/src
-  (``python vendor/provision.py all`` makes both).
+* 1.5: ``LIBBPF_PY_TEST_HEADERS_1_5``, default vendor/build/src/libbpf-1.5.0/src;
+* 1.7: ``LIBBPF_PY_TEST_HEADERS_1_7``, default vendor/build/src/libbpf-1.7.0/src, its
+  library vendor/build/libbpf-1.7.0/lib/libbpf.so.1
+  (``python vendor/provision.py all`` makes them all).
 
 A variable names an include directory holding ``bpf/libbpf.h`` or a libbpf
 source tree's ``src/``. The library loaded is ``LIBBPF_PY_TEST_LIB_1_4`` /
@@ -60,6 +62,10 @@ SETS: Dict[str, Dict[str, Any]] = {
     "1.5": {"version": (1, 5), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_5",
             "lib_env": "LIBBPF_PY_TEST_LIB_1_5",
             "default": str(ROOT / "vendor/build/src/libbpf-1.5.0/src")},
+    "1.7": {"version": (1, 7), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_7",
+            "lib_env": "LIBBPF_PY_TEST_LIB_1_7",
+            "default": str(ROOT / "vendor/build/src/libbpf-1.7.0/src"),
+            "default_lib": str(ROOT / "vendor/build/libbpf-1.7.0/lib/libbpf.so.1")},
 }
 
 
@@ -152,6 +158,10 @@ def header_set(key: str, tmp_path_factory: pytest.TempPathFactory) -> HeaderSet:
         (include_dir / "bpf").mkdir()
         for h in PUBLIC_HEADERS:
             (include_dir / "bpf" / h).symlink_to(path / h)
+        # the UAPI headers libbpf ships with that source (newer than the system's)
+        uapi = path.parent / "include" / "uapi" / "linux"
+        if uapi.is_dir():
+            (include_dir / "linux").symlink_to(uapi)
     else:
         pytest.skip(f"no libbpf {key} headers at {where}: neither bpf/libbpf.h nor a "
                     f"libbpf source tree's src/ (set {env or 'up libbpf-dev'})")
@@ -164,6 +174,8 @@ def header_set(key: str, tmp_path_factory: pytest.TempPathFactory) -> HeaderSet:
     lib_env = spec["lib_env"]
     if lib_env and os.environ.get(lib_env):
         library = Path(os.environ[lib_env]).resolve()
+    elif spec.get("default_lib") and Path(spec["default_lib"]).exists():
+        library = Path(spec["default_lib"]).resolve()  # the provisioned shared build
     elif key == "1.1":
         library = Path(f"/usr/lib/{MULTIARCH}/libbpf.so.1").resolve()
     elif source_dir is not None:
@@ -437,11 +449,25 @@ def map_file_nodes(text: str) -> Dict[str, str]:
     return out
 
 
-def test_matches_libbpf_map(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every libbpf.map symbol of the 1.5 source is declared under its node or UNDECLARED."""
+def test_older_libbpf_map_is_a_prefix(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """libbpf 1.5's libbpf.map: its symbols are exactly the declared and UNDECLARED ones
+    of nodes up to LIBBPF_1.5.0, each under the same node."""
     hs = header_set("1.5", tmp_path_factory)
     if hs.source_dir is None:
         pytest.skip("the 1.5 headers are not a libbpf source tree: no libbpf.map")
+    nodes = map_file_nodes((hs.source_dir / "libbpf.map").read_text())
+    limit = CDEFS.node_key("LIBBPF_1.5.0")
+    api = {n: node for n, node in CDEFS.exported_api().items()
+           if CDEFS.node_key(node) <= limit}
+    assert api == nodes
+
+
+def test_matches_libbpf_map(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every libbpf.map symbol of the newest source (1.7) is declared under its node or
+    UNDECLARED, and nothing else is."""
+    hs = header_set("1.7", tmp_path_factory)
+    if hs.source_dir is None:
+        pytest.skip("the 1.7 headers are not a libbpf source tree: no libbpf.map")
     nodes = map_file_nodes((hs.source_dir / "libbpf.map").read_text())
     declared = CDEFS.declared_functions()
     skipped = undeclared()
@@ -485,15 +511,16 @@ def test_prototypes_have_no_parameter_names() -> None:
 def test_assembly_per_version() -> None:
     """Newer headers declare a superset; the shims exist in every build."""
     prev: Optional[set[str]] = None
-    for version in [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (1, 5)]:
+    for version in [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7)]:
         a = CDEFS.assemble(version)
         kept = set(a.functions) - set(a.omitted)
         if prev is not None:
             assert prev <= kept
         prev = kept
         assert "libbpf_py_set_print_hook" in a.cdef and "libbpf_py_btf_dump_new" in a.cdef
-    a = CDEFS.assemble((1, 5))
+    a = CDEFS.assemble((1, 7))
     assert a.omitted == {}
+    assert set(CDEFS.assemble((1, 5)).omitted.values()) <= {"LIBBPF_1.6.0", "LIBBPF_1.7.0"}
     # exported under LIBBPF_0.7.0 but hidden before 1.4: its own availability tag
     assert a.functions["libbpf_set_memlock_rlim"] == "LIBBPF_0.7.0"
     assert CDEFS.assemble((1, 3)).omitted["libbpf_set_memlock_rlim"] == "LIBBPF_1.4.0"

@@ -10,7 +10,7 @@ Subcommands:
     cannot read.
 ``prog list|show``, ``map list|show|dump``, ``link list|show``, ``btf dump``
     the kernel's BPF objects and BTF (:mod:`libbpf_py.cli`, docs/cli.md).
-``gen skeleton X.bpf.o [-o x_skel.py] [--name NAME]``
+``gen skeleton X.bpf.o [-o x_skel.py] [--name NAME] [--keep-debug]``
     write a typed Python skeleton module for a BPF object (stdout without -o).
 ``probe [--json] [--kernel [--no-helpers] [--full]]``
     which libbpf is linked, how, what it exports by version node, what the
@@ -56,7 +56,7 @@ def _cmd_linkcheck(args: argparse.Namespace) -> int:
 
 def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
     try:
-        text = write_skeleton(args.object, args.output, args.name)
+        text = write_skeleton(args.object, args.output, args.name, keep_debug=args.keep_debug)
     except (OSError, ValueError) as exc:
         print(f"gen skeleton: {exc}", file=sys.stderr)
         return 1
@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("object", help="the BPF ELF object (X.bpf.o)")
     p.add_argument("-o", "--output", help="the module to write (default: stdout)")
     p.add_argument("--name", help="object name (default: from the file name, as bpftool)")
+    p.add_argument("--keep-debug", action="store_true",
+                   help="embed the object with its DWARF (default: llvm-strip -g, BTF kept)")
     p.set_defaults(func=_cmd_gen_skeleton)
 
     p = sub.add_parser("probe", help="which libbpf is linked and what it exports; "

@@ -6,8 +6,18 @@ ctypes structure with the exact BTF layout (the same classes the runtime
 anonymous members, bitfields, nested arrays, enums, keyword-named members
 with a ``_`` suffix), and one class, a subclass of
 :class:`~libbpf_py.Skeleton`, whose ``maps`` / ``progs`` / ``links`` and
-section attributes are annotated, so mypy and IDEs know every name.
+section attributes are annotated, so mypy and IDEs know every name (the
+``Maps``/``Progs``/``Links`` classes derive from
+:class:`~libbpf_py.skeleton.DeclaredNames`, which a type checker sees without
+``__getattr__``: ``skel.maps.hsit`` is an ``attr-defined`` error).
 ``open(**open_opts)`` (bpftool's ``<name>__open``) returns an instance.
+
+The embedded object is stripped of its DWARF (``.debug_*``) by default, with
+``llvm-strip -g`` (or ``llvm-objcopy --strip-debug``): ``.BTF`` and ``.BTF.ext``,
+which CO-RE and the verifier's line info need, are kept and checked to be there.
+``keep_debug=True`` (``--keep-debug``) embeds the object as it is. With no strip
+tool on ``PATH`` the object is embedded as it is, with a warning and a line in
+the module's docstring saying so.
 
 The generated file imports ``libbpf_py`` and the standard library only.
 """
@@ -17,13 +27,23 @@ from __future__ import annotations
 import base64
 import ctypes
 import hashlib
+import io
 import keyword
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 import textwrap
-from typing import Any, Dict, List, Optional, Set, Tuple
+import warnings
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
+
+from elftools.common.exceptions import ELFError  # type: ignore[import-untyped,unused-ignore]
+from elftools.elf.elffile import ELFFile  # type: ignore[import-untyped,unused-ignore]
 
 from ._codec import BtfArray, _BtfRecord
 from ._validate import PathLike
+from .errors import LibbpfError
 from .object import BpfObject, NamedMapping
 from .skeleton import SkeletonSpec, describe, object_name_for
 
@@ -154,8 +174,139 @@ def _attr_ok(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")
 
 
-def generate(source: Any, name: Optional[str] = None, *, source_label: str = "") -> str:
-    """The text of a skeleton module for a BPF object (a path or bytes)."""
+# -- stripping DWARF from the embedded object --------------------------------------------
+
+#: sections an object keeps through stripping: CO-RE relocations and the verifier's line
+#: info read them (they are not debug sections, but a strip that dropped them would be fatal)
+KEPT_SECTIONS = (".BTF", ".BTF.ext")
+
+
+def _section_names(data: bytes) -> FrozenSet[str]:
+    """The section names of an ELF image (pyelftools); ValueError when it is not ELF."""
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        return frozenset(sec.name for sec in elf.iter_sections())
+    except (ELFError, ValueError, OSError) as exc:
+        raise ValueError(f"not an ELF object ({exc})") from None
+    except Exception as exc:  # pyelftools raises construct/struct errors on corrupt input
+        raise ValueError(f"not a readable ELF object ({type(exc).__name__}: {exc})") from None
+
+
+def _llvm_versions() -> List[str]:
+    """Major versions to try as ``llvm-strip-NN``: clang's first, then installed, newest first."""
+    found: Set[int] = set()
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            names = os.listdir(d or ".")
+        except OSError:
+            continue
+        for n in names:
+            m = re.fullmatch(r"llvm-(?:strip|objcopy)-(\d+)", n)
+            if m:
+                found.add(int(m.group(1)))
+    order = sorted(found, reverse=True)
+    clang = shutil.which("clang")
+    if clang is not None and len(order) > 1:
+        try:
+            out = subprocess.run([clang, "-dumpversion"], capture_output=True, text=True,
+                                 timeout=30).stdout
+            major = int(out.split(".")[0])
+        except (OSError, ValueError, subprocess.SubprocessError):
+            major = -1
+        if major in found:
+            order.remove(major)
+            order.insert(0, major)
+    return [str(v) for v in order]
+
+
+def strip_tool() -> Optional[List[str]]:
+    """The command that strips DWARF and keeps BTF (argv before the file names), or None.
+
+    ``llvm-strip -g``, else ``llvm-strip-NN -g`` (clang's version first), else
+    ``llvm-objcopy --strip-debug`` (and ``-NN``), found on ``PATH``: Debian's
+    ``llvm`` package has them.
+    """
+    versions = _llvm_versions()
+    for tool, flag in (("llvm-strip", "-g"), ("llvm-objcopy", "--strip-debug")):
+        for suffix in ["", *(f"-{v}" for v in versions)]:
+            path = shutil.which(tool + suffix)
+            if path is not None:
+                return [path, flag]
+    return None
+
+
+def _keep_as_is(data: bytes, label: str, why: str) -> Tuple[bytes, str]:
+    warnings.warn(f"gen skeleton: {label}: the embedded object keeps its debug info "
+                  f"({len(data)} bytes): {why}", UserWarning, stacklevel=4)
+    return data, f"NOT stripped, {why}; {len(data)} bytes"
+
+
+def _same_spec(a: SkeletonSpec, b: SkeletonSpec) -> bool:
+    def names(spec: SkeletonSpec) -> Any:
+        return (spec.maps, spec.programs,
+                [(s.ident, s.map_name, dict(s.variables)) for s in spec.sections])
+    return bool(names(a) == names(b))
+
+
+def _strip_debug(data: bytes, label: str, obj_name: str,
+                 spec: SkeletonSpec) -> Tuple[bytes, str]:
+    """``data`` without its DWARF, and the line the module's docstring says it with."""
+    try:
+        before = _section_names(data)
+    except ValueError as exc:  # libbpf opened it; pyelftools may still refuse odd headers
+        return _keep_as_is(data, label, f"pyelftools cannot list its sections: {exc}")
+    if not any(n.startswith(".debug_") for n in before):
+        return data, f"no debug info to strip; {len(data)} bytes"
+    tool = strip_tool()
+    if tool is None:
+        return _keep_as_is(data, label, "no llvm-strip or llvm-objcopy on PATH (Debian: "
+                                        "apt install llvm)")
+    with tempfile.TemporaryDirectory(prefix="libbpf_py-gen-") as tmp:
+        src, dst = os.path.join(tmp, "in.o"), os.path.join(tmp, "out.o")
+        with open(src, "wb") as f:
+            f.write(data)
+        argv = [*tool, src, "-o", dst] if tool[1] == "-g" else [*tool, src, dst]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return _keep_as_is(data, label, f"{' '.join(tool)} failed: {exc}")
+        if proc.returncode != 0:
+            err = proc.stderr.strip().splitlines()
+            return _keep_as_is(data, label, f"{' '.join(tool)} failed (exit "
+                                            f"{proc.returncode}): {err[-1] if err else ''}")
+        with open(dst, "rb") as f:
+            out = f.read()
+    try:
+        after = _section_names(out)
+    except ValueError as exc:
+        return _keep_as_is(data, label, f"{' '.join(tool)} wrote {exc}")
+    lost = [n for n in KEPT_SECTIONS if n in before and n not in after]
+    left = sorted(n for n in after if n.startswith(".debug_"))
+    if lost or left:
+        what = f"lost {', '.join(lost)}" if lost else f"left {', '.join(left)}"
+        return _keep_as_is(data, label, f"{' '.join(tool)} {what}")
+    try:
+        with BpfObject.open_mem(out, name=obj_name) as obj:
+            same = _same_spec(describe(obj), spec)
+    except LibbpfError as exc:
+        return _keep_as_is(data, label, f"libbpf cannot open what {' '.join(tool)} wrote: "
+                                        f"{exc}")
+    if not same:
+        return _keep_as_is(data, label, f"libbpf reads the object {' '.join(tool)} wrote "
+                                        "with other maps, programs or variables")
+    kept = " and ".join(n for n in KEPT_SECTIONS if n in after) or "no BTF"
+    return out, (f"DWARF stripped by {os.path.basename(tool[0])} {tool[1]} "
+                 f"({len(data)} -> {len(out)} bytes), {kept} kept")
+
+
+def generate(source: Any, name: Optional[str] = None, *, source_label: str = "",
+             keep_debug: bool = False) -> str:
+    """The text of a skeleton module for a BPF object (a path or bytes).
+
+    The embedded object is stripped of its DWARF (``.debug_*`` sections) unless
+    ``keep_debug``; ``.BTF`` and ``.BTF.ext`` are kept. With no strip tool the
+    object is embedded as it is, with a :class:`UserWarning`.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         label = source_label or "<memory>"
@@ -171,14 +322,19 @@ def generate(source: Any, name: Optional[str] = None, *, source_label: str = "")
         raise ValueError(f"skeleton name {obj_name!r} is not an identifier")
     with BpfObject.open_mem(data, name=obj_name) as obj:
         spec = describe(obj)
-    return _render(data, obj_name, label, spec)
+    if keep_debug:
+        embedded, note = data, f"debug info kept (keep_debug); {len(data)} bytes"
+    else:
+        embedded, note = _strip_debug(data, label, obj_name, spec)
+    return _render(embedded, obj_name, label, spec, hashlib.sha256(data).hexdigest(), note)
 
 
-def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
+def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec, digest: str,
+            note: str) -> str:
     w = _Writer()
     cls_name = _camel(obj_name)
     w.taken.update({cls_name, "open", "Maps", "Progs", "Links", "SPEC", "ELF", "base64",
-                    "ctypes", "Any", "Optional", "Link", "Map", "Program", "NamedMapping",
+                    "ctypes", "Any", "Optional", "Link", "Map", "Program", "DeclaredNames",
                     "SectionInfo", "Skeleton", "SkeletonSpec", "BtfStruct", "BtfUnion",
                     "array_type", "bitfield_property", "annotations", "_USED"})
     section_names: Dict[str, str] = {}
@@ -189,7 +345,7 @@ def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
     blocks = list(w.blocks)
 
     def container(title: str, kind: str, names: List[str], ann: str) -> str:
-        lines = [f"class {title}(NamedMapping[{kind}]):",
+        lines = [f"class {title}(DeclaredNames[{kind}]):",
                  f'    """The {title.lower()} of {obj_name}, by name (attributes too)."""',
                  ""]
         # a name NamedMapping already uses (get, items...) stays reachable by [name] only
@@ -214,20 +370,22 @@ def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
         class {cls_name}(Skeleton):
             """Skeleton of {label} (object name {obj_name!r})."""
 
-            maps: Maps
-            progs: Progs
-            links: Links
+            # narrower than Skeleton's NamedMapping: a type checker sees no __getattr__ here
+            maps: Maps  # type: ignore[assignment]
+            progs: Progs  # type: ignore[assignment]
+            links: Links  # type: ignore[assignment]
             _maps_cls = Maps
             _progs_cls = Progs
             _links_cls = Links
         ''') + (ann + "\n" if ann else "")
     b64 = base64.b64encode(data).decode()
     elf = "\n".join(f'    "{b64[i:i + 76]}"' for i in range(0, len(b64), 76)) or '    ""'
-    digest = hashlib.sha256(data).hexdigest()
     header = textwrap.dedent(f'''\
         """Skeleton of {label}, generated by ``python -m libbpf_py gen skeleton``. Do not edit.
 
-        Object name {obj_name!r}, sha256 {digest}.
+        Object name {obj_name!r}; sha256 of {label}:
+        {digest}.
+        Embedded object: {note}.
         ``open(**open_opts)`` returns a :class:`{cls_name}`: ``maps``, ``progs``,
         ``links`` and one attribute per data section, typed.
         """
@@ -239,10 +397,10 @@ def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
         from typing import Any, Optional
 
         from libbpf_py import Link, Map, Program
-        from libbpf_py.object import NamedMapping
         from libbpf_py.skeleton import (
             BtfStruct,
             BtfUnion,
+            DeclaredNames,
             SectionInfo,
             Skeleton,
             SkeletonSpec,
@@ -266,9 +424,12 @@ def _render(data: bytes, obj_name: str, label: str, spec: SkeletonSpec) -> str:
 
 
 def write_skeleton(obj_path: PathLike, out: Optional[PathLike] = None,
-                   name: Optional[str] = None) -> str:
-    """Generate and write (or return, when ``out`` is None) a skeleton module."""
-    text = generate(obj_path, name)
+                   name: Optional[str] = None, *, keep_debug: bool = False) -> str:
+    """Generate and write (or return, when ``out`` is None) a skeleton module.
+
+    ``keep_debug``: embed the object with its DWARF (default: stripped, BTF kept).
+    """
+    text = generate(obj_path, name, keep_debug=keep_debug)
     if out is not None:
         tmp = os.fspath(out) + ".tmp"
         with open(tmp, "w") as f:

@@ -36,7 +36,19 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from . import _validate, log
 from ._binding import ffi, lib
@@ -53,10 +65,38 @@ if TYPE_CHECKING:
     from .map import Map
     from .program import Program
 
-__all__ = ["BtfStruct", "BtfUnion", "ReadOnlyError", "SectionInfo", "Skeleton", "SkeletonSpec",
-           "array_type", "bitfield_property", "describe"]
+__all__ = ["BtfStruct", "BtfUnion", "DeclaredNames", "ReadOnlyError", "SectionInfo", "Skeleton",
+           "SkeletonSpec", "array_type", "bitfield_property", "describe"]
 
 S = TypeVar("S", bound="Skeleton")
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    class DeclaredNames(Mapping[str, T]):
+        """What a type checker sees of a generated skeleton's ``Maps``/``Progs``/``Links``.
+
+        A read-only name -> handle mapping with no ``__getattr__``: the generated
+        subclass declares one attribute per map/program, so a misspelt name
+        (``skel.maps.hsit``) is a type error (``attr-defined``), not ``Any``.
+        """
+
+        def __init__(self, items: Dict[str, T], kind: str) -> None: ...
+
+        def __getitem__(self, name: str) -> T: ...
+
+        def __iter__(self) -> Iterator[str]: ...
+
+        def __len__(self) -> int: ...
+else:
+    class DeclaredNames(NamedMapping[T]):
+        """A generated skeleton's ``Maps``/``Progs``/``Links`` at run time: a NamedMapping.
+
+        Names are attributes, and a misspelt one raises AttributeError (KeyError
+        for ``[name]``) listing the names the object has, as on every skeleton;
+        only the type checker's view (above) leaves ``__getattr__`` out.
+        """
+
+        __slots__ = ()
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.calloc.restype = ctypes.c_void_p

@@ -10,6 +10,8 @@ decodes what the kernel wrote.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import io
 import os
 import re
 import shutil
@@ -24,7 +26,7 @@ from conftest import Compile
 import libbpf_py
 from libbpf_py import BpfObject, Skeleton
 from libbpf_py.errors import AlreadyLoadedError, ClosedError, LibbpfError, NotLoadedError
-from libbpf_py.gen import generate
+from libbpf_py.gen import generate, strip_tool
 from libbpf_py.skeleton import ReadOnlyError, describe, object_name_for
 
 pytestmark = pytest.mark.kernel
@@ -317,6 +319,146 @@ def test_gen_cli(skel_o: Path, tmp_path: Path,
     proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton",
                            str(tmp_path / "missing.o")], capture_output=True, text=True)
     assert proc.returncode == 1 and "missing.o" in proc.stderr
+
+
+# -- the embedded object: DWARF stripped, BTF kept (issue 16) ----------------------------
+
+def _sections(data: bytes) -> List[str]:
+    from elftools.elf.elffile import ELFFile  # type: ignore[import-untyped,unused-ignore]
+
+    return [sec.name for sec in ELFFile(io.BytesIO(data)).iter_sections()]
+
+
+def test_generated_object_is_stripped_of_dwarf(skel_o: Path, tmp_path: Path,
+                                               import_generated: Callable[[Path, str], Any]
+                                               ) -> None:
+    original = skel_o.read_bytes()
+    assert ".debug_info" in _sections(original)          # conftest compiles with -g
+    out = tmp_path / "skel_skel.py"
+    out.write_text(generate(skel_o))
+    module = import_generated(out, "stripped")
+    names = _sections(module.ELF)
+    assert not [n for n in names if n.startswith((".debug_", ".rel.debug_"))], names
+    assert ".BTF" in names and ".BTF.ext" in names
+    assert len(module.ELF) < len(original)
+    assert (f"DWARF stripped by llvm-strip -g ({len(original)} -> {len(module.ELF)} bytes), "
+            ".BTF and .BTF.ext kept") in module.__doc__
+    assert hashlib.sha256(original).hexdigest() in module.__doc__  # the file's, as given
+    # the stripped object loads, attaches and counts; its .BTF.ext still gives the
+    # verifier the source lines (what -g is kept for in a BPF object)
+    with module.open(kernel_log_level=2, kernel_log_size=1 << 22) as skel:
+        skel.rodata.target_pid = os.getpid()
+        skel.load()
+        assert "@ skel.bpf.c:" in skel.obj.kernel_log
+        skel.attach()
+        _calls(os.getpid, 3)
+        assert skel.bss.counter == 3
+
+    full = tmp_path / "skel_full.py"
+    full.write_text(generate(skel_o, keep_debug=True))
+    kept = import_generated(full, "kept")
+    assert kept.ELF == original and ".debug_info" in _sections(kept.ELF)
+    assert f"debug info kept (keep_debug); {len(original)} bytes" in kept.__doc__
+    with kept.open() as skel:
+        skel.load()
+
+
+def test_gen_without_a_strip_tool_says_so(skel_o: Path, tmp_path: Path,
+                                          import_generated: Callable[[Path, str], Any]) -> None:
+    out = tmp_path / "plain.py"
+    env = dict(os.environ, PATH=str(tmp_path / "empty"))  # no llvm-strip, no llvm-objcopy
+    proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton", str(skel_o),
+                           "-o", str(out)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "UserWarning: gen skeleton: skel.bpf.o: the embedded object keeps its debug info" \
+        in proc.stderr and "no llvm-strip or llvm-objcopy on PATH" in proc.stderr
+    module = import_generated(out, "plain")
+    assert module.ELF == skel_o.read_bytes()
+    assert "Embedded object: NOT stripped, no llvm-strip or llvm-objcopy on PATH" \
+        in module.__doc__
+    proc = subprocess.run([sys.executable, "-W", "error", "-m", "libbpf_py", "gen", "skeleton",
+                           str(skel_o), "--keep-debug"], capture_output=True, text=True,
+                          env=env)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr  # asked for: no warning
+    assert "debug info kept (keep_debug)" in proc.stdout
+
+
+def test_strip_tool_is_llvm_and_falls_back(skel_o: Path, tmp_path: Path) -> None:
+    tool = strip_tool()
+    assert tool is not None, "the llvm package gives llvm-strip"
+    assert os.path.basename(tool[0]).startswith(("llvm-strip", "llvm-objcopy"))
+    # Debian installs llvm-strip-NN / llvm-objcopy-NN; the unversioned names are the
+    # llvm package's symlinks: each real binary, alone on PATH, is found and used
+    where = Path(tool[0]).parent
+    versioned = sorted(p.name for p in where.glob("llvm-*-[0-9]*")
+                       if re.fullmatch(r"llvm-(strip|objcopy)-\d+", p.name))
+    assert versioned, f"no llvm-strip-NN / llvm-objcopy-NN in {where}"
+    for name in versioned:
+        only = tmp_path / name / "bin"
+        only.mkdir(parents=True)
+        (only / name).symlink_to((where / name).resolve())
+        flag = "-g" if "strip" in name else "--strip-debug"
+        proc = subprocess.run([sys.executable, "-W", "error", "-m", "libbpf_py", "gen",
+                               "skeleton", str(skel_o)], capture_output=True, text=True,
+                              env=dict(os.environ, PATH=str(only)))
+        assert proc.returncode == 0, proc.stderr
+        assert f"Embedded object: DWARF stripped by {name} {flag} (" in proc.stdout, name
+
+
+# -- mypy knows every map, program and link: a misspelt one is an error (issue 16) --------
+
+TYPOS = """\
+from __future__ import annotations
+from typing import Optional
+import libbpf_py
+import {mod} as gen
+
+def use() -> None:
+    with gen.open() as skel:
+        m: libbpf_py.Map = skel.maps.kver
+        m = skel.maps.kvre
+        p: libbpf_py.Program = skel.progs.count_getppid
+        p = skel.progs.count_getpdi
+        link: Optional[libbpf_py.Link] = skel.links.count_getpid
+        link = skel.links.count_getpdi
+        del m, p, link
+"""
+
+
+def test_mypy_flags_misspelt_map_and_program_names(skel_o: Path, tmp_path: Path,
+                                                   import_generated: Callable[[Path, str], Any]
+                                                   ) -> None:
+    mod = tmp_path / "typo_skel.py"
+    mod.write_text(generate(skel_o))
+    use = tmp_path / "use_typos.py"
+    use.write_text(TYPOS.format(mod="typo_skel"))
+    proc = _mypy(tmp_path, mod, use)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    errors = [ln for ln in proc.stdout.splitlines() if ": error:" in ln]
+    lines = TYPOS.splitlines()
+    flagged = {int(ln.split(":")[1]) for ln in errors}
+    typo_lines = {i for i, ln in enumerate(lines, 1)
+                  if any(t in ln for t in ("kvre", "count_getpdi"))}
+    assert flagged == typo_lines, proc.stdout             # the correct names are not
+    assert all("[attr-defined]" in ln and ln.startswith("use_typos.py:") for ln in errors), \
+        proc.stdout
+    assert '"Maps" has no attribute "kvre"' in proc.stdout
+    assert '"Progs" has no attribute "count_getpdi"' in proc.stdout
+    assert '"Links" has no attribute "count_getpdi"' in proc.stdout
+    # at run time a misspelt name still raises, naming what the object has
+    module = import_generated(mod, "typos")
+    with module.open() as skel:
+        with pytest.raises(AttributeError, match=r"no map named 'kvre' \(this object has: "
+                                                 r"kver, rodata"):
+            skel.maps.kvre  # noqa: B018
+        with pytest.raises(AttributeError, match=r"no program named 'count_getpdi'.*"
+                                                 r"count_getpid, count_getppid"):
+            skel.progs.count_getpdi  # noqa: B018
+        with pytest.raises(KeyError, match="no link named 'count_getpdi'"):
+            skel.links["count_getpdi"]
+        assert isinstance(skel.maps, libbpf_py.object.NamedMapping)
+        assert skel.maps.kver is skel.maps["kver"] and skel.progs.count_getpid.name == \
+            "count_getpid"
 
 
 # -- the layout against BTF, member by member --------------------------------------------

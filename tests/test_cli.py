@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import struct as st
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Callable, ContextManager, Iterator, List, Tuple
 
 import pytest
 from conftest import Compile
 
 from libbpf_py import BpfObject, Link
-from libbpf_py.__main__ import main
+from libbpf_py.__main__ import linkcheck_verdict, main
 from libbpf_py.cli import map_ids_named
+from libbpf_py.cli._disasm import disassemble
+from libbpf_py.linkcheck import audit
 
 pytestmark = pytest.mark.kernel
 
@@ -437,10 +440,6 @@ def test_prog_dump_jited(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> 
 
 def test_disassembler_forms() -> None:
     """Encodings the tests' programs do not have, checked against the kernel's notation."""
-    import struct as st
-
-    from libbpf_py.cli._disasm import disassemble
-
     def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
         regs = dst | src << 4 if sys.byteorder == "little" else dst << 4 | src
         return st.pack("=BBhi", code, regs, off, imm)
@@ -538,3 +537,184 @@ def test_prog_tracelog(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
                           (["--timeout", "-1"], "--timeout must be positive, got -1.0")):
         rc, _, err = run(capsys, "prog", "tracelog", *argv)
         assert rc == 1 and err == f"python -m libbpf_py prog: error: {message}\n"
+
+
+# -- map lookup|update|delete|create|pin ------------------------------------------------------
+
+def test_map_elements(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    values = loaded.obj.maps["btft_values"]
+    pin = str(loaded.pins / "values")
+    one = run_json(capsys, "map", "lookup", pin, "key", "1")
+    assert one["key"] == 1 and one["value"]["count"] == 2
+    assert run_json(capsys, "map", "lookup", "name", "btft_values", "key", "hex", "01", "00",
+                    "00", "00") == one
+    assert run_json(capsys, "map", "lookup", "btft_values", "key", "1", "0", "0", "0") == one
+    theirs = bpftool_json("map", "lookup", "id", str(loaded.map_id), "key", "1", "0", "0", "0")
+    assert theirs["formatted"]["value"]["count"] == one["value"]["count"]
+    new = {"count": 7, "last_pid": 42, "comm": "cli"}
+    assert run_json(capsys, "map", "update", pin, "key", "9", "value", json.dumps(new),
+                    "noexist")["value"]["count"] == 7
+    assert values[9].count == 7 and values[9].last_pid == 42 and values[9].comm == b"cli"
+    theirs = bpftool_json("map", "lookup", "id", str(loaded.map_id), "key", "9", "0", "0", "0")
+    assert theirs["formatted"]["value"]["last_pid"] == 42
+    rc, _, err = run(capsys, "map", "update", pin, "key", "9", "value", json.dumps(new),
+                     "noexist")
+    assert rc == 1 and "[EEXIST]" in err
+    rc, out, err = run(capsys, "map", "lookup", pin, "key", "9")
+    assert rc == 0 and out.startswith('9: {"count": 7, "last_pid": 42, "comm": "636c69')
+    assert run_json(capsys, "map", "delete", str(loaded.map_id), "key", "9") == {"key": 9}
+    assert 9 not in values
+    for argv, message in (
+            (["lookup", pin, "key", "9"], "key 9 is not in map "),
+            (["delete", pin, "key", "9"], "key 9 is not in map "),
+            (["update", pin, "key", "9", "value", "{}", "exist"], "key 9 is not in map "),
+            (["lookup", pin, "key", "zz"], "key 'zz' is neither a number nor JSON"),
+            (["lookup", pin, "key", "1", "300"], "key: '300' is not a byte"),
+            (["lookup", pin, "key", "hex", "0g"], "key 'hex 0g' is not hex bytes"),
+            (["lookup", pin], "expected 'key' and the key"),
+            (["update", pin, "key", "1"], "expected 'value' and the value after the key"),
+            (["update", pin, "key", "1", "value", "1", "2"],
+             "value of HASH map 'btft_values' must be exactly 24 bytes, got 2"),
+            (["update", pin, "key", "1", "value", '{"nope": 1}'], "no field 'nope'"),
+            (["lookup", "btft_no_such_map", "key", "1"], "no map named 'btft_no_such_map'")):
+        rc, out, err = run(capsys, "map", *argv)
+        assert (rc, out) == (1, ""), argv
+        assert err.startswith("python -m libbpf_py map: error: ") and message in err, err
+        assert err.count("\n") == 1
+
+
+def test_map_create_and_pin(capsys: pytest.CaptureFixture[str], bpffs_dir: Path) -> None:
+    path = str(bpffs_dir / "made")
+    made = run_json(capsys, "map", "create", path, "type", "hash", "key", "4", "value", "8",
+                    "entries", "16", "name", "cli_made")
+    assert (made["type"], made["name"], made["bytes_key"], made["bytes_value"],
+            made["max_entries"]) == ("hash", "cli_made", 4, 8, 16)
+    assert made["pids"] == []  # only pinned: no process holds it
+    theirs = bpftool_json("map", "show", "pinned", path)
+    assert (theirs["id"], theirs["type"], theirs["name"]) == (made["id"], "hash", "cli_made")
+    run_json(capsys, "map", "update", path, "key", "3", "value", "0x1234")
+    assert run_json(capsys, "map", "dump", path) == [{"key": 3, "value": 0x1234}]
+    assert bpftool_json("map", "dump", "pinned", path)[0]["value"] == \
+        ["0x34", "0x12", "0x00", "0x00", "0x00", "0x00", "0x00", "0x00"]
+    assert run_json(capsys, "map", "pin", str(made["id"]), str(bpffs_dir / "again")) == \
+        {"id": made["id"], "path": str(bpffs_dir / "again")}
+    assert run_json(capsys, "map", "show", str(bpffs_dir / "again"))["id"] == made["id"]
+    for argv, message in (
+            ([path + "2", "type", "hash"], "missing key, value, entries, name"),
+            ([path + "2", "type", "hash", "key", "four", "value", "8", "entries", "1", "name",
+              "x"], "key 'four' is not a number"),
+            ([path + "2", "colour", "red"], "unknown word 'colour'"),
+            ([path + "2", "type", "nosuch", "key", "4", "value", "8", "entries", "1", "name",
+              "x"], "nosuch"),
+            (["/tmp/cli-not-bpffs", "type", "hash", "key", "4", "value", "8", "entries", "1",
+              "name", "x"], "not on a bpf filesystem")):
+        rc, out, err = run(capsys, "map", "create", *argv)
+        assert (rc, out) == (1, "") and message in err and err.count("\n") == 1, err
+    assert not os.path.exists(path + "2")
+
+
+# -- link detach, btf list ----------------------------------------------------------------------
+
+def test_link_detach_refused(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    """A tracepoint's perf_event link cannot be detached (the kernel says ENOTSUP): one
+    clear line; test_cgroup_tree detaches a cgroup link."""
+    rc, out, err = run(capsys, "link", "detach", str(loaded.pins / "link"))
+    assert (rc, out) == (1, "")
+    assert err == (f"python -m libbpf_py link: error: cannot detach link {loaded.link_id} "
+                   "(perf_event): the kernel cannot detach this type of link; destroy it "
+                   "(unpin it and close the fds that hold it): Operation not supported "
+                   "[ENOTSUP]\n")
+    rc, _, err = run(capsys, "link", "detach", "4294967295")
+    assert rc == 1 and err == "python -m libbpf_py link: error: no link with id 4294967295\n"
+
+
+def test_btf_list_matches_bpftool(capsys: pytest.CaptureFixture[str], loaded: Loaded) -> None:
+    ours = {b["id"]: b for b in run_json(capsys, "btf", "list")}
+    theirs = {b["id"]: b for b in bpftool_json("btf", "list")}
+    btf_id = loaded.obj.programs["btft_getppid"].info()["btf_id"]
+    for key in (1, btf_id):
+        mine, other = ours[key], theirs[key]
+        assert list(mine) == ["id", "name", "size", "kernel", "prog_ids", "map_ids"]
+        assert (mine["size"], mine["kernel"], mine["name"]) == \
+            (other["size"], other["kernel"], other.get("name", ""))
+        assert sorted(mine["prog_ids"]) == sorted(other["prog_ids"])
+        assert sorted(mine["map_ids"]) == sorted(other["map_ids"])
+    assert ours[1]["name"] == "vmlinux" and ours[1]["kernel"]
+    assert loaded.prog_id in ours[btf_id]["prog_ids"]
+    rc, out, _ = run(capsys, "btf", "list")
+    assert rc == 0 and "1: name vmlinux  size " in out
+
+
+# -- net list, cgroup tree ---------------------------------------------------------------------
+
+LoadAttach = Callable[..., ContextManager[BpfObject]]
+
+
+def test_net_list_matches_bpftool(capsys: pytest.CaptureFixture[str],
+                                  load_attach: LoadAttach, veth: Any) -> None:
+    with load_attach("on_xdp") as obj:
+        vb = veth.ifindex("vb")
+        with veth.entered():
+            link = obj.programs["on_xdp"].attach_xdp(vb)
+        with link:
+            with veth.entered():
+                data = run_json(capsys, "net", "list")
+                rc, out, _ = run(capsys, "net", "list")
+            theirs = json.loads(veth.exec("bpftool", "-j", "net", "list"))
+    assert list(data) == ["xdp", "tc"]
+    prog_id = obj_id = data["xdp"][0]["id"]
+    assert data["xdp"] == [{"devname": "vb", "ifindex": vb, "mode": "driver", "id": obj_id,
+                            "name": "on_xdp"}]
+    their_xdp = theirs[0]["xdp"]
+    assert [(x["devname"], x["ifindex"], x["mode"], x["id"]) for x in their_xdp] == \
+        [("vb", vb, "driver", prog_id)]
+    assert data["tc"] == []
+    assert rc == 0 and f"vb({vb}) driver id {prog_id} name on_xdp" in out
+
+
+def test_cgroup_tree(capsys: pytest.CaptureFixture[str], load_attach: LoadAttach,
+                     cgroup2: Path) -> None:
+    with load_attach("on_sock_create") as obj:
+        prog = obj.programs["on_sock_create"]
+        prog_id = prog.id
+        with prog.attach_cgroup(cgroup2) as link:
+            ours = run_json(capsys, "cgroup", "tree", str(cgroup2.parent))
+            theirs = bpftool_json("cgroup", "tree", str(cgroup2.parent))
+            rc, out, _ = run(capsys, "cgroup", "tree", str(cgroup2))
+            # a cgroup link can be detached (a perf_event link cannot: test_link_detach)
+            link_id = link.info()["id"]
+            assert run_json(capsys, "link", "detach", str(link_id)) == \
+                {"id": link_id, "detached": True}
+            assert run_json(capsys, "cgroup", "tree", str(cgroup2)) == []
+            assert run_json(capsys, "link", "show", str(link_id))["prog_id"] == prog_id
+    mine = [c for c in ours if c["cgroup"] == str(cgroup2)]
+    assert mine == [{"cgroup": str(cgroup2), "programs": [
+        {"id": prog_id, "attach_type": "cgroup_inet_sock_create", "attach_flags": "multi",
+         "name": "on_sock_create"}]}]
+    other = [c for c in theirs if c["cgroup"] == str(cgroup2)]
+    assert [(p["id"], p["name"], p["attach_type"], p["attach_flags"])
+            for p in other[0]["programs"]] == \
+        [(prog_id, "on_sock_create", "cgroup_inet_sock_create", "multi")]
+    assert rc == 0 and out.startswith(f"{cgroup2}\n\t{prog_id}  cgroup_inet_sock_create")
+    rc, _, err = run(capsys, "cgroup", "tree", str(cgroup2 / "missing"))
+    assert rc == 1 and "is not a directory" in err
+
+
+# -- linkcheck ------------------------------------------------------------------------------------
+
+def test_linkcheck_verdict_fits_a_screen(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(capsys, "linkcheck")
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert len(lines) <= 20
+    assert lines[1].split() == ["verdict:", audit(lines[0].split()[1]).verdict]
+    assert lines[2].startswith("library:") and lines[3].startswith("symbols:")
+    assert "proof:" in lines and lines[-1].startswith("(--verbose")
+    rc, verbose, _ = run(capsys, "linkcheck", "--verbose")
+    assert rc == 0 and len(verbose.splitlines()) > len(lines) and "reasons:" in verbose
+    data = run_json(capsys, "linkcheck")
+    assert set(data) >= {"verdict", "imported", "defined", "exported", "reasons"}
+    result = audit(lines[0].split()[1])
+    assert linkcheck_verdict(result, None, None).splitlines()[:2] == lines[:2]
+    rc, _, err = run(capsys, "linkcheck", "/nonexistent.so")
+    assert rc == 2 and "linkcheck: " in err

@@ -92,10 +92,15 @@ def _trace_record(line: str) -> Dict[str, Any]:
 
 def cmd_link_detach(args: argparse.Namespace) -> int:
     with _open_one("link", args.ref) as fd:
-        link_id = link_record(fd)["id"]
+        record = link_record(fd)
+        link_id = record["id"]
         ret = int(lib.bpf_link_detach(fd))
         if ret < 0:
-            raise make_error(-ret, f"cannot detach link {link_id}")
+            hint = ""
+            if -ret in (errno.EOPNOTSUPP, _ENOTSUPP):
+                hint = (": the kernel cannot detach this type of link; destroy it (unpin it "
+                        "and close the fds that hold it)")
+            raise make_error(-ret, f"cannot detach link {link_id} ({record['type']}){hint}")
     _emit(args, {"id": link_id, "detached": True}, lambda: "")
     return 0
 
@@ -257,7 +262,8 @@ def _cgroup_types() -> List[Tuple[str, int]]:
     return sorted(out, key=lambda t: t[1])
 
 
-_ATTACH_FLAGS = {1: "multi", 2: "override"}  # BPF_F_ALLOW_OVERRIDE 1, BPF_F_ALLOW_MULTI 2
+#: attach_flags as bpftool names them
+_ATTACH_FLAGS = {int(lib.BPF_F_ALLOW_OVERRIDE): "override", int(lib.BPF_F_ALLOW_MULTI): "multi"}
 
 
 def cgroup_records(root: str) -> List[Dict[str, Any]]:

@@ -1,19 +1,21 @@
-"""The ``prog``, ``map``, ``link`` and ``btf`` commands of ``python -m libbpf_py``.
+"""The bpftool-style commands of ``python -m libbpf_py``.
 
 Scripting against the kernel's BPF objects with the installed libbpf, in the
-manner of bpftool::
+manner of bpftool (docs/cli.md has every command and JSON key)::
 
-    python -m libbpf_py prog list|show ID|PATH        [--json]
-    python -m libbpf_py map list|show X|dump X        [--json]   X: id, name or pin path
-    python -m libbpf_py link list|show ID|PATH        [--json]
-    python -m libbpf_py btf dump [--format c|raw] [--id N] [FILE]   (default: vmlinux)
+    prog list|show PROG, prog dump xlated|jited PROG, prog pin PROG PATH,
+    prog load OBJ PATH, prog loadall OBJ DIR, prog tracelog
+    map list|show|dump MAP, map lookup|update|delete MAP key K [value V],
+    map create PATH type T key N value N entries N name X, map pin MAP PATH
+    link list|show|detach LINK, link pin LINK PATH
+    btf dump [--format c|raw] [--id N] [FILE], btf list
+    net list, cgroup tree [ROOT]
 
-The JSON keys are stable (docs/cli.md lists them). Errors (no such id, no
-permission, not a BPF object...) are one line on stderr, exit status 1; a
-wrong command line is argparse's message, exit status 2. Objects are read
-with the kernel's id iteration (``bpf_*_get_next_id``), opened by id
-(``bpf_*_get_fd_by_id``) or pin path (``bpf_obj_get``) and described by
-``bpf_*_get_info_by_fd``.
+PROG, MAP, LINK: an id, a pin path, a name (prog, map) or a tag (prog), bare or
+in bpftool's keyword form (``id N``, ``pinned PATH``, ``name X``, ``tag HEX``).
+The JSON keys are stable. Errors (no such id, no permission, not a BPF
+object...) are one line on stderr, exit status 1; a wrong command line is
+argparse's message, exit status 2.
 """
 
 from __future__ import annotations

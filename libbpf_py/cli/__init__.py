@@ -31,7 +31,6 @@ from ..btf import Btf
 from ..errors import ClosedError, LibbpfError, LibbpfVersionError
 from ._code import _jited_text, _xlated_text, jited_record, xlated_records
 from ._core import (
-    _HOLDERS,
     PROG,
     CliError,
     _emit,
@@ -42,6 +41,7 @@ from ._core import (
     _open_one,
     _parse_id,
     _prog_text,
+    command_scope,
     link_record,
     map_entries,
     map_ids_named,
@@ -280,9 +280,9 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         quiet = logging.NullHandler()
         if not logger.handlers:
             logger.addHandler(quiet)
-        _HOLDERS.clear()
         try:
-            return func(args)
+            with command_scope():
+                return func(args)
         except BrokenPipeError:
             # the reader went away (| head): not an error of ours
             devnull = os.open(os.devnull, os.O_WRONLY)

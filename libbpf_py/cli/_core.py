@@ -326,10 +326,28 @@ def _scan_holders() -> Dict[str, Dict[int, List[Dict[str, Any]]]]:
 
 def holders(kind: str, obj_id: int) -> List[Dict[str, Any]]:
     """The processes (other than this command) that hold an fd of ``kind`` ``obj_id``;
-    /proc is read once per command."""
-    if not _HOLDERS:
-        _HOLDERS.update(_scan_holders())
-    return list(_HOLDERS.get(kind, {}).get(obj_id, []))
+    /proc is read once per command (:func:`command_scope`), else on every call."""
+    table = _HOLDERS if _HOLDERS_SCOPE else {}
+    if not table:
+        table.update(_scan_holders())
+    return list(table.get(kind, {}).get(obj_id, []))
+
+
+#: non-empty while a command runs: the /proc scan is kept for its duration
+_HOLDERS_SCOPE: List[bool] = []
+
+
+class command_scope:
+    """``with command_scope():`` one command: /proc is scanned at most once inside."""
+
+    def __enter__(self) -> None:
+        _HOLDERS.clear()
+        _HOLDERS_SCOPE.append(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _HOLDERS_SCOPE.pop()
+        if not _HOLDERS_SCOPE:
+            _HOLDERS.clear()
 
 
 def _pids_text(pids: List[Dict[str, Any]]) -> str:

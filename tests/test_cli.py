@@ -13,6 +13,7 @@ import os
 import struct as st
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -509,8 +510,6 @@ def test_prog_tracelog(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
                       for line in _bpftool_xlated(obj.programs["cli_printk"].id)
                       if line.split()[1] == "call"}
             assert calls == theirs and "bpf_trace_printk" in calls
-            import threading
-
             stop = threading.Event()
 
             def poke() -> None:

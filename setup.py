@@ -79,7 +79,7 @@ setup(
     license="LGPL-2.1-or-later OR BSD-2-Clause",
     # shipped in the sdist and in the wheel's .dist-info (setuptools >= 56 reads this)
     license_files=["LICENSE", "LICENSES/*.txt"],
-    packages=["libbpf_py", "libbpf_py._cdefs"],
+    packages=["libbpf_py", "libbpf_py._cdefs", "libbpf_py.cli"],
     package_data={"libbpf_py": ["py.typed", "_speedups.pyi", "_speedups.h"]},
     ext_modules=[LIBBPF_EXT, SPEEDUPS_EXT],
     cmdclass={"build_ext": BuildExt},

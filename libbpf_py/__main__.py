@@ -4,12 +4,14 @@ Subcommands:
 
 ``info [--json]``
     how this libbpf_py was built and which libbpf it runs.
-``linkcheck [--json] [FILE]``
+``linkcheck [--verbose] [--json] [FILE]``
     dynamic, static or mixed, proven from the ELF file (default: the installed
-    extension). Exit status 0 for dynamic/static, 1 for mixed, 2 for a file it
-    cannot read.
-``prog list|show``, ``map list|show|dump``, ``link list|show``, ``btf dump``
-    the kernel's BPF objects and BTF (:mod:`libbpf_py.cli`, docs/cli.md).
+    extension): a one-screen verdict; ``--verbose`` lists the symbols, ``--json``
+    gives everything. Exit status 0 for dynamic/static, 1 for mixed, 2 for a
+    file it cannot read.
+``prog``, ``map``, ``link``, ``btf``, ``net``, ``cgroup``
+    the kernel's BPF objects, BTF and attachments, as bpftool
+    (:mod:`libbpf_py.cli`, docs/cli.md).
 ``gen skeleton X.bpf.o [-o x_skel.py] [--name NAME] [--keep-debug]``
     write a typed Python skeleton module for a BPF object (stdout without -o).
 ``probe [--json] [--kernel [--no-helpers] [--full]]``
@@ -48,10 +50,52 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_linkcheck(args: argparse.Namespace) -> int:
-    argv: List[str] = ["--json"] if args.json else []
-    if args.file:
-        argv += ["--", args.file]
-    return linkcheck.main(argv)
+    if args.json or args.verbose:
+        # the full report: every symbol by version node (text), or everything (JSON)
+        argv: List[str] = ["--json"] if args.json else []
+        if args.file:
+            argv += ["--", args.file]
+        return linkcheck.main(argv)
+    path = args.file or linkcheck._default_extension()
+    if path is None:
+        print("linkcheck: libbpf_py._libbpf is not built; pass a FILE", file=sys.stderr)
+        return 2
+    companion = None if args.file else linkcheck._default_extension("_speedups")
+    try:
+        result = linkcheck.audit(path)
+        side = linkcheck.audit_companion(companion) if companion else None
+    except linkcheck.LinkAuditError as exc:
+        print(f"linkcheck: {exc}", file=sys.stderr)
+        return 2
+    print(linkcheck_verdict(result, side, BUILD.linked_library if not args.file else None))
+    return 1 if result.verdict == "mixed" or (side is not None and not side.clean) else 0
+
+
+def linkcheck_verdict(result: linkcheck.LinkAudit, side: Optional[linkcheck.CompanionAudit],
+                      loaded: Optional[str]) -> str:
+    """``linkcheck``'s one-screen verdict: mode, library, how it is proven, counts."""
+    libs = [n for n in result.needed if n.startswith("libbpf.so")]
+    if result.verdict == "dynamic":
+        library = ", ".join(libs) + (f" (loaded: {loaded})" if loaded else "")
+    elif result.verdict == "static" and result.defined:
+        library = "linked into the file"
+    elif result.verdict == "static":
+        library = "no libbpf.so in NEEDED; no libbpf symbol to see (stripped)"
+    else:
+        library = ", ".join(libs) + " in NEEDED" if libs else "none in NEEDED"
+    nodes = sorted(set(result.imported.values()), key=linkcheck._node_key)
+    span = f" ({nodes[0]} to {nodes[-1]})" if nodes else ""
+    rows = [("file", result.file), ("verdict", result.verdict), ("library", library),
+            ("symbols", f"{len(result.imported)} imported{span}, {len(result.defined)} "
+                        f"defined, {len(result.exported)} exported")]
+    if side is not None:
+        rows.append(("companion", f"{os.path.basename(side.file)}: "
+                     + ("holds no libbpf" if side.clean else "; ".join(side.problems))))
+    lines = [f"{k + ':':<10} {v}" for k, v in rows]
+    lines.append("proof:")
+    lines.extend(linkcheck._wrap(reason, "  ") for reason in result.reasons)
+    lines.append("(--verbose: the symbols by version node; --json: everything)")
+    return "\n".join(lines)
 
 
 def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
@@ -99,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and say whether libbpf is linked dynamically, "
                                    "statically, or mixed. Exit 0 dynamic/static, 1 mixed, "
                                    "2 unreadable.")
-    p.add_argument("--json", action="store_true", help="print JSON with stable keys")
+    p.add_argument("--json", action="store_true",
+                   help="print everything (the symbol lists too) as JSON with stable keys")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="the full report: every libbpf symbol by version node")
     p.add_argument("file", nargs="?", help="ELF file to audit")
     p.set_defaults(func=_cmd_linkcheck)
 

@@ -1,20 +1,5 @@
-"""The ``prog``, ``map``, ``link`` and ``btf`` commands of ``python -m libbpf_py``.
-
-Scripting against the kernel's BPF objects with the installed libbpf, in the
-manner of bpftool::
-
-    python -m libbpf_py prog list|show ID|PATH        [--json]
-    python -m libbpf_py map list|show X|dump X        [--json]   X: id, name or pin path
-    python -m libbpf_py link list|show ID|PATH        [--json]
-    python -m libbpf_py btf dump [--format c|raw] [--id N] [FILE]   (default: vmlinux)
-
-The JSON keys are stable (docs/cli.md lists them). Errors (no such id, no
-permission, not a BPF object...) are one line on stderr, exit status 1; a
-wrong command line is argparse's message, exit status 2. Objects are read
-with the kernel's id iteration (``bpf_*_get_next_id``), opened by id
-(``bpf_*_get_fd_by_id``) or pin path (``bpf_obj_get``) and described by
-``bpf_*_get_info_by_fd``.
-"""
+"""The command line's core: finding the kernel's objects (by id, pin path, name,
+tag), their records (the JSON of list/show), the pids column, output."""
 
 from __future__ import annotations
 
@@ -25,15 +10,13 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from . import _validate
-from ._binding import ffi, lib
-from ._call import make_error
-from ._info import link_info, map_info, prog_info
-from .btf import Btf
-from .errors import ClosedError, LibbpfError, LibbpfVersionError
-from .map import Map
+from .. import _validate
+from .._binding import ffi, lib
+from .._call import check, make_error
+from .._info import link_info, map_info, prog_info
+from ..map import Map
 
 PROG = "python -m libbpf_py"
 
@@ -49,6 +32,7 @@ _KINDS = {
     "prog": ("bpf_prog_get_next_id", "bpf_prog_get_fd_by_id", "anon_inode:bpf-prog"),
     "map": ("bpf_map_get_next_id", "bpf_map_get_fd_by_id", "anon_inode:bpf-map"),
     "link": ("bpf_link_get_next_id", "bpf_link_get_fd_by_id", "anon_inode:bpf-link"),
+    "btf": ("bpf_btf_get_next_id", "bpf_btf_get_fd_by_id", "anon_inode:btf"),
 }
 
 
@@ -84,12 +68,18 @@ class _Fd:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        _OWN_FDS.add(fd)
 
     def __enter__(self) -> int:
         return self.fd
 
     def __exit__(self, *exc: object) -> None:
+        _OWN_FDS.discard(self.fd)
         os.close(self.fd)
+
+
+#: the fds this command holds open, left out of the ``pids`` columns
+_OWN_FDS: Set[int] = set()
 
 
 def _open_by_id(kind: str, obj_id: int) -> _Fd:
@@ -117,11 +107,92 @@ def _open_pinned(kind: str, path: str) -> _Fd:
     return _Fd(fd)
 
 
-def _open(kind: str, ref: str) -> _Fd:
-    """Open a ``kind`` by id or pin path."""
+#: the keywords of bpftool's object references (``prog show name X``...)
+_KEYWORDS = {"prog": ("id", "name", "tag", "pinned"), "map": ("id", "name", "pinned"),
+             "link": ("id", "pinned")}
+
+
+def _is_tag(text: str) -> bool:
+    return len(text) == 16 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _classify(kind: str, words: Sequence[str]) -> Tuple[str, str]:
+    """(keyword, value) of a reference: bpftool's ``id N``, ``name X``, ``tag HEX``,
+    ``pinned PATH``, or the bare ``X`` (a path if it has a ``/``, a tag if it is 16
+    hex digits, an id if it is a number, else a name)."""
+    keywords = _KEYWORDS[kind]
+    if len(words) == 2 and words[0] in keywords:
+        return words[0], words[1]
+    if len(words) != 1:
+        raise CliError(f"{' '.join(words)!r} is not a {kind} reference: give "
+                       + ", ".join(f"{k} {_PLACEHOLDER[k]}" for k in keywords)
+                       + f" or one bare {'ID, PATH, TAG or NAME' if kind == 'prog' else 'value'}")
+    ref = words[0]
     if "/" in ref:
-        return _open_pinned(kind, ref)
-    return _open_by_id(kind, _parse_id(ref, kind))
+        return "pinned", ref
+    if kind == "prog" and _is_tag(ref) and not ref.isdigit():
+        return "tag", ref
+    if ref.isdigit() or ref.lower().startswith("0x") or ref.startswith("-"):
+        return "id", ref
+    if "name" in keywords:
+        return "name", ref
+    raise CliError(f"{ref!r} is not a {kind} id or pin path")
+
+
+_PLACEHOLDER = {"id": "ID", "name": "NAME", "tag": "TAG", "pinned": "PATH"}
+
+
+def _matches(kind: str, keyword: str, value: str, fd: int) -> bool:
+    info = prog_info(fd, "cannot read prog info") if kind == "prog" else \
+        map_info(fd, "cannot read map info")
+    if keyword == "tag":
+        return str(getattr(info, "tag", "")).lower() == value.lower()
+    # the kernel keeps 15 characters of a name (BPF_OBJ_NAME_LEN - 1)
+    return bool(info.name == value or (len(value) > 15 and info.name == value[:15]))
+
+
+def _ids_where(kind: str, keyword: str, value: str) -> List[int]:
+    """The ids of the kernel's ``kind`` objects whose ``keyword`` (name, tag) is ``value``."""
+    found: List[int] = []
+    for obj_id in _ids(kind):
+        try:
+            handle = _open_by_id(kind, obj_id)
+        except CliError:
+            continue  # freed between the listing and the open
+        with handle as fd:
+            if _matches(kind, keyword, value, fd):
+                found.append(obj_id)
+    return found
+
+
+def _resolve(kind: str, words: Sequence[str], many: bool = False) -> List[_Fd]:
+    """Open what a reference names: one object, or (``many``) every object of a
+    name or tag. A name or tag matching several objects is an error unless ``many``."""
+    keyword, value = _classify(kind, words)
+    if keyword == "pinned":
+        return [_open_pinned(kind, value)]
+    if keyword == "id":
+        return [_open_by_id(kind, _parse_id(value, kind))]
+    if keyword == "tag" and not _is_tag(value):
+        raise CliError(f"{value!r} is not a program tag (16 hex digits)")
+    found = _ids_where(kind, keyword, value)
+    what = "named" if keyword == "name" else "with tag"
+    if not found:
+        raise CliError(f"no {kind} {what} {value!r}")
+    if len(found) > 1 and not many:
+        raise CliError(f"{len(found)} {kind}s are {what} {value!r} (ids "
+                       f"{', '.join(map(str, found))}): give an id or a pin path")
+    handles: List[_Fd] = []
+    for obj_id in found:
+        try:
+            handles.append(_open_by_id(kind, obj_id))
+        except CliError:
+            continue  # freed since
+    return handles
+
+
+def _open_one(kind: str, words: Sequence[str]) -> _Fd:
+    return _resolve(kind, words)[0]
 
 
 def _fdinfo(fd: int) -> Dict[str, str]:
@@ -141,6 +212,10 @@ def _type_str(fn: str, value: int) -> str:
     """libbpf's name of a program / map / link / attach type (``unknown(N)`` if none)."""
     s = getattr(lib, fn)(value)
     return f"unknown({value})" if s == ffi.NULL else str(ffi.string(s).decode())
+
+
+def _address(buf: Any) -> int:
+    return int(ffi.cast("uintptr_t", buf))
 
 
 # -- programs -----------------------------------------------------------------------------------
@@ -177,12 +252,112 @@ def prog_record(fd: int) -> Dict[str, Any]:
         "jited": info.jited_prog_len > 0,
         "bytes_jited": info.jited_prog_len,
         "bytes_memlock": int(memlock) if memlock and memlock.isdigit() else None,
+        "gpl_compatible": _gpl_compatible(fd),
+        "pids": holders("prog", info.id),
     }
+
+
+def _prog_info_call(fd: int, info: Any) -> None:
+    name = "bpf_prog_get_info_by_fd"
+    size = ffi.new("__u32 *", ffi.sizeof("struct bpf_prog_info"))
+    if lib.has(name):
+        ret = lib.bpf_prog_get_info_by_fd(fd, info, size)
+    else:
+        name = "bpf_obj_get_info_by_fd"
+        ret = lib.bpf_obj_get_info_by_fd(fd, info, size)
+    check(int(ret), f"cannot read prog info ({name})")
+
+
+def _gpl_compatible(fd: int) -> bool:
+    """``bpf_prog_info.gpl_compatible``: a one-bit field right after ``ifindex`` (the
+    binding does not declare bitfields, so it is read by its UAPI place)."""
+    info = ffi.new("struct bpf_prog_info *")
+    _prog_info_call(fd, info)
+    at = ffi.offsetof("struct bpf_prog_info", "ifindex") + 4
+    word = int.from_bytes(ffi.buffer(info)[at:at + 4], sys.byteorder)
+    return bool(word & 1 if sys.byteorder == "little" else word >> 31)
+
+
+# -- which processes hold an object (the pids column) ---------------------------------------
+
+_HOLDERS: Dict[str, Dict[int, List[Dict[str, Any]]]] = {}
+
+
+def _scan_holders() -> Dict[str, Dict[int, List[Dict[str, Any]]]]:
+    """kind -> id -> [{"pid", "comm"}]: every process's BPF fds, from /proc/PID/fd and
+    /proc/PID/fdinfo (``prog_id:``, ``map_id:``, ``link_id:``), as bpftool's pids."""
+    table: Dict[str, Dict[int, Dict[int, str]]] = {k: {} for k in _KINDS}
+    kinds = {v[2]: k for k, v in _KINDS.items()}
+    kinds["anon_inode:bpf_link"] = "link"  # a link's fd from creation (bpf-link: from an id)
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        comm: Optional[str] = None
+        for fd_name in fds:
+            if pid == me and int(fd_name) in _OWN_FDS:
+                continue
+            try:
+                kind = kinds.get(os.readlink(f"/proc/{pid}/fd/{fd_name}"))
+                if kind is None:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd_name}") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition(":")
+                if key == f"{kind}_id" and value.strip().isdigit():
+                    if comm is None:
+                        try:
+                            with open(f"/proc/{pid}/comm") as f:
+                                comm = f.read().strip()
+                        except OSError:
+                            comm = "?"
+                    table[kind].setdefault(int(value), {})[pid] = comm
+    return {k: {i: [{"pid": p, "comm": c} for p, c in sorted(by.items())]
+                for i, by in ids.items()} for k, ids in table.items()}
+
+
+def holders(kind: str, obj_id: int) -> List[Dict[str, Any]]:
+    """The processes (other than this command) that hold an fd of ``kind`` ``obj_id``;
+    /proc is read once per command (:func:`command_scope`), else on every call."""
+    table = _HOLDERS if _HOLDERS_SCOPE else {}
+    if not table:
+        table.update(_scan_holders())
+    return list(table.get(kind, {}).get(obj_id, []))
+
+
+#: non-empty while a command runs: the /proc scan is kept for its duration
+_HOLDERS_SCOPE: List[bool] = []
+
+
+class command_scope:
+    """``with command_scope():`` one command: /proc is scanned at most once inside."""
+
+    def __enter__(self) -> None:
+        _HOLDERS.clear()
+        _HOLDERS_SCOPE.append(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _HOLDERS_SCOPE.pop()
+        if not _HOLDERS_SCOPE:
+            _HOLDERS.clear()
+
+
+def _pids_text(pids: List[Dict[str, Any]]) -> str:
+    return ", ".join(f"{p['comm']}({p['pid']})" for p in pids)
 
 
 def _prog_text(r: Dict[str, Any]) -> str:
     loaded = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r["loaded_at"]))
-    lines = [f"{r['id']}: {r['type']}  name {r['name'] or '-'}  tag {r['tag']}",
+    lines = [f"{r['id']}: {r['type']}  name {r['name'] or '-'}  tag {r['tag']}"
+             + ("  gpl" if r["gpl_compatible"] else ""),
              f"\tloaded_at {loaded}  uid {r['uid']}",
              f"\txlated {r['bytes_xlated']}B  jited {r['bytes_jited']}B  "
              f"memlock {r['bytes_memlock']}B  verified_insns {r['verified_insns']}"]
@@ -193,6 +368,8 @@ def _prog_text(r: Dict[str, Any]) -> str:
         extra.append(f"btf_id {r['btf_id']}")
     extra.append(f"run_cnt {r['run_cnt']}  run_time_ns {r['run_time_ns']}")
     lines.append("\t" + "  ".join(extra))
+    if r["pids"]:
+        lines.append(f"\tpids {_pids_text(r['pids'])}")
     return "\n".join(lines)
 
 
@@ -216,6 +393,7 @@ def map_record(fd: int) -> Dict[str, Any]:
         "btf_value_type_id": info.btf_value_type_id,
         "bytes_memlock": int(memlock) if memlock.isdigit() else None,
         "frozen": 1 if fdinfo.get("frozen") == "1" else 0,
+        "pids": holders("map", info.id),
     }
 
 
@@ -228,36 +406,14 @@ def _map_text(r: Dict[str, Any]) -> str:
                      f"value_type_id {r['btf_value_type_id']}")
     if r["frozen"]:
         lines.append("\tfrozen")
+    if r["pids"]:
+        lines.append(f"\tpids {_pids_text(r['pids'])}")
     return "\n".join(lines)
 
 
 def map_ids_named(name: str) -> List[int]:
     """The ids of the kernel's maps called ``name`` (names are at most 15 characters)."""
-    matches: List[int] = []
-    for map_id in _ids("map"):
-        try:
-            handle = _open_by_id("map", map_id)
-        except CliError:
-            continue  # freed between the listing and the open
-        with handle as fd:
-            if map_info(fd, "cannot read map info").name == name:
-                matches.append(map_id)
-    return matches
-
-
-def _find_map(ref: str) -> _Fd:
-    """A map by id, pin path, or name (the kernel's name, at most 15 characters)."""
-    if "/" in ref:
-        return _open_pinned("map", ref)
-    if ref.isdigit() or ref.lower().startswith("0x"):
-        return _open_by_id("map", _parse_id(ref, "map"))
-    matches = map_ids_named(ref)
-    if not matches:
-        raise CliError(f"no map named {ref!r}")
-    if len(matches) > 1:
-        raise CliError(f"{len(matches)} maps are named {ref!r} (ids "
-                       f"{', '.join(map(str, matches))}): give an id or a pin path")
-    return _open_by_id("map", matches[0])
+    return _ids_where("map", "name", name)
 
 
 def to_plain(value: Any) -> Any:
@@ -316,13 +472,17 @@ def link_record(fd: int) -> Dict[str, Any]:
         if key == "attach_type":
             value = _type_str("libbpf_bpf_attach_type_str", value)
         out[key] = value
+    out["pids"] = holders("link", info.id)
     return out
 
 
 def _link_text(r: Dict[str, Any]) -> str:
     head = f"{r['id']}: {r['type']}  prog {r['prog_id']}"
-    rest = [f"{k} {v}" for k, v in r.items() if k not in ("id", "type", "prog_id")]
-    return head + ("\n\t" + "  ".join(rest) if rest else "")
+    rest = [f"{k} {v}" for k, v in r.items() if k not in ("id", "type", "prog_id", "pids")]
+    text = head + ("\n\t" + "  ".join(rest) if rest else "")
+    if r["pids"]:
+        text += f"\n\tpids {_pids_text(r['pids'])}"
+    return text
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -348,142 +508,25 @@ def _list(kind: str, record: Callable[[int], Dict[str, Any]]) -> List[Dict[str, 
     return out
 
 
-# -- commands ---------------------------------------------------------------------------------
+# -- prog, map, link list|show ------------------------------------------------------------------
 
 def _list_or_show(args: argparse.Namespace, kind: str,
                   record: Callable[[int], Dict[str, Any]],
-                  text: Callable[[Dict[str, Any]], str],
-                  find: Callable[[str], _Fd]) -> int:
-    """``list`` (every object of ``kind``) or ``show`` (the one ``find(args.ref)`` opens)."""
+                  text: Callable[[Dict[str, Any]], str]) -> int:
+    """``list`` (every object of ``kind``) or ``show`` (what ``args.ref`` names: a prog
+    name or tag may name several, shown as a list with --json, as bpftool)."""
     if args.action == "list":
         records = _list(kind, record)
         _emit(args, records, lambda: "\n".join(text(r) for r in records))
-    else:
-        with find(args.ref) as fd:
-            one = record(fd)
-        _emit(args, one, lambda: text(one))
+        return 0
+    handles = _resolve(kind, args.ref, many=kind == "prog")
+    records = []
+    for handle in handles:
+        with handle as fd:
+            records.append(record(fd))
+    keyword, _ = _classify(kind, args.ref)
+    one = records if keyword in ("name", "tag") and kind == "prog" else records[0]
+    _emit(args, one, lambda: "\n".join(text(r) for r in records))
     return 0
 
-
-def cmd_prog(args: argparse.Namespace) -> int:
-    return _list_or_show(args, "prog", prog_record, _prog_text, lambda ref: _open("prog", ref))
-
-
-def cmd_map(args: argparse.Namespace) -> int:
-    if args.action != "dump":
-        return _list_or_show(args, "map", map_record, _map_text, _find_map)
-    with _find_map(args.ref) as fd:
-        _, entries = map_entries(fd)
-
-    def text() -> str:
-        lines = [f"{json.dumps(e['key'])}: {json.dumps(e['value'])}" for e in entries]
-        lines.append(f"Found {len(entries)} element{'s' * (len(entries) != 1)}")
-        return "\n".join(lines)
-
-    _emit(args, entries, text)
-    return 0
-
-
-def cmd_link(args: argparse.Namespace) -> int:
-    return _list_or_show(args, "link", link_record, _link_text, lambda ref: _open("link", ref))
-
-
-def cmd_btf(args: argparse.Namespace) -> int:
-    if args.id is not None and args.file is not None:
-        raise CliError("give a FILE or --id, not both")
-    if args.id is not None:
-        btf = Btf.load_from_kernel_by_id(_parse_id(args.id, "BTF"))
-    else:
-        btf = Btf.from_file(args.file or "/sys/kernel/btf/vmlinux")
-    with btf:
-        if args.format == "c":
-            if args.json:
-                raise CliError("--json goes with --format raw (C is C)")
-            sys.stdout.write(btf.dump_c())
-        elif args.json:
-            _emit(args, [t.as_dict() for t in btf], str)
-        else:
-            sys.stdout.write(btf.dump_raw())
-    return 0
-
-
-# -- argparse -----------------------------------------------------------------------------
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", "-j", action="store_true",
-                   help="print JSON with stable keys (see docs/cli.md)")
-    p.add_argument("--pretty", "-p", action="store_true", help="indent the JSON")
-
-
-def add_commands(sub: Any) -> None:
-    """Add ``prog``, ``map``, ``link`` and ``btf`` to ``python -m libbpf_py``'s subparsers."""
-    for kind, func, what in (("prog", cmd_prog, "BPF programs loaded in the kernel"),
-                             ("map", cmd_map, "BPF maps in the kernel"),
-                             ("link", cmd_link, "BPF links in the kernel")):
-        p = sub.add_parser(kind, help=what, description=f"Inspect {what}.")
-        acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-        a = acts.add_parser("list", help=f"every {kind}", description=f"List {what}.")
-        _common(a)
-        a.set_defaults(func=_guarded(func))
-        ref_help = ("map id, pin path or (kernel) map name" if kind == "map"
-                    else f"{kind} id or pin path on bpffs")
-        a = acts.add_parser("show", help=f"one {kind}",
-                            description=f"Show one {kind} ({ref_help}).")
-        a.add_argument("ref", metavar="ID" if kind != "map" else "MAP", help=ref_help)
-        _common(a)
-        a.set_defaults(func=_guarded(func))
-        if kind == "map":
-            a = acts.add_parser("dump", help="the elements of one map",
-                                description="Print every element of a map, keys and "
-                                            "values decoded with the map's BTF when it "
-                                            "has one (structs as objects, char arrays "
-                                            "and raw bytes as hex).")
-            a.add_argument("ref", metavar="MAP", help=ref_help)
-            _common(a)
-            a.set_defaults(func=_guarded(func))
-
-    p = sub.add_parser("btf", help="BPF Type Format", description="Work with BTF.")
-    acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = acts.add_parser("dump", help="dump BTF as C (vmlinux.h) or raw",
-                        description="Dump the BTF of FILE (an ELF object with .BTF or a "
-                                    "raw BTF file; default /sys/kernel/btf/vmlinux) or of "
-                                    "the kernel's BTF object --id N. --format c writes a "
-                                    "header like bpftool's vmlinux.h; raw lists the types "
-                                    "as bpftool's format raw does (--json: a list of "
-                                    "types).")
-    a.add_argument("file", metavar="FILE", nargs="?", help="ELF or raw BTF file")
-    a.add_argument("--id", metavar="N", help="the kernel's BTF object number N")
-    a.add_argument("--format", "-f", choices=("c", "raw"), default="raw",
-                   help="c (a vmlinux.h-style header) or raw (default)")
-    _common(a)
-    a.set_defaults(func=_guarded(cmd_btf))
-
-
-def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Run a command; report an expected failure as one line on stderr, exit status 1."""
-
-    def run(args: argparse.Namespace) -> int:
-        # libbpf's own warnings go to the "libbpf_py" logger; the error line says it all
-        import logging
-
-        logger = logging.getLogger("libbpf_py")
-        quiet = logging.NullHandler()
-        if not logger.handlers:
-            logger.addHandler(quiet)
-        try:
-            return func(args)
-        except BrokenPipeError:
-            # the reader went away (| head): not an error of ours
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return 0
-        except (CliError, LibbpfError, LibbpfVersionError, ClosedError, OSError,
-                ValueError, KeyError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            sys.stderr.write(f"{PROG} {args.command}: error: {msg}\n")
-            return 1
-        finally:
-            logger.removeHandler(quiet)
-
-    return run
 

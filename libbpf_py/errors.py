@@ -60,7 +60,7 @@ class VerifierError(LibbpfError):
     """The kernel's verifier rejected a program.
 
     ``log`` is the verifier log, cut to its first and last lines when long
-    (:func:`cut_log`; a marker line says how much was cut; the whole log goes
+    (``cut_log``; a marker line says how much was cut; the whole log goes
     to the ``libbpf_py`` logger at DEBUG). ``source_line`` is the last source
     line the log names before the failure (``file.bpf.c:N: text``, objects
     built with ``-g``), or None; ``hint`` says how to fix a common failure,
@@ -107,7 +107,7 @@ def cut_log(text: str, head: int, tail: int, whole: str = WHOLE_LOG_AT_DEBUG) ->
 
 
 def cut_log_bytes(data: bytes, head: int, tail: int, whole: str = WHOLE_LOG_AT_DEBUG) -> bytes:
-    """:func:`cut_log` on bytes, without splitting the whole log into lines."""
+    """``cut_log`` on bytes, without splitting the whole log into lines."""
     head, tail = max(head, 0), max(tail, 0)
     if _count_lines(data) <= head + tail + 1:
         return data

@@ -21,10 +21,9 @@ above to stderr, which is what libbpf's default printer does.
 
 A verifier log that libbpf prints at WARNING (a program failed to load) is not
 poured into the logger: the logger gets one WARNING line (the program, the
-size of the log) and the whole log at DEBUG. :func:`capture`, hence
-:attr:`VerifierError.log <libbpf_py.errors.VerifierError>`, keeps its first
-:data:`HEAD_LINES` and last :data:`TAIL_LINES` lines with a marker line saying
-how much was cut.
+size of the log) and the whole log at DEBUG. ``capture()``, hence
+``VerifierError.log``, keeps its first ``HEAD_LINES`` and last ``TAIL_LINES``
+lines with a marker line saying how much was cut.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ LEVELS: Dict[int, int] = {
     int(lib.LIBBPF_DEBUG): logging.DEBUG,
 }
 
-#: lines kept from the start of a verifier log by :func:`capture` (VerifierError.log)
+#: lines kept from the start of a verifier log by capture() (VerifierError.log)
 HEAD_LINES = 200
 #: lines kept from the end of a verifier log (where the error is)
 TAIL_LINES = 200
@@ -109,8 +108,8 @@ def capture(head: Optional[int] = None, tail: Optional[int] = None) -> Iterator[
 
     The messages are also logged as usual. Used to recover the verifier log
     that libbpf prints when a program fails to load; that log is kept cut to
-    its first ``head`` and last ``tail`` lines (default :data:`HEAD_LINES`,
-    :data:`TAIL_LINES`) around a line saying how much was cut.
+    its first ``head`` and last ``tail`` lines (default ``HEAD_LINES``,
+    ``TAIL_LINES``) around a line saying how much was cut.
     """
     messages: List[str] = []
     entry: _Capture = (messages, HEAD_LINES if head is None else head,

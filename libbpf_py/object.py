@@ -73,6 +73,11 @@ _BTF_TARGET_KINDS = ("tp_btf", "fentry", "fexit", "fmod_ret", "fentry.s", "fexit
 _LIBBPF_ERRNO_FORMAT = 4001
 _EM_BPF = 247
 
+# libbpf: "prog 'p': BPF program load failed: <strerror>" (the kernel refused it)
+_PROG_LOAD_FAILED_RE = re.compile(r"prog '(?P<name>[^']*)': BPF program load failed")
+
+_VERIFIER_STATS_RE = re.compile(r"^processed \d+ insns", re.M)
+
 _PROG_LOG_RE = re.compile(
     r"prog '(?P<name>[^']*)': -- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --",
     re.S)
@@ -361,7 +366,8 @@ class BpfObject:
         """Create the maps and load the programs into the kernel.
 
         A program the verifier rejects raises :class:`~libbpf_py.errors.VerifierError`
-        with the whole verifier log; other failures raise LibbpfError.
+        with the verifier log (its first and last lines; see "Errors" in
+        docs/objects.md for the whole log); other failures raise LibbpfError.
         """
         ptr = self._check_open()
         if self._loaded:
@@ -386,6 +392,15 @@ class BpfObject:
                                     program=prog.name,
                                     log=cut_log(user_log, log.HEAD_LINES, log.TAIL_LINES,
                                                 "the whole log is in Program.log_buffer()"))
+        # the object's log buffer (kernel_log_size= at open): libbpf does not print it
+        failed = _PROG_LOAD_FAILED_RE.search(text)
+        obj_log = self.kernel_log if failed is not None else ""
+        # the buffer may still hold the object's BTF log: a verifier log ends with its stats
+        if obj_log and err != errno.ENOSPC and _VERIFIER_STATS_RE.search(obj_log):
+            raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
+                                program=failed.group("name") if failed else None,
+                                log=cut_log(obj_log, log.HEAD_LINES, log.TAIL_LINES,
+                                            "the whole log is in BpfObject.kernel_log"))
         what = f"bpf_object__load({self.name!r})"
         # libbpf's last words are "failed to load object"; the line before says why
         warn = [ln.strip().removeprefix("libbpf: ") for ln in text.splitlines()]

@@ -123,6 +123,24 @@ def test_short_log_is_kept_whole(messages_o: Path) -> None:
     assert CUT_MARKER not in exc.log and exc.log.count("\n") < 50
 
 
+def test_whole_log_from_a_kernel_log_buffer(messages_o: Path) -> None:
+    """kernel_log_size= at open: libbpf prints no log, the kernel writes it into the
+    buffer; the load still raises VerifierError (a cut log), the buffer has it all."""
+    with BpfObject.open(messages_o, kernel_log_size=16 << 20, kernel_log_level=1) as obj:
+        for prog in obj.programs.values():
+            prog.autoload = prog.name == "long_log"
+        with pytest.raises(VerifierError) as err:
+            obj.load()
+        whole = obj.kernel_log
+    exc = err.value
+    assert exc.program == "long_log" and whole.count("\n") > 10000
+    lines = exc.log.splitlines()
+    assert len(lines) == log.HEAD_LINES + 1 + log.TAIL_LINES
+    assert "the whole log is in BpfObject.kernel_log" in lines[log.HEAD_LINES]
+    assert whole.startswith("\n".join(lines[:log.HEAD_LINES]))
+    assert exc.hint is not None and "NULL" in exc.hint
+
+
 # -- 2. str(VerifierError) points at the source line, with a hint ------------------------
 
 

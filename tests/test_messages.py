@@ -139,6 +139,13 @@ def test_whole_log_from_a_kernel_log_buffer(messages_o: Path) -> None:
     assert "the whole log is in BpfObject.kernel_log" in lines[log.HEAD_LINES]
     assert whole.startswith("\n".join(lines[:log.HEAD_LINES]))
     assert exc.hint is not None and "NULL" in exc.hint
+    with BpfObject.open(messages_o, kernel_log_size=4096) as obj:
+        for prog in obj.programs.values():
+            prog.autoload = prog.name == "long_log"
+        with pytest.raises(LibbpfError) as small:
+            obj.load()
+    assert small.value.errno == errno.ENOSPC
+    assert "did not fit the kernel_log_size=4096 buffer" in str(small.value)
 
 
 # -- 2. str(VerifierError) points at the source line, with a hint ------------------------

@@ -13,9 +13,9 @@ import os
 from typing import Any, Optional
 
 from ._binding import ffi, lib
-from .errors import LibbpfError, error_class, privilege_hint
+from .errors import LibbpfError, bpffs_hint, error_class, privilege_hint
 
-__all__ = ["check", "check_ptr", "libbpf_strerror", "make_error"]
+__all__ = ["check", "check_pin", "check_ptr", "libbpf_strerror", "make_error"]
 
 
 def libbpf_strerror(err: int) -> str:
@@ -55,3 +55,15 @@ def check_ptr(ptr: Any, what: str) -> Any:
     if ptr == ffi.NULL:
         raise make_error(ffi.errno or errno.EINVAL, what)
     return ptr
+
+
+def check_pin(ret: int, what: str, path: Any) -> int:
+    """:func:`check` for a pin at ``path``: a path off bpffs (EINVAL, EPERM) or in a
+    missing directory (ENOENT) says so, and where bpffs is mounted."""
+    if ret < 0:
+        err = -ret
+        hint = bpffs_hint(path) if err in (errno.EINVAL, errno.EPERM, errno.ENOENT) else None
+        if hint:
+            raise error_class(err)(err, f"{libbpf_strerror(err)}: {hint}", what)
+        raise make_error(err, what)
+    return ret

@@ -14,7 +14,9 @@ FFI and live one layer up, in :mod:`libbpf_py._call`.
 from __future__ import annotations
 
 import errno as _errno
-from typing import Dict, Optional, Type
+import os
+import re
+from typing import Dict, List, Optional, Tuple, Type, Union
 
 
 class LibbpfError(OSError):
@@ -55,18 +57,124 @@ class LibbpfNotSupportedError(LibbpfError):
 
 
 class VerifierError(LibbpfError):
-    """The kernel's verifier rejected a program; ``log`` is the whole verifier log."""
+    """The kernel's verifier rejected a program.
+
+    ``log`` is the verifier log, cut to its first and last lines when long
+    (``cut_log``; a marker line says how much was cut; the whole log goes
+    to the ``libbpf_py`` logger at DEBUG). ``source_line`` is the last source
+    line the log names before the failure (``file.bpf.c:N: text``, objects
+    built with ``-g``), or None; ``hint`` says how to fix a common failure,
+    or is None.
+    """
 
     def __init__(self, err: int, message: str, what: Optional[str] = None,
                  program: Optional[str] = None, log: str = "") -> None:
         super().__init__(err, message, what)
         self.program = program
         self.log = log
+        self.source_line = source_line(log)
+        self.hint = verifier_hint(log)
 
     def __str__(self) -> str:
-        tail = self.log.rstrip().splitlines()[-3:]
-        hint = ("; verifier says: " + " | ".join(tail)) if tail else ""
-        return f"{super().__str__()}: program {self.program!r} rejected{hint}"
+        where = ""
+        if self.source_line:
+            place, _, text = self.source_line.partition(": ")
+            where = f" at {place} ({text})"
+        reason = _reason(self.log)
+        says = ("; verifier says: " + " | ".join(reason)) if reason else ""
+        hint = f"; hint: {self.hint}" if self.hint else ""
+        return f"{super().__str__()}: program {self.program!r} rejected{where}{says}{hint}"
+
+
+# -- the verifier log: cutting it, reading the source line and the reason ---------------------
+
+#: what the marker line of a cut log starts with
+CUT_MARKER = "[libbpf_py:"
+
+_SOURCE_RE = re.compile(r"^; (?P<text>.*?) @ (?P<file>\S+):(?P<line>\d+)\s*$", re.M)
+_PROCESSED_RE = re.compile(r"^processed \d+ insns")
+
+
+#: where the marker line of a cut log says the whole log is
+WHOLE_LOG_AT_DEBUG = "the whole log is logged at DEBUG to logger 'libbpf_py'"
+
+
+def cut_log(text: str, head: int, tail: int, whole: str = WHOLE_LOG_AT_DEBUG) -> str:
+    """``text`` with at most ``head`` first and ``tail`` last lines, and between them
+    one marker line saying how many lines and bytes were cut (unchanged when short)."""
+    return cut_log_bytes(text.encode("utf-8", "surrogateescape"), head, tail, whole) \
+        .decode("utf-8", "surrogateescape")
+
+
+def cut_log_bytes(data: bytes, head: int, tail: int, whole: str = WHOLE_LOG_AT_DEBUG) -> bytes:
+    """``cut_log`` on bytes, without splitting the whole log into lines."""
+    head, tail = max(head, 0), max(tail, 0)
+    if _count_lines(data) <= head + tail + 1:
+        return data
+    end_head = 0
+    for _ in range(head):
+        end_head = data.index(b"\n", end_head) + 1
+    start_tail = len(data) - (1 if data.endswith(b"\n") else 0)
+    for _ in range(tail):
+        start_tail = data.rindex(b"\n", 0, start_tail)
+    start_tail = start_tail + 1 if tail else len(data)
+    cut = data[end_head:start_tail]
+    marker = (f"{CUT_MARKER} {_count_lines(cut)} lines "
+              f"({len(cut)} bytes) of the verifier log cut here; {whole}]\n").encode()
+    return data[:end_head] + marker + data[start_tail:]
+
+
+def _count_lines(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def source_line(log: str) -> Optional[str]:
+    """The last ``; text @ file:N`` line of a verifier log as ``file:N: text``, or None."""
+    found = None
+    for m in _SOURCE_RE.finditer(log):
+        if m.group("text").strip() and m.group("line") != "0":
+            found = m
+    if found is None:
+        return None
+    return f"{found.group('file')}:{found.group('line')}: {found.group('text').strip()}"
+
+
+def _reason(log: str) -> List[str]:
+    """The verifier's last words: the failing instruction and the error, without the
+    statistics line and state dumps."""
+    lines = [ln.strip() for ln in log.rstrip().splitlines()[-12:]]
+    lines = [ln for ln in lines if ln and not _PROCESSED_RE.match(ln)
+             and not ln.startswith(("cur state:", "old state:", "verification time",
+                                    "stack depth", CUT_MARKER))]
+    return lines[-2:]
+
+
+_HINTS = (
+    (re.compile(r"invalid mem access '\w*_or_null'"),
+     "a pointer that may be NULL (the result of a map lookup) is used without a check: "
+     "test it first, e.g. `if (!v) return 0;`"),
+    (re.compile(r"infinite loop detected|back-edge from insn"),
+     "a loop the verifier cannot prove ends: bound it by a constant "
+     "(`for (i = 0; i < 64 && i < n; i++)`) or use bpf_loop()"),
+    (re.compile(r"BPF program is too large|The sequence of \d+ jumps is too complex"),
+     "the verifier's walk of the program hit its limit (1 million instructions, 8192 "
+     "pending branches): a loop with an unknown or large bound, or too many branches; "
+     "bound loops by small constants, use bpf_loop(), or split the program (tail calls, "
+     "global functions)"),
+    (re.compile(r"invalid access to (map value|packet)|min value is negative|"
+                r"unbounded memory access"),
+     "an offset or index the verifier cannot bound: check it against the size (and for "
+     "< 0) right before the access"),
+)
+
+
+def verifier_hint(log: str) -> Optional[str]:
+    """How to fix the failure a verifier log ends with, for the common cases."""
+    reason = "\n".join(_reason(log))
+    for pattern, hint in _HINTS:
+        if pattern.search(reason):
+            return hint
+    return None
 
 
 class ClosedError(ValueError):
@@ -149,3 +257,51 @@ def privilege_hint() -> Optional[str]:
         return None
     return (f"missing privilege: this process has neither CAP_SYS_ADMIN nor "
             f"{' and '.join(missing)}; run it as root, or grant it CAP_BPF and CAP_PERFMON")
+
+
+# -- pins: where the bpf filesystem is ---------------------------------------------------------
+
+def _mounts() -> List[Tuple[str, str]]:
+    """(mount point, fs type) of /proc/self/mounts, in mount order."""
+    out: List[Tuple[str, str]] = []
+    try:
+        with open("/proc/self/mounts", "rb") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) >= 3:
+                    point = fields[1].decode("utf-8", "surrogateescape")
+                    out.append((point.replace("\\040", " "), fields[2].decode()))
+    except OSError:
+        pass
+    return out
+
+
+def bpffs_hint(path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
+               ) -> Optional[str]:
+    """Why a pin at ``path`` failed when it is not on a bpf filesystem (with where
+    bpffs is mounted), or when its directory is missing; None when neither."""
+    try:
+        full = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return None
+    parent = os.path.dirname(full)
+    existing = parent
+    while existing != "/" and not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    mounts = _mounts()
+    real = os.path.realpath(existing)
+    fstype = ""
+    best = -1
+    for point, kind in mounts:
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= best:
+            best, fstype = len(point), kind
+    bpffs = sorted({point for point, kind in mounts if kind == "bpf"})
+    where = (f"bpffs is mounted at {', '.join(bpffs)}" if bpffs
+             else "no bpf filesystem is mounted: mount one with `mount -t bpf bpf /sys/fs/bpf`")
+    if fstype and fstype != "bpf":
+        return (f"{existing!r} is not on a bpf filesystem (bpffs) but on {fstype}; pins "
+                f"live on bpffs: {where}")
+    if existing != parent:
+        return f"directory {parent!r} does not exist: create it first (os.makedirs)"
+    return None

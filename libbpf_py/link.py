@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
-from ._call import check, check_ptr, make_error
+from ._call import check, check_pin, check_ptr, make_error
 from ._ids import fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import LinkInfo, link_info
 from ._validate import PathLike
@@ -150,8 +150,9 @@ class Link:
 
     def pin(self, path: PathLike) -> None:
         """Pin the link on bpffs: it then survives destroy() and this process."""
-        check(lib.bpf_link__pin(self._check_open(), _validate.cstr(path, "path", path=True)),
-              "bpf_link__pin")
+        c = _validate.cstr(path, "path", path=True)
+        check_pin(lib.bpf_link__pin(self._check_open(), c),
+                  f"cannot pin link at {os.fsdecode(c)!r}", c)
 
     def unpin(self) -> None:
         """Remove the pin made by :meth:`pin`."""
@@ -276,7 +277,8 @@ class FdLink(Link):
         return int(self._check_open())
 
     def pin(self, path: PathLike) -> None:
-        check(lib.bpf_obj_pin(self.fd, _validate.cstr(path, "path", path=True)), "bpf_obj_pin")
+        c = _validate.cstr(path, "path", path=True)
+        check_pin(lib.bpf_obj_pin(self.fd, c), f"cannot pin link at {os.fsdecode(c)!r}", c)
         self._pin = os.fspath(path)
 
     def unpin(self) -> None:

@@ -18,6 +18,12 @@ libbpf              logging
 With no handler configured, Python's last-resort handler prints WARNING and
 above to stderr, which is what libbpf's default printer does.
 ``logging.getLogger("libbpf_py").setLevel(logging.ERROR)`` silences libbpf.
+
+A verifier log that libbpf prints at WARNING (a program failed to load) is not
+poured into the logger: the logger gets one WARNING line (the program, the
+size of the log) and the whole log at DEBUG. ``capture()``, hence
+``VerifierError.log``, keeps its first ``HEAD_LINES`` and last ``TAIL_LINES``
+lines with a marker line saying how much was cut.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from ._binding import ffi, lib
+from .errors import cut_log_bytes
 
 logger = logging.getLogger("libbpf_py")
 
@@ -37,38 +44,86 @@ LEVELS: Dict[int, int] = {
     int(lib.LIBBPF_DEBUG): logging.DEBUG,
 }
 
+#: lines kept from the start of a verifier log by capture() (VerifierError.log)
+HEAD_LINES = 200
+#: lines kept from the end of a verifier log (where the error is)
+TAIL_LINES = 200
+
+_BEGIN = b"-- BEGIN PROG LOAD LOG --\n"
+_END = b"-- END PROG LOAD LOG --"
+
 _local = threading.local()
+
+# one capture: its messages, and how many head and tail lines of a verifier log it keeps
+_Capture = Tuple[List[str], int, int]
+
+
+def _split_prog_log(raw: bytes) -> Optional[Tuple[bytes, bytes, bytes]]:
+    """libbpf's "prog 'p': -- BEGIN PROG LOAD LOG --\\n<log>-- END PROG LOAD LOG --"
+    message as (text before the log, the log, text after it); None for other messages."""
+    begin = raw.find(_BEGIN)
+    if begin < 0:
+        return None
+    end = raw.rfind(_END)
+    if end < begin:
+        return None
+    start = begin + len(_BEGIN)
+    return raw[:start], raw[start:end], raw[end:]
 
 
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def libbpf_py_log_cb(level: int, msg: object) -> None:
     try:
-        text = ffi.string(msg).decode("utf-8", "replace")
-        captures: List[List[str]] = getattr(_local, "captures", [])
-        for capture in captures:
-            capture.append(text)
+        raw: bytes = ffi.string(msg)
         py_level = LEVELS.get(level, logging.WARNING)
-        if logger.isEnabledFor(py_level):
-            logger.log(py_level, "%s", text.rstrip("\n"))
+        captures: List[_Capture] = getattr(_local, "captures", [])
+        parts = _split_prog_log(raw)
+        if parts is None:
+            text = raw.decode("utf-8", "replace")
+            for messages, _head, _tail in captures:
+                messages.append(text)
+            if logger.isEnabledFor(py_level):
+                logger.log(py_level, "%s", text.rstrip("\n"))
+            return
+        before, body, after = parts
+        for messages, head, tail in captures:
+            messages.append((before + cut_log_bytes(body, head, tail) + after)
+                            .decode("utf-8", "replace"))
+        if py_level > logging.DEBUG and logger.isEnabledFor(py_level):
+            # "libbpf: prog 'p': " and a summary; the log itself only at DEBUG
+            prefix = before[:-len(_BEGIN)].decode("utf-8", "replace").rstrip()
+            lines = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+            logger.log(py_level, "%s verifier log of %d lines (%d bytes) not shown: its "
+                       "first and last lines are in VerifierError.log, the whole log at "
+                       "DEBUG level of logger 'libbpf_py'", prefix, lines, len(body))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s", raw.decode("utf-8", "replace").rstrip("\n"))
     except Exception:
         pass
 
 
 @contextmanager
-def capture() -> Iterator[List[str]]:
+def capture(head: Optional[int] = None, tail: Optional[int] = None) -> Iterator[List[str]]:
     """Collect every libbpf message printed by this thread inside the block.
 
     The messages are also logged as usual. Used to recover the verifier log
-    that libbpf prints when a program fails to load.
+    that libbpf prints when a program fails to load; that log is kept cut to
+    its first ``head`` and last ``tail`` lines (default ``HEAD_LINES``,
+    ``TAIL_LINES``) around a line saying how much was cut.
     """
     messages: List[str] = []
-    stack: List[List[str]] = getattr(_local, "captures", None) or []
+    entry: _Capture = (messages, HEAD_LINES if head is None else head,
+                       TAIL_LINES if tail is None else tail)
+    stack: List[_Capture] = getattr(_local, "captures", None) or []
     _local.captures = stack
-    stack.append(messages)
+    stack.append(entry)
     try:
         yield messages
     finally:
-        stack.remove(messages)
+        for i, other in enumerate(stack):
+            if other is entry:
+                del stack[i]
+                break
 
 
 def install() -> None:

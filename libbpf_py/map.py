@@ -56,7 +56,7 @@ from typing import Any, Optional, Union
 
 from . import _map_core, _validate
 from ._binding import ffi, lib
-from ._call import check, make_error
+from ._call import check, check_pin, make_error
 from ._guard import Guard, guard_methods
 from ._ids import fd_by_id, obj_get
 from ._info import MapInfo
@@ -341,11 +341,11 @@ class Map(MapSettings, MapCore):
             fd = self.fd  # NotLoadedError before load
             current = self.pin_path
             if current is None or os.fsencode(current) == p:
-                check(lib.bpf_map__pin(ptr, p), what)  # records the pin path in libbpf
+                check_pin(lib.bpf_map__pin(ptr, p), what, p)  # records the pin path in libbpf
             else:
-                check(lib.bpf_obj_pin(fd, p), what)  # an extra pin, not libbpf's
+                check_pin(lib.bpf_obj_pin(fd, p), what, p)  # an extra pin, not libbpf's
         else:
-            check(lib.bpf_obj_pin(self._fd, p), what)
+            check_pin(lib.bpf_obj_pin(self._fd, p), what, p)
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
         """Remove the pin at ``path`` (object maps: default, their pin_path)."""

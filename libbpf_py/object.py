@@ -28,13 +28,22 @@ from typing import (
 
 from . import _validate, log
 from ._binding import ffi, lib
-from ._call import check, check_ptr, libbpf_strerror, make_error
+from ._call import check, check_pin, check_ptr, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .btf import Btf
 from .datasec import ObjectVars
-from .errors import AlreadyLoadedError, ClosedError, NotLoadedError, VerifierError
+from .errors import (
+    AlreadyLoadedError,
+    ClosedError,
+    LibbpfError,
+    NotLoadedError,
+    VerifierError,
+    cut_log,
+    error_class,
+    privilege_hint,
+)
 from .link import Link
 from .map import Map
 from .program import Program, attach_error
@@ -53,6 +62,23 @@ _OPEN_OPTIONS: Dict[str, str] = {
     "kernel_log_size": "kernel_log_size",
     "bpf_token_path": "bpf_token_path",
 }
+
+# libbpf: "prog 'p': failed to find kernel BTF type ID of 'target': -3" (libbpf >= 0.6)
+_NO_BTF_TARGET_RE = re.compile(
+    r"prog '(?P<prog>[^']*)': failed to find (?:kernel )?BTF type ID of '(?P<target>[^']*)'")
+
+# the section kinds whose target libbpf looks up in the kernel's BTF at load
+_BTF_TARGET_KINDS = ("tp_btf", "fentry", "fexit", "fmod_ret", "fentry.s", "fexit.s",
+                     "fmod_ret.s", "lsm", "lsm.s", "lsm_cgroup", "iter", "iter.s")
+
+#: libbpf's LIBBPF_ERRNO__FORMAT: "BPF object format invalid"
+_LIBBPF_ERRNO_FORMAT = 4001
+_EM_BPF = 247
+
+# libbpf: "prog 'p': BPF program load failed: <strerror>" (the kernel refused it)
+_PROG_LOAD_FAILED_RE = re.compile(r"prog '(?P<name>[^']*)': BPF program load failed")
+
+_VERIFIER_STATS_RE = re.compile(r"^processed \d+ insns", re.M)
 
 _PROG_LOG_RE = re.compile(
     r"prog '(?P<name>[^']*)': -- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --",
@@ -174,8 +200,18 @@ class BpfObject:
         raw = _encode_path(path)
         cpath = ffi.new("char[]", raw)
         keep.append(cpath)
-        ptr = check_ptr(lib.bpf_object__open_file(cpath, opts),
-                        f"bpf_object__open_file({os.fspath(path)!r})")
+        what = f"bpf_object__open_file({os.fspath(path)!r})"
+        try:
+            ptr = check_ptr(lib.bpf_object__open_file(cpath, opts), what)
+        except LibbpfError as exc:
+            if exc.errno != _LIBBPF_ERRNO_FORMAT:
+                raise
+            try:
+                with open(raw, "rb") as f:
+                    start = f.read(64)
+            except OSError:
+                raise exc from None
+            raise _not_bpf_elf(exc, what, start, os.fsdecode(raw)) from None
         return cls(ptr, keep, os.fspath(path), opts)
 
     @classmethod
@@ -194,7 +230,13 @@ class BpfObject:
             raise ValueError("open_mem got an empty image")
         buf = ffi.new("char[]", image)
         keep.append(buf)
-        ptr = check_ptr(lib.bpf_object__open_mem(buf, len(image), opts), "bpf_object__open_mem")
+        try:
+            ptr = check_ptr(lib.bpf_object__open_mem(buf, len(image), opts),
+                            "bpf_object__open_mem")
+        except LibbpfError as exc:
+            if exc.errno != _LIBBPF_ERRNO_FORMAT:
+                raise
+            raise _not_bpf_elf(exc, "bpf_object__open_mem", image[:64], None) from None
         return cls(ptr, keep, "<memory>", opts)
 
     # -- state --------------------------------------------------------------------------
@@ -326,7 +368,8 @@ class BpfObject:
         """Create the maps and load the programs into the kernel.
 
         A program the verifier rejects raises :class:`~libbpf_py.errors.VerifierError`
-        with the whole verifier log; other failures raise LibbpfError.
+        with the verifier log (its first and last lines; see "Errors" in
+        docs/objects.md for the whole log); other failures raise LibbpfError.
         """
         ptr = self._check_open()
         if self._loaded:
@@ -340,7 +383,7 @@ class BpfObject:
     def _raise_load_error(self, err: int, messages: List[str]) -> None:
         text = "".join(messages)
         m = _PROG_LOG_RE.search(text)
-        if m is not None:
+        if m is not None:  # cut by log.capture()
             raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
                                 program=m.group("name"), log=m.group("log"))
         # a program with a user-supplied log buffer: libbpf does not print it
@@ -348,18 +391,84 @@ class BpfObject:
             user_log = prog.log_buffer()
             if user_log:
                 raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
-                                    program=prog.name, log=user_log)
+                                    program=prog.name,
+                                    log=cut_log(user_log, log.HEAD_LINES, log.TAIL_LINES,
+                                                "the whole log is in Program.log_buffer()"))
+        # the object's log buffer (kernel_log_size= at open): libbpf does not print it
+        failed = _PROG_LOAD_FAILED_RE.search(text)
+        obj_log = self.kernel_log if failed is not None else ""
+        # the buffer may still hold the object's BTF log: a verifier log ends with its stats
+        if obj_log and err != errno.ENOSPC and _VERIFIER_STATS_RE.search(obj_log):
+            raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
+                                program=failed.group("name") if failed else None,
+                                log=cut_log(obj_log, log.HEAD_LINES, log.TAIL_LINES,
+                                            "the whole log is in BpfObject.kernel_log"))
+        what = f"bpf_object__load({self.name!r})"
         # libbpf's last words are "failed to load object"; the line before says why
         warn = [ln.strip().removeprefix("libbpf: ") for ln in text.splitlines()]
         warn = [ln for ln in warn if ln and not ln.startswith("failed to load object")]
-        strerror = libbpf_strerror(err) + (f"; libbpf: {warn[-1]}" if warn else "")
-        raise make_error(err, f"bpf_object__load({self.name!r})", strerror)
+        said = f"libbpf: {warn[-1]}" if warn else ""
+        strerror = libbpf_strerror(err)
+        if err == errno.ESRCH:
+            target = self._missing_btf_target(text)
+            if target:
+                raise error_class(err)(err, f"{strerror}: {target}", what)
+        elif err == errno.ENOSPC and self._opts not in (None, ffi.NULL) \
+                and self._opts.kernel_log_buf != ffi.NULL:
+            size = int(self._opts.kernel_log_size)
+            raise error_class(err)(err, (
+                f"{strerror}: the verifier log did not fit the kernel_log_size={size} "
+                f"buffer given at open; give a bigger one, or leave it out (libbpf then "
+                f"grows its own and VerifierError.log shows the error)"), what)
+        elif err == errno.EPERM:
+            # our diagnosis first: libbpf's line blames RLIMIT_MEMLOCK, which has not
+            # limited BPF since Linux 5.11 (memory cgroup accounting)
+            hint = privilege_hint() or ("the kernel's policy refused it although this "
+                                        "process has the privileges (an LSM, lockdown, "
+                                        "sysctl kernel.unprivileged_bpf_disabled)")
+            tail = f"; {said}" if said else ""
+            if "RLIMIT_MEMLOCK" in said and _kernel_at_least(5, 11):
+                tail += " (RLIMIT_MEMLOCK does not limit BPF on this kernel)"
+            raise error_class(err)(err, f"{strerror}: {hint}{tail}", what)
+        raise make_error(err, what, strerror + (f"; {said}" if said else ""))
+
+    def _missing_btf_target(self, text: str) -> str:
+        """For an ESRCH load: which tracing program's target the kernel's BTF lacks."""
+        found = _NO_BTF_TARGET_RE.search(text)
+        for prog in self.programs.values():
+            if not prog.autoload:
+                continue
+            section = prog.section
+            kind, _, target = section.partition("/")
+            if kind not in _BTF_TARGET_KINDS:
+                continue
+            if found is not None:
+                if found.group("prog") != prog.name:
+                    continue
+                target = found.group("target")
+            elif not target:
+                continue
+            where = "the kernel's BTF (vmlinux and modules)"
+            if kind == "tp_btf":
+                todo = (f"tp_btf/NAME takes a raw tracepoint name, which the kernel's BTF "
+                        f"has as the typedef btf_trace_NAME (`bpftool btf dump file "
+                        f"/sys/kernel/btf/vmlinux | grep btf_trace_{target}`); "
+                        f"/sys/kernel/tracing/available_events lists the tracepoints")
+            elif kind.startswith("iter"):
+                todo = "the kernel has no such BPF iterator (bpf_iter_NAME in its BTF)"
+            else:
+                todo = (f"{kind}/FUNC needs a kernel function with BTF (see "
+                        f"/proc/kallsyms; an inlined or static function may have none)")
+            return (f"no BTF type {target!r} for {kind} program {prog.name!r} "
+                    f"(SEC({section!r})) in {where}: {todo}")
+        return ""
 
     def pin_maps(self, path: Optional[PathLike] = None) -> None:
         """Pin every map under ``path`` (None: each map's own pin path)."""
         ptr = self._check_open()
         c = ffi.NULL if path is None else _encode_path(path)
-        check(lib.bpf_object__pin_maps(ptr, c), "bpf_object__pin_maps")
+        where = "at their pin paths" if path is None else f"under {os.fsdecode(c)!r}"
+        self._check_pin(lib.bpf_object__pin_maps(ptr, c), f"pin maps {where}", c)
 
     def unpin_maps(self, path: Optional[PathLike] = None) -> None:
         ptr = self._check_open()
@@ -367,8 +476,9 @@ class BpfObject:
         check(lib.bpf_object__unpin_maps(ptr, c), "bpf_object__unpin_maps")
 
     def pin_programs(self, path: PathLike) -> None:
-        check(lib.bpf_object__pin_programs(self._check_open(), _encode_path(path)),
-              "bpf_object__pin_programs")
+        c = _encode_path(path)
+        self._check_pin(lib.bpf_object__pin_programs(self._check_open(), c),
+                        f"pin programs under {os.fsdecode(c)!r}", c)
 
     def unpin_programs(self, path: PathLike) -> None:
         check(lib.bpf_object__unpin_programs(self._check_open(), _encode_path(path)),
@@ -376,7 +486,19 @@ class BpfObject:
 
     def pin(self, path: PathLike) -> None:
         """Pin every map and program under ``path`` (a bpffs directory)."""
-        check(lib.bpf_object__pin(self._check_open(), _encode_path(path)), "bpf_object__pin")
+        c = _encode_path(path)
+        self._check_pin(lib.bpf_object__pin(self._check_open(), c),
+                        f"pin maps and programs under {os.fsdecode(c)!r}", c)
+
+    def _check_pin(self, ret: int, what: str, directory: Any) -> None:
+        """A failed pin of the object's maps or programs: say which object, and why
+        (``directory`` None: each map's own pin path)."""
+        if ret < 0:
+            path = None if directory == ffi.NULL else os.path.join(os.fsdecode(directory), "")
+            label = f"cannot {what} of BPF object {self.name!r}"
+            if path is None:
+                check(ret, label)
+            check_pin(ret, label, path)
 
     def unpin(self, path: PathLike) -> None:
         """Unpin what :meth:`pin` pinned (libbpf >= 1.4's bpf_object__unpin, or maps
@@ -453,3 +575,36 @@ def _auto_attach(prog: Program) -> Optional[Link]:
     if err == errno.EOPNOTSUPP and not "".join(messages).strip():
         return None
     raise attach_error(err or errno.EINVAL, "attach", prog)
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (major, minor)
+
+
+def _not_bpf_elf(exc: LibbpfError, what: str, start: bytes, path: Optional[str]) -> LibbpfError:
+    """LIBBPF_ERRNO__FORMAT at open: say what the file is instead, and how to make a
+    BPF object."""
+    name = "the image" if path is None else repr(path)
+    if start.startswith(b"\x7fELF"):
+        machine = int.from_bytes(start[18:20], "little" if start[5:6] == b"\x01" else "big") \
+            if len(start) >= 20 else -1
+        if machine != _EM_BPF:
+            kind = (f"it is an ELF file for another machine (e_machine {machine}, BPF's is "
+                    f"{_EM_BPF})")
+        else:
+            return exc  # a BPF ELF file libbpf finds broken: its own words say why
+    else:
+        text = start.decode("utf-8", "replace")
+        looks_c = (path is not None and path.endswith((".c", ".h"))) or text.lstrip().startswith(
+            ("#include", "#define", "#if", "//", "/*", "SEC(", "struct ", "int ", "static "))
+        is_text = "\ufffd" not in text and all(c.isprintable() or c in "\t\r\n" for c in text)
+        kind = ("it looks like C source" if looks_c else "it is text" if is_text
+                else "it is not an ELF file")
+        kind += f" (it starts with {start[:16]!r})"
+    src = path if path is not None and path.endswith(".c") else "x.bpf.c"
+    out = os.path.splitext(src)[0] + ".o"
+    message = (f"{exc.strerror}: {name} is not a BPF ELF object: {kind}; compile the BPF "
+               f"C source into one: clang -O2 -g -target bpf -c {src} -o {out}")
+    err = exc.errno or _LIBBPF_ERRNO_FORMAT
+    return error_class(err)(err, message, what)

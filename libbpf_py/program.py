@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 from . import _validate
 from ._binding import ffi, lib
-from ._call import check, libbpf_strerror, make_error
+from ._call import check, check_pin, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._ids import fd_by_id, fd_kind, obj_get, wrong_kind
@@ -329,8 +329,9 @@ class Program:
 
     def pin(self, path: PathLike) -> None:
         """Pin the loaded program at ``path`` on bpffs."""
-        check(lib.bpf_program__pin(self._after_load("pin"), _path(path, "path")),
-              "bpf_program__pin")
+        c = _path(path, "path")
+        check_pin(lib.bpf_program__pin(self._after_load("pin"), c),
+                  f"cannot pin program {self._name!r} at {os.fsdecode(c)!r}", c)
 
     def unpin(self, path: PathLike) -> None:
         check(lib.bpf_program__unpin(self._after_load("pin"), _path(path, "path")),
@@ -551,8 +552,12 @@ class Program:
         if bpf_cookie:
             fields["bpf_cookie"] = _uint(bpf_cookie, "bpf_cookie", 64)
         opts = _opts("bpf_tracepoint_opts", "attach_tracepoint", fields)
-        return self._link(lib.bpf_program__attach_tracepoint_opts(
-            ptr, _cstr(category, "category"), _cstr(name, "name"), opts), "attach_tracepoint")
+        link = lib.bpf_program__attach_tracepoint_opts(
+            ptr, _cstr(category, "category"), _cstr(name, "name"), opts)
+        if link == ffi.NULL:
+            raise attach_error(ffi.errno or errno.EINVAL, "attach_tracepoint", self,
+                               tracepoint=(category, name))
+        return self._link(link, "attach_tracepoint")
 
     def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Link:
         """A raw tracepoint, e.g. ``"sys_enter"`` (``bpf_program__attach_raw_tracepoint``;
@@ -1108,18 +1113,41 @@ def _lockdown() -> str:
     return ""
 
 
-def attach_error(err: int, what: str, program: Program) -> LibbpfError:
+def _tracepoint_hint(category: str, name: str) -> str:
+    """Where libbpf looked for tracepoint ``category/name`` and what is there."""
+    # libbpf's rule: debugfs's tracing directory when it exists, else tracefs
+    debugfs, tracefs = "/sys/kernel/debug/tracing", "/sys/kernel/tracing"
+    root = debugfs if os.path.exists(debugfs) else tracefs
+    events = f"{root}/events"
+    if not os.path.isdir(events):
+        return (f"no tracepoint {category}/{name}: {events} does not exist, tracefs is not "
+                f"mounted (mount -t tracefs tracefs {tracefs})")
+    if not os.path.isdir(f"{events}/{category}"):
+        found = f"{events} has no category {category!r}"
+    else:
+        found = f"{events}/{category} has no event {name!r}"
+    return (f"no tracepoint {category}/{name}: {events}/{category}/{name} does not exist "
+            f"({found}); {root}/available_events lists the tracepoints as category:name")
+
+
+def attach_error(err: int, what: str, program: Program,
+                 tracepoint: Optional[Tuple[str, str]] = None) -> LibbpfError:
     """The LibbpfError of a failed attach, with why the kernel likely refused."""
     err = abs(err)
     text = libbpf_strerror(err)
     kind = what.removeprefix("attach_")
     if what == "attach":  # by SEC(): name the kind from the section
-        section = program.section.split("/", 1)[0]
+        section, _, target = program.section.partition("/")
         kind = {"kretprobe": "kprobe", "kprobe.multi": "kprobe_multi",
-                "kretprobe.multi": "kprobe_multi", "kretsyscall": "ksyscall"}.get(section,
-                                                                                 section)
+                "kretprobe.multi": "kprobe_multi", "kretsyscall": "ksyscall",
+                "tp": "tracepoint"}.get(section, section)
+        category, _, name = target.partition("/")
+        if kind == "tracepoint" and category and name:
+            tracepoint = (category, name)
     hint = ""
-    if kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
+    if kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
+        hint = _tracepoint_hint(*tracepoint)
+    elif kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
                                                                   errno.EINVAL, ENOTSUPP):
         if kind == "kprobe_multi":  # 6.1 guests: kprobes work, but no fprobe
             hint = ("the kernel has no kprobe support for kprobe_multi (CONFIG_FPROBE or "

@@ -60,9 +60,12 @@ LAYERS: Dict[str, int] = {
 FFI_MODULES = {"_binding", "_libbpf", "_speedups"}
 
 
-def _modules() -> Dict[str, Path]:
-    mods = {p.stem: p for p in PACKAGE.glob("*.py")}
-    mods.update({p.parent.name: p for p in PACKAGE.glob("*/__init__.py")})
+def _modules() -> Dict[str, List[Path]]:
+    """module -> its source files: one for a module, every .py of a subpackage (cli/,
+    _cdefs/), which is one node of the graph."""
+    mods = {p.stem: [p] for p in PACKAGE.glob("*.py")}
+    mods.update({p.parent.name: sorted(p.parent.glob("*.py"))
+                 for p in PACKAGE.glob("*/__init__.py")})
     return mods
 
 
@@ -71,7 +74,10 @@ MODULES = _modules()
 #: name, not by a built .so in the checkout: under tox the package is built into
 #: site-packages and the checkout has none
 EXTENSIONS = {"_libbpf", "_speedups"}
-TREES = {name: ast.parse(path.read_text(), str(path)) for name, path in MODULES.items()}
+#: module -> [(tree of one of its files, the subpackage the file is in or None)]
+TREES = {name: [(ast.parse(path.read_text(), str(path)),
+                 name if path.parent != PACKAGE else None) for path in paths]
+         for name, paths in MODULES.items()}
 
 
 def _name_in_package(name: str) -> str:
@@ -79,10 +85,18 @@ def _name_in_package(name: str) -> str:
     return name if name in MODULES or name in EXTENSIONS else "__init__"
 
 
-def _targets(node: ast.AST) -> List[str]:
+def _targets(node: ast.AST, sub: Optional[str] = None) -> List[str]:
     """The libbpf_py modules (first component under the package) an import names;
-    "__init__" for a name taken from the package itself (``from . import __version__``)."""
+    "__init__" for a name taken from the package itself (``from . import __version__``).
+    In a file of subpackage ``sub``, ``from .x import`` is the subpackage itself and
+    ``from ..x import`` is the package's module x."""
     if isinstance(node, ast.ImportFrom):
+        if node.level and sub is not None:
+            if node.level == 1:
+                return [sub]
+            if node.module:
+                return [node.module.split(".")[0]]
+            return [_name_in_package(a.name) for a in node.names]
         if node.level:
             if node.level > 1:  # from .. import: the subpackage's parent is libbpf_py
                 return [node.module.split(".")[0]] if node.module else ["__init__"]
@@ -131,19 +145,21 @@ def _module_level(body: List[ast.stmt]) -> Iterator[ast.AST]:
 
 def _graph() -> Dict[str, Set[str]]:
     graph: Dict[str, Set[str]] = {}
-    for name, tree in TREES.items():
-        graph[name] = {t for node in _module_level(tree.body) for t in _targets(node)
-                       if t in MODULES and t != name}
+    for name, files in TREES.items():
+        graph[name] = {t for tree, sub in files for node in _module_level(tree.body)
+                       for t in _targets(node, sub) if t in MODULES and t != name}
     return graph
 
 
-def _function_level_imports(tree: ast.Module) -> List[Tuple[int, str]]:
+def _function_level_imports(files: List[Tuple[ast.Module, Optional[str]]]
+                            ) -> List[Tuple[int, str]]:
     found = []
-    for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for node in ast.walk(fn):
-                if _targets(node):
-                    found.append((node.lineno, ast.unparse(node)))
+    for tree, sub in files:
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    if _targets(node, sub):
+                        found.append((node.lineno, ast.unparse(node)))
     return sorted(set(found))
 
 
@@ -180,6 +196,8 @@ def test_the_scan_sees_the_package() -> None:
     assert "datasec" in graph["object"] and "datasec" in graph["skeleton"]
     # annotations-only imports are not edges: link names Program, program names BpfObject
     assert "program" not in graph["link"] and "object" not in graph["program"]
+    # a subpackage is one node: its files' imports are its edges
+    assert {"_ids", "map", "enums"} <= graph["cli"]
 
 
 @pytest.mark.parametrize("module", sorted(set(MODULES) - PENDING_FUNCTION_LEVEL_IMPORTS))
@@ -193,7 +211,7 @@ def test_no_import_dodged_through_a_call(module: str) -> None:
     """``__import__`` / ``importlib.import_module`` of the package would be a function-level
     import the AST test cannot see."""
     calls = []
-    for node in ast.walk(TREES[module]):
+    for node in (n for tree, _ in TREES[module] for n in ast.walk(tree)):
         if isinstance(node, ast.Call):
             fn = node.func
             name = fn.id if isinstance(fn, ast.Name) else (
@@ -220,7 +238,7 @@ def test_imports_only_go_down_the_layers() -> None:
 
 
 def test_errors_imports_nothing_of_the_package_and_no_ffi() -> None:
-    tree = TREES["errors"]
+    tree = TREES["errors"][0][0]
     package = [ast.unparse(n) for n in ast.walk(tree) if _targets(n)]
     assert package == []
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import errno
 import json
 import os
 import sys
@@ -15,7 +14,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 from .. import _validate
 from .._binding import ffi, lib
 from .._call import check, make_error
+from .._ids import KINDS, btf_ids, fd_by_id, link_ids, map_ids, prog_ids
 from .._info import link_info, map_info, prog_info
+from ..enums import AttachType, LinkType, MapType, ProgType
+from ..errors import LibbpfNotFoundError
 from ..map import Map
 
 PROG = "python -m libbpf_py"
@@ -27,29 +29,16 @@ class CliError(Exception):
 
 # -- opening kernel objects ------------------------------------------------------------------
 
-_KINDS = {
-    # kind: (next-id function, fd-by-id function, /proc/self/fd link)
-    "prog": ("bpf_prog_get_next_id", "bpf_prog_get_fd_by_id", "anon_inode:bpf-prog"),
-    "map": ("bpf_map_get_next_id", "bpf_map_get_fd_by_id", "anon_inode:bpf-map"),
-    "link": ("bpf_link_get_next_id", "bpf_link_get_fd_by_id", "anon_inode:bpf-link"),
-    "btf": ("bpf_btf_get_next_id", "bpf_btf_get_fd_by_id", "anon_inode:btf"),
-}
 
 
 def _ids(kind: str) -> Iterator[int]:
-    """Every id of the kernel's objects of ``kind``, increasing."""
-    next_fn = getattr(lib, _KINDS[kind][0])
-    out = ffi.new("__u32 *")
-    cur = 0
-    while True:
-        ret = int(next_fn(cur, out))
-        if ret < 0:
-            err = -ret
-            if err == errno.ENOENT:
-                return
-            raise make_error(err, f"cannot list {kind}s ({_KINDS[kind][0]})")
-        cur = int(out[0])
-        yield cur
+    """Every id of the kernel's objects of ``kind``, increasing (``libbpf_py.prog_ids()``
+    and its siblings)."""
+    return _ID_WALKS[kind]()
+
+
+_ID_WALKS: Dict[str, Callable[[], Iterator[int]]] = {
+    "prog": prog_ids, "map": map_ids, "link": link_ids, "btf": btf_ids}
 
 
 def _parse_id(text: str, kind: str) -> int:
@@ -83,13 +72,10 @@ _OWN_FDS: Set[int] = set()
 
 
 def _open_by_id(kind: str, obj_id: int) -> _Fd:
-    fd = int(getattr(lib, _KINDS[kind][1])(obj_id))
-    if fd < 0:
-        err = -fd
-        if err == errno.ENOENT:
-            raise CliError(f"no {kind} with id {obj_id}")
-        raise make_error(err, f"cannot open {kind} id {obj_id}")
-    return _Fd(fd)
+    try:
+        return _Fd(fd_by_id(kind, obj_id))
+    except LibbpfNotFoundError:
+        raise CliError(f"no {kind} with id {obj_id}") from None
 
 
 def _open_pinned(kind: str, path: str) -> _Fd:
@@ -100,7 +86,7 @@ def _open_pinned(kind: str, path: str) -> _Fd:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         target = "?"
-    if target != _KINDS[kind][2]:
+    if target not in KINDS[kind].anon_inodes:
         os.close(fd)
         what = target.split(":", 1)[-1]
         raise CliError(f"{path!r} is pinned but is not a BPF {kind} (it is a {what})")
@@ -208,12 +194,6 @@ def _fdinfo(fd: int) -> Dict[str, str]:
     return out
 
 
-def _type_str(fn: str, value: int) -> str:
-    """libbpf's name of a program / map / link / attach type (``unknown(N)`` if none)."""
-    s = getattr(lib, fn)(value)
-    return f"unknown({value})" if s == ffi.NULL else str(ffi.string(s).decode())
-
-
 def _address(buf: Any) -> int:
     return int(ffi.cast("uintptr_t", buf))
 
@@ -237,7 +217,7 @@ def prog_record(fd: int) -> Dict[str, Any]:
     memlock = _fdinfo(fd).get("memlock")
     return {
         "id": info.id,
-        "type": _type_str("libbpf_bpf_prog_type_str", int(info.type)),
+        "type": str(ProgType(int(info.type))),
         "name": info.name,
         "tag": info.tag,
         "loaded_at": _wall_clock(info.load_time),
@@ -286,9 +266,8 @@ _HOLDERS: Dict[str, Dict[int, List[Dict[str, Any]]]] = {}
 def _scan_holders() -> Dict[str, Dict[int, List[Dict[str, Any]]]]:
     """kind -> id -> [{"pid", "comm"}]: every process's BPF fds, from /proc/PID/fd and
     /proc/PID/fdinfo (``prog_id:``, ``map_id:``, ``link_id:``), as bpftool's pids."""
-    table: Dict[str, Dict[int, Dict[int, str]]] = {k: {} for k in _KINDS}
-    kinds = {v[2]: k for k, v in _KINDS.items()}
-    kinds["anon_inode:bpf_link"] = "link"  # a link's fd from creation (bpf-link: from an id)
+    table: Dict[str, Dict[int, Dict[int, str]]] = {k: {} for k in KINDS}
+    kinds = {inode: k for k, v in KINDS.items() for inode in v.anon_inodes}
     me = os.getpid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -382,7 +361,7 @@ def map_record(fd: int) -> Dict[str, Any]:
     memlock = fdinfo.get("memlock", "")
     return {
         "id": info.id,
-        "type": _type_str("libbpf_bpf_map_type_str", int(info.type)),
+        "type": str(MapType(int(info.type))),
         "name": info.name,
         "flags": info.map_flags,
         "bytes_key": info.key_size,
@@ -463,14 +442,14 @@ _LINK_KEYS = {
 def link_record(fd: int) -> Dict[str, Any]:
     """The stable description of the link behind ``fd`` (keys: docs/cli.md)."""
     info = link_info(fd, "cannot read link info")
-    ltype = _type_str("libbpf_bpf_link_type_str", int(info.type))
+    ltype = str(LinkType(int(info.type)))
     out: Dict[str, Any] = {"id": info.id, "type": ltype, "prog_id": info.prog_id}
     for key in _LINK_KEYS.get(ltype, ()):
         value = info.get(key)
         if key == "tp_name" and not value:
             continue  # the kernel gave no name
         if key == "attach_type":
-            value = _type_str("libbpf_bpf_attach_type_str", value)
+            value = str(AttachType(value))
         out[key] = value
     out["pids"] = holders("link", info.id)
     return out

@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Tuple
 from .._binding import ffi, lib
 from .._call import check, make_error
 from .._info import map_info, prog_info
-from ._core import CliError, _address, _emit, _ids, _open_by_id, _open_one, _type_str, link_record
+from ..enums import AttachType
+from ._core import CliError, _address, _emit, _ids, _open_by_id, _open_one, link_record
 
 # -- prog tracelog ----------------------------------------------------------------------------
 
@@ -258,7 +259,7 @@ def _cgroup_types() -> List[Tuple[str, int]]:
     out = []
     for name, value in ffi.typeof("enum bpf_attach_type").relements.items():
         if name.startswith("BPF_CGROUP_"):
-            out.append((_type_str("libbpf_bpf_attach_type_str", value), int(value)))
+            out.append((str(AttachType(value)), int(value)))
     return sorted(out, key=lambda t: t[1])
 
 

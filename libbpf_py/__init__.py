@@ -108,6 +108,7 @@ from .errors import (
     VerifierError,
 )
 from .link import FdLink, Link, TcLink
+from .linker import Linker
 from .map import Map, MapInfo
 from .object import BpfObject
 from .perf_buffer import PerfBuffer
@@ -141,6 +142,7 @@ __all__ = [
     "Link",
     "LinkInfo",
     "LinkType",
+    "Linker",
     "Map",
     "MapFlag",
     "MapInfo",

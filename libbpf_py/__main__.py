@@ -14,6 +14,9 @@ Subcommands:
     (:mod:`libbpf_py.cli`, docs/cli.md).
 ``gen skeleton X.bpf.o [-o x_skel.py] [--name NAME] [--keep-debug]``
     write a typed Python skeleton module for a BPF object (stdout without -o).
+``gen object OUT.o IN1.o [IN2.o ...]``
+    link BPF objects into one with libbpf's static linker, as ``bpftool gen object``
+    (:class:`libbpf_py.Linker`).
 ``probe [--json] [--kernel [--no-helpers] [--full]]``
     which libbpf is linked, how, what it exports by version node, what the
     bindings miss, which features are available; with ``--kernel``, what the
@@ -33,6 +36,7 @@ from ._binding import BUILD
 from ._version import __version__
 from .errors import LibbpfError
 from .gen import write_skeleton
+from .linker import link_files
 from .probe import KernelReport, ProbeReport, probe, probe_kernel
 
 
@@ -109,6 +113,15 @@ def _cmd_gen_skeleton(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gen_object(args: argparse.Namespace) -> int:
+    try:
+        link_files(args.output, args.inputs)
+    except (OSError, ValueError, LibbpfError) as exc:
+        print(f"gen object: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_probe(args: argparse.Namespace) -> int:
     report: ProbeReport | KernelReport
     try:
@@ -165,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-debug", action="store_true",
                    help="embed the object with its DWARF (default: llvm-strip -g, BTF kept)")
     p.set_defaults(func=_cmd_gen_skeleton)
+    p = gen.add_parser("object", help="link BPF objects into one (libbpf's static linker)",
+                       description="Link BPF ELF objects into one with libbpf's static "
+                                   "linker, as bpftool gen object does.")
+    p.add_argument("output", help="the linked object to write")
+    p.add_argument("inputs", nargs="+", help="the BPF ELF objects to link, in order")
+    p.set_defaults(func=_cmd_gen_object)
 
     p = sub.add_parser("probe", help="which libbpf is linked and what it exports; "
                                      "with --kernel, what the kernel supports",

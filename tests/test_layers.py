@@ -49,7 +49,7 @@ LAYERS: Dict[str, int] = {
     # 4: maps, links, event buffers
     "map": 4, "_map_core": 4, "_map_settings": 4, "link": 4, "_buffers": 4, "ringbuf": 4,
     "user_ringbuf": 4, "perf_buffer": 4,
-    "events": 4,
+    "events": 4, "linker": 4,
     # 5: programs, objects, their global variables; the probe
     "program": 5, "object": 5, "datasec": 5, "probe": 5,
     # 6: what users and the command line start from

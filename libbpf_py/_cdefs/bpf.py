@@ -207,6 +207,12 @@ struct bpf_token_create_opts {
     ...;
 };
 
+@LIBBPF_1.6.0
+struct bpf_prog_stream_read_opts {
+    size_t sz;
+    ...;
+};
+
 @LIBBPF_1.7.0
 struct bpf_prog_assoc_struct_ops_opts {
     size_t sz;
@@ -329,6 +335,9 @@ int bpf_enable_stats(enum bpf_stats_type);
 int libbpf_set_memlock_rlim(size_t);        // @LIBBPF_1.4.0
 @LIBBPF_1.4.0
 int bpf_token_create(int, struct bpf_token_create_opts *);
+// BPF streams: a program's stdout (1) and stderr (2)
+@LIBBPF_1.6.0
+int bpf_prog_stream_read(int, __u32, void *, __u32, struct bpf_prog_stream_read_opts *);
 """
 
 # The function table libbpf_py._speedups (Map's int element path) takes its libbpf

@@ -242,6 +242,9 @@ int btf__add_type_tag(struct btf *, const char *, int);
 @LIBBPF_1.0.0
 int btf__add_enum64(struct btf *, const char *, __u32, bool);
 int btf__add_enum64_value(struct btf *, const char *, __u64);
+@LIBBPF_1.6.0
+int btf__add_decl_attr(struct btf *, const char *, int, int);
+int btf__add_type_attr(struct btf *, const char *, int);
 
 // BTF objects: dedup, split and relocate
 @LIBBPF_0.6.0

@@ -236,6 +236,11 @@ struct bpf_insn {
     __s32 imm;
 };
 
+struct bpf_func_info {
+    __u32 insn_off;
+    __u32 type_id;
+};
+
 struct bpf_line_info {
     __u32 insn_off;
     __u32 file_name_off;

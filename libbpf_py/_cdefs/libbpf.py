@@ -439,6 +439,16 @@ struct bpf_raw_tracepoint_opts {
     __u64 cookie;
     ...;
 };
+
+@LIBBPF_1.6.0
+struct bpf_cgroup_opts {
+    size_t sz;
+    __u32 flags;
+    __u32 relative_fd;
+    __u32 relative_id;
+    __u64 expected_revision;
+    ...;
+};
 """
 
 FUNCTIONS = """
@@ -510,6 +520,8 @@ struct bpf_program *bpf_object__prev_program(const struct bpf_object *, struct b
 int bpf_object__unpin(struct bpf_object *, const char *);
 @LIBBPF_1.5.0
 int bpf_object__token_fd(const struct bpf_object *);
+@LIBBPF_1.6.0
+int bpf_object__prepare(struct bpf_object *);
 
 // bpf_program__*: properties, load-time settings, pinning
 @LIBBPF_0.0.1
@@ -549,6 +561,11 @@ int bpf_program__set_insns(struct bpf_program *, struct bpf_insn *, size_t);
 @LIBBPF_1.0.0
 bool bpf_program__autoattach(const struct bpf_program *);
 void bpf_program__set_autoattach(struct bpf_program *, bool);
+@LIBBPF_1.6.0
+struct bpf_func_info *bpf_program__func_info(const struct bpf_program *);
+__u32 bpf_program__func_info_cnt(const struct bpf_program *);
+struct bpf_line_info *bpf_program__line_info(const struct bpf_program *);
+__u32 bpf_program__line_info_cnt(const struct bpf_program *);
 
 // bpf_program__attach*: every attach kind returns a bpf_link
 @LIBBPF_0.0.4
@@ -610,6 +627,9 @@ struct bpf_link *bpf_program__attach_raw_tracepoint_opts(const struct bpf_progra
                                                          struct bpf_raw_tracepoint_opts *);
 @LIBBPF_1.5.0
 struct bpf_link *bpf_program__attach_sockmap(const struct bpf_program *, int);
+@LIBBPF_1.6.0
+struct bpf_link *bpf_program__attach_cgroup_opts(const struct bpf_program *, int,
+                                                 const struct bpf_cgroup_opts *);
 
 // bpf_map__*: properties, settings before load, pinning, elements
 @LIBBPF_0.0.1
@@ -776,6 +796,10 @@ int bpf_linker__add_file(struct bpf_linker *, const char *, const struct bpf_lin
 int bpf_linker__finalize(struct bpf_linker *);
 void bpf_linker__free(struct bpf_linker *);
 struct bpf_linker *bpf_linker__new(const char *, struct bpf_linker_opts *);
+@LIBBPF_1.6.0
+int bpf_linker__add_buf(struct bpf_linker *, void *, size_t, const struct bpf_linker_file_opts *);
+int bpf_linker__add_fd(struct bpf_linker *, int, const struct bpf_linker_file_opts *);
+struct bpf_linker *bpf_linker__new_fd(int, struct bpf_linker_opts *);
 """
 
 CUSTOMIZATIONS = """

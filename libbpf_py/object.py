@@ -380,6 +380,31 @@ class BpfObject:
             self._raise_load_error(-ret, messages)
         self._loaded = True
 
+    def prepare(self) -> None:
+        """Do everything of :meth:`load` but load the programs (``bpf_object__prepare``,
+        libbpf >= 1.6): resolve externs, apply the relocations, load BTF, create (and
+        pin) the maps. :meth:`load` then only loads the programs.
+
+        Between the two, program settings (autoload, type, expected attach type,
+        flags, log level, attach target) may still change; map settings may not (the
+        maps exist: libbpf answers EBUSY), and map elements are reachable from
+        :meth:`load` on. A failed prepare leaves the object unloadable (libbpf's
+        rule): close it. libbpf < 1.6 raises
+        :class:`~libbpf_py.LibbpfVersionError` naming LIBBPF_1.6.0.
+        """
+        ptr = self._check_open()
+        fn = lib.bpf_object__prepare  # LibbpfVersionError before libbpf 1.6
+        if self._loaded:
+            raise AlreadyLoadedError(f"BPF object {self.name!r} is already loaded")
+        with log.capture() as messages:
+            ret = fn(ptr)
+        if ret < 0:
+            err = -ret
+            warn = [ln.strip().removeprefix("libbpf: ") for ln in "".join(messages).splitlines()]
+            warn = [ln for ln in warn if ln]
+            strerror = libbpf_strerror(err) + (f"; libbpf: {warn[-1]}" if warn else "")
+            raise make_error(err, f"bpf_object__prepare({self.name!r})", strerror)
+
     def _raise_load_error(self, err: int, messages: List[str]) -> None:
         text = "".join(messages)
         m = _PROG_LOG_RE.search(text)

@@ -113,7 +113,7 @@ from .map import Map, MapInfo
 from .object import BpfObject
 from .perf_buffer import PerfBuffer
 from .probe import KernelReport, ProbeReport, probe, probe_kernel
-from .program import FdProgram, Program, TestRunResult
+from .program import FdProgram, FuncInfo, LineInfo, Program, TestRunResult
 from .ringbuf import Batch, Ring, RingBuffer
 from .skeleton import Skeleton
 from .user_ringbuf import Reservation, UserRingBuffer
@@ -132,6 +132,7 @@ __all__ = [
     "FdProgram",
     "Feature",
     "Features",
+    "FuncInfo",
     "KernelReport",
     "LibbpfError",
     "LibbpfExistsError",
@@ -139,6 +140,7 @@ __all__ = [
     "LibbpfNotSupportedError",
     "LibbpfPermissionError",
     "LibbpfVersionError",
+    "LineInfo",
     "Link",
     "LinkInfo",
     "LinkType",

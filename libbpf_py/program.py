@@ -46,6 +46,38 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
+@dataclass(frozen=True)
+class FuncInfo:
+    """One record of a program's BTF func info (``struct bpf_func_info``): where a
+    function (the program itself or a subprogram) starts."""
+
+    insn_off: int  # the index of the function's first instruction in the program
+    type_id: int  # its BTF_KIND_FUNC in the object's BTF
+    name: str  # that FUNC's name ("" if the object has no BTF)
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """One record of a program's BTF line info (``struct bpf_line_info``): the source
+    line an instruction came from, as the object's BTF strings record it."""
+
+    insn_off: int  # the index of the instruction in the program
+    file_name: str
+    line: int  # 1-based; 0 when unknown
+    col: int
+    line_text: str  # the source line itself, as clang stored it
+
+
+#: BPF streams (``bpf_prog_stream_read``): the uapi's BPF_STREAM_STDOUT / _STDERR
+STREAMS: Dict[str, int] = {"stdout": 1, "stderr": 2}
+
+# mprog ordering flags of the uapi (linux/bpf.h, kernel >= 6.6): fixed ABI values, not
+# in the older uapi headers a build may use
+_BPF_F_BEFORE = 1 << 3
+_BPF_F_AFTER = 1 << 4
+_BPF_F_LINK = 1 << 13
+
+
 def _out_buffer(size: Optional[int], in_len: Optional[int]) -> Any:
     """The output buffer of test_run: ``size`` bytes (the input's length by default),
     or None for no output (the kernel reads a size of 0 as "no limit")."""
@@ -326,6 +358,99 @@ class Program:
             data_out=_out_bytes(data_out, data_out_size, data, int(opts.data_size_out)),
             ctx_out=_out_bytes(ctx_out, ctx_out_size, ctx, int(opts.ctx_size_out)),
         )
+
+    def _btf_str(self, btf: Any, off: int) -> str:
+        if btf == ffi.NULL:
+            return ""
+        text = lib.btf__name_by_offset(btf, off)
+        return "" if text == ffi.NULL else _validate.from_c(ffi.string(text))
+
+    def func_info(self) -> List[FuncInfo]:
+        """The program's BTF func info as libbpf prepared it for the kernel
+        (``bpf_program__func_info``/``_cnt``, libbpf >= 1.6): one record per
+        function, offsets in the final instructions. Empty before
+        :meth:`BpfObject.prepare <libbpf_py.BpfObject.prepare>` or load, and for an
+        object without .BTF.ext; libbpf < 1.6 raises LibbpfVersionError."""
+        fn, cnt_fn = lib.bpf_program__func_info, lib.bpf_program__func_info_cnt
+        ptr = self._check_open()
+        cnt = int(cnt_fn(ptr))
+        if not cnt:
+            return []
+        recs = fn(ptr)
+        if recs == ffi.NULL:
+            raise make_error(ffi.errno or errno.EINVAL,
+                             f"bpf_program__func_info of program {self._name!r}")
+        btf = lib.bpf_object__btf(self._obj._check_open())
+        out: List[FuncInfo] = []
+        for i in range(cnt):
+            rec = recs[i]
+            name = ""
+            if btf != ffi.NULL:
+                t = lib.btf__type_by_id(btf, rec.type_id)
+                if t != ffi.NULL:
+                    name = self._btf_str(btf, t.name_off)
+            out.append(FuncInfo(int(rec.insn_off), int(rec.type_id), name))
+        return out
+
+    def line_info(self) -> List[LineInfo]:
+        """The program's BTF line info as libbpf prepared it for the kernel
+        (``bpf_program__line_info``/``_cnt``, libbpf >= 1.6): file, line, column and
+        source text per instruction that starts a line. Empty before
+        :meth:`BpfObject.prepare <libbpf_py.BpfObject.prepare>` or load, and for an
+        object without .BTF.ext; libbpf < 1.6 raises LibbpfVersionError."""
+        fn, cnt_fn = lib.bpf_program__line_info, lib.bpf_program__line_info_cnt
+        ptr = self._check_open()
+        cnt = int(cnt_fn(ptr))
+        if not cnt:
+            return []
+        recs = fn(ptr)
+        if recs == ffi.NULL:
+            raise make_error(ffi.errno or errno.EINVAL,
+                             f"bpf_program__line_info of program {self._name!r}")
+        btf = lib.bpf_object__btf(self._obj._check_open())
+        out: List[LineInfo] = []
+        for i in range(cnt):
+            rec = recs[i]
+            # BPF_LINE_INFO_LINE_NUM / _LINE_COL of the uapi: line << 10 | col
+            out.append(LineInfo(int(rec.insn_off), self._btf_str(btf, rec.file_name_off),
+                                int(rec.line_col) >> 10, int(rec.line_col) & 0x3FF,
+                                self._btf_str(btf, rec.line_off)))
+        return out
+
+    def stream(self, which: Union[str, int] = "stdout", *, max_bytes: int = 1 << 20) -> bytes:
+        """Read (and consume) what the loaded program wrote to one of its BPF streams
+        (``bpf_prog_stream_read``: libbpf >= 1.6, kernel >= 6.17): ``"stdout"`` (1) or
+        ``"stderr"`` (2, where the kernel also reports the program's faults). Reads
+        until the stream is empty or ``max_bytes`` were read; ``b""`` if it is empty.
+        A kernel without streams refuses with LibbpfError (EINVAL); libbpf < 1.6
+        raises LibbpfVersionError."""
+        fn = lib.bpf_prog_stream_read
+        if isinstance(which, str):
+            if which not in STREAMS:
+                raise ValueError(f"stream must be one of {', '.join(STREAMS)} (or their "
+                                 f"ids 1, 2), not {which!r}")
+            stream_id = STREAMS[which]
+        else:
+            stream_id = _uint(which, "stream")
+        max_bytes = _uint(max_bytes, "max_bytes", 31)
+        if not max_bytes:
+            raise ValueError("max_bytes must be at least 1")
+        fd = self.fd
+        chunk = min(max_bytes, 1 << 16)
+        buf = ffi.new("char[]", chunk)
+        parts: List[bytes] = []
+        total = 0
+        while total < max_bytes:
+            want = min(chunk, max_bytes - total)
+            ret = fn(fd, stream_id, buf, want, ffi.NULL)
+            if ret < 0:
+                raise make_error(-ret, f"bpf_prog_stream_read of program {self._name!r} "
+                                       f"(stream {which!r})")
+            if ret == 0:
+                break
+            parts.append(bytes(ffi.buffer(buf, ret)))
+            total += ret
+        return b"".join(parts)
 
     def pin(self, path: PathLike) -> None:
         """Pin the loaded program at ``path`` on bpffs."""
@@ -634,14 +759,50 @@ class Program:
             for fd in fds:
                 os.close(fd)
 
-    def attach_cgroup(self, cgroup: Union[PathLike, int]) -> Link:
+    def attach_cgroup(self, cgroup: Union[PathLike, int], *, before: Any = None,
+                      after: Any = None, expected_revision: int = 0) -> Link:
         """A cgroup program on a cgroup v2 directory (path) or its fd
         (``bpf_program__attach_cgroup``); the attach type is the program's
-        expected attach type, from its SEC()."""
+        expected attach type, from its SEC().
+
+        ``before`` / ``after`` (a :class:`Program` or a :class:`~libbpf_py.Link`
+        already attached there) place the new link relative to it, and
+        ``expected_revision`` (non-zero) makes the attach fail with EBUSY unless the
+        cgroup's program list for that attach type is at that revision
+        (``bpf_program__attach_cgroup_opts``: libbpf >= 1.6, kernel >= 6.16, whose
+        cgroup links take the mprog ordering of tcx). Without them the call is
+        libbpf's plain one, which every libbpf has.
+        """
         ptr = self._after_load("attachment")
+        if before is not None and after is not None:
+            raise ValueError("attach_cgroup: give before or after, not both")
+        if before is None and after is None and not expected_revision:
+            fd, owned = _dir_fd(cgroup, "cgroup")
+            try:
+                return self._link(lib.bpf_program__attach_cgroup(ptr, fd), "attach_cgroup")
+            finally:
+                if owned:
+                    os.close(fd)
+        fn = lib.bpf_program__attach_cgroup_opts  # LibbpfVersionError before libbpf 1.6
+        fields: Dict[str, Any] = {}
+        anchor = before if before is not None else after
+        if anchor is not None:
+            if isinstance(anchor, Program):
+                flags = 0
+            elif isinstance(anchor, Link):
+                flags = _BPF_F_LINK
+            else:
+                raise TypeError(f"attach_cgroup: {'before' if before is not None else 'after'}"
+                                f" takes a Program or a Link, not {type(anchor).__name__}")
+            flags |= _BPF_F_BEFORE if before is not None else _BPF_F_AFTER
+            fields["flags"] = flags
+            fields["relative_fd"] = anchor.fd
+        if expected_revision:
+            fields["expected_revision"] = _uint(expected_revision, "expected_revision", 64)
+        opts = _opts("bpf_cgroup_opts", "attach_cgroup", fields)
         fd, owned = _dir_fd(cgroup, "cgroup")
         try:
-            return self._link(lib.bpf_program__attach_cgroup(ptr, fd), "attach_cgroup")
+            return self._link(fn(ptr, fd, opts), "attach_cgroup")
         finally:
             if owned:
                 os.close(fd)

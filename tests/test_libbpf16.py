@@ -57,6 +57,9 @@ def test_prepare_then_load(obj16_o: Path) -> None:
         with pytest.raises(LibbpfError) as exc:
             obj.maps["libbpf16.bss"].max_entries = 2
         assert exc.value.errno == errno.EBUSY
+        with pytest.raises(LibbpfError) as exc:
+            obj.set_var("seq", 5)  # the .bss map holds its initial value already
+        assert exc.value.errno == errno.EBUSY
         with pytest.raises(LibbpfError, match="twice"):
             obj.prepare()
         obj.load()

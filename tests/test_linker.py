@@ -43,7 +43,7 @@ def _elf_names(path: Path) -> Tuple[List[str], Set[str]]:
 
 def _run_linked(path: Path) -> None:
     with BpfObject.open(path) as obj:
-        assert list(obj.programs) == ["linked_xdp"]
+        assert list(obj.programs) == ["linked_xdp_a", "linked_xdp"]
         assert "linked_counts" in obj.maps
         obj.load()
         prog = obj.programs["linked_xdp"]
@@ -63,6 +63,9 @@ def test_link_two_objects_loads_and_runs(halves: Tuple[Path, Path], tmp_path: Pa
     with pytest.raises(ClosedError, match="finalized"):
         linker.add_file(halves[0])
     _run_linked(out)
+    with BpfObject.open(halves[1]) as alone:  # unlinked: its own weak linked_add
+        alone.load()
+        assert alone.programs["linked_xdp"].test_run(bytes(64)).retval == 0
 
 
 def test_gen_object_matches_bpftool(halves: Tuple[Path, Path], tmp_path: Path) -> None:

@@ -4,6 +4,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -19,4 +21,12 @@ __noinline int linked_add(int a, int b)
 	if (val)
 		__sync_fetch_and_add(val, 1);
 	return a + b;
+}
+
+/* A program of its own: an object whose .text would be its only code is read by
+ * libbpf < 1.6 as one legacy program named after the function (skeleton parity). */
+SEC("xdp")
+int linked_xdp_a(struct xdp_md *ctx)
+{
+	return linked_add(0, 2); /* XDP_PASS */
 }

@@ -10,7 +10,12 @@ Objects and programs
     every program whose SEC() says where and returns {name: Link}.
     obj.var(name) / obj.set_var(name, value) read and write global variables
     (ReadOnlyError for .rodata after load). Program.test_run() runs a program
-    in the kernel (TestRunResult).
+    in the kernel (TestRunResult). With libbpf >= 1.6: obj.prepare() does all
+    of load() but the programs; Program.func_info() / line_info() give the
+    FuncInfo and LineInfo records (source lines per instruction);
+    Program.stream() reads what the program printed to its BPF stream.
+    Linker (libbpf's static linker, "python -m libbpf_py gen object") links
+    several BPF objects into one.
 
 Maps
     A loaded Map is a mutable mapping: m[key], m[key] = value, del m[key],

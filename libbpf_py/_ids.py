@@ -24,7 +24,7 @@ from ._call import libbpf_strerror, make_error
 from ._validate import PathLike
 from .errors import LibbpfError, LibbpfNotFoundError
 
-__all__ = ["KINDS", "btf_ids", "fd_by_id", "fd_kind", "link_ids", "map_ids", "obj_get",
+__all__ = ["KINDS", "btf_ids", "dup_fd", "fd_by_id", "fd_kind", "link_ids", "map_ids", "obj_get",
            "prog_ids", "wrong_kind"]
 
 
@@ -115,6 +115,16 @@ def fd_by_id(kind: str, obj_id: int) -> int:
                                       f"({k.fd_by_id})")
         raise make_error(err, f"cannot open {k.noun} id {obj_id} ({k.fd_by_id})")
     return fd
+
+
+def dup_fd(fd: int) -> int:
+    """A duplicate of the caller's ``fd`` (checked: an int >= 0), which the caller of
+    this function owns; EBADF and the like as a LibbpfError naming the fd."""
+    fd = _validate.check_fd(fd, "fd")
+    try:
+        return os.dup(fd)
+    except OSError as exc:
+        raise make_error(exc.errno or errno.EBADF, f"cannot duplicate fd {fd}") from None
 
 
 def fd_kind(fd: int) -> Optional[str]:

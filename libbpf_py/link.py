@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 from . import _validate
 from ._binding import ffi, lib
 from ._call import check, check_pin, check_ptr, make_error
-from ._ids import fd_by_id, fd_kind, obj_get, wrong_kind
+from ._ids import dup_fd, fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import LinkInfo, link_info
 from ._validate import PathLike
 from .enums import LinkType
@@ -101,11 +101,7 @@ class Link:
     def from_fd(cls, fd: int) -> FdLink:
         """An :class:`FdLink` on a duplicate of ``fd``; the caller keeps (and closes)
         theirs."""
-        fd = _validate.check_fd(fd, "fd")
-        try:
-            dup = os.dup(fd)
-        except OSError as exc:
-            raise make_error(exc.errno or errno.EBADF, f"cannot duplicate fd {fd}") from None
+        dup = dup_fd(fd)
         return FdLink._own(dup, f"fd {fd}", None)
 
     def _check_open(self) -> Any:

@@ -58,7 +58,7 @@ from . import _map_core, _validate
 from ._binding import ffi, lib
 from ._call import check, check_pin, make_error
 from ._guard import Guard, guard_methods
-from ._ids import fd_by_id, obj_get
+from ._ids import dup_fd, fd_by_id, obj_get
 from ._info import MapInfo
 from ._info import map_info as _map_info  # MapInfo is public here too (map.__all__)
 from ._map_core import (
@@ -227,11 +227,7 @@ class Map(MapSettings, MapCore):
     @classmethod
     def from_fd(cls, fd: int) -> Map:
         """A standalone Map on a duplicate of ``fd``; the caller keeps (and closes) theirs."""
-        fd = _validate.check_fd(fd, "fd")
-        try:
-            dup = os.dup(fd)
-        except OSError as exc:
-            raise make_error(exc.errno or errno.EBADF, f"cannot duplicate fd {fd}") from None
+        dup = dup_fd(fd)
         return cls._adopt(dup, f"fd {fd} is not a BPF map")
 
     # -- life cycle ---------------------------------------------------------------------

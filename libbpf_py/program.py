@@ -17,7 +17,7 @@ from ._binding import ffi, lib
 from ._call import check, check_pin, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
-from ._ids import fd_by_id, fd_kind, obj_get, wrong_kind
+from ._ids import dup_fd, fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
 from .enums import AttachType, ProgType
@@ -140,11 +140,7 @@ class Program:
     def from_fd(cls, fd: int) -> FdProgram:
         """A :class:`FdProgram` on a duplicate of ``fd``; the caller keeps (and closes)
         theirs."""
-        fd = _validate.check_fd(fd, "fd")
-        try:
-            dup = os.dup(fd)
-        except OSError as exc:
-            raise make_error(exc.errno or errno.EBADF, f"cannot duplicate fd {fd}") from None
+        dup = dup_fd(fd)
         return FdProgram._adopt(dup, f"fd {fd}")
 
     # -- handle checks --------------------------------------------------------------

@@ -50,7 +50,13 @@ case "${1:-}" in
     say "autopkgtest (null runner): installs the .deb and its test Depends, runs debian/tests"
     (cd "$src" && PATH=/usr/sbin:/usr/bin:/sbin:/bin autopkgtest "$OLDPWD/$deb" "$src/" \
         -o "$work/autopkgtest" -- null) > "$work/autopkgtest.log" 2>&1 || {
-        tail -60 "$work/autopkgtest.log" >&2; say "autopkgtest failed (log above)"; exit 1; }
+        # the whole log is kept; CI shows only this output, so print pytest's
+        # failures (stdout, far above the tail) and then the tail
+        cp "$work/autopkgtest.log" dist/deb/autopkgtest.log
+        grep -a -E "^(FAILED|ERROR) |^E  " "$work/autopkgtest.log" | head -80 >&2 || true
+        tail -60 "$work/autopkgtest.log" >&2
+        say "autopkgtest failed (above: pytest's failures, then the log's tail; all of it in dist/deb/autopkgtest.log)"
+        exit 1; }
     grep -a -E "^(=+ .*(passed|failed).*=+|suite +[A-Z]+)" "$work/autopkgtest.log" | sort -u >&2
     ;;
 esac

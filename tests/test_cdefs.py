@@ -41,6 +41,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CDEFS_DIR = ROOT / "libbpf_py" / "_cdefs"
+#: where vendor/provision.py put the libbpf prefixes (the env var: an installed-package
+#: run, e.g. debian/tests/suite, whose source tree has no vendor/build)
+VENDOR = Path(os.environ.get("LIBBPF_PY_VENDOR_BUILD") or ROOT / "vendor" / "build")
 MULTIARCH = sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu"
 
 Version = Tuple[int, int]
@@ -58,14 +61,14 @@ SETS: Dict[str, Dict[str, Any]] = {
             "default": "/usr/include"},
     "1.4": {"version": (1, 4), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_4",
             "lib_env": "LIBBPF_PY_TEST_LIB_1_4",
-            "default": str(ROOT / "vendor/build/libbpf-1.4.6/root/usr/include")},
+            "default": str(VENDOR / "libbpf-1.4.6/root/usr/include")},
     "1.5": {"version": (1, 5), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_5",
             "lib_env": "LIBBPF_PY_TEST_LIB_1_5",
-            "default": str(ROOT / "vendor/build/src/libbpf-1.5.0/src")},
+            "default": str(VENDOR / "src/libbpf-1.5.0/src")},
     "1.7": {"version": (1, 7), "headers_env": "LIBBPF_PY_TEST_HEADERS_1_7",
             "lib_env": "LIBBPF_PY_TEST_LIB_1_7",
-            "default": str(ROOT / "vendor/build/src/libbpf-1.7.0/src"),
-            "default_lib": str(ROOT / "vendor/build/libbpf-1.7.0/lib/libbpf.so.1")},
+            "default": str(VENDOR / "src/libbpf-1.7.0/src"),
+            "default_lib": str(VENDOR / "libbpf-1.7.0/lib/libbpf.so.1")},
 }
 
 

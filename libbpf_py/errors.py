@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 import re
-from typing import Dict, List, Optional, Tuple, Type, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 
 class LibbpfError(OSError):
@@ -62,17 +62,23 @@ class VerifierError(LibbpfError):
     ``log`` is the verifier log, cut to its first and last lines when long
     (``cut_log``; a marker line says how much was cut; the whole log goes
     to the ``libbpf_py`` logger at DEBUG). ``source_line`` is the last source
-    line the log names before the failure (``file.bpf.c:N: text``, objects
-    built with ``-g``), or None; ``hint`` says how to fix a common failure,
-    or is None.
+    line of the failing instruction (``file.bpf.c:N: text``, objects built with
+    ``-g``), or None: from the program's BTF line info when the linked libbpf
+    exposes it (>= 1.6: exact, even when the log was cut), else the last source
+    line the log names; ``insn`` is the index of the failing instruction as the
+    log names it, or None; ``hint`` says how to fix a common failure, or is None.
     """
 
     def __init__(self, err: int, message: str, what: Optional[str] = None,
-                 program: Optional[str] = None, log: str = "") -> None:
+                 program: Optional[str] = None, log: str = "",
+                 lines: Optional[Sequence[Tuple[int, str]]] = None) -> None:
+        """``lines``: (first instruction, ``file:N: text``) of each source line of
+        the program, in instruction order (its BTF line info), or None."""
         super().__init__(err, message, what)
         self.program = program
         self.log = log
-        self.source_line = source_line(log)
+        self.insn = failing_insn(log)
+        self.source_line = _line_of(lines, self.insn) or source_line(log)
         self.hint = verifier_hint(log)
 
     def __str__(self) -> str:
@@ -126,6 +132,36 @@ def cut_log_bytes(data: bytes, head: int, tail: int, whole: str = WHOLE_LOG_AT_D
 
 def _count_lines(data: bytes) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+# an instruction line of the verifier log: "7: (79) r1 = *(u64 *)(r0 +0)"
+_INSN_RE = re.compile(r"^(?P<insn>\d+): \([0-9a-f]{2}\)", re.M)
+# "infinite loop detected at insn 9", "back-edge from insn 9 to 5", ...
+_AT_INSN_RE = re.compile(r"\b(?:at|from) insn (?P<insn>\d+)")
+
+
+def failing_insn(log: str) -> Optional[int]:
+    """The index of the instruction the verifier stopped at: the one its last words
+    name ("... at insn N"), else the last instruction line of the log; or None."""
+    reason = _reason(log)
+    for line in reversed(reason):
+        m = _AT_INSN_RE.search(line)
+        if m is not None:
+            return int(m.group("insn"))
+    insns = _INSN_RE.findall(log)
+    return int(insns[-1]) if insns else None
+
+
+def _line_of(lines: Optional[Sequence[Tuple[int, str]]], insn: Optional[int]) -> Optional[str]:
+    """The source line whose instructions include ``insn``."""
+    if not lines or insn is None:
+        return None
+    found = None
+    for first, where in lines:
+        if first > insn:
+            break
+        found = where
+    return found
 
 
 def source_line(log: str) -> Optional[str]:

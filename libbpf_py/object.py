@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import sys
 import weakref
 from typing import (
     Any,
@@ -22,6 +23,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Tuple,
     TypeVar,
     Union,
 )
@@ -74,6 +76,9 @@ _BTF_TARGET_KINDS = ("tp_btf", "fentry", "fexit", "fmod_ret", "fentry.s", "fexit
 #: libbpf's LIBBPF_ERRNO__FORMAT: "BPF object format invalid"
 _LIBBPF_ERRNO_FORMAT = 4001
 _EM_BPF = 247
+
+#: btf__endianness() of a BTF in this machine's byte order (enum btf_endianness)
+_NATIVE_BTF_ENDIAN = lib.BTF_LITTLE_ENDIAN if sys.byteorder == "little" else lib.BTF_BIG_ENDIAN
 
 # libbpf: "prog 'p': BPF program load failed: <strerror>" (the kernel refused it)
 _PROG_LOAD_FAILED_RE = re.compile(r"prog '(?P<name>[^']*)': BPF program load failed")
@@ -142,6 +147,7 @@ class BpfObject:
         self._source = source
         self._opts = opts  # the open options (NULL or cdata), for the kernel log buffer
         self._loaded = False
+        self._prepared = False  # bpf_object__prepare ran (by prepare() or load())
         self._programs: Optional[NamedMapping[Program]] = None
         self._maps: Optional[NamedMapping[Map]] = None
         # the maps (cached or not: Map.inner_map makes new ones) with element state
@@ -374,11 +380,39 @@ class BpfObject:
         ptr = self._check_open()
         if self._loaded:
             raise AlreadyLoadedError(f"BPF object {self.name!r} is already loaded")
-        with log.capture() as messages:
-            ret = lib.bpf_object__load(ptr)
-        if ret < 0:
-            self._raise_load_error(-ret, messages)
+        self._load_with(ptr, lambda: lib.bpf_object__load(ptr))
         self._loaded = True
+
+    def _load_with(self, ptr: Any, load: Callable[[], int]) -> None:
+        """Run ``load`` (bpf_object__load or __load_skeleton), its messages captured,
+        and raise what its failure means."""
+        records: Dict[str, bytes] = {}
+        with log.capture() as messages:
+            ret = 0
+            if not self._prepared and self._prepare_first(ptr):
+                ret = lib.bpf_object__prepare(ptr)
+                self._prepared = ret == 0
+            if self._prepared:
+                records = self._line_info_records()
+            if ret == 0:
+                ret = load()
+        if ret < 0:
+            self._raise_load_error(-ret, messages, records)
+
+    def _prepare_first(self, ptr: Any) -> bool:
+        """Whether load() runs libbpf's prepare step on its own first, to copy the
+        programs' line info (which libbpf frees when the load fails) for the source
+        line of a VerifierError: with libbpf >= 1.6, for an object with BTF (no BTF,
+        no line info) of this machine's byte order (bpf_object__load refuses another
+        before preparing; bpf_object__prepare does not check)."""
+        if not lib.has("bpf_object__prepare"):
+            return False
+        btf = lib.bpf_object__btf(ptr)
+        return bool(btf != ffi.NULL and lib.btf__endianness(btf) == _NATIVE_BTF_ENDIAN)
+
+    def _line_info_records(self) -> Dict[str, bytes]:
+        return {name: prog._line_info_records() for name, prog in self.programs.items()
+                if prog.autoload}
 
     def prepare(self) -> None:
         """Do everything of :meth:`load` but load the programs (``bpf_object__prepare``,
@@ -398,6 +432,7 @@ class BpfObject:
             raise AlreadyLoadedError(f"BPF object {self.name!r} is already loaded")
         with log.capture() as messages:
             ret = fn(ptr)
+        self._prepared = self._prepared or ret == 0
         if ret < 0:
             err = -ret
             warn = [ln.strip().removeprefix("libbpf: ") for ln in "".join(messages).splitlines()]
@@ -405,12 +440,30 @@ class BpfObject:
             strerror = libbpf_strerror(err) + (f"; libbpf: {warn[-1]}" if warn else "")
             raise make_error(err, f"bpf_object__prepare({self.name!r})", strerror)
 
-    def _raise_load_error(self, err: int, messages: List[str]) -> None:
+    def _source_lines(self, records: Dict[str, bytes], program: Optional[str]
+                      ) -> Optional[List[Tuple[int, str]]]:
+        """(first instruction, ``file:N: text``) per source line of ``program``, from
+        the line info copied before the load (for VerifierError.source_line)."""
+        data = records.get(program or "")
+        if not data:
+            return None
+        # the file's base name, as the verifier log names it (the BTF has the path
+        # given to clang)
+        return [(li.insn_off,
+                 f"{os.path.basename(li.file_name)}:{li.line}: {li.line_text.strip()}")
+                for li in self.programs[program or ""]._decode_line_info(data)
+                if li.line and li.line_text.strip()]
+
+    def _raise_load_error(self, err: int, messages: List[str],
+                          records: Optional[Dict[str, bytes]] = None) -> None:
         text = "".join(messages)
+        records = records or {}
         m = _PROG_LOG_RE.search(text)
         if m is not None:  # cut by log.capture()
+            name = m.group("name")
             raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
-                                program=m.group("name"), log=m.group("log"))
+                                program=name, log=m.group("log"),
+                                lines=self._source_lines(records, name))
         # a program with a user-supplied log buffer: libbpf does not print it
         for prog in self.programs.values():
             user_log = prog.log_buffer()
@@ -418,16 +471,19 @@ class BpfObject:
                 raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
                                     program=prog.name,
                                     log=cut_log(user_log, log.HEAD_LINES, log.TAIL_LINES,
-                                                "the whole log is in Program.log_buffer()"))
+                                                "the whole log is in Program.log_buffer()"),
+                                    lines=self._source_lines(records, prog.name))
         # the object's log buffer (kernel_log_size= at open): libbpf does not print it
         failed = _PROG_LOAD_FAILED_RE.search(text)
         obj_log = self.kernel_log if failed is not None else ""
         # the buffer may still hold the object's BTF log: a verifier log ends with its stats
         if obj_log and err != errno.ENOSPC and _VERIFIER_STATS_RE.search(obj_log):
+            name = failed.group("name") if failed else None
             raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
-                                program=failed.group("name") if failed else None,
+                                program=name,
                                 log=cut_log(obj_log, log.HEAD_LINES, log.TAIL_LINES,
-                                            "the whole log is in BpfObject.kernel_log"))
+                                            "the whole log is in BpfObject.kernel_log"),
+                                lines=self._source_lines(records, name))
         what = f"bpf_object__load({self.name!r})"
         # libbpf's last words are "failed to load object"; the line before says why
         warn = [ln.strip().removeprefix("libbpf: ") for ln in text.splitlines()]

@@ -394,19 +394,29 @@ class Program:
         source text per instruction that starts a line. Empty before
         :meth:`BpfObject.prepare <libbpf_py.BpfObject.prepare>` or load, and for an
         object without .BTF.ext; libbpf < 1.6 raises LibbpfVersionError."""
+        return self._decode_line_info(self._line_info_records())
+
+    def _line_info_records(self) -> bytes:
+        """A copy of the program's ``struct bpf_line_info`` records (libbpf frees its
+        own when a load fails: :meth:`BpfObject.load` keeps this copy to name the
+        source line of a verifier error)."""
         fn, cnt_fn = lib.bpf_program__line_info, lib.bpf_program__line_info_cnt
         ptr = self._check_open()
         cnt = int(cnt_fn(ptr))
         if not cnt:
-            return []
+            return b""
         recs = fn(ptr)
         if recs == ffi.NULL:
             raise make_error(ffi.errno or errno.EINVAL,
                              f"bpf_program__line_info of program {self._name!r}")
+        return bytes(ffi.buffer(recs, cnt * ffi.sizeof("struct bpf_line_info")))
+
+    def _decode_line_info(self, records: bytes) -> List[LineInfo]:
+        if not records:
+            return []
         btf = lib.bpf_object__btf(self._obj._check_open())
         out: List[LineInfo] = []
-        for i in range(cnt):
-            rec = recs[i]
+        for rec in ffi.from_buffer("struct bpf_line_info[]", records):
             # BPF_LINE_INFO_LINE_NUM / _LINE_COL of the uapi: line << 10 | col
             out.append(LineInfo(int(rec.insn_off), self._btf_str(btf, rec.file_name_off),
                                 int(rec.line_col) >> 10, int(rec.line_col) & 0x3FF,

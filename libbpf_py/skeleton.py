@@ -171,13 +171,9 @@ class _SkeletonObject(BpfObject):
             raise ClosedError("skeleton is destroyed")
         if self._loaded:
             raise AlreadyLoadedError(f"skeleton {self.name!r} is already loaded")
-        del ptr
         skel._before_load()
         try:
-            with log.capture() as messages:
-                ret = lib.bpf_object__load_skeleton(skel._s)
-            if ret < 0:
-                self._raise_load_error(-ret, messages)
+            self._load_with(ptr, lambda: lib.bpf_object__load_skeleton(skel._s))
             self._loaded = True
         finally:
             skel._after_load()

@@ -16,7 +16,8 @@ import pytest
 from conftest import BPF_SRC, Compile
 
 from libbpf_py import BpfObject, log
-from libbpf_py.errors import CUT_MARKER, LibbpfError, VerifierError
+from libbpf_py._binding import lib
+from libbpf_py.errors import CUT_MARKER, LibbpfError, LibbpfVersionError, VerifierError
 
 pytestmark = pytest.mark.kernel
 
@@ -170,6 +171,53 @@ def test_unbounded_loop_names_source_line_and_hint(messages_o: Path) -> None:
     assert exc.source_line == f"messages.bpf.c:{line}: while (*(volatile __u64 *)v)"
     assert exc.hint is not None and "loop" in exc.hint and "bpf_loop()" in exc.hint
     assert "infinite loop detected" in str(exc) and "hint: " in str(exc)
+
+
+def test_failing_insn_is_the_one_the_log_stops_at(messages_o: Path) -> None:
+    exc = _load_error(messages_o, "null_deref")
+    assert isinstance(exc, VerifierError) and exc.insn is not None
+    assert any(line.startswith(f"{exc.insn}: (79) r1 = *(u64 *)(r0 +0)")
+               for line in exc.log.splitlines())
+    spin = _load_error(messages_o, "spin")
+    assert isinstance(spin, VerifierError)
+    assert f"infinite loop detected at insn {spin.insn}" in spin.log
+
+
+def test_source_line_from_line_info_survives_a_cut_log(messages_o: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log keeps only its last 3 lines, so the ``; *v += 1; @ file:N`` line is cut:
+    with libbpf >= 1.6 the program's line info (copied before the load) still names the
+    line; before 1.6 there is no line info to read and the error says no line."""
+    monkeypatch.setattr(log, "HEAD_LINES", 0)
+    monkeypatch.setattr(log, "TAIL_LINES", 3)
+    exc = _load_error(messages_o, "null_deref")
+    assert isinstance(exc, VerifierError)
+    assert "*v += 1" not in exc.log and "invalid mem access" in exc.log
+    if lib.has("bpf_program__line_info"):
+        assert exc.source_line == f"messages.bpf.c:{_line_of('*v += 1;')}: *v += 1;"
+    else:
+        assert exc.source_line is None
+
+
+def test_source_line_comes_from_line_info_of_a_prepared_object(messages_o: Path) -> None:
+    """A user's prepare() before load() keeps the line info path (libbpf >= 1.6)."""
+    if not lib.has("bpf_object__prepare"):
+        with _open_only(messages_o, "null_deref") as obj, \
+                pytest.raises(LibbpfVersionError, match=r"LIBBPF_1\.6\.0"):
+            obj.prepare()
+        pytest.xfail("libbpf < 1.6 has no bpf_object__prepare (LibbpfVersionError asserted)")
+    with _open_only(messages_o, "null_deref") as obj:
+        obj.prepare()
+        info = obj.programs["null_deref"].line_info()
+        with pytest.raises(VerifierError) as err:
+            obj.load()
+    exc = err.value
+    covering = [li for li in info if li.insn_off <= (exc.insn or 0) and li.line]
+    assert covering, info
+    assert covering[-1].file_name.endswith("/messages.bpf.c")
+    assert exc.source_line == (f"messages.bpf.c:{covering[-1].line}: "
+                               f"{covering[-1].line_text.strip()}")
+    assert exc.source_line == f"messages.bpf.c:{_line_of('*v += 1;')}: *v += 1;"
 
 
 @pytest.mark.parametrize("last", [

@@ -157,6 +157,12 @@ def declared() -> Dict[str, str]:
     return dict(_DECLARED)
 
 
+def undeclared_functions() -> Dict[str, Tuple[str, str]]:
+    """The libbpf exports libbpf_py deliberately leaves undeclared, name -> (version
+    node, why), from the ``UNDECLARED`` tables of ``libbpf_py._cdefs``."""
+    return _cdefs.undeclared_functions()
+
+
 def __getattr__(name: str) -> Any:
     # DECLARED is computed on first access (PEP 562)
     if name == "DECLARED":

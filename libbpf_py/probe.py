@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _buildinfo
-from ._binding import BUILD, OMITTED, declared, ffi, lib
+from ._binding import BUILD, OMITTED, declared, ffi, lib, undeclared_functions
 from ._call import libbpf_strerror
 from ._elfid import LinkAuditError, check_ident, versym_index
 from ._features import features
@@ -43,7 +43,8 @@ __all__ = ["KERNEL_JSON_KEYS", "PROBE_JSON_KEYS", "KernelReport", "ProbeReport",
 #: the keys of :meth:`~libbpf_py.ProbeReport.as_dict` (and of ``probe --json``), stable
 PROBE_JSON_KEYS: Tuple[str, ...] = (
     "package_version", "mode", "header_version", "runtime_version", "library_path",
-    "version_nodes", "version_nodes_source", "missing", "unwrapped", "features",
+    "version_nodes", "version_nodes_source", "missing", "unwrapped", "unwrapped_why",
+    "features",
 )
 
 #: the keys of :meth:`~libbpf_py.KernelReport.as_dict` (and of ``probe --kernel --json``), stable
@@ -140,6 +141,9 @@ class ProbeReport:
     missing: Dict[str, str]
     #: symbols the library exports that libbpf_py does not declare -> their node
     unwrapped: Dict[str, str]
+    #: unwrapped symbol -> why the bindings leave it undeclared (the ``UNDECLARED``
+    #: tables of ``libbpf_py._cdefs``; a symbol newer than the declarations has none)
+    unwrapped_why: Dict[str, str] = field(default_factory=dict)
     #: registered feature -> available
     features: Dict[str, bool] = field(default_factory=dict)
 
@@ -155,6 +159,7 @@ class ProbeReport:
             "version_nodes_source": self.version_nodes_source,
             "missing": dict(self.missing),
             "unwrapped": dict(self.unwrapped),
+            "unwrapped_why": dict(self.unwrapped_why),
             "features": dict(self.features),
         }
 
@@ -173,6 +178,10 @@ class ProbeReport:
         rows += [(f"  {node}", f"{len(names)}") for node, names in self.version_nodes.items()]
         rows.append(("missing", _by_node(self.missing)))
         rows.append(("unwrapped", _by_node(self.unwrapped)))
+        rows += [(f"  {name}", why) for name, why in self.unwrapped_why.items()]
+        newer = [name for name in self.unwrapped if name not in self.unwrapped_why]
+        if newer:
+            rows.append(("  (the others)", "newer than the declarations of this libbpf_py"))
         on = [name for name, ok in self.features.items() if ok]
         off = [name for name, ok in self.features.items() if not ok]
         rows.append(("features", f"{len(on)} of {len(self.features)}: {' '.join(on) or '-'}"))
@@ -216,6 +225,8 @@ def probe() -> ProbeReport:
         source, nodes = _static_version_nodes()
     decl = declared()
     exported = {name: node for node, names in nodes.items() for name in names}
+    unwrapped = {name: exported[name] for name in sorted(exported) if name not in decl}
+    reasons = undeclared_functions()
     return ProbeReport(
         package_version=__version__,
         mode=BUILD.mode,
@@ -225,7 +236,8 @@ def probe() -> ProbeReport:
         version_nodes=nodes,
         version_nodes_source=source,
         missing=dict(sorted(OMITTED.items())),
-        unwrapped={name: exported[name] for name in sorted(exported) if name not in decl},
+        unwrapped=unwrapped,
+        unwrapped_why={name: reasons[name][1] for name in unwrapped if name in reasons},
         features=features.as_dict(),
     )
 

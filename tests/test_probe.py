@@ -167,6 +167,11 @@ def test_unwrapped_are_exports_the_bindings_do_not_declare(
     else:
         assert newer == set()
     assert "libbpf_set_print" in report.unwrapped
+    # and each says why; those newer than the declarations have no reason to give
+    assert report.unwrapped_why == {n: reasons[n][1] for n in report.unwrapped if n in reasons}
+    assert set(report.unwrapped) - set(report.unwrapped_why) == newer
+    assert "va_list" in report.unwrapped_why["libbpf_set_print"]
+    assert re.search(r"^  libbpf_set_print +its libbpf_print_fn_t callback", report.format(), re.M)
 
 
 def test_stamped_omitted_list_equals_the_assembly() -> None:

@@ -198,6 +198,15 @@ def test_features_follow_lib_has(report: libbpf_py.ProbeReport) -> None:
     assert ("link.netfilter" in feats) == lib.has("bpf_program__attach_netfilter")
     assert ("user_ring_buffer" in feats) == lib.has("user_ring_buffer__new")
     assert ("open.bpf_token_path" in feats) == (INFO.header_version >= (1, 4))
+    # the 1.6 and 1.7 APIs (issue 17), by function and by option field
+    assert ("object.prepare" in feats) == lib.has("bpf_object__prepare")
+    assert ("map.exclusive_program" in feats) == lib.has("bpf_map__set_exclusive_program")
+    assert ("link.kprobe_multi.unique_match" in feats) == (INFO.header_version >= (1, 6))
+    assert ("link.perf_event.dont_enable" in feats) == (INFO.header_version >= (1, 7))
+    if INFO.header_version >= (1, 7) and _binding.RUNTIME_VERSION >= (1, 7):
+        assert {"object.prepare", "program.func_line_info", "program.stream",
+                "program.assoc_struct_ops", "link.cgroup_order", "link.uprobe_multi.session",
+                "linker.fd_buf", "btf.permute"} <= set(feats)
     assert "no.such.feature" not in feats
     with pytest.raises(KeyError, match=r"no feature named 'no\.such\.feature'"):
         feats.why_not("no.such.feature")

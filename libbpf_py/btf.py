@@ -26,6 +26,18 @@ C output (:meth:`Btf.dump_c`) goes through libbpf's ``btf_dump`` API, the code
 ``__VMLINUX_H__`` guard and ``preserve_access_index`` pragma bpftool writes.
 :meth:`BtfType.describe` gives the one-entry text of ``bpftool btf dump ...
 format raw``.
+
+Writing (libbpf's ``btf__add_*`` API): :meth:`Btf.new_empty` starts an empty
+BTF (split over ``base=``), and the ``add_*`` methods append types to any Btf
+this process owns, each returning the new type's id::
+
+    with Btf.new_empty() as btf:
+        i32 = btf.add_int("int", 4, "signed")
+        pair = btf.add_struct("pair", 8)
+        btf.add_field("a", i32, 0)
+        btf.add_field("b", i32, 32)
+        print(btf.dump_c(pair, header=False))
+        btf_id = btf.load_into_kernel()     # root; freed with the Btf
 """
 
 from __future__ import annotations
@@ -33,13 +45,15 @@ from __future__ import annotations
 import enum
 import errno
 import os
+import re
+import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import _validate
+from . import _validate, log
 from ._binding import ffi, lib
-from ._call import check, make_error
+from ._call import check, libbpf_strerror, make_error
 from ._guard import Guard
 from ._ids import fd_by_id
 from ._info import btf_info
@@ -239,10 +253,11 @@ def _u32(value: object, what: str) -> int:
 class Btf:
     """A parsed BTF: its types by id and name, and C output through btf_dump.
 
-    Build one with :meth:`load_vmlinux`, :meth:`from_file`, :meth:`from_bytes`
-    or :meth:`load_from_kernel_by_id`; use it as a context manager or call
-    :meth:`close`. :attr:`BpfObject.btf <libbpf_py.object.BpfObject.btf>` gives a
-    view of an object's BTF instead, which belongs to the object.
+    Build one with :meth:`load_vmlinux`, :meth:`from_file`, :meth:`from_bytes`,
+    :meth:`load_from_kernel_by_id` or :meth:`new_empty`; use it as a context
+    manager or call :meth:`close`. :attr:`BpfObject.btf
+    <libbpf_py.object.BpfObject.btf>` gives a view of an object's BTF instead,
+    which belongs to the object and cannot be written.
     """
 
     def __init__(self, ptr: Any, source: str, *, owner: Any = None,
@@ -459,17 +474,19 @@ class Btf:
         if self._owner is not None:
             raise ValueError(f"BTF {self._source!r} belongs to a BPF object; permute a "
                              "copy (Btf.from_bytes(btf.raw_data()))")
-        if self._guard.busy:
-            raise ValueError(f"BTF {self._source!r} is the base of split BTFs still open; "
-                             "close them before permuting it")
         ids = [_u32(v, "id_map entry") for v in id_map]
-        want = self._count() - self.start_id if self._base is not None else self._count()
-        if len(ids) != want:
-            raise ValueError(f"id_map has {len(ids)} entries; BTF {self._source!r} needs "
-                             f"{want} (one per type{' it adds' if self._base else ', void too'})")
-        arr = ffi.new("__u32[]", ids)
-        check(lib.btf__permute(ptr, arr, len(ids), ffi.NULL),
-              f"btf__permute of BTF {self._source!r}")
+        with _WRITING:  # a writer: never at once with another writer (see _write)
+            if self._guard.busy:
+                raise ValueError(f"BTF {self._source!r} is the base of split BTFs still "
+                                 "open; close them before permuting it")
+            want = self._count() - self.start_id if self._base is not None else self._count()
+            if len(ids) != want:
+                raise ValueError(f"id_map has {len(ids)} entries; BTF {self._source!r} needs "
+                                 f"{want} (one per type"
+                                 f"{' it adds' if self._base else ', void too'})")
+            arr = ffi.new("__u32[]", ids)
+            check(lib.btf__permute(ptr, arr, len(ids), ffi.NULL),
+                  f"btf__permute of BTF {self._source!r}")
 
     def raw_data(self) -> bytes:
         """The BTF in its raw binary form (header, types, strings)."""
@@ -478,6 +495,475 @@ class Btf:
         if data == ffi.NULL:
             raise make_error(ffi.errno or errno.ENOMEM, "btf__raw_data")
         return bytes(ffi.buffer(data, size[0]))
+
+    # -- writing: libbpf's btf__add_* API ------------------------------------------------
+
+    @classmethod
+    def new_empty(cls, *, base: Optional[Btf] = None) -> Btf:
+        """An empty BTF to fill with the ``add_*`` methods (``btf__new_empty``).
+
+        With ``base`` (``btf__new_empty_split``) it is split BTF over ``base``:
+        its ids start at ``base``'s type count and its types may refer to the
+        base's. It holds its base the way :meth:`from_file` with ``base`` does:
+        closing the base first defers its free until this BTF is closed.
+        """
+        if base is None:
+            ptr = lib.btf__new_empty()
+            return cls._adopt(ptr, "btf__new_empty", "<new>")
+        if not isinstance(base, Btf):
+            raise _validate.type_error("base", base, "a Btf")
+        ptr = lib.btf__new_empty_split(base._check_open())
+        return cls._adopt(ptr, "btf__new_empty_split", f"<new, split over {base._source}>",
+                          base)
+
+    @property
+    def fd(self) -> Optional[int]:
+        """The fd of this BTF's kernel object (``btf__fd``) once :meth:`load_into_kernel`
+        (or, for an object's BTF, the object's load) put it there; None before. It
+        belongs to the Btf (or the object): closed with it."""
+        fd = int(lib.btf__fd(self._check_open()))
+        return fd if fd >= 0 else None
+
+    def load_into_kernel(self) -> int:
+        """Load this BTF into the kernel (``btf__load_into_kernel``) and return the
+        kernel's id of it (``Btf.from_id(id)`` reads it back; :func:`libbpf_py.btf_ids`
+        lists it).
+
+        The kernel object lives as long as this Btf: libbpf keeps its fd
+        (:attr:`fd`) and ``btf__free`` closes it, so :meth:`close` lets it go.
+        Needs CAP_BPF or CAP_SYS_ADMIN (LibbpfPermissionError otherwise). BTF
+        the kernel rejects raises LibbpfError with the last line of the
+        kernel's BTF log (the whole log goes to the ``libbpf_py`` logger); a
+        second load raises LibbpfExistsError; the BTF of a BPF object
+        (:attr:`BpfObject.btf <libbpf_py.object.BpfObject.btf>`) is loaded by the
+        object, and ValueError says so. Types added after the load change this
+        Btf only, not the kernel's copy.
+        """
+        what = "btf__load_into_kernel"
+        with log.capture() as messages:
+            ret = self._write(what, lib.btf__load_into_kernel, raw=True, splits_ok=True)
+        if ret < 0:
+            err = -ret
+            text = libbpf_strerror(err)
+            if err == errno.EEXIST:
+                text = f"{text} (already loaded: kernel BTF id {self._kernel_id()})"
+            else:
+                found = _BTF_LOG_RE.search("".join(messages))
+                lines = [ln.strip() for ln in (found.group(1) if found else "").splitlines()
+                         if ln.strip()]
+                if lines:
+                    text = f"{text}; kernel: {lines[-1]}"
+            raise make_error(err, f"{what} of BTF {self._source!r}", text)
+        return self._kernel_id()
+
+    def _kernel_id(self) -> int:
+        fd = self.fd
+        if fd is None:
+            raise ValueError(f"BTF {self._source!r} is not in the kernel")
+        return btf_info(fd, f"cannot read the info of BTF {self._source!r}").id
+
+    def add_str(self, s: Union[str, bytes]) -> int:
+        """Add a string to the string section (``btf__add_str``; an equal string is
+        shared) and return its offset, as a type's ``name_off`` would hold it."""
+        raw = _validate.cstr(s, "string")
+        return self._write(f"btf__add_str({_validate.show(s)})",
+                           lambda p: lib.btf__add_str(p, raw))
+
+    def find_str(self, s: Union[str, bytes]) -> Optional[int]:
+        """The offset of string ``s`` in the string section (of the base first, for
+        split BTF), or None when absent (``btf__find_str``). A writer in libbpf's
+        eyes: it readies the BTF for changes, so an object's BTF refuses it too."""
+        raw = _validate.cstr(s, "string")
+        what = f"btf__find_str({_validate.show(s)})"
+        ret = self._write(what, lambda p: lib.btf__find_str(p, raw), raw=True)
+        if ret == -errno.ENOENT:
+            return None
+        return check(ret, f"{what} on BTF {self._source!r}")
+
+    def add_int(self, name: Union[str, bytes], size: int,
+                encoding: Union[str, BtfIntInfo, None] = None) -> int:
+        """Add an INT ``name`` of ``size`` bytes (1, 2, 4, 8 or 16; ``btf__add_int``).
+
+        ``encoding`` is None (unsigned), ``"signed"``, ``"char"`` or ``"bool"``
+        (case does not matter; bpftool's ``"(none)"`` is None), or a
+        :class:`BtfIntInfo` (what :attr:`BtfType.int_info` gives) whose ``bits``
+        are the whole size and ``offset`` 0: libbpf writes no legacy bitfield INT.
+        """
+        raw = _validate.cstr(name, "INT name", empty=False)
+        nbytes = _validate.check_int(size, "INT size", 64)
+        enc = _int_encoding(encoding, nbytes)
+        return self._write(f"btf__add_int({_validate.show(name)}, size={nbytes})",
+                           lambda p: lib.btf__add_int(p, raw, nbytes, enc),
+                           hint="an INT's size is 1, 2, 4, 8 or 16 bytes")
+
+    def add_float(self, name: Union[str, bytes], size: int) -> int:
+        """Add a FLOAT ``name`` of ``size`` bytes (2, 4, 8, 12 or 16; ``btf__add_float``)."""
+        raw = _validate.cstr(name, "FLOAT name", empty=False)
+        nbytes = _validate.check_int(size, "FLOAT size", 64)
+        return self._write(f"btf__add_float({_validate.show(name)}, size={nbytes})",
+                           lambda p: lib.btf__add_float(p, raw, nbytes),
+                           hint="a FLOAT's size is 2, 4, 8, 12 or 16 bytes")
+
+    def add_ptr(self, type: TypeRef) -> int:
+        """Add a PTR to ``type`` (``btf__add_ptr``); see :meth:`add_struct` on ids."""
+        tid = self._type_id(type, "PTR target")
+        return self._write(f"btf__add_ptr({tid})", lambda p: lib.btf__add_ptr(p, tid))
+
+    def add_const(self, type: TypeRef) -> int:
+        """Add a CONST of ``type`` (``btf__add_const``)."""
+        tid = self._type_id(type, "CONST target")
+        return self._write(f"btf__add_const({tid})", lambda p: lib.btf__add_const(p, tid))
+
+    def add_volatile(self, type: TypeRef) -> int:
+        """Add a VOLATILE of ``type`` (``btf__add_volatile``)."""
+        tid = self._type_id(type, "VOLATILE target")
+        return self._write(f"btf__add_volatile({tid})",
+                           lambda p: lib.btf__add_volatile(p, tid))
+
+    def add_restrict(self, type: TypeRef) -> int:
+        """Add a RESTRICT of ``type`` (``btf__add_restrict``)."""
+        tid = self._type_id(type, "RESTRICT target")
+        return self._write(f"btf__add_restrict({tid})",
+                           lambda p: lib.btf__add_restrict(p, tid))
+
+    def add_typedef(self, name: Union[str, bytes], type: TypeRef) -> int:
+        """Add a TYPEDEF ``name`` of ``type`` (``btf__add_typedef``)."""
+        raw = _validate.cstr(name, "TYPEDEF name", empty=False)
+        tid = self._type_id(type, "TYPEDEF target")
+        return self._write(f"btf__add_typedef({_validate.show(name)}, {tid})",
+                           lambda p: lib.btf__add_typedef(p, raw, tid))
+
+    def add_type_tag(self, value: Union[str, bytes], type: TypeRef) -> int:
+        """Add a TYPE_TAG ``value`` on ``type`` (``btf__add_type_tag``:
+        ``__attribute__((btf_type_tag(value)))``)."""
+        raw = _validate.cstr(value, "TYPE_TAG value", empty=False)
+        tid = self._type_id(type, "TYPE_TAG target")
+        return self._write(f"btf__add_type_tag({_validate.show(value)}, {tid})",
+                           lambda p: lib.btf__add_type_tag(p, raw, tid))
+
+    def add_type_attr(self, value: Union[str, bytes], type: TypeRef) -> int:
+        """Add a TYPE_TAG with kind_flag set (``btf__add_type_attr``, libbpf >= 1.6,
+        LIBBPF_1.6.0): ``value`` is an ``__attribute__`` of ``type``, not a
+        ``btf_type_tag``. Older libbpf raises LibbpfVersionError."""
+        fn = lib.btf__add_type_attr  # LibbpfVersionError before libbpf 1.6
+        raw = _validate.cstr(value, "TYPE_TAG attribute", empty=False)
+        tid = self._type_id(type, "TYPE_TAG target")
+        return self._write(f"btf__add_type_attr({_validate.show(value)}, {tid})",
+                           lambda p: fn(p, raw, tid))
+
+    def add_decl_tag(self, value: Union[str, bytes], type: TypeRef,
+                     component_idx: int = -1) -> int:
+        """Add a DECL_TAG ``value`` on ``type`` (``btf__add_decl_tag``): on the
+        type, function or variable itself (``component_idx=-1``) or on its member
+        or parameter number ``component_idx``."""
+        raw = _validate.cstr(value, "DECL_TAG value", empty=False)
+        tid = self._type_id(type, "DECL_TAG target")
+        idx = _component_idx(component_idx)
+        return self._write(f"btf__add_decl_tag({_validate.show(value)}, {tid}, {idx})",
+                           lambda p: lib.btf__add_decl_tag(p, raw, tid, idx))
+
+    def add_decl_attr(self, value: Union[str, bytes], type: TypeRef,
+                      component_idx: int = -1) -> int:
+        """Add a DECL_TAG with kind_flag set (``btf__add_decl_attr``, libbpf >= 1.6,
+        LIBBPF_1.6.0): ``value`` is an ``__attribute__`` of the declaration. Older
+        libbpf raises LibbpfVersionError."""
+        fn = lib.btf__add_decl_attr  # LibbpfVersionError before libbpf 1.6
+        raw = _validate.cstr(value, "DECL_TAG attribute", empty=False)
+        tid = self._type_id(type, "DECL_TAG target")
+        idx = _component_idx(component_idx)
+        return self._write(f"btf__add_decl_attr({_validate.show(value)}, {tid}, {idx})",
+                           lambda p: fn(p, raw, tid, idx))
+
+    def add_array(self, index_type: TypeRef, elem_type: TypeRef, nelems: int) -> int:
+        """Add an ARRAY of ``nelems`` ``elem_type`` indexed by ``index_type`` (an INT,
+        by convention ``int`` or ``__ARRAY_SIZE_TYPE__``; ``btf__add_array``)."""
+        index = self._type_id(index_type, "ARRAY index type")
+        elem = self._type_id(elem_type, "ARRAY element type")
+        n = _u32(nelems, "ARRAY nelems")
+        return self._write(f"btf__add_array({index}, {elem}, {n})",
+                           lambda p: lib.btf__add_array(p, index, elem, n))
+
+    def add_struct(self, name: Union[str, bytes, None], size: int) -> int:
+        """Add a STRUCT of ``size`` bytes (``btf__add_struct``; ``name`` None or ""
+        for an anonymous one), then its members with :meth:`add_field`.
+
+        Type arguments here and in every ``add_*`` are an id, a name (looked up
+        with ``btf[name]``: KeyError when absent) or a :class:`BtfType` of this
+        BTF or of its base. An id may name a type not added yet (a struct that
+        points to itself needs the pointer first): libbpf and this method only
+        check that it fits BTF's ids (0..2**31-1); the kernel checks the rest at
+        :meth:`load_into_kernel`.
+        """
+        raw = _optional_name(name, "STRUCT name")
+        nbytes = _u32(size, "STRUCT size")
+        return self._write(f"btf__add_struct({_validate.show(name or '')}, size={nbytes})",
+                           lambda p: lib.btf__add_struct(p, raw, nbytes))
+
+    def add_union(self, name: Union[str, bytes, None], size: int) -> int:
+        """Add a UNION of ``size`` bytes (``btf__add_union``), then its members with
+        :meth:`add_field` (every one at bit offset 0)."""
+        raw = _optional_name(name, "UNION name")
+        nbytes = _u32(size, "UNION size")
+        return self._write(f"btf__add_union({_validate.show(name or '')}, size={nbytes})",
+                           lambda p: lib.btf__add_union(p, raw, nbytes))
+
+    def add_field(self, name: Union[str, bytes, None], type: TypeRef, bit_offset: int,
+                  bit_size: int = 0) -> None:
+        """Add a member to the STRUCT or UNION added last (``btf__add_field``).
+
+        ``bit_offset`` is from the start of the struct; ``bit_size`` is 0, or a
+        bitfield's width (1..255, its offset below 2**24; libbpf then sets the
+        struct's kind_flag). ValueError when the last type added is not a
+        STRUCT or UNION.
+        """
+        raw = _optional_name(name, "member name")
+        tid = self._type_id(type, "member type")
+        off = _u32(bit_offset, "member bit_offset")
+        bits = _u32(bit_size, "member bit_size")
+        self._write(f"btf__add_field({_validate.show(name or '')}, {tid}, {off}, {bits})",
+                    lambda p: lib.btf__add_field(p, raw, tid, off, bits),
+                    after=_COMPOSITE, adder="add_struct() or add_union()",
+                    hint="a bitfield is 1..255 bits at a bit offset below 2**24; a UNION's "
+                         "members are at bit offset 0")
+
+    def add_enum(self, name: Union[str, bytes, None], size: int = 4) -> int:
+        """Add an ENUM of ``size`` bytes (1, 2, 4 or 8; ``btf__add_enum``), then its
+        values with :meth:`add_enum_value` (-2**31..2**32-1 whatever the size; a
+        negative one makes the enum signed, libbpf's rule). 64-bit values:
+        :meth:`add_enum64`."""
+        raw = _optional_name(name, "ENUM name")
+        nbytes = _u32(size, "ENUM size")
+        return self._write(f"btf__add_enum({_validate.show(name or '')}, size={nbytes})",
+                           lambda p: lib.btf__add_enum(p, raw, nbytes),
+                           hint="an ENUM's size is 1, 2, 4 or 8 bytes")
+
+    def add_enum64(self, name: Union[str, bytes, None], size: int = 8, *,
+                   signed: bool = False) -> int:
+        """Add an ENUM64 of ``size`` bytes (1, 2, 4 or 8; ``btf__add_enum64``), then its
+        values with :meth:`add_enum_value`: 0..2**64-1, or -2**63..2**63-1 when
+        ``signed`` (recorded in the kind_flag, as :attr:`BtfType.signed` reads)."""
+        raw = _optional_name(name, "ENUM64 name")
+        nbytes = _u32(size, "ENUM64 size")
+        if not isinstance(signed, bool):
+            raise _validate.type_error("signed", signed, "a bool")
+        return self._write(f"btf__add_enum64({_validate.show(name or '')}, size={nbytes})",
+                           lambda p: lib.btf__add_enum64(p, raw, nbytes, signed),
+                           hint="an ENUM64's size is 1, 2, 4 or 8 bytes")
+
+    def add_enum_value(self, name: Union[str, bytes], value: int) -> None:
+        """Add an enumerator to the ENUM or ENUM64 added last (``btf__add_enum_value``
+        or ``btf__add_enum64_value``); ValueError when the value does not fit (see
+        :meth:`add_enum`, :meth:`add_enum64`) or the last type is neither."""
+        raw = _validate.cstr(name, "enumerator name", empty=False)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _validate.type_error("enumerator value", value)
+        number = int(value)
+
+        def call(p: Any) -> int:
+            t = lib.btf__type_by_id(p, int(lib.btf__type_cnt(p)) - 1)
+            if lib.btf_kind(t) == lib.BTF_KIND_ENUM:
+                if not -(1 << 31) <= number <= (1 << 32) - 1:
+                    raise ValueError(f"enumerator {_validate.show(name)} = {number} does not "
+                                     "fit an ENUM (range -2147483648..4294967295): use "
+                                     "add_enum64()")
+                return int(lib.btf__add_enum_value(p, raw, number))
+            signed = bool(lib.btf_kflag(t))
+            _validate.check_int(number, f"enumerator {_validate.show(name)} of "
+                                        f"{'a signed' if signed else 'an unsigned'} ENUM64",
+                                64, signed)
+            return int(lib.btf__add_enum64_value(p, raw, number & ((1 << 64) - 1)))
+
+        self._write(f"add_enum_value({_validate.show(name)}, {number})", call,
+                    after=_ENUMS, adder="add_enum() or add_enum64()")
+
+    def add_fwd(self, name: Union[str, bytes], kind: str = "struct") -> int:
+        """Add a forward declaration (``btf__add_fwd``): ``kind`` ``"struct"`` or
+        ``"union"`` gives a FWD; ``"enum"`` gives an ENUM of 4 bytes without values
+        (BTF has no enum FWD)."""
+        raw = _validate.cstr(name, "FWD name", empty=False)
+        fwd = _choice(kind, "FWD kind", _FWD_KINDS)
+        return self._write(f"btf__add_fwd({_validate.show(name)}, {kind!r})",
+                           lambda p: lib.btf__add_fwd(p, raw, fwd))
+
+    def add_func_proto(self, ret: TypeRef) -> int:
+        """Add a FUNC_PROTO returning ``ret`` (0, or ``"void"``, for void;
+        ``btf__add_func_proto``), then its parameters with :meth:`add_func_param`."""
+        tid = self._type_id(ret, "return type")
+        return self._write(f"btf__add_func_proto({tid})",
+                           lambda p: lib.btf__add_func_proto(p, tid))
+
+    def add_func_param(self, name: Union[str, bytes, None], type: TypeRef) -> None:
+        """Add a parameter to the FUNC_PROTO added last (``btf__add_func_param``;
+        name None or "" and type 0 is a variadic ``...``, last); ValueError when
+        the last type is not a FUNC_PROTO."""
+        raw = _optional_name(name, "parameter name")
+        tid = self._type_id(type, "parameter type")
+        self._write(f"btf__add_func_param({_validate.show(name or '')}, {tid})",
+                    lambda p: lib.btf__add_func_param(p, raw, tid),
+                    after=_PROTO, adder="add_func_proto()")
+
+    def add_func(self, name: Union[str, bytes], proto: TypeRef,
+                 linkage: str = "global") -> int:
+        """Add a FUNC ``name`` of prototype ``proto`` (``btf__add_func``), ``linkage``
+        ``"static"``, ``"global"`` or ``"extern"`` (as :attr:`BtfType.linkage`)."""
+        raw = _validate.cstr(name, "FUNC name", empty=False)
+        tid = self._type_id(proto, "FUNC prototype")
+        link = _choice(linkage, "FUNC linkage", _FUNC_LINKAGE)
+        return self._write(f"btf__add_func({_validate.show(name)}, {tid}, {linkage!r})",
+                           lambda p: lib.btf__add_func(p, raw, link, tid))
+
+    def add_var(self, name: Union[str, bytes], type: TypeRef, linkage: str = "global") -> int:
+        """Add a VAR ``name`` of ``type`` (``btf__add_var``), ``linkage``
+        ``"static"``, ``"global"`` (allocated) or ``"extern"``."""
+        raw = _validate.cstr(name, "VAR name", empty=False)
+        tid = self._type_id(type, "VAR type")
+        link = _choice(linkage, "VAR linkage", _VAR_LINKAGE)
+        return self._write(f"btf__add_var({_validate.show(name)}, {tid}, {linkage!r})",
+                           lambda p: lib.btf__add_var(p, raw, link, tid))
+
+    def add_datasec(self, name: Union[str, bytes], size: int) -> int:
+        """Add a DATASEC ``name`` (``.data``, ``.bss``...) of ``size`` bytes
+        (``btf__add_datasec``), then its variables with :meth:`add_datasec_var_info`."""
+        raw = _validate.cstr(name, "DATASEC name", empty=False)
+        nbytes = _u32(size, "DATASEC size")
+        return self._write(f"btf__add_datasec({_validate.show(name)}, size={nbytes})",
+                           lambda p: lib.btf__add_datasec(p, raw, nbytes))
+
+    def add_datasec_var_info(self, var: TypeRef, offset: int, size: int) -> None:
+        """Add variable ``var`` (a VAR's id), at ``offset`` bytes and ``size`` bytes
+        long, to the DATASEC added last (``btf__add_datasec_var_info``);
+        ValueError when the last type is not a DATASEC."""
+        tid = self._type_id(var, "DATASEC variable")
+        off = _u32(offset, "variable offset")
+        nbytes = _u32(size, "variable size")
+        self._write(f"btf__add_datasec_var_info({tid}, {off}, {nbytes})",
+                    lambda p: lib.btf__add_datasec_var_info(p, tid, off, nbytes),
+                    after=_DATASEC, adder="add_datasec()")
+
+    def add_type(self, src: Btf, type: Union[int, BtfType]) -> int:
+        """Copy one type of ``src`` (``btf__add_type``): its record and its strings.
+
+        The type ids inside the record are copied as they are: they name
+        ``src``'s ids, so they mean the same here only when the ids agree (to
+        copy types with their references renumbered, use :meth:`add_btf`).
+        ``type`` is an id of ``src`` or a :class:`BtfType` of ``src``. ``src``
+        may be any open Btf but this one.
+        """
+        if not isinstance(src, Btf):
+            raise _validate.type_error("src", src, "a Btf")
+        if isinstance(type, BtfType):
+            if type.btf is not src:
+                raise ValueError(f"type {type!r} is not a type of {src!r}")
+            tid = type.id
+        else:
+            tid = _validate.check_int(type, "source type id", 31)
+
+        def call(p: Any) -> int:
+            t = src._type_ptr(tid)  # IndexError when src has no such id
+            return int(lib.btf__add_type(p, src._check_open(), t))
+
+        return self._copy(src, f"btf__add_type({src._source!r}, {tid})", call)
+
+    def add_btf(self, src: Btf) -> int:
+        """Append every type of ``src`` (``btf__add_btf``), their references renumbered,
+        and return the id the first one gets. All or nothing: on error this BTF is
+        unchanged. ``src`` may not be split BTF (libbpf >= 1.7: unless it is split
+        over this BTF's own base), else LibbpfNotSupportedError."""
+        if not isinstance(src, Btf):
+            raise _validate.type_error("src", src, "a Btf")
+        return self._copy(src, f"btf__add_btf({src._source!r})",
+                          lambda p: lib.btf__add_btf(p, src._check_open()))
+
+    def _copy(self, src: Btf, what: str, call: Callable[[Any], int]) -> int:
+        if src is self:
+            raise ValueError(f"{what}: cannot copy BTF {self._source!r} into itself (libbpf "
+                             "reads the source while it grows the target); copy from "
+                             "Btf.from_bytes(btf.raw_data()) instead")
+        guard = src._guard
+        guard.enter()  # src is freed after the copy if closed meanwhile
+        try:
+            src._check_open()
+            return self._write(what, call, ready_base=True)
+        finally:
+            guard.leave()
+
+    # the machinery of every writer
+
+    def _type_id(self, ref: TypeRef, what: str) -> int:
+        """A type argument of a writer as an id (see :meth:`add_struct`)."""
+        if isinstance(ref, BtfType):
+            owner: Optional[Btf] = self
+            while owner is not None and owner is not ref.btf:
+                owner = owner._base
+            if owner is None:
+                raise ValueError(f"{what}: {ref!r} is a type of another BTF, not of "
+                                 f"{self!r} or its base")
+            ref.btf._check_open()
+            return ref.id
+        if isinstance(ref, str):
+            return self[ref].id
+        return _validate.check_int(ref, f"{what} id", 31)
+
+    def _write(self, what: str, call: Callable[[Any], int], *,
+               after: Optional[FrozenSet[int]] = None, adder: str = "", hint: str = "",
+               ready_base: bool = False, raw: bool = False, splits_ok: bool = False) -> int:
+        """Run one writer ``call(struct btf *)`` (a libbpf ``-errno`` return) on this BTF.
+
+        Writers run one at a time, process-wide (``_WRITING``): libbpf grows a
+        BTF's memory with realloc, so two at once on one BTF (or a copy from a
+        BTF being written) would corrupt it. The call holds the guard, so a
+        close() from another thread frees the BTF after it returns. Refused: the
+        BTF of a BPF object (a view), a split BTF over one, and a base that
+        split BTFs are built on (their ids follow the base's last one; not
+        refused with ``splits_ok``, for a call that adds no type). With ``raw``,
+        a negative return is returned, not raised.
+        """
+        where = f"{what} on BTF {self._source!r}"
+        if self._owner is not None:
+            raise ValueError(f"{where}: this BTF belongs to a BPF object and is read-only "
+                             "here; write to a copy (Btf.from_bytes(btf.raw_data()))")
+        base = self._base
+        while base is not None:
+            if base._owner is not None:
+                raise ValueError(f"{where}: its base is the BTF of a BPF object, which "
+                                 "libbpf would rewrite; split over a copy "
+                                 "(Btf.from_bytes(obj.btf.raw_data()))")
+            base = base._base
+        guard = self._guard
+        with _WRITING:
+            if guard.busy and not splits_ok:
+                raise ValueError(f"{where}: split BTFs built on this BTF are still open "
+                                 "(or another thread copies from it); close them before "
+                                 "adding types")
+            guard.enter()
+            try:
+                ptr = self._check_open()
+                if after is not None:
+                    self._check_last(ptr, what, after, adder)
+                if ready_base:
+                    _ready_base(ptr)
+                ret = int(call(ptr))
+            finally:
+                guard.leave()
+        if ret < 0 and not raw:
+            err = -ret
+            text = libbpf_strerror(err)
+            if hint and err in (errno.EINVAL, errno.E2BIG):
+                text = f"{text} ({hint})"
+            raise make_error(err, where, text)
+        return ret
+
+    def _check_last(self, ptr: Any, what: str, kinds: FrozenSet[int], adder: str) -> None:
+        count = int(lib.btf__type_cnt(ptr))
+        names = " or ".join(_KIND_OF[k].name for k in sorted(kinds))
+        names = ("an " if names[0] in "AEIOU" else "a ") + names
+        if count <= self.start_id:
+            raise ValueError(f"{what}: BTF {self._source!r} has no type of its own yet; "
+                             f"it needs {names} just before: call {adder} first")
+        last = BtfType(self, count - 1)
+        if int(lib.btf_kind(lib.btf__type_by_id(ptr, count - 1))) not in kinds:
+            raise ValueError(f"{what}: the last type added, {last!r}, is not {names}: "
+                             f"call {adder} first (members follow their type at once)")
 
     # -- types --------------------------------------------------------------------------
 
@@ -606,6 +1092,91 @@ def _kind(kind: Union[BtfKind, int, str]) -> BtfKind:
             raise ValueError(f"unknown BTF kind {kind!r}; kinds: "
                              + ", ".join(k.name for k in BtfKind)) from None
     return BtfKind(kind)
+
+
+# -- the writers' helpers ------------------------------------------------------------------
+
+#: held by every writer (Btf._write): libbpf grows BTF memory with realloc
+_WRITING = threading.Lock()
+_COMPOSITE = frozenset({int(BtfKind.STRUCT), int(BtfKind.UNION)})
+_ENUMS = frozenset({int(BtfKind.ENUM), int(BtfKind.ENUM64)})
+_PROTO = frozenset({int(BtfKind.FUNC_PROTO)})
+_DATASEC = frozenset({int(BtfKind.DATASEC)})
+_FWD_KINDS = {"struct": int(lib.BTF_FWD_STRUCT), "union": int(lib.BTF_FWD_UNION),
+              "enum": int(lib.BTF_FWD_ENUM)}
+_FUNC_LINKAGE = {"static": int(lib.BTF_FUNC_STATIC), "global": int(lib.BTF_FUNC_GLOBAL),
+                 "extern": int(lib.BTF_FUNC_EXTERN)}
+_VAR_LINKAGE = {"static": int(lib.BTF_VAR_STATIC), "global": int(lib.BTF_VAR_GLOBAL_ALLOCATED),
+                "extern": int(lib.BTF_VAR_GLOBAL_EXTERN)}
+_INT_ENCODINGS = {"": 0, "(none)": 0, "signed": _INT_SIGNED, "char": _INT_CHAR,
+                  "bool": _INT_BOOL}
+#: the kernel's BTF log, as libbpf prints it when btf__load_into_kernel fails
+_BTF_LOG_RE = re.compile(r"BEGIN BTF LOAD LOG -+\n(.*?)\n?-- END BTF LOAD LOG", re.S)
+
+
+def _choice(value: object, what: str, table: Dict[str, int]) -> int:
+    names = ", ".join(repr(k) for k in table)
+    if not isinstance(value, str):
+        raise _validate.type_error(what, value, f"one of {names}")
+    found = table.get(value.lower())
+    if found is None:
+        raise ValueError(f"{what} {value!r} is not one of {names}")
+    return found
+
+
+def _optional_name(name: object, what: str) -> Any:
+    """A name that may be absent (anonymous): None (NULL) or checked bytes."""
+    return ffi.NULL if name is None else _validate.cstr(name, what)
+
+
+def _int_encoding(encoding: Union[str, BtfIntInfo, None], nbytes: int) -> int:
+    """The BTF_INT_* encoding bits of add_int's ``encoding`` (the kernel takes one)."""
+    if encoding is None:
+        return 0
+    if isinstance(encoding, str):
+        found = _INT_ENCODINGS.get(encoding.lower())
+        if found is None:
+            raise ValueError(f"INT encoding {encoding!r} is not one of None, 'signed', "
+                             "'char', 'bool'")
+        return found
+    if isinstance(encoding, BtfIntInfo):
+        if encoding.bits != nbytes * 8 or encoding.offset:
+            raise ValueError(f"INT encoding {encoding!r}: libbpf writes whole INTs only "
+                             f"(bits={nbytes * 8} for {nbytes} bytes, offset=0)")
+        flags = [bit for bit, on in ((_INT_SIGNED, encoding.is_signed),
+                                     (_INT_CHAR, encoding.is_char),
+                                     (_INT_BOOL, encoding.is_bool)) if on]
+        if len(flags) > 1:
+            raise ValueError(f"INT encoding {encoding!r}: the kernel takes one of signed, "
+                             "char, bool")
+        return flags[0] if flags else 0
+    raise _validate.type_error("INT encoding", encoding,
+                               "None, 'signed', 'char', 'bool' or a BtfIntInfo")
+
+
+def _component_idx(value: object) -> int:
+    idx = _validate.check_int(value, "component_idx", 32, True)
+    if idx < -1:
+        raise ValueError(f"component_idx = {idx}: -1 for the declaration itself, else the "
+                         "index (>= 0) of a member or parameter")
+    return idx
+
+
+def _ready_base(ptr: Any) -> None:
+    """Make the base of split BTF ``ptr`` (and its own bases) modifiable, before a copy.
+
+    A split BTF's btf__add_str looks each string up in its base with
+    btf__find_str, which the first time turns the base into its modifiable form
+    and frees the memory the base was read from. btf__add_type/btf__add_btf
+    take the source's strings (and records) before that, so a source that is
+    (or shares) the target's base would be read after free: doing it first,
+    with a string that needs no copy, keeps those pointers valid.
+    """
+    base = lib.btf__base_btf(ptr)
+    if base != ffi.NULL:
+        ret = int(lib.btf__find_str(ffi.cast("struct btf *", base), b""))
+        if ret < 0 and ret != -errno.ENOENT:
+            raise make_error(-ret, "btf__find_str on the base BTF")
 
 
 class BtfType:

@@ -238,6 +238,11 @@ for _name, _description, _functions, _fields in (
      "source line from the line info", ("bpf_program__func_info", "bpf_program__func_info_cnt",
                                          "bpf_program__line_info", "bpf_program__line_info_cnt"),
      ()),
+    ("program.load_raw", "FdProgram.load(): load a program from raw instructions "
+     "(bpf_prog_load)", ("bpf_prog_load",), ()),
+    ("program.load_raw.fd_array_cnt", "FdProgram.load(fd_array_cnt=...): bind every map "
+     "of fd_array to the program (kernel >= 6.14)", ("bpf_prog_load",),
+     (("bpf_prog_load_opts", "fd_array_cnt"),)),
     ("program.stream", "Program.stream(): read a program's BPF stdout/stderr",
      ("bpf_prog_stream_read",), ()),
     ("program.assoc_struct_ops", "Program.assoc_struct_ops(map)",

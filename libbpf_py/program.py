@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -21,8 +22,17 @@ from ._ids import dup_fd, fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import ProgramInfo, prog_info
 from ._validate import PathLike
 from .enums import AttachType, ProgType
-from .errors import ENOTSUPP, AlreadyLoadedError, ClosedError, LibbpfError, NotLoadedError
+from .errors import (
+    ENOTSUPP,
+    AlreadyLoadedError,
+    ClosedError,
+    LibbpfError,
+    NotLoadedError,
+    VerifierError,
+    cut_log,
+)
 from .link import FdLink, Link, TcLink
+from .log import HEAD_LINES, TAIL_LINES, logger
 from .map import Map, _fd_of
 
 if TYPE_CHECKING:
@@ -76,6 +86,17 @@ STREAMS: Dict[str, int] = {"stdout": 1, "stderr": 2}
 _BPF_F_BEFORE = 1 << 3
 _BPF_F_AFTER = 1 << 4
 _BPF_F_LINK = 1 << 13
+
+# FdProgram.load: instructions, names and log buffers as the kernel takes them
+#: sizeof(struct bpf_insn)
+_INSN_SIZE = 8
+#: the kernel's longest program name (BPF_OBJ_NAME_LEN - 1)
+_PROG_NAME_MAX = 15
+#: the log buffer sizes the kernel takes (kernel/bpf/log.c: at least 128, at most UINT_MAX >> 2)
+_LOG_SIZE_MIN = 128
+_LOG_SIZE_MAX = 0xFFFFFFFF >> 2
+#: FdProgram.load's default log buffer: libbpf's BPF_LOG_BUF_SIZE (16 MiB)
+LOAD_LOG_SIZE = 0xFFFFFFFF >> 8
 
 
 def _out_buffer(size: Optional[int], in_len: Optional[int]) -> Any:
@@ -965,7 +986,8 @@ class Program:
 @guard_methods()
 class FdProgram(Program):
     """A program the kernel holds, opened by id, pin path or fd
-    (:meth:`Program.from_id`, :meth:`Program.from_pinned`, :meth:`Program.from_fd`).
+    (:meth:`Program.from_id`, :meth:`Program.from_pinned`, :meth:`Program.from_fd`),
+    or loaded from raw instructions (:meth:`FdProgram.load`).
 
     It owns its fd: close it with :meth:`close` or a ``with`` block (and it is
     closed when collected). What the kernel knows works as on a program of a
@@ -978,9 +1000,10 @@ class FdProgram(Program):
     :class:`~libbpf_py.errors.AlreadyLoadedError`: the program is loaded already.
     """
 
-    __slots__ = ("_fd", "_info")
+    __slots__ = ("_fd", "_info", "_log")
     _fd: int
     _info: ProgramInfo
+    _log: Optional[str]  # the verifier log of a load(log_level=...) that succeeded
 
     @classmethod
     def _adopt(cls, fd: int, what: str) -> FdProgram:
@@ -999,6 +1022,110 @@ class FdProgram(Program):
         self._info = info
         self._name = info.name
         self._ifindex = info.ifindex
+        self._log = None
+        return self
+
+    @classmethod
+    def load(cls, prog_type: Union[ProgType, int, str], insns: Buffer, *,
+             license: str = "GPL", name: Optional[str] = None,
+             expected_attach_type: Union[AttachType, int, str, None] = None,
+             prog_flags: int = 0, prog_ifindex: int = 0, kern_version: int = 0,
+             attach_btf_id: int = 0, attach_prog_fd: FdLike = None,
+             attach_btf_obj_fd: FdLike = None, fd_array: Optional[Sequence[FdLike]] = None,
+             fd_array_cnt: Union[bool, int, None] = None, log_level: int = 0,
+             log_size: int = LOAD_LOG_SIZE, token_fd: Optional[int] = None) -> FdProgram:
+        """Load a program from raw BPF instructions (``bpf_prog_load``) and own its fd.
+
+        ``prog_type`` is a :class:`~libbpf_py.ProgType`, its int value or its name
+        (``"socket_filter"``, ``"xdp"``). ``insns`` is the program's ``struct
+        bpf_insn`` array as bytes, bytearray or memoryview (copied): 8 bytes per
+        instruction in this machine's byte order, at least one. ``name`` is the
+        kernel's name of the program (at most 15 ASCII letters, digits, '_' or '.').
+
+        The other keywords are the fields of ``struct bpf_prog_load_opts``, by
+        their libbpf names (0 or None: not set): ``expected_attach_type`` (an
+        :class:`~libbpf_py.AttachType`, int or name), ``prog_flags``,
+        ``prog_ifindex`` (offload device), ``kern_version``, ``attach_btf_id``,
+        ``attach_prog_fd`` / ``attach_btf_obj_fd`` (a Program or fd, a BTF object's
+        fd; not both), ``fd_array`` (Maps or fds, e.g. of the maps and module BTFs
+        the instructions name by index), ``fd_array_cnt`` and ``token_fd`` (a BPF
+        token, libbpf >= 1.4). ``fd_array_cnt=True`` (or a count up to
+        ``len(fd_array)``) makes the kernel (>= 6.14) bind every map of
+        ``fd_array[:cnt]`` to the program, used by its instructions or not; it needs
+        libbpf >= 1.6 headers (:class:`~libbpf_py.LibbpfVersionError` naming
+        LIBBPF_1.6.0 otherwise), and an older kernel refuses it with EINVAL.
+        ``func_info`` / ``line_info`` (with ``prog_btf_fd``) are not offered: raw
+        ``.BTF.ext`` records belong to an ELF object, which :class:`BpfObject`
+        loads.
+
+        The verifier log: with ``log_level=0`` (default) the program loads without
+        one and, if the kernel refuses it, loads again at log level 1 into a
+        ``log_size``-byte buffer, as libbpf does for objects; a refusal with a log
+        raises :class:`~libbpf_py.errors.VerifierError` (its ``log`` cut to the
+        first and last lines, the whole log at DEBUG to logger ``libbpf_py``),
+        one without a log :class:`~libbpf_py.errors.LibbpfError`. With
+        ``log_level`` > 0 (1, 2, 4 stats, or a combination) the buffer is given to
+        the first load and, on success, :meth:`log_buffer` returns the log. A log
+        longer than ``log_size`` fails the load with ENOSPC (the kernel's rule):
+        give a bigger ``log_size``.
+        """
+        ptype = _prog_type(prog_type)
+        code = _insn_bytes(insns)
+        cname = _prog_name(name)
+        clicense = _validate.cstr(license, "license")
+        level = _uint(log_level, "log_level")
+        size = _uint(log_size, "log_size")
+        if not _LOG_SIZE_MIN <= size <= _LOG_SIZE_MAX:
+            raise ValueError(f"log_size = {size} is out of the kernel's range "
+                             f"{_LOG_SIZE_MIN}..{_LOG_SIZE_MAX}")
+        fields: Dict[str, Any] = {}
+        if expected_attach_type is not None:
+            fields["expected_attach_type"] = _attach_type(expected_attach_type)
+        for label, value in (("prog_flags", prog_flags), ("prog_ifindex", prog_ifindex),
+                             ("kern_version", kern_version), ("attach_btf_id", attach_btf_id)):
+            if _uint(value, label):
+                fields[label] = value
+        if attach_prog_fd is not None and attach_btf_obj_fd is not None:
+            raise ValueError("attach_prog_fd and attach_btf_obj_fd exclude each other: the "
+                             "target is a loaded program or a kernel BTF object, not both")
+        if attach_prog_fd is not None:
+            fields["attach_prog_fd"] = _fd_of(attach_prog_fd, "attach_prog_fd")
+        if attach_btf_obj_fd is not None:
+            fields["attach_btf_obj_fd"] = _fd_of(attach_btf_obj_fd, "attach_btf_obj_fd")
+        if token_fd is not None:
+            fields["token_fd"] = _validate.check_fd(token_fd, "token_fd")
+        keep: List[Any] = []
+        cnt = _fd_array(fd_array, fd_array_cnt, fields, keep)
+        if cnt:
+            fields["fd_array_cnt"] = cnt
+        what = f"bpf_prog_load({ptype.libbpf_name}" + (f", {name!r})" if name else ")")
+        opts = _opts("bpf_prog_load_opts", "FdProgram.load", fields)
+        buf = ffi.new("char[]", code)
+        c_insns = ffi.cast("const struct bpf_insn *", buf)
+        c_name = ffi.NULL if cname is None else cname
+
+        def attempt(at_level: int) -> Tuple[int, Any]:
+            log_buf = ffi.new("char[]", size) if at_level else ffi.NULL
+            opts.log_level = at_level
+            opts.log_buf = log_buf
+            opts.log_size = size if at_level else 0
+            ret = lib.bpf_prog_load(int(ptype), c_name, clicense, c_insns,
+                                    len(code) // _INSN_SIZE, opts)
+            return ret, log_buf
+
+        fd, log_buf = attempt(level)
+        err = -fd if fd < 0 else 0
+        if fd < 0 and level == 0:  # libbpf's rule: again at level 1, for the log
+            fd, log_buf = attempt(1)
+            if fd < 0 and -fd != errno.ENOSPC:
+                err = -fd  # a log that did not fit: the first failure is the news
+        text = "" if log_buf == ffi.NULL else \
+            ffi.string(log_buf).decode("utf-8", "replace")
+        if fd < 0:
+            raise _load_error(err, what, name or f"unnamed {ptype.libbpf_name}", text, size,
+                              opts)
+        self = cls._adopt(fd, what)
+        self._log = text if level else None
         return self
 
     # -- life cycle -----------------------------------------------------------------------
@@ -1110,7 +1237,12 @@ class FdProgram(Program):
         raise self._no_bpf_program("insn_count (info().xlated_prog_len is the kernel's size)")
 
     def log_buffer(self) -> str:
-        raise self._no_bpf_program("log_buffer")
+        """The verifier log of :meth:`load` with ``log_level`` > 0; TypeError for a
+        program opened from the kernel or loaded without a log level."""
+        if self._log is None:
+            raise self._no_bpf_program("log_buffer (FdProgram.load(log_level=1) keeps one)")
+        self._check_open()
+        return self._log
 
     # -- what the kernel knows --------------------------------------------------------------
 
@@ -1154,6 +1286,98 @@ class FdProgram(Program):
             raise make_error(exc.errno or errno.EINVAL,
                              f"cannot unpin program {self._name!r} at {os.fsdecode(raw)!r}"
                              ) from None
+
+
+# -- helpers of FdProgram.load -----------------------------------------------------------
+
+def _prog_type(value: Union[ProgType, int, str]) -> ProgType:
+    """A ProgType from a member, an int or a name (``"xdp"``)."""
+    if isinstance(value, str):
+        try:
+            return ProgType[value.upper()]
+        except KeyError:
+            raise ValueError(f"unknown program type {value!r} (a ProgType name such as "
+                             "'socket_filter' or 'xdp')") from None
+    return ProgType(_uint(value, "prog_type"))
+
+
+def _attach_type(value: Union[AttachType, int, str]) -> AttachType:
+    """An AttachType from a member, an int or a name (``"cgroup_inet_ingress"``)."""
+    if isinstance(value, str):
+        try:
+            return AttachType[value.upper()]
+        except KeyError:
+            raise ValueError(f"unknown attach type {value!r} (an AttachType name such as "
+                             "'cgroup_inet_ingress')") from None
+    return AttachType(_uint(value, "expected_attach_type"))
+
+
+def _insn_bytes(insns: Any) -> bytes:
+    """The instructions as bytes: a whole number of 8-byte ``struct bpf_insn``, not none."""
+    if not isinstance(insns, (bytes, bytearray, memoryview)):
+        raise _validate.type_error("insns", insns, "bytes, bytearray or memoryview "
+                                   "(8 bytes per struct bpf_insn)")
+    code = bytes(insns)
+    if not code:
+        raise ValueError("insns is empty: a program needs at least one instruction")
+    if len(code) % _INSN_SIZE:
+        raise ValueError(f"insns is {len(code)} bytes, not a multiple of {_INSN_SIZE} "
+                         "(the size of struct bpf_insn)")
+    return code
+
+
+def _prog_name(name: Optional[str]) -> Optional[bytes]:
+    if name is None:
+        return None
+    raw = _validate.cstr(name, "name", empty=False)
+    if len(raw) > _PROG_NAME_MAX or not name.isascii() \
+            or not all(c.isalnum() or c in "_." for c in name):
+        raise ValueError(f"program name {_validate.show(name)} must be at most "
+                         f"{_PROG_NAME_MAX} ASCII letters, digits, '_' or '.'")
+    return raw
+
+
+def _fd_array(fd_array: Optional[Sequence[FdLike]], fd_array_cnt: Union[bool, int, None],
+              fields: Dict[str, Any], keep: List[Any]) -> int:
+    """``fields["fd_array"]``: a C int array of the fds (kept alive in ``keep``); the
+    fd_array_cnt to set (0: none)."""
+    count = 0
+    if fd_array is not None:
+        if isinstance(fd_array, (str, bytes, bytearray)) or not isinstance(fd_array, SequenceABC):
+            raise _validate.type_error("fd_array", fd_array,
+                                       "a sequence of Maps (or anything with an fd) or fds")
+        count = _nonempty(fd_array, "fd_array")
+        fds = [_fd_of(item, f"fd_array[{i}]") for i, item in enumerate(fd_array)]
+        array = ffi.new("int[]", fds)
+        keep.append(array)
+        fields["fd_array"] = array
+    if fd_array_cnt is None or fd_array_cnt is False:
+        return 0
+    if fd_array is None:
+        raise ValueError("fd_array_cnt needs fd_array")
+    if fd_array_cnt is True:
+        return count
+    cnt = _uint(fd_array_cnt, "fd_array_cnt")
+    if cnt > count:
+        raise ValueError(f"fd_array_cnt = {cnt} is more than the {count} fds of fd_array")
+    return cnt
+
+
+def _load_error(err: int, what: str, name: str, text: str, size: int,
+                opts: Any) -> LibbpfError:
+    """The exception of a failed bpf_prog_load: VerifierError when there is a log."""
+    strerror = libbpf_strerror(err)
+    if err == errno.ENOSPC:
+        true_size = int(getattr(opts, "log_true_size", 0))  # libbpf >= 1.4, kernel >= 6.4
+        needs = f" (it needs {true_size})" if true_size > size else ""
+        strerror = (f"{strerror}: the verifier log did not fit log_size={size}{needs}; "
+                    "give a bigger log_size")
+    if not text.strip():
+        return make_error(err, what, strerror)
+    cut = cut_log(text, HEAD_LINES, TAIL_LINES)
+    if cut != text:
+        logger.debug("verifier log of %s:\n%s", what, text.rstrip("\n"))
+    return VerifierError(err, strerror, what, program=name, log=cut)
 
 
 _ATTACH_MODES = ("default", "legacy", "perf", "link")

@@ -16,7 +16,7 @@ from conftest import Compile, kprobes_available, lockdown
 
 from libbpf_py import BpfObject, build_info
 from libbpf_py.errors import LibbpfError, LibbpfVersionError
-from libbpf_py.program import Program
+from libbpf_py.program import FdProgram, Program
 
 _RUNTIME = tuple(int(part) for part in build_info().runtime_version.split(".")[:2])
 
@@ -38,6 +38,7 @@ OPTS_OF = {
     "attach_tcx": "bpf_tcx_opts",
     "attach_netkit": "bpf_netkit_opts",
     "attach_iter": "bpf_iter_attach_opts",
+    "FdProgram.load": "bpf_prog_load_opts",  # bpf.h, the low-level load (issue 17)
 }
 
 #: (opts struct, field) -> why it is no keyword of the attach method
@@ -46,6 +47,17 @@ NOT_KEYWORDS = {
     ("bpf_uprobe_multi_opts", "cnt"): "the length of syms/offsets",
     ("bpf_iter_attach_opts", "link_info"): "built from the map=/cgroup=/task= keywords",
     ("bpf_iter_attach_opts", "link_info_len"): "the size of link_info",
+    ("bpf_prog_load_opts", "attempts"): "libbpf's EAGAIN retries: its default (5) is kept",
+    ("bpf_prog_load_opts", "log_buf"): "made by load() of log_size bytes",
+    ("bpf_prog_load_opts", "log_true_size"): "an output (ENOSPC's message reports it)",
+    ("bpf_prog_load_opts", "prog_btf_fd"): "the BTF of func_info/line_info, not offered",
+    ("bpf_prog_load_opts", "func_info"): "raw .BTF.ext records belong to an ELF object: "
+                                         "BpfObject loads them",
+    ("bpf_prog_load_opts", "func_info_cnt"): "as func_info",
+    ("bpf_prog_load_opts", "func_info_rec_size"): "as func_info",
+    ("bpf_prog_load_opts", "line_info"): "as func_info",
+    ("bpf_prog_load_opts", "line_info_cnt"): "as func_info",
+    ("bpf_prog_load_opts", "line_info_rec_size"): "as func_info",
 }
 
 
@@ -65,15 +77,23 @@ def _opts_fields(header: str, struct: str) -> List[str]:
     return fields
 
 
+def _method(name: str) -> Callable[..., object]:
+    """``attach_x`` of Program, or ``Class.method`` of libbpf_py.program."""
+    owner, _, attr = name.rpartition(".")
+    return getattr({"": Program, "FdProgram": FdProgram}[owner], attr)
+
+
 def test_every_opts_field_is_a_keyword() -> None:
     include = Path(build_info().include_dir)
-    candidates = [include / "bpf" / "libbpf.h", include / "libbpf.h"]  # a prefix; a source tree
-    header = next(p for p in candidates if p.is_file()).read_text()
+    header = ""
+    for name in ("libbpf.h", "bpf.h"):
+        candidates = [include / "bpf" / name, include / name]  # a prefix; a source tree
+        header += next(p for p in candidates if p.is_file()).read_text()
     missing: Dict[str, List[str]] = {}
     for method, struct in OPTS_OF.items():
         if f"struct {struct} {{" not in header:
             continue  # an opts struct newer than the build's headers
-        params = set(inspect.signature(getattr(Program, method)).parameters)
+        params = set(inspect.signature(_method(method)).parameters)
         for field in _opts_fields(header, struct):
             if field not in params and (struct, field) not in NOT_KEYWORDS:
                 missing.setdefault(method, []).append(field)

@@ -56,6 +56,7 @@ struct bpf_prog_load_opts {
     char *log_buf;
     __u32 log_true_size;                    // @LIBBPF_1.4.0
     __u32 token_fd;                         // @LIBBPF_1.4.0
+    __u32 fd_array_cnt;                     // @LIBBPF_1.6.0
     ...;
 };
 

@@ -12,7 +12,8 @@ repeated runs of each implementation, the ratios libbpf_py/C and BCC/libbpf_py
 not met. Progress goes to stderr, the table to stdout.
 
 Workloads (issue 8): 1 hash map update and lookup one op at a time; 2 read
-every entry of a 100k-entry hash map (as tuples, as two arrays, one by one); 3
+every entry of a 100k-entry hash map (as tuples, as two arrays, one by one, with
+items()); 3
 read a .bss counter after load; 4 ring buffer of 64-byte records, Python
 callback and batch drain; 5 open + load of a small object vs BCC's
 BPF(text=...); 6 ``import`` time and RSS.
@@ -75,6 +76,10 @@ METRICS = [
     Metric("2-arrays", "2 read 100k entries (batch, arrays)", "M entries/s", True,
            ">= 0.8x C", lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
     Metric("2-iter", "2 read 100k entries (one by one)", "M entries/s", True),
+    # Map.items() consumed by a for loop (it reads in batches: issue 19), against C's
+    # batch read (the 2-batch runs of C) and BCC's items() (its 2-iter runs)
+    Metric("2-items", "2 items() 100k entries", "M entries/s", True, ">= 0.8x C",
+           lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
     Metric("3-mmap", "3 read .bss counter (mmap)", "ns/read", False,
            "no syscall, <= 200 ns", lambda m: _le(m["libbpf_py"], 200.0)),  # + syscalls == 0
     Metric("3-lookup", "3 read .bss counter (map lookup)", "ns/read", False),
@@ -93,6 +98,9 @@ METRICS = [
            lambda m: None if m["libbpf_py"] is None else m["libbpf_py"] < 30.0),
 ]
 BY_ID = {m.id: m for m in METRICS}
+# Rows that are another row's runs of the same side, compared with a new libbpf_py row:
+# (metric, impl) -> the metric whose runs they are.
+SAME_RUNS = {("2-items", "C"): "2-batch", ("2-items", "BCC"): "2-iter"}
 
 # Sizes (ops, entries, reads, records) and repeats per profile.
 PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
@@ -257,6 +265,11 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
                         merged[key].runs += row.runs
                     else:
                         merged[key] = row
+        for (metric, impl), source in SAME_RUNS.items():
+            if (source, impl) in merged and (metric, impl) not in merged:
+                merged[(metric, impl)] = Row(BY_ID[metric], impl,
+                                             list(merged[(source, impl)].runs),
+                                             f"the runs of {source}")
         rows += merged.values()
     if "6" in groups:
         log(f"import time and RSS, {repeats['6']} fresh processes each")

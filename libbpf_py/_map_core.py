@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
+import logging
 import os
 import sys
+import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -55,6 +59,23 @@ _PERCPU = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERC
 _FD_VALUES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY})
 _ARRAYS = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY})
 _KEYLESS = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
+# The map types whose elements iteration reads with bpf_map_lookup_batch (kernel 5.6+:
+# the hash maps' own batch ops, the generic one of the arrays); every other type walks
+# with bpf_map_get_next_key. A kernel that refuses it anyway (an old one says EINVAL, a
+# type without batch ops ENOTSUPP, an LSM EPERM/EACCES) gets the walk from then on.
+_BATCH_READ = frozenset({MapType.HASH, MapType.LRU_HASH, MapType.PERCPU_HASH,
+                         MapType.LRU_PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY})
+_BATCH_REFUSED = frozenset({errno.EINVAL, ENOTSUPP, errno.EOPNOTSUPP, errno.EPERM,
+                            errno.EACCES})
+# Entries per bpf_map_lookup_batch call of an iteration, and the most bytes (keys and
+# values) one chunk may take: what an iteration holds at a time, whatever the map size.
+_ITER_CHUNK = 4096
+_ITER_BYTES = 1 << 20
+# What an iteration yields: keys(), values(), items(); or only how many (len()).
+_KEYS, _VALUES, _ITEMS, _COUNT = 0, 1, 2, 3
+
+
+logger = logging.getLogger("libbpf_py")
 
 _ncpus: Optional[int] = None
 
@@ -124,7 +145,8 @@ def _read_only_error(e: _Elements, err: int, op: str) -> Optional[LibbpfError]:
 class _Elements:
     """Everything the element API needs, worked out once per map after it exists."""
 
-    __slots__ = ("fast", "fd", "key", "kind", "label", "max_entries", "name", "type", "value")
+    __slots__ = ("__weakref__", "fast", "fd", "iteration", "key", "kind", "label", "live",
+                 "max_entries", "name", "type", "value")
 
     def __init__(self, fd: int, info: MapInfo, name: str) -> None:
         # Our own copy of the fd, closed only when the last user of this state lets
@@ -154,6 +176,12 @@ class _Elements:
             value = PerCpuCodec(value, possible_cpus(), value_what)
         self.value = value
         self.kind = info.type
+        # How iteration reads this map: "batch" (bpf_map_lookup_batch), "walk"
+        # (bpf_map_get_next_key) or None until the first iteration decides (and logs it).
+        self.iteration: Optional[str] = None
+        # The chunks that iterations of this map are yielding from now, by id:
+        # stop_iterations() (the map is closed) empties them.
+        self.live: Dict[int, List[Any]] = {}
         # The C int path of m[k], m[k] = v and del m[k] (MapBase, libbpf_py/_speedups.c)
         # for maps of plain int keys and values, the common case: what it needs to
         # encode and decode them, or None for every other map.
@@ -169,6 +197,24 @@ class _Elements:
                 os.close(fd)
             except OSError:
                 pass
+
+    def stop_iterations(self) -> None:
+        """The map is closed: every iteration of it stops at its next step, which asks
+        for the next chunk and raises ClosedError (the chunk read already is dropped)."""
+        for chunk in list(self.live.values()):
+            chunk.clear()
+
+    def close_hook(self) -> Callable[[], None]:
+        """:meth:`stop_iterations` as a hook for the map's Guard (``on_close``), which
+        does not keep this state (and its fd) alive."""
+        ref = weakref.ref(self)
+
+        def stop() -> None:
+            e = ref()
+            if e is not None:
+                e.stop_iterations()
+
+        return stop
 
     def keyless(self, op: str) -> TypeError:
         return TypeError(f"{self.label} has no keys: {op} does not apply; use push(), "
@@ -317,6 +363,70 @@ class _ArraySink:
     def release(self) -> None:
         ffi.release(self.kp)
         ffi.release(self.vp)
+
+
+class _StreamSink:
+    """Where an iteration's :meth:`MapCore._batch_calls` write: one chunk's buffers,
+    reused from call to call (new, larger ones when a hash bucket holds more entries
+    than a call asked for); each chunk turned into the list that the iteration
+    yields from. Plain int keys and values are read through memoryviews of the
+    buffers in their C int format (``tolist()``: a C loop, the same ints as
+    IntCodec's); any other codec decodes with its ``decode_many``."""
+
+    __slots__ = ("cap", "kc", "keys", "kview", "vals", "vc", "vview")
+
+    def __init__(self, kc: Codec, vc: Codec) -> None:
+        self.kc, self.vc = kc, vc
+        self.cap = 0
+        self.keys: Any = None
+        self.vals: Any = None
+        self.kview: Optional[memoryview] = None
+        self.vview: Optional[memoryview] = None
+
+    @staticmethod
+    def _view(buf: Any, codec: Codec) -> Optional[memoryview]:
+        fmt = _VIEW_FORMATS.get((codec.size, codec.signed)) if type(codec) is IntCodec \
+            else None
+        return memoryview(ffi.buffer(buf)).cast(fmt) if fmt else None
+
+    def room(self, count: int) -> Tuple[Any, Any]:
+        if count > self.cap:
+            self.cap = count
+            self.keys = ffi.new("char[]", count * self.kc.size)
+            self.vals = ffi.new("char[]", max(count * self.vc.size, 1))
+            self.kview = self._view(self.keys, self.kc)
+            self.vview = self._view(self.vals, self.vc)
+        return self.keys, self.vals
+
+    def keys_of(self, got: int) -> List[Any]:
+        if self.kview is not None:
+            return self.kview[:got].tolist()
+        kc = self.kc
+        return kc.decode_many(ffi.buffer(self.keys, got * kc.size)[:], got)
+
+    def values_of(self, got: int) -> List[Any]:
+        if self.vview is not None:
+            return self.vview[:got].tolist()
+        vc = self.vc
+        return vc.decode_many(ffi.buffer(self.vals, got * vc.size)[:], got)
+
+    def items_of(self, got: int) -> Tuple[Iterable[Tuple[Any, Any]], List[Any]]:
+        """The chunk's (key, value) pairs, and the list that stops them when emptied.
+
+        A zip of the two lists, not a list of tuples: a loop that unpacks each
+        pair lets zip reuse one tuple, which halves the Python work per entry."""
+        keys = self.keys_of(got)
+        return zip(keys, self.values_of(got)), keys
+
+    def part_of(self, part: int, got: int) -> Tuple[Iterable[Any], List[Any]]:
+        """What an iteration yields from this chunk, and the list that stops it when
+        emptied (the map is closed): keys, values, (key, value) pairs, or as many
+        Nones as entries (``len()``)."""
+        if part == _ITEMS:
+            return self.items_of(got)
+        chunk = (self.keys_of(got) if part == _KEYS else self.values_of(got)
+                 if part == _VALUES else [None] * got)
+        return chunk, chunk
 
 
 class MapCore(MapBase):
@@ -484,19 +594,15 @@ class MapCore(MapBase):
             seen.add(raw)
             yield raw
 
-    def keys(self) -> Iterator[Any]:
-        """Iterate over the keys (``bpf_map_get_next_key``); safe while deleting."""
-        e = self._check_loaded()
-        decode = e.keyed("iteration").from_bytes
-        for raw in self._raw_keys(e):
-            yield decode(raw)
-
-    __iter__ = keys
-
-    def items(self) -> Iterator[Tuple[Any, Any]]:
-        """Iterate over (key, value) pairs; elements deleted meanwhile are skipped."""
-        e = self._check_loaded()
+    def _walk(self, e: _Elements, part: int) -> Iterator[Any]:
+        """Iteration one element at a time: :meth:`_raw_keys` and, for a value, one
+        ``bpf_map_lookup_elem``; an element deleted in between is skipped."""
         kc, vc = e.keyed("iteration"), e.value
+        if part == _KEYS:
+            decode = kc.from_bytes
+            for raw in self._raw_keys(e):
+                yield decode(raw)
+            return
         for raw in self._raw_keys(e):
             out = vc.alloc()
             ret = lib.bpf_map_lookup_elem(e.fd, ffi.from_buffer(raw), out)
@@ -504,17 +610,112 @@ class MapCore(MapBase):
                 continue
             if ret < 0:
                 raise make_error(-ret, f"lookup on {e.label} failed")
-            yield kc.from_bytes(raw), vc.decode(out)
+            yield vc.decode(out) if part == _VALUES else (kc.from_bytes(raw), vc.decode(out))
+
+    @staticmethod
+    def _decide(e: _Elements, how: str, why: str) -> None:
+        """How iteration reads ``e``'s map from now on; logged (DEBUG) once per map."""
+        e.iteration = how
+        logger.debug("iteration of %s: %s", e.label, why)
+
+    def _chunks(self, part: int) -> Iterator[Iterable[Any]]:
+        """What :meth:`keys`, :meth:`values`, :meth:`items` (``part``) yield, a chunk
+        at a time: a list per ``bpf_map_lookup_batch`` call (up to ``_ITER_CHUNK``
+        entries, ``_ITER_BYTES`` bytes), or for a map without batch reads one
+        generator, the :meth:`_walk`.
+
+        Each step starts with ``_check_open()``: once the map is closed, the next
+        chunk raises ClosedError, and ``stop_iterations`` empties the chunk being
+        yielded from, so that it is the very next step.
+        """
+        e = self._check_loaded()
+        kc = e.keyed("iteration")
+        how = e.iteration
+        if how is None and e.type not in _BATCH_READ:
+            how = "walk"
+            self._decide(e, how, f"bpf_map_get_next_key, one call per key ({e.type.name} "
+                                 "maps have no batch read)")
+        if how == "walk":
+            yield self._walk(e, _KEYS if part == _COUNT else part)
+            return
+        sink = _StreamSink(kc, e.value)
+        chunk_size = max(1, min(_ITER_CHUNK, _ITER_BYTES // (kc.size + e.value.size)))
+        calls = self._batch_calls(e, kc, lib.bpf_map_lookup_batch, "lookup_batch (iteration)",
+                                  chunk_size, 0, sink.room)
+        try:
+            got = next(calls, 0)
+        except LibbpfError as exc:
+            if how is not None or exc.errno not in _BATCH_REFUSED:
+                raise
+            code = "ENOTSUPP" if exc.errno == ENOTSUPP else errno.errorcode.get(exc.errno)
+            self._decide(e, "walk", f"the kernel refused bpf_map_lookup_batch ({code}): "
+                                    "bpf_map_get_next_key, one call per key, from now on")
+            yield self._walk(e, _KEYS if part == _COUNT else part)
+            return
+        if how is None:
+            self._decide(e, "batch", f"bpf_map_lookup_batch, up to {chunk_size} entries "
+                                     "a call")
+        live = e.live
+        while got:
+            chunk, stop = sink.part_of(part, got)
+            key = id(stop)
+            live[key] = stop
+            try:
+                if self._elements is not e:  # closed before stop_iterations could see it
+                    self._check_open()
+                yield chunk
+            finally:
+                del live[key]
+            if self._elements is not e:  # closed meanwhile (the last chunk too)
+                self._check_open()
+            got = next(calls, 0)
+
+    def keys(self) -> Iterator[Any]:
+        """Iterate over the keys; each key comes once, and deleting while iterating is safe.
+
+        Hash, LRU hash, per-CPU and array maps are read a chunk at a time with
+        ``bpf_map_lookup_batch`` (up to 4096 entries per call), other maps one key
+        at a time with ``bpf_map_get_next_key`` (the logger ``libbpf_py`` says at
+        DEBUG, once per map, which one and why). A batch read is a snapshot
+        chunk by chunk: an element deleted or changed after its chunk was read
+        still comes as read, one added to a part of the map already read does not
+        come. Closing the map raises ClosedError at the next step.
+        """
+        return itertools.chain.from_iterable(self._chunks(_KEYS))
+
+    __iter__ = keys
+
+    def items(self) -> Iterator[Tuple[Any, Any]]:
+        """Iterate over (key, value) pairs, each key once; deleting while iterating is safe.
+
+        Read as :meth:`keys` says: a chunk at a time (``bpf_map_lookup_batch``)
+        for hash, LRU hash, per-CPU and array maps, a snapshot chunk by chunk (an
+        element deleted or changed after its chunk was read comes with the value
+        read), else one element at a time (``bpf_map_get_next_key`` and a lookup:
+        an element deleted meanwhile is skipped). Memory holds one chunk at a
+        time, whatever the map size. Keys and values decode as ``m[key]`` does
+        (per-CPU values as a list per key). Closing the map raises ClosedError at
+        the next step. ``dict(m.items())`` is the fast way to copy a map into a
+        dict (``dict(m)`` looks every key up again).
+        """
+        return itertools.chain.from_iterable(self._chunks(_ITEMS))
 
     def values(self) -> Iterator[Any]:
-        """Iterate over the values."""
-        for _, value in self.items():
-            yield value
+        """Iterate over the values, read as :meth:`items` reads them."""
+        return itertools.chain.from_iterable(self._chunks(_VALUES))
 
     def __len__(self) -> int:
-        """The number of elements, counted by iterating: O(n) system calls."""
+        """The number of elements: ``max_entries`` for an array (its elements always
+        exist), else counted as :meth:`keys` reads them (O(n), a system call per
+        chunk or per key)."""
         e = self._check_loaded()
-        return sum(1 for _ in self._raw_keys(e))
+        e.keyed("iteration")
+        if e.type in _ARRAYS:
+            return e.max_entries
+        total = 0
+        for chunk in self._chunks(_COUNT):  # lists of Nones, or the walk's generator
+            total += len(chunk) if isinstance(chunk, list) else sum(1 for _ in chunk)
+        return total
 
     def clear(self) -> None:
         """Delete every element (not for array maps, whose elements cannot be deleted)."""
@@ -551,13 +752,15 @@ class MapCore(MapBase):
                                    f"{op} support give EINVAL)")
         return make_error(err, f"{op} on {e.label} failed{progress}")
 
-    def _lookup_batches(self, e: _Elements, kc: Codec, fn: Any, op: str, chunk: int,
-                        elem_flags: int, sink: Union[_ChunkSink, _ArraySink]) -> None:
+    def _batch_calls(self, e: _Elements, kc: Codec, fn: Any, op: str, chunk: int,
+                     elem_flags: int, room: Callable[[int], Tuple[Any, Any]]
+                     ) -> Iterator[int]:
         """The one loop of the batch reads: ``fn`` (``bpf_map_lookup_batch`` or
         ``bpf_map_lookup_and_delete_batch``) until the map is done, each call
-        writing up to ``count`` entries where ``sink.room(count)`` says and
-        ``sink.took(n)`` told how many came; ``count`` doubles when one hash
-        bucket holds more entries than it (ENOSPC with none read)."""
+        writing up to ``count`` entries where ``room(count)`` says; yields how
+        many each call read (when any), before the next call. ``count`` starts at
+        ``chunk`` and doubles when one hash bucket holds more entries than it
+        (ENOSPC with none read). Each call starts with ``_check_open()``."""
         opts = self._batch_opts(elem_flags)
         count = max(1, min(chunk, e.max_entries or 1))
         token = max(kc.size, 8)
@@ -568,7 +771,7 @@ class MapCore(MapBase):
         fd = e.fd
         while True:
             self._check_open()
-            keys, vals = sink.room(count)
+            keys, vals = room(count)
             n[0] = count
             out_batch = tokens[turn]
             ret = fn(fd, in_batch, out_batch, keys, vals, n, opts)
@@ -579,10 +782,17 @@ class MapCore(MapBase):
             if ret < 0 and ret != -errno.ENOENT:
                 raise self._batch_error(e, -ret, op)
             if got:
-                sink.took(got)
+                yield got
             if ret == -errno.ENOENT:
                 return
             in_batch, turn = out_batch, 1 - turn
+
+    def _lookup_batches(self, e: _Elements, kc: Codec, fn: Any, op: str, chunk: int,
+                        elem_flags: int, sink: Union[_ChunkSink, _ArraySink]) -> None:
+        """Every entry into ``sink``: :meth:`_batch_calls` writing where ``sink.room``
+        says, ``sink.took(n)`` told how many each call read."""
+        for got in self._batch_calls(e, kc, fn, op, chunk, elem_flags, sink.room):
+            sink.took(got)
 
     def _read_batches(self, fn: Any, op: str, chunk: int, elem_flags: int
                       ) -> List[Tuple[Any, Any]]:

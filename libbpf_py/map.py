@@ -406,6 +406,7 @@ class Map(MapSettings, MapCore):
                     fd, f"cannot get info of map {self.name!r}")
                 assert info is not None
                 e = self._elements = _Elements(fd, info, self.name)
+                guard.on_close(e.close_hook())  # iterations in flight stop at close
                 if owner is not None:
                     owner._track_elements(self)  # its close() clears this state
                 if self.closed:  # closed meanwhile: keep no fd for a closed map

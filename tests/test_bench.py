@@ -32,8 +32,8 @@ sys.path.insert(0, str(BENCH))
 # (metric, impl) pairs a run may leave without runs, because that side has no
 # such feature; everything else must have numbers.
 NEVER = {("2-arrays", "BCC"), ("3-mmap", "BCC"), ("4-batch", "BCC")}
-ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-arrays", "2-iter", "3-mmap", "3-lookup",
-               "4-callback", "4-batch", "5-load", "6-time", "6-rss")
+ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-arrays", "2-iter", "2-items", "3-mmap",
+               "3-lookup", "4-callback", "4-batch", "5-load", "6-time", "6-rss")
 
 
 def _optional() -> Set[Tuple[str, str]]:
@@ -91,6 +91,14 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
     arrays = next(s for s in data["summary"] if s["metric"] == "2-arrays")
     assert arrays["target"] == ">= 0.8x C" and arrays["py_over_c"] > 0, arrays
     assert "2 read 100k entries (batch, arrays)" in stdout
+    # items() is compared with C's batch read too (the same runs), for 0.8x C; with
+    # BCC's items() (its 2-iter runs) when BCC runs
+    assert runs[("2-items", "C")] == runs[("2-batch", "C")]
+    if ("2-iter", "BCC") in runs:
+        assert runs[("2-items", "BCC")] == runs[("2-iter", "BCC")]
+    items = next(s for s in data["summary"] if s["metric"] == "2-items")
+    assert items["target"] == ">= 0.8x C" and items["py_over_c"] > 0, items
+    assert "2 items() 100k entries" in stdout
 
 
 def test_bench_tiny_libbpf_py_and_c(kernel: None, tmp_path: Path) -> None:

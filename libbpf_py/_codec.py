@@ -49,6 +49,7 @@ _BYTEORDER = sys.byteorder
 # struct codes of the plain int sizes ("=": standard sizes, native byte order)
 _STRUCT_INTS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
                 (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+_MADE_MAX = 1024  # ints whose cdata an IntCodec keeps (see IntCodec.encode)
 _INT_CTYPES = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int",
                8: "unsigned long long"}
 _SINT_CTYPES = {1: "signed char", 2: "short", 4: "int", 8: "long long"}
@@ -108,7 +109,11 @@ class Codec:
         return data
 
     def encode(self, obj: Any) -> Any:
-        """cdata C can read ``size`` bytes from (keeps what it points into alive)."""
+        """cdata C can read ``size`` bytes from (keeps what it points into alive).
+
+        C must only read it: it may be shared between calls (IntCodec keeps the
+        cdata of the ints it has seen).
+        """
         return ffi.from_buffer(self.to_bytes(obj))
 
     def alloc(self) -> Any:
@@ -146,6 +151,10 @@ class IntCodec(Codec):
         # the cffi types themselves: ffi.new() of a type skips the parse-cache lookup
         self._ptr_t = ffi.typeof(self._ptr)
         self._one_t = ffi.typeof(self._one)
+        # encode()'s cdata of the ints seen first, kept: what C only reads can be shared
+        # (threads included), and a map's keys repeat; the encode of a new int (cffi's
+        # allocation) costs what a third of a lookup's system call does
+        self._made: Dict[int, Any] = {}
         kind = "signed" if signed else "unsigned"
         self.accepts = f"an int ({kind}, {size * 8} bits) or a bytes-like object"
 
@@ -164,11 +173,18 @@ class IntCodec(Codec):
         return int.from_bytes(data, _BYTEORDER, signed=self.signed)
 
     def encode(self, obj: Any) -> Any:
+        if type(obj) is int:
+            ptr = self._made.get(obj)
+            if ptr is not None:
+                return ptr
         if isinstance(obj, int):
             try:
-                return ffi.new(self._ptr_t, obj)
+                ptr = ffi.new(self._ptr_t, obj)
             except OverflowError:
                 raise self._overflow(obj) from None
+            if type(obj) is int and len(self._made) < _MADE_MAX:
+                self._made[obj] = ptr
+            return ptr
         return ffi.from_buffer(self._buffer(obj))
 
     def alloc(self) -> Any:

@@ -331,3 +331,18 @@ def test_struct_lookups_from_threads(obj: BpfObject) -> None:
     for th in threads:
         th.join()
     assert errors == []
+
+
+def test_int_key_cdata_is_kept_and_only_for_ints(obj: BpfObject) -> None:
+    """An int key's cdata is made once and reused (C only reads keys); values equal to a
+    kept int but of another type still go through the checks."""
+    rich = obj.maps["rich"]
+    kc = rich._check_loaded().key
+    assert kc is not None and kc.encode(3) is kc.encode(3)
+    rich[1] = {"u": 11}
+    assert rich[1].u == 11 and rich[True].u == 11  # a bool key is exactly 1, as before
+    with pytest.raises(TypeError, match="not float"):
+        rich[1.0]
+    with pytest.raises(ValueError, match="does not fit an unsigned 32-bit int"):
+        rich[2 ** 32]
+    assert kc.encode(2 ** 32 - 1)[0] == 2 ** 32 - 1

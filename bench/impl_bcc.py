@@ -27,6 +27,7 @@ from bcc import BPF  # type: ignore[import-not-found]
 OPS_KEYS = 10000
 CHUNK = 4096
 RING_ROUND = 100000
+SVAL_KEYS = 1024
 
 TEXT = r"""
 #include <uapi/linux/bpf.h>
@@ -36,11 +37,22 @@ struct record {
 	u64 pad[7];
 };
 
+struct sval {
+	u32 id;
+	s32 delta;
+	u64 bytes;
+	char tag[6];
+	u16 kind: 4;
+	u16 level: 12;
+};
+
 BPF_HASH(ops, u32, u64, 16384);
 BPF_HASH(big, u32, u64, 100000);
 BPF_ARRAY(counter, u64, 1);
 BPF_ARRAY(stats, u64, 2);		/* emitted, dropped */
 BPF_RINGBUF_OUTPUT(events, 2048);	/* 2048 pages: 8 MiB, as bench.bpf.c */
+BPF_HASH(svals, u32, struct sval, 1024);
+BPF_PERCPU_ARRAY(pcpu, u64, 1);
 
 int bump(struct xdp_md *ctx)
 {
@@ -218,6 +230,45 @@ def group4(b: Any, n: int, repeats: int) -> None:
     out("4-batch", [], note="BCC has no batch drain")
 
 
+def group7(b: Any, n: int, repeats: int) -> None:
+    """BCC's Table with a struct Leaf (ctypes, bitfields included): ``t[Key(k)] = leaf``
+    (the leaves made before the clock starts) and ``t[Key(k)].bytes``; then
+    ``sum(p[0])`` of the per-CPU array (a ctypes array of one value per CPU)."""
+    t = b["svals"]
+    key, leaf = t.Key, t.Leaf
+    vals = [leaf(id=i, delta=-i, bytes=3 * i, tag=b"abc", kind=i & 15, level=i & 4095)
+            for i in range(SVAL_KEYS)]
+    keys = [i % SVAL_KEYS for i in range(n)]
+    upd: List[float] = []
+    look: List[float] = []
+    total = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        for k in keys:
+            t[key(k)] = vals[k]
+        t1 = time.thread_time_ns()
+        total = 0
+        for k in keys:
+            total += t[key(k)].bytes
+        t2 = time.thread_time_ns()
+        upd.append((t1 - t0) / n)
+        look.append((t2 - t1) / n)
+    out("7-update", upd, n)
+    out("7-lookup", look, total)
+    p = b["pcpu"]
+    zero = p.Key(0)
+    ncpus = len(p[zero])
+    p[zero] = p.Leaf(*range(1, ncpus + 1))
+    runs: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        total = 0
+        for _ in range(n):
+            total += sum(p[zero])
+        runs.append((time.thread_time_ns() - t0) / n)
+    out("7-percpu", runs, total // n)
+
+
 def group5(repeats: int) -> None:
     runs: List[float] = []
     for _ in range(repeats):
@@ -238,12 +289,12 @@ def main(argv: List[str]) -> int:
     repeats: Dict[str, int] = json.loads(argv[3])
     if "5" in groups:
         group5(repeats["5"])
-    rest = [g for g in groups if g in ("1", "2", "3", "4")]
+    rest = [g for g in groups if g in ("1", "2", "3", "4", "7")]
     if rest:
         b = BPF(text=TEXT)
         try:
             for g in rest:
-                {"1": group1, "2": group2, "3": group3, "4": group4}[g](
+                {"1": group1, "2": group2, "3": group3, "4": group4, "7": group7}[g](
                     b, sizes[g], repeats[g])
         finally:
             b.cleanup()

@@ -23,6 +23,7 @@ from libbpf_py import BpfObject
 OPS_KEYS = 10000
 CHUNK = 4096
 RING_ROUND = 100000
+SVAL_KEYS = 1024
 PACKET = bytes(64)
 BATCH_DRAIN_NAMES = ("drain", "consume_batch", "read_batch")
 
@@ -287,6 +288,43 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
             close()
 
 
+def group7(obj: BpfObject, n: int, repeats: int) -> None:
+    """A 24-byte BTF struct value (ints, a char array, bitfields): ``m[k] = {...}`` (a
+    dict of every field, made before the clock starts: the encoding is timed) and
+    ``m[k].bytes``, one at a time; then ``sum(p[0])`` of a per-CPU array's value (a
+    list of one int per possible CPU)."""
+    m = obj.maps["svals"]
+    vals = [{"id": i, "delta": -i, "bytes": 3 * i, "tag": b"abc", "kind": i & 15,
+             "level": i & 4095} for i in range(SVAL_KEYS)]
+    keys = [i % SVAL_KEYS for i in range(n)]
+    upd: List[float] = []
+    look: List[float] = []
+    total = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        for k in keys:
+            m[k] = vals[k]
+        t1 = time.thread_time_ns()
+        total = 0
+        for k in keys:
+            total += m[k].bytes
+        t2 = time.thread_time_ns()
+        upd.append((t1 - t0) / n)
+        look.append((t2 - t1) / n)
+    out("7-update", upd, n)
+    out("7-lookup", look, total)
+    p = obj.maps["pcpu"]
+    p[0] = list(range(1, len(p[0]) + 1))
+    runs: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        total = 0
+        for _ in range(n):
+            total += sum(p[0])
+        runs.append((time.thread_time_ns() - t0) / n)
+    out("7-percpu", runs, total // n)
+
+
 def group5(path: str, repeats: int) -> None:
     """Open + load + close of the small object."""
     runs: List[float] = []
@@ -312,12 +350,13 @@ def main(argv: List[str]) -> int:
         group5(small, repeats["5"])
     if "3" in groups:
         group3(path, syscalls, sizes["3"], repeats["3"])
-    rest = [g for g in groups if g in ("1", "2", "4")]
+    rest = [g for g in groups if g in ("1", "2", "4", "7")]
     if rest:
         with BpfObject.open(path) as obj:
             obj.load()
             for g in rest:
-                {"1": group1, "2": group2, "4": group4}[g](obj, sizes[g], repeats[g])
+                {"1": group1, "2": group2, "4": group4, "7": group7}[g](obj, sizes[g],
+                                                                     repeats[g])
     return 0
 
 

@@ -16,7 +16,9 @@ every entry of a 100k-entry hash map (as tuples, as two arrays, one by one, with
 items()); 3
 read a .bss counter after load; 4 ring buffer of 64-byte records, Python
 callback and batch drain; 5 open + load of a small object vs BCC's
-BPF(text=...); 6 ``import`` time and RSS.
+BPF(text=...); 6 ``import`` time and RSS; 7 (issue 19) a 24-byte BTF struct value
+(ints, a char array, bitfields) in a hash map, one lookup / update at a time, and a
+per-CPU array's value (one slot per CPU).
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ METRICS = [
            lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
     Metric("3-mmap", "3 read .bss counter (mmap)", "ns/read", False,
            "no syscall, <= 200 ns", lambda m: _le(m["libbpf_py"], 200.0)),  # + syscalls == 0
-    Metric("3-lookup", "3 read .bss counter (map lookup)", "ns/read", False),
+    Metric("3-lookup", "3 read .bss counter (map lookup)", "ns/read", False, "<= 1.5x C",
+           lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.5)),
     Metric("4-callback", "4 ring buffer, Python callback", "M records/s", True,
            ">= 3x BCC", lambda m: _ge(_ratio(m["libbpf_py"], m["BCC"]), 3.0)),
     Metric("4-batch", "4 ring buffer, batch drain", "M records/s", True, ">= 5 M/s",
@@ -96,6 +99,13 @@ METRICS = [
            lambda m: None if m["libbpf_py"] is None else m["libbpf_py"] < 50.0),
     Metric("6-rss", "6 import RSS (whole process)", "MB", False, "< 30 MB",
            lambda m: None if m["libbpf_py"] is None else m["libbpf_py"] < 30.0),
+    # issue 19: BTF-typed values at near-C cost (a struct decoded, encoded from a dict)
+    Metric("7-lookup", "7 struct value lookup (24 B, hash)", "ns/op", False, "<= 1.5x C",
+           lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.5)),
+    Metric("7-update", "7 struct value update from a dict", "ns/op", False, "<= 1.5x C",
+           lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.5)),
+    Metric("7-percpu", "7 per-CPU array value lookup", "ns/op", False, "<= 1.5x C",
+           lambda m: _le(_ratio(m["libbpf_py"], m["C"]), 1.5)),
 ]
 BY_ID = {m.id: m for m in METRICS}
 # Rows that are another row's runs of the same side, compared with a new libbpf_py row:
@@ -104,12 +114,12 @@ SAME_RUNS = {("2-items", "C"): "2-batch", ("2-items", "BCC"): "2-iter"}
 
 # Sizes (ops, entries, reads, records) and repeats per profile.
 PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
-    "full": {"n": {"1": 200000, "2": 100000, "3": 200000, "4": 1000000},
-             "repeats": {"1": 7, "2": 7, "3": 7, "4": 7, "5": 10, "6": 10}},
-    "quick": {"n": {"1": 50000, "2": 100000, "3": 200000, "4": 200000},
-              "repeats": {"1": 3, "2": 3, "3": 3, "4": 3, "5": 3, "6": 3}},
-    "tiny": {"n": {"1": 500, "2": 2000, "3": 2000, "4": 2000},
-             "repeats": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1}},
+    "full": {"n": {"1": 200000, "2": 100000, "3": 200000, "4": 1000000, "7": 200000},
+             "repeats": {"1": 7, "2": 7, "3": 7, "4": 7, "5": 10, "6": 10, "7": 7}},
+    "quick": {"n": {"1": 50000, "2": 100000, "3": 200000, "4": 200000, "7": 50000},
+              "repeats": {"1": 3, "2": 3, "3": 3, "4": 3, "5": 3, "6": 3, "7": 3}},
+    "tiny": {"n": {"1": 500, "2": 2000, "3": 2000, "4": 2000, "7": 500},
+             "repeats": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 1}},
 }
 
 # How many turns the three sides take (the repeats are split between them).
@@ -138,6 +148,7 @@ class Row:
     runs: List[float] = field(default_factory=list)
     note: str = ""
     syscalls: Optional[float] = None  # per op, counted by bpf/syscalls.bpf.c (workload 3)
+    check: Any = None  # what the side computed from what it read (a sum...), to compare
 
     @property
     def median(self) -> Optional[float]:
@@ -146,7 +157,7 @@ class Row:
     def as_json(self) -> Dict[str, Any]:
         return {"workload": self.metric.workload, "impl": self.impl, "median": self.median,
                 "unit": self.metric.unit, "runs": self.runs, "metric": self.metric.id,
-                "note": self.note, "syscalls_per_op": self.syscalls}
+                "note": self.note, "syscalls_per_op": self.syscalls, "check": self.check}
 
 
 def _parse(stdout: str, impl: str) -> List[Row]:
@@ -155,7 +166,7 @@ def _parse(stdout: str, impl: str) -> List[Row]:
         if line.startswith("{"):
             data = json.loads(line)
             rows.append(Row(BY_ID[data["metric"]], impl, [float(x) for x in data["runs"]],
-                            data.get("note", ""), data.get("syscalls")))
+                            data.get("note", ""), data.get("syscalls"), data.get("check")))
     return rows
 
 
@@ -213,7 +224,7 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
              f"Python {sys.version.split()[0]}; kernel {os.uname().release}; "
              f"{os.cpu_count()} CPUs; profile {profile}"]
     rows: List[Row] = []
-    kernel_groups = [g for g in groups if g in ("1", "2", "3", "4", "5")]
+    kernel_groups = [g for g in groups if g in ("1", "2", "3", "4", "5", "7")]
     bcc_env: Optional[Dict[str, str]] = None
     if with_bcc:
         from setup_bcc import describe, ensure_headers
@@ -415,12 +426,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help="smallest sizes, one run each: checks that everything works")
     parser.add_argument("--json", type=Path, help="write the rows as JSON to FILE")
     parser.add_argument("--png", type=Path, help="write a chart (matplotlib) to FILE")
-    parser.add_argument("--only", nargs="+", choices=list("123456"), metavar="W",
-                        help="only these workloads (1-6)")
+    parser.add_argument("--only", nargs="+", choices=list("1234567"), metavar="W",
+                        help="only these workloads (1-7)")
     parser.add_argument("--no-bcc", action="store_true", help="leave BCC out")
     args = parser.parse_args(argv)
     profile = "tiny" if args.tiny else "quick" if args.quick else "full"
-    groups = sorted(set(args.only or "123456"))
+    groups = sorted(set(args.only or "1234567"))
     with_bcc = not args.no_bcc
     if with_bcc and not bcc_available():
         raise SystemExit(f"bench: BCC is missing: {SYSTEM_PYTHON} cannot `import bcc`; install "

@@ -16,7 +16,10 @@ struct, union, datasec    an instance of a :class:`BtfStruct` / :class:`BtfUnion
                           subclass built once per map from the BTF members (names,
                           offsets); bitfields are ctypes bitfields when ctypes lays
                           them out exactly as BTF says, else properties; anonymous
-                          members are promoted; a keyword name gets a ``_`` suffix
+                          members are promoted; a keyword name gets a ``_`` suffix.
+                          Reads copy the bytes into a new instance; writes take an
+                          instance, bytes, or a dict of fields (packed by a plan made
+                          once per class, see :func:`_pack`)
 char array                ``bytes`` of the array's full size
 other arrays              ``list`` of the element values
 anything else             ``bytes``
@@ -35,7 +38,7 @@ import keyword
 import struct
 import sys
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 from . import _validate
 from ._binding import ffi
@@ -43,6 +46,10 @@ from .btf import Btf, BtfKind, BtfType
 from .errors import LibbpfError
 
 _BYTEORDER = sys.byteorder
+# struct codes of the plain int sizes ("=": standard sizes, native byte order)
+_STRUCT_INTS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+                (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+_MADE_MAX = 1024  # ints whose cdata an IntCodec keeps (see IntCodec.encode)
 _INT_CTYPES = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int",
                8: "unsigned long long"}
 _SINT_CTYPES = {1: "signed char", 2: "short", 4: "int", 8: "long long"}
@@ -62,11 +69,15 @@ class Codec:
     """
 
     accepts = "a bytes-like object"
+    #: a ctypes class whose fresh instance C may write a value into and that *is* the
+    #: decoded value (StructCodec), or None: then alloc() and decode()
+    record: Optional[Type[Any]] = None
 
     def __init__(self, size: int, what: str) -> None:
         self.size = size
         self.what = what
         self._array = f"char[{max(size, 1)}]"
+        self._array_t = ffi.typeof(self._array)
 
     # -- validation of the always-accepted bytes-like form ------------------------------
 
@@ -98,12 +109,16 @@ class Codec:
         return data
 
     def encode(self, obj: Any) -> Any:
-        """cdata C can read ``size`` bytes from (keeps what it points into alive)."""
+        """cdata C can read ``size`` bytes from (keeps what it points into alive).
+
+        C must only read it: it may be shared between calls (IntCodec keeps the
+        cdata of the ints it has seen).
+        """
         return ffi.from_buffer(self.to_bytes(obj))
 
     def alloc(self) -> Any:
         """A fresh output buffer of ``size`` bytes."""
-        return ffi.new(self._array)
+        return ffi.new(self._array_t)
 
     def decode(self, buf: Any) -> Any:
         """The Python value of an output buffer from :meth:`alloc`."""
@@ -133,6 +148,13 @@ class IntCodec(Codec):
         self._ptr = ctype + " *"
         self._arr = ctype + "[]"
         self._one = ctype + "[1]"
+        # the cffi types themselves: ffi.new() of a type skips the parse-cache lookup
+        self._ptr_t = ffi.typeof(self._ptr)
+        self._one_t = ffi.typeof(self._one)
+        # encode()'s cdata of the ints seen first, kept: what C only reads can be shared
+        # (threads included), and a map's keys repeat; the encode of a new int (cffi's
+        # allocation) costs what a third of a lookup's system call does
+        self._made: Dict[int, Any] = {}
         kind = "signed" if signed else "unsigned"
         self.accepts = f"an int ({kind}, {size * 8} bits) or a bytes-like object"
 
@@ -151,15 +173,22 @@ class IntCodec(Codec):
         return int.from_bytes(data, _BYTEORDER, signed=self.signed)
 
     def encode(self, obj: Any) -> Any:
+        if type(obj) is int:
+            ptr = self._made.get(obj)
+            if ptr is not None:
+                return ptr
         if isinstance(obj, int):
             try:
-                return ffi.new(self._ptr, obj)
+                ptr = ffi.new(self._ptr_t, obj)
             except OverflowError:
                 raise self._overflow(obj) from None
+            if type(obj) is int and len(self._made) < _MADE_MAX:
+                self._made[obj] = ptr
+            return ptr
         return ffi.from_buffer(self._buffer(obj))
 
     def alloc(self) -> Any:
-        return ffi.new(self._one)
+        return ffi.new(self._one_t)
 
     def decode(self, buf: Any) -> Any:
         return buf[0]
@@ -251,7 +280,10 @@ _CT_FLOATS = (ctypes.c_float, ctypes.c_double)
 # (records, arrays, bytes, bitfield properties: checked where they are written)
 _Check = Optional[Tuple[int, bool, bool]]
 _FLOAT: Tuple[int, bool, bool] = (0, False, False)
+_FLOAT32: Tuple[int, bool, bool] = (32, False, False)  # a C float: finite values must fit
 _BOOL: Tuple[int, bool, bool] = (1, False, False)
+_FLT_MAX = float.fromhex("0x1.fffffep+127")
+_F32 = struct.Struct("=f")
 
 
 def _field_checks(cls: Any) -> Dict[str, _Check]:
@@ -270,6 +302,8 @@ def _field_checks(cls: Any) -> Dict[str, _Check]:
             checks[name] = _BOOL
         elif shape is not None:
             checks[name] = (bits[0], shape[1], True) if bits else (shape[0], shape[1], False)
+        elif ctype is ctypes.c_float:
+            checks[name] = _FLOAT32
         elif ctype in _CT_FLOATS:
             checks[name] = _FLOAT
         else:
@@ -278,6 +312,71 @@ def _field_checks(cls: Any) -> Dict[str, _Check]:
         checks[name] = None
     cls._btf_checks_ = checks
     return checks
+
+
+def _array_of(ctype: Any) -> Optional[Tuple[Any, int]]:
+    """(element type, length) of a ctypes array type; None for any other type."""
+    if isinstance(ctype, type) and issubclass(ctype, ctypes.Array):
+        array: Any = ctype
+        return array._type_, int(array._length_)
+    return None
+
+
+def _char_fields(cls: Any) -> Dict[str, Tuple[int, int]]:
+    """The ``char`` array fields of a ctypes record: name -> (byte offset, length) (cached).
+
+    Anonymous members' char arrays are included, at their offset in ``cls``.
+    """
+    chars: Optional[Dict[str, Tuple[int, int]]] = cls.__dict__.get("_btf_chars_")
+    if chars is not None:
+        return chars
+    chars = {}
+    anonymous = set(getattr(cls, "_anonymous_", ()))
+    for name, ctype, *bits in getattr(cls, "_fields_", ()):
+        if name in anonymous:
+            base = getattr(cls, name).offset
+            for sub, (off, n) in _char_fields(ctype).items():
+                chars[sub] = (base + off, n)
+        elif not bits:
+            array = _array_of(ctype)
+            if array is not None and array[0] is ctypes.c_char:
+                chars[name] = (getattr(cls, name).offset, array[1])
+    cls._btf_chars_ = chars
+    return chars
+
+
+def _float32_error(what: str, value: Any) -> ValueError:
+    return ValueError(f"{what} = {value!r} does not fit a 32-bit float (finite values up to "
+                      f"{_FLT_MAX!r} in magnitude)")
+
+
+def _check_float32(value: Any, what: str) -> None:
+    """Raise unless ``value`` (an int or a float) fits a C float: a finite value beyond
+    FLT_MAX would silently become an infinity."""
+    try:
+        _F32.pack(value)  # OverflowError exactly when a finite value rounds to an infinity
+    except OverflowError:
+        raise _float32_error(what, value) from None
+
+
+def _chars_bytes(value: bytes, n: int, what: str) -> bytes:
+    """The ``n`` bytes a ``char[n]`` gets for ``value``: its bytes, NUL-padded.
+
+    Every byte given is kept (NULs inside too: a char array may hold binary
+    data); bytes past ``n`` are refused unless they are all NUL (a C string
+    that fills the array, with its terminator). ctypes alone would store only
+    what comes before the first NUL.
+    """
+    size = len(value)
+    if size > n:
+        if value.count(0, n) != size - n:
+            raise ValueError(f"{what} = {_validate.show(value[:n + 16])}"
+                             f"{'...' if size > n + 16 else ''} does not fit char[{n}] "
+                             f"({size} bytes; at most {n}, or NULs past them)")
+        return value[:n]
+    if size < n:
+        return value + bytes(n - size)
+    return value
 
 
 def _title(cls: Any) -> str:
@@ -297,9 +396,11 @@ def check_value(ctype: Any, value: Any, what: str) -> None:
         return
     if shape is not None:
         _validate.check_int(value, what, *shape)
-    elif ctype in _CT_FLOATS and (value.__class__ is bool
-                                  or not isinstance(value, (int, float))):
-        raise _validate.type_error(what, value, "a float")
+    elif ctype in _CT_FLOATS:
+        if value.__class__ is bool or not isinstance(value, (int, float)):
+            raise _validate.type_error(what, value, "a float")
+        if ctype is ctypes.c_float:
+            _check_float32(value, what)
 
 
 class _BtfRecord:
@@ -348,6 +449,8 @@ class _BtfRecord:
             if check is _FLOAT:
                 if t is not float:
                     check_value(ctypes.c_double, value, f"{_cname(cls)}.{name}")
+            elif check is _FLOAT32:
+                check_value(ctypes.c_float, value, f"{_cname(cls)}.{name}")
             elif check is _BOOL and t is bool:
                 pass
             elif t is not int or not (-(1 << (bits - 1)) if signed else 0) <= value \
@@ -356,6 +459,14 @@ class _BtfRecord:
                                     bitfield=bitfield)
             object.__setattr__(self, name, value)
             return
+        if t is bytes:
+            chars = _char_fields(cls).get(name)
+            if chars is not None:
+                off, n = chars
+                rec: Any = self
+                ctypes.memmove(ctypes.addressof(rec) + off,
+                               _chars_bytes(value, n, f"{_cname(cls)}.{name}"), n)
+                return
         if t is int or t is float or t is bytes or t is bool:
             object.__setattr__(self, name, value)
             return
@@ -498,16 +609,51 @@ class BtfUnion(_BtfRecord, ctypes.Union):
 
 
 class StructCodec(Codec):
-    """A struct/union as an instance of its ctypes class (or a dict of its fields)."""
+    """A struct/union as an instance of its ctypes class (or a dict of its fields).
+
+    Reads copy the C bytes into a new instance of the class (its fields are
+    read from those bytes when accessed: nothing is decoded ahead). A dict is
+    packed by the plan of the class (:func:`_plan_for`) when every value is
+    one it takes as is; anything else builds the record through its checked
+    ``__setattr__``, which raises the errors.
+    """
 
     def __init__(self, cls: Type[Any], what: str) -> None:
         super().__init__(ctypes.sizeof(cls), what)
         self.cls = cls
         self._names = frozenset(_field_names(cls))
+        self._plan = _plan_for(cls)
+        self._full = _full_packer(self._plan) if self._plan else None
+        self._copy = cls.from_buffer_copy
+        self.record = cls
         self.accepts = (f"a {cls.__name__} (a ctypes record), a dict of its fields "
                         "or a bytes-like object")
 
+    def encode(self, obj: Any) -> Any:
+        t = type(obj)
+        if t is self.cls:
+            return ffi.from_buffer(obj)  # the record's own bytes, read in place
+        if t is dict:  # (to_bytes' fast path, one call less: the update path's)
+            full = self._full
+            packed = full(obj) if full is not None else None
+            if packed is None and self._plan is not None:
+                packed = _pack(self._plan, obj)
+            if packed is not None:
+                return ffi.from_buffer(packed.to_bytes(self.size, "little"))
+        return ffi.from_buffer(self.to_bytes(obj))
+
+    def decode(self, buf: Any) -> Any:
+        return self._copy(ffi.buffer(buf, self.size))
+
     def to_bytes(self, obj: Any) -> Any:
+        plan = self._plan
+        if plan is not None and type(obj) is dict:
+            full = self._full
+            packed = full(obj) if full is not None else None
+            if packed is None:
+                packed = _pack(plan, obj)
+            if packed is not None:
+                return packed.to_bytes(self.size, "little")
         if isinstance(obj, Mapping):
             unknown = [k for k in obj if k not in self._names]
             if unknown:
@@ -536,6 +682,214 @@ def _field_names(cls: Any) -> List[str]:
             out.append(name)
     out.extend(getattr(cls, "_btf_props_", {}))
     return out
+
+
+# -- the dict fast path of StructCodec ----------------------------------------------------
+# A dict given for a whole struct value is packed straight into one little-endian int
+# (then its bytes), field by field, by a plan made once per record class, instead of
+# building a ctypes record through the checked __setattr__ of each field. The plan holds
+# the fields it can pack exactly as the checked path stores them (ints, bitfields, _Bool,
+# floats, char arrays, arrays of ints, nested structs), each entry checked against that
+# path on probe values when the plan is made. A field outside the plan, or a value the
+# plan does not take as is (another type, out of range, an IntEnum, bytes longer than
+# the array...), sends the whole dict the checked way, which raises the error or stores
+# what it stores: the errors are the checked path's, by construction. Unions (their
+# members share bytes) and big-endian hosts have no plan.
+
+_P_INT, _P_BOOL, _P_FLOAT, _P_CHARS, _P_INTS, _P_RECORD = range(6)
+_F64 = struct.Struct("=d")
+
+#: field -> (kind, bit shift, a, b, c); by kind: INT (lowest, highest, mask), BOOL (-),
+#: FLOAT (struct pack, -, -), CHARS (length, -, -), INTS (count, (lowest, highest, mask,
+#: bits), -), RECORD (plan, class, -)
+_Plan = Dict[str, Tuple[Any, ...]]
+
+
+def _pack(plan: _Plan, obj: Dict[str, Any]) -> Optional[int]:
+    """The bytes of ``obj`` (a dict of fields) as a little-endian int, or None when a
+    field or a value is not one the plan takes as is."""
+    acc = 0
+    for name, value in obj.items():
+        entry = plan.get(name)
+        if entry is None:
+            return None
+        kind, shift, a, b, c = entry
+        t = type(value)
+        if kind == _P_INT:
+            if t is not int or not a <= value <= b:
+                return None
+            acc |= (value & c) << shift
+        elif kind == _P_CHARS:
+            if t is not bytes or len(value) > a:
+                return None
+            acc |= int.from_bytes(value, "little") << shift
+        elif kind == _P_BOOL:
+            if t is not bool and (t is not int or not 0 <= value <= 1):
+                return None
+            if value:
+                acc |= 1 << shift
+        elif kind == _P_FLOAT:
+            if t is not float and t is not int:
+                return None
+            try:
+                acc |= int.from_bytes(a(value), "little") << shift
+            except OverflowError:
+                return None
+        elif kind == _P_INTS:
+            if (t is not list and t is not tuple) or len(value) != a:
+                return None
+            lo, hi, mask, bits = b
+            for item in value:
+                if type(item) is not int or not lo <= item <= hi:
+                    return None
+                acc |= (item & mask) << shift
+                shift += bits
+        else:  # _P_RECORD
+            if t is dict:
+                sub = _pack(a, value)
+                if sub is None:
+                    return None
+                acc |= sub << shift
+            elif t is b:
+                acc |= int.from_bytes(bytes(value), "little") << shift
+            else:
+                return None
+    return acc
+
+
+def _full_packer(plan: _Plan) -> Optional[Any]:
+    """A function packing a dict of exactly every field of ``plan`` (the usual way to
+    write a whole value), compiled once per class; None when the plan has fields other
+    than ints, bitfields, _Bool and char arrays, or more than 64 of them.
+
+    Like :func:`_pack` it returns the value as a little-endian int, or None for a dict
+    it does not take as is (then :func:`_pack` or the checked path decide). The source
+    holds only ints and local names made here: the field names (from BTF) are default
+    arguments, never source text.
+    """
+    if not plan or len(plan) > 64:
+        return None
+    names = list(plan)
+    args = ", ".join(f"k{i}=k{i}" for i in range(len(names)))
+    head = [f"def pack(obj, _len=len, _type=type, _int=int, _bytes=bytes, "
+            f"_from=int.from_bytes, {args}):",
+            f"    if _len(obj) != {len(names)}:",
+            "        return None",
+            "    try:"]
+    head += [f"        v{i} = obj[k{i}]" for i in range(len(names))]
+    head += ["    except KeyError:", "        return None"]
+    checks: List[str] = []
+    terms: List[str] = []
+    for i, name in enumerate(names):
+        kind, shift, a, b, c = plan[name]
+        if kind == _P_INT:
+            checks.append(f"_type(v{i}) is not _int or not {int(a)} <= v{i} <= {int(b)}")
+            value = f"(v{i} & {int(c)})" if a < 0 else f"v{i}"
+        elif kind == _P_CHARS:
+            checks.append(f"_type(v{i}) is not _bytes or _len(v{i}) > {int(a)}")
+            value = f"_from(v{i}, 'little')"
+        elif kind == _P_BOOL:
+            checks.append(f"not (v{i} is True or v{i} is False or "
+                          f"(_type(v{i}) is _int and 0 <= v{i} <= 1))")
+            value = f"(1 if v{i} else 0)"
+        else:
+            return None
+        terms.append(f"({value} << {int(shift)})" if shift else value)
+    body = [f"    if {check}:\n        return None" for check in checks]
+    source = "\n".join(head + body + ["    return " + " | ".join(terms)]) + "\n"
+    namespace: Dict[str, Any] = {f"k{i}": name for i, name in enumerate(names)}
+    exec(compile(source, "<libbpf_py._codec packer>", "exec"), namespace)
+    pack = namespace["pack"]
+    for which in (0, 1):  # it packs as _pack does (itself checked against the checked path)
+        probe = {name: _probes(entry)[which] for name, entry in plan.items()}
+        if pack(probe) != _pack(plan, probe):
+            return None
+    return pack
+
+
+def _checked_int(cls: Any, fields: Dict[str, Any]) -> int:
+    """What the checked path stores for ``fields``, as a little-endian int."""
+    return int.from_bytes(bytes(cls(**fields)), "little")
+
+
+def _probes(entry: Tuple[Any, ...]) -> List[Any]:
+    """Values that show whether a plan entry packs as the checked path stores."""
+    kind, _, a, b, _ = entry
+    if kind == _P_INT:
+        return [b, a, 1, -1 if a < 0 else b]
+    if kind == _P_BOOL:
+        return [True, 1]
+    if kind == _P_FLOAT:
+        return [1.5, -2]
+    if kind == _P_CHARS:
+        return [bytes(i % 255 + 1 for i in range(a)), b"\x5a"]
+    if kind == _P_INTS:
+        lo, hi, _, _ = b
+        return [[hi] * a, [lo] * a, [min(i, hi) for i in range(a)]]
+    sub: _Plan = a
+    return [{}, {name: _probes(e)[0] for name, e in sub.items()}]
+
+
+def _plan_entries(cls: Any) -> Iterator[Tuple[str, Tuple[Any, ...]]]:
+    """The candidate plan entries of a ctypes struct, before they are checked."""
+    anonymous = set(getattr(cls, "_anonymous_", ()))
+    for name, ctype, *bits in cls._fields_:
+        if name in anonymous or name.startswith("_raw"):
+            continue
+        shift = getattr(cls, name).offset * 8
+        shape = _CT_INT_SHAPES.get(ctype)
+        if bits:
+            if shape is None or ctype is ctypes.c_bool:
+                continue
+            lo, hi = _validate.int_bounds(bits[0], shape[1])
+            try:  # where ctypes put it: the bits an all-ones value sets
+                ones = _checked_int(cls, {name: -1 if shape[1] else hi})
+            except (TypeError, ValueError, AttributeError):
+                continue
+            yield name, (_P_INT, (ones & -ones).bit_length() - 1, lo, hi, (1 << bits[0]) - 1)
+        elif ctype is ctypes.c_bool:
+            yield name, (_P_BOOL, shift, 0, 0, 0)
+        elif shape is not None:
+            lo, hi = _validate.int_bounds(*shape)
+            yield name, (_P_INT, shift, lo, hi, (1 << shape[0]) - 1)
+        elif ctype in _CT_FLOATS:
+            yield name, (_P_FLOAT, shift, (_F32 if ctype is ctypes.c_float else _F64).pack,
+                         0, 0)
+        elif _array_of(ctype) is not None:
+            elem, length = _array_of(ctype) or (None, 0)
+            eshape = _CT_INT_SHAPES.get(elem)
+            if elem is ctypes.c_char:
+                yield name, (_P_CHARS, shift, length, 0, 0)
+            elif eshape is not None and elem is not ctypes.c_bool:
+                lo, hi = _validate.int_bounds(*eshape)
+                yield name, (_P_INTS, shift, length, (lo, hi, (1 << eshape[0]) - 1, eshape[0]),
+                             0)
+        elif isinstance(ctype, type) and issubclass(ctype, BtfStruct):
+            sub = _plan_for(ctype)
+            if sub is not None:
+                yield name, (_P_RECORD, shift, sub, ctype, 0)
+    for name, (bitoff, nbits, signed) in getattr(cls, "_btf_props_", {}).items():
+        lo, hi = _validate.int_bounds(nbits, signed)
+        yield name, (_P_INT, bitoff, lo, hi, (1 << nbits) - 1)
+
+
+def _plan_for(cls: Any) -> Optional[_Plan]:
+    """The dict plan of a ctypes struct class (cached on it), or None when it has none."""
+    plan: Optional[_Plan] = cls.__dict__.get("_btf_plan_")
+    if plan is not None:
+        return plan or None
+    plan = {}
+    if _BYTEORDER == "little" and issubclass(cls, BtfStruct):
+        for name, entry in _plan_entries(cls):
+            try:
+                same = all(_pack({name: entry}, {name: v}) == _checked_int(cls, {name: v})
+                           for v in _probes(entry))
+            except (TypeError, ValueError, AttributeError, OverflowError):
+                same = False
+            if same:
+                plan[name] = entry
+    cls._btf_plan_ = plan
+    return plan or None
 
 
 # -- BTF -------------------------------------------------------------------------------
@@ -919,6 +1273,15 @@ class PerCpuCodec(Codec):
         self.ncpus = ncpus
         self.accepts = (f"a list of {ncpus} values (one per possible CPU) or one value "
                         "for every CPU")
+        # Reads of plain ints and floats: every slot in one precompiled unpack.
+        code = None
+        if type(elem) is IntCodec:
+            code = _STRUCT_INTS[(elem.size, elem.signed)]
+        elif type(elem) is FloatCodec:
+            code = "f" if elem.size == 4 else "d"
+        pad = f"{self.stride - elem.size}x" if self.stride > elem.size else ""
+        self._unpack = struct.Struct("=" + (code + pad) * ncpus).unpack if code else None
+        self._copy = elem.cls.from_buffer_copy if type(elem) is StructCodec else None
 
     def to_bytes(self, obj: Any) -> Any:
         if isinstance(obj, (list, tuple)):
@@ -938,6 +1301,18 @@ class PerCpuCodec(Codec):
         return buf
 
     def from_bytes(self, data: bytes) -> Any:
-        n, stride, elem = self.elem.size, self.stride, self.elem
+        if self._unpack is not None:
+            return list(self._unpack(data))
+        stride = self.stride
+        if self._copy is not None:
+            copy = self._copy
+            return [copy(data, i * stride) for i in range(self.ncpus)]
+        n, elem = self.elem.size, self.elem
         return [elem.from_bytes(data[i * stride:i * stride + n]) for i in range(self.ncpus)]
+
+    def decode(self, buf: Any) -> Any:
+        unpack = self._unpack
+        if unpack is not None:
+            return list(unpack(ffi.buffer(buf, self.size)))
+        return self.from_bytes(ffi.buffer(buf, self.size))
 

@@ -283,6 +283,7 @@ def _check_u(label: str, value: object, bits: int) -> None:
 
 # the flags a map element call takes, as the kernel checks them
 _UPDATE_FLAGS = ("ANY", "NOEXIST", "EXIST", "F_LOCK")
+_ANY = UpdateFlag.ANY
 _LOOKUP_FLAGS = ("F_LOCK",)
 
 
@@ -477,13 +478,25 @@ class MapCore(MapBase):
 
     def _get(self, key: Any) -> Any:
         """``m[key]``, the general way (MapBase's ``m[key]`` for all but int maps)."""
-        e = self._check_loaded()
-        k = e.keyed("m[key]").encode(key)
-        out = e.value.alloc()
+        # The element state, once made, is dropped when the map (or its object) is
+        # closed, as MapBase's int path relies on: no need to ask _check_loaded again.
+        e = self._elements or self._check_loaded()
+        kc, vc = e.key, e.value
+        if kc is None:
+            raise e.keyless("m[key]")
+        k = kc.encode(key)
+        record = vc.record
+        if record is not None:  # a struct value: the kernel writes into a new record
+            value = record()
+            ret = lib.bpf_map_lookup_elem(e.fd, k, ffi.from_buffer(value))
+            if ret < 0:
+                raise self._fail(e, -ret, "lookup", key)
+            return value
+        out = vc.alloc()
         ret = lib.bpf_map_lookup_elem(e.fd, k, out)
         if ret < 0:
             raise self._fail(e, -ret, "lookup", key)
-        return e.value.decode(out)
+        return vc.decode(out)
 
     def lookup(self, key: Any, flags: int = 0) -> Any:
         """The value at ``key`` read with ``flags`` (``bpf_map_lookup_elem_flags``).
@@ -517,9 +530,12 @@ class MapCore(MapBase):
         EXIST (replace only: KeyError if absent), F_LOCK (maps whose value
         has a ``bpf_spin_lock``).
         """
-        e = self._check_loaded()
-        kc = e.keyed("update()")
-        _check_flags(flags, f"update on {e.label}", _UPDATE_FLAGS)
+        e = self._elements or self._check_loaded()  # (see _get)
+        kc = e.key
+        if kc is None:
+            raise e.keyless("update()")
+        if flags is not _ANY and (type(flags) is not int or flags):  # ANY or 0: valid
+            _check_flags(flags, f"update on {e.label}", _UPDATE_FLAGS)
         k = kc.encode(key)
         v = e.value.encode(value)
         ret = lib.bpf_map_update_elem(e.fd, k, v, flags)

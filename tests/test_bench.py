@@ -33,7 +33,8 @@ sys.path.insert(0, str(BENCH))
 # such feature; everything else must have numbers.
 NEVER = {("2-arrays", "BCC"), ("3-mmap", "BCC"), ("4-batch", "BCC")}
 ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-arrays", "2-iter", "2-items", "3-mmap",
-               "3-lookup", "4-callback", "4-batch", "5-load", "6-time", "6-rss")
+               "3-lookup", "4-callback", "4-batch", "5-load", "6-time", "6-rss", "7-lookup",
+               "7-update", "7-percpu")
 
 
 def _optional() -> Set[Tuple[str, str]]:
@@ -99,6 +100,14 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
     items = next(s for s in data["summary"] if s["metric"] == "2-items")
     assert items["target"] == ">= 0.8x C" and items["py_over_c"] > 0, items
     assert "2 items() 100k entries" in stdout
+    # Workload 7 (issue 19): every side read back the struct values and per-CPU slots
+    # it wrote (the checks: the sum of the `bytes` fields over n lookups, and the sum of
+    # the slots 1..ncpus), and the rows carry the 1.5x C target.
+    checks = {(r["metric"], r["impl"]): r.get("check") for r in rows}
+    for impl in impls:
+        assert checks.get(("7-lookup", impl)) == checks[("7-lookup", "C")], impls
+        assert checks.get(("7-percpu", impl)) == checks[("7-percpu", "C")], impls
+    assert {s["metric"]: s["target"] for s in data["summary"]}["7-lookup"] == "<= 1.5x C"
 
 
 def test_bench_tiny_libbpf_py_and_c(kernel: None, tmp_path: Path) -> None:

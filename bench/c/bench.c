@@ -6,7 +6,7 @@
  *   bench_c GROUP BENCH_OBJ SMALL_OBJ N REPEATS
  *
  * prints one JSON line per metric: {"metric": "...", "runs": [...], "check": n}.
- * Units: ns per op (1-*, 3-*), M entries or records per second (2-*, 4-*),
+ * Units: ns per op (1-*, 3-*, 7-*), M entries or records per second (2-*, 4-*),
  * ms per open+load+close (5-load).
  */
 #include <errno.h>
@@ -24,6 +24,17 @@
 #define OPS_KEYS 10000
 #define CHUNK 4096
 #define RING_ROUND 100000
+#define SVAL_KEYS 1024
+
+/* bench/bpf/bench.bpf.c's struct sval: the value of the `svals` map (workload 7) */
+struct sval {
+	__u32 id;
+	__s32 delta;
+	__u64 bytes;
+	char tag[6];
+	__u16 kind: 4;
+	__u16 level: 12;
+};
 
 static double now_ns(void)
 {
@@ -341,6 +352,83 @@ static void group4(struct bpf_object *obj, long n, int repeats)
 	free(runs);
 }
 
+/* 7: a 24-byte struct value (ints, a char array, bitfields) in a hash map: one
+ * update, then one lookup, at a time, keys cycling over SVAL_KEYS (the values are
+ * made before the clock starts; a lookup reads one field); then lookups of the
+ * per-CPU array's one value (ncpus __u64 slots), summed. */
+static void group7(struct bpf_object *obj, long n, int repeats)
+{
+	int fd = map_fd(obj, "svals"), pfd = map_fd(obj, "pcpu");
+	int ncpus = libbpf_num_possible_cpus();
+	struct sval *vals = calloc(SVAL_KEYS, sizeof(*vals));
+	__u64 *slots;
+	double *upd = calloc(repeats, sizeof(double)), *look = calloc(repeats, sizeof(double));
+	double *pc = calloc(repeats, sizeof(double));
+	__u32 zero = 0;
+	__u64 sum = 0;
+
+	if (ncpus <= 0)
+		die("libbpf_num_possible_cpus", ncpus);
+	slots = calloc(ncpus, sizeof(*slots));
+	for (__u32 i = 0; i < SVAL_KEYS; i++) {
+		vals[i].id = i;
+		vals[i].delta = -(int)i;
+		vals[i].bytes = 3ULL * i;
+		memcpy(vals[i].tag, "abc", 4);
+		vals[i].kind = i & 15;
+		vals[i].level = i & 4095;
+	}
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+
+		for (long i = 0; i < n; i++) {
+			__u32 k = i % SVAL_KEYS;
+
+			if (bpf_map_update_elem(fd, &k, &vals[k], BPF_ANY))
+				die("bpf_map_update_elem(svals)", errno);
+		}
+		double t1 = now_ns();
+
+		sum = 0;
+		for (long i = 0; i < n; i++) {
+			__u32 k = i % SVAL_KEYS;
+			struct sval v;
+
+			if (bpf_map_lookup_elem(fd, &k, &v))
+				die("bpf_map_lookup_elem(svals)", errno);
+			sum += v.bytes;
+		}
+		double t2 = now_ns();
+
+		upd[r] = (t1 - t0) / n;
+		look[r] = (t2 - t1) / n;
+	}
+	emit_runs("7-update", upd, repeats, n);
+	emit_runs("7-lookup", look, repeats, sum);
+	for (int c = 0; c < ncpus; c++)
+		slots[c] = c + 1;
+	if (bpf_map_update_elem(pfd, &zero, slots, BPF_ANY))
+		die("bpf_map_update_elem(pcpu)", errno);
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+
+		sum = 0;
+		for (long i = 0; i < n; i++) {
+			if (bpf_map_lookup_elem(pfd, &zero, slots))
+				die("bpf_map_lookup_elem(pcpu)", errno);
+			for (int c = 0; c < ncpus; c++)
+				sum += slots[c];
+		}
+		pc[r] = (now_ns() - t0) / n;
+	}
+	emit_runs("7-percpu", pc, repeats, sum / n);
+	free(vals);
+	free(slots);
+	free(upd);
+	free(look);
+	free(pc);
+}
+
 /* 5: open + load + close of the small object. */
 static void group5(const char *small, int repeats)
 {
@@ -387,6 +475,8 @@ int main(int argc, char **argv)
 		group3(obj, n, repeats);
 	else if (strcmp(argv[1], "4") == 0)
 		group4(obj, n, repeats);
+	else if (strcmp(argv[1], "7") == 0)
+		group7(obj, n, repeats);
 	else {
 		fprintf(stderr, "bench_c: unknown group %s\n", argv[1]);
 		return 2;

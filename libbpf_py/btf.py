@@ -862,7 +862,8 @@ class Btf:
             t = src._type_ptr(tid)  # IndexError when src has no such id
             return int(lib.btf__add_type(p, src._check_open(), t))
 
-        return self._copy(src, f"btf__add_type({src._source!r}, {tid})", call)
+        return self._copy(src, f"btf__add_type({src._source!r}, {tid})", call,
+                          shared_base_ok=False)
 
     def add_btf(self, src: Btf) -> int:
         """Append every type of ``src`` (``btf__add_btf``), their references renumbered,
@@ -874,11 +875,42 @@ class Btf:
         return self._copy(src, f"btf__add_btf({src._source!r})",
                           lambda p: lib.btf__add_btf(p, src._check_open()))
 
-    def _copy(self, src: Btf, what: str, call: Callable[[Any], int]) -> int:
+    def _copy(self, src: Btf, what: str, call: Callable[[Any], int], *,
+              shared_base_ok: bool = True) -> int:
+        """Run a copy from ``src`` unless libbpf would read freed memory doing it.
+
+        libbpf copies a string by handing a pointer into the source's string
+        memory to btf__add_str, which first looks the string up in the target's
+        bases with btf__find_str; that lookup grows the base's string memory
+        (realloc) and then copies the string from the pointer. When the string
+        lives in that very base (the source is the base, or is split over it and
+        names a base string) the copy reads freed memory (AddressSanitizer saw it
+        with libbpf 1.1). btf__add_btf skips a split source's strings that live in
+        the shared base (libbpf >= 1.7, the only one that allows such a source),
+        so only the source being one of the target's bases is refused there.
+        """
         if src is self:
             raise ValueError(f"{what}: cannot copy BTF {self._source!r} into itself (libbpf "
                              "reads the source while it grows the target); copy from "
                              "Btf.from_bytes(btf.raw_data()) instead")
+        bases = []
+        base = self._base
+        while base is not None:
+            bases.append(base)
+            base = base._base
+        if any(b is src for b in bases):
+            raise ValueError(f"{what}: {src._source!r} is a base of this BTF, whose strings "
+                             "libbpf would move while it copies them (a use after free in "
+                             "libbpf); copy from Btf.from_bytes(base.raw_data()) instead")
+        if not shared_base_ok:
+            shared = src._base
+            while shared is not None and not any(b is shared for b in bases):
+                shared = shared._base
+            if shared is not None:
+                raise ValueError(f"{what}: {src._source!r} is split over {shared._source!r}, "
+                                 "a base of this BTF too, whose strings libbpf would move "
+                                 "while it copies them (a use after free in libbpf); copy "
+                                 "from a BTF that does not share a base with this one")
         guard = src._guard
         guard.enter()  # src is freed after the copy if closed meanwhile
         try:

@@ -392,7 +392,10 @@ class BpfObject:
             if not self._prepared and self._prepare_first(ptr):
                 ret = lib.bpf_object__prepare(ptr)
                 self._prepared = ret == 0
-            if self._prepared:
+            # A close() made inside prepare (from a logging handler) cleared
+            # _ptr; the memory stays live until this call returns (the guard),
+            # so the load still runs, but there is no object to ask for records.
+            if self._prepared and self._ptr is not None:
                 records = self._line_info_records()
             if ret == 0:
                 ret = load()

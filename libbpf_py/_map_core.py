@@ -44,7 +44,7 @@ from typing import (
 from . import _validate
 from ._binding import MapBase, ffi, lib, pairs
 from ._call import check, make_error
-from ._codec import Codec, IntCodec, PerCpuCodec, btf_codec, plain_codec
+from ._codec import Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
 from ._info import MapInfo
 from ._validate import PathLike
 from .enums import MapType, UpdateFlag
@@ -142,6 +142,11 @@ def _read_only_error(e: _Elements, err: int, op: str) -> Optional[LibbpfError]:
                            "write to the map")
 
 
+#: the value kinds of MapBase's C path besides plain ints (``_speedups.c``)
+_C_RECORD = 1
+_C_PERCPU_INT = 2
+
+
 class _Elements:
     """Everything the element API needs, worked out once per map after it exists."""
 
@@ -185,10 +190,22 @@ class _Elements:
         # The C int path of m[k], m[k] = v and del m[k] (MapBase, libbpf_py/_speedups.c)
         # for maps of plain int keys and values, the common case: what it needs to
         # encode and decode them, or None for every other map.
+        # For int keys, the values it takes: plain ints, the ctypes records of a
+        # BTF struct/union value (read into a new record, written from one of that
+        # class or from a dict packed by the codec's to_bytes) and per-CPU ints. The
+        # tuple is (fd, key size, key signed, value size, value signed[, kind,
+        # extra[, pack]]).
         key = self.key
-        self.fast: Optional[Tuple[int, int, bool, int, bool]] = None
-        if type(key) is IntCodec and type(value) is IntCodec:
-            self.fast = (self.fd, key.size, key.signed, value.size, value.signed)
+        self.fast: Optional[Tuple[Any, ...]] = None
+        if type(key) is IntCodec:
+            if type(value) is IntCodec:
+                self.fast = (self.fd, key.size, key.signed, value.size, value.signed)
+            elif type(value) is StructCodec and value.record is not None:
+                self.fast = (self.fd, key.size, key.signed, value.size, False,
+                             _C_RECORD, value.record, value.to_bytes)
+            elif type(value) is PerCpuCodec and type(value.elem) is IntCodec:
+                self.fast = (self.fd, key.size, key.signed, value.elem.size,
+                             value.elem.signed, _C_PERCPU_INT, value.ncpus)
 
     def __del__(self) -> None:
         fd, self.fd = getattr(self, "fd", -1), -1

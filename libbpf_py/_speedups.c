@@ -1,9 +1,13 @@
 /* libbpf_py._speedups: the two hot paths that a cffi call cannot make fast enough.
  *
  * 1. MapBase, the C base class of libbpf_py.map.Map. Its mapping slots make
- *    `m[k]`, `m[k] = v` and `del m[k]` one C call for maps of plain int keys and
- *    values (1, 2, 4 or 8 bytes, the common case): no Python frame, no cffi call,
- *    no buffer. Anything else (other key or value types, ints that do not fit,
+ *    `m[k]`, `m[k] = v` and `del m[k]` one C call for maps of plain int keys
+ *    (1, 2, 4 or 8 bytes, the common case) whose values are plain ints, BTF
+ *    records (the ctypes class the map's codec made: a read fills a new record
+ *    in place, a write of a record of that class sends its bytes) or per-CPU
+ *    ints (a list of one int per possible CPU): no Python frame, no cffi call.
+ *    Anything else (other key or value types, ints that do not fit, a dict for a
+ *    record,
  *    maps not ready, errors other than a missing key) goes to Map's Python
  *    methods `_get`, `update`, `_delete` and `_elem_error`, which do the general
  *    work and build the errors. The int path holds the GIL during the bpf()
@@ -13,7 +17,9 @@
  *
  *    Map sets `self._elements` (a data descriptor of this type) to its element
  *    state; that state's `fast` attribute, (fd, key_size, key_signed,
- *    value_size, value_signed) or None, is what the int path uses. The fd is the
+ *    value_size, value_signed[, kind, extra]) or None, is what the C path uses
+ *    (kind: 0 int, 1 record with extra its class, 2 per-CPU ints with extra the
+ *    number of possible CPUs). The fd is the
  *    element state's own duplicate; Map clears `_elements` (so the int path
  *    stops) before that state, and its fd, can go away. The setter changes the
  *    C fields and the reference together and drops the old state last: the
@@ -148,11 +154,22 @@ static PyObject *decode_int(const elem_int *v, int size, int is_signed)
 
 /* -- MapBase --------------------------------------------------------------------------- */
 
+/* What the value of a map on the C path is (the `fast` tuple's sixth item). */
+enum { VALUE_INT = 0, VALUE_RECORD = 1, VALUE_PERCPU_INT = 2 };
+
+/* The largest record or per-CPU value the C path reads (bigger ones take the
+ * general path): a per-CPU value lives on the heap only for its call. */
+#define MAX_C_VALUE (1 << 20)
+
 typedef struct {
     PyObject_HEAD
     PyObject *elements;  /* Map's element state, or NULL */
-    int fd;              /* the int path's fd, or -1: the int path is off */
+    PyObject *record;    /* VALUE_RECORD: the ctypes record class, else NULL */
+    PyObject *pack;      /* VALUE_RECORD: the codec's to_bytes (a dict's bytes), or NULL */
+    int fd;              /* the C path's fd, or -1: the C path is off */
     int key_size, key_signed, value_size, value_signed;
+    int kind;            /* VALUE_INT, VALUE_RECORD or VALUE_PERCPU_INT */
+    int ncpus;           /* VALUE_PERCPU_INT: values per element, one per possible CPU */
 } MapBase;
 
 static PyObject *mapbase_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -166,12 +183,16 @@ static PyObject *mapbase_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
 static int mapbase_traverse(MapBase *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->elements);
+    Py_VISIT(self->record);
+    Py_VISIT(self->pack);
     return 0;
 }
 
 static int mapbase_clear(MapBase *self)
 {
     self->fd = -1;
+    Py_CLEAR(self->record);
+    Py_CLEAR(self->pack);
     Py_CLEAR(self->elements);
     return 0;
 }
@@ -197,12 +218,18 @@ static int valid_size(int size)
 
 static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 {
-    PyObject *fast, *old;
-    int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0;
+    PyObject *fast, *old, *old_record, *old_pack, *extra = NULL, *record = NULL,
+        *pack = NULL;
+    int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0, kind = VALUE_INT, ncpus = 0;
 
     if (value == NULL || value == Py_None) {
         self->fd = -1;
+        old_record = self->record;
+        old_pack = self->pack;
+        self->record = self->pack = NULL;
         Py_CLEAR(self->elements);  /* NULL first, then the decref (Python may run) */
+        Py_XDECREF(old_record);
+        Py_XDECREF(old_pack);
         return 0;
     }
     fast = PyObject_GetAttr(value, str_fast);  /* may run Python: nothing changed yet */
@@ -210,36 +237,80 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
         return -1;
     if (fast != Py_None) {
         if (!PyTuple_Check(fast)
-            || !PyArg_ParseTuple(fast, "iipip;_elements.fast must be (fd, key_size, "
-                                 "key_signed, value_size, value_signed)",
-                                 &fd, &ks, &ksig, &vs, &vsig)) {
+            || !PyArg_ParseTuple(fast, "iipip|iOO;_elements.fast must be (fd, key_size, "
+                                 "key_signed, value_size, value_signed[, kind, extra"
+                                 "[, pack]])",
+                                 &fd, &ks, &ksig, &vs, &vsig, &kind, &extra, &pack)) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_TypeError, "_elements.fast must be a tuple or None");
             Py_DECREF(fast);
             return -1;
         }
-        if (fd < 0 || !valid_size(ks) || !valid_size(vs)) {
+        if (fd < 0 || !valid_size(ks)) {
             Py_DECREF(fast);
-            PyErr_SetString(PyExc_ValueError, "_elements.fast: bad fd or int size");
+            PyErr_SetString(PyExc_ValueError, "_elements.fast: bad fd or key size");
+            return -1;
+        }
+        switch (kind) {
+        case VALUE_INT:
+            if (!valid_size(vs) || extra != NULL || pack != NULL) {
+                Py_DECREF(fast);
+                PyErr_SetString(PyExc_ValueError, "_elements.fast: bad int value");
+                return -1;
+            }
+            break;
+        case VALUE_RECORD:
+            /* the class makes the record; its buffer's length is checked on each
+             * read against vs, so a class that lies cannot make C write past it */
+            if (vs <= 0 || vs > MAX_C_VALUE || extra == NULL || !PyType_Check(extra)
+                || (pack != NULL && !PyCallable_Check(pack))) {
+                Py_DECREF(fast);
+                PyErr_SetString(PyExc_ValueError, "_elements.fast: bad record value");
+                return -1;
+            }
+            record = extra;
+            break;
+        case VALUE_PERCPU_INT:
+            ncpus = extra != NULL && PyLong_CheckExact(extra) ? (int)PyLong_AsLong(extra) : -1;
+            if (!valid_size(vs) || ncpus <= 0 || ncpus > MAX_C_VALUE / 8 || pack != NULL) {
+                Py_DECREF(fast);
+                PyErr_Clear();
+                PyErr_SetString(PyExc_ValueError, "_elements.fast: bad per-CPU value");
+                return -1;
+            }
+            break;
+        default:
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_ValueError, "_elements.fast: unknown value kind");
             return -1;
         }
     }
-    Py_DECREF(fast);  /* a tuple of ints: runs no Python */
-    /* The fields and the reference change together, with no Python in between;
+    Py_XINCREF(record);  /* before the tuple (which holds them) goes */
+    Py_XINCREF(pack);
+    Py_DECREF(fast);  /* a tuple of ints and a class: runs no Python */
+    /* The fields and the references change together, with no Python in between;
      * the old state goes last. Its __del__ (Python) may see another thread set a
      * newer state: that one's fields then agree with it, as these do with this. */
     old = self->elements;
+    old_record = self->record;
+    old_pack = self->pack;
     Py_INCREF(value);
     self->elements = value;
+    self->record = record;
+    self->pack = pack;
     if (bound && fd >= 0) {
         self->key_size = ks;
         self->key_signed = ksig;
         self->value_size = vs;
         self->value_signed = vsig;
+        self->kind = kind;
+        self->ncpus = ncpus;
         self->fd = fd;
     } else {
         self->fd = -1;
     }
+    Py_XDECREF(old_record);
+    Py_XDECREF(old_pack);
     Py_XDECREF(old);
     return 0;
 }
@@ -265,39 +336,228 @@ static PyObject *call_elem_error(MapBase *self, int err, PyObject *op, PyObject 
     return NULL;
 }
 
+/* KeyError(key), as a dict's; returns NULL. */
+static PyObject *key_error(PyObject *key)
+{
+    PyObject *t = PyTuple_Pack(1, key);
+    if (t != NULL) {
+        PyErr_SetObject(PyExc_KeyError, t);
+        Py_DECREF(t);
+    }
+    return NULL;
+}
+
+/* A failed lookup's exception; returns NULL. */
+static PyObject *lookup_error(MapBase *self, int ret, PyObject *key)
+{
+    if (ret == -ENOENT)
+        return key_error(key);
+    return call_elem_error(self, -ret, str_lookup, key);
+}
+
+/* m[k] of a map of ctypes records: a new record, which the kernel fills in place.
+ * Making the record may run Python (a GC pass, a __del__ that closes the map):
+ * the call goes to the fd of the element state held meanwhile, whose duplicate fd
+ * lives as long as that state does; the record's buffer is checked to be exactly
+ * the value's size before the kernel writes into it. */
+static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
+{
+    PyObject *elements = self->elements, *cls = self->record, *rec;
+    int fd = self->fd, size = self->value_size, ret;
+    Py_buffer view;
+
+    Py_INCREF(elements);
+    Py_INCREF(cls);
+    rec = PyObject_CallNoArgs(cls);
+    Py_DECREF(cls);
+    if (rec == NULL)
+        goto done;
+    if (PyObject_GetBuffer(rec, &view, PyBUF_WRITABLE) < 0) {
+        Py_CLEAR(rec);
+        goto done;
+    }
+    if (view.len != size) {
+        PyBuffer_Release(&view);
+        Py_CLEAR(rec);
+        PyErr_Format(PyExc_SystemError, "a map value record has %zd bytes, the value %d",
+                     view.len, size);
+        goto done;
+    }
+    ret = api.map_lookup_elem(fd, k, view.buf);
+    PyBuffer_Release(&view);
+    if (ret != 0) {
+        Py_CLEAR(rec);
+        lookup_error(self, ret, key);
+    }
+done:
+    Py_DECREF(elements);
+    return rec;
+}
+
+/* m[k] of a per-CPU map of ints: a list of one int per possible CPU (each value
+ * padded to 8 bytes, as the kernel lays them out). */
+static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
+{
+    unsigned char small[512], *buf = small;
+    int n = self->ncpus, size = self->value_size, sig = self->value_signed, ret, i;
+    PyObject *list = NULL;
+
+    if ((size_t)n * 8 > sizeof small && (buf = PyMem_Malloc((size_t)n * 8)) == NULL)
+        return PyErr_NoMemory();
+    ret = api.map_lookup_elem(self->fd, k, buf);  /* no Python since the fd was read */
+    if (ret != 0) {
+        lookup_error(self, ret, key);
+        goto done;
+    }
+    list = PyList_New(n);
+    for (i = 0; list != NULL && i < n; i++) {
+        elem_int v;
+        PyObject *item;
+        memcpy(&v, buf + (size_t)i * 8, (size_t)size);
+        item = decode_int(&v, size, sig);
+        if (item == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, item);
+    }
+done:
+    if (buf != small)
+        PyMem_Free(buf);
+    return list;
+}
+
 static PyObject *mapbase_subscript(MapBase *self, PyObject *key)
 {
     if (self->fd >= 0 && PyLong_CheckExact(key)) {
         elem_int k, v;
         if (encode_int(key, self->key_size, self->key_signed, &k) == 0) {
-            int ret = api.map_lookup_elem(self->fd, &k, &v);
+            int ret;
+            if (self->kind == VALUE_RECORD)
+                return lookup_record(self, &k, key);
+            if (self->kind == VALUE_PERCPU_INT)
+                return lookup_percpu(self, &k, key);
+            ret = api.map_lookup_elem(self->fd, &k, &v);
             if (ret == 0)
                 return decode_int(&v, self->value_size, self->value_signed);
-            if (ret == -ENOENT) {
-                PyObject *t = PyTuple_Pack(1, key);  /* KeyError(key), as a dict's */
-                if (t != NULL) {
-                    PyErr_SetObject(PyExc_KeyError, t);
-                    Py_DECREF(t);
-                }
-                return NULL;
-            }
-            return call_elem_error(self, -ret, str_lookup, key);
+            return lookup_error(self, ret, key);
         }
     }
     return PyObject_CallMethodOneArg((PyObject *)self, str_get, key);
+}
+
+/* m[k] = v for a record of the map's own class (its bytes as they are) or a dict
+ * (the bytes the codec's to_bytes packs, Python code: its errors are the general
+ * path's). 1 done (*ret the update's return), 0 not taken (the general path's),
+ * -1 an exception is set. */
+static int update_record(MapBase *self, const elem_int *k, PyObject *value, int *ret)
+{
+    PyObject *elements, *pack, *packed;
+    Py_buffer view;
+    int fd, size, taken = 1;
+
+    if (Py_TYPE(value) == (PyTypeObject *)self->record) {
+        if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();  /* the general path says what is wrong */
+            return 0;
+        }
+        if (view.len != self->value_size) {
+            PyBuffer_Release(&view);
+            return 0;
+        }
+        /* a ctypes record's buffer runs no Python: the fd is still this state's */
+        *ret = api.map_update_elem(self->fd, k, view.buf, 0);
+        PyBuffer_Release(&view);
+        return 1;
+    }
+    if (!PyDict_CheckExact(value) || self->pack == NULL)
+        return 0;
+    /* to_bytes is Python: whatever it runs (a close of the map) leaves the fd of
+     * the element state held here open */
+    elements = self->elements;
+    pack = self->pack;
+    fd = self->fd;
+    size = self->value_size;
+    Py_INCREF(elements);
+    Py_INCREF(pack);
+    packed = PyObject_CallOneArg(pack, value);
+    Py_DECREF(pack);
+    if (packed == NULL || PyObject_GetBuffer(packed, &view, PyBUF_SIMPLE) < 0) {
+        taken = -1;
+        goto done;
+    }
+    if (view.len != size) {
+        PyErr_Format(PyExc_SystemError, "a packed map value has %zd bytes, the value %d",
+                     view.len, size);
+        taken = -1;
+    } else {
+        *ret = api.map_update_elem(fd, k, view.buf, 0);
+    }
+    PyBuffer_Release(&view);
+done:
+    Py_XDECREF(packed);
+    Py_DECREF(elements);
+    return taken;
+}
+
+/* m[k] = v of a per-CPU int map: a list or tuple of one exact int per possible
+ * CPU, or one exact int for every CPU. 1 done (*ret set), 0 not taken (a value
+ * that does not fit, another type or length: the general path raises). */
+static int update_percpu(MapBase *self, const elem_int *k, PyObject *value, int *ret)
+{
+    unsigned char small[512], *buf = small;
+    int n = self->ncpus, size = self->value_size, sig = self->value_signed, i, taken = 0;
+    Py_ssize_t len = n;
+    PyObject *one = NULL;
+
+    if (PyLong_CheckExact(value))
+        one = value;
+    else if (!(PyList_CheckExact(value) || PyTuple_CheckExact(value))
+             || PySequence_Fast_GET_SIZE(value) != n)
+        return 0;
+    if ((size_t)len * 8 > sizeof small && (buf = PyMem_Calloc((size_t)len, 8)) == NULL)
+        return 0;  /* the general path raises its MemoryError */
+    if (buf == small)
+        memset(small, 0, (size_t)len * 8);  /* the padding after each value: zeros */
+    for (i = 0; i < n; i++) {
+        PyObject *item = one != NULL ? one : PySequence_Fast_GET_ITEM(value, i);
+        elem_int v;
+        if (!PyLong_CheckExact(item) || encode_int(item, size, sig, &v) != 0)
+            goto done;
+        memcpy(buf + (size_t)i * 8, &v, (size_t)size);
+    }
+    /* exact ints only: nothing above ran Python, the fd is still this state's */
+    *ret = api.map_update_elem(self->fd, k, buf, 0);
+    taken = 1;
+done:
+    if (buf != small)
+        PyMem_Free(buf);
+    return taken;
 }
 
 static int mapbase_ass_subscript(MapBase *self, PyObject *key, PyObject *value)
 {
     PyObject *r;
 
-    if (self->fd >= 0 && PyLong_CheckExact(key) && (value == NULL || PyLong_CheckExact(value))) {
+    if (self->fd >= 0 && PyLong_CheckExact(key)) {
         elem_int k, v;
-        if (encode_int(key, self->key_size, self->key_signed, &k) == 0
-            && (value == NULL
-                || encode_int(value, self->value_size, self->value_signed, &v) == 0)) {
-            int ret = value != NULL ? api.map_update_elem(self->fd, &k, &v, 0)
-                                    : api.map_delete_elem(self->fd, &k);
+        int ret = 0, taken = 0;
+        if (encode_int(key, self->key_size, self->key_signed, &k) == 0) {
+            if (value == NULL) {
+                ret = api.map_delete_elem(self->fd, &k);
+                taken = 1;
+            } else if (self->kind == VALUE_RECORD) {
+                taken = update_record(self, &k, value, &ret);
+            } else if (self->kind == VALUE_PERCPU_INT) {
+                taken = update_percpu(self, &k, value, &ret);
+            } else if (PyLong_CheckExact(value)
+                       && encode_int(value, self->value_size, self->value_signed, &v) == 0) {
+                ret = api.map_update_elem(self->fd, &k, &v, 0);
+                taken = 1;
+            }
+        }
+        if (taken < 0)
+            return -1;
+        if (taken) {
             if (ret == 0)
                 return 0;
             call_elem_error(self, -ret, value != NULL ? str_update : str_delete_op, key);

@@ -12,6 +12,9 @@ checked ``__setattr__``): same bytes, or the same error.
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import gc
 import math
 import random
 import struct
@@ -23,8 +26,10 @@ import pytest
 from conftest import Compile
 
 from libbpf_py import BpfObject
+from libbpf_py._binding import MapBase
 from libbpf_py._codec import StructCodec
 from libbpf_py.btf import BtfKind, BtfType
+from libbpf_py.errors import ClosedError, LibbpfError
 from libbpf_py.map import possible_cpus
 
 pytestmark = pytest.mark.kernel
@@ -346,3 +351,130 @@ def test_int_key_cdata_is_kept_and_only_for_ints(obj: BpfObject) -> None:
     with pytest.raises(ValueError, match="does not fit an unsigned 32-bit int"):
         rich[2 ** 32]
     assert kc.encode(2 ** 32 - 1)[0] == 2 ** 32 - 1
+
+
+# -- MapBase's C path for records and per-CPU ints (libbpf_py/_speedups.c) -----------------
+
+def test_records_take_the_c_path_and_agree_with_the_general_one(obj: BpfObject) -> None:
+    """``m[k]`` of an int-keyed struct map is one C call: a new record of the map's
+    class filled by the kernel; ``m[k] = record`` sends the record's bytes and
+    ``m[k] = dict`` the bytes the codec packs. Each agrees with lookup()/update()."""
+    rich = obj.maps["rich"]
+    obj.programs["codec_fill"].test_run(bytes(64))
+    got = rich[1]
+    assert rich._fast_path, "an int-keyed struct map takes MapBase's C path"
+    cls = rich._check_loaded().value.record
+    assert type(got) is cls and bytes(got) == bytes(rich.lookup(1))
+    assert rich[1] is not got  # a new record for each read
+    with pytest.raises(KeyError) as missing:
+        rich[5]
+    assert missing.value.args == (5,)
+    got.u, got.name = 77, b"copy"
+    rich[2] = got  # the C write: the record's own bytes
+    assert bytes(rich.lookup(2)) == bytes(got)
+    rich[3] = {"u": 5, "mode3": 7}  # a dict: packed by the codec, written from C
+    assert (rich[3].u, rich[3].mode3, rich[3].s) == (5, 7, 0)
+    with pytest.raises(ValueError, match="does not fit"):
+        rich[2**32]
+    with pytest.raises(TypeError):
+        rich[2] = 5  # neither a record nor a dict nor bytes of the size
+    with pytest.raises(ValueError, match="does not fit"):
+        rich[3] = {"mode3": 8}
+    assert rich[3].mode3 == 7  # nothing written
+    del rich[3]
+    assert 3 not in rich
+
+
+def test_percpu_ints_take_the_c_path(obj: BpfObject) -> None:
+    """A per-CPU int map's ``m[k]`` is a list from C; lists, tuples and one int are
+    written from C; anything else (a wrong length, a bool, an int that does not
+    fit) goes the general way and gets its error."""
+    ncpus = possible_cpus()
+    ints = obj.maps["pcpu_s32"]
+    assert ints[0] == [0] * ncpus and ints._fast_path
+    ints[1] = tuple(range(-ncpus, 0))
+    assert ints[1] == list(range(-ncpus, 0)) == ints.lookup(1)
+    ints[1] = -5
+    assert ints[1] == [-5] * ncpus
+    ints[0] = [True] * ncpus  # bools: the general path, exactly 1
+    assert ints[0] == [1] * ncpus
+    with pytest.raises(ValueError, match="one value per possible CPU"):
+        ints[0] = [1] * (ncpus + 1)
+    with pytest.raises(ValueError, match="does not fit a signed 32-bit int"):
+        ints[0] = [0] * (ncpus - 1) + [2 ** 31]
+    assert ints[0] == [1] * ncpus  # nothing written
+    with pytest.raises(LibbpfError) as out_of_range:
+        ints[7] = 0
+    assert out_of_range.value.errno == errno.E2BIG
+    with pytest.raises(KeyError):
+        ints[7]
+
+
+def test_object_closed_by_a_gc_pass_inside_a_record_read(obj: BpfObject) -> None:
+    """Making the record may run Python (here a GC callback that closes the object):
+    the read finishes on the element state it holds, then the map is closed."""
+    rich = obj.maps["rich"]
+    rich[4] = {"u": 44}
+    assert rich._fast_path
+    fired: List[bool] = []
+
+    def close_object(phase: str, info: Dict[str, Any]) -> None:
+        if phase == "start" and not fired:
+            fired.append(True)
+            obj.close()
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(close_object)
+    gc.set_threshold(1)  # the record's allocation starts a collection
+    try:
+        got = None
+        for _ in range(100):
+            try:
+                got = rich[4]
+            except ClosedError:
+                break
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(close_object)
+    assert fired and obj.closed
+    assert got is None or got.u == 44  # a read in flight finished on live memory
+    assert not rich._fast_path
+    with pytest.raises(ClosedError):
+        rich[4]
+
+
+def test_c_path_refuses_a_record_class_of_the_wrong_size(obj: BpfObject) -> None:
+    """A `fast` tuple whose record class is smaller than the value: the C path
+    raises instead of letting the kernel write past the record."""
+    rich = obj.maps["rich"]
+    e = rich._check_loaded()
+
+    class Small(ctypes.Structure):
+        _fields_ = [("x", ctypes.c_uint32)]
+
+    class Lying:
+        fast = (e.fd, 4, False, e.value.size, False, 1, Small)
+
+    probe = MapBase()
+    probe._elements = Lying()
+    with pytest.raises(SystemError, match="record has 4 bytes"):
+        probe[0]
+
+    class ShortPack:
+        fast = (e.fd, 4, False, e.value.size, False, 1, e.value.record, lambda v: b"abc")
+
+    probe._elements = ShortPack()
+    with pytest.raises(SystemError, match="packed map value has 3 bytes"):
+        probe[0] = {}
+    for bad in [(e.fd, 4, False, 16, False, 1, "not a class"),
+                (e.fd, 4, False, 0, False, 1, Small),
+                (e.fd, 4, False, 4, False, 2, 0),
+                (e.fd, 4, False, 4, False, 9, None),
+                (e.fd, 4, False, 3, False, 2, 2),
+                (e.fd, 4, False, 16, False, 1, Small, "not callable"),
+                (e.fd, 4, False, 4, False, 0, None, len)]:
+        class Bad:
+            fast = bad
+        with pytest.raises(ValueError, match=r"_elements\.fast"):
+            probe._elements = Bad()
+    probe._elements = None

@@ -140,11 +140,27 @@ def test_signed_object_map_and_object_close(kernel: None, compile_bpf: Compile) 
 @pytest.mark.kernel
 def test_non_int_maps_take_the_general_path(maps: Callable[..., Map]) -> None:
     wide = maps(MapType.HASH, 16, 8, 4)
-    per_cpu = maps(MapType.PERCPU_HASH, 4, 8, 4)
+    odd = maps(MapType.HASH, 4, 3, 4)  # a 3-byte value: bytes, not an int
     wide[b"k" * 16] = 5
+    odd[1] = b"abc"
+    assert wide[b"k" * 16] == 5 and odd[1] == b"abc"
+    assert not wide._fast_path and not odd._fast_path
+
+
+def test_per_cpu_int_maps_take_the_c_path(maps: Callable[..., Map]) -> None:
+    """Per-CPU maps of int keys and values: m[k] is a list from C (test_codec has the
+    BTF-typed ones); it agrees with the general path."""
+    per_cpu = maps(MapType.PERCPU_HASH, 4, 8, 4)
     per_cpu[1] = 3
-    assert wide[b"k" * 16] == 5 and set(per_cpu[1]) == {3}
-    assert not wide._fast_path and not per_cpu._fast_path
+    assert per_cpu._fast_path
+    assert set(per_cpu[1]) == {3} and per_cpu[1] == per_cpu.lookup(1)
+    with pytest.raises(KeyError) as missing:
+        per_cpu[2]
+    assert missing.value.args == (2,)
+    del per_cpu[1]
+    assert 1 not in per_cpu
+    per_cpu.close()
+    _assert_closed(per_cpu, 1)
 
 
 def test_speedups_links_no_libbpf() -> None:

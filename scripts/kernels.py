@@ -34,8 +34,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -321,12 +323,29 @@ def vng_command(vng: Path, udev: Path, kernel: Kernel, kvm: bool, exec_cmd: str,
 
 def run_streamed(cmd: list[str], env: dict[str, str], log: Optional[Path], timeout: float,
                  echo: bool) -> tuple[int, str]:
-    """Run with stdout piped (QEMU reopens its stdout with truncation: never a file)."""
+    """Run with stdout piped (QEMU reopens its stdout with truncation: never a file).
+
+    The deadline is kept by a timer, not by the output: a guest (or a KVM probe) that
+    hangs silently prints nothing, and a check made per line would wait forever (a CI
+    run lost an hour to a KVM probe that hung without a word). At the deadline the whole
+    process group (unshare, bash, vng, QEMU) is killed, which also ends the read loop."""
     out: list[str] = []
     logf = log.open("w") if log else None
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace")
-    deadline = time.monotonic() + timeout
+                            stderr=subprocess.STDOUT, text=True, errors="replace",
+                            start_new_session=True)
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, kill)
+    timer.daemon = True
+    timer.start()
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -337,12 +356,13 @@ def run_streamed(cmd: list[str], env: dict[str, str], log: Optional[Path], timeo
             if echo:
                 sys.stdout.write(line)
                 sys.stdout.flush()
-            if time.monotonic() > deadline:
-                proc.kill()
-                out.append(f"kernels: timed out after {timeout:.0f} s\n")
-                break
         rc = proc.wait()
+        if expired.is_set():
+            out.append(f"kernels: timed out after {timeout:.0f} s\n")
+            if logf:
+                logf.write(out[-1])
     finally:
+        timer.cancel()
         if logf:
             logf.close()
     return rc, "".join(out)

@@ -224,3 +224,4 @@ _speedups.bind()
 MapBase = _speedups.MapBase
 deliver = _speedups.deliver
 pairs = _speedups.pairs
+Plan = _speedups.Plan

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 from . import _validate
-from ._binding import ffi
+from ._binding import Plan, ffi
 from .btf import Btf, BtfKind, BtfType
 from .errors import LibbpfError
 
@@ -624,6 +624,8 @@ class StructCodec(Codec):
         self._names = frozenset(_field_names(cls))
         self._plan = _plan_for(cls)
         self._full = _full_packer(self._plan) if self._plan else None
+        self.cplan = (_c_plan(self._plan, self._full, self.size)
+                      if self._plan is not None and self._full is not None else None)
         self._copy = cls.from_buffer_copy
         self.record = cls
         self.accepts = (f"a {cls.__name__} (a ctypes record), a dict of its fields "
@@ -634,6 +636,11 @@ class StructCodec(Codec):
         if t is self.cls:
             return ffi.from_buffer(obj)  # the record's own bytes, read in place
         if t is dict:  # (to_bytes' fast path, one call less: the update path's)
+            cplan = self.cplan
+            if cplan is not None:
+                data = cplan.pack(obj)
+                if data is not None:
+                    return ffi.from_buffer(data)
             full = self._full
             packed = full(obj) if full is not None else None
             if packed is None and self._plan is not None:
@@ -648,6 +655,11 @@ class StructCodec(Codec):
     def to_bytes(self, obj: Any) -> Any:
         plan = self._plan
         if plan is not None and type(obj) is dict:
+            cplan = self.cplan
+            if cplan is not None:
+                data = cplan.pack(obj)
+                if data is not None:
+                    return data
             full = self._full
             packed = full(obj) if full is not None else None
             if packed is None:
@@ -805,6 +817,32 @@ def _full_packer(plan: _Plan) -> Optional[Any]:
         if pack(probe) != _pack(plan, probe):
             return None
     return pack
+
+
+def _c_plan(plan: _Plan, full: Any, size: int) -> Optional[Any]:
+    """The full packer's plan as a ``_speedups.Plan`` (the same packing in C, no
+    Python per field), or None when it cannot be one or packs a probe otherwise
+    than ``full`` (itself checked against the checked path)."""
+    entries = []
+    for name, (kind, shift, a, b, c) in plan.items():
+        if kind == _P_INT:
+            entries.append((name, 0, shift, int(c).bit_length(), a, b))
+        elif kind == _P_BOOL:
+            entries.append((name, 1, shift, 1, 0, 1))
+        elif kind == _P_CHARS:
+            entries.append((name, 2, shift, a, 0, 0))
+        else:
+            return None
+    try:
+        cplan = Plan(size, tuple(entries))
+    except ValueError:
+        return None
+    for which in (0, 1):
+        probe = {name: _probes(entry)[which] for name, entry in plan.items()}
+        want = full(probe)
+        if want is None or cplan.pack(probe) != want.to_bytes(size, "little"):
+            return None
+    return cplan
 
 
 def _checked_int(cls: Any, fields: Dict[str, Any]) -> int:

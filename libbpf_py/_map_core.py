@@ -194,7 +194,8 @@ class _Elements:
         # BTF struct/union value (read into a new record, written from one of that
         # class or from a dict packed by the codec's to_bytes) and per-CPU ints. The
         # tuple is (fd, key size, key signed, value size, value signed[, kind,
-        # extra[, pack]]).
+        # extra[, pack[, plan]]]): plan, the codec's _speedups.Plan, packs a dict of
+        # every field in C.
         key = self.key
         self.fast: Optional[Tuple[Any, ...]] = None
         if type(key) is IntCodec:
@@ -202,7 +203,7 @@ class _Elements:
                 self.fast = (self.fd, key.size, key.signed, value.size, value.signed)
             elif type(value) is StructCodec and value.record is not None:
                 self.fast = (self.fd, key.size, key.signed, value.size, False,
-                             _C_RECORD, value.record, value.to_bytes)
+                             _C_RECORD, value.record, value.to_bytes, value.cplan)
             elif type(value) is PerCpuCodec and type(value.elem) is IntCodec:
                 self.fast = (self.fd, key.size, key.signed, value.elem.size,
                              value.elem.signed, _C_PERCPU_INT, value.ncpus)

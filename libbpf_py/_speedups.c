@@ -152,20 +152,245 @@ static PyObject *decode_int(const elem_int *v, int size, int is_signed)
     }
 }
 
+/* The largest record or per-CPU value the C path reads (bigger ones take the
+ * general path): a per-CPU value lives on the heap only for its call. */
+#define MAX_C_VALUE (1 << 20)
+
+/* -- Plan: a dict of every field of a record, packed in C --------------------------------- */
+
+/* The plan of StructCodec's full packer (libbpf_py/_codec.py, _full_packer) in C: a
+ * dict that has exactly the plan's fields, each an exact int in its range (bitfields
+ * too), a bool (or int 0/1) or bytes no longer than its char array, packs into the
+ * record's bytes (little-endian hosts only: the plan exists only there). Anything
+ * else is "not taken" and the caller goes the Python way, whose errors are the
+ * checked path's. _codec checks a Plan against the Python packer on probe values
+ * before it uses it. */
+enum { PLAN_INT = 0, PLAN_BOOL = 1, PLAN_CHARS = 2 };
+
+typedef struct {
+    PyObject *name;             /* an exact str */
+    int kind, is_signed;
+    Py_ssize_t shift;           /* bit offset in the record */
+    int nbits;                  /* PLAN_INT: width; PLAN_CHARS: the array's length */
+    long long slo, shi;         /* signed bounds */
+    unsigned long long uhi;     /* unsigned upper bound */
+} PlanEntry;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t size, count;
+    PlanEntry *entries;
+} Plan;
+
+static void plan_dealloc(Plan *self)
+{
+    Py_ssize_t i;
+    for (i = 0; self->entries != NULL && i < self->count; i++)
+        Py_XDECREF(self->entries[i].name);
+    PyMem_Free(self->entries);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* OR `nbits` bits of x into buf at bit `shift` (checked in range when the plan was made). */
+static void put_bits(unsigned char *buf, Py_ssize_t shift, int nbits, unsigned long long x)
+{
+    Py_ssize_t byte = shift >> 3;
+    int b = (int)(shift & 7), i, nbytes = (b + nbits + 7) / 8;
+    unsigned long long lo = x << b, hi = b ? x >> (64 - b) : 0;
+
+    for (i = 0; i < nbytes; i++)
+        buf[byte + i] |= (unsigned char)(i < 8 ? lo >> (8 * i) : hi);
+}
+
+/* Pack `dict` into buf (zeroed here, self->size bytes): 1 packed, 0 not taken (no
+ * exception), -1 an exception. A key lookup may run Python (a key of a str subclass
+ * with its own __eq__): the caller must not rely on state Python can change. */
+static int plan_pack(Plan *self, PyObject *dict, unsigned char *buf)
+{
+    Py_ssize_t i;
+
+    if (!PyDict_CheckExact(dict) || PyDict_GET_SIZE(dict) != self->count)
+        return 0;
+    memset(buf, 0, (size_t)self->size);
+    for (i = 0; i < self->count; i++) {
+        const PlanEntry *e = &self->entries[i];
+        PyObject *v = PyDict_GetItemWithError(dict, e->name);  /* borrowed */
+        unsigned long long x;
+
+        if (v == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        if (e->kind == PLAN_CHARS) {
+            Py_ssize_t n;
+            if (!PyBytes_CheckExact(v) || (n = PyBytes_GET_SIZE(v)) > e->nbits)
+                return 0;
+            memcpy(buf + (e->shift >> 3), PyBytes_AS_STRING(v), (size_t)n);
+            continue;
+        }
+        if (e->kind == PLAN_BOOL) {
+            if (v == Py_True)
+                x = 1;
+            else if (v == Py_False)
+                x = 0;
+            else if (PyLong_CheckExact(v)) {
+                int overflow;
+                long long y = PyLong_AsLongLongAndOverflow(v, &overflow);
+                if (overflow || y < 0 || y > 1)
+                    return 0;  /* (an int cannot fail here but by overflow) */
+                x = (unsigned long long)y;
+            } else
+                return 0;
+            put_bits(buf, e->shift, 1, x);
+            continue;
+        }
+        if (!PyLong_CheckExact(v))
+            return 0;
+        if (e->is_signed) {
+            int overflow;
+            long long y = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow || y < e->slo || y > e->shi)
+                return 0;
+            x = (unsigned long long)y;
+        } else {
+            x = PyLong_AsUnsignedLongLong(v);
+            if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();  /* negative or too big: the Python way raises */
+                return 0;
+            }
+            if (x > e->uhi)
+                return 0;
+        }
+        if (e->nbits < 64)
+            x &= (1ULL << e->nbits) - 1;
+        put_bits(buf, e->shift, e->nbits, x);
+    }
+    return 1;
+}
+
+static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Py_ssize_t size, i, n;
+    PyObject *entries;
+    Plan *self;
+
+    if (!PyArg_ParseTuple(args, "nO!:Plan", &size, &PyTuple_Type, &entries))
+        return NULL;
+    n = PyTuple_GET_SIZE(entries);
+    if (size <= 0 || size > MAX_C_VALUE || n <= 0 || n > 4096) {
+        PyErr_SetString(PyExc_ValueError, "Plan: bad record size or field count");
+        return NULL;
+    }
+    self = (Plan *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->size = size;
+    self->entries = PyMem_Calloc((size_t)n, sizeof(PlanEntry));
+    if (self->entries == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->count = n;
+    for (i = 0; i < n; i++) {
+        PlanEntry *e = &self->entries[i];
+        PyObject *name, *lo, *hi;
+        Py_ssize_t end;
+
+        /* (name, kind, bit shift, width or length, lowest, highest) */
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(entries, i), "O!iniOO;Plan: an entry is "
+                              "(name, kind, shift, bits, lowest, highest)",
+                              &PyUnicode_Type, &name, &e->kind, &e->shift, &e->nbits, &lo, &hi))
+            goto fail;
+        if (!PyUnicode_CheckExact(name) || e->shift < 0 || e->shift > size * 8
+            || (e->kind == PLAN_INT && (e->nbits < 1 || e->nbits > 64))
+            || (e->kind == PLAN_BOOL && e->nbits != 1)
+            || (e->kind == PLAN_CHARS && (e->nbits < 1 || e->shift % 8 != 0))
+            || e->kind < PLAN_INT || e->kind > PLAN_CHARS) {
+            PyErr_Format(PyExc_ValueError, "Plan: bad entry %zd", i);
+            goto fail;
+        }
+        end = e->kind == PLAN_CHARS ? e->shift / 8 + e->nbits : (e->shift + e->nbits + 7) / 8;
+        if (end > size) {
+            PyErr_Format(PyExc_ValueError, "Plan: entry %zd ends past the record", i);
+            goto fail;
+        }
+        Py_INCREF(name);
+        e->name = name;
+        if (e->kind == PLAN_INT) {
+            int overflow;
+            long long l = PyLong_AsLongLongAndOverflow(lo, &overflow);
+            if (PyErr_Occurred() || overflow)
+                goto bounds;
+            e->is_signed = l < 0;
+            if (e->is_signed) {
+                e->slo = l;
+                e->shi = PyLong_AsLongLongAndOverflow(hi, &overflow);
+                if (PyErr_Occurred() || overflow)
+                    goto bounds;
+            } else {
+                e->uhi = PyLong_AsUnsignedLongLong(hi);
+                if (PyErr_Occurred())
+                    goto bounds;
+            }
+        }
+    }
+    return (PyObject *)self;
+bounds:
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError, "Plan: bounds of entry %zd do not fit 64 bits", i);
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+PyDoc_STRVAR(plan_pack_doc,
+"pack(dict) -> bytes | None\n\n"
+"The record's bytes for a dict of exactly the plan's fields, each a value the plan\n"
+"takes as is; None for any other dict (the Python way then decides).");
+
+static PyObject *plan_pack_method(Plan *self, PyObject *dict)
+{
+    PyObject *out = PyBytes_FromStringAndSize(NULL, self->size);
+    int r;
+
+    if (out == NULL)
+        return NULL;
+    r = plan_pack(self, dict, (unsigned char *)PyBytes_AS_STRING(out));
+    if (r <= 0) {
+        Py_DECREF(out);
+        if (r < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+static PyMethodDef plan_methods[] = {
+    {"pack", (PyCFunction)plan_pack_method, METH_O, plan_pack_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Plan_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups.Plan",
+    .tp_doc = "Plan(size, entries): a dict of every field of a record, packed in C.",
+    .tp_basicsize = sizeof(Plan),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = plan_new,
+    .tp_dealloc = (destructor)plan_dealloc,
+    .tp_methods = plan_methods,
+};
+
 /* -- MapBase --------------------------------------------------------------------------- */
 
 /* What the value of a map on the C path is (the `fast` tuple's sixth item). */
 enum { VALUE_INT = 0, VALUE_RECORD = 1, VALUE_PERCPU_INT = 2 };
 
-/* The largest record or per-CPU value the C path reads (bigger ones take the
- * general path): a per-CPU value lives on the heap only for its call. */
-#define MAX_C_VALUE (1 << 20)
 
 typedef struct {
     PyObject_HEAD
     PyObject *elements;  /* Map's element state, or NULL */
     PyObject *record;    /* VALUE_RECORD: the ctypes record class, else NULL */
     PyObject *pack;      /* VALUE_RECORD: the codec's to_bytes (a dict's bytes), or NULL */
+    PyObject *plan;      /* VALUE_RECORD: a Plan packing a dict of every field, or NULL */
     int fd;              /* the C path's fd, or -1: the C path is off */
     int key_size, key_signed, value_size, value_signed;
     int kind;            /* VALUE_INT, VALUE_RECORD or VALUE_PERCPU_INT */
@@ -185,6 +410,7 @@ static int mapbase_traverse(MapBase *self, visitproc visit, void *arg)
     Py_VISIT(self->elements);
     Py_VISIT(self->record);
     Py_VISIT(self->pack);
+    Py_VISIT(self->plan);
     return 0;
 }
 
@@ -193,6 +419,7 @@ static int mapbase_clear(MapBase *self)
     self->fd = -1;
     Py_CLEAR(self->record);
     Py_CLEAR(self->pack);
+    Py_CLEAR(self->plan);
     Py_CLEAR(self->elements);
     return 0;
 }
@@ -218,18 +445,20 @@ static int valid_size(int size)
 
 static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 {
-    PyObject *fast, *old, *old_record, *old_pack, *extra = NULL, *record = NULL,
-        *pack = NULL;
+    PyObject *fast, *old, *old_record, *old_pack, *old_plan, *extra = NULL, *record = NULL,
+        *pack = NULL, *plan = NULL;
     int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0, kind = VALUE_INT, ncpus = 0;
 
     if (value == NULL || value == Py_None) {
         self->fd = -1;
         old_record = self->record;
         old_pack = self->pack;
-        self->record = self->pack = NULL;
+        old_plan = self->plan;
+        self->record = self->pack = self->plan = NULL;
         Py_CLEAR(self->elements);  /* NULL first, then the decref (Python may run) */
         Py_XDECREF(old_record);
         Py_XDECREF(old_pack);
+        Py_XDECREF(old_plan);
         return 0;
     }
     fast = PyObject_GetAttr(value, str_fast);  /* may run Python: nothing changed yet */
@@ -237,10 +466,10 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
         return -1;
     if (fast != Py_None) {
         if (!PyTuple_Check(fast)
-            || !PyArg_ParseTuple(fast, "iipip|iOO;_elements.fast must be (fd, key_size, "
+            || !PyArg_ParseTuple(fast, "iipip|iOOO;_elements.fast must be (fd, key_size, "
                                  "key_signed, value_size, value_signed[, kind, extra"
-                                 "[, pack]])",
-                                 &fd, &ks, &ksig, &vs, &vsig, &kind, &extra, &pack)) {
+                                 "[, pack[, plan]]])",
+                                 &fd, &ks, &ksig, &vs, &vsig, &kind, &extra, &pack, &plan)) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_TypeError, "_elements.fast must be a tuple or None");
             Py_DECREF(fast);
@@ -253,7 +482,7 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
         }
         switch (kind) {
         case VALUE_INT:
-            if (!valid_size(vs) || extra != NULL || pack != NULL) {
+            if (!valid_size(vs) || extra != NULL || pack != NULL || plan != NULL) {
                 Py_DECREF(fast);
                 PyErr_SetString(PyExc_ValueError, "_elements.fast: bad int value");
                 return -1;
@@ -263,7 +492,10 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
             /* the class makes the record; its buffer's length is checked on each
              * read against vs, so a class that lies cannot make C write past it */
             if (vs <= 0 || vs > MAX_C_VALUE || extra == NULL || !PyType_Check(extra)
-                || (pack != NULL && !PyCallable_Check(pack))) {
+                || (pack != NULL && !PyCallable_Check(pack))
+                || (plan != NULL && plan != Py_None
+                    && (!PyObject_TypeCheck(plan, &Plan_Type)
+                        || ((Plan *)plan)->size != vs))) {
                 Py_DECREF(fast);
                 PyErr_SetString(PyExc_ValueError, "_elements.fast: bad record value");
                 return -1;
@@ -272,7 +504,8 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
             break;
         case VALUE_PERCPU_INT:
             ncpus = extra != NULL && PyLong_CheckExact(extra) ? (int)PyLong_AsLong(extra) : -1;
-            if (!valid_size(vs) || ncpus <= 0 || ncpus > MAX_C_VALUE / 8 || pack != NULL) {
+            if (!valid_size(vs) || ncpus <= 0 || ncpus > MAX_C_VALUE / 8 || pack != NULL
+                || plan != NULL) {
                 Py_DECREF(fast);
                 PyErr_Clear();
                 PyErr_SetString(PyExc_ValueError, "_elements.fast: bad per-CPU value");
@@ -285,8 +518,11 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
             return -1;
         }
     }
+    if (plan == Py_None)
+        plan = NULL;
     Py_XINCREF(record);  /* before the tuple (which holds them) goes */
     Py_XINCREF(pack);
+    Py_XINCREF(plan);
     Py_DECREF(fast);  /* a tuple of ints and a class: runs no Python */
     /* The fields and the references change together, with no Python in between;
      * the old state goes last. Its __del__ (Python) may see another thread set a
@@ -294,10 +530,12 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     old = self->elements;
     old_record = self->record;
     old_pack = self->pack;
+    old_plan = self->plan;
     Py_INCREF(value);
     self->elements = value;
     self->record = record;
     self->pack = pack;
+    self->plan = plan;
     if (bound && fd >= 0) {
         self->key_size = ks;
         self->key_signed = ksig;
@@ -311,6 +549,7 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     }
     Py_XDECREF(old_record);
     Py_XDECREF(old_pack);
+    Py_XDECREF(old_plan);
     Py_XDECREF(old);
     return 0;
 }
@@ -452,6 +691,7 @@ static PyObject *mapbase_subscript(MapBase *self, PyObject *key)
 static int update_record(MapBase *self, const elem_int *k, PyObject *value, int *ret)
 {
     PyObject *elements, *pack, *packed;
+    Plan *plan;
     Py_buffer view;
     int fd, size, taken = 1;
 
@@ -471,14 +711,34 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
     }
     if (!PyDict_CheckExact(value) || self->pack == NULL)
         return 0;
-    /* to_bytes is Python: whatever it runs (a close of the map) leaves the fd of
-     * the element state held here open */
+    /* The plan's key lookups and to_bytes may run Python: whatever it does (a close
+     * of the map) leaves the fd of the element state held here open, and the sizes
+     * used are the ones read now. */
     elements = self->elements;
     pack = self->pack;
+    plan = (Plan *)self->plan;
     fd = self->fd;
     size = self->value_size;
     Py_INCREF(elements);
     Py_INCREF(pack);
+    Py_XINCREF(plan);
+    if (plan != NULL) {
+        unsigned char small[256], *buf = small;
+        int r = 0;
+        if ((size_t)size <= sizeof small || (buf = PyMem_Malloc((size_t)size)) != NULL) {
+            r = plan_pack(plan, value, buf);  /* plan->size == size, checked when set */
+            if (r > 0)
+                *ret = api.map_update_elem(fd, k, buf, 0);
+            if (buf != small)
+                PyMem_Free(buf);
+        }
+        Py_DECREF(plan);
+        if (r != 0) {
+            Py_DECREF(pack);
+            Py_DECREF(elements);
+            return r;  /* 1 packed and written, -1 an exception */
+        }
+    }
     packed = PyObject_CallOneArg(pack, value);
     Py_DECREF(pack);
     if (packed == NULL || PyObject_GetBuffer(packed, &view, PyBUF_SIMPLE) < 0) {
@@ -995,7 +1255,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_release, "release");
     INTERN(str_lookup, "lookup");
     INTERN(str_delete_op, "delete");
-    if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0)
+    if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
+        || PyType_Ready(&Plan_Type) < 0)
         return NULL;
     m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -1003,6 +1264,12 @@ PyMODINIT_FUNC PyInit__speedups(void)
     Py_INCREF(&MapBase_Type);
     if (PyModule_AddObject(m, "MapBase", (PyObject *)&MapBase_Type) < 0) {
         Py_DECREF(&MapBase_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&Plan_Type);
+    if (PyModule_AddObject(m, "Plan", (PyObject *)&Plan_Type) < 0) {
+        Py_DECREF(&Plan_Type);
         Py_DECREF(m);
         return NULL;
     }

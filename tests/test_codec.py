@@ -237,6 +237,72 @@ def test_compiled_packer_matches_the_checked_path(obj: BpfObject) -> None:
     assert bytes(inner.to_bytes({"b": -1, "a": 513})) == b"\x01\x02\xff\x00"
 
 
+def test_c_plan_packs_as_the_python_packer(obj: BpfObject) -> None:
+    """The dict packer in C (_speedups.Plan) gives the Python packer's bytes for every
+    dict it takes, and declines (None) every dict the Python packer declines; a map
+    update through it stores what the checked path stores."""
+    flat = obj.maps["flat"]
+    codec = flat._check_loaded().value
+    assert isinstance(codec, StructCodec) and codec._full is not None
+    assert codec.cplan is not None
+    slow = StructCodec(codec.cls, codec.what)
+    slow._plan = slow._full = slow.cplan = None
+    rng = random.Random(11)
+    # per field: (values the packer takes, values it must decline)
+    pool: Dict[str, Tuple[List[Any], List[Any]]] = {
+        "a": ([0, 2 ** 32 - 1], [2 ** 32, -1, True]), "b": ([-(2 ** 31), 2 ** 31 - 1], [2 ** 31]),
+        "name": ([b"", b"abc", b"a\0b", b"x" * 8], [b"x" * 9, b"x" * 8 + b"\0", "abc"]),
+        "flag": ([0, 1], [2]), "m3": ([0, 7], [8, -1]), "d5": ([-16, 15], [16, -17]),
+        "wide": ([2 ** 23 - 1], [2 ** 23]), "on": ([True, False, 0, 1], [2, None]),
+        "s8": ([-128, 127], [128]), "u16": ([65535], [65536]),
+        "big": ([-(2 ** 63), 2 ** 63 - 1], [2 ** 63]),
+        "ubig": ([0, 2 ** 64 - 1], [2 ** 64, -1, 1.0]),
+    }
+    taken = 0
+    for _ in range(4000):
+        fields = {name: rng.choice(good if rng.random() < 0.97 else bad)
+                  for name, (good, bad) in pool.items()}
+        if rng.random() < 0.05:
+            del fields[rng.choice(list(fields))]
+        full = codec._full(fields)
+        data = codec.cplan.pack(fields)
+        if full is None:
+            assert data is None, fields
+            continue
+        assert data == full.to_bytes(codec.size, "little"), fields
+        assert _checked(slow, fields) == ("ok", data), fields
+        taken += 1
+    assert taken > 100
+    value = {name: good[0] for name, (good, _) in pool.items()}
+    value.update(name=b"hi", d5=-5, m3=6, ubig=2 ** 64 - 1)
+    flat[1] = value
+    assert flat[1].name == b"hi" and flat[1].d5 == -5 and flat[1].ubig == 2 ** 64 - 1
+    assert bytes(flat[1]) == bytes(slow.to_bytes(value))
+
+
+@pytest.mark.parametrize("size, entries, message", [
+    (0, (("a", 0, 0, 8, 0, 255),), "bad record size"),
+    (4, (), "bad record size"),
+    (4, (("a", 0, 30, 8, 0, 255),), "ends past the record"),
+    (4, (("a", 0, 2 ** 62, 8, 0, 255),), "bad entry 0"),
+    (4, (("a", 0, -1, 8, 0, 255),), "bad entry 0"),
+    (4, (("a", 0, 0, 65, 0, 255),), "bad entry 0"),
+    (4, (("a", 3, 0, 8, 0, 255),), "bad entry 0"),
+    (4, (("a", 1, 0, 2, 0, 1),), "bad entry 0"),
+    (4, (("a", 2, 4, 2, 0, 0),), "bad entry 0"),
+    (4, (("a", 2, 8, 4, 0, 0),), "ends past the record"),
+    (4, (("a", 0, 0, 8, 0, 2 ** 64),), "do not fit 64 bits"),
+    (4, (("a", 0, 0, 8, -(2 ** 64), 0),), "do not fit 64 bits"),
+])
+def test_a_bad_c_plan_is_refused(size: int, entries: Any, message: str) -> None:
+    """A Plan that would write past its record, or cannot say its bounds, is refused."""
+    from libbpf_py._binding import Plan
+    with pytest.raises(ValueError, match=message):
+        Plan(size, entries)
+    with pytest.raises(TypeError):
+        Plan(4, (("a", 0),))
+
+
 # -- bad input: clear errors, nothing written ----------------------------------------------
 
 @pytest.mark.parametrize("fields, exc, message", [

@@ -63,6 +63,30 @@ struct {
 	__type(value, struct codec_inner);
 } pcpu_inner SEC(".maps");
 
+/* every field a kind the compiled dict packer (_speedups.Plan) takes: ints of each
+ * width and sign, bitfields, a _Bool, a char array */
+struct codec_flat {
+	__u32 a;
+	__s32 b;
+	char name[8];
+	__u32 flag: 1;
+	__u32 m3: 3;
+	__s32 d5: 5;
+	__u32 wide: 23;
+	_Bool on;
+	__s8 s8;
+	__u16 u16;
+	__s64 big;
+	__u64 ubig;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct codec_flat);
+} flat SEC(".maps");
+
 SEC("xdp")
 int codec_fill(struct xdp_md *ctx)
 {

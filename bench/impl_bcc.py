@@ -11,6 +11,7 @@ The maps and programs are those of bench/bpf/bench.bpf.c written as BCC text
 read with a map lookup).
 
     /usr/bin/python3 bench/impl_bcc.py GROUP N REPEATS
+    /usr/bin/python3 bench/impl_bcc.py --scaling SPEC_JSON     (bench/scaling.py's curves)
 """
 
 from __future__ import annotations
@@ -280,7 +281,120 @@ def group5(repeats: int) -> None:
     out("5-load", runs, repeats)
 
 
+# -- run.py --scaling (bench/scaling.py): one JSON line per point ----------------------------
+
+def point(curve: str, series: str, x: int, runs: List[float], check: Any = None) -> None:
+    print(json.dumps({"curve": curve, "series": series, "x": x, "runs": runs,
+                      "check": check}), flush=True)
+
+
+def scaling_text(spec: Dict[str, Any]) -> str:
+    """The hash maps big<N> of the map curves, the rings ring0.. and the programs
+    emit_<size>_<ring> of bench/scaling.py's generated object, as BCC text."""
+    sr = spec["ring"]
+    pages = sr["ring_bytes"] // 4096
+    out = ["#include <uapi/linux/bpf.h>\n"]
+    out += [f"BPF_HASH(big{n}, u32, u64, {n});" for n in spec["map"]["sizes"]]
+    out += [f"BPF_RINGBUF_OUTPUT(ring{r}, {pages});" for r in range(max(sr["counts"]))]
+    progs = {(s, 0) for s in sr["sizes"]} | {(sr["record"], r) for r in range(max(sr["counts"]))}
+    for size, r in sorted(progs):
+        out.append(f"""
+int emit_{size}_{r}(struct xdp_md *ctx)
+{{
+	u64 *rec = ring{r}.ringbuf_reserve({size});
+
+	if (!rec)
+		return XDP_PASS;
+	*rec = 1;
+	ring{r}.ringbuf_submit(rec, 0);
+	return XDP_PASS;
+}}""")
+    return "\n".join(out) + "\n"
+
+
+def scale_map(b: Any, n: int, loops: int, repeats: int) -> None:
+    """``list(t.items_lookup_batch())`` (BCC reads the whole map in one call: its chunk
+    is max_entries) and ``t.items()`` (get_next_key and a lookup per key), ns/entry."""
+    t = b[f"big{n}"]
+    keys = (t.Key * n)(*range(n))
+    vals = (t.Leaf * n)(*range(0, 3 * n, 3))
+    t.items_update_batch(keys, vals)
+    for curve, series, read in (("map-batch", "items_lookup_batch()",
+                                 lambda: list(t.items_lookup_batch())),
+                                ("map-items", "items()", t.items)):
+        runs: List[float] = []
+        got = 0
+        for _ in range(repeats):
+            kept = []
+            t0 = time.thread_time_ns()
+            for _ in range(loops):
+                kept.append(read())
+            t1 = time.thread_time_ns()  # the results are freed after the clock stops
+            got = len(kept[-1])
+            del kept
+            if got != n:
+                raise SystemExit(f"impl_bcc: {series} gave {got} of {n} entries")
+            runs.append((t1 - t0) / (n * loops))
+        point(curve, series, n, runs, got)
+
+
+def scale_ring(b: Any, opened: List[int], curve: str, size: int, rings: int, records: int,
+               repeats: int, ring_bytes: int, count: List[int]) -> None:
+    """BCC's ring manager holds every ring opened so far (there is no way to drop one):
+    the points come in order of rings, the rings are opened as they are needed."""
+    if len(opened) > rings:
+        raise SystemExit("impl_bcc: ring points must come in order of rings")
+    while len(opened) < rings:
+        def callback(ctx: Any, data: Any, size: int) -> int:
+            count[0] += 1
+            return 0
+
+        b[f"ring{len(opened)}"].open_ring_buffer(callback)
+        opened.append(len(opened))
+    fds = [b.load_func(f"emit_{size}_{r}", BPF.XDP).fd for r in range(rings)]
+    cap = ring_bytes // ((size + 8 + 7) // 8 * 8) * 9 // 10
+    runs: List[float] = []
+    for _ in range(repeats):
+        count[0] = 0
+        spent = 0
+        done = 0
+        while done < records:
+            round_ = min(records - done, cap * rings)
+            for r, fd in enumerate(fds):
+                share = round_ // rings + (1 if r < round_ % rings else 0)
+                if share:
+                    test_run(fd, share)
+            t0 = time.thread_time_ns()
+            b.ring_buffer_consume()
+            spent += time.thread_time_ns() - t0
+            done += round_
+        if count[0] != records:
+            raise SystemExit(f"impl_bcc: {rings} ring(s) of {size}-byte records gave "
+                             f"{count[0]} of {records}")
+        runs.append(records / (spent / 1e9) / 1e6)
+    point(curve, "ring_buffer_consume(), Python callback",
+          rings if curve == "ring-count" else size, runs, records)
+
+
+def scaling(spec: Dict[str, Any]) -> None:
+    b = BPF(text=scaling_text(spec))
+    try:
+        sm, sr = spec["map"], spec["ring"]
+        for n in sm["sizes"]:
+            scale_map(b, n, sm["loops"][str(n)], sm["repeats"])
+        opened: List[int] = []
+        count = [0]
+        for curve, size, rings, records in sorted(sr["points"], key=lambda p: p[2]):
+            scale_ring(b, opened, curve, size, rings, records, sr["repeats"], sr["ring_bytes"],
+                       count)
+    finally:
+        b.cleanup()
+
+
 def main(argv: List[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--scaling":
+        scaling(json.loads(argv[2]))
+        return 0
     if len(argv) != 4:
         print(f"usage: {argv[0]} GROUPS N_JSON REPEATS_JSON", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ installed in); prints one JSON line per metric, as the C and BCC sides do:
 (no Skeleton, no RingBuffer yet) carries ``"note"`` and no runs.
 
     python bench/impl_libbpf_py.py GROUPS BENCH_OBJ SMALL_OBJ SYSCALLS_OBJ N_JSON REPEATS_JSON
+    python bench/impl_libbpf_py.py --scaling SPEC_JSON     (bench/scaling.py's curves)
 """
 
 from __future__ import annotations
@@ -337,7 +338,141 @@ def group5(path: str, repeats: int) -> None:
     out("5-load", runs, repeats)
 
 
+# -- run.py --scaling (bench/scaling.py): one JSON line per point ----------------------------
+
+def point(curve: str, series: str, x: int, runs: List[float], check: Any = None) -> None:
+    print(json.dumps({"curve": curve, "series": series, "x": x, "runs": runs,
+                      "check": check}), flush=True)
+
+
+def _per_entry(read: Callable[[], Any], count: Callable[[Any], int], n: int, loops: int,
+               repeats: int, what: str) -> Tuple[List[float], int]:
+    """ns per entry of ``read()`` (the whole map), ``loops`` reads per run; the results
+    are counted and freed after the clock stops, as C's."""
+    runs: List[float] = []
+    got = 0
+    for _ in range(repeats):
+        kept = []
+        t0 = time.thread_time_ns()
+        for _ in range(loops):
+            kept.append(read())
+        t1 = time.thread_time_ns()
+        got = count(kept[-1])
+        del kept
+        if got != n:
+            raise SystemExit(f"impl_libbpf_py: {what} gave {got} of {n} entries")
+        runs.append((t1 - t0) / (n * loops))
+    return runs, got
+
+
+def scale_map(n: int, loops: int, repeats: int, chunk: int) -> None:
+    """A hash map of exactly ``n`` entries (keys 0..n-1, values 3 * key), read whole:
+    lookup_batch_arrays(), lookup_batch() (tuples), a ``for k, v in m.items()`` loop."""
+    with libbpf_py.Map.create("hash", 4, 8, n, name="scale") as m:
+        m.update_batch(zip(range(n), range(0, 3 * n, 3)))
+        runs, got = _per_entry(lambda: m.lookup_batch_arrays(chunk=chunk),
+                               lambda r: len(r[0]), n, loops, repeats, "lookup_batch_arrays")
+        point("map-batch", "lookup_batch_arrays()", n, runs, got)
+        runs, got = _per_entry(lambda: m.lookup_batch(chunk=chunk), len, n, loops, repeats,
+                               "lookup_batch")
+        point("map-batch", "lookup_batch()", n, runs, got)
+        got = sum(1 for _ in m.items())  # counted in an untimed pass, as group2 does
+        if got != n:
+            raise SystemExit(f"impl_libbpf_py: items() gave {got} of {n} entries")
+        runs = []
+        for _ in range(repeats):
+            t0 = time.thread_time_ns()
+            for _ in range(loops):
+                for _key, _value in m.items():
+                    pass
+            runs.append((time.thread_time_ns() - t0) / (n * loops))
+        point("map-items", "items()", n, runs, got)
+
+
+def scale_ring(obj: BpfObject, curve: str, size: int, rings: int, records: int, repeats: int,
+               ring_bytes: int) -> None:
+    """``rings`` rings in one RingBuffer (``add``), ``emit_<size>_<ring>`` writing
+    ``records`` records spread over them, in rounds that fit the rings; only the
+    consuming is timed: consume() with a Python callback, then drain()."""
+    count = [0]
+
+    def callback(data: Any) -> int:
+        count[0] += 1
+        return 0
+
+    progs = [obj.programs[f"emit_{size}_{r}"] for r in range(rings)]
+    rb = libbpf_py.RingBuffer(obj.maps["ring0"], callback)
+    try:
+        for r in range(1, rings):
+            rb.add(obj.maps[f"ring{r}"], callback)
+        cap = ring_bytes // ((size + 8 + 7) // 8 * 8) * 9 // 10  # per ring per round
+
+        def timed(consume: Callable[[], int]) -> List[float]:
+            runs: List[float] = []
+            for _ in range(repeats):
+                spent, done, got = 0, 0, 0
+                while done < records:
+                    round_ = min(records - done, cap * rings)
+                    for r, prog in enumerate(progs):
+                        share = round_ // rings + (1 if r < round_ % rings else 0)
+                        if share:  # repeat=0 would run once
+                            prog.test_run(PACKET, repeat=share)
+                    t0 = time.thread_time_ns()
+                    got += consume()
+                    spent += time.thread_time_ns() - t0
+                    done += round_
+                if got != records:
+                    raise SystemExit(f"impl_libbpf_py: {rings} ring(s) of {size}-byte records "
+                                     f"gave {got} of {records}")
+                runs.append(records / (spent / 1e9) / 1e6)
+            return runs
+
+        def consume() -> int:
+            before = count[0]
+            rb.consume()
+            return count[0] - before
+
+        x = rings if curve == "ring-count" else size
+        point(curve, "consume(), Python callback", x, timed(consume), records)
+        drain = _batch_drain(rb)
+        if drain is not None:
+            point(curve, "drain()", x, timed(drain), records)
+    finally:
+        rb.close()
+
+
+def scale_load(path: str, maps: int, repeats: int) -> None:
+    """Open + load + close of a generated object with ``maps`` maps; ms."""
+    runs: List[float] = []
+    found = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        obj = BpfObject.open(path)
+        obj.load()
+        found = len(obj.maps)
+        obj.close()
+        runs.append((time.thread_time_ns() - t0) / 1e6)
+    point("load", "BpfObject.open().load()", maps, runs, found)
+
+
+def scaling(spec: Dict[str, Any]) -> None:
+    """Every point of bench/scaling.py's spec: maps, rings, loads."""
+    sm = spec["map"]
+    for n in sm["sizes"]:
+        scale_map(n, sm["loops"][str(n)], sm["repeats"], sm["chunk"])
+    sr = spec["ring"]
+    with BpfObject.open(sr["obj"]) as obj:
+        obj.load()
+        for curve, size, rings, records in sr["points"]:
+            scale_ring(obj, curve, size, rings, records, sr["repeats"], sr["ring_bytes"])
+    for maps, path in spec["load"]["objs"]:
+        scale_load(path, maps, spec["load"]["repeats"])
+
+
 def main(argv: List[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--scaling":
+        scaling(json.loads(argv[2]))
+        return 0
     if len(argv) != 7:
         print(f"usage: {argv[0]} GROUPS BENCH_OBJ SMALL_OBJ SYSCALLS_OBJ N_JSON REPEATS_JSON",
               file=sys.stderr)

@@ -1,6 +1,7 @@
 """libbpf_py against C libbpf and BCC, side by side: one command, one table.
 
     python bench/run.py [--quick | --tiny] [--json FILE] [--png FILE] [--only W ...] [--no-bcc]
+    python bench/run.py --scaling [--quick] [--json FILE] [--png DIR] [--no-bcc]
 
 Run it with the Python that has libbpf_py installed (the project's .venv). It
 builds what it needs into bench/build/ (BPF objects, the C benchmark linked
@@ -19,6 +20,8 @@ callback and batch drain; 5 open + load of a small object vs BCC's
 BPF(text=...); 6 ``import`` time and RSS; 7 (issue 19) a 24-byte BTF struct value
 (ints, a char array, bitfields) in a hash map, one lookup / update at a time, and a
 per-CPU array's value (one slot per CPU).
+
+``--scaling`` (issue 19) measures how cost grows instead: bench/scaling.py.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from toolchain import BENCH, compile_bpf, compile_c, log
+from toolchain import BENCH, compile_bpf, compile_c, log, pyplot
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 IMPLS = ("libbpf_py", "C", "BCC")
@@ -366,18 +369,7 @@ def _floor_note(summary: List[Dict[str, Any]]) -> str:
 
 def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
     """One bar chart per metric (median with min-max whiskers), into a PNG."""
-    try:
-        import matplotlib
-    except ImportError:
-        # A bench-only dependency: installed into this environment when first needed.
-        log(f"--png needs matplotlib: {sys.executable} -m pip install matplotlib")
-        if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"],
-                          check=False).returncode != 0:
-            raise SystemExit("bench: could not install matplotlib; install it yourself or "
-                             "leave out --png") from None
-        import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     metrics = [m for m in METRICS if any(r.metric is m for r in rows)]
     cols = 4
@@ -425,11 +417,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     size.add_argument("--tiny", action="store_true",
                       help="smallest sizes, one run each: checks that everything works")
     parser.add_argument("--json", type=Path, help="write the rows as JSON to FILE")
-    parser.add_argument("--png", type=Path, help="write a chart (matplotlib) to FILE")
+    parser.add_argument("--png", type=Path, help="write a chart (matplotlib) to FILE "
+                        "(with --scaling: scaling-*.png into the directory FILE)")
     parser.add_argument("--only", nargs="+", choices=list("1234567"), metavar="W",
                         help="only these workloads (1-7)")
     parser.add_argument("--no-bcc", action="store_true", help="leave BCC out")
+    parser.add_argument("--scaling", action="store_true",
+                        help="how cost grows (bench/scaling.py): map reads at 1k-1M "
+                             "entries, ring buffer rate by record size and rings, load time "
+                             "by maps; --png then names a directory for scaling-*.png, "
+                             "--quick (or --tiny) gives the tiny version")
     args = parser.parse_args(argv)
+    if args.scaling and args.only:
+        parser.error("--only selects workloads; --scaling runs its own curves")
     profile = "tiny" if args.tiny else "quick" if args.quick else "full"
     groups = sorted(set(args.only or "1234567"))
     with_bcc = not args.no_bcc
@@ -441,6 +441,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     for tool in ("clang", "gcc", "bpftool"):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} is missing; run scripts/bootstrap.sh")
+    if args.scaling:
+        import scaling
+
+        return scaling.main("full" if profile == "full" else "quick", with_bcc, args.json,
+                            args.png)
     rows, notes = run(groups, profile, with_bcc)
     text, summary = table(rows)
     print(text)

@@ -68,8 +68,25 @@ def vmlinux_h() -> Path:
 
 def compile_bpf(name: str, include_dir: str) -> Path:
     """``bench/bpf/<name>.bpf.c`` -> ``<name>.bpf.o`` (clang -target bpf -g -O2)."""
+    return compile_bpf_source(BENCH / "bpf" / f"{name}.bpf.c", include_dir)
+
+
+def generated_source(name: str, text: str) -> Path:
+    """Write a .bpf.c generated at bench time to ``bench/build/gen/<name>.bpf.c``
+    (rewritten only when its text changes); its path, for :func:`compile_bpf_source`."""
+    src = BUILD / "gen" / f"{name}.bpf.c"
+    if not src.exists() or src.read_text() != text:
+        src.parent.mkdir(parents=True, exist_ok=True)
+        tmp = src.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(src)
+    return src
+
+
+def compile_bpf_source(src: Path, include_dir: str) -> Path:
+    """Any ``<name>.bpf.c`` -> ``<name>.bpf.o``, cached by the hash of what goes in."""
     clang = _tool("clang", "clang")
-    src = BENCH / "bpf" / f"{name}.bpf.c"
+    name = src.name[:-len(".bpf.c")]
     header = vmlinux_h()
     version = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout
     helpers = Path(include_dir, "bpf", "bpf_helpers.h")
@@ -77,7 +94,7 @@ def compile_bpf(name: str, include_dir: str) -> Path:
                   include_dir.encode(), helpers.read_bytes())
     obj = BUILD / "obj" / key / f"{name}.bpf.o"
     if not obj.exists():
-        log(f"compiling bpf/{name}.bpf.c with clang against {include_dir}")
+        log(f"compiling {src.relative_to(BENCH)} with clang against {include_dir}")
         obj.parent.mkdir(parents=True, exist_ok=True)
         tmp = obj.with_suffix(".tmp")
         _run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
@@ -115,3 +132,21 @@ def compile_c(info: Dict[str, Any]) -> Path:
               str(tmp), *args], "gcc for c/bench.c")
         tmp.replace(exe)
     return exe
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (``--png``). A bench-only dependency:
+    installed into the running environment when first needed."""
+    try:
+        import matplotlib
+    except ImportError:
+        log(f"--png needs matplotlib: {sys.executable} -m pip install matplotlib")
+        if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"],
+                          check=False).returncode != 0:
+            raise SystemExit("bench: could not install matplotlib; install it yourself or "
+                             "leave out --png") from None
+        import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

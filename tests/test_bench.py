@@ -167,3 +167,75 @@ def test_map_fast_path_threads(kernel: None) -> None:
             m[3999]
     with pytest.raises(libbpf_py.ClosedError):
         m[0]
+
+
+def _run_scaling(tmp_path: Path, *extra: str) -> Tuple[Dict[str, Any], str]:
+    out = tmp_path / "scaling.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--scaling", "--quick",
+                           "--json", str(out), *extra], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def _check_scaling(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> None:
+    """Every curve of `run.py --scaling`, each side that has it with a number at every
+    point, each point checked against what was written (entries read, records
+    consumed, maps loaded), and the libbpf_py / C ratios computed."""
+    from scaling import PROFILES, RING_RECORD, ring_records
+
+    p = PROFILES["quick"]
+    xs = {"map-batch": p["map_sizes"], "map-items": p["map_sizes"],
+          "ring-size": p["ring_sizes"], "ring-count": p["ring_counts"], "load": p["load_maps"]}
+    sides = {"map-batch": impls, "map-items": impls, "ring-size": impls, "ring-count": impls,
+             "load": ("libbpf_py", "C")}
+    # the libbpf_py series each curve must have
+    py_series = {"map-batch": {"lookup_batch_arrays()", "lookup_batch()"},
+                 "map-items": {"items()"},
+                 "ring-size": {"consume(), Python callback", "drain()"},
+                 "ring-count": {"consume(), Python callback", "drain()"},
+                 "load": {"BpfObject.open().load()"}}
+    curves = {c["id"]: c for c in data["curves"]}
+    assert set(curves) == set(xs), sorted(curves)
+    for cid, cur in curves.items():
+        assert cur["xs"] == xs[cid], cur["xs"]
+        assert cid in stdout
+        have = {s["impl"] for s in cur["series"]}
+        assert have == set(sides[cid]), (cid, have)
+        assert {s["name"] for s in cur["series"] if s["impl"] == "libbpf_py"} == py_series[cid]
+        for s in cur["series"]:
+            assert [q["x"] for q in s["points"]] == xs[cid], (cid, s["name"])
+            for q in s["points"]:
+                assert q["runs"] and all(math.isfinite(v) and v > 0 for v in q["runs"]), q
+                assert min(q["runs"]) <= q["median"] <= max(q["runs"]), q
+                if cid.startswith("map-"):
+                    want = q["x"]  # entries read back
+                elif cid == "ring-size":
+                    want = ring_records(p, q["x"])  # records consumed
+                elif cid == "ring-count":
+                    want = ring_records(p, RING_RECORD)
+                else:
+                    want = q["x"]  # maps in the loaded object
+                assert q["check"] == want, (cid, s["impl"], s["name"], q)
+            assert s["last_over_first"] > 0
+        assert len(cur["ratios_over_c"]) == len(py_series[cid])
+        for ratio in cur["ratios_over_c"]:
+            assert all(v > 0 for v in ratio["over_c"].values()), ratio
+    # C's one batch read stands for C in both map curves (the same runs)
+    c_runs = {c["id"]: [q["runs"] for s in c["series"] if s["impl"] == "C" for q in s["points"]]
+              for c in data["curves"] if c["id"].startswith("map-")}
+    assert c_runs["map-batch"] == c_runs["map-items"]
+
+
+def test_bench_scaling_quick(kernel: None, tmp_path: Path) -> None:
+    """`run.py --scaling --quick`: the tiny version of every curve, libbpf_py and C."""
+    data, stdout = _run_scaling(tmp_path, "--no-bcc")
+    _check_scaling(data, stdout, ("libbpf_py", "C"))
+    assert "BCC series left out" in stdout
+
+
+@pytest.mark.build(mode="dynamic", origin="pkg-config", sanitized=False)
+def test_bench_scaling_quick_with_bcc(kernel: None, tmp_path: Path) -> None:
+    """The same with BCC's series (map reads and rings; it has no object loads)."""
+    data, stdout = _run_scaling(tmp_path)
+    _check_scaling(data, stdout, ("libbpf_py", "C", "BCC"))

@@ -8,6 +8,14 @@
  * prints one JSON line per metric: {"metric": "...", "runs": [...], "check": n}.
  * Units: ns per op (1-*, 3-*, 7-*), M entries or records per second (2-*, 4-*),
  * ms per open+load+close (5-load).
+ *
+ * The points of `run.py --scaling` (bench/scaling.py), one per call:
+ *
+ *   bench_c scale-map ENTRIES LOOPS REPEATS CHUNK
+ *   bench_c scale-ring CURVE OBJ SIZE RINGS RECORDS REPEATS RING_BYTES
+ *   bench_c scale-load OBJ MAPS REPEATS
+ *
+ * print {"curve": "...", "series": "...", "x": x, "runs": [...], "check": n}.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -445,11 +453,197 @@ static void group5(const char *small, int repeats)
 	free(runs);
 }
 
+static void emit_point(const char *curve, const char *series, long x, const double *runs,
+		       int n, long long check)
+{
+	printf("{\"curve\": \"%s\", \"series\": \"%s\", \"x\": %ld, \"runs\": [", curve, series, x);
+	for (int i = 0; i < n; i++)
+		printf("%s%.6f", i ? ", " : "", runs[i]);
+	printf("], \"check\": %lld}\n", check);
+	fflush(stdout);
+}
+
+/* scale-map: a hash map of exactly `n` entries (max_entries n, keys 0..n-1), read
+ * whole with bpf_map_lookup_batch, `chunk` entries per call, `loops` times per
+ * run; ns per entry read. */
+static void scale_map(long n, long loops, int repeats, int chunk)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "scale", 4, 8, n, NULL);
+	__u32 *keys = malloc((n + chunk) * sizeof(*keys));
+	__u64 *vals = malloc((n + chunk) * sizeof(*vals));
+	double *runs = calloc(repeats, sizeof(double));
+	long got = 0;
+
+	if (fd < 0)
+		die("bpf_map_create", fd);
+	for (long i = 0; i < n; i++) {
+		keys[i] = i;
+		vals[i] = i * 3;
+	}
+	__u32 count = n;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	if (bpf_map_update_batch(fd, keys, vals, &count, &opts))
+		die("bpf_map_update_batch", errno);
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+
+		for (long l = 0; l < loops; l++) {
+			__u64 in = 0, out = 0;
+			void *in_batch = NULL;
+
+			got = 0;
+			for (;;) {
+				int err;
+
+				count = chunk;
+				err = bpf_map_lookup_batch(fd, in_batch, &out, keys + got, vals + got,
+							   &count, &opts);
+				if (err && errno != ENOENT)
+					die("bpf_map_lookup_batch", errno);
+				got += count;
+				if (err)
+					break;
+				in = out;
+				in_batch = &in;
+			}
+		}
+		runs[r] = (now_ns() - t0) / ((double)n * loops);
+		if (got != n)
+			die("bpf_map_lookup_batch returned a wrong count", EIO);
+	}
+	emit_point("map-batch", "bpf_map_lookup_batch", n, runs, repeats, got);
+	close(fd);
+	free(keys);
+	free(vals);
+	free(runs);
+}
+
+/* scale-ring: `rings` ring buffers (ring0, ring1...) in one ring_buffer, with a C
+ * callback; emit_<size>_<ring> of the generated object writes `records` records of
+ * `size` bytes, spread over the rings, in rounds that fit them; only the consuming
+ * is timed. M records per second. */
+static void scale_ring(const char *curve, const char *path, int size, int rings, long records,
+		       int repeats, long ring_bytes)
+{
+	struct bpf_object *obj = open_load(path);
+	struct ring_ctx ctx = {0};
+	struct ring_buffer *rb = NULL;
+	double *runs = calloc(repeats, sizeof(double));
+	long rec = (size + 8 + 7) / 8 * 8;	/* the record and its 8-byte header */
+	long cap = ring_bytes / rec * 9 / 10;	/* records per ring per round */
+	int progs[64];
+	char name[64];
+
+	if (rings < 1 || rings > 64)
+		die("rings: 1..64", EINVAL);
+	for (int r = 0; r < rings; r++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "ring%d", r);
+		fd = map_fd(obj, name);
+		if (!rb) {
+			rb = ring_buffer__new(fd, on_record, &ctx, NULL);
+			if (!rb)
+				die("ring_buffer__new", errno);
+		} else if (ring_buffer__add(rb, fd, on_record, &ctx)) {
+			die("ring_buffer__add", errno);
+		}
+		snprintf(name, sizeof(name), "emit_%d_%d", size, r);
+		progs[r] = prog_fd(obj, name);
+	}
+	for (int rep = 0; rep < repeats; rep++) {
+		double spent = 0;
+
+		ctx.count = 0;
+		for (long done = 0; done < records;) {
+			long round = records - done < cap * rings ? records - done : cap * rings;
+			double t0;
+			int got;
+
+			for (int r = 0; r < rings; r++) {
+				long share = round / rings + (r < round % rings ? 1 : 0);
+
+				if (share)	/* repeat 0 would run once */
+					test_run(progs[r], share);
+			}
+			t0 = now_ns();
+			got = ring_buffer__consume(rb);
+			spent += now_ns() - t0;
+			if (got < 0)
+				die("ring_buffer__consume", got);
+			done += round;
+		}
+		if (ctx.count != records)
+			die("ring buffer: records lost", EIO);
+		runs[rep] = records / (spent / 1e9) / 1e6;
+	}
+	emit_point(curve, "ring_buffer__consume, C callback",
+		   strcmp(curve, "ring-count") == 0 ? rings : size, runs, repeats, ctx.count);
+	ring_buffer__free(rb);
+	bpf_object__close(obj);
+	free(runs);
+}
+
+/* scale-load: open + load + close of a generated object with `maps` maps; ms. */
+static void scale_load(const char *path, long maps, int repeats)
+{
+	double *runs = calloc(repeats, sizeof(double));
+	long found = 0;
+
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now_ns();
+		struct bpf_object *obj = open_load(path);
+		struct bpf_map *map;
+
+		found = 0;
+		bpf_object__for_each_map(map, obj)
+			found++;
+		bpf_object__close(obj);
+		runs[r] = (now_ns() - t0) / 1e6;
+	}
+	emit_point("load", "bpf_object__open_file + load", maps, runs, repeats, found);
+	free(runs);
+}
+
+static long arg(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v <= 0) {
+		fprintf(stderr, "bench_c: %s is not a positive number\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static int scale_main(int argc, char **argv)
+{
+	libbpf_set_print(quiet);
+	if (strcmp(argv[1], "scale-map") == 0 && argc == 6)
+		scale_map(arg(argv[2]), arg(argv[3]), arg(argv[4]), arg(argv[5]));
+	else if (strcmp(argv[1], "scale-ring") == 0 && argc == 9)
+		scale_ring(argv[2], argv[3], arg(argv[4]), arg(argv[5]), arg(argv[6]), arg(argv[7]),
+			   arg(argv[8]));
+	else if (strcmp(argv[1], "scale-load") == 0 && argc == 5)
+		scale_load(argv[2], arg(argv[3]), arg(argv[4]));
+	else {
+		fprintf(stderr, "bench_c: usage: scale-map ENTRIES LOOPS REPEATS CHUNK | scale-ring "
+			"CURVE OBJ SIZE RINGS RECORDS REPEATS RING_BYTES | scale-load OBJ MAPS "
+			"REPEATS\n");
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_object *obj;
 	long n;
 	int repeats;
+
+	if (argc >= 2 && strncmp(argv[1], "scale-", 6) == 0)
+		return scale_main(argc, argv);
 
 	if (argc != 6) {
 		fprintf(stderr, "usage: %s GROUP BENCH_OBJ SMALL_OBJ N REPEATS\n", argv[0]);

@@ -36,7 +36,7 @@ Links
     Constants: ProgType, AttachType, LinkType.
 
 Events
-    RingBuffer (with Ring and Batch) and PerfBuffer deliver what programs
+    RingBuffer (with Ring, Batch and RecordView) and PerfBuffer deliver what programs
     send: by callback, drain() or async for. UserRingBuffer (with Reservation)
     sends to programs.
 
@@ -119,7 +119,7 @@ from .object import BpfObject
 from .perf_buffer import PerfBuffer
 from .probe import KernelReport, ProbeReport, probe, probe_kernel
 from .program import FdProgram, FuncInfo, LineInfo, Program, TestRunResult
-from .ringbuf import Batch, Ring, RingBuffer
+from .ringbuf import Batch, RecordView, Ring, RingBuffer
 from .skeleton import Skeleton
 from .user_ringbuf import Reservation, UserRingBuffer
 
@@ -161,6 +161,7 @@ __all__ = [
     "Program",
     "ProgramInfo",
     "ReadOnlyError",
+    "RecordView",
     "Reservation",
     "Ring",
     "RingBuffer",

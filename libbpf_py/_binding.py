@@ -223,5 +223,7 @@ if _raw_lib.libbpf_py_speedups_export() != 0:
 _speedups.bind()
 MapBase = _speedups.MapBase
 deliver = _speedups.deliver
+call_view = _speedups.call_view
+RecordView = _speedups.RecordView
 pairs = _speedups.pairs
 Plan = _speedups.Plan

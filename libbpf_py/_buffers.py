@@ -5,8 +5,8 @@
 machinery they have in common, and nothing else:
 
 * records: :func:`decoder` turns the ``record=`` argument of a consumer into a
-  function ``bytes -> record`` (None for the default memoryview mode);
-  :func:`lend` makes the per-call view a callback gets; :class:`Status` is what
+  function ``bytes -> record`` (None for the default mode, a
+  :class:`~libbpf_py.RecordView` made by ``_speedups``); :class:`Status` is what
   the callbacks of one consume call left (an exception, a stop request).
 * the map: :func:`dup_map_fd` checks a :class:`~libbpf_py.map.Map`'s type and
   duplicates its fd, so libbpf never sees a closed or reused fd number.
@@ -55,7 +55,6 @@ __all__ = [
     "decoder",
     "dup_map_fd",
     "identity",
-    "lend",
     "map_label",
     "wait_seconds",
 ]
@@ -148,7 +147,7 @@ def _is_ctype(obj: Any) -> bool:
 
 
 def decoder(record: RecordSpec, m: Any) -> Optional[Callable[[bytes], Any]]:
-    """None (memoryview mode) or a function bytes -> record."""
+    """None (RecordView mode) or a function bytes -> record."""
     if record is None:
         return None
     if record is bytes:
@@ -204,17 +203,6 @@ class Status:
         self.error: Optional[BaseException] = None
         self.stopped = False
 
-
-_buffer = ffi.buffer
-
-
-def lend(data: Any, size: int) -> memoryview:
-    """A read-only view of a private copy of a record, for a callback.
-
-    The callback's view is released after the call; a slice of it kept by
-    mistake holds its own copy, so it never shows another record's bytes.
-    """
-    return memoryview(_buffer(data, size)[:])
 
 
 def check_size(value: int, what: str) -> int:

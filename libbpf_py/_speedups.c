@@ -27,12 +27,13 @@
  *    the fields and the state they come from always agree when it runs.
  *
  * 2. deliver(), the loop that hands a batch of ring buffer records (copied out
- *    of the rings in C by the cffi extension) to their Python callbacks. A
- *    record's memoryview is a fresh one of the batch memory (public API only:
- *    no memoryview is ever retargeted); a view the callback kept is released
- *    when it returns, and a slice or export of it keeps the batch memory alive
- *    (the exporter holds a buffer export of it) and tells the caller not to
- *    reuse that memory, so it always reads its own record, never another's.
+ *    of the rings in C by the cffi extension) to their Python callbacks, and
+ *    RecordView, what a callback receives: our own read-only bytes-like type,
+ *    moved from record to record only while nobody but deliver() holds it. A
+ *    view kept past its callback takes a copy of its record; a view exported
+ *    (memoryview(view)) when its callback returns stays on the batch memory,
+ *    which it keeps alive, and deliver() tells the caller not to reuse that
+ *    memory: a view, and anything made from it, reads its own record only.
  *
  * 3. pairs(), Map.lookup_batch's list of (key, value) tuples for int maps, made
  *    from the two arrays of Map.lookup_batch_arrays.
@@ -55,7 +56,7 @@ static struct libbpf_py_speedups_api api;
 static int bound;
 
 static PyObject *str_get, *str_update, *str_delete, *str_elem_error, *str_fast,
-    *str_release, *str_lookup, *str_delete_op;
+    *str_lookup, *str_delete_op;
 
 /* -- bind ------------------------------------------------------------------------------ */
 
@@ -875,44 +876,14 @@ static PyTypeObject MapBase_Type = {
 
 /* -- ring buffer records ---------------------------------------------------------------- */
 
-/* The exporter of the memoryviews deliver() hands to callbacks. It holds a buffer
- * export of the batch data (which keeps that memory alive and, for a resizable
- * object, in place) and exports one window of it at a time, only while deliver()
- * makes a record's view: `memoryview(view.obj)` later raises BufferError instead
- * of showing whatever record the window is on. `exports` counts the views (and
- * their slices and exports, which share them) still alive: after the batch, a
- * non-zero count means the caller must not reuse the batch memory. */
+/* The batch memory of one deliver() call: a buffer export of it, which keeps it
+ * alive (and, for a resizable object, in place) for as long as a record view that
+ * reads it lives. Nothing else: it exports nothing, and it holds no Python object
+ * that could hold it back (no cycle, so no GC). */
 typedef struct {
     PyObject_HEAD
     Py_buffer data;  /* data.obj == NULL: not held */
-    const char *buf;
-    Py_ssize_t len;
-    Py_ssize_t exports;
-    int lending;
 } Records;
-
-static int records_getbuffer(Records *self, Py_buffer *view, int flags)
-{
-    if (!self->lending) {
-        PyErr_SetString(PyExc_BufferError, "a ring buffer record's view is valid only "
-                        "during its callback: copy the record (bytes(view)) to keep it");
-        return -1;
-    }
-    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags) < 0)
-        return -1;
-    self->exports++;
-    return 0;
-}
-
-static void records_releasebuffer(Records *self, Py_buffer *view)
-{
-    self->exports--;
-}
-
-static PyBufferProcs records_as_buffer = {
-    .bf_getbuffer = (getbufferproc)records_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)records_releasebuffer,
-};
 
 static void records_dealloc(Records *self)
 {
@@ -927,23 +898,291 @@ static PyTypeObject Records_Type = {
     .tp_basicsize = sizeof(Records),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)records_dealloc,
-    .tp_as_buffer = &records_as_buffer,
+};
+
+/* -- RecordView: what a ring buffer callback receives -------------------------------------
+ *
+ * A read-only bytes-like view of one record. deliver() points it at the record in
+ * the batch memory (no copy, no allocation) and calls the callback. When the call
+ * returns, deliver() looks at the view, and only deliver() can point it elsewhere:
+ *
+ * - nobody else holds it (its reference count is deliver()'s one, no export): it is
+ *   not visible to any Python code, so deliver() points it at the next record;
+ * - it was kept (a list, a closure, a traceback, the return value) and has no
+ *   export: it is detached, i.e. it takes a copy of its record (a bytes object it
+ *   owns) and reads that from now on; the next record gets a fresh view;
+ * - it has an export (memoryview(view), view.cast(), numpy.frombuffer(view)...),
+ *   which points into the batch memory: it stays on its record, keeps the batch
+ *   memory alive (through `owner`), and deliver() tells its caller not to reuse
+ *   that memory for other records.
+ *
+ * So a view, and everything made from it, shows its own record's bytes for as long
+ * as it lives: `buf` changes only while no Python code can see the view, or (on
+ * detaching) from the record to a copy of the same bytes while nothing exports it.
+ * It is not weak-referenceable, not subclassable and cannot be made from Python. */
+typedef struct {
+    PyObject_HEAD
+    const char *buf;
+    Py_ssize_t len;
+    Records *owner;   /* the batch memory buf points into, or NULL once detached */
+    PyObject *copy;   /* the bytes buf points into once detached, or NULL */
+    Py_ssize_t exports;
+} RecordView;
+
+static PyTypeObject RecordView_Type;
+
+static RecordView *recordview_new(Records *owner)
+{
+    RecordView *v = PyObject_New(RecordView, &RecordView_Type);
+    if (v == NULL)
+        return NULL;
+    v->buf = NULL;
+    v->len = 0;
+    Py_INCREF(owner);
+    v->owner = owner;
+    v->copy = NULL;
+    v->exports = 0;
+    return v;
+}
+
+static void recordview_dealloc(RecordView *self)
+{
+    Py_XDECREF(self->owner);
+    Py_XDECREF(self->copy);
+    PyObject_Free(self);
+}
+
+/* Make a kept view read a copy of its record: 0, or -1 (MemoryError set; the view
+ * is unchanged). Only with no export (buf is not pointed at by anything else). */
+static int recordview_detach(RecordView *self)
+{
+    PyObject *copy = PyBytes_FromStringAndSize(self->buf, self->len);
+    Records *owner = self->owner;
+
+    if (copy == NULL)
+        return -1;
+    self->copy = copy;
+    self->buf = PyBytes_AS_STRING(copy);
+    self->owner = NULL;
+    Py_XDECREF(owner);  /* a Records: runs no Python */
+    return 0;
+}
+
+static int recordview_getbuffer(RecordView *self, Py_buffer *view, int flags)
+{
+    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void recordview_releasebuffer(RecordView *self, Py_buffer *view)
+{
+    self->exports--;
+}
+
+static PyBufferProcs recordview_as_buffer = {
+    .bf_getbuffer = (getbufferproc)recordview_getbuffer,
+    .bf_releasebuffer = (releasebufferproc)recordview_releasebuffer,
+};
+
+static Py_ssize_t recordview_length(RecordView *self)
+{
+    return self->len;
+}
+
+static PyObject *recordview_item(RecordView *self, Py_ssize_t i)
+{
+    if (i < 0 || i >= self->len) {
+        PyErr_SetString(PyExc_IndexError, "record index out of range");
+        return NULL;
+    }
+    return PyLong_FromLong((unsigned char)self->buf[i]);
+}
+
+/* view[i] is an int (a byte), view[a:b:c] a bytes copy of those bytes */
+static PyObject *recordview_subscript(RecordView *self, PyObject *key)
+{
+    if (PySlice_Check(key)) {
+        Py_ssize_t start, stop, step, n, i;
+        PyObject *out;
+        char *p;
+
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+            return NULL;
+        n = PySlice_AdjustIndices(self->len, &start, &stop, step);
+        if (step == 1)
+            return PyBytes_FromStringAndSize(self->buf + start, n);
+        out = PyBytes_FromStringAndSize(NULL, n);
+        if (out == NULL)
+            return NULL;
+        p = PyBytes_AS_STRING(out);
+        for (i = 0; i < n; i++, start += step)
+            p[i] = self->buf[start];
+        return out;
+    }
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred())
+            return NULL;
+        return recordview_item(self, i < 0 ? i + self->len : i);
+    }
+    PyErr_Format(PyExc_TypeError, "record indices must be integers or slices, not %.100s",
+                 Py_TYPE(key)->tp_name);
+    return NULL;
+}
+
+static PyObject *recordview_richcompare(RecordView *self, PyObject *other, int op)
+{
+    Py_buffer b;
+    int eq;
+
+    if ((op != Py_EQ && op != Py_NE) || !PyObject_CheckBuffer(other))
+        Py_RETURN_NOTIMPLEMENTED;
+    if (PyObject_GetBuffer(other, &b, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    /* (buf cannot move meanwhile: only deliver() moves it, with no Python running) */
+    eq = b.len == self->len && memcmp(b.buf, self->buf, (size_t)self->len) == 0;
+    PyBuffer_Release(&b);
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static PyObject *recordview_repr(RecordView *self)
+{
+    return PyUnicode_FromFormat("<RecordView of %zd bytes%s>", self->len,
+                                self->owner == NULL ? ", a copy" : "");
+}
+
+static PyObject *recordview_tobytes(RecordView *self, PyObject *unused)
+{
+    return PyBytes_FromStringAndSize(self->buf, self->len);
+}
+
+static PyObject *recordview_hex(RecordView *self, PyObject *args)
+{
+    PyObject *b = PyBytes_FromStringAndSize(self->buf, self->len), *hex, *r;
+    if (b == NULL)
+        return NULL;
+    hex = PyObject_GetAttrString(b, "hex");
+    Py_DECREF(b);
+    if (hex == NULL)
+        return NULL;
+    r = PyObject_Call(hex, args, NULL);
+    Py_DECREF(hex);
+    return r;
+}
+
+static PyObject *recordview_tolist(RecordView *self, PyObject *unused)
+{
+    PyObject *list = PyList_New(self->len);
+    Py_ssize_t i;
+
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < self->len; i++)
+        PyList_SET_ITEM(list, i, PyLong_FromLong((unsigned char)self->buf[i]));
+    return list;
+}
+
+/* view.cast(...) is memoryview(view).cast(...): a memoryview that exports the view */
+static PyObject *recordview_cast(RecordView *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *mv = PyMemoryView_FromObject((PyObject *)self), *cast, *r;
+    if (mv == NULL)
+        return NULL;
+    cast = PyObject_GetAttrString(mv, "cast");
+    Py_DECREF(mv);
+    if (cast == NULL)
+        return NULL;
+    r = PyObject_Call(cast, args, kwargs);
+    Py_DECREF(cast);
+    return r;
+}
+
+static PyObject *recordview_release(RecordView *self, PyObject *unused)
+{
+    Py_RETURN_NONE;  /* memoryview's name: a view's memory goes with the view */
+}
+
+static PyObject *recordview_enter(RecordView *self, PyObject *unused)
+{
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *recordview_exit(RecordView *self, PyObject *args)
+{
+    Py_RETURN_FALSE;
+}
+
+static PyObject *recordview_get_nbytes(RecordView *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->len);
+}
+
+static PyObject *recordview_get_copied(RecordView *self, void *closure)
+{
+    return PyBool_FromLong(self->owner == NULL);
+}
+
+static PyObject *recordview_get_true(RecordView *self, void *closure)
+{
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef recordview_methods[] = {
+    {"tobytes", (PyCFunction)recordview_tobytes, METH_NOARGS, "bytes(view)"},
+    {"hex", (PyCFunction)recordview_hex, METH_VARARGS, "bytes(view).hex(...)"},
+    {"tolist", (PyCFunction)recordview_tolist, METH_NOARGS, "list(view): the bytes as ints"},
+    {"cast", (PyCFunction)(void (*)(void))recordview_cast, METH_VARARGS | METH_KEYWORDS,
+     "memoryview(view).cast(...)"},
+    {"release", (PyCFunction)recordview_release, METH_NOARGS,
+     "Nothing to do (memoryview's name): a view's memory goes with its last reference."},
+    {"__enter__", (PyCFunction)recordview_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)recordview_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef recordview_getset[] = {
+    {"nbytes", (getter)recordview_get_nbytes, NULL, "the record's size in bytes", NULL},
+    {"readonly", (getter)recordview_get_true, NULL, "always True", NULL},
+    {"copied", (getter)recordview_get_copied, NULL,
+     "True once the view reads a copy of its record (it was kept past its callback)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods recordview_as_sequence = {
+    .sq_length = (lenfunc)recordview_length,
+    .sq_item = (ssizeargfunc)recordview_item,
+};
+
+static PyMappingMethods recordview_as_mapping = {
+    .mp_length = (lenfunc)recordview_length,
+    .mp_subscript = (binaryfunc)recordview_subscript,
+};
+
+static PyTypeObject RecordView_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py.RecordView",
+    .tp_doc = "A ring buffer record, read-only and bytes-like (the buffer protocol, len(), "
+              "view[i], view[a:b] as bytes, ==), as a ring buffer callback receives it. "
+              "Kept past its callback it reads a copy of its record.",
+    .tp_basicsize = sizeof(RecordView),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)recordview_dealloc,
+    .tp_repr = (reprfunc)recordview_repr,
+    .tp_hash = PyObject_HashNotImplemented,
+    .tp_richcompare = (richcmpfunc)recordview_richcompare,
+    .tp_as_buffer = &recordview_as_buffer,
+    .tp_as_sequence = &recordview_as_sequence,
+    .tp_as_mapping = &recordview_as_mapping,
+    .tp_methods = recordview_methods,
+    .tp_getset = recordview_getset,
 };
 
 enum { DELIVER_VIEW = 0, DELIVER_BYTES = 1, DELIVER_DECODE = 2 };
-
-/* A new read-only memoryview of record data[a:b] of the exporter's batch. */
-static PyObject *record_view(Records *exporter, Py_ssize_t a, Py_ssize_t b)
-{
-    PyObject *v;
-
-    exporter->buf = (const char *)exporter->data.buf + a;
-    exporter->len = b - a;
-    exporter->lending = 1;
-    v = PyMemoryView_FromObject((PyObject *)exporter);
-    exporter->lending = 0;
-    return v;
-}
 
 /* A sink (callback, mode, decode), parsed once for as long as records go to it. */
 typedef struct {
@@ -982,36 +1221,47 @@ static int use_sink(Sink *sink, PyObject *tuple)
     return 0;
 }
 
+/* After a callback: the view *viewp stays for the next record if nobody else sees it;
+ * otherwise it is detached (a copy of its record) or, when something exports it (or
+ * the copy cannot be made), left on the batch memory, which *retired then says must
+ * not be reused. Either way *viewp becomes NULL and the next record gets a fresh
+ * view. Runs no Python code and leaves the error indicator as it was. */
+static void settle_view(RecordView **viewp, int *retired)
+{
+    RecordView *v = *viewp;
+
+    if (Py_REFCNT(v) == 1 && v->exports == 0)
+        return;  /* not seen by anyone: reused */
+    if (v->exports > 0) {
+        *retired = 1;
+    } else {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (recordview_detach(v) < 0) {
+            PyErr_Clear();
+            *retired = 1;  /* no memory for a copy: the view keeps the batch instead */
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    *viewp = NULL;
+    Py_DECREF(v);  /* (not the last reference) */
+}
+
 /* Record data[a:b] to its sink; the callback's result, or NULL. */
-static PyObject *deliver_one(const Sink *sink, Records *exporter, Py_ssize_t a, Py_ssize_t b)
+static PyObject *deliver_one(const Sink *sink, Records *exporter, RecordView **viewp,
+                             int *retired, Py_ssize_t a, Py_ssize_t b)
 {
     PyObject *callback = sink->callback, *decode = sink->decode, *arg, *ret;
     long mode = sink->mode;
 
     if (mode == DELIVER_VIEW) {
-        arg = record_view(exporter, a, b);
-        if (arg == NULL)
+        RecordView *v = *viewp;
+        if (v == NULL && (v = *viewp = recordview_new(exporter)) == NULL)
             return NULL;
-        ret = PyObject_CallOneArg(callback, arg);
-        if (Py_REFCNT(arg) > 1) {
-            /* kept (by the callback, or by the traceback of what it raised): valid
-             * only during the call, as documented, so released now. The callback's
-             * exception, if any, is set aside meanwhile and wins over an error of
-             * release(). A view exported further cannot be released: the export
-             * keeps it, and the batch memory, alive (counted in exports). */
-            PyObject *type, *value, *tb, *r;
-            PyErr_Fetch(&type, &value, &tb);
-            r = PyObject_CallMethodNoArgs(arg, str_release);
-            if (r != NULL)
-                Py_DECREF(r);
-            else if (PyErr_ExceptionMatches(PyExc_BufferError) || type != NULL)
-                PyErr_Clear();
-            else
-                Py_CLEAR(ret);  /* report release()'s own error */
-            if (type != NULL)
-                PyErr_Restore(type, value, tb);
-        }
-        Py_DECREF(arg);
+        v->buf = (const char *)exporter->data.buf + a;
+        v->len = b - a;
+        ret = PyObject_CallOneArg(callback, (PyObject *)v);
+        settle_view(viewp, retired);
         return ret;
     }
     arg = PyBytes_FromStringAndSize((const char *)exporter->data.buf + a, b - a);
@@ -1030,15 +1280,15 @@ static PyObject *deliver_one(const Sink *sink, Records *exporter, Py_ssize_t a, 
 }
 
 /* pos[0] = i (records handed over), pos[1] = whether the batch memory is still
- * in use by a record's view, slice or export; 0 or -1. */
-static int set_pos(PyObject *pos, Py_ssize_t i, const Records *exporter)
+ * in use by a record's view or an export of one; 0 or -1. */
+static int set_pos(PyObject *pos, Py_ssize_t i, int retired)
 {
     PyObject *n = PyLong_FromSsize_t(i);
     if (n == NULL)
         return -1;
     if (PyList_SetItem(pos, 0, n) < 0)  /* steals n */
         return -1;
-    return PyList_SetItem(pos, 1, PyBool_FromLong(exporter != NULL && exporter->exports > 0));
+    return PyList_SetItem(pos, 1, PyBool_FromLong(retired));
 }
 
 PyDoc_STRVAR(deliver_doc,
@@ -1046,11 +1296,12 @@ PyDoc_STRVAR(deliver_doc,
 "Hand records start..end-1 of a batch to their sinks; record i is\n"
 "data[offsets[i]:offsets[i + 1]] (data: any buffer; offsets: native uint32), for sink\n"
 "sinks[rings[i]] (rings: native uint32, or None for sinks[0]). A sink is\n"
-"(callback, mode, decode): mode 0 passes a memoryview valid during the call,\n"
+"(callback, mode, decode): mode 0 passes a RecordView of the record (kept past\n"
+"the call, it reads a copy of its record),\n"
 "1 a bytes copy, 2 decode(bytes copy). Stops after a record whose callback\n"
 "returns a true value. Returns the index reached and stores it in pos[0],\n"
 "also when a callback raises (the record that raised counts as handed over);\n"
-"pos[1] is True when a slice or export of a record's view outlived its callback:\n"
+"pos[1] is True when an export of a record's view outlived its callback:\n"
 "it keeps data alive, and data must not be overwritten with other records.");
 
 static PyObject *speedups_deliver(PyObject *module, PyObject *args)
@@ -1060,6 +1311,8 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     Py_ssize_t start, end, i, data_len;
     const uint32_t *off, *ring = NULL;
     Records *exporter = NULL;
+    RecordView *view = NULL;  /* the view for the next record, when one can be reused */
+    int retired = 0;
     Sink sink = {NULL, NULL, NULL, 0};
 
     if (!PyArg_ParseTuple(args, "O!Oy*OnnO!:deliver", &PyList_Type, &sinks, &data_obj,
@@ -1069,8 +1322,6 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     if (exporter == NULL)
         goto out;
     exporter->data.obj = NULL;
-    exporter->exports = 0;
-    exporter->lending = 0;
     if (PyObject_GetBuffer(data_obj, &exporter->data, PyBUF_SIMPLE) < 0)
         goto out;
     if (rings_obj != Py_None && PyObject_GetBuffer(rings_obj, &rings, PyBUF_C_CONTIGUOUS) < 0)
@@ -1105,7 +1356,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         if (use_sink(&sink, PyList_GET_ITEM(sinks, which)) < 0)
             goto fail;
         i++;  /* handed over, whatever the callback does */
-        ret = deliver_one(&sink, exporter, (Py_ssize_t)a, (Py_ssize_t)b);
+        ret = deliver_one(&sink, exporter, &view, &retired, (Py_ssize_t)a, (Py_ssize_t)b);
         if (ret == NULL)
             goto fail;
         stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
@@ -1115,7 +1366,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         if (stop)
             break;
     }
-    if (set_pos(pos, i, exporter) == 0)
+    if (set_pos(pos, i, retired) == 0)
         result = PyLong_FromSsize_t(i);
     goto out;
 fail:
@@ -1123,17 +1374,56 @@ fail:
         /* keep the callback's exception while pos is set */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        if (set_pos(pos, i, exporter) < 0)
+        if (set_pos(pos, i, retired) < 0)
             PyErr_Clear();
         PyErr_Restore(type, value, tb);
     }
 out:
     Py_XDECREF(sink.tuple);
+    Py_XDECREF(view);
     Py_XDECREF(exporter);
     PyBuffer_Release(&offs);
     if (rings.obj != NULL)
         PyBuffer_Release(&rings);
     return result;
+}
+
+PyDoc_STRVAR(call_view_doc,
+"call_view(callback, data[, first]) -> the callback's result\n\n"
+"callback(view) (or callback(first, view)), view a RecordView of all of data (any\n"
+"buffer, held while a view or an export of one reads it), settled afterwards as\n"
+"deliver() settles its views.");
+
+static PyObject *speedups_call_view(PyObject *module, PyObject *args)
+{
+    PyObject *callback, *data, *first = NULL, *ret;
+    Records *exporter;
+    RecordView *view;
+    int retired = 0;
+
+    if (!PyArg_ParseTuple(args, "OO|O:call_view", &callback, &data, &first))
+        return NULL;
+    exporter = PyObject_New(Records, &Records_Type);
+    if (exporter == NULL)
+        return NULL;
+    exporter->data.obj = NULL;
+    if (PyObject_GetBuffer(data, &exporter->data, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(exporter);
+        return NULL;
+    }
+    view = recordview_new(exporter);
+    if (view == NULL) {
+        Py_DECREF(exporter);
+        return NULL;
+    }
+    view->buf = exporter->data.buf;
+    view->len = exporter->data.len;
+    ret = first == NULL ? PyObject_CallOneArg(callback, (PyObject *)view)
+                        : PyObject_CallFunctionObjArgs(callback, first, (PyObject *)view, NULL);
+    settle_view(&view, &retired);
+    Py_XDECREF(view);
+    Py_DECREF(exporter);
+    return ret;
 }
 
 /* -- pairs ------------------------------------------------------------------------------ */
@@ -1228,6 +1518,7 @@ static PyMethodDef speedups_methods[] = {
     {"bind", speedups_bind, METH_NOARGS,
      "bind(): take libbpf's functions from the capsule " LIBBPF_PY_SPEEDUPS_CAPSULE "."},
     {"deliver", speedups_deliver, METH_VARARGS, deliver_doc},
+    {"call_view", speedups_call_view, METH_VARARGS, call_view_doc},
     {"pairs", speedups_pairs, METH_VARARGS, pairs_doc},
     {NULL},
 };
@@ -1252,11 +1543,10 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_delete, "_delete");
     INTERN(str_elem_error, "_elem_error");
     INTERN(str_fast, "fast");
-    INTERN(str_release, "release");
     INTERN(str_lookup, "lookup");
     INTERN(str_delete_op, "delete");
     if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
-        || PyType_Ready(&Plan_Type) < 0)
+        || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0)
         return NULL;
     m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -1270,6 +1560,12 @@ PyMODINIT_FUNC PyInit__speedups(void)
     Py_INCREF(&Plan_Type);
     if (PyModule_AddObject(m, "Plan", (PyObject *)&Plan_Type) < 0) {
         Py_DECREF(&Plan_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&RecordView_Type);
+    if (PyModule_AddObject(m, "RecordView", (PyObject *)&RecordView_Type) < 0) {
+        Py_DECREF(&RecordView_Type);
         Py_DECREF(m);
         return NULL;
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Deque, Optional, Tuple
 
-from ._binding import ffi, fnptr, lib
+from ._binding import call_view, ffi, fnptr, lib
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -24,7 +24,6 @@ from ._buffers import (
     check_size,
     decoder,
     dup_map_fd,
-    lend,
     map_label,
 )
 from ._call import check, check_ptr, make_error
@@ -67,14 +66,9 @@ class _PerfSink:
             if callback is None:
                 return
             if self.decode is None:
-                view = lend(data, size) if size >= 0 else memoryview(data)
-                try:
-                    ret = callback(cpu, view)
-                finally:
-                    try:
-                        view.release()
-                    except BufferError:
-                        pass
+                # a RecordView of a private copy (libbpf reuses the sample's memory)
+                ret = call_view(callback, ffi.buffer(data, size)[:] if size >= 0 else data,
+                                cpu)
             else:
                 raw = ffi.buffer(data, size)[:] if size >= 0 else data
                 ret = callback(cpu, self.decode(raw))

@@ -9,11 +9,12 @@ What a callback receives (``record=`` of the constructor and of ``add()``;
 :class:`~libbpf_py.perf_buffer.PerfBuffer` takes the same):
 
 ``None`` (default)
-    a read-only ``memoryview`` of the record, valid **only during the call**:
-    it is released when the callback returns (use after that raises
-    ``ValueError``). Copy what you keep (``bytes(view)``). (It is a view of
-    a copy of the record: a slice or export kept by mistake keeps that
-    record's own bytes alive and never shows another record or crashes.)
+    a :class:`RecordView` of the record: read-only and bytes-like (the buffer
+    protocol, ``len()``, ``view[i]``, ``view[a:b]`` as bytes, ``==``). It is
+    read in place, and moved to the next record when the callback did not keep
+    it; a view kept past its call reads a copy of its own record (or, when an
+    export of it such as ``memoryview(view)`` is alive, its record in batch
+    memory that is then never reused): never another record.
 ``bytes``
     a ``bytes`` copy, yours to keep.
 a ctypes type (``Structure``, ``Union``, array, simple type)
@@ -71,7 +72,7 @@ from typing import (
     overload,
 )
 
-from ._binding import deliver, ffi, fnptr, lib
+from ._binding import RecordView, call_view, deliver, ffi, fnptr, lib
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -84,7 +85,6 @@ from ._buffers import (
     decoder,
     dup_map_fd,
     identity,
-    lend,
     map_label,
     wait_seconds,
 )
@@ -93,7 +93,7 @@ from ._props import ReadOnlyIntProperty, int_property
 from .enums import MapType
 from .errors import ClosedError
 
-__all__ = ["Batch", "Ring", "RingBuffer"]
+__all__ = ["Batch", "RecordView", "Ring", "RingBuffer"]
 
 _DEFAULT_MAX_RECORDS = 65536
 _CALLBACK_BATCH = 4096  # records per C drain when consume()/poll() feed callbacks
@@ -127,12 +127,9 @@ class _Sink:
         try:
             decode = self.decode
             if decode is None:
-                view = lend(data, size)
-                ret = self.callback(view)
-                try:
-                    view.release()
-                except BufferError:  # the callback exported it; the memory is ours
-                    pass
+                # a RecordView of a private copy: libbpf consumes the ring memory as
+                # soon as this returns, and an export of the view may outlive it
+                ret = call_view(self.callback, _buffer(data, size)[:])
             else:
                 ret = self.callback(decode(_buffer(data, size)[:]))
         except BaseException as exc:

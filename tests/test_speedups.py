@@ -14,12 +14,14 @@ stops, exceptions and the position it reports.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import gc
 import json
+import struct
 import weakref
 from array import array
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from conftest import Compile
@@ -27,7 +29,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from libbpf_py import _speedups, linkcheck
+from libbpf_py import RecordView, _speedups, linkcheck
 from libbpf_py._binding import BUILD
 from libbpf_py.enums import MapType
 from libbpf_py.errors import ClosedError, LibbpfError
@@ -239,53 +241,98 @@ def _batch(records: List[bytes]) -> Tuple[bytes, memoryview]:
     return data, memoryview(bytearray(array("I", ends).tobytes())).cast("I")
 
 
-def test_deliver_views_are_fresh_and_never_alias() -> None:
-    """Every record gets a view of its own: a kept view is released after its call,
-    a weak reference never resolves to a later record, a kept slice keeps showing
-    its own record, and pos[1] tells the caller its memory is still in use."""
+def test_deliver_views_never_alias() -> None:
+    """A record view never shows another record: a view kept past its call reads a
+    copy of its own record, an export of it (memoryview) keeps reading its own
+    record in the batch memory and pos[1] tells the caller that memory is still in
+    use; a view cannot be weakly referenced or hashed (nothing can watch it be
+    reused), and a view nobody kept is the one the next record gets."""
     records = [bytes([i]) * (i % 5 + 1) for i in range(50)]
     data, offs = _batch(records)
     seen: List[bytes] = []
-    slices: List[memoryview] = []
-    hashes: List[int] = []
-    kept: List[memoryview] = []
-    weak: List[Any] = []
-    exporters: List[Any] = []
+    slices: List[bytes] = []
+    exports: List[memoryview] = []
+    kept: List[Any] = []
+    ids: List[int] = []
 
-    def callback(view: memoryview) -> int:
+    def callback(view: Any) -> int:
         seen.append(bytes(view))
-        hashes.append(hash(view))
-        weak.append(weakref.ref(view))
-        exporters.append(view.obj)
+        ids.append(id(view))
+        with pytest.raises(TypeError):
+            weakref.ref(view)
+        with pytest.raises(TypeError):
+            hash(view)
+        assert isinstance(view, RecordView) and view.readonly and not view.copied
+        assert len(view) == view.nbytes == len(seen[-1]) and view == seen[-1]
+        assert view[0] == seen[-1][0] and view[-1] == seen[-1][-1] and list(view) == view.tolist()
         i = len(seen) - 1
         if i % 7 == 0:
-            slices.append(view[:])  # a slice outlives the call, on the record's memory
+            slices.append(view[:])  # bytes: a copy
         if i % 11 == 0:
-            kept.append(view)  # kept: released after the call
+            kept.append(view)  # kept: it goes on reading a copy of its record
+        if i % 13 == 0:
+            exports.append(memoryview(view))  # an export of the batch memory
         return 0
 
     pos: List[Any] = [0, False]
     assert _speedups.deliver([(callback, 0, None)], data, offs, None, 0, 50, pos) == 50
-    assert seen == records and pos == [50, True]  # the slices still use the data
-    assert hashes == [hash(r) for r in records]
-    assert [bytes(s) for s in slices] == records[::7]
-    for v in kept:
-        with pytest.raises(ValueError, match="released"):
-            bytes(v)
-    for i, ref in enumerate(weak):  # dead, or a released view: never another record
-        v = ref()
-        if v is not None:
-            with pytest.raises(ValueError, match="released"):
-                bytes(v)
-        else:
-            assert i % 11 != 0
-    # the exporter lends a window only while a view is made
-    with pytest.raises(BufferError, match="valid only during its callback"):
-        memoryview(exporters[-1])
-    slices.clear()
+    assert seen == records and pos == [50, True]  # the exports still use the data
+    assert slices == records[::7] and all(type(s) is bytes for s in slices)
+    assert [bytes(v) for v in kept] == records[::11]
+    # record 0's view was exported too: it stays on the batch memory, the others copied
+    assert [v.copied for v in kept] == [False, True, True, True, True]
+    assert [bytes(e) for e in exports] == records[::13]
+    # a record after one whose view nobody kept got that same view (no allocation)
+    assert ids[2] == ids[1] and ids[3] == ids[2]
+    exports.clear()
+    pos = [0, False]
+    assert _speedups.deliver([(callback, 0, None)], data, offs, None, 0, 50, pos) == 50
+    exports.clear()
+    assert pos == [50, True]
     pos = [0, False]
     _speedups.deliver([(seen.append, 1, None)], data, offs, None, 0, 50, pos)
     assert pos == [50, False]  # nothing kept: the data may be reused
+    kept.clear()
+    pos = [0, False]
+    _speedups.deliver([(kept.append, 0, None)], data, offs, None, 0, 50, pos)
+    assert pos == [50, False]  # kept views read copies: the data may be reused
+    assert [bytes(v) for v in kept] == records and len({id(v) for v in kept}) == 50
+
+
+def test_record_view_acts_like_a_read_only_memoryview() -> None:
+    """What code written for a memoryview does with a record works on a RecordView."""
+    rec = struct.pack("<IiQ8s", 7, -2, 2 ** 40, b"name")
+    data, offs = _batch([rec])
+    out: Dict[str, Any] = {}
+
+    def callback(view: Any) -> None:
+        out["unpack"] = struct.unpack_from("<IiQ8s", view)
+        out["int"] = int.from_bytes(view[:4], "little")
+        out["cast"] = view.cast("I")[0]
+        out["hex"] = (view.hex(), view.hex(":", 4))
+        out["step"] = view[::4]
+        out["ne"] = (view != rec, view == bytearray(rec), view == "x")
+        out["ctypes"] = ctypes.c_uint32.from_buffer_copy(view).value
+        with view as v:
+            out["with"] = v is view
+        view.release()
+        out["after_release"] = bytes(view)
+        with pytest.raises(TypeError):
+            memoryview(view)[0] = 1  # read-only
+        with pytest.raises(IndexError):
+            view[len(rec)]
+        with pytest.raises(TypeError, match="integers or slices"):
+            view["a"]
+        with pytest.raises(TypeError):
+            type(view)()
+        out["repr"] = repr(view)
+
+    _speedups.deliver([(callback, 0, None)], data, offs, None, 0, 1, [0, False])
+    assert out["unpack"] == (7, -2, 2 ** 40, b"name\0\0\0\0") and out["int"] == 7
+    assert out["cast"] == 7 and out["hex"] == (rec.hex(), rec.hex(":", 4))
+    assert out["step"] == rec[::4] and out["ne"] == (False, True, False)
+    assert out["ctypes"] == 7 and out["with"] and out["after_release"] == rec
+    assert out["repr"] == f"<RecordView of {len(rec)} bytes>"
 
 
 def test_deliver_stops_and_raises_at_the_right_record() -> None:

@@ -224,6 +224,7 @@ _speedups.bind()
 MapBase = _speedups.MapBase
 deliver = _speedups.deliver
 call_view = _speedups.call_view
+consume_rings = _speedups.consume_rings
 RecordView = _speedups.RecordView
 pairs = _speedups.pairs
 Plan = _speedups.Plan

@@ -920,17 +920,28 @@ static PyTypeObject Records_Type = {
  * as it lives: `buf` changes only while no Python code can see the view, or (on
  * detaching) from the record to a copy of the same bytes while nothing exports it.
  * It is not weak-referenceable, not subclassable and cannot be made from Python. */
+/* Where a view's buf points. A view in the ring (consume_rings: the kernel's ring
+ * memory, valid only until the consumer position moves past the record) never lets
+ * a pointer to it out: an export first copies the record into the view's own
+ * scratch memory, and the view is settled (reused, or detached into a copy) before
+ * the consumer position moves. */
+enum { VIEW_BATCH, VIEW_RING, VIEW_SCRATCH, VIEW_COPIED, VIEW_RELEASED };
+
 typedef struct {
     PyObject_HEAD
     const char *buf;
     Py_ssize_t len;
-    Records *owner;   /* the batch memory buf points into, or NULL once detached */
-    PyObject *copy;   /* the bytes buf points into once detached, or NULL */
+    Records *owner;   /* VIEW_BATCH: the batch memory buf points into; else NULL */
+    PyObject *copy;   /* a detached batch view: the bytes buf points into */
+    char *scratch;    /* ring views: the view's own memory (VIEW_SCRATCH, VIEW_COPIED) */
+    Py_ssize_t cap;   /* its size */
     Py_ssize_t exports;
+    int state;
 } RecordView;
 
 static PyTypeObject RecordView_Type;
 
+/* A view of batch memory (owner) or, owner NULL, of ring memory. */
 static RecordView *recordview_new(Records *owner)
 {
     RecordView *v = PyObject_New(RecordView, &RecordView_Type);
@@ -938,10 +949,13 @@ static RecordView *recordview_new(Records *owner)
         return NULL;
     v->buf = NULL;
     v->len = 0;
-    Py_INCREF(owner);
+    Py_XINCREF(owner);
     v->owner = owner;
     v->copy = NULL;
+    v->scratch = NULL;
+    v->cap = 0;
     v->exports = 0;
+    v->state = owner != NULL ? VIEW_BATCH : VIEW_RING;
     return v;
 }
 
@@ -949,27 +963,70 @@ static void recordview_dealloc(RecordView *self)
 {
     Py_XDECREF(self->owner);
     Py_XDECREF(self->copy);
+    PyMem_Free(self->scratch);
     PyObject_Free(self);
+}
+
+/* A ring view's record into its scratch memory: 0, or -1 (MemoryError). Only with
+ * no export (the scratch memory may move). */
+static int recordview_to_scratch(RecordView *self)
+{
+    if (self->cap < self->len || self->scratch == NULL) {
+        char *p = PyMem_Realloc(self->scratch, (size_t)(self->len > 0 ? self->len : 1));
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->scratch = p;
+        self->cap = self->len > 0 ? self->len : 1;
+    }
+    memcpy(self->scratch, self->buf, (size_t)self->len);
+    self->buf = self->scratch;
+    self->state = VIEW_SCRATCH;
+    return 0;
 }
 
 /* Make a kept view read a copy of its record: 0, or -1 (MemoryError set; the view
  * is unchanged). Only with no export (buf is not pointed at by anything else). */
 static int recordview_detach(RecordView *self)
 {
-    PyObject *copy = PyBytes_FromStringAndSize(self->buf, self->len);
-    Records *owner = self->owner;
+    if (self->state == VIEW_BATCH) {
+        PyObject *copy = PyBytes_FromStringAndSize(self->buf, self->len);
+        Records *owner = self->owner;
 
-    if (copy == NULL)
-        return -1;
-    self->copy = copy;
-    self->buf = PyBytes_AS_STRING(copy);
-    self->owner = NULL;
-    Py_XDECREF(owner);  /* a Records: runs no Python */
+        if (copy == NULL)
+            return -1;
+        self->copy = copy;
+        self->buf = PyBytes_AS_STRING(copy);
+        self->owner = NULL;
+        Py_XDECREF(owner);  /* a Records: runs no Python */
+    } else if (self->state == VIEW_RING) {
+        if (recordview_to_scratch(self) < 0)
+            return -1;
+    } else if (self->state != VIEW_SCRATCH) {
+        return 0;  /* already a copy */
+    }
+    self->state = VIEW_COPIED;
     return 0;
+}
+
+/* A view whose copy could not be made (no memory) when its record went away. */
+static int recordview_released(RecordView *self)
+{
+    if (self->state != VIEW_RELEASED)
+        return 0;
+    PyErr_SetString(PyExc_ValueError, "this ring buffer record view was released: there was "
+                    "no memory for its copy when its callback returned");
+    return -1;
 }
 
 static int recordview_getbuffer(RecordView *self, Py_buffer *view, int flags)
 {
+    if (recordview_released(self) < 0)
+        return -1;
+    /* never a pointer into the ring out of this object: an export may outlive it */
+    if (self->state == VIEW_RING && recordview_to_scratch(self) < 0)
+        return -1;
     if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags) < 0)
         return -1;
     self->exports++;
@@ -988,11 +1045,13 @@ static PyBufferProcs recordview_as_buffer = {
 
 static Py_ssize_t recordview_length(RecordView *self)
 {
-    return self->len;
+    return recordview_released(self) < 0 ? -1 : self->len;
 }
 
 static PyObject *recordview_item(RecordView *self, Py_ssize_t i)
 {
+    if (recordview_released(self) < 0)
+        return NULL;
     if (i < 0 || i >= self->len) {
         PyErr_SetString(PyExc_IndexError, "record index out of range");
         return NULL;
@@ -1003,6 +1062,8 @@ static PyObject *recordview_item(RecordView *self, Py_ssize_t i)
 /* view[i] is an int (a byte), view[a:b:c] a bytes copy of those bytes */
 static PyObject *recordview_subscript(RecordView *self, PyObject *key)
 {
+    if (recordview_released(self) < 0)
+        return NULL;
     if (PySlice_Check(key)) {
         Py_ssize_t start, stop, step, n, i;
         PyObject *out;
@@ -1037,6 +1098,8 @@ static PyObject *recordview_richcompare(RecordView *self, PyObject *other, int o
     Py_buffer b;
     int eq;
 
+    if (recordview_released(self) < 0)
+        return NULL;
     if ((op != Py_EQ && op != Py_NE) || !PyObject_CheckBuffer(other))
         Py_RETURN_NOTIMPLEMENTED;
     if (PyObject_GetBuffer(other, &b, PyBUF_SIMPLE) < 0) {
@@ -1052,17 +1115,23 @@ static PyObject *recordview_richcompare(RecordView *self, PyObject *other, int o
 static PyObject *recordview_repr(RecordView *self)
 {
     return PyUnicode_FromFormat("<RecordView of %zd bytes%s>", self->len,
-                                self->owner == NULL ? ", a copy" : "");
+                                self->state == VIEW_COPIED ? ", a copy"
+                                : self->state == VIEW_RELEASED ? ", released" : "");
 }
 
 static PyObject *recordview_tobytes(RecordView *self, PyObject *unused)
 {
+    if (recordview_released(self) < 0)
+        return NULL;
     return PyBytes_FromStringAndSize(self->buf, self->len);
 }
 
 static PyObject *recordview_hex(RecordView *self, PyObject *args)
 {
-    PyObject *b = PyBytes_FromStringAndSize(self->buf, self->len), *hex, *r;
+    PyObject *b, *hex, *r;
+    if (recordview_released(self) < 0)
+        return NULL;
+    b = PyBytes_FromStringAndSize(self->buf, self->len);
     if (b == NULL)
         return NULL;
     hex = PyObject_GetAttrString(b, "hex");
@@ -1076,9 +1145,12 @@ static PyObject *recordview_hex(RecordView *self, PyObject *args)
 
 static PyObject *recordview_tolist(RecordView *self, PyObject *unused)
 {
-    PyObject *list = PyList_New(self->len);
+    PyObject *list;
     Py_ssize_t i;
 
+    if (recordview_released(self) < 0)
+        return NULL;
+    list = PyList_New(self->len);
     if (list == NULL)
         return NULL;
     for (i = 0; i < self->len; i++)
@@ -1124,7 +1196,7 @@ static PyObject *recordview_get_nbytes(RecordView *self, void *closure)
 
 static PyObject *recordview_get_copied(RecordView *self, void *closure)
 {
-    return PyBool_FromLong(self->owner == NULL);
+    return PyBool_FromLong(self->state == VIEW_COPIED);
 }
 
 static PyObject *recordview_get_true(RecordView *self, void *closure)
@@ -1222,24 +1294,33 @@ static int use_sink(Sink *sink, PyObject *tuple)
 }
 
 /* After a callback: the view *viewp stays for the next record if nobody else sees it;
- * otherwise it is detached (a copy of its record) or, when something exports it (or
- * the copy cannot be made), left on the batch memory, which *retired then says must
- * not be reused. Either way *viewp becomes NULL and the next record gets a fresh
- * view. Runs no Python code and leaves the error indicator as it was. */
+ * otherwise it is detached (a copy of its record) or, a batch view that something
+ * exports (or whose copy cannot be made), left on the batch memory, which *retired
+ * then says must not be reused. A ring view is always detached (an export of it is
+ * of its scratch copy already); with no memory for its copy it is released (its
+ * accessors raise ValueError), for its record is about to go. Either way *viewp
+ * becomes NULL and the next record gets a fresh view. No Python code runs here,
+ * and the error indicator is left as it was. */
 static void settle_view(RecordView **viewp, int *retired)
 {
     RecordView *v = *viewp;
 
     if (Py_REFCNT(v) == 1 && v->exports == 0)
         return;  /* not seen by anyone: reused */
-    if (v->exports > 0) {
+    if (v->state == VIEW_BATCH && v->exports > 0) {
         *retired = 1;
     } else {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         if (recordview_detach(v) < 0) {
             PyErr_Clear();
-            *retired = 1;  /* no memory for a copy: the view keeps the batch instead */
+            if (v->state == VIEW_BATCH) {
+                *retired = 1;  /* no memory for a copy: the view keeps the batch instead */
+            } else {
+                v->state = VIEW_RELEASED;
+                v->buf = NULL;
+                v->len = 0;
+            }
         }
         PyErr_Restore(type, value, tb);
     }
@@ -1426,6 +1507,186 @@ static PyObject *speedups_call_view(PyObject *module, PyObject *args)
     return ret;
 }
 
+/* -- consume_rings: ring buffer records read in place ------------------------------------
+ *
+ * The kernel's ring buffer layout (UAPI, include/uapi/linux/bpf.h and
+ * kernel/bpf/ringbuf.c), mapped by RingBuffer (libbpf_py/ringbuf.py) as libbpf maps
+ * it: the consumer page (read-write, the consumer position at its start) and, from
+ * the next page on, the producer page (the producer position) followed by the data,
+ * mapped twice in a row so that a record that wraps around the end is contiguous.
+ * A record is an 8-byte header (its length, with a busy and a discard bit) and its
+ * data, rounded up to 8 bytes. The producer publishes the header with a release
+ * store; we read it with an acquire load, and publish the new consumer position
+ * with a release store once a record's callback returned and its view was settled
+ * (nothing points into the record after that: the kernel may reuse its space). */
+#define RINGBUF_BUSY_BIT (1U << 31)
+#define RINGBUF_DISCARD_BIT (1U << 30)
+#define RINGBUF_HDR_SZ 8
+
+static PyObject *deliver_ring_one(const Sink *sink, RecordView **viewp, const char *rec,
+                                  Py_ssize_t len)
+{
+    PyObject *arg, *ret;
+
+    if (sink->mode == DELIVER_VIEW) {
+        RecordView *v = *viewp;
+        int retired = 0;
+        if (v == NULL && (v = *viewp = recordview_new(NULL)) == NULL)
+            return NULL;
+        v->buf = rec;  /* (a reused view: no export, no one else holds it) */
+        v->len = len;
+        v->state = VIEW_RING;
+        ret = PyObject_CallOneArg(sink->callback, (PyObject *)v);
+        settle_view(viewp, &retired);
+        return ret;
+    }
+    arg = PyBytes_FromStringAndSize(rec, len);
+    if (arg == NULL)
+        return NULL;
+    if (sink->mode == DELIVER_DECODE) {
+        PyObject *decoded = PyObject_CallOneArg(sink->decode, arg);
+        Py_DECREF(arg);
+        if (decoded == NULL)
+            return NULL;
+        arg = decoded;
+    }
+    ret = PyObject_CallOneArg(sink->callback, arg);
+    Py_DECREF(arg);
+    return ret;
+}
+
+PyDoc_STRVAR(consume_rings_doc,
+"consume_rings(rings, sinks, limit) -> (count, stopped)\n\n"
+"Hand every available record of each ring to its sink, reading it in place.\n"
+"rings[i] is (consumer, data, offset, size): consumer a writable buffer of the\n"
+"ring's consumer page, data a buffer of its producer page and data (the data at\n"
+"offset, mapped twice: offset + 2 * size bytes), size a power of two; sinks[i]\n"
+"its sink, as deliver() takes them. Stops after `limit` records (-1: none) or\n"
+"after a record whose callback returns a true value (stopped is then True); a\n"
+"callback's exception propagates, its record consumed.");
+
+static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
+{
+    PyObject *rings, *sinks, *t = NULL;
+    Py_ssize_t limit, count = 0, r;
+    Py_buffer cb = {0}, db = {0};
+    RecordView *view = NULL;
+    Sink sink = {NULL, NULL, NULL, 0};
+    int stopped = 0, failed = 0, full = 0;
+
+    if (!PyArg_ParseTuple(args, "O!O!n:consume_rings", &PyList_Type, &rings, &PyList_Type,
+                          &sinks, &limit))
+        return NULL;
+    /* (the lists may change in a callback, e.g. RingBuffer.add: sizes are re-read) */
+    for (r = 0; r < PyList_GET_SIZE(rings) && !stopped && !failed && !full; r++) {
+        PyObject *cons_obj, *data_obj;
+        Py_ssize_t offset, size;
+        unsigned long *cons_ptr;
+        const unsigned long *prod_ptr;
+        const char *base;
+        unsigned long cons, prod;
+
+        t = PyList_GET_ITEM(rings, r);
+        Py_INCREF(t);
+        if (!PyArg_ParseTuple(t, "OOnn;consume_rings: a ring is (consumer, data, offset, size)",
+                              &cons_obj, &data_obj, &offset, &size))
+            goto fail;
+        if (PyObject_GetBuffer(cons_obj, &cb, PyBUF_WRITABLE) < 0)
+            goto fail;
+        if (PyObject_GetBuffer(data_obj, &db, PyBUF_SIMPLE) < 0)
+            goto fail;
+        if (size < 2 * RINGBUF_HDR_SZ || (size & (size - 1)) != 0 || size > PY_SSIZE_T_MAX / 4
+            || offset < (Py_ssize_t)sizeof(unsigned long) || offset % 8 != 0
+            || offset > db.len || db.len - offset < 2 * size
+            || cb.len < (Py_ssize_t)sizeof(unsigned long)
+            || (uintptr_t)cb.buf % sizeof(unsigned long) != 0
+            || (uintptr_t)db.buf % sizeof(unsigned long) != 0) {
+            PyErr_SetString(PyExc_ValueError, "consume_rings: bad ring layout");
+            goto fail;
+        }
+        if (r >= PyList_GET_SIZE(sinks)) {
+            PyErr_SetString(PyExc_ValueError, "consume_rings: a ring without a sink");
+            goto fail;
+        }
+        if (use_sink(&sink, PyList_GET_ITEM(sinks, r)) < 0)
+            goto fail;
+        cons_ptr = (unsigned long *)cb.buf;
+        prod_ptr = (const unsigned long *)db.buf;
+        base = (const char *)db.buf + offset;
+        cons = __atomic_load_n(cons_ptr, __ATOMIC_ACQUIRE);
+        if (cons % 8 != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "consume_rings: the ring's consumer position "
+                            "is not a record's (another consumer wrote it?)");
+            goto fail;
+        }
+        for (;;) {
+            int got = 0;
+            prod = __atomic_load_n(prod_ptr, __ATOMIC_ACQUIRE);
+            while (cons < prod) {
+                const uint32_t *hdr = (const uint32_t *)(base + (cons & (unsigned long)(size - 1)));
+                uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+                uint32_t dlen = len & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+                unsigned long next;
+
+                if (len & RINGBUF_BUSY_BIT)
+                    goto ring_done;  /* not committed yet: the next call takes it */
+                if ((Py_ssize_t)dlen > size - RINGBUF_HDR_SZ) {
+                    PyErr_Format(PyExc_RuntimeError, "consume_rings: a record of %u bytes in "
+                                 "a ring of %zd", dlen, size);
+                    goto fail;
+                }
+                next = cons + (((unsigned long)dlen + RINGBUF_HDR_SZ + 7) & ~7UL);
+                got = 1;
+                if (!(len & RINGBUF_DISCARD_BIT)) {
+                    PyObject *ret = deliver_ring_one(&sink, &view, (const char *)hdr
+                                                     + RINGBUF_HDR_SZ, (Py_ssize_t)dlen);
+                    int stop;
+                    count++;
+                    /* the view is settled: nothing points into the record any more */
+                    __atomic_store_n(cons_ptr, next, __ATOMIC_RELEASE);
+                    cons = next;
+                    if (ret == NULL)
+                        goto fail;
+                    stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
+                    Py_DECREF(ret);
+                    if (stop < 0)
+                        goto fail;
+                    if (stop) {
+                        stopped = 1;
+                        goto ring_done;
+                    }
+                    if (limit >= 0 && count >= limit)
+                        goto ring_done;
+                } else {
+                    __atomic_store_n(cons_ptr, next, __ATOMIC_RELEASE);
+                    cons = next;
+                }
+            }
+            if (!got)
+                break;
+        }
+ring_done:
+        if (limit >= 0 && count >= limit)
+            full = 1;
+        PyBuffer_Release(&cb);
+        PyBuffer_Release(&db);
+        Py_CLEAR(t);
+        continue;
+fail:
+        failed = 1;
+        if (cb.obj != NULL)
+            PyBuffer_Release(&cb);
+        if (db.obj != NULL)
+            PyBuffer_Release(&db);
+        Py_CLEAR(t);
+    }
+    Py_XDECREF(view);
+    Py_XDECREF(sink.tuple);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("(nO)", count, stopped ? Py_True : Py_False);
+}
+
 /* -- pairs ------------------------------------------------------------------------------ */
 
 /* Item i of a 1-D int buffer of format B b H h I i Q q, as an int. */
@@ -1519,6 +1780,7 @@ static PyMethodDef speedups_methods[] = {
      "bind(): take libbpf's functions from the capsule " LIBBPF_PY_SPEEDUPS_CAPSULE "."},
     {"deliver", speedups_deliver, METH_VARARGS, deliver_doc},
     {"call_view", speedups_call_view, METH_VARARGS, call_view_doc},
+    {"consume_rings", speedups_consume_rings, METH_VARARGS, consume_rings_doc},
     {"pairs", speedups_pairs, METH_VARARGS, pairs_doc},
     {NULL},
 };

@@ -11,10 +11,10 @@ What a callback receives (``record=`` of the constructor and of ``add()``;
 ``None`` (default)
     a :class:`RecordView` of the record: read-only and bytes-like (the buffer
     protocol, ``len()``, ``view[i]``, ``view[a:b]`` as bytes, ``==``). It is
-    read in place, and moved to the next record when the callback did not keep
-    it; a view kept past its call reads a copy of its own record (or, when an
-    export of it such as ``memoryview(view)`` is alive, its record in batch
-    memory that is then never reused): never another record.
+    read in the ring itself, and moved to the next record when the callback did
+    not keep it; an export of it (``memoryview(view)``) reads a copy the view
+    makes first, and a view kept past its call reads that copy: never another
+    record, never ring memory the kernel reuses.
 ``bytes``
     a ``bytes`` copy, yours to keep.
 a ctypes type (``Structure``, ``Union``, array, simple type)
@@ -38,11 +38,11 @@ traceback once libbpf has returned: nothing is printed or swallowed
 not handed over yet are kept and handed over first by the next call; the
 others stay in the kernel buffers. Nothing is lost, nothing comes twice.
 
-Speed: ``RingBuffer.poll()``/``consume()`` take records from the rings in
-batches copied in C and call the callbacks from a C loop (``deliver`` of
+Speed: ``RingBuffer.poll()``/``consume()`` read the records in the ring memory
+itself and call the callbacks from a C loop (``consume_rings`` of
 libbpf_py/_speedups.c), so a record costs little more than the callback's own
 Python call; ``consume_n()`` and ``Ring.consume()`` go through libbpf one
-record at a time.
+record at a time, ``drain()`` copies records out in batches.
 
 Threads: libbpf's wait happens in Python on an ``epoll`` object that holds
 libbpf's epoll fd and a private ``eventfd``; the GIL is released while
@@ -58,6 +58,7 @@ the map fds, so libbpf never sees a closed or reused fd.
 
 from __future__ import annotations
 
+import mmap
 import os
 from typing import (
     Any,
@@ -72,7 +73,7 @@ from typing import (
     overload,
 )
 
-from ._binding import RecordView, call_view, deliver, ffi, fnptr, lib
+from ._binding import RecordView, call_view, consume_rings, deliver, ffi, fnptr, lib
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -102,6 +103,26 @@ _DEFAULT_MAX_BYTES = 8 << 20
 _U32_MAX = (1 << 32) - 1
 
 _buffer = ffi.buffer
+_PAGE = mmap.PAGESIZE
+
+
+def _map_ring(fd: int, size: int, label: str) -> Tuple[mmap.mmap, mmap.mmap, int, int]:
+    """The ring's memory, mapped as libbpf maps it, for ``consume_rings`` of
+    libbpf_py/_speedups.c (which reads records in place): its consumer page
+    (read-write) and its producer page followed by the data, mapped twice (read-only).
+    The mmap objects unmap when the buffer's state goes; a C export of them (held
+    while records are read) keeps them mapped meanwhile."""
+    try:
+        consumer = mmap.mmap(fd, _PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        try:
+            data = mmap.mmap(fd, _PAGE + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ,
+                             offset=_PAGE)
+        except BaseException:
+            consumer.close()
+            raise
+    except OSError as exc:
+        raise make_error(exc.errno or 22, f"mmap of ring buffer map {label}") from None
+    return consumer, data, _PAGE, size
 
 
 class _Sink:
@@ -295,6 +316,8 @@ class RingBuffer(BufferBase):
         st.ptr = ptr
         st.maps.append(map)
         st.waiter = Waiter(int(lib.ring_buffer__epoll_fd(ptr)))
+        self._direct = [_map_ring(fd, int(map.max_entries), map_label(map))]
+        st.keep.append(self._direct)
         self._add_sink(sink)
         self._rings.append(Ring(self, 0, map))
         self._max_ring = max(self._max_ring, int(map.max_entries))
@@ -327,12 +350,14 @@ class RingBuffer(BufferBase):
             try:
                 index = len(self._rings)
                 ctx, sink = self._ring_ctx(st, map, callback, record, index)
+                direct = _map_ring(fd, int(map.max_entries), map_label(map))
                 check(lib.ring_buffer__add(st.ptr, fd, fnptr(
                     "libbpf_py_ring_sample", "ring_buffer_sample_fn"), ctx),
                       f"ring_buffer__add(map {map_label(map)})")
             except BaseException:
                 os.close(fd)
                 raise
+            self._direct.append(direct)
             st.fds.append(fd)
             st.maps.append(map)
             self._add_sink(sink)
@@ -458,23 +483,18 @@ class RingBuffer(BufferBase):
     def consume(self) -> int:
         """Consume every available record of every ring, without waiting.
 
-        Returns the number of records handed to callbacks. Records are
-        taken from the rings in batches (copied in C) and handed to the
-        callbacks from Python, which costs far less than a C-to-Python call
-        per record; records taken but not handed over because a callback
-        stopped or raised are kept and handed over first by the next call.
+        Returns the number of records handed to callbacks. The records are read
+        in the ring memory itself, in C (``consume_rings`` of
+        libbpf_py/_speedups.c), with one Python call per record, the callback's;
+        each record is consumed once its callback returned. Records taken by an
+        earlier ``drain()``-style batch but not handed over yet (a callback
+        stopped or raised in it) come first.
         """
         st = self._check_open()
         with st.lock:
             total, complete = self._flush_pending()
-            while complete:
-                data, offs, rings, full = self._take(st, _CALLBACK_BATCH, _CALLBACK_BYTES)
-                if not len(rings):
-                    break
-                total += self._deliver(data, offs, rings, 0)
-                complete = self._pending is None
-                if not full:
-                    break
+            if complete:
+                total += consume_rings(self._direct, self._delivery, -1)[0]
         return total
 
     def consume_n(self, n: int) -> int:

@@ -28,7 +28,7 @@ from libbpf_py.events import ReserveTimeoutError
 
 pytestmark = pytest.mark.kernel
 
-RING_A, RING_B, PERF, DRAIN_USER = 1, 2, 4, 8
+RING_A, RING_B, PERF, DRAIN_USER, SMALL = 1, 2, 4, 8, 16
 EVENT = struct.Struct("IIQ48s")  # struct ev_event: ring, seq, tgid_pid, payload
 
 
@@ -118,6 +118,40 @@ def test_two_rings_every_record_in_order(env: Env) -> None:
     assert env.dropped(0) == env.dropped(1) == 0
     # the view kept past its callback reads a copy of its own record
     assert kept[0].copied and unpack(kept[0]) == got[0][0]
+
+
+def test_records_read_in_place_across_the_ring_end(env: Env) -> None:
+    """A one-page ring: records of 8 to 64 bytes and discarded ones wrap around its end
+    hundreds of times. poll() reads them in place (through the ring's double mapping):
+    each arrives once, whole, in order; discarded ones never; a view kept past its
+    callback and an export of one keep their own record after the ring moved on."""
+    got: List[Tuple[int, bytes]] = []
+    kept: List[Tuple[int, Any]] = []
+    exports: List[Tuple[int, memoryview]] = []
+
+    def on_small(view: bpf.RecordView) -> None:
+        seq = int.from_bytes(view[:8], "little")
+        got.append((seq, bytes(view)))
+        if seq % 97 == 0:
+            kept.append((seq, view))
+        if seq % 89 == 0:
+            exports.append((seq, memoryview(view).cast("Q")))
+
+    first = int(env.obj.var("small_seq"))
+    rounds, per_round = 300, 20
+    with bpf.RingBuffer(env.obj.maps.ring_small, on_small) as rb:
+        for _ in range(rounds):
+            env.trigger(per_round, SMALL)
+            assert rb.poll(1000) == per_round
+        assert rb.poll(0) == 0
+    assert int(env.obj.var("small_dropped")) == 0, "the ring overflowed: the test is void"
+    seqs = [seq for seq, _ in got]
+    assert seqs == list(range(first, first + rounds * per_round))
+    for seq, data in got:
+        assert data == seq.to_bytes(8, "little") * (1 + seq % 8), seq
+    assert kept and all(bytes(v) == seq.to_bytes(8, "little") * (1 + seq % 8) and v.copied
+                        for seq, v in kept)
+    assert exports and all(list(m) == [seq] * (1 + seq % 8) for seq, m in exports)
 
 
 def test_records_decoded(env: Env) -> None:

@@ -335,6 +335,77 @@ def test_record_view_acts_like_a_read_only_memoryview() -> None:
     assert out["repr"] == f"<RecordView of {len(rec)} bytes>"
 
 
+def _fake_ring(records: List[Tuple[bytes, int]], size: int = 256) -> Tuple[Any, ...]:
+    """A ring buffer laid out as the kernel lays it out, in bytearrays: (consumer page,
+    producer page + data, data offset, size); records are (data, header flags)."""
+    consumer = bytearray(64)
+    offset = 64
+    data = bytearray(offset + 2 * size)
+    pos = 0
+    for rec, flags in records:
+        at = offset + pos % size
+        struct.pack_into("<II", data, at, len(rec) | flags, 0)
+        data[at + 8:at + 8 + len(rec)] = rec
+        pos += (len(rec) + 8 + 7) & ~7
+    struct.pack_into("<Q", data, 0, pos)  # the producer position
+    return consumer, data, offset, size
+
+
+BUSY, DISCARD = 1 << 31, 1 << 30
+
+
+def test_consume_rings_reads_the_kernel_layout() -> None:
+    """consume_rings follows the ring protocol: discarded records are skipped, a busy
+    (uncommitted) record and what follows wait, the consumer position moves past each
+    record once its callback returned, a true result stops after that record."""
+    ring = _fake_ring([(b"a" * 5, 0), (b"x" * 16, DISCARD), (b"b" * 8, 0),
+                       (b"c" * 3, BUSY), (b"d", 0)])
+    got: List[bytes] = []
+    assert _speedups.consume_rings([ring], [(lambda v: got.append(bytes(v)), 0, None)],
+                                   -1) == (2, False)
+    assert got == [b"a" * 5, b"b" * 8]
+    consumer_pos = struct.unpack_from("<Q", ring[0])[0]
+    assert consumer_pos == 16 + 24 + 16  # up to the busy record
+    struct.pack_into("<I", ring[1], ring[2] + consumer_pos, 3)  # committed now
+    assert _speedups.consume_rings([ring], [(lambda v: got.append(bytes(v)) or len(got) == 3,
+                                             0, None)], -1) == (1, True)
+    assert got[2:] == [b"c" * 3]
+    assert _speedups.consume_rings([ring], [(got.append, 1, None)], -1) == (1, False)
+    assert got[3:] == [b"d"] and type(got[3]) is bytes
+    # a limit, and the decode mode
+    ring = _fake_ring([(bytes([i]) * 4, 0) for i in range(5)])
+    assert _speedups.consume_rings([ring], [(got.append, 2, bytes.hex)], 2) == (2, False)
+    assert got[4:] == ["00000000", "01010101"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: [(bytearray(64), bytearray(64 + 512), 64, 200)], "bad ring layout"),
+    (lambda: [(bytearray(64), bytearray(64 + 256), 64, 256)], "bad ring layout"),
+    (lambda: [(bytes(64), bytearray(64 + 512), 64, 256)], "writable"),
+    (lambda: [(bytearray(64), bytearray(64 + 512), 4, 256)], "bad ring layout"),
+    (lambda: [(bytearray(4), bytearray(64 + 512), 64, 256)], "bad ring layout"),
+    (lambda: [(bytearray(64), bytearray(64 + 512))], "a ring is"),
+])
+def test_consume_rings_refuses_a_bad_layout(make: Callable[[], Any], message: str) -> None:
+    with pytest.raises((ValueError, TypeError, BufferError), match=message):
+        _speedups.consume_rings(make(), [(print, 0, None)], -1)
+
+
+def test_consume_rings_refuses_a_corrupt_ring() -> None:
+    """A length past the ring or a consumer position inside a record: RuntimeError,
+    nothing read out of bounds."""
+    ring = _fake_ring([(b"a" * 8, 0)])
+    struct.pack_into("<I", ring[1], ring[2], 10 ** 6)
+    with pytest.raises(RuntimeError, match="a record of 1000000 bytes in a ring of 256"):
+        _speedups.consume_rings([ring], [(print, 0, None)], -1)
+    ring = _fake_ring([(b"a" * 8, 0)])
+    struct.pack_into("<Q", ring[0], 0, 3)
+    with pytest.raises(RuntimeError, match="consumer position"):
+        _speedups.consume_rings([ring], [(print, 0, None)], -1)
+    with pytest.raises(ValueError, match="a ring without a sink"):
+        _speedups.consume_rings([_fake_ring([(b"a", 0)])], [], -1)
+
+
 def test_deliver_stops_and_raises_at_the_right_record() -> None:
     data, offs = _batch([b"a", b"b", b"c", b"d"])
     got: List[bytes] = []

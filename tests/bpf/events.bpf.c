@@ -17,6 +17,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MODE_RING_B 2
 #define MODE_PERF 4
 #define MODE_DRAIN_USER 8
+#define MODE_SMALL 16
 
 #define PERF_MAX 1024
 
@@ -80,6 +81,16 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } ring_b SEC(".maps");
 
+/* one page: records of 8 to 64 bytes and discarded ones wrap around its end often
+ * (MODE_SMALL; RingBuffer reads them in place, through the double mapping) */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} ring_small SEC(".maps");
+
+__u64 small_seq;
+__u64 small_dropped;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));
@@ -121,6 +132,30 @@ static long emit_one(__u32 index, void *data)
 		emit(&ring_a, 0, lc);
 	if (lc->mode & MODE_RING_B)
 		emit(&ring_b, 1, lc);
+	return 0;
+}
+
+/* record `seq`: 8 * (1 + seq % 8) bytes, each 8-byte word `seq`; after every third
+ * one a discarded 16-byte record */
+static long emit_small(__u32 index, void *data)
+{
+	__u64 words[8];
+	__u64 seq = small_seq++;
+	__u32 len = 8 * (1 + (seq & 7));
+	__u64 *d;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		words[i] = seq;
+	if (len > sizeof(words))
+		return 1;
+	if (bpf_ringbuf_output(&ring_small, words, len, 0))
+		small_dropped++;
+	if (seq % 3 == 2) {
+		d = bpf_ringbuf_reserve(&ring_small, 16, 0);
+		if (d)
+			bpf_ringbuf_discard(d, 0);
+	}
 	return 0;
 }
 
@@ -178,6 +213,9 @@ int on_getpid(void *ctx)
 				c->dropped[2]++;
 		}
 	}
+
+	if (cfg->mode & MODE_SMALL)
+		bpf_loop(cfg->count, emit_small, NULL, 0);
 
 	if (cfg->mode & MODE_DRAIN_USER) {
 		struct drain_ctx dc = { .u = u };

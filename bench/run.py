@@ -1,16 +1,19 @@
-"""libbpf_py against C libbpf and BCC, side by side: one command, one table.
+"""libbpf_py against C libbpf, BCC and pylibbpf, side by side: one command, one table.
 
     python bench/run.py [--quick | --tiny] [--json FILE] [--png FILE] [--only W ...] [--no-bcc]
+                        [--no-pylibbpf]
     python bench/run.py --scaling [--quick] [--json FILE] [--png DIR] [--no-bcc]
 
 Run it with the Python that has libbpf_py installed (the project's .venv). It
 builds what it needs into bench/build/ (BPF objects, the C benchmark linked
 against the libbpf the bindings link, BCC's kernel headers), runs every
 workload for libbpf_py, for C and for BCC (under /usr/bin/python3, where
-Debian's python3-bpfcc lives), and prints, per metric, the median of the
-repeated runs of each implementation, the ratios libbpf_py/C and BCC/libbpf_py
-(ratios of the medians, in the metric's own unit) and the target with met /
-not met. Progress goes to stderr, the table to stdout.
+Debian's python3-bpfcc lives) and for pylibbpf 0.0.6 where it has the workload
+(issue 19 point 5: in a venv of its own under bench/build/, bench/setup_pylibbpf.py;
+left out, with a note, when that venv cannot be made), and prints, per metric, the
+median of the repeated runs of each implementation, the ratios libbpf_py/C,
+BCC/libbpf_py and pylibbpf/libbpf_py (ratios of the medians, in the metric's own
+unit) and the target with met / not met. Progress goes to stderr, the table to stdout.
 
 Workloads (issue 8): 1 hash map update and lookup one op at a time; 2 read
 every entry of a 100k-entry hash map (as tuples, as two arrays, one by one, with
@@ -42,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from toolchain import BENCH, compile_bpf, compile_c, log, pyplot
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-IMPLS = ("libbpf_py", "C", "BCC")
+IMPLS = ("libbpf_py", "C", "BCC", "pylibbpf")
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ METRICS = [
 BY_ID = {m.id: m for m in METRICS}
 # Rows that are another row's runs of the same side, compared with a new libbpf_py row:
 # (metric, impl) -> the metric whose runs they are.
-SAME_RUNS = {("2-items", "C"): "2-batch", ("2-items", "BCC"): "2-iter"}
+SAME_RUNS = {("2-items", "C"): "2-batch", ("2-items", "BCC"): "2-iter",
+             ("2-items", "pylibbpf"): "2-iter"}
 
 # Sizes (ops, entries, reads, records) and repeats per profile.
 PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
@@ -125,7 +129,7 @@ PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
              "repeats": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 1}},
 }
 
-# How many turns the three sides take (the repeats are split between them).
+# How many turns the sides take (the repeats are split between them).
 ROUNDS = {"full": 3, "quick": 1, "tiny": 1}
 
 IMPORT_SNIPPET = """
@@ -215,8 +219,10 @@ def bcc_available() -> bool:
                           check=False).returncode == 0
 
 
-def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], List[str]]:
-    """Every row of the selected workloads; and notes on the machine for the output."""
+def run(groups: List[str], profile: str, with_bcc: bool,
+        pylibbpf: Optional[Path] = None) -> tuple[List[Row], List[str]]:
+    """Every row of the selected workloads; and notes on the machine for the output.
+    ``pylibbpf``: the interpreter of pylibbpf's venv, None to leave its column out."""
     import libbpf_py
 
     info = libbpf_py.build_info().as_dict()
@@ -235,6 +241,10 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
         headers = ensure_headers()
         notes.append(describe(headers))
         bcc_env = dict(os.environ, BCC_KERNEL_SOURCE=str(headers))
+    if pylibbpf is not None:
+        from setup_pylibbpf import describe as describe_pylibbpf
+
+        notes.append(describe_pylibbpf())
     if kernel_groups:
         obj = compile_bpf("bench", info["include_dir"])
         small = compile_bpf("small", info["include_dir"])
@@ -261,9 +271,16 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
             return _worker([SYSTEM_PYTHON, str(BENCH / "impl_bcc.py"), joined,
                             json.dumps(sizes), json.dumps(reps)], "BCC", bcc_env)
 
+        def pylibbpf_side(reps: Dict[str, int]) -> List[Row]:
+            log(f"pylibbpf: workloads {joined}")
+            return _worker([str(pylibbpf), str(BENCH / "impl_pylibbpf.py"), joined, str(obj),
+                            str(small), json.dumps(sizes), json.dumps(reps)], "pylibbpf")
+
         sides: List[Callable[[Dict[str, int]], List[Row]]] = [py_side, c_side]
         if with_bcc:
             sides.append(bcc_side)
+        if pylibbpf is not None:
+            sides.append(pylibbpf_side)
         # The sides take turns, in ROUNDS rounds that split the repeats and rotate the
         # order, so that a change of load on the machine falls on all of them alike.
         rounds = min(ROUNDS[profile], *(repeats[g] for g in kernel_groups))
@@ -290,10 +307,25 @@ def run(groups: List[str], profile: str, with_bcc: bool) -> tuple[List[Row], Lis
         rows += _import_rows(sys.executable, "libbpf_py", "libbpf_py", repeats["6"])
         if with_bcc:
             rows += _import_rows(SYSTEM_PYTHON, "bcc", "BCC", repeats["6"], bcc_env)
+        if pylibbpf is not None:
+            rows += _import_rows(str(pylibbpf), "pylibbpf", "pylibbpf", repeats["6"])
         rows += [Row(BY_ID["6-time"], "C", note="n/a"), Row(BY_ID["6-rss"], "C", note="n/a")]
     if not with_bcc:
         notes.append("BCC rows left out (--no-bcc)")
     return rows, notes
+
+
+def pylibbpf_python(wanted: bool) -> tuple[Optional[Path], str]:
+    """pylibbpf's venv interpreter (made on first use), or None and why it is left out."""
+    if not wanted:
+        return None, "pylibbpf rows left out (--no-pylibbpf)"
+    from setup_pylibbpf import ensure_venv
+
+    python, why = ensure_venv()
+    if python is None:
+        log(f"pylibbpf left out: {why}")
+        return None, f"pylibbpf rows left out: {why}"
+    return python, ""
 
 
 def _fmt(x: Optional[float]) -> str:
@@ -315,7 +347,7 @@ def _fmt_ratio(x: Optional[float]) -> str:
 
 def table(rows: List[Row]) -> tuple[str, List[Dict[str, Any]]]:
     """The text table and, per metric, the summary (medians, ratios, verdict)."""
-    header = ["workload", "unit", "libbpf_py", "C", "BCC", "py/C", "BCC/py", "target",
+    header = ["workload", "unit", *IMPLS, "py/C", "BCC/py", "pylibbpf/py", "target",
               "status"]
     lines: List[List[str]] = []
     summary: List[Dict[str, Any]] = []
@@ -339,15 +371,17 @@ def table(rows: List[Row]) -> tuple[str, List[Dict[str, Any]]]:
         else:
             status = "met" if verdict else "NOT MET"
         py_c, bcc_py = _ratio(med["libbpf_py"], med["C"]), _ratio(med["BCC"], med["libbpf_py"])
+        plb_py = _ratio(med["pylibbpf"], med["libbpf_py"])
         lines.append([metric.workload, metric.unit, *(_fmt(med[i]) for i in IMPLS),
-                      _fmt_ratio(py_c), _fmt_ratio(bcc_py), metric.target, status])
+                      _fmt_ratio(py_c), _fmt_ratio(bcc_py), _fmt_ratio(plb_py), metric.target,
+                      status])
         summary.append({"metric": metric.id, "workload": metric.workload, "medians": med,
-                        "py_over_c": py_c, "bcc_over_py": bcc_py, "target": metric.target,
-                        "status": status})
+                        "py_over_c": py_c, "bcc_over_py": bcc_py, "pylibbpf_over_py": plb_py,
+                        "target": metric.target, "status": status})
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(header)]
     out = []
     for cells in [header, ["-" * w for w in widths], *lines]:
-        out.append(" | ".join(c.ljust(w) if i in (0, 1, 7, 8) else c.rjust(w)
+        out.append(" | ".join(c.ljust(w) if i in (0, 1, 9, 10) else c.rjust(w)
                               for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
     return "\n".join(out), summary
 
@@ -375,7 +409,8 @@ def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
     cols = 4
     nrows = (len(metrics) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
-    colors = {"libbpf_py": "#3572A5", "C": "#555555", "BCC": "#E69F00"}
+    colors = {"libbpf_py": "#3572A5", "C": "#555555", "BCC": "#E69F00",
+              "pylibbpf": "#009E73"}
     for ax, metric in zip(axes.flat, metrics):
         names, values, lows, highs = [], [], [], []
         for impl in IMPLS:
@@ -387,7 +422,8 @@ def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
             lows.append(row.median - min(row.runs))
             highs.append(max(row.runs) - row.median)
         if not values:
-            ax.text(0.5, 0.5, "no libbpf_py, C or BCC data\n(not available in this build)",
+            ax.text(0.5, 0.5, "no libbpf_py, C, BCC or pylibbpf data\n(not available in this "
+                    "build)",
                     ha="center", va="center", fontsize=8, transform=ax.transAxes)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -422,6 +458,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--only", nargs="+", choices=list("1234567"), metavar="W",
                         help="only these workloads (1-7)")
     parser.add_argument("--no-bcc", action="store_true", help="leave BCC out")
+    parser.add_argument("--no-pylibbpf", action="store_true",
+                        help="leave pylibbpf out (else it is installed into a venv under "
+                             "bench/build/ on first use: bench/setup_pylibbpf.py)")
     parser.add_argument("--scaling", action="store_true",
                         help="how cost grows (bench/scaling.py): map reads at 1k-1M "
                              "entries, ring buffer rate by record size and rings, load time "
@@ -446,7 +485,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return scaling.main("full" if profile == "full" else "quick", with_bcc, args.json,
                             args.png)
-    rows, notes = run(groups, profile, with_bcc)
+    pylibbpf, left_out = pylibbpf_python(not args.no_pylibbpf)
+    rows, notes = run(groups, profile, with_bcc, pylibbpf)
+    if left_out:
+        notes.append(left_out)
     text, summary = table(rows)
     print(text)
     for note in notes:
@@ -457,7 +499,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "read (counted by a BPF program on raw_syscalls:sys_enter)")
     for row in rows:
         if row.note and ((row.metric.id.startswith("6-") and row.runs)
-                         or (not row.runs and row.impl == "libbpf_py")):
+                         or (not row.runs and row.impl == "libbpf_py")
+                         or (row.impl == "pylibbpf" and not row.note.startswith("the runs"))):
             print(f"* {row.metric.workload}, {row.impl}: {row.note}")
     floor_note = _floor_note(summary)
     if floor_note:

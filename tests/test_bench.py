@@ -8,7 +8,9 @@ in range - or, for a feature this build lacks, the note saying so.
 libbpf_py and C run in every build (the C side links the libbpf of that
 build, statically for a static build). BCC adds seconds of clang per compile,
 so its rows run in one env only: the dynamic pkg-config build (not its
-sanitized twin, the asan env).
+sanitized twin, the asan env). So do pylibbpf's (issue 19 point 5), which need its
+venv under bench/build/ (made on first use; the test skips, saying why, when it
+cannot be made).
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ sys.path.insert(0, str(BENCH))
 # (metric, impl) pairs a run may leave without runs, because that side has no
 # such feature; everything else must have numbers.
 NEVER = {("2-arrays", "BCC"), ("3-mmap", "BCC"), ("4-batch", "BCC")}
+# pylibbpf 0.0.6 has workloads 1, 2 one by one, 5, 6 and 7's struct values only
+PYLIBBPF_HAS = {"1-update", "1-lookup", "2-iter", "2-items", "5-load", "6-time", "6-rss",
+                "7-lookup", "7-update"}
+NEVER |= {(m, "pylibbpf") for m in ("2-batch", "2-arrays", "3-mmap", "3-lookup",
+                                     "4-callback", "4-batch", "7-percpu")}
 ALL_METRICS = ("1-update", "1-lookup", "2-batch", "2-arrays", "2-iter", "2-items", "3-mmap",
                "3-lookup", "4-callback", "4-batch", "5-load", "6-time", "6-rss", "7-lookup",
                "7-update", "7-percpu")
@@ -112,18 +119,52 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
 
 def test_bench_tiny_libbpf_py_and_c(kernel: None, tmp_path: Path) -> None:
     """libbpf_py and C (linked against this build's libbpf), every workload."""
-    data, stdout = _run_tiny(tmp_path, "--no-bcc")
+    data, stdout = _run_tiny(tmp_path, "--no-bcc", "--no-pylibbpf")
     _check_rows(data, stdout, ("libbpf_py", "C"))
     assert "BCC rows left out" in stdout
+    assert "pylibbpf rows left out (--no-pylibbpf)" in stdout
+    assert not any(r["impl"] == "pylibbpf" for r in data["rows"])
 
 
 # the BCC rows run in one env only, and not the asan one, which is the same pkg-config build
 @pytest.mark.build(mode="dynamic", origin="pkg-config", sanitized=False)
 def test_bench_tiny_with_bcc(kernel: None, tmp_path: Path) -> None:
     """All three sides, BCC with the Debian kernel headers bench/setup_bcc.py unpacks."""
-    data, stdout = _run_tiny(tmp_path)
+    data, stdout = _run_tiny(tmp_path, "--no-pylibbpf")
     _check_rows(data, stdout, ("libbpf_py", "C", "BCC"))
     assert any("BCC compiles with the headers of Debian kernel" in n for n in data["notes"])
+
+
+@pytest.mark.build(mode="dynamic", origin="pkg-config", sanitized=False)
+def test_bench_tiny_with_pylibbpf(kernel: None, tmp_path: Path) -> None:
+    """The pylibbpf column (issue 19 point 5): pylibbpf 0.0.6 in its venv, on the same
+    objects, with numbers exactly where it has the workload and a note where it has not,
+    and what it read back equal to C's."""
+    from setup_pylibbpf import ensure_venv
+
+    python, why = ensure_venv()
+    if python is None:
+        pytest.skip(f"pylibbpf's venv cannot be made here: {why}")
+    data, stdout = _run_tiny(tmp_path, "--no-bcc")
+    _check_rows(data, stdout, ("libbpf_py", "C"))
+    mine = {r["metric"]: r for r in data["rows"] if r["impl"] == "pylibbpf"}
+    assert set(mine) == set(ALL_METRICS), sorted(set(ALL_METRICS) - set(mine))
+    assert {m for m, r in mine.items() if r["runs"]} == PYLIBBPF_HAS
+    for row in mine.values():
+        assert row["runs"] or "pylibbpf 0.0.6 has no" in row["note"] \
+            or "cannot run" in row["note"], row
+    c = {r["metric"]: r.get("check") for r in data["rows"] if r["impl"] == "C"}
+    for metric in ("1-update", "1-lookup", "2-iter", "7-update", "7-lookup"):
+        assert mine[metric]["check"] == c[metric], (metric, mine[metric], c[metric])
+    assert mine["2-items"]["runs"] == mine["2-iter"]["runs"]  # items() is its one-by-one walk
+    assert mine["5-load"]["check"] == 1
+    ratios = {s["metric"]: s["pylibbpf_over_py"] for s in data["summary"]}
+    assert all(ratios[m] > 0 for m in PYLIBBPF_HAS), ratios
+    assert ratios["7-percpu"] is None
+    header = stdout.splitlines()[0]
+    assert "| pylibbpf |" in header and "pylibbpf/py" in header
+    assert any(n.startswith("pylibbpf 0.0.6") and "carries libbpf v" in n
+               for n in data["notes"]), data["notes"]
 
 
 def test_nearest_kernel_headers() -> None:

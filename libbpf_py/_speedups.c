@@ -932,8 +932,7 @@ typedef struct {
     const char *buf;
     Py_ssize_t len;
     Records *owner;   /* VIEW_BATCH: the batch memory buf points into; else NULL */
-    PyObject *copy;   /* a detached batch view: the bytes buf points into */
-    char *scratch;    /* ring views: the view's own memory (VIEW_SCRATCH, VIEW_COPIED) */
+    char *scratch;    /* the view's own memory (VIEW_SCRATCH, VIEW_COPIED) */
     Py_ssize_t cap;   /* its size */
     Py_ssize_t exports;
     int state;
@@ -951,7 +950,6 @@ static RecordView *recordview_new(Records *owner)
     v->len = 0;
     Py_XINCREF(owner);
     v->owner = owner;
-    v->copy = NULL;
     v->scratch = NULL;
     v->cap = 0;
     v->exports = 0;
@@ -962,13 +960,12 @@ static RecordView *recordview_new(Records *owner)
 static void recordview_dealloc(RecordView *self)
 {
     Py_XDECREF(self->owner);
-    Py_XDECREF(self->copy);
     PyMem_Free(self->scratch);
     PyObject_Free(self);
 }
 
-/* A ring view's record into its scratch memory: 0, or -1 (MemoryError). Only with
- * no export (the scratch memory may move). */
+/* The view's record into its scratch memory: 0, or -1 (MemoryError). Only with no
+ * export (the scratch memory may move). */
 static int recordview_to_scratch(RecordView *self)
 {
     if (self->cap < self->len || self->scratch == NULL) {
@@ -990,19 +987,12 @@ static int recordview_to_scratch(RecordView *self)
  * is unchanged). Only with no export (buf is not pointed at by anything else). */
 static int recordview_detach(RecordView *self)
 {
-    if (self->state == VIEW_BATCH) {
-        PyObject *copy = PyBytes_FromStringAndSize(self->buf, self->len);
+    if (self->state == VIEW_BATCH || self->state == VIEW_RING) {
         Records *owner = self->owner;
-
-        if (copy == NULL)
-            return -1;
-        self->copy = copy;
-        self->buf = PyBytes_AS_STRING(copy);
-        self->owner = NULL;
-        Py_XDECREF(owner);  /* a Records: runs no Python */
-    } else if (self->state == VIEW_RING) {
         if (recordview_to_scratch(self) < 0)
             return -1;
+        self->owner = NULL;
+        Py_XDECREF(owner);  /* a Records, or NULL: runs no Python */
     } else if (self->state != VIEW_SCRATCH) {
         return 0;  /* already a copy */
     }
@@ -1126,21 +1116,29 @@ static PyObject *recordview_tobytes(RecordView *self, PyObject *unused)
     return PyBytes_FromStringAndSize(self->buf, self->len);
 }
 
+/* obj.name(*args, **kwargs), with obj a new reference that this consumes (NULL: an
+ * error already set) */
+static PyObject *call_method_of(PyObject *obj, const char *name, PyObject *args,
+                                PyObject *kwargs)
+{
+    PyObject *method, *r;
+
+    if (obj == NULL)
+        return NULL;
+    method = PyObject_GetAttrString(obj, name);
+    Py_DECREF(obj);
+    if (method == NULL)
+        return NULL;
+    r = PyObject_Call(method, args, kwargs);
+    Py_DECREF(method);
+    return r;
+}
+
 static PyObject *recordview_hex(RecordView *self, PyObject *args)
 {
-    PyObject *b, *hex, *r;
     if (recordview_released(self) < 0)
         return NULL;
-    b = PyBytes_FromStringAndSize(self->buf, self->len);
-    if (b == NULL)
-        return NULL;
-    hex = PyObject_GetAttrString(b, "hex");
-    Py_DECREF(b);
-    if (hex == NULL)
-        return NULL;
-    r = PyObject_Call(hex, args, NULL);
-    Py_DECREF(hex);
-    return r;
+    return call_method_of(PyBytes_FromStringAndSize(self->buf, self->len), "hex", args, NULL);
 }
 
 static PyObject *recordview_tolist(RecordView *self, PyObject *unused)
@@ -1161,16 +1159,7 @@ static PyObject *recordview_tolist(RecordView *self, PyObject *unused)
 /* view.cast(...) is memoryview(view).cast(...): a memoryview that exports the view */
 static PyObject *recordview_cast(RecordView *self, PyObject *args, PyObject *kwargs)
 {
-    PyObject *mv = PyMemoryView_FromObject((PyObject *)self), *cast, *r;
-    if (mv == NULL)
-        return NULL;
-    cast = PyObject_GetAttrString(mv, "cast");
-    Py_DECREF(mv);
-    if (cast == NULL)
-        return NULL;
-    r = PyObject_Call(cast, args, kwargs);
-    Py_DECREF(cast);
-    return r;
+    return call_method_of(PyMemoryView_FromObject((PyObject *)self), "cast", args, kwargs);
 }
 
 static PyObject *recordview_release(RecordView *self, PyObject *unused)
@@ -1328,35 +1317,45 @@ static void settle_view(RecordView **viewp, int *retired)
     Py_DECREF(v);  /* (not the last reference) */
 }
 
-/* Record data[a:b] to its sink; the callback's result, or NULL. */
-static PyObject *deliver_one(const Sink *sink, Records *exporter, RecordView **viewp,
-                             int *retired, Py_ssize_t a, Py_ssize_t b)
+/* A bytes copy of the record (mode 1), or decode(that copy) (mode 2), to the sink's
+ * callback; the callback's result, or NULL. */
+static PyObject *deliver_bytes(const Sink *sink, const char *rec, Py_ssize_t len)
 {
-    PyObject *callback = sink->callback, *decode = sink->decode, *arg, *ret;
-    long mode = sink->mode;
+    PyObject *arg = PyBytes_FromStringAndSize(rec, len), *ret;
 
-    if (mode == DELIVER_VIEW) {
-        RecordView *v = *viewp;
-        if (v == NULL && (v = *viewp = recordview_new(exporter)) == NULL)
-            return NULL;
-        v->buf = (const char *)exporter->data.buf + a;
-        v->len = b - a;
-        ret = PyObject_CallOneArg(callback, (PyObject *)v);
-        settle_view(viewp, retired);
-        return ret;
-    }
-    arg = PyBytes_FromStringAndSize((const char *)exporter->data.buf + a, b - a);
     if (arg == NULL)
         return NULL;
-    if (mode == DELIVER_DECODE) {
-        PyObject *decoded = PyObject_CallOneArg(decode, arg);
+    if (sink->mode == DELIVER_DECODE) {
+        PyObject *decoded = PyObject_CallOneArg(sink->decode, arg);
         Py_DECREF(arg);
         if (decoded == NULL)
             return NULL;
         arg = decoded;
     }
-    ret = PyObject_CallOneArg(callback, arg);
+    ret = PyObject_CallOneArg(sink->callback, arg);
     Py_DECREF(arg);
+    return ret;
+}
+
+/* Record rec[:len] to its sink, a record of the batch memory `owner` holds or, owner
+ * NULL, of a ring: in the view *viewp (made when NULL; reused, it has no export and no
+ * one else holds it), settled after the call. The callback's result, or NULL. */
+static PyObject *deliver_record(const Sink *sink, Records *owner, RecordView **viewp,
+                                int *retired, const char *rec, Py_ssize_t len)
+{
+    PyObject *ret;
+    RecordView *v;
+
+    if (sink->mode != DELIVER_VIEW)
+        return deliver_bytes(sink, rec, len);
+    v = *viewp;
+    if (v == NULL && (v = *viewp = recordview_new(owner)) == NULL)
+        return NULL;
+    v->buf = rec;
+    v->len = len;
+    v->state = owner != NULL ? VIEW_BATCH : VIEW_RING;
+    ret = PyObject_CallOneArg(sink->callback, (PyObject *)v);
+    settle_view(viewp, retired);
     return ret;
 }
 
@@ -1437,7 +1436,8 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         if (use_sink(&sink, PyList_GET_ITEM(sinks, which)) < 0)
             goto fail;
         i++;  /* handed over, whatever the callback does */
-        ret = deliver_one(&sink, exporter, &view, &retired, (Py_ssize_t)a, (Py_ssize_t)b);
+        ret = deliver_record(&sink, exporter, &view, &retired,
+                             (const char *)exporter->data.buf + a, (Py_ssize_t)(b - a));
         if (ret == NULL)
             goto fail;
         stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
@@ -1523,38 +1523,6 @@ static PyObject *speedups_call_view(PyObject *module, PyObject *args)
 #define RINGBUF_DISCARD_BIT (1U << 30)
 #define RINGBUF_HDR_SZ 8
 
-static PyObject *deliver_ring_one(const Sink *sink, RecordView **viewp, const char *rec,
-                                  Py_ssize_t len)
-{
-    PyObject *arg, *ret;
-
-    if (sink->mode == DELIVER_VIEW) {
-        RecordView *v = *viewp;
-        int retired = 0;
-        if (v == NULL && (v = *viewp = recordview_new(NULL)) == NULL)
-            return NULL;
-        v->buf = rec;  /* (a reused view: no export, no one else holds it) */
-        v->len = len;
-        v->state = VIEW_RING;
-        ret = PyObject_CallOneArg(sink->callback, (PyObject *)v);
-        settle_view(viewp, &retired);
-        return ret;
-    }
-    arg = PyBytes_FromStringAndSize(rec, len);
-    if (arg == NULL)
-        return NULL;
-    if (sink->mode == DELIVER_DECODE) {
-        PyObject *decoded = PyObject_CallOneArg(sink->decode, arg);
-        Py_DECREF(arg);
-        if (decoded == NULL)
-            return NULL;
-        arg = decoded;
-    }
-    ret = PyObject_CallOneArg(sink->callback, arg);
-    Py_DECREF(arg);
-    return ret;
-}
-
 PyDoc_STRVAR(consume_rings_doc,
 "consume_rings(rings, sinks, limit) -> (count, stopped)\n\n"
 "Hand every available record of each ring to its sink, reading it in place.\n"
@@ -1638,8 +1606,10 @@ static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
                 next = cons + (((unsigned long)dlen + RINGBUF_HDR_SZ + 7) & ~7UL);
                 got = 1;
                 if (!(len & RINGBUF_DISCARD_BIT)) {
-                    PyObject *ret = deliver_ring_one(&sink, &view, (const char *)hdr
-                                                     + RINGBUF_HDR_SZ, (Py_ssize_t)dlen);
+                    int retired = 0;  /* (a ring view is never left on the ring) */
+                    PyObject *ret = deliver_record(&sink, NULL, &view, &retired,
+                                                   (const char *)hdr + RINGBUF_HDR_SZ,
+                                                   (Py_ssize_t)dlen);
                     int stop;
                     count++;
                     /* the view is settled: nothing points into the record any more */

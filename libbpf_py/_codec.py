@@ -412,6 +412,13 @@ class _BtfRecord:
     ctypes alone would drop the name or wrap the int.
     """
 
+    # No instance layout of its own, and no weak references for the records: a map
+    # reuses a record nobody holds any more (MapBase.spare in _speedups.c), which
+    # a weak reference, not counted, could see change. BtfStruct/BtfUnion add the
+    # __dict__ (the owner's read-only mark, _ro_); every generated class has
+    # ``__slots__ = ()`` so that it adds no __weakref__.
+    __slots__ = ()
+
     _btf_names_: Tuple[str, ...] = ()
     _btf_cnames_: Dict[str, str] = {}
     _btf_props_: Dict[str, Tuple[int, int, bool]] = {}
@@ -603,9 +610,21 @@ def bitfield_property(bitoff: int, bits: int, signed: bool, doc: str = "",
 class BtfStruct(_BtfRecord, ctypes.Structure):
     """Base of the ctypes structs built from BTF (``_pack_ = 1``, explicit padding)."""
 
+    __slots__ = ("__dict__",)
+
+    def __reduce__(self) -> Any:
+        # ctypes' own pickles the instance __dict__ with the bytes: the _ro_ mark
+        # of a view would travel into its copy
+        return (type(self).from_buffer_copy, (bytes(self),))
+
 
 class BtfUnion(_BtfRecord, ctypes.Union):
     """Base of the ctypes unions built from BTF."""
+
+    __slots__ = ("__dict__",)
+
+    def __reduce__(self) -> Any:
+        return (type(self).from_buffer_copy, (bytes(self),))
 
 
 class StructCodec(Codec):
@@ -1244,7 +1263,8 @@ class _BtfReader:
             fields.append((f"_raw{pos}", ctypes.c_ubyte * (size - pos)))
         ns: Dict[str, Any] = {"_pack_": 1, "_layout_": "ms", "_fields_": fields,
                               "_btf_names_": tuple(names), "_btf_cnames_": cnames,
-                              "_btf_props_": dict(props), "__module__": "libbpf_py.btf_types"}
+                              "_btf_props_": dict(props), "__module__": "libbpf_py.btf_types",
+                              "__slots__": ()}
         for pname, (pbit, pbits, psigned) in props.items():
             ns[pname] = bitfield_property(pbit, pbits, psigned, name=pname)
         if anonymous:

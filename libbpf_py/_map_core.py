@@ -523,6 +523,9 @@ class MapCore(MapBase):
         under that lock, so that it is never seen half-written. KeyError when
         absent; ``m[key]`` is ``lookup(key)``.
         """
+        e = self._elements
+        if e is not None and e.fast is not None and type(flags) is int and not flags:
+            return self[key]  # MapBase's C path (m[key]), for the maps it serves
         e = self._check_loaded()
         kc = e.keyed("lookup()")
         _check_flags(flags, f"lookup on {e.label}", _LOOKUP_FLAGS)

@@ -3,8 +3,9 @@
  * 1. MapBase, the C base class of libbpf_py.map.Map. Its mapping slots make
  *    `m[k]`, `m[k] = v` and `del m[k]` one C call for maps of plain int keys
  *    (1, 2, 4 or 8 bytes, the common case) whose values are plain ints, BTF
- *    records (the ctypes class the map's codec made: a read fills a new record
- *    in place, a write of a record of that class sends its bytes) or per-CPU
+ *    records (the ctypes class the map's codec made: a read fills a record in
+ *    place, the one it returned last when nobody holds it any more, else a new
+ *    one; a write of a record of that class sends its bytes) or per-CPU
  *    ints (a list of one int per possible CPU): no Python frame, no cffi call.
  *    Anything else (other key or value types, ints that do not fit, a dict for a
  *    record,
@@ -205,19 +206,30 @@ static void put_bits(unsigned char *buf, Py_ssize_t shift, int nbits, unsigned l
 
 /* Pack `dict` into buf (zeroed here, self->size bytes): 1 packed, 0 not taken (no
  * exception), -1 an exception. A key lookup may run Python (a key of a str subclass
- * with its own __eq__): the caller must not rely on state Python can change. */
+ * with its own __eq__): the caller must not rely on state Python can change.
+ * The dict is walked in its own order as long as its keys are the plan's names
+ * themselves, in the plan's order (a dict written field by field in the source:
+ * its keys are interned, as the names are): no hashing, no Python. From the first
+ * key that is not, the rest are looked up by name. */
 static int plan_pack(Plan *self, PyObject *dict, unsigned char *buf)
 {
-    Py_ssize_t i;
+    Py_ssize_t i, pos = 0;
+    int in_order = 1;
 
     if (!PyDict_CheckExact(dict) || PyDict_GET_SIZE(dict) != self->count)
         return 0;
     memset(buf, 0, (size_t)self->size);
     for (i = 0; i < self->count; i++) {
         const PlanEntry *e = &self->entries[i];
-        PyObject *v = PyDict_GetItemWithError(dict, e->name);  /* borrowed */
+        PyObject *v = NULL, *dk, *dv;  /* borrowed */
         unsigned long long x;
 
+        if (in_order && PyDict_Next(dict, &pos, &dk, &dv) && dk == e->name)
+            v = dv;
+        else {
+            in_order = 0;  /* and no PyDict_Next after a lookup, which may run Python */
+            v = PyDict_GetItemWithError(dict, e->name);
+        }
         if (v == NULL)
             return PyErr_Occurred() ? -1 : 0;
         if (e->kind == PLAN_CHARS) {
@@ -314,6 +326,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             goto fail;
         }
         Py_INCREF(name);
+        PyUnicode_InternInPlace(&name);  /* the dict keys a source file writes are */
         e->name = name;
         if (e->kind == PLAN_INT) {
             int overflow;
@@ -396,7 +409,28 @@ typedef struct {
     int key_size, key_signed, value_size, value_signed;
     int kind;            /* VALUE_INT, VALUE_RECORD or VALUE_PERCPU_INT */
     int ncpus;           /* VALUE_PERCPU_INT: values per element, one per possible CPU */
+    int reuse;           /* VALUE_RECORD: the class's records can be reused (see spare) */
+    /* The value the last m[k] returned (a record or a per-CPU list), kept to be
+     * filled again by the next m[k] when nobody else holds it: a record's reference
+     * count is then 2 (this reference and the buffer view spare_view holds), a
+     * list's 1, so nothing can see it change. A record of a class whose instances
+     * take weak references is never reused (a weak reference is not counted), nor
+     * one with attributes in its __dict__ (the _ro_ mark). */
+    PyObject *spare;
+    Py_buffer spare_view;  /* a record spare's buffer (spare_view.obj set), held */
 } MapBase;
+
+/* Detach the spare value (its buffer view released: no Python, the spare holds
+ * the object too) and return the reference for the caller to drop last, or NULL. */
+static PyObject *take_spare(MapBase *self)
+{
+    PyObject *spare = self->spare;
+
+    self->spare = NULL;
+    if (self->spare_view.obj != NULL)
+        PyBuffer_Release(&self->spare_view);
+    return spare;
+}
 
 static PyObject *mapbase_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -412,12 +446,17 @@ static int mapbase_traverse(MapBase *self, visitproc visit, void *arg)
     Py_VISIT(self->record);
     Py_VISIT(self->pack);
     Py_VISIT(self->plan);
+    Py_VISIT(self->spare);
     return 0;
 }
 
 static int mapbase_clear(MapBase *self)
 {
+    PyObject *spare;
+
     self->fd = -1;
+    spare = take_spare(self);
+    Py_XDECREF(spare);
     Py_CLEAR(self->record);
     Py_CLEAR(self->pack);
     Py_CLEAR(self->plan);
@@ -446,17 +485,19 @@ static int valid_size(int size)
 
 static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 {
-    PyObject *fast, *old, *old_record, *old_pack, *old_plan, *extra = NULL, *record = NULL,
-        *pack = NULL, *plan = NULL;
+    PyObject *fast, *old, *old_record, *old_pack, *old_plan, *old_spare, *extra = NULL,
+        *record = NULL, *pack = NULL, *plan = NULL;
     int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0, kind = VALUE_INT, ncpus = 0;
 
     if (value == NULL || value == Py_None) {
         self->fd = -1;
+        old_spare = take_spare(self);
         old_record = self->record;
         old_pack = self->pack;
         old_plan = self->plan;
         self->record = self->pack = self->plan = NULL;
         Py_CLEAR(self->elements);  /* NULL first, then the decref (Python may run) */
+        Py_XDECREF(old_spare);
         Py_XDECREF(old_record);
         Py_XDECREF(old_pack);
         Py_XDECREF(old_plan);
@@ -532,12 +573,14 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     old_record = self->record;
     old_pack = self->pack;
     old_plan = self->plan;
+    old_spare = take_spare(self);  /* a value of the old state: never one of this */
     Py_INCREF(value);
     self->elements = value;
     self->record = record;
     self->pack = pack;
     self->plan = plan;
     if (bound && fd >= 0) {
+        self->reuse = record != NULL && ((PyTypeObject *)record)->tp_weaklistoffset == 0;
         self->key_size = ks;
         self->key_signed = ksig;
         self->value_size = vs;
@@ -548,6 +591,7 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     } else {
         self->fd = -1;
     }
+    Py_XDECREF(old_spare);
     Py_XDECREF(old_record);
     Py_XDECREF(old_pack);
     Py_XDECREF(old_plan);
@@ -595,21 +639,72 @@ static PyObject *lookup_error(MapBase *self, int ret, PyObject *key)
     return call_elem_error(self, -ret, str_lookup, key);
 }
 
-/* m[k] of a map of ctypes records: a new record, which the kernel fills in place.
- * Making the record may run Python (a GC pass, a __del__ that closes the map):
- * the call goes to the fd of the element state held meanwhile, whose duplicate fd
- * lives as long as that state does; the record's buffer is checked to be exactly
- * the value's size before the kernel writes into it. */
+/* 1 if obj has no attribute of its own in an instance __dict__ (or has no __dict__). */
+static int no_instance_attrs(PyObject *obj)
+{
+    PyObject *d;
+    Py_ssize_t n;
+
+    if (Py_TYPE(obj)->tp_dictoffset == 0)
+        return 1;
+    d = PyObject_GenericGetDict(obj, NULL);  /* made once, then kept by obj */
+    if (d == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    n = PyDict_Check(d) ? PyDict_GET_SIZE(d) : 1;
+    Py_DECREF(d);
+    return n == 0;
+}
+
+/* m[k] into the spare record, when nobody else holds it (see MapBase.spare): the
+ * record, the exception (NULL), or Py_None (borrowed) when it cannot be reused. */
+static PyObject *lookup_spare(MapBase *self, const elem_int *k, PyObject *key)
+{
+    PyObject *rec = self->spare, *elements = self->elements;
+    int ret;
+
+    if (rec == NULL || Py_REFCNT(rec) != 2 || self->spare_view.obj != rec)
+        return Py_None;
+    Py_INCREF(rec);
+    Py_INCREF(elements);
+    /* the __dict__ check may allocate (a GC pass, Python): then check again that the
+     * record is still this map's spare and only the caller's */
+    if (!no_instance_attrs(rec) || self->spare != rec || self->fd < 0
+        || self->elements != elements || Py_REFCNT(rec) != 3) {
+        Py_DECREF(elements);
+        Py_DECREF(rec);
+        return Py_None;
+    }
+    Py_DECREF(elements);  /* still held by self: no Python */
+    ret = api.map_lookup_elem(self->fd, k, self->spare_view.buf);
+    if (ret != 0) {
+        Py_DECREF(rec);  /* self holds it: no Python */
+        return lookup_error(self, ret, key);
+    }
+    return rec;
+}
+
+/* m[k] of a map of ctypes records: the spare record filled again when nobody else
+ * holds it, else a new record, which the kernel fills in place and which becomes
+ * the spare. Making the record may run Python (a GC pass, a __del__ that closes
+ * the map): the call goes to the fd of the element state held meanwhile, whose
+ * duplicate fd lives as long as that state does; the record's buffer is checked to
+ * be exactly the value's size before the kernel writes into it. */
 static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
 {
-    PyObject *elements = self->elements, *cls = self->record, *rec;
+    PyObject *elements = self->elements, *cls = self->record, *rec, *old;
     int fd = self->fd, size = self->value_size, ret;
-    Py_buffer view;
+    Py_buffer view, old_view;
 
+    if (self->reuse) {
+        rec = lookup_spare(self, k, key);
+        if (rec != Py_None)
+            return rec;
+    }
     Py_INCREF(elements);
     Py_INCREF(cls);
     rec = PyObject_CallNoArgs(cls);
-    Py_DECREF(cls);
     if (rec == NULL)
         goto done;
     if (PyObject_GetBuffer(rec, &view, PyBUF_WRITABLE) < 0) {
@@ -624,23 +719,43 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
         goto done;
     }
     ret = api.map_lookup_elem(fd, k, view.buf);
-    PyBuffer_Release(&view);
     if (ret != 0) {
+        PyBuffer_Release(&view);
         Py_CLEAR(rec);
         lookup_error(self, ret, key);
+        goto done;
+    }
+    /* Keep it as the spare when the map still has the state it was read with and
+     * the record is exactly a new one of that class, held by the caller and its view. */
+    if (self->reuse && self->elements == elements && self->record == cls
+        && Py_TYPE(rec) == (PyTypeObject *)cls && view.obj == rec && Py_REFCNT(rec) == 2) {
+        old = self->spare;
+        old_view = self->spare_view;
+        Py_INCREF(rec);
+        self->spare = rec;
+        self->spare_view = view;
+        if (old != NULL) {  /* (the old spare's class is this one: no weak references) */
+            if (old_view.obj != NULL)
+                PyBuffer_Release(&old_view);
+            Py_DECREF(old);  /* last: it may run Python */
+        }
+    } else {
+        PyBuffer_Release(&view);
     }
 done:
+    Py_DECREF(cls);
     Py_DECREF(elements);
     return rec;
 }
 
 /* m[k] of a per-CPU map of ints: a list of one int per possible CPU (each value
- * padded to 8 bytes, as the kernel lays them out). */
+ * padded to 8 bytes, as the kernel lays them out). The list the last read returned
+ * is filled again when nobody else holds it (a list takes no weak reference). */
 static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
 {
     unsigned char small[512], *buf = small;
     int n = self->ncpus, size = self->value_size, sig = self->value_signed, ret, i;
-    PyObject *list = NULL;
+    PyObject *list = NULL, *old, *elements = self->elements;
 
     if ((size_t)n * 8 > sizeof small && (buf = PyMem_Malloc((size_t)n * 8)) == NULL)
         return PyErr_NoMemory();
@@ -649,16 +764,40 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
         lookup_error(self, ret, key);
         goto done;
     }
-    list = PyList_New(n);
-    for (i = 0; list != NULL && i < n; i++) {
+    old = self->spare;
+    if (old != NULL && Py_REFCNT(old) == 1 && PyList_CheckExact(old)
+        && PyList_GET_SIZE(old) == n) {
+        list = old;
+        Py_INCREF(list);  /* the caller's; a nested m[k] (a __del__ of an item
+                           * replaced below) sees it held and makes its own */
+    } else {
+        list = PyList_New(n);
+        if (list == NULL)
+            goto done;
+    }
+    for (i = 0; i < n; i++) {
         elem_int v;
         PyObject *item;
         memcpy(&v, buf + (size_t)i * 8, (size_t)size);
         item = decode_int(&v, size, sig);
-        if (item == NULL)
+        if (item == NULL) {
             Py_CLEAR(list);
-        else
+            goto done;
+        }
+        if (list == old) {
+            if (PyList_SetItem(list, i, item) < 0) {  /* steals item; the old one may run Python */
+                Py_CLEAR(list);
+                goto done;
+            }
+        } else {
             PyList_SET_ITEM(list, i, item);
+        }
+    }
+    if (list != old && self->elements == elements && self->fd >= 0
+        && self->spare_view.obj == NULL) {
+        Py_INCREF(list);
+        self->spare = list;
+        Py_XDECREF(old);  /* last: it may run Python */
     }
 done:
     if (buf != small)

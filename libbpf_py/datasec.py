@@ -88,7 +88,7 @@ def data_sections(obj: BpfObject) -> Tuple[SectionInfo, ...]:
             cls = _section_type(reader, tid)
             if cls is None or ctypes.sizeof(cls) != size:
                 cls = type(ident, (BtfStruct,), {
-                    "_pack_": 1, "_fields_": [("_raw0", ctypes.c_ubyte * size)],
+                    "_pack_": 1, "_fields_": [("_raw0", ctypes.c_ubyte * size)], "__slots__": (),
                     "__module__": "libbpf_py.btf_types"})
             cnames: Dict[str, str] = dict(getattr(cls, "_btf_cnames_", {}))
             variables = {c: p for p, c in cnames.items()}

@@ -138,6 +138,8 @@ class _Writer:
         for pname, (bit, bits, signed) in props.items():
             lines.append(f"    {pname}: int = bitfield_property({bit}, {bits}, {signed}, "
                          f"name={pname!r})")
+        # no weak references: a map may reuse a record nobody holds (_codec._BtfRecord)
+        lines.append("    __slots__ = ()")
         lines.append("    _pack_ = 1")
         lines.append('    _layout_ = "ms"')
         if anonymous:

@@ -19,6 +19,7 @@ import math
 import random
 import struct
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -266,6 +267,13 @@ def test_c_plan_packs_as_the_python_packer(obj: BpfObject) -> None:
             del fields[rng.choice(list(fields))]
         full = codec._full(fields)
         data = codec.cplan.pack(fields)
+        # the same dict in another order, and with keys that are equal strings but
+        # not the interned ones: the plan walks a dict in order only while its keys
+        # are its own names, then looks them up
+        names = list(fields)
+        rng.shuffle(names)
+        assert codec.cplan.pack({n: fields[n] for n in names}) == data, names
+        assert codec.cplan.pack({"".join(list(n)): v for n, v in fields.items()}) == data
         if full is None:
             assert data is None, fields
             continue
@@ -431,7 +439,7 @@ def test_records_take_the_c_path_and_agree_with_the_general_one(obj: BpfObject) 
     assert rich._fast_path, "an int-keyed struct map takes MapBase's C path"
     cls = rich._check_loaded().value.record
     assert type(got) is cls and bytes(got) == bytes(rich.lookup(1))
-    assert rich[1] is not got  # a new record for each read
+    assert rich[1] is not got  # a record that is held is never read into again
     with pytest.raises(KeyError) as missing:
         rich[5]
     assert missing.value.args == (5,)
@@ -449,6 +457,73 @@ def test_records_take_the_c_path_and_agree_with_the_general_one(obj: BpfObject) 
     assert rich[3].mode3 == 7  # nothing written
     del rich[3]
     assert 3 not in rich
+
+
+def test_a_kept_record_never_changes(obj: BpfObject) -> None:
+    """``m[k]`` fills the record it returned last again only when nobody holds it:
+    a record kept in any way (a name, a memoryview, a ctypes pointer, a nested
+    field, an attribute in its __dict__, a list) keeps the bytes it was read with
+    when the map changes and is read again; records take no weak reference (one
+    would not be counted); a copy of a record is its bytes alone."""
+    import copy
+    rich = obj.maps["rich"]
+    cls = rich._check_loaded().value.record
+    with pytest.raises(TypeError, match="weak reference"):
+        weakref.ref(cls())
+    rich[1] = {"u": 1, "inner": {"a": 1, "b": -1}, "arr": [1, 2, 3]}
+    first = bytes(rich[1])
+
+    def rewrite(u: int) -> None:
+        rich[1] = {"u": u, "inner": {"a": u, "b": -2}, "arr": [u, u, u]}
+        assert rich[1].u == u and rich[1].inner.a == u  # read (and dropped) again
+
+    kept = rich[1]
+    view = memoryview(rich[1])
+    pointer = ctypes.pointer(rich[1])
+    inner = rich[1].inner
+    arr = rich[1].arr
+    marked = rich[1]
+    marked.__dict__["note"] = "mine"
+    del marked
+    assert not rich[1].__dict__  # the record with an attribute of its own is not reused
+    in_list = [rich[1]]
+    u = 2
+    for _ in range(3):
+        rewrite(u)
+        u += 1
+    assert bytes(kept) == first and kept.u == 1
+    assert view.tobytes() == first
+    assert bytes(pointer.contents) == first
+    assert (inner.a, inner.b) == (1, -1) and list(arr) == [1, 2, 3]
+    assert bytes(in_list[0]) == first
+    # every read, held or not, is the map's current value
+    seen = [rich[1] for _ in range(4)]
+    assert len({id(r) for r in seen}) == 4 and all(r.u == u - 1 for r in seen)
+    copied = copy.copy(kept)
+    assert type(copied) is cls and bytes(copied) == first and not copied.__dict__
+    assert bytes(copy.deepcopy(kept)) == first
+    rich[1] = {"u": 9}
+    assert bytes(kept) == first and kept.u == 1
+
+
+def test_a_kept_per_cpu_list_never_changes(obj: BpfObject) -> None:
+    """A per-CPU list is filled again only when nobody holds it; a list changed by
+    its user and dropped comes back whole."""
+    ncpus = possible_cpus()
+    ints = obj.maps["pcpu_s32"]
+    ints[1] = 7
+    kept = ints[1]
+    ints[1] = 8
+    assert ints[1] == [8] * ncpus and kept == [7] * ncpus
+    dropped = ints[1]
+    dropped.append("junk")
+    dropped[0] = object()
+    del dropped
+    assert ints[1] == [8] * ncpus
+    again = ints[1]
+    again.clear()
+    del again
+    assert ints[1] == [8] * ncpus == ints.lookup(1)
 
 
 def test_percpu_ints_take_the_c_path(obj: BpfObject) -> None:

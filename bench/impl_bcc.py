@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from _emit import out, point  # bench/_emit.py (a sibling: this script's directory)
 from bcc import BPF  # type: ignore[import-not-found]
 
 OPS_KEYS = 10000
@@ -132,13 +133,6 @@ def test_run(fd: int, repeat: int) -> None:
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"BPF_PROG_TEST_RUN: {os.strerror(err)}")
-
-
-def out(metric: str, runs: List[float], check: Any = None, note: str = "") -> None:
-    row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
-    if note:
-        row["note"] = note
-    print(json.dumps(row), flush=True)
 
 
 def group1(b: Any, n: int, repeats: int) -> None:
@@ -282,11 +276,6 @@ def group5(repeats: int) -> None:
 
 
 # -- run.py --scaling (bench/scaling.py): one JSON line per point ----------------------------
-
-def point(curve: str, series: str, x: int, runs: List[float], check: Any = None) -> None:
-    print(json.dumps({"curve": curve, "series": series, "x": x, "runs": runs,
-                      "check": check}), flush=True)
-
 
 def scaling_text(spec: Dict[str, Any]) -> str:
     """The hash maps big<N> of the map curves, the rings ring0.. and the programs

@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from _emit import out, point  # bench/_emit.py (a sibling: this script's directory)
+
 import libbpf_py
 from libbpf_py import BpfObject
 
@@ -27,16 +29,6 @@ RING_ROUND = 100000
 SVAL_KEYS = 1024
 PACKET = bytes(64)
 BATCH_DRAIN_NAMES = ("drain", "consume_batch", "read_batch")
-
-
-def out(metric: str, runs: List[float], check: Any = None, note: str = "",
-        syscalls: Optional[float] = None) -> None:
-    row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
-    if note:
-        row["note"] = note
-    if syscalls is not None:
-        row["syscalls"] = syscalls
-    print(json.dumps(row), flush=True)
 
 
 def group1(obj: BpfObject, n: int, repeats: int) -> None:
@@ -339,11 +331,6 @@ def group5(path: str, repeats: int) -> None:
 
 
 # -- run.py --scaling (bench/scaling.py): one JSON line per point ----------------------------
-
-def point(curve: str, series: str, x: int, runs: List[float], check: Any = None) -> None:
-    print(json.dumps({"curve": curve, "series": series, "x": x, "runs": runs,
-                      "check": check}), flush=True)
-
 
 def _per_entry(read: Callable[[], Any], count: Callable[[Any], int], n: int, loops: int,
                repeats: int, what: str) -> Tuple[List[float], int]:

@@ -27,6 +27,7 @@ import time
 from typing import Any, Dict, List
 
 import pylibbpf  # type: ignore[import-not-found]
+from _emit import out  # bench/_emit.py (a sibling: this script's directory)
 
 OPS_KEYS = 10000
 SVAL_KEYS = 1024
@@ -34,13 +35,6 @@ SVAL_KEYS = 1024
 # __u16 kind: 4, level: 12 (kind in the low bits on x86-64): 24 bytes, no padding
 SVAL = struct.Struct("<IiQ6sH")
 NO_BATCH = "pylibbpf 0.0.6 has no batch read (its items() reads one entry at a time)"
-
-
-def out(metric: str, runs: List[float], check: Any = None, note: str = "") -> None:
-    row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
-    if note:
-        row["note"] = note
-    print(json.dumps(row), flush=True)
 
 
 def group1(obj: Any, n: int, repeats: int) -> None:

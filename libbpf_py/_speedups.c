@@ -411,26 +411,13 @@ typedef struct {
     int ncpus;           /* VALUE_PERCPU_INT: values per element, one per possible CPU */
     int reuse;           /* VALUE_RECORD: the class's records can be reused (see spare) */
     /* The value the last m[k] returned (a record or a per-CPU list), kept to be
-     * filled again by the next m[k] when nobody else holds it: a record's reference
-     * count is then 2 (this reference and the buffer view spare_view holds), a
-     * list's 1, so nothing can see it change. A record of a class whose instances
-     * take weak references is never reused (a weak reference is not counted), nor
-     * one with attributes in its __dict__ (the _ro_ mark). */
+     * filled again by the next m[k] when nobody else holds it (its reference count
+     * is 1: this one), so nothing can see it change. A record of a class whose
+     * instances take weak references is never reused (a weak reference is not
+     * counted), nor one with attributes in its __dict__ (the _ro_ mark). Its
+     * buffer is asked for again at each reuse: ctypes.resize() moves it. */
     PyObject *spare;
-    Py_buffer spare_view;  /* a record spare's buffer (spare_view.obj set), held */
 } MapBase;
-
-/* Detach the spare value (its buffer view released: no Python, the spare holds
- * the object too) and return the reference for the caller to drop last, or NULL. */
-static PyObject *take_spare(MapBase *self)
-{
-    PyObject *spare = self->spare;
-
-    self->spare = NULL;
-    if (self->spare_view.obj != NULL)
-        PyBuffer_Release(&self->spare_view);
-    return spare;
-}
 
 static PyObject *mapbase_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -452,11 +439,8 @@ static int mapbase_traverse(MapBase *self, visitproc visit, void *arg)
 
 static int mapbase_clear(MapBase *self)
 {
-    PyObject *spare;
-
     self->fd = -1;
-    spare = take_spare(self);
-    Py_XDECREF(spare);
+    Py_CLEAR(self->spare);
     Py_CLEAR(self->record);
     Py_CLEAR(self->pack);
     Py_CLEAR(self->plan);
@@ -491,7 +475,8 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 
     if (value == NULL || value == Py_None) {
         self->fd = -1;
-        old_spare = take_spare(self);
+        old_spare = self->spare;
+        self->spare = NULL;
         old_record = self->record;
         old_pack = self->pack;
         old_plan = self->plan;
@@ -573,7 +558,8 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     old_record = self->record;
     old_pack = self->pack;
     old_plan = self->plan;
-    old_spare = take_spare(self);  /* a value of the old state: never one of this */
+    old_spare = self->spare;  /* a value of the old state: never one of this */
+    self->spare = NULL;
     Py_INCREF(value);
     self->elements = value;
     self->record = record;
@@ -657,90 +643,89 @@ static int no_instance_attrs(PyObject *obj)
     return n == 0;
 }
 
-/* m[k] into the spare record, when nobody else holds it (see MapBase.spare): the
- * record, the exception (NULL), or Py_None (borrowed) when it cannot be reused. */
-static PyObject *lookup_spare(MapBase *self, const elem_int *k, PyObject *key)
+/* Fill rec's buffer (exactly the value's size: a record ctypes.resize() grew is
+ * refused) with the value at k, from the fd of the element state held meanwhile
+ * (asking for the buffer may run Python: a class's own __buffer__). 0 done, 1 a
+ * buffer of another size when !strict (no exception), -1 an exception (a failed
+ * lookup's, or SystemError for another size when strict). */
+static int fill_record(MapBase *self, PyObject *elements, int fd, PyObject *rec,
+                       const elem_int *k, PyObject *key, int strict)
 {
-    PyObject *rec = self->spare, *elements = self->elements;
-    int ret;
+    int size = self->value_size, ret;
+    Py_buffer view;
 
-    if (rec == NULL || Py_REFCNT(rec) != 2 || self->spare_view.obj != rec)
-        return Py_None;
-    Py_INCREF(rec);
     Py_INCREF(elements);
-    /* the __dict__ check may allocate (a GC pass, Python): then check again that the
-     * record is still this map's spare and only the caller's */
-    if (!no_instance_attrs(rec) || self->spare != rec || self->fd < 0
-        || self->elements != elements || Py_REFCNT(rec) != 3) {
+    if (PyObject_GetBuffer(rec, &view, PyBUF_WRITABLE) < 0) {
         Py_DECREF(elements);
-        Py_DECREF(rec);
-        return Py_None;
+        return -1;
     }
-    Py_DECREF(elements);  /* still held by self: no Python */
-    ret = api.map_lookup_elem(self->fd, k, self->spare_view.buf);
+    if (view.len != size) {
+        if (strict)
+            PyErr_Format(PyExc_SystemError, "a map value record has %zd bytes, the value %d",
+                         view.len, size);
+        PyBuffer_Release(&view);
+        Py_DECREF(elements);
+        return strict ? -1 : 1;
+    }
+    ret = api.map_lookup_elem(fd, k, view.buf);
+    PyBuffer_Release(&view);
+    Py_DECREF(elements);
     if (ret != 0) {
-        Py_DECREF(rec);  /* self holds it: no Python */
-        return lookup_error(self, ret, key);
+        lookup_error(self, ret, key);
+        return -1;
     }
-    return rec;
+    return 0;
 }
 
 /* m[k] of a map of ctypes records: the spare record filled again when nobody else
  * holds it, else a new record, which the kernel fills in place and which becomes
- * the spare. Making the record may run Python (a GC pass, a __del__ that closes
- * the map): the call goes to the fd of the element state held meanwhile, whose
- * duplicate fd lives as long as that state does; the record's buffer is checked to
- * be exactly the value's size before the kernel writes into it. */
+ * the spare. Python may run on the way (the __dict__ check, making the record: a
+ * GC pass, a __del__ that closes the map): the state is read again after it, and
+ * the read goes to the fd of the element state held meanwhile, whose duplicate fd
+ * lives as long as that state does. */
 static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
 {
-    PyObject *elements = self->elements, *cls = self->record, *rec, *old;
-    int fd = self->fd, size = self->value_size, ret;
-    Py_buffer view, old_view;
+    PyObject *elements, *cls, *rec = self->spare, *old;
+    int fd, r;
 
-    if (self->reuse) {
-        rec = lookup_spare(self, k, key);
-        if (rec != Py_None)
-            return rec;
+    if (rec != NULL && Py_REFCNT(rec) == 1 && self->reuse) {
+        Py_INCREF(rec);  /* the caller's, if it is reused */
+        /* the record is still this map's spare and only the caller's, after the
+         * __dict__ check (which may allocate, and so run Python) */
+        if (no_instance_attrs(rec) && self->spare == rec && Py_REFCNT(rec) == 2
+            && self->fd >= 0 && self->kind == VALUE_RECORD) {
+            r = fill_record(self, self->elements, self->fd, rec, k, key, 0);
+            if (r == 0)
+                return rec;
+            if (r < 0) {
+                Py_DECREF(rec);
+                return NULL;
+            }
+        }
+        Py_DECREF(rec);
+        if (self->fd < 0 || self->kind != VALUE_RECORD)  /* closed meanwhile */
+            return PyObject_CallMethodOneArg((PyObject *)self, str_get, key);
     }
+    elements = self->elements;
+    cls = self->record;
+    fd = self->fd;
     Py_INCREF(elements);
     Py_INCREF(cls);
     rec = PyObject_CallNoArgs(cls);
     if (rec == NULL)
         goto done;
-    if (PyObject_GetBuffer(rec, &view, PyBUF_WRITABLE) < 0) {
+    if (fill_record(self, elements, fd, rec, k, key, 1) < 0) {
         Py_CLEAR(rec);
-        goto done;
-    }
-    if (view.len != size) {
-        PyBuffer_Release(&view);
-        Py_CLEAR(rec);
-        PyErr_Format(PyExc_SystemError, "a map value record has %zd bytes, the value %d",
-                     view.len, size);
-        goto done;
-    }
-    ret = api.map_lookup_elem(fd, k, view.buf);
-    if (ret != 0) {
-        PyBuffer_Release(&view);
-        Py_CLEAR(rec);
-        lookup_error(self, ret, key);
         goto done;
     }
     /* Keep it as the spare when the map still has the state it was read with and
-     * the record is exactly a new one of that class, held by the caller and its view. */
+     * the record is exactly a new one of that class, held by the caller alone. */
     if (self->reuse && self->elements == elements && self->record == cls
-        && Py_TYPE(rec) == (PyTypeObject *)cls && view.obj == rec && Py_REFCNT(rec) == 2) {
+        && Py_TYPE(rec) == (PyTypeObject *)cls && Py_REFCNT(rec) == 1) {
         old = self->spare;
-        old_view = self->spare_view;
         Py_INCREF(rec);
         self->spare = rec;
-        self->spare_view = view;
-        if (old != NULL) {  /* (the old spare's class is this one: no weak references) */
-            if (old_view.obj != NULL)
-                PyBuffer_Release(&old_view);
-            Py_DECREF(old);  /* last: it may run Python */
-        }
-    } else {
-        PyBuffer_Release(&view);
+        Py_XDECREF(old);  /* last: it may run Python */
     }
 done:
     Py_DECREF(cls);
@@ -793,8 +778,7 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
             PyList_SET_ITEM(list, i, item);
         }
     }
-    if (list != old && self->elements == elements && self->fd >= 0
-        && self->spare_view.obj == NULL) {
+    if (list != old && self->elements == elements && self->fd >= 0) {
         Py_INCREF(list);
         self->spare = list;
         Py_XDECREF(old);  /* last: it may run Python */

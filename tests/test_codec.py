@@ -504,6 +504,13 @@ def test_a_kept_record_never_changes(obj: BpfObject) -> None:
     assert bytes(copy.deepcopy(kept)) == first
     rich[1] = {"u": 9}
     assert bytes(kept) == first and kept.u == 1
+    # ctypes.resize() moves a record's buffer: a record grown and dropped is not
+    # read into through a pointer to its old buffer
+    grown = rich[1]
+    ctypes.resize(grown, ctypes.sizeof(grown) + 4096)
+    del grown
+    rich[1] = {"u": 10}
+    assert [rich[1].u for _ in range(3)] == [10] * 3
 
 
 def test_a_kept_per_cpu_list_never_changes(obj: BpfObject) -> None:

@@ -227,4 +227,5 @@ call_view = _speedups.call_view
 consume_rings = _speedups.consume_rings
 RecordView = _speedups.RecordView
 pairs = _speedups.pairs
+PairIter = _speedups.PairIter
 Plan = _speedups.Plan

@@ -42,7 +42,7 @@ from typing import (
 )
 
 from . import _validate
-from ._binding import MapBase, ffi, lib, pairs
+from ._binding import MapBase, PairIter, ffi, lib, pairs
 from ._call import check, make_error
 from ._codec import Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
 from ._info import MapInfo
@@ -429,11 +429,17 @@ class _StreamSink:
         vc = self.vc
         return vc.decode_many(ffi.buffer(self.vals, got * vc.size)[:], got)
 
-    def items_of(self, got: int) -> Tuple[Iterable[Tuple[Any, Any]], List[Any]]:
-        """The chunk's (key, value) pairs, and the list that stops them when emptied.
+    def items_of(self, got: int) -> Tuple[Iterable[Tuple[Any, Any]], Any]:
+        """The chunk's (key, value) pairs, and what stops them when cleared.
 
-        A zip of the two lists, not a list of tuples: a loop that unpacks each
-        pair lets zip reuse one tuple, which halves the Python work per entry."""
+        Int keys and values: a ``_speedups.PairIter`` of a copy of the chunk's
+        entries, which makes each pair's ints in C and reuses its tuple while
+        nobody keeps it (no list of keys or values: ~10 ns an entry less than a
+        zip of two lists). Other codecs: a zip of the decoded lists (zip reuses
+        its tuple too)."""
+        if self.kview is not None and self.vview is not None:
+            it = PairIter(self.kview, self.vview, got)
+            return it, it
         keys = self.keys_of(got)
         return zip(keys, self.values_of(got)), keys
 

@@ -1782,11 +1782,10 @@ fail:
 
 /* -- pairs ------------------------------------------------------------------------------ */
 
-/* Item i of a 1-D int buffer of format B b H h I i Q q, as an int. */
-static PyObject *int_item(const Py_buffer *b, Py_ssize_t i)
+/* The native int of format `fmt` (B b H h I i Q q) at p, as an int. */
+static PyObject *int_at(const char *p, char fmt)
 {
-    const char *p = (const char *)b->buf + i * b->itemsize;
-    switch (b->format[0]) {
+    switch (fmt) {
     case 'B': return PyLong_FromUnsignedLong(*(const uint8_t *)p);
     case 'b': return PyLong_FromLong(*(const int8_t *)p);
     case 'H': return PyLong_FromUnsignedLong(*(const uint16_t *)p);
@@ -1796,6 +1795,12 @@ static PyObject *int_item(const Py_buffer *b, Py_ssize_t i)
     case 'Q': return PyLong_FromUnsignedLongLong(*(const uint64_t *)p);
     default: return PyLong_FromLongLong(*(const int64_t *)p);  /* 'q' */
     }
+}
+
+/* Item i of a 1-D int buffer of format B b H h I i Q q, as an int. */
+static PyObject *int_item(const Py_buffer *b, Py_ssize_t i)
+{
+    return int_at((const char *)b->buf + i * b->itemsize, b->format[0]);
 }
 
 static int int_buffer(PyObject *obj, Py_buffer *b, const char *what)
@@ -1866,6 +1871,167 @@ out:
     return list;
 }
 
+/* -- PairIter: one chunk of Map.items(), (key, value) per step -------------------------- */
+
+/* An iterator over the first n entries of two 1-D int buffers, (key, value) tuples
+ * made in C: Map.items() of int maps, a chunk at a time, with no list of keys or
+ * values in between. The entries are copied when it is made (12 bytes an entry for
+ * u32 keys and u64 values, against the ~100 ns each costs to read and make): it
+ * reads its own memory, whatever happens to the buffers after. The tuple handed out
+ * last is filled again while nobody but this iterator holds it (as zip() does: a
+ * loop that unpacks it drops it at once); it holds ints only, so it is untracked
+ * by the cyclic GC. clear() ends it (the map was closed). */
+typedef struct {
+    PyObject_HEAD
+    char *keys, *values;     /* PyMem copies, NULL once released */
+    Py_ssize_t ksize, vsize, pos, n;
+    char kfmt, vfmt;
+    PyObject *result;        /* the tuple handed out last, or NULL */
+} PairIter;
+
+static void pairiter_release(PairIter *self)
+{
+    self->n = 0;
+    PyMem_Free(self->keys);
+    PyMem_Free(self->values);
+    self->keys = self->values = NULL;
+}
+
+static void pairiter_dealloc(PairIter *self)
+{
+    pairiter_release(self);
+    Py_XDECREF(self->result);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A copy of the first n items of b (n checked against its length), or NULL. */
+static char *copy_items(const Py_buffer *b, Py_ssize_t n)
+{
+    char *p = PyMem_Malloc(n > 0 ? (size_t)(n * b->itemsize) : 1);
+    if (p == NULL)
+        PyErr_NoMemory();
+    else if (n > 0)
+        memcpy(p, b->buf, (size_t)(n * b->itemsize));
+    return p;
+}
+
+static PyObject *pairiter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *keys_obj, *values_obj;
+    Py_buffer keys, values;
+    Py_ssize_t n;
+    PairIter *self = NULL;
+
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "PairIter takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "OOn:PairIter", &keys_obj, &values_obj, &n))
+        return NULL;
+    if (int_buffer(keys_obj, &keys, "keys") < 0)
+        return NULL;
+    if (int_buffer(values_obj, &values, "values") < 0) {
+        PyBuffer_Release(&keys);
+        return NULL;
+    }
+    if (n < 0 || n > keys.len / keys.itemsize || n > values.len / values.itemsize) {
+        PyErr_Format(PyExc_ValueError, "PairIter: %zd entries do not fit the buffers", n);
+        goto out;
+    }
+    self = (PairIter *)type->tp_alloc(type, 0);  /* zeroed */
+    if (self == NULL)
+        goto out;
+    self->keys = copy_items(&keys, n);
+    self->values = self->keys != NULL ? copy_items(&values, n) : NULL;
+    if (self->values == NULL) {
+        Py_CLEAR(self);
+        goto out;
+    }
+    self->ksize = keys.itemsize;
+    self->vsize = values.itemsize;
+    self->kfmt = keys.format[0];
+    self->vfmt = values.format[0];
+    self->n = n;
+out:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&values);
+    return (PyObject *)self;
+}
+
+static PyObject *pairiter_next(PairIter *self)
+{
+    PyObject *k, *v, *t = self->result;
+    Py_ssize_t i = self->pos;
+
+    if (i >= self->n) {
+        pairiter_release(self);  /* done: the copies can go */
+        return NULL;
+    }
+    self->pos = i + 1;
+    if ((k = int_at(self->keys + i * self->ksize, self->kfmt)) == NULL)
+        return NULL;
+    if ((v = int_at(self->values + i * self->vsize, self->vfmt)) == NULL) {
+        Py_DECREF(k);
+        return NULL;
+    }
+    if (t != NULL && Py_REFCNT(t) == 1) {
+        /* only this holds it: nobody sees it change. The old items are ints. */
+        if (PyTuple_SetItem(t, 0, k) < 0) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        if (PyTuple_SetItem(t, 1, v) < 0)
+            return NULL;
+        Py_INCREF(t);
+        return t;
+    }
+    t = PyTuple_New(2);
+    if (t == NULL) {
+        Py_DECREF(k);
+        Py_DECREF(v);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, k);
+    PyTuple_SET_ITEM(t, 1, v);
+    PyObject_GC_UnTrack(t);  /* two ints: no cycle through it */
+    Py_INCREF(t);
+    Py_XDECREF(self->result);  /* a tuple of ints: no Python */
+    self->result = t;
+    return t;
+}
+
+static PyObject *pairiter_clear(PairIter *self, PyObject *unused)
+{
+    pairiter_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *pairiter_length_hint(PairIter *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(self->n > self->pos ? self->n - self->pos : 0);
+}
+
+static PyMethodDef pairiter_methods[] = {
+    {"clear", (PyCFunction)pairiter_clear, METH_NOARGS,
+     "clear(): stop at the next step and let the buffers go (the map was closed)."},
+    {"__length_hint__", (PyCFunction)pairiter_length_hint, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PairIter_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups.PairIter",
+    .tp_doc = "PairIter(keys, values, n): (key, value) of the first n entries of two "
+              "1-D int buffers.",
+    .tp_basicsize = sizeof(PairIter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = pairiter_new,
+    .tp_dealloc = (destructor)pairiter_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)pairiter_next,
+    .tp_methods = pairiter_methods,
+};
+
 /* -- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -1901,7 +2067,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_lookup, "lookup");
     INTERN(str_delete_op, "delete");
     if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
-        || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0)
+        || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0
+        || PyType_Ready(&PairIter_Type) < 0)
         return NULL;
     m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -1921,6 +2088,12 @@ PyMODINIT_FUNC PyInit__speedups(void)
     Py_INCREF(&RecordView_Type);
     if (PyModule_AddObject(m, "RecordView", (PyObject *)&RecordView_Type) < 0) {
         Py_DECREF(&RecordView_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&PairIter_Type);
+    if (PyModule_AddObject(m, "PairIter", (PyObject *)&PairIter_Type) < 0) {
+        Py_DECREF(&PairIter_Type);
         Py_DECREF(m);
         return NULL;
     }

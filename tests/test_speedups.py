@@ -469,3 +469,38 @@ def test_pairs_of_every_int_format() -> None:
         _speedups.pairs(memoryview(bytes(4)).cast("B", (2, 2)), memoryview(bytes(2)))
     with pytest.raises(TypeError):
         _speedups.pairs(3, memoryview(bytes(2)))  # type: ignore[arg-type]
+
+
+def test_pair_iter_reads_its_own_copy_and_reuses_only_a_dropped_tuple() -> None:
+    """PairIter (Map.items()'s chunks of int maps) yields the (key, value) of the
+    first n entries as they were when it was made, whatever the buffers hold after;
+    a tuple kept by its user is never filled again; clear() ends it."""
+    for fmt in "BbHhIiQq":
+        keys = array(fmt, range(0, 100, 7))
+        values = array(fmt, range(len(keys)))
+        top = 2 ** (8 * values.itemsize - (1 if fmt.islower() else 0)) - 1
+        values[0] = top
+        if fmt.islower():
+            values[1] = -top - 1
+        want = list(zip(keys.tolist(), values.tolist()))
+        it = _speedups.PairIter(memoryview(keys), memoryview(values), len(keys) - 1)
+        for i in range(len(keys)):  # the buffers change (as the next chunk's read would)
+            keys[i], values[i] = 1, 1
+        kept = list(it)  # every tuple held: each a new one
+        assert kept == want[:-1] and len({id(t) for t in kept}) == len(kept)
+        assert not gc.is_tracked(kept[0])
+    it = _speedups.PairIter(memoryview(array("I", range(50))), memoryview(array("q", range(50))),
+                            50)
+    seen = [k + v for k, v in it]  # unpacked at once: the tuple is reused
+    assert seen == [2 * i for i in range(50)]
+    it = _speedups.PairIter(memoryview(array("I", range(5))), memoryview(array("I", range(5))), 5)
+    assert next(it) == (0, 0) and it.__length_hint__() == 4
+    it.clear()
+    assert list(it) == [] and it.__length_hint__() == 0
+    assert list(_speedups.PairIter(memoryview(b""), memoryview(b""), 0)) == []
+    with pytest.raises(ValueError, match="do not fit the buffers"):
+        _speedups.PairIter(memoryview(array("I", [1, 2])), memoryview(array("I", [1])), 2)
+    with pytest.raises(ValueError, match="do not fit the buffers"):
+        _speedups.PairIter(memoryview(array("I", [1])), memoryview(array("I", [1])), -1)
+    with pytest.raises(TypeError, match="format B b H h I i Q q"):
+        _speedups.PairIter(memoryview(array("d", [1.0])), memoryview(array("I", [1])), 1)

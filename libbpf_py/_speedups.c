@@ -1821,6 +1821,19 @@ static int int_buffer(PyObject *obj, Py_buffer *b, const char *what)
     return -1;
 }
 
+/* Both int buffers of a (keys, values) pair, or neither (-1, an exception set). */
+static int int_buffers(PyObject *keys_obj, PyObject *values_obj, Py_buffer *keys,
+                       Py_buffer *values)
+{
+    if (int_buffer(keys_obj, keys, "keys") < 0)
+        return -1;
+    if (int_buffer(values_obj, values, "values") < 0) {
+        PyBuffer_Release(keys);
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(pairs_doc,
 "pairs(keys, values) -> list\n\n"
 "[(keys[0], values[0]), ...] for two 1-D native int buffers of one length\n"
@@ -1833,14 +1846,9 @@ static PyObject *speedups_pairs(PyObject *module, PyObject *args)
     Py_buffer keys, values;
     Py_ssize_t n, i;
 
-    if (!PyArg_ParseTuple(args, "OO:pairs", &keys_obj, &values_obj))
+    if (!PyArg_ParseTuple(args, "OO:pairs", &keys_obj, &values_obj)
+        || int_buffers(keys_obj, values_obj, &keys, &values) < 0)
         return NULL;
-    if (int_buffer(keys_obj, &keys, "keys") < 0)
-        return NULL;
-    if (int_buffer(values_obj, &values, "values") < 0) {
-        PyBuffer_Release(&keys);
-        return NULL;
-    }
     n = keys.len / keys.itemsize;
     if (values.len / values.itemsize != n) {
         PyErr_SetString(PyExc_ValueError, "pairs: keys and values differ in length");
@@ -1926,14 +1934,9 @@ static PyObject *pairiter_new(PyTypeObject *type, PyObject *args, PyObject *kwar
         PyErr_SetString(PyExc_TypeError, "PairIter takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "OOn:PairIter", &keys_obj, &values_obj, &n))
+    if (!PyArg_ParseTuple(args, "OOn:PairIter", &keys_obj, &values_obj, &n)
+        || int_buffers(keys_obj, values_obj, &keys, &values) < 0)
         return NULL;
-    if (int_buffer(keys_obj, &keys, "keys") < 0)
-        return NULL;
-    if (int_buffer(values_obj, &values, "values") < 0) {
-        PyBuffer_Release(&keys);
-        return NULL;
-    }
     if (n < 0 || n > keys.len / keys.itemsize || n > values.len / values.itemsize) {
         PyErr_Format(PyExc_ValueError, "PairIter: %zd entries do not fit the buffers", n);
         goto out;

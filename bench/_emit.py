@@ -9,7 +9,8 @@ pylibbpf's venv), from this directory (a script's own directory is first on
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def out(metric: str, runs: List[float], check: Any = None, note: str = "",
@@ -28,3 +29,42 @@ def point(curve: str, series: str, x: int, runs: List[float], check: Any = None)
     """One point of a --scaling curve."""
     print(json.dumps({"curve": curve, "series": series, "x": x, "runs": runs,
                       "check": check}), flush=True)
+
+
+def update_then_lookup(workload: str, n: int, repeats: int, write_all: Callable[[], None],
+                       read_all: Callable[[], Any], update_note: str = "",
+                       lookup_note: str = "") -> None:
+    """Workloads 1 and 7 on every side: per repeat, ``write_all()`` (n updates) then
+    ``read_all()`` (n lookups, returning what it summed), each on the thread's CPU
+    clock; the rows ``<workload>-update`` and ``<workload>-lookup`` in ns per op. The
+    two callables hold the side's own loops: one call per repeat, none per op."""
+    upd: List[float] = []
+    look: List[float] = []
+    total: Any = 0
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        write_all()
+        t1 = time.thread_time_ns()
+        total = read_all()
+        t2 = time.thread_time_ns()
+        upd.append((t1 - t0) / n)
+        look.append((t2 - t1) / n)
+    out(f"{workload}-update", upd, n, note=update_note)
+    out(f"{workload}-lookup", look, total, note=lookup_note)
+
+
+def int_mapping_loops(m: Any, keys: List[int]) -> Tuple[Callable[[], None], Callable[[], int]]:
+    """Workload 1's loops for a side whose map is a mapping of ints (``m[k] = k``,
+    ``m[k]``): libbpf_py's and pylibbpf's. BCC's keys and leaves are ctypes objects."""
+
+    def write_all(m: Any = m, keys: List[int] = keys) -> None:
+        for k in keys:
+            m[k] = k
+
+    def read_all(m: Any = m, keys: List[int] = keys) -> int:
+        total = 0
+        for k in keys:
+            total += m[k]
+        return total
+
+    return write_all, read_all

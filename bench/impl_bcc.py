@@ -23,7 +23,8 @@ import sys
 import time
 from typing import Any, Dict, List
 
-from _emit import out, point  # bench/_emit.py (a sibling: this script's directory)
+# bench/_emit.py, a sibling: the script's own directory is first on sys.path
+from _emit import out, point, update_then_lookup
 from bcc import BPF  # type: ignore[import-not-found]
 
 OPS_KEYS = 10000
@@ -139,22 +140,18 @@ def group1(b: Any, n: int, repeats: int) -> None:
     t = b["ops"]
     key, leaf = t.Key, t.Leaf
     keys = [i % OPS_KEYS for i in range(n)]
-    upd: List[float] = []
-    look: List[float] = []
-    total = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
+
+    def write_all(t: Any = t, key: Any = key, leaf: Any = leaf, keys: List[int] = keys) -> None:
         for k in keys:
             t[key(k)] = leaf(k)
-        t1 = time.thread_time_ns()
+
+    def read_all(t: Any = t, key: Any = key, keys: List[int] = keys) -> int:
         total = 0
         for k in keys:
             total += t[key(k)].value
-        t2 = time.thread_time_ns()
-        upd.append((t1 - t0) / n)
-        look.append((t2 - t1) / n)
-    out("1-update", upd, n)
-    out("1-lookup", look, total)
+        return total
+
+    update_then_lookup("1", n, repeats, write_all, read_all)
 
 
 def group2(b: Any, n: int, repeats: int) -> None:
@@ -234,22 +231,19 @@ def group7(b: Any, n: int, repeats: int) -> None:
     vals = [leaf(id=i, delta=-i, bytes=3 * i, tag=b"abc", kind=i & 15, level=i & 4095)
             for i in range(SVAL_KEYS)]
     keys = [i % SVAL_KEYS for i in range(n)]
-    upd: List[float] = []
-    look: List[float] = []
-    total = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
+
+    def write_all(t: Any = t, key: Any = key, keys: List[int] = keys,
+                  vals: List[Any] = vals) -> None:
         for k in keys:
             t[key(k)] = vals[k]
-        t1 = time.thread_time_ns()
+
+    def read_all(t: Any = t, key: Any = key, keys: List[int] = keys) -> int:
         total = 0
         for k in keys:
             total += t[key(k)].bytes
-        t2 = time.thread_time_ns()
-        upd.append((t1 - t0) / n)
-        look.append((t2 - t1) / n)
-    out("7-update", upd, n)
-    out("7-lookup", look, total)
+        return total
+
+    update_then_lookup("7", n, repeats, write_all, read_all)
     p = b["pcpu"]
     zero = p.Key(0)
     ncpus = len(p[zero])

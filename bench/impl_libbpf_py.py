@@ -18,7 +18,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from _emit import out, point  # bench/_emit.py (a sibling: this script's directory)
+# bench/_emit.py, a sibling: the script's own directory is first on sys.path
+from _emit import int_mapping_loops, out, point, update_then_lookup
 
 import libbpf_py
 from libbpf_py import BpfObject
@@ -35,22 +36,7 @@ def group1(obj: BpfObject, n: int, repeats: int) -> None:
     """One update, then one lookup at a time: ``m[k] = v`` and ``m[k]``."""
     m = obj.maps["ops"]
     keys = [i % OPS_KEYS for i in range(n)]
-    upd: List[float] = []
-    look: List[float] = []
-    total = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
-        for k in keys:
-            m[k] = k
-        t1 = time.thread_time_ns()
-        total = 0
-        for k in keys:
-            total += m[k]
-        t2 = time.thread_time_ns()
-        upd.append((t1 - t0) / n)
-        look.append((t2 - t1) / n)
-    out("1-update", upd, n)
-    out("1-lookup", look, total)
+    update_then_lookup("1", n, repeats, *int_mapping_loops(m, keys))
 
 
 def _read_rates(read: Callable[[], Any], count: Callable[[Any], int],
@@ -290,22 +276,18 @@ def group7(obj: BpfObject, n: int, repeats: int) -> None:
     vals = [{"id": i, "delta": -i, "bytes": 3 * i, "tag": b"abc", "kind": i & 15,
              "level": i & 4095} for i in range(SVAL_KEYS)]
     keys = [i % SVAL_KEYS for i in range(n)]
-    upd: List[float] = []
-    look: List[float] = []
-    total = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
+
+    def write_all(m: Any = m, keys: List[int] = keys, vals: List[Any] = vals) -> None:
         for k in keys:
             m[k] = vals[k]
-        t1 = time.thread_time_ns()
+
+    def read_all(m: Any = m, keys: List[int] = keys) -> int:
         total = 0
         for k in keys:
             total += m[k].bytes
-        t2 = time.thread_time_ns()
-        upd.append((t1 - t0) / n)
-        look.append((t2 - t1) / n)
-    out("7-update", upd, n)
-    out("7-lookup", look, total)
+        return total
+
+    update_then_lookup("7", n, repeats, write_all, read_all)
     p = obj.maps["pcpu"]
     p[0] = list(range(1, len(p[0]) + 1))
     runs: List[float] = []

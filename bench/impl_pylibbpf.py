@@ -27,7 +27,9 @@ import time
 from typing import Any, Dict, List
 
 import pylibbpf  # type: ignore[import-not-found]
-from _emit import out  # bench/_emit.py (a sibling: this script's directory)
+
+# bench/_emit.py, a sibling: the script's own directory is first on sys.path
+from _emit import int_mapping_loops, out, update_then_lookup
 
 OPS_KEYS = 10000
 SVAL_KEYS = 1024
@@ -41,22 +43,7 @@ def group1(obj: Any, n: int, repeats: int) -> None:
     """One update, then one lookup at a time: ``m[k] = v`` and ``m[k]`` (ints)."""
     m = obj["ops"]
     keys = [i % OPS_KEYS for i in range(n)]
-    upd: List[float] = []
-    look: List[float] = []
-    total = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
-        for k in keys:
-            m[k] = k
-        t1 = time.thread_time_ns()
-        total = 0
-        for k in keys:
-            total += m[k]
-        t2 = time.thread_time_ns()
-        upd.append((t1 - t0) / n)
-        look.append((t2 - t1) / n)
-    out("1-update", upd, n)
-    out("1-lookup", look, total)
+    update_then_lookup("1", n, repeats, *int_mapping_loops(m, keys))
 
 
 def group2(obj: Any, n: int, repeats: int) -> None:
@@ -104,26 +91,24 @@ def group7(obj: Any, n: int, repeats: int) -> None:
             for i in range(SVAL_KEYS)]
     field = struct.Struct("<Q").unpack_from
     keys = [i % SVAL_KEYS for i in range(n)]
-    upd: List[float] = []
-    look: List[float] = []
-    total = 0
-    for _ in range(repeats):
-        t0 = time.thread_time_ns()
+
+    def write_all(m: Any = m, keys: List[int] = keys, vals: List[bytes] = vals) -> None:
         for k in keys:
             m[k] = vals[k]
-        t1 = time.thread_time_ns()
+
+    def read_all(m: Any = m, keys: List[int] = keys, field: Any = field) -> int:
         total = 0
         for k in keys:
             total += field(m[k], 8)[0]
-        t2 = time.thread_time_ns()
-        upd.append((t1 - t0) / n)
-        look.append((t2 - t1) / n)
+        return total
+
+    update_then_lookup("7", n, repeats, write_all, read_all,
+                       update_note="bytes packed before the clock (struct.pack of every "
+                                   "field, bitfields included)",
+                       lookup_note="bytes back; the field decoded with "
+                                   "struct.unpack_from(m[k], 8)")
     if m[keys[-1]] != vals[keys[-1]]:
         raise SystemExit("impl_pylibbpf: svals did not read back what was written")
-    out("7-update", upd, n, note="bytes packed before the clock (struct.pack of every "
-                                 "field, bitfields included)")
-    out("7-lookup", look, total, note="bytes back; the field decoded with "
-                                      "struct.unpack_from(m[k], 8)")
     out("7-percpu", [], note="pylibbpf 0.0.6 has no per-CPU values: it passes value_size "
                              "bytes and libbpf refuses (EINVAL: it wants one per CPU)")
 

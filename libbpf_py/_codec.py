@@ -423,6 +423,12 @@ class _BtfRecord:
     _btf_cnames_: Dict[str, str] = {}
     _btf_props_: Dict[str, Tuple[int, int, bool]] = {}
 
+    def __reduce__(self) -> Any:
+        # (copy, pickle) the bytes alone: ctypes' own takes the instance __dict__
+        # too, and the _ro_ mark of a view would travel into its copy
+        cls: Any = type(self)  # (a ctypes class: the mixin is always beside one)
+        return (cls.from_buffer_copy, (bytes(self),))
+
     def _asdict(self) -> Dict[str, Any]:
         """The named fields (no padding), nested records as dicts."""
         out: Dict[str, Any] = {}
@@ -612,19 +618,11 @@ class BtfStruct(_BtfRecord, ctypes.Structure):
 
     __slots__ = ("__dict__",)
 
-    def __reduce__(self) -> Any:
-        # ctypes' own pickles the instance __dict__ with the bytes: the _ro_ mark
-        # of a view would travel into its copy
-        return (type(self).from_buffer_copy, (bytes(self),))
-
 
 class BtfUnion(_BtfRecord, ctypes.Union):
     """Base of the ctypes unions built from BTF."""
 
     __slots__ = ("__dict__",)
-
-    def __reduce__(self) -> Any:
-        return (type(self).from_buffer_copy, (bytes(self),))
 
 
 class StructCodec(Codec):

@@ -196,22 +196,23 @@ def _batch_drain(rb: Any) -> Optional[Callable[[], int]]:
     return None
 
 
-def _callback_floor(callback: Callable[[Any], int], count: List[int], n: int,
-                    repeats: int) -> List[float]:
-    """M calls/s of ``callback`` alone, called from C (``map``) on ready-made views of
-    64-byte records: the floor of any consumer making one Python call per record."""
+def _callback_floor(callback: Callable[[Any], int], count: List[int],
+                    n: int) -> Callable[[], float]:
+    """One run of ``callback`` alone, called from C (``map``) on ready-made views of
+    64-byte records, in M calls/s: the floor of any consumer making one Python call
+    per record."""
     data = memoryview(bytes(64 * 1024))
     views = [data[i * 64:(i + 1) * 64] for i in range(1024)] * max(1, n // 1024)
-    runs: List[float] = []
-    for _ in range(repeats):
+
+    def run() -> float:
         before = count[0]
         t0 = time.thread_time_ns()
         collections.deque(map(callback, views), 0)
         spent = time.thread_time_ns() - t0
         if count[0] - before != len(views):
             raise SystemExit("impl_libbpf_py: the floor's callback missed calls")
-        runs.append(len(views) / (spent / 1e9) / 1e6)
-    return runs
+        return len(views) / (spent / 1e9) / 1e6
+    return run
 
 
 def group4(obj: BpfObject, n: int, repeats: int) -> None:
@@ -230,9 +231,11 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
         count[0] += 1
         return 0
 
-    def timed(consume: Callable[[], int]) -> List[float]:
+    def timed(consume: Callable[[], int], between: Callable[[], Any] = lambda: None
+              ) -> List[float]:
         runs: List[float] = []
         for _ in range(repeats):
+            between()
             spent, done, got = 0, 0, 0
             while done < n:
                 chunk = min(RING_ROUND, n - done)
@@ -253,8 +256,12 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
 
     rb = ring_buffer(obj.maps["events"], callback)
     try:
-        out("4-callback", timed(consume), n)
-        out("4-floor", _callback_floor(callback, count, n, repeats), n)
+        # the floor takes turns with the consumer, a run of each per repeat: the ratio
+        # of the two medians compares runs made under the same host load
+        floor_run = _callback_floor(callback, count, n)
+        floor: List[float] = []
+        out("4-callback", timed(consume, lambda: floor.append(floor_run())), n)
+        out("4-floor", floor, n)
         drain = _batch_drain(rb)
         if drain is None:
             out("4-batch", [], note="not available in this build (RingBuffer has no "

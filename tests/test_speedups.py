@@ -471,6 +471,35 @@ def test_pairs_of_every_int_format() -> None:
         _speedups.pairs(3, memoryview(bytes(2)))  # type: ignore[arg-type]
 
 
+def test_pairs_runs_no_collection_and_leaves_the_collector_as_it_was() -> None:
+    """The collector is off while pairs() makes its untracked tuples (a pass per 700
+    allocations would walk the growing list for nothing), and afterwards on or off
+    as the caller had it."""
+    keys = memoryview(array("I", range(20000)))
+    passes: List[str] = []
+
+    def seen(phase: str, info: Dict[str, Any]) -> None:
+        if phase == "start":
+            passes.append(phase)
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(seen)
+    try:
+        gc.set_threshold(10)
+        got = _speedups.pairs(keys, keys)
+        # at most one: the list's own allocation, before the loop, may start one
+        assert len(passes) <= 1, f"{len(passes)} collections while 20000 pairs were made"
+        assert gc.isenabled()
+        gc.disable()
+        _speedups.pairs(keys, keys)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(seen)
+    assert got[-1] == (19999, 19999) and len(got) == 20000
+
+
 def test_pair_iter_reads_its_own_copy_and_reuses_only_a_dropped_tuple() -> None:
     """PairIter (Map.items()'s chunks of int maps) yields the (key, value) of the
     first n entries as they were when it was made, whatever the buffers hold after;

@@ -78,6 +78,18 @@ def group2(obj: BpfObject, n: int, repeats: int) -> None:
     if got != n:
         raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {got} of {n} entries")
     out("2-arrays", arrays, got)
+    # CPython alone, no map: what making the pairs costs on this host, with the kinds of
+    # ints the map holds (keys 0..n-1, values 3i). With the arrays read, the reference
+    # of the two rows below (run.py's note): a list of new tuples, a loop over the pairs.
+    make, _ = _read_rates(lambda: list(zip(range(n), range(0, 3 * n, 3))), len, repeats)
+    out("2-make", make, n)
+    loop: List[float] = []
+    for _ in range(repeats):
+        t0 = time.thread_time_ns()
+        for _key, _value in zip(range(n), range(0, 3 * n, 3)):
+            pass
+        loop.append(n / ((time.thread_time_ns() - t0) / 1e9) / 1e6)
+    out("2-loop", loop, n)
     it: List[float] = []
     for _ in range(repeats):
         t0 = time.thread_time_ns()

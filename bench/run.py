@@ -91,6 +91,11 @@ METRICS = [
     Metric("2-arrays", "2 read 100k entries (batch, arrays)", "M entries/s", True,
            ">= 0.8x C", lambda m: _ge(_ratio(m["libbpf_py"], m["C"]), 0.8)),
     Metric("2-iter", "2 read 100k entries (one by one)", "M entries/s", True),
+    # CPython alone, no map (libbpf_py's interpreter): list(zip(range, range)) of 100k
+    # (int, int) tuples, and a `for k, v in zip(range, range)` loop; with the arrays
+    # read, the reference 2-batch and 2-items are measured against (_cpython_note)
+    Metric("2-make", "2 CPython alone: 100k (int, int) tuples", "M entries/s", True),
+    Metric("2-loop", "2 CPython alone: a loop over 100k pairs", "M entries/s", True),
     # Map.items() consumed by a for loop (it reads in batches: issue 19), against C's
     # batch read (the 2-batch runs of C) and BCC's items() (its 2-iter runs)
     Metric("2-items", "2 items() 100k entries", "M entries/s", True, ">= 0.8x C",
@@ -414,6 +419,35 @@ def _floor_note(summary: List[Dict[str, Any]]) -> str:
             f"consumer runs at {mine / floor:.0%} of the floor")
 
 
+def _cpython_note(summary: List[Dict[str, Any]]) -> str:
+    """Where workload 2's tuple list and items() stand in this run against a reference:
+    the arrays read (the kernel's batch read into two buffers) plus what CPython's own
+    zip() takes to make the same pairs (2-make) or to loop over them (2-loop), per
+    entry. No Python code can return the pairs faster than the read plus the making
+    of their objects; zip() is CPython's fastest way to make them, bar the collector
+    passes over its tracked tuples that _speedups.pairs avoids."""
+    med = {s["metric"]: s["medians"] for s in summary}
+
+    def mine(metric: str) -> Optional[float]:
+        return med.get(metric, {}).get("libbpf_py")
+
+    c, arrays = med.get("2-batch", {}).get("C"), mine("2-arrays")
+    if not (c and arrays):
+        return ""
+    parts = []
+    for row, alone, what in (("2-batch", "2-make", "lookup_batch()"),
+                             ("2-items", "2-loop", "items()")):
+        got, cpython = mine(row), mine(alone)
+        if got and cpython:
+            ref = 1 / (1 / arrays + 1 / cpython)  # M entries/s: the two costs add up
+            parts.append(f"{what} {got:.3g} M/s, {got / ref:.0%} of its reference "
+                         f"{ref:.3g} M/s ({ref / c:.2f}x C)")
+    if not parts:
+        return ""
+    return ("2: the reference is the arrays read plus CPython's zip() alone making or "
+            "looping over the pairs; " + "; ".join(parts))
+
+
 def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
     """One bar chart per metric (median with min-max whiskers), into a PNG."""
     plt = pyplot()
@@ -515,10 +549,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                          or (not row.runs and row.impl == "libbpf_py")
                          or (row.impl == "pylibbpf" and not row.note.startswith("the runs"))):
             print(f"* {row.metric.workload}, {row.impl}: {row.note}")
-    floor_note = _floor_note(summary)
-    if floor_note:
-        print(f"* {floor_note}")
-        notes.append(floor_note)
+    for note in (_floor_note(summary), _cpython_note(summary)):
+        if note:
+            print(f"* {note}")
+            notes.append(note)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"notes": notes, "rows": [r.as_json() for r in rows],

@@ -107,6 +107,13 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
     items = next(s for s in data["summary"] if s["metric"] == "2-items")
     assert items["target"] == ">= 0.8x C" and items["py_over_c"] > 0, items
     assert "2 items() 100k entries" in stdout
+    # CPython alone making and looping over the pairs, and the note that puts the tuple
+    # list and items() against the arrays read plus those (issue 19)
+    for metric in ("2-make", "2-loop"):
+        assert runs[(metric, "libbpf_py")], metric
+    assert "2: the reference is the arrays read plus CPython's zip() alone" in stdout
+    assert any(n.startswith("2: the reference") and "lookup_batch()" in n and "items()" in n
+               for n in data["notes"]), data["notes"]
     # Workload 7 (issue 19): every side read back the struct values and per-CPU slots
     # it wrote (the checks: the sum of the `bytes` fields over n lookups, and the sum of
     # the slots 1..ncpus), and the rows carry the 1.5x C target.

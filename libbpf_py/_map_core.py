@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import itertools
-import logging
 import os
 import sys
 import weakref
@@ -49,6 +48,7 @@ from ._info import MapInfo
 from ._validate import PathLike
 from .enums import MapType, UpdateFlag
 from .errors import ENOTSUPP, LibbpfError, LibbpfNotSupportedError
+from .log import get_logger
 
 FdLike = Union[int, Any]  # an int fd, or anything with an ``fd`` attribute (a Map...)
 
@@ -75,7 +75,6 @@ _ITER_BYTES = 1 << 20
 _KEYS, _VALUES, _ITEMS, _COUNT = 0, 1, 2, 3
 
 
-logger = logging.getLogger("libbpf_py")
 
 _ncpus: Optional[int] = None
 
@@ -659,7 +658,7 @@ class MapCore(MapBase):
     def _decide(e: _Elements, how: str, why: str) -> None:
         """How iteration reads ``e``'s map from now on; logged (DEBUG) once per map."""
         e.iteration = how
-        logger.debug("iteration of %s: %s", e.label, why)
+        get_logger().debug("iteration of %s: %s", e.label, why)
 
     def _chunks(self, part: int) -> Iterator[Iterable[Any]]:
         """What :meth:`keys`, :meth:`values`, :meth:`items` (``part``) yield, a chunk

@@ -3,7 +3,9 @@
 libbpf prints through a callback that takes a ``va_list``, which neither ctypes
 nor cffi can receive. A small C shim (``libbpf_py_set_print_hook`` in
 ``_cdefs/libbpf.py``) formats each message in C and hands the text to
-``_on_message``. Installed when libbpf_py is imported.
+``_on_message``. Installed when libbpf_py is imported; ``logging`` itself is
+imported at libbpf's first message (``get_logger()``), so an import of
+libbpf_py does not pay for it.
 
 Level mapping:
 
@@ -28,21 +30,46 @@ lines with a marker line saying how much was cut.
 
 from __future__ import annotations
 
-import logging
 import threading
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from ._binding import ffi, lib
 from .errors import cut_log_bytes
 
-logger = logging.getLogger("libbpf_py")
+if TYPE_CHECKING:
+    import logging
+
+# logging's levels (fixed, documented values): the module itself is imported at the
+# first message (get_logger), not with libbpf_py: ~4 ms of import time that a
+# program which never hears from libbpf does not pay.
+_DEBUG, _INFO, _WARNING = 10, 20, 30
 
 LEVELS: Dict[int, int] = {
-    int(lib.LIBBPF_WARN): logging.WARNING,
-    int(lib.LIBBPF_INFO): logging.INFO,
-    int(lib.LIBBPF_DEBUG): logging.DEBUG,
+    int(lib.LIBBPF_WARN): _WARNING,
+    int(lib.LIBBPF_INFO): _INFO,
+    int(lib.LIBBPF_DEBUG): _DEBUG,
 }
+
+_logger: Optional[logging.Logger] = None
+
+
+def get_logger() -> logging.Logger:
+    """``logging.getLogger("libbpf_py")``, where every message of libbpf_py goes;
+    ``logging`` is imported at the first call."""
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("libbpf_py")
+    return _logger
+
+
+def __getattr__(name: str) -> Any:
+    """``log.logger``: the logger of :func:`get_logger`, made on first use."""
+    if name == "logger":
+        return get_logger()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: lines kept from the start of a verifier log by capture() (VerifierError.log)
 HEAD_LINES = 200
@@ -75,7 +102,8 @@ def _split_prog_log(raw: bytes) -> Optional[Tuple[bytes, bytes, bytes]]:
 def libbpf_py_log_cb(level: int, msg: object) -> None:
     try:
         raw: bytes = ffi.string(msg)
-        py_level = LEVELS.get(level, logging.WARNING)
+        py_level = LEVELS.get(level, _WARNING)
+        logger = get_logger()
         captures: List[_Capture] = getattr(_local, "captures", [])
         parts = _split_prog_log(raw)
         if parts is None:
@@ -89,14 +117,14 @@ def libbpf_py_log_cb(level: int, msg: object) -> None:
         for messages, head, tail in captures:
             messages.append((before + cut_log_bytes(body, head, tail) + after)
                             .decode("utf-8", "replace"))
-        if py_level > logging.DEBUG and logger.isEnabledFor(py_level):
+        if py_level > _DEBUG and logger.isEnabledFor(py_level):
             # "libbpf: prog 'p': " and a summary; the log itself only at DEBUG
             prefix = before[:-len(_BEGIN)].decode("utf-8", "replace").rstrip()
             lines = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
             logger.log(py_level, "%s verifier log of %d lines (%d bytes) not shown: its "
                        "first and last lines are in VerifierError.log, the whole log at "
                        "DEBUG level of logger 'libbpf_py'", prefix, lines, len(body))
-        if logger.isEnabledFor(logging.DEBUG):
+        if logger.isEnabledFor(_DEBUG):
             logger.debug("%s", raw.decode("utf-8", "replace").rstrip("\n"))
     except Exception:
         pass

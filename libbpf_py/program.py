@@ -32,7 +32,7 @@ from .errors import (
     cut_log,
 )
 from .link import FdLink, Link, TcLink
-from .log import HEAD_LINES, TAIL_LINES, logger
+from .log import HEAD_LINES, TAIL_LINES, get_logger
 from .map import Map, _fd_of
 
 if TYPE_CHECKING:
@@ -1376,7 +1376,7 @@ def _load_error(err: int, what: str, name: str, text: str, size: int,
         return make_error(err, what, strerror)
     cut = cut_log(text, HEAD_LINES, TAIL_LINES)
     if cut != text:
-        logger.debug("verifier log of %s:\n%s", what, text.rstrip("\n"))
+        get_logger().debug("verifier log of %s:\n%s", what, text.rstrip("\n"))
     return VerifierError(err, strerror, what, program=name, log=cut)
 
 

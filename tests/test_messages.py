@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator, List
 
@@ -375,3 +377,25 @@ def test_eperm_puts_the_privilege_hint_before_libbpfs_line(messages_o: Path) -> 
     assert message.index("missing privilege") < message.index("libbpf:"), message
     if "RLIMIT_MEMLOCK" in message:
         assert message.index("run it as root") < message.index("RLIMIT_MEMLOCK")
+
+
+def test_logging_is_imported_at_the_first_message_not_with_libbpf_py() -> None:
+    """``import libbpf_py`` leaves ``logging`` alone (~4 ms of import time); the first
+    libbpf message imports it and goes to the same ``libbpf_py`` logger a user may
+    have configured before (``log.logger`` is that logger)."""
+    code = ("import sys, libbpf_py\n"
+            "assert 'logging' not in sys.modules, 'logging imported with libbpf_py'\n"
+            "from libbpf_py import log\n"
+            "from libbpf_py._binding import lib\n"
+            "log.libbpf_py_log_cb(lib.LIBBPF_WARN, log.ffi.new('char[]', b'hello\\n'))\n"
+            "import logging\n"
+            "assert log.logger is logging.getLogger('libbpf_py')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    # no handler configured: logging's last resort printed the WARNING to stderr
+    assert "hello" in proc.stderr
+    assert log.logger is logging.getLogger("libbpf_py")
+    with pytest.raises(AttributeError, match="no attribute 'loger'"):
+        log.loger  # noqa: B018  (a misspelled name is an error, not None)

@@ -762,20 +762,31 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
     }
     for (i = 0; i < n; i++) {
         elem_int v;
-        PyObject *item;
-        memcpy(&v, buf + (size_t)i * 8, (size_t)size);
+        PyObject *item, *prev;
+        const unsigned char *slot = buf + (size_t)i * 8;
+        switch (size) {  /* constant sizes: copies the compiler inlines */
+        case 1: memcpy(&v, slot, 1); break;
+        case 2: memcpy(&v, slot, 2); break;
+        case 4: memcpy(&v, slot, 4); break;
+        default: memcpy(&v, slot, 8); break;
+        }
         item = decode_int(&v, size, sig);
         if (item == NULL) {
             Py_CLEAR(list);
             goto done;
         }
-        if (list == old) {
-            if (PyList_SetItem(list, i, item) < 0) {  /* steals item; the old one may run Python */
-                Py_CLEAR(list);
-                goto done;
-            }
-        } else {
+        if (list != old) {
             PyList_SET_ITEM(list, i, item);
+        } else if (i < PyList_GET_SIZE(list)
+                   && PyLong_CheckExact(prev = PyList_GET_ITEM(list, i))) {
+            /* the int the last read put there (freeing an exact int runs no Python) */
+            PyList_SET_ITEM(list, i, item);
+            Py_DECREF(prev);
+        } else if (PyList_SetItem(list, i, item) < 0) {
+            /* steals item; anything else a user put there may run Python when freed,
+             * and that may change the list: SetItem checks the index each time */
+            Py_CLEAR(list);
+            goto done;
         }
     }
     if (list != old && self->elements == elements && self->fd >= 0) {

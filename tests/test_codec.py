@@ -533,6 +533,32 @@ def test_a_kept_per_cpu_list_never_changes(obj: BpfObject) -> None:
     assert ints[1] == [8] * ncpus == ints.lookup(1)
 
 
+def test_a_per_cpu_list_emptied_while_it_is_filled_again(obj: BpfObject) -> None:
+    """Refilling a dropped list frees what its user left in it; when that runs Python
+    (a __del__) which empties the list, the read ends in an exception, not a write
+    past the list's end, and the next read is whole again."""
+    ncpus = possible_cpus()
+    ints = obj.maps["pcpu_s32"]
+    ints[1] = 9
+    marker = object()
+
+    class Emptier:
+        def __del__(self) -> None:
+            for holder in gc.get_referrers(marker):
+                if type(holder) is list:
+                    holder.clear()
+
+    dropped = ints[1]
+    dropped[0] = Emptier()
+    if ncpus > 1:  # (one possible CPU: no slot after the first, nothing to empty)
+        dropped[-1] = marker
+    del dropped
+    if ncpus > 1:
+        with pytest.raises(IndexError):
+            ints[1]
+    assert ints[1] == [9] * ncpus == ints.lookup(1)
+
+
 def test_percpu_ints_take_the_c_path(obj: BpfObject) -> None:
     """A per-CPU int map's ``m[k]`` is a list from C; lists, tuples and one int are
     written from C; anything else (a wrong length, a bool, an int that does not

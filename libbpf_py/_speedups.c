@@ -1544,8 +1544,9 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "deliver: pos must have two items");
         goto out;
     }
-    if (start < 0 || end < start || (end + 1) * 4 > offs.len
-        || (rings_obj != Py_None && end * 4 > rings.len)) {
+    /* (divided, not multiplied: a huge end must not wrap around into range) */
+    if (start < 0 || end < start || end >= offs.len / 4
+        || (rings_obj != Py_None && end > rings.len / 4)) {
         PyErr_SetString(PyExc_ValueError, "deliver: start/end out of the batch");
         goto out;
     }

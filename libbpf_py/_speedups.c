@@ -1505,6 +1505,15 @@ static int set_pos(PyObject *pos, Py_ssize_t i, int retired)
     return PyList_SetItem(pos, 1, PyBool_FromLong(retired));
 }
 
+/* The native uint32 at p, at any address (the offsets and rings a caller passes
+ * may be a buffer that starts at an odd one). */
+static uint32_t load_u32(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
 PyDoc_STRVAR(deliver_doc,
 "deliver(sinks, data, offsets, rings, start, end, pos) -> int\n\n"
 "Hand records start..end-1 of a batch to their sinks; record i is\n"
@@ -1523,7 +1532,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
     PyObject *sinks, *data_obj, *rings_obj, *pos, *result = NULL;
     Py_buffer offs = {0}, rings = {0};
     Py_ssize_t start, end, i, data_len;
-    const uint32_t *off, *ring = NULL;
+    const char *off, *ring = NULL;  /* native uint32 arrays, at any address */
     Records *exporter = NULL;
     RecordView *view = NULL;  /* the view for the next record, when one can be reused */
     int retired = 0;
@@ -1555,8 +1564,8 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
         ring = rings.buf;
     data_len = exporter->data.len;
     for (i = start; i < end;) {
-        uint32_t a = off[i], b = off[i + 1];
-        Py_ssize_t which = ring ? (Py_ssize_t)ring[i] : 0;
+        uint32_t a = load_u32(off + 4 * i), b = load_u32(off + 4 * (i + 1));
+        Py_ssize_t which = ring ? (Py_ssize_t)load_u32(ring + 4 * i) : 0;
         PyObject *ret;
         int stop;
 
@@ -1794,18 +1803,20 @@ fail:
 
 /* -- pairs ------------------------------------------------------------------------------ */
 
-/* The native int of format `fmt` (B b H h I i Q q) at p, as an int. */
+/* The native int of format `fmt` (B b H h I i Q q) at p, as an int. p may be at any
+ * address (a caller's buffer can start at an odd one: memoryview(b)[1:].cast("Q")),
+ * so it is copied out, never dereferenced as a wider type. */
 static PyObject *int_at(const char *p, char fmt)
 {
     switch (fmt) {
-    case 'B': return PyLong_FromUnsignedLong(*(const uint8_t *)p);
-    case 'b': return PyLong_FromLong(*(const int8_t *)p);
-    case 'H': return PyLong_FromUnsignedLong(*(const uint16_t *)p);
-    case 'h': return PyLong_FromLong(*(const int16_t *)p);
-    case 'I': return PyLong_FromUnsignedLong(*(const uint32_t *)p);
-    case 'i': return PyLong_FromLong(*(const int32_t *)p);
-    case 'Q': return PyLong_FromUnsignedLongLong(*(const uint64_t *)p);
-    default: return PyLong_FromLongLong(*(const int64_t *)p);  /* 'q' */
+    case 'B': { uint8_t x; memcpy(&x, p, 1); return PyLong_FromUnsignedLong(x); }
+    case 'b': { int8_t x; memcpy(&x, p, 1); return PyLong_FromLong(x); }
+    case 'H': { uint16_t x; memcpy(&x, p, 2); return PyLong_FromUnsignedLong(x); }
+    case 'h': { int16_t x; memcpy(&x, p, 2); return PyLong_FromLong(x); }
+    case 'I': { uint32_t x; memcpy(&x, p, 4); return PyLong_FromUnsignedLong(x); }
+    case 'i': { int32_t x; memcpy(&x, p, 4); return PyLong_FromLong(x); }
+    case 'Q': { uint64_t x; memcpy(&x, p, 8); return PyLong_FromUnsignedLongLong(x); }
+    default: { int64_t x; memcpy(&x, p, 8); return PyLong_FromLongLong(x); }  /* 'q' */
     }
 }
 

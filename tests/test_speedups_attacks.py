@@ -11,6 +11,7 @@ UndefinedBehaviorSanitizer make any bad access fatal there).
 
 from __future__ import annotations
 
+import ctypes
 from array import array
 from typing import Any, List
 
@@ -37,3 +38,36 @@ def test_deliver_refuses_an_end_whose_offsets_would_wrap() -> None:
     pos = [0, False]
     assert _speedups.deliver([(got.append, 1, None)], b"", offs, bytes(4), 0, 1, pos) == 1
     assert got == [b""]
+
+
+def _odd(data: bytes, fmt: str) -> memoryview:
+    """``data`` as a 1-D memoryview of ``fmt`` that starts at an odd address."""
+    raw = bytearray(len(data) + 1)
+    raw[1:] = data
+    start = ctypes.addressof(ctypes.c_char.from_buffer(raw)) + 1
+    assert start % 2 == 1
+    return memoryview(raw)[1:].cast(fmt)
+
+
+def test_pairs_and_deliver_read_buffers_at_odd_addresses() -> None:
+    """A caller's buffer may start at any address (a slice of a bytearray cast to
+    'Q'): pairs(), PairIter and deliver() read its ints as they are, without a
+    misaligned load (undefined behaviour, which UBSan aborts on)."""
+    for fmt in "BbHhIiQq":
+        keys = array(fmt, range(0, 90, 9))
+        values = array(fmt, [(-1 if fmt.islower() else 1) * i for i in range(len(keys))])
+        want = list(zip(keys.tolist(), values.tolist()))
+        k, v = _odd(keys.tobytes(), fmt), _odd(values.tobytes(), fmt)
+        assert _speedups.pairs(k, v) == want
+        assert list(_speedups.PairIter(k, v, len(keys))) == want
+    records = [b"a", b"", b"bcd", b"efgh"]
+    ends = [0]
+    for r in records:
+        ends.append(ends[-1] + len(r))
+    offs = _odd(array("I", ends).tobytes(), "I")
+    rings = _odd(array("I", [0, 1, 0, 1]).tobytes(), "I")
+    got: List[Any] = []
+    pos: List[Any] = [0, False]
+    sinks = [(lambda b: got.append((0, b)), 1, None), (lambda b: got.append((1, b)), 1, None)]
+    assert _speedups.deliver(sinks, b"".join(records), offs, rings, 0, 4, pos) == 4
+    assert got == [(0, b"a"), (1, b""), (0, b"bcd"), (1, b"efgh")]

@@ -643,15 +643,16 @@ static int no_instance_attrs(PyObject *obj)
     return n == 0;
 }
 
-/* Fill rec's buffer (exactly the value's size: a record ctypes.resize() grew is
- * refused) with the value at k, from the fd of the element state held meanwhile
- * (asking for the buffer may run Python: a class's own __buffer__). 0 done, 1 a
- * buffer of another size when !strict (no exception), -1 an exception (a failed
- * lookup's, or SystemError for another size when strict). */
-static int fill_record(MapBase *self, PyObject *elements, int fd, PyObject *rec,
+/* Fill rec's buffer (exactly `size` bytes, the value size of the state whose fd
+ * this is, read with it: a record ctypes.resize() grew is refused) with the value
+ * at k, from the fd of the element state held meanwhile (asking for the buffer
+ * may run Python: a class's own __buffer__). 0 done, 1 a buffer of another size
+ * when !strict (no exception), -1 an exception (a failed lookup's, or SystemError
+ * for another size when strict). */
+static int fill_record(MapBase *self, PyObject *elements, int fd, int size, PyObject *rec,
                        const elem_int *k, PyObject *key, int strict)
 {
-    int size = self->value_size, ret;
+    int ret;
     Py_buffer view;
 
     Py_INCREF(elements);
@@ -686,7 +687,7 @@ static int fill_record(MapBase *self, PyObject *elements, int fd, PyObject *rec,
 static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
 {
     PyObject *elements, *cls, *rec = self->spare, *old;
-    int fd, r;
+    int fd, size, r;
 
     if (rec != NULL && Py_REFCNT(rec) == 1 && self->reuse) {
         Py_INCREF(rec);  /* the caller's, if it is reused */
@@ -694,7 +695,8 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
          * __dict__ check (which may allocate, and so run Python) */
         if (no_instance_attrs(rec) && self->spare == rec && Py_REFCNT(rec) == 2
             && self->fd >= 0 && self->kind == VALUE_RECORD) {
-            r = fill_record(self, self->elements, self->fd, rec, k, key, 0);
+            r = fill_record(self, self->elements, self->fd, self->value_size, rec, k, key,
+                            0);
             if (r == 0)
                 return rec;
             if (r < 0) {
@@ -709,12 +711,14 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
     elements = self->elements;
     cls = self->record;
     fd = self->fd;
+    size = self->value_size;  /* the fd's, read with it: making the record may run
+                               * Python, which may give the map another state */
     Py_INCREF(elements);
     Py_INCREF(cls);
     rec = PyObject_CallNoArgs(cls);
     if (rec == NULL)
         goto done;
-    if (fill_record(self, elements, fd, rec, k, key, 1) < 0) {
+    if (fill_record(self, elements, fd, size, rec, k, key, 1) < 0) {
         Py_CLEAR(rec);
         goto done;
     }

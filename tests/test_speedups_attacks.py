@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import ctypes
 from array import array
-from typing import Any, List
+from typing import Any, Callable, List
 
 import pytest
 
 from libbpf_py import _speedups
+from libbpf_py._binding import MapBase
+from libbpf_py.enums import MapType
+from libbpf_py.map import Map
 
 
 def test_deliver_refuses_an_end_whose_offsets_would_wrap() -> None:
@@ -71,3 +74,38 @@ def test_pairs_and_deliver_read_buffers_at_odd_addresses() -> None:
     sinks = [(lambda b: got.append((0, b)), 1, None), (lambda b: got.append((1, b)), 1, None)]
     assert _speedups.deliver(sinks, b"".join(records), offs, rings, 0, 4, pos) == 4
     assert got == [(0, b"a"), (1, b""), (0, b"bcd"), (1, b"efgh")]
+
+
+@pytest.mark.kernel
+def test_a_state_swapped_while_a_record_is_made_never_sizes_its_read(
+        maps: Callable[..., Map]) -> None:
+    """Making the record of ``m[k]`` runs Python (here the record class's __init__),
+    which may give the map another element state: the read still goes to the fd of
+    the state it started with, and so is sized by that state's value size, not by
+    the new state's (4 bytes here, another map's, the size of the record: the
+    kernel would write the first map's 256-byte value into it)."""
+    m = maps(MapType.ARRAY, 4, 256, 1)
+    m[0] = b"\xaa" * 256
+    fd = m._check_loaded().fd
+    other = maps(MapType.ARRAY, 4, 4, 1)
+    probe = MapBase()
+
+    class IntState:  # a true state: the other map's fd and sizes
+        fast = (other._check_loaded().fd, 4, False, 4, False)
+
+    class Small(ctypes.Structure):
+        _fields_ = [("x", ctypes.c_uint32)]
+
+        def __init__(self) -> None:
+            super().__init__()
+            probe._elements = IntState()  # the next m[k] reads 4-byte ints
+
+    class RecordState:
+        fast = (fd, 4, False, 256, False, 1, Small)
+
+    for _ in range(50):
+        probe._elements = RecordState()
+        with pytest.raises(SystemError, match="record has 4 bytes, the value 256"):
+            probe[0]
+        assert probe._fast_path and probe._elements.fast[3] == 4
+    probe._elements = None

@@ -737,9 +737,24 @@ done:
     return rec;
 }
 
+/* 1 if every item of `list` is an exact int: replacing them runs no Python. */
+static int only_exact_ints(PyObject *list)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < PyList_GET_SIZE(list); i++) {
+        if (!PyLong_CheckExact(PyList_GET_ITEM(list, i)))
+            return 0;
+    }
+    return 1;
+}
+
 /* m[k] of a per-CPU map of ints: a list of one int per possible CPU (each value
  * padded to 8 bytes, as the kernel lays them out). The list the last read returned
- * is filled again when nobody else holds it (a list takes no weak reference). */
+ * is filled again when nobody else holds it (a list takes no weak reference) and
+ * it holds ints only: an item its user put there could run Python as it is
+ * replaced (a __del__), which could find the list half filled (gc.get_referents
+ * of the map, gc.get_referrers of an item) and change or keep it. */
 static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
 {
     unsigned char small[512], *buf = small;
@@ -755,10 +770,9 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
     }
     old = self->spare;
     if (old != NULL && Py_REFCNT(old) == 1 && PyList_CheckExact(old)
-        && PyList_GET_SIZE(old) == n) {
+        && PyList_GET_SIZE(old) == n && only_exact_ints(old)) {
         list = old;
-        Py_INCREF(list);  /* the caller's; a nested m[k] (a __del__ of an item
-                           * replaced below) sees it held and makes its own */
+        Py_INCREF(list);  /* the caller's */
     } else {
         list = PyList_New(n);
         if (list == NULL)
@@ -766,7 +780,7 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
     }
     for (i = 0; i < n; i++) {
         elem_int v;
-        PyObject *item, *prev;
+        PyObject *item;
         const unsigned char *slot = buf + (size_t)i * 8;
         switch (size) {  /* constant sizes: copies the compiler inlines */
         case 1: memcpy(&v, slot, 1); break;
@@ -779,18 +793,12 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
             Py_CLEAR(list);
             goto done;
         }
-        if (list != old) {
+        if (list == old) {
+            PyObject *was = PyList_GET_ITEM(list, i);
             PyList_SET_ITEM(list, i, item);
-        } else if (i < PyList_GET_SIZE(list)
-                   && PyLong_CheckExact(prev = PyList_GET_ITEM(list, i))) {
-            /* the int the last read put there (freeing an exact int runs no Python) */
+            Py_DECREF(was);  /* an exact int: runs no Python */
+        } else {
             PyList_SET_ITEM(list, i, item);
-            Py_DECREF(prev);
-        } else if (PyList_SetItem(list, i, item) < 0) {
-            /* steals item; anything else a user put there may run Python when freed,
-             * and that may change the list: SetItem checks the index each time */
-            Py_CLEAR(list);
-            goto done;
         }
     }
     if (list != old && self->elements == elements && self->fd >= 0) {

@@ -12,6 +12,7 @@ UndefinedBehaviorSanitizer make any bad access fatal there).
 from __future__ import annotations
 
 import ctypes
+import gc
 from array import array
 from typing import Any, Callable, List
 
@@ -109,3 +110,48 @@ def test_a_state_swapped_while_a_record_is_made_never_sizes_its_read(
             probe[0]
         assert probe._fast_path and probe._elements.fast[3] == 4
     probe._elements = None
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("act", ["clear", "append", "keep"])
+def test_a_per_cpu_list_item_that_runs_python_never_sees_the_list_refilled(
+        maps: Callable[..., Map], act: str) -> None:
+    """The list ``m[k]`` returned last is filled again when nobody holds it; its user
+    may have put an object with a __del__ in it, which runs when the item is
+    replaced and can find the list (gc.get_referents of the map) half filled: it
+    must not be able to empty it or grow it under ``m[k]``, nor keep it and then
+    see it change."""
+    m = maps(MapType.PERCPU_ARRAY, 4, 8, 1)
+    m[0] = 7
+    ncpus = len(m[0])
+    assert m._fast_path and m[0] == [7] * ncpus
+    found: List[Any] = []
+
+    class Meddler:
+        def __init__(self, target: int) -> None:
+            self.target = target
+
+        def __del__(self) -> None:
+            for r in gc.get_referents(m):
+                if id(r) == self.target and type(r) is list:
+                    if act == "clear":
+                        r.clear()
+                    elif act == "append":
+                        r.append("junk")
+                    else:
+                        found.append((r, list(r)))  # kept, as it is now
+
+    for value in range(3):
+        m[0] = value
+        dropped = m[0]
+        dropped[0] = Meddler(id(dropped))
+        del dropped  # only the map's spare reference is left
+        m[0] = value + 50
+        got = m[0]
+        assert got == [value + 50] * ncpus and all(type(x) is int for x in got)
+        for kept, as_seen in found:
+            assert kept == as_seen, "a list held by a __del__ changed under it"
+        found.clear()
+        m[0] = value + 100
+        assert got == [value + 50] * ncpus  # held: never refilled
+        del got

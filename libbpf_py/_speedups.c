@@ -687,6 +687,7 @@ static int fill_record(MapBase *self, PyObject *elements, int fd, int size, PyOb
 static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
 {
     PyObject *elements, *cls, *rec = self->spare, *old;
+    elem_int again;
     int fd, size, r;
 
     if (rec != NULL && Py_REFCNT(rec) == 1 && self->reuse) {
@@ -707,6 +708,12 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
         Py_DECREF(rec);
         if (self->fd < 0 || self->kind != VALUE_RECORD)  /* closed meanwhile */
             return PyObject_CallMethodOneArg((PyObject *)self, str_get, key);
+        /* Python ran: the map may have another state now, whose key has another
+         * size. The key is encoded again for the state whose fd is read below (a
+         * key that does not fit it goes the general way, which raises). */
+        if (encode_int(key, self->key_size, self->key_signed, &again) != 0)
+            return PyObject_CallMethodOneArg((PyObject *)self, str_get, key);
+        k = &again;
     }
     elements = self->elements;
     cls = self->record;

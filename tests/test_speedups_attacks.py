@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
+import struct
+import sys
+import threading
 from array import array
-from typing import Any, Callable, List
+from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
+from conftest import Compile
 
+import libbpf_py as bpf
 from libbpf_py import _speedups
 from libbpf_py._binding import MapBase
 from libbpf_py.enums import MapType
@@ -155,3 +161,185 @@ def test_a_per_cpu_list_item_that_runs_python_never_sees_the_list_refilled(
         m[0] = value + 100
         assert got == [value + 50] * ncpus  # held: never refilled
         del got
+
+
+@pytest.fixture
+def events(kernel: None, compile_bpf: Compile) -> Iterator[bpf.BpfObject]:
+    """tests/bpf/events.bpf.c, loaded and attached to getpid()."""
+    with bpf.BpfObject.open(compile_bpf("events")) as obj:
+        obj.load()
+        link = obj.programs.on_getpid.attach()
+        try:
+            yield obj
+        finally:
+            link.destroy()
+
+
+SMALL = 16  # ev_config.mode: records of 8..64 bytes (each word its seq) into ring_small
+
+
+def _small(obj: bpf.BpfObject, count: int) -> None:
+    cfg, pid = obj.maps.ev_config, os.getpid()
+    cfg[0] = struct.pack("IIII", pid, count, SMALL, 0)
+    os.getpid()
+    cfg[0] = struct.pack("IIII", pid, 0, 0, 0)
+
+
+def _record(seq: int) -> bytes:
+    return seq.to_bytes(8, "little") * (1 + seq % 8)
+
+
+@pytest.mark.kernel
+def test_ring_views_exported_and_released_in_odd_orders(events: bpf.BpfObject) -> None:
+    """Ring records read in place (a one-page ring that wraps hundreds of times),
+    their views used every way a callback can: a cast of a memoryview kept after the
+    memoryview itself is released, an export released before the view is kept, a
+    view held only by the traceback of the exception its callback raised, struct
+    and bytes readers. Each keeps showing its own record after the kernel reused
+    its ring space; the record that raised is consumed once and none is lost."""
+    got: List[int] = []
+    casts: List[Tuple[int, memoryview]] = []
+    kept: List[Tuple[int, Any]] = []
+    raised: List[Tuple[int, BaseException]] = []
+
+    class Boom(Exception):
+        pass
+
+    def on_small(view: bpf.RecordView) -> None:
+        (seq,) = struct.unpack_from("<Q", view)
+        assert bytes(view) == _record(seq) and view == _record(seq)
+        assert view.hex() == _record(seq).hex() and view[-8:] == seq.to_bytes(8, "little")
+        got.append(seq)
+        if seq % 7 == 0:
+            outer = memoryview(view)
+            cast = outer.cast("Q")
+            outer.release()  # the cast still exports the view
+            casts.append((seq, cast))
+        if seq % 11 == 0:
+            with memoryview(view) as m:  # an export released before the view is kept
+                assert m.tobytes() == _record(seq)
+            kept.append((seq, view))
+        if seq % 13 == 0:
+            raise Boom(seq)  # its traceback holds this frame, and so the view
+
+    first = int(events.var("small_seq"))
+    total = 0
+    with bpf.RingBuffer(events.maps.ring_small, on_small) as rb:
+        for _ in range(200):
+            _small(events, 20)
+            n = 0
+            while n < 20:
+                try:
+                    n += rb.poll(1000)
+                except Boom as exc:
+                    raised.append((exc.args[0], exc))
+                    n = len(got) - total
+            total += n
+    assert int(events.var("small_dropped")) == 0, "the ring overflowed: the test is void"
+    assert got == list(range(first, first + 4000))
+    assert [s for s, _ in raised] == [s for s in got if s % 13 == 0]
+    for seq, cast in casts:
+        assert list(cast) == [seq] * (1 + seq % 8), seq
+    for seq, view in kept:
+        assert bytes(view) == _record(seq) and view.copied, seq
+    for seq, exc in raised:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code is not on_small.__code__:
+            tb = tb.tb_next
+        assert tb is not None
+        view = tb.tb_frame.f_locals["view"]
+        assert bytes(view) == _record(seq) and view.copied, seq
+
+
+@pytest.mark.kernel
+def test_threads_reading_one_per_cpu_map_each_get_their_own_list(
+        maps: Callable[..., Map]) -> None:
+    """Threads doing ``m[k]`` on one per-CPU map at once (the interpreter switching
+    between them every few microseconds): each gets the value of its own key, and
+    a list one of them holds is never refilled by another's read."""
+    m = maps(MapType.PERCPU_ARRAY, 4, 8, 4)
+    ncpus = len(m[0])
+    errors: List[str] = []
+    interval = sys.getswitchinterval()
+
+    def worker(key: int) -> None:
+        held: List[Tuple[int, List[int]]] = []
+        for i in range(3000):
+            m[key] = key * 100000 + i
+            got = m[key]
+            if got != [key * 100000 + i] * ncpus:
+                errors.append(f"key {key} read {got[:2]}, wrote {key * 100000 + i}")
+                return
+            if i % 50 == 0:
+                held.append((i, got))
+        for i, lst in held:
+            if lst != [key * 100000 + i] * ncpus:
+                errors.append(f"key {key}: a held list changed to {lst[:2]}")
+                return
+
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
+@pytest.mark.kernel
+def test_a_state_swapped_during_the_spare_check_gets_its_own_key_encoding(
+        maps: Callable[..., Map]) -> None:
+    """Reusing the spare record first checks its __dict__, which allocates and so can
+    start a collection (Python: a GC callback) that gives the map a state of another
+    key size: the key read from the new state's map is encoded for that state, not
+    the 4 bytes it was encoded into for the old one (65537 = 0x00010001, whose first
+    two bytes would read the 2-byte key 1 of the other map)."""
+    wide = maps(MapType.HASH, 4, 8, 4)
+    narrow = maps(MapType.HASH, 2, 8, 4)
+    wide[65537] = (111).to_bytes(8, "little")
+    narrow[1] = (222).to_bytes(8, "little")
+
+    class Rec(ctypes.Structure):
+        __slots__ = ("__dict__",)  # as the BTF records: a __dict__, no __weakref__
+        _fields_ = [("x", ctypes.c_uint64)]
+
+    class Wide:
+        fast = (wide._check_loaded().fd, 4, False, 8, False, 1, Rec)
+
+    class Narrow:
+        fast = (narrow._check_loaded().fd, 2, False, 8, False, 1, Rec)
+
+    class Probe(MapBase):
+        def _get(self, key: int) -> Any:  # the general path
+            return ("general", key)
+
+    probe = Probe()
+    probe._elements = Wide()
+    first = probe[65537]
+    assert first.x == 111
+    del first  # the spare now, held by nothing else
+    swapped: List[bool] = []
+
+    def swap(phase: str, info: Any) -> None:
+        if phase == "start" and not swapped:
+            swapped.append(True)
+            probe._elements = Narrow()
+
+    threshold = gc.get_threshold()
+    gc.collect()
+    allocations = [[] for _ in range(20)]  # gen0 above the threshold set below
+    gc.callbacks.append(swap)
+    gc.set_threshold(1)  # the __dict__'s allocation starts a collection
+    try:
+        got = probe[65537]
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(swap)
+    del allocations
+    assert swapped and probe._elements.fast[1] == 2
+    assert got == ("general", 65537), f"read key 1 of the 2-byte map: {got!r}"
+    assert probe[1].x == 222  # the new state's own keys
+    probe._elements = None

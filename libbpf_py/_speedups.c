@@ -770,6 +770,10 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
 
     if ((size_t)n * 8 > sizeof small && (buf = PyMem_Malloc((size_t)n * 8)) == NULL)
         return PyErr_NoMemory();
+    /* held until the end: making the list may run Python (a GC pass), which may
+     * give the map a new state where this one was freed, which the identity check
+     * below must not take for this one */
+    Py_INCREF(elements);
     ret = api.map_lookup_elem(self->fd, k, buf);  /* no Python since the fd was read */
     if (ret != 0) {
         lookup_error(self, ret, key);
@@ -816,6 +820,7 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
 done:
     if (buf != small)
         PyMem_Free(buf);
+    Py_DECREF(elements);  /* last: the state's __del__ is Python */
     return list;
 }
 

@@ -290,13 +290,15 @@ def test_threads_reading_one_per_cpu_map_each_get_their_own_list(
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("to", ["narrow", "closed"])
 def test_a_state_swapped_during_the_spare_check_gets_its_own_key_encoding(
-        maps: Callable[..., Map]) -> None:
+        maps: Callable[..., Map], to: str) -> None:
     """Reusing the spare record first checks its __dict__, which allocates and so can
     start a collection (Python: a GC callback) that gives the map a state of another
     key size: the key read from the new state's map is encoded for that state, not
     the 4 bytes it was encoded into for the old one (65537 = 0x00010001, whose first
-    two bytes would read the 2-byte key 1 of the other map)."""
+    two bytes would read the 2-byte key 1 of the other map); a map closed there
+    (no state) goes the general way."""
     wide = maps(MapType.HASH, 4, 8, 4)
     narrow = maps(MapType.HASH, 2, 8, 4)
     wide[65537] = (111).to_bytes(8, "little")
@@ -326,7 +328,7 @@ def test_a_state_swapped_during_the_spare_check_gets_its_own_key_encoding(
     def swap(phase: str, info: Any) -> None:
         if phase == "start" and not swapped:
             swapped.append(True)
-            probe._elements = Narrow()
+            probe._elements = Narrow() if to == "narrow" else None
 
     threshold = gc.get_threshold()
     gc.collect()
@@ -339,7 +341,116 @@ def test_a_state_swapped_during_the_spare_check_gets_its_own_key_encoding(
         gc.set_threshold(*threshold)
         gc.callbacks.remove(swap)
     del allocations
-    assert swapped and probe._elements.fast[1] == 2
+    assert swapped
     assert got == ("general", 65537), f"read key 1 of the 2-byte map: {got!r}"
-    assert probe[1].x == 222  # the new state's own keys
+    if to == "narrow":
+        assert probe._elements.fast[1] == 2
+        assert probe[1].x == 222  # the new state's own keys
+    else:
+        assert not probe._fast_path and probe[1] == ("general", 1)
     probe._elements = None
+
+
+@pytest.mark.kernel
+def test_a_per_cpu_list_never_becomes_the_spare_of_a_record_state(
+        maps: Callable[..., Map]) -> None:
+    """The per-CPU read's list allocation can start a collection whose callback gives
+    the map another state, made where the old one was freed (the allocator reuses
+    the block): the list is kept as the spare only for the state it was read with,
+    so a record read of the new state never meets a list."""
+    per_cpu = maps(MapType.PERCPU_ARRAY, 4, 8, 1)
+    records = maps(MapType.ARRAY, 4, 8, 1)
+    per_cpu[0] = 5
+    records[0] = (333).to_bytes(8, "little")
+
+    class Rec(ctypes.Structure):
+        __slots__ = ("__dict__",)
+        _fields_ = [("x", ctypes.c_uint64)]
+
+    ncpus = len(per_cpu[0])
+    per_cpu_fast = (per_cpu._check_loaded().fd, 4, False, 8, False, 2, ncpus)
+    record_fast = (records._check_loaded().fd, 4, False, 8, False, 1, Rec)
+
+    class State:
+        __slots__ = ("fast",)
+
+        def __init__(self, fast: Tuple[Any, ...]) -> None:
+            self.fast = fast
+
+    probe = MapBase()
+    swapped: List[int] = []
+
+    def swap(phase: str, info: Any) -> None:
+        if phase == "start" and not swapped:
+            old_id = id(probe._elements)
+            probe._elements = None  # the old state goes...
+            probe._elements = State(record_fast)  # ...and one of records is made
+            swapped.append(id(probe._elements) == old_id)
+
+    threshold = gc.get_threshold()
+    for _ in range(20):
+        swapped.clear()
+        probe._elements = State(per_cpu_fast)
+        gc.collect()
+        allocations = [[] for _ in range(20)]
+        gc.callbacks.append(swap)
+        gc.set_threshold(1)  # the list's allocation starts a collection
+        try:
+            got = probe[0]
+        finally:
+            gc.set_threshold(*threshold)
+            gc.callbacks.remove(swap)
+        del allocations
+        assert swapped and got == [5] * ncpus
+        del got
+        rec = probe[0]  # the record state's read: a record, whatever the spare was
+        assert type(rec) is Rec and rec.x == 333
+        del rec
+    probe._elements = None
+
+
+def test_pairs_leaves_the_collector_as_it_was_when_it_raises() -> None:
+    """pairs() turns the collector off while it makes its tuples: a call that raises
+    leaves it on or off as the caller had it, like one that returns."""
+    good = memoryview(array("I", range(10)))
+    bad_calls: List[Tuple[Any, ...]] = [
+        (good, memoryview(array("I", range(9)))),  # lengths differ
+        (good, memoryview(array("d", [0.0] * 10))),  # a float format
+        (good, 3),  # no buffer
+        (memoryview(bytes(40)).cast("I", (2, 5)), good),  # 2-D
+    ]
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            for args in bad_calls:
+                with pytest.raises((TypeError, ValueError)):
+                    _speedups.pairs(*args)
+                assert gc.isenabled() is enabled, args
+            assert _speedups.pairs(good, good)[-1] == (9, 9)
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+@pytest.mark.kernel
+def test_items_tuples_kept_across_chunks_and_a_close_keep_their_values(
+        maps: Callable[..., Map]) -> None:
+    """Map.items() of an int map (PairIter chunks): a tuple kept while the loop goes
+    on, the map rewritten and then closed in the middle of a later chunk, keeps its
+    own (key, value); the iteration then raises ClosedError."""
+    n = 9000  # more than two chunks of 4096
+    m = maps(MapType.HASH, 4, 8, n)
+    m.update_batch({i: i * 3 for i in range(n)})
+    kept: List[Tuple[int, int]] = []
+    it = m.items()
+    with pytest.raises(bpf.ClosedError):
+        for i, pair in enumerate(it):
+            k, v = pair
+            assert v == k * 3
+            if i % 500 == 0:
+                kept.append(pair)
+                m[k] = 1  # the map changes under the kept tuple
+            if i == 6000:
+                m.close()
+    assert len(kept) == 13 and all(v == k * 3 for k, v in kept)
+    assert len({id(p) for p in kept}) == len(kept)

@@ -14,14 +14,17 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def out(metric: str, runs: List[float], check: Any = None, note: str = "",
-        syscalls: Optional[float] = None) -> None:
+        syscalls: Optional[float] = None, faults: Optional[float] = None) -> None:
     """A workload's row: its runs (each in the metric's unit), what it checked (entries
-    read, records consumed...), and a note when it could not run or ran otherwise."""
+    read, records consumed...), a note when it could not run or ran otherwise, and the
+    page faults of a run (the median) where the side counted them."""
     row: Dict[str, Any] = {"metric": metric, "runs": runs, "check": check}
     if note:
         row["note"] = note
     if syscalls is not None:
         row["syscalls"] = syscalls
+    if faults is not None:
+        row["faults"] = faults
     print(json.dumps(row), flush=True)
 
 

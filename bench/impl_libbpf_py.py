@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import collections
 import json
+import resource
+import statistics
 import sys
 import threading
 import time
@@ -39,20 +41,29 @@ def group1(obj: BpfObject, n: int, repeats: int) -> None:
     update_then_lookup("1", n, repeats, *int_mapping_loops(m, keys))
 
 
+def _minor_faults() -> int:
+    """Page faults this thread has taken so far (memory the kernel maps on first touch)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
 def _read_rates(read: Callable[[], Any], count: Callable[[Any], int],
-                repeats: int) -> Tuple[List[float], int]:
-    """M entries/s of ``read()`` per repeat, and the entries of the last read. The
-    result is counted and freed after the clock stops, as C's."""
+                repeats: int) -> Tuple[List[float], int, float]:
+    """M entries/s of ``read()`` per repeat, the entries of the last read, and the
+    median page faults of a read. The result is counted and freed after the clock
+    stops, as C's."""
     runs: List[float] = []
+    faults: List[int] = []
     got = 0
     for _ in range(repeats):
+        f0 = _minor_faults()
         t0 = time.thread_time_ns()
         result = read()
         t1 = time.thread_time_ns()
+        faults.append(_minor_faults() - f0)
         got = count(result)
         del result
         runs.append(got / ((t1 - t0) / 1e9) / 1e6)
-    return runs, got
+    return runs, got, statistics.median(faults)
 
 
 def group2(obj: BpfObject, n: int, repeats: int) -> None:
@@ -61,10 +72,10 @@ def group2(obj: BpfObject, n: int, repeats: int) -> None:
     for loop (2-items)."""
     m = obj.maps["big"]
     m.update_batch({i: i * 3 for i in range(n)})
-    batch, got = _read_rates(lambda: m.lookup_batch(chunk=CHUNK), len, repeats)
+    batch, got, faults = _read_rates(lambda: m.lookup_batch(chunk=CHUNK), len, repeats)
     if got != n:
         raise SystemExit(f"impl_libbpf_py: lookup_batch gave {got} of {n} entries")
-    out("2-batch", batch, got)
+    out("2-batch", batch, got, faults=faults)
 
     def count_arrays(result: Tuple[memoryview, memoryview]) -> int:
         keys, values = result
@@ -73,16 +84,17 @@ def group2(obj: BpfObject, n: int, repeats: int) -> None:
                              f"and {len(values)} values")
         return len(keys)
 
-    arrays, got = _read_rates(lambda: m.lookup_batch_arrays(chunk=CHUNK), count_arrays,
-                              repeats)
+    arrays, got, faults = _read_rates(lambda: m.lookup_batch_arrays(chunk=CHUNK),
+                                      count_arrays, repeats)
     if got != n:
         raise SystemExit(f"impl_libbpf_py: lookup_batch_arrays gave {got} of {n} entries")
-    out("2-arrays", arrays, got)
+    out("2-arrays", arrays, got, faults=faults)
     # CPython alone, no map: what making the pairs costs on this host, with the kinds of
     # ints the map holds (keys 0..n-1, values 3i). With the arrays read, the reference
     # of the two rows below (run.py's note): a list of new tuples, a loop over the pairs.
-    make, _ = _read_rates(lambda: list(zip(range(n), range(0, 3 * n, 3))), len, repeats)
-    out("2-make", make, n)
+    make, _, faults = _read_rates(lambda: list(zip(range(n), range(0, 3 * n, 3))), len,
+                                  repeats)
+    out("2-make", make, n, faults=faults)
     loop: List[float] = []
     for _ in range(repeats):
         t0 = time.thread_time_ns()

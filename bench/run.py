@@ -96,6 +96,9 @@ METRICS = [
     # read, the reference 2-batch and 2-items are measured against (_cpython_note)
     Metric("2-make", "2 CPython alone: 100k (int, int) tuples", "M entries/s", True),
     Metric("2-loop", "2 CPython alone: a loop over 100k pairs", "M entries/s", True),
+    # C alone: the first touch of fresh anonymous memory, per page fault; with the faults
+    # the rows above count (Row.faults), what new Python objects cost here (_cpython_note)
+    Metric("2-fault", "2 one page fault (fresh memory, C)", "ns", False),
     # Map.items() consumed by a for loop (it reads in batches: issue 19), against C's
     # batch read (the 2-batch runs of C) and BCC's items() (its 2-iter runs)
     Metric("2-items", "2 items() 100k entries", "M entries/s", True, ">= 0.8x C",
@@ -172,6 +175,7 @@ class Row:
     note: str = ""
     syscalls: Optional[float] = None  # per op, counted by bpf/syscalls.bpf.c (workload 3)
     check: Any = None  # what the side computed from what it read (a sum...), to compare
+    faults: Optional[float] = None  # page faults of a run (median), where counted (2-*)
 
     @property
     def median(self) -> Optional[float]:
@@ -180,7 +184,8 @@ class Row:
     def as_json(self) -> Dict[str, Any]:
         return {"workload": self.metric.workload, "impl": self.impl, "median": self.median,
                 "unit": self.metric.unit, "runs": self.runs, "metric": self.metric.id,
-                "note": self.note, "syscalls_per_op": self.syscalls, "check": self.check}
+                "note": self.note, "syscalls_per_op": self.syscalls, "check": self.check,
+                "faults_per_run": self.faults}
 
 
 def _parse(stdout: str, impl: str) -> List[Row]:
@@ -189,7 +194,8 @@ def _parse(stdout: str, impl: str) -> List[Row]:
         if line.startswith("{"):
             data = json.loads(line)
             rows.append(Row(BY_ID[data["metric"]], impl, [float(x) for x in data["runs"]],
-                            data.get("note", ""), data.get("syscalls"), data.get("check")))
+                            data.get("note", ""), data.get("syscalls"), data.get("check"),
+                            data.get("faults")))
     return rows
 
 
@@ -395,7 +401,9 @@ def table(rows: List[Row]) -> tuple[str, List[Dict[str, Any]]]:
                       status])
         summary.append({"metric": metric.id, "workload": metric.workload, "medians": med,
                         "py_over_c": py_c, "bcc_over_py": bcc_py, "pylibbpf_over_py": plb_py,
-                        "target": metric.target, "status": status})
+                        "target": metric.target, "status": status,
+                        "faults": {i: r.faults for i, r in mine.items() if r.faults is not None},
+                        "checks": {i: r.check for i, r in mine.items()}})
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(header)]
     out = []
     for cells in [header, ["-" * w for w in widths], *lines]:
@@ -446,6 +454,34 @@ def _cpython_note(summary: List[Dict[str, Any]]) -> str:
         return ""
     return ("2: the reference is the arrays read plus CPython's zip() alone making or "
             "looping over the pairs; " + "; ".join(parts))
+
+
+def _fault_note(summary: List[Dict[str, Any]]) -> str:
+    """What page faults cost workload 2's reads in this run: the faults a read took (the
+    sides count them) times what one costs here (2-fault, timed in C), per entry. A list
+    of new tuples and ints lives in memory CPython's allocator maps fresh for it and
+    unmaps when the list is freed, so every read pays the kernel to map and zero those
+    pages; C's batch read reuses its buffers."""
+    by = {s["metric"]: s for s in summary}
+    cost = by.get("2-fault", {}).get("medians", {}).get("C")
+    if not cost:
+        return ""
+    parts = []
+    for metric, what, impl in (("2-batch", "lookup_batch()", "libbpf_py"),
+                               ("2-make", "zip()'s list", "libbpf_py"),
+                               ("2-arrays", "lookup_batch_arrays()", "libbpf_py"),
+                               ("2-batch", "C's batch read", "C")):
+        row = by.get(metric, {})
+        faults, rate = row.get("faults", {}).get(impl), row.get("medians", {}).get(impl)
+        entries = row.get("checks", {}).get(impl)
+        if faults is None or not rate or not isinstance(entries, (int, float)) or not entries:
+            continue
+        per_entry = faults * cost / entries
+        parts.append(f"{what} {faults:g} ({per_entry:.3g} of its {1e3 / rate:.3g} ns an entry)")
+    if not parts:
+        return ""
+    return (f"2: one page fault costs {cost / 1e3:.3g} us here (2-fault); faults a read took, "
+            "and their cost: " + "; ".join(parts))
 
 
 def chart(rows: List[Row], path: Path, notes: List[str]) -> None:
@@ -549,7 +585,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          or (not row.runs and row.impl == "libbpf_py")
                          or (row.impl == "pylibbpf" and not row.note.startswith("the runs"))):
             print(f"* {row.metric.workload}, {row.impl}: {row.note}")
-    for note in (_floor_note(summary), _cpython_note(summary)):
+    for note in (_floor_note(summary), _cpython_note(summary), _fault_note(summary)):
         if note:
             print(f"* {note}")
             notes.append(note)

@@ -114,6 +114,15 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
     assert "2: the reference is the arrays read plus CPython's zip() alone" in stdout
     assert any(n.startswith("2: the reference") and "lookup_batch()" in n and "items()" in n
                for n in data["notes"]), data["notes"]
+    # What one page fault costs here (timed in C), the faults each side's reads took
+    # (counted with getrusage), and the note that puts them per entry (issue 19)
+    faults = {(r["metric"], r["impl"]): r["faults_per_run"] for r in rows}
+    assert runs[("2-fault", "C")] and all(x > 0 for x in runs[("2-fault", "C")])
+    for key in (("2-batch", "libbpf_py"), ("2-arrays", "libbpf_py"), ("2-make", "libbpf_py"),
+                ("2-batch", "C")):
+        assert faults[key] is not None and faults[key] >= 0, (key, faults[key])
+    assert any(n.startswith("2: one page fault costs") and "lookup_batch()" in n
+               and "C's batch read" in n for n in data["notes"]), data["notes"]
     # Workload 7 (issue 19): every side read back the struct values and per-CPU slots
     # it wrote (the checks: the sum of the `bytes` fields over n lookups, and the sum of
     # the slots 1..ncpus), and the rows carry the 1.5x C target.

@@ -17,6 +17,7 @@
  *
  * print {"curve": "...", "series": "...", "x": x, "runs": [...], "check": n}.
  */
+#define _GNU_SOURCE	/* RUSAGE_THREAD */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -63,13 +65,33 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
 }
 
-static void emit_runs(const char *metric, const double *runs, int n, long long check)
+/* A metric's line; `faults` (page faults per run, the median) only when >= 0. */
+static void emit_row(const char *metric, const double *runs, int n, long long check,
+		     double faults)
 {
 	printf("{\"metric\": \"%s\", \"runs\": [", metric);
 	for (int i = 0; i < n; i++)
 		printf("%s%.6f", i ? ", " : "", runs[i]);
-	printf("], \"check\": %lld}\n", check);
+	printf("], \"check\": %lld", check);
+	if (faults >= 0)
+		printf(", \"faults\": %.1f", faults);
+	printf("}\n");
 	fflush(stdout);
+}
+
+static void emit_runs(const char *metric, const double *runs, int n, long long check)
+{
+	emit_row(metric, runs, n, check, -1);
+}
+
+/* Page faults this thread has taken so far (minor: memory the kernel maps on first touch). */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		die("getrusage", errno);
+	return ru.ru_minflt;
 }
 
 static struct bpf_object *open_load(const char *path)
@@ -155,6 +177,45 @@ static void group1(struct bpf_object *obj, long n, int repeats)
 	free(look);
 }
 
+/* 2-fault: what one page fault costs here, in ns. A Python list of new tuples lives in
+ * memory that CPython's allocator maps fresh (1 MiB arenas, unmapped again when the list
+ * is freed), so every read of the map as a list pays the kernel to map and zero those
+ * pages on first touch; C's batch read reuses its buffers and takes none. This maps
+ * FAULT_ARENAS arenas' worth, writes a byte per page, and divides the time by the faults
+ * counted (with transparent huge pages, fewer than the pages). */
+#define FAULT_ARENAS 8
+#define ARENA_BYTES (1L << 20)
+static void fault_cost(int repeats)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	double *runs = calloc(repeats, sizeof(double));
+	char *arena[FAULT_ARENAS];
+	long faults = 0;
+
+	for (int r = 0; r < repeats; r++) {
+		long f0 = minor_faults();
+		double t0 = now_ns();
+
+		for (int a = 0; a < FAULT_ARENAS; a++) {
+			arena[a] = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (arena[a] == MAP_FAILED)
+				die("mmap", errno);
+			for (long off = 0; off < ARENA_BYTES; off += page)
+				arena[a][off] = 1;
+		}
+		runs[r] = now_ns() - t0;
+		faults = minor_faults() - f0;
+		if (faults < 1)
+			die("no page fault counted on fresh memory", EIO);
+		runs[r] /= faults;
+		for (int a = 0; a < FAULT_ARENAS; a++)
+			munmap(arena[a], ARENA_BYTES);
+	}
+	emit_row("2-fault", runs, repeats, faults, faults);
+	free(runs);
+}
+
 /* 2: fill `big` with n entries, then read them all: lookup_batch, then get_next_key. */
 static void group2(struct bpf_object *obj, long n, int repeats)
 {
@@ -162,7 +223,7 @@ static void group2(struct bpf_object *obj, long n, int repeats)
 	__u32 *keys = malloc((n + CHUNK) * sizeof(*keys));
 	__u64 *vals = malloc((n + CHUNK) * sizeof(*vals));
 	double *batch = calloc(repeats, sizeof(double)), *iter = calloc(repeats, sizeof(double));
-	long got = 0;
+	long got = 0, faults = 0;
 
 	for (long i = 0; i < n; i++) {
 		keys[i] = i;
@@ -175,6 +236,7 @@ static void group2(struct bpf_object *obj, long n, int repeats)
 	for (int r = 0; r < repeats; r++) {
 		__u64 in = 0, out = 0;
 		void *in_batch = NULL;
+		long f0 = minor_faults();
 		double t0 = now_ns();
 
 		got = 0;
@@ -193,10 +255,11 @@ static void group2(struct bpf_object *obj, long n, int repeats)
 			in_batch = &in;
 		}
 		batch[r] = got / ((now_ns() - t0) / 1e9) / 1e6;
+		faults = minor_faults() - f0;	/* the last run's: the buffers are warm by then */
 		if (got != n)
 			die("bpf_map_lookup_batch returned a wrong count", EIO);
 	}
-	emit_runs("2-batch", batch, repeats, got);
+	emit_row("2-batch", batch, repeats, got, faults);
 	/* libbpf_py's lookup_batch_arrays does what this loop does (the entries read into
 	 * two contiguous arrays): its row compares with these same runs */
 	emit_runs("2-arrays", batch, repeats, got);
@@ -223,6 +286,7 @@ static void group2(struct bpf_object *obj, long n, int repeats)
 	free(vals);
 	free(batch);
 	free(iter);
+	fault_cost(repeats);
 }
 
 /* Offset of the variable `name` in the data section `sec` (BTF of the object). */

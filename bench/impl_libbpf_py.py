@@ -237,22 +237,26 @@ def _batch_drain(rb: Any) -> Optional[Callable[[], int]]:
     return None
 
 
-def _callback_floor(callback: Callable[[Any], int], count: List[int],
-                    n: int) -> Callable[[], float]:
-    """One run of ``callback`` alone, called from C (``map``) on ready-made views of
-    64-byte records, in M calls/s: the floor of any consumer making one Python call
-    per record."""
+def _callback_floor(callback: Callable[[Any], int], count: List[int]
+                    ) -> Callable[[int], int]:
+    """``run(k)``: ``callback`` alone called k times from C (``map``) on ready-made
+    views of 64-byte records, returning the ns it took: the floor of any consumer
+    making one Python call per record."""
     data = memoryview(bytes(64 * 1024))
-    views = [data[i * 64:(i + 1) * 64] for i in range(1024)] * max(1, n // 1024)
+    one = [data[i * 64:(i + 1) * 64] for i in range(1024)]
+    views: Dict[int, List[memoryview]] = {}
 
-    def run() -> float:
+    def run(k: int) -> int:
+        calls = views.get(k)
+        if calls is None:
+            calls = views[k] = (one * (k // len(one) + 1))[:k]
         before = count[0]
         t0 = time.thread_time_ns()
-        collections.deque(map(callback, views), 0)
+        collections.deque(map(callback, calls), 0)
         spent = time.thread_time_ns() - t0
-        if count[0] - before != len(views):
+        if count[0] - before != k:
             raise SystemExit("impl_libbpf_py: the floor's callback missed calls")
-        return len(views) / (spent / 1e9) / 1e6
+        return spent
     return run
 
 
@@ -272,12 +276,16 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
         count[0] += 1
         return 0
 
-    def timed(consume: Callable[[], int], between: Callable[[], Any] = lambda: None
+    def timed(consume: Callable[[], int], floor: Optional[List[float]] = None
               ) -> List[float]:
+        """M records/s of ``consume`` per repeat (n records, RING_ROUND at a time). With
+        ``floor``, the floor takes a turn after every round, as many calls as records,
+        and its rate per repeat goes there: this host's speed changes from one tenth
+        of a second to the next (by up to 1.8x here), so the two are compared over
+        the same moments rather than a run of each."""
         runs: List[float] = []
         for _ in range(repeats):
-            between()
-            spent, done, got = 0, 0, 0
+            spent, floor_spent, done, got = 0, 0, 0, 0
             while done < n:
                 chunk = min(RING_ROUND, n - done)
                 emit.test_run(PACKET, repeat=chunk)
@@ -285,9 +293,13 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
                 got += consume()
                 spent += time.thread_time_ns() - t0
                 done += chunk
+                if floor is not None:
+                    floor_spent += floor_run(chunk)
             if got != n:
                 raise SystemExit(f"impl_libbpf_py: ring buffer gave {got} of {n} records")
             runs.append(n / (spent / 1e9) / 1e6)
+            if floor is not None:
+                floor.append(n / (floor_spent / 1e9) / 1e6)
         return runs
 
     def consume() -> int:
@@ -297,11 +309,11 @@ def group4(obj: BpfObject, n: int, repeats: int) -> None:
 
     rb = ring_buffer(obj.maps["events"], callback)
     try:
-        # the floor takes turns with the consumer, a run of each per repeat: the ratio
-        # of the two medians compares runs made under the same host load
-        floor_run = _callback_floor(callback, count, n)
+        # the floor takes turns with the consumer, round by round: the ratio of the two
+        # medians compares runs made under the same host load
+        floor_run = _callback_floor(callback, count)
         floor: List[float] = []
-        out("4-callback", timed(consume, lambda: floor.append(floor_run())), n)
+        out("4-callback", timed(consume, floor), n)
         out("4-floor", floor, n)
         drain = _batch_drain(rb)
         if drain is None:

@@ -1422,16 +1422,21 @@ static int use_sink(Sink *sink, PyObject *tuple)
         PyErr_SetString(PyExc_TypeError, "deliver: a sink is (callback, mode, decode)");
         return -1;
     }
+    /* held from here: `tuple` is borrowed from the caller's list, and the mode's
+     * __index__ (Python) may take it out of that list */
+    Py_INCREF(tuple);
     mode = PyLong_AsLong(PyTuple_GET_ITEM(tuple, 1));
-    if (mode == -1 && PyErr_Occurred())
+    if (mode == -1 && PyErr_Occurred()) {
+        Py_DECREF(tuple);
         return -1;
+    }
     if (mode != DELIVER_VIEW && mode != DELIVER_BYTES && mode != DELIVER_DECODE) {
         PyErr_SetString(PyExc_ValueError, "deliver: unknown sink mode");
+        Py_DECREF(tuple);
         return -1;
     }
     /* all fields first, the old tuple's decref (which may run Python) last */
     old = sink->tuple;
-    Py_INCREF(tuple);
     sink->tuple = tuple;
     sink->callback = PyTuple_GET_ITEM(tuple, 0);
     sink->mode = mode;

@@ -813,6 +813,10 @@ static PyObject *lookup_percpu(MapBase *self, const elem_int *k, PyObject *key)
         }
     }
     if (list != old && self->elements == elements && self->fd >= 0) {
+        /* the spare now, not `old`: making the list may have run Python (a GC
+         * callback, a __del__) that read this map again and replaced the spare,
+         * dropping old's reference already */
+        old = self->spare;
         Py_INCREF(list);
         self->spare = list;
         Py_XDECREF(old);  /* last: it may run Python */

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def _run(script: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
@@ -40,6 +42,59 @@ def test_a_sink_whose_mode_runs_python_is_held_while_parsed() -> None:
             assert _speedups.deliver(sinks, b"ab", array("I", [0, 1, 2]).tobytes(),
                                      None, 0, 2, pos) == 2
         assert got == [("first", b"a"), b"b"] * 20, got
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+@pytest.mark.kernel
+def test_a_per_cpu_read_reentered_from_a_collection_keeps_the_held_list(
+        kernel: None) -> None:
+    """m[k] of a per-CPU map makes a new list when the last one is held; that
+    allocation can start a collection whose callback (or a __del__ it runs) reads
+    the same map, which makes its own list the spare and drops the old spare's
+    reference. The outer read must not then drop that reference a second time:
+    the list the caller holds stays alive and unchanged (the old code freed it
+    under its holder, then crashed)."""
+    r = _run("""
+        import gc, sys
+        import libbpf_py as bpf
+        from libbpf_py.enums import MapType
+        m = bpf.Map.create(MapType.PERCPU_ARRAY, 4, 8, 1)
+        m[0] = 7
+        ncpus = len(m[0])
+        assert m._fast_path
+        for round in range(10):
+            m[0] = round
+            held = m[0]  # the spare, and held: the next read makes a new list
+            calls = []
+
+            def reenter(phase, info):
+                if phase == "start" and not calls:
+                    calls.append(1)
+                    inner = m[0]  # replaces the spare
+                    assert inner == [round] * ncpus
+                    del inner
+
+            threshold = gc.get_threshold()
+            gc.collect()
+            allocations = [[] for _ in range(20)]
+            gc.callbacks.append(reenter)
+            gc.set_threshold(1)  # the list's allocation starts a collection
+            try:
+                got = m[0]
+            finally:
+                gc.set_threshold(*threshold)
+                gc.callbacks.remove(reenter)
+            del allocations
+            assert calls
+            assert sys.getrefcount(held) == 2, sys.getrefcount(held)
+            junk = [[object()] for _ in range(1000)]
+            assert held == [round] * ncpus and got == [round] * ncpus
+            del junk, got, held
+            assert m[0] == [round] * ncpus
+        m.close()
         print("ok")
     """)
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (

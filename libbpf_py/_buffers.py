@@ -179,7 +179,15 @@ def dup_map_fd(m: Any, want: MapType, cls: str) -> int:
     if mtype != want:
         raise ValueError(f"{cls} needs a {want.name} map; map {map_label(m)} is "
                          f"{mtype.name}")
-    return os.dup(m.fd)
+    # In flight on the map's guard from reading the fd to duplicating it: a close()
+    # meanwhile (another thread) closes the fd only after the dup, so the number
+    # cannot have been handed to another file (another map) in between.
+    guard = m._guard
+    guard.enter()
+    try:
+        return os.dup(m.fd)
+    finally:
+        guard.leave()
 
 
 def wait_seconds(timeout_ms: int) -> Optional[float]:

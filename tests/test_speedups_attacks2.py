@@ -8,11 +8,17 @@ old code's segfault and reports it as a failure.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from typing import Any, Callable, List
 
 import pytest
+
+from libbpf_py._buffers import dup_map_fd
+from libbpf_py.enums import MapType
+from libbpf_py.map import Map
 
 
 def _run(script: str) -> subprocess.CompletedProcess[str]:
@@ -99,3 +105,41 @@ def test_a_per_cpu_read_reentered_from_a_collection_keeps_the_held_list(
     """)
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+@pytest.mark.kernel
+def test_a_buffer_never_duplicates_the_fd_of_a_map_opened_after_a_close(
+        maps: Callable[..., Map]) -> None:
+    """RingBuffer (and the other buffers) duplicate their map's fd: a close of the
+    map from another thread between reading ``m.fd`` and ``os.dup`` (simulated here
+    by a profile hook, which runs Python exactly there) must not let the buffer
+    duplicate whatever map took that fd number next: the fd stays the map's until
+    the duplicate is made."""
+    m = maps(MapType.RINGBUF, 0, 0, 4096)
+    want, number = m.id, m.fd
+    other: List[Map] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if (event == "return" and not other and frame.f_back is not None
+                and frame.f_back.f_code is dup_map_fd.__code__
+                and getattr(frame.f_locals.get("method"), "__name__", "") == "fd"):
+            sys.setprofile(None)
+            m.close()  # "another thread" closes the map here...
+            other.append(maps(MapType.RINGBUF, 0, 0, 4096))  # ...and opens another
+
+    sys.setprofile(hook)
+    try:
+        dup = dup_map_fd(m, MapType.RINGBUF, "RingBuffer")
+    finally:
+        sys.setprofile(None)
+    assert other, "the hook did not run"
+    try:
+        got = Map.from_fd(dup)
+        try:
+            assert got.id == want, (
+                f"duplicated fd {number} of another map (the new one took the number: "
+                f"{other[0].fd == number})")
+        finally:
+            got.close()
+    finally:
+        os.close(dup)

@@ -164,7 +164,9 @@ class IntCodec(Codec):
     def to_bytes(self, obj: Any) -> Any:
         if isinstance(obj, int):  # bool too: a map key/value True is exactly 1
             try:
-                return int(obj).to_bytes(self.size, _BYTEORDER, signed=self.signed)
+                # int.to_bytes, not int(obj): an int subclass is the int it is (as
+                # encode()'s cffi takes it), not what its own __int__ says
+                return int.to_bytes(obj, self.size, _BYTEORDER, signed=self.signed)
             except OverflowError:
                 raise self._overflow(obj) from None
         return self._buffer(obj)

@@ -143,3 +143,31 @@ def test_a_buffer_never_duplicates_the_fd_of_a_map_opened_after_a_close(
             got.close()
     finally:
         os.close(dup)
+
+
+@pytest.mark.kernel
+def test_an_int_subclass_is_written_as_its_own_value_on_every_path(
+        maps: Callable[..., Map]) -> None:
+    """An int subclass (not MapBase's exact-int C path) is written as the int it is,
+    as cffi's encode takes it for a plain map, never as what its __int__ says: a
+    per-CPU map (whose codec packs the bytes with to_bytes) and update_batch of a
+    list that needs the checked packer stored __int__'s 6 for 3."""
+
+    class Odd(int):
+        def __int__(self) -> int:
+            return 6
+
+        def __index__(self) -> int:
+            return 6
+
+    plain = maps(MapType.HASH, 4, 8, 4)
+    plain[0] = Odd(3)
+    assert plain[0] == 3
+    per_cpu = maps(MapType.PERCPU_ARRAY, 4, 8, 1)
+    ncpus = len(per_cpu[0])
+    per_cpu[0] = Odd(3)
+    assert per_cpu[0] == [3] * ncpus
+    per_cpu[0] = [Odd(4)] * ncpus
+    assert per_cpu[0] == [4] * ncpus
+    plain.update_batch([(Odd(1), Odd(5))])
+    assert plain[1] == 5

@@ -146,6 +146,17 @@ _C_RECORD = 1
 _C_PERCPU_INT = 2
 
 
+def _check_chunk(chunk: object, at_least_one: bool = False) -> int:
+    """The ``chunk`` of a batch read: an int (a float or a bool would be taken for some
+    other count without a word); with ``at_least_one``, >= 1 (``lookup_batch`` reads a
+    chunk below 1 as 1, as it always has)."""
+    if isinstance(chunk, bool) or not isinstance(chunk, int):
+        raise TypeError(f"chunk must be an int, not {type(chunk).__name__}")
+    if at_least_one and chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    return int(chunk)
+
+
 class _Elements:
     """Everything the element API needs, worked out once per map after it exists."""
 
@@ -889,11 +900,8 @@ class MapCore(MapBase):
         raise LibbpfNotSupportedError / LibbpfError (EINVAL) as lookup_batch
         does; maps without keys raise TypeError.
         """
-        if isinstance(chunk, bool) or not isinstance(chunk, int):
-            raise TypeError(f"chunk must be an int, not {type(chunk).__name__}")
-        if chunk < 1:
-            raise ValueError(f"chunk must be at least 1, got {chunk}")
-        return self._read_arrays("lookup_batch_arrays", chunk, elem_flags)
+        return self._read_arrays("lookup_batch_arrays", _check_chunk(chunk, True),
+                                 elem_flags)
 
     def lookup_batch(self, *, chunk: int = 1024, elem_flags: int = 0
                      ) -> List[Tuple[Any, Any]]:
@@ -903,6 +911,7 @@ class MapCore(MapBase):
         raise LibbpfNotSupportedError / LibbpfError (EINVAL). For plain int keys
         and values, :meth:`lookup_batch_arrays` is faster still (no tuple per entry).
         """
+        chunk = _check_chunk(chunk)
         e = self._check_loaded()
         if type(e.key) is IntCodec and type(e.value) is IntCodec:
             # Plain ints: the whole map read into two arrays, then paired up in C in
@@ -919,7 +928,7 @@ class MapCore(MapBase):
         Hash maps only; arrays raise LibbpfNotSupportedError.
         """
         return self._read_batches(lib.bpf_map_lookup_and_delete_batch,
-                                  "lookup_and_delete_batch", chunk, elem_flags)
+                                  "lookup_and_delete_batch", _check_chunk(chunk), elem_flags)
 
     def update_batch(self, pairs: Union[Mapping[Any, Any], Iterable[Tuple[Any, Any]]],
                      flags: int = UpdateFlag.ANY) -> None:

@@ -245,3 +245,18 @@ def test_closed_between_chunks(kernel: None, monkeypatch: pytest.MonkeyPatch,
         assert calls == [0]  # one chunk read, then the check before the next call
     finally:
         m.close()
+
+
+def test_batch_reads_refuse_a_chunk_that_is_not_an_int(maps: Callable[..., Map]) -> None:
+    # lookup_batch and lookup_and_delete_batch took a float or a bool as a count
+    # without a word (chunk=2.5 read the map as if 2.5 were a number of entries)
+    m = maps(MapType.HASH, 4, 8, 16, name=f"ba_chunk{PID}")
+    wide = maps(MapType.HASH, 4, 12, 16, name=f"ba_chunkw{PID}")  # the per-chunk path
+    m[1] = 2
+    wide[1] = b"x" * 12
+    for target in (m, wide):
+        for call in (target.lookup_batch, target.lookup_and_delete_batch):
+            for bad in (1.0, 2.5, True, "8", None):
+                with pytest.raises(TypeError, match="chunk must be an int, not "):
+                    call(chunk=bad)  # type: ignore[arg-type]
+    assert m.lookup_batch(chunk=2) == [(1, 2)] and len(wide) == 1  # nothing was taken

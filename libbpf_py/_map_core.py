@@ -474,6 +474,8 @@ class MapCore(MapBase):
     :meth:`_delete` and :meth:`_elem_error` as the general path.
     """
 
+    __slots__ = ()  # Map's __slots__: no __dict__ for a misspelt setting to land in
+
     if TYPE_CHECKING:  # what the class this is mixed into (Map) provides
 
         def _check_open(self) -> Any: ...

@@ -82,6 +82,8 @@ class MapSettings:
     ``_check_open()``, ``_label_name()`` and ``_borrow(ptr)``.
     """
 
+    __slots__ = ()  # Map's __slots__: no __dict__ for a misspelt setting to land in
+
     if TYPE_CHECKING:  # what Map provides
         _owner: Any
         _ptr: Any

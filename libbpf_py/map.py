@@ -113,6 +113,11 @@ class Map(MapSettings, MapCore):
     each is one C call into libbpf; anything else goes to the general Python code.
     """
 
+    # No __dict__: a misspelt setting (``m.max_entires = 8``) raises AttributeError
+    # instead of landing in one, unseen by libbpf. ``_elements`` is MapBase's (C);
+    # BpfObject tracks its maps by weak reference.
+    __slots__ = ("__weakref__", "_fd", "_guard", "_id", "_info", "_owner", "_ptr")
+
     def __init__(self, *, owner: Any = None, ptr: Any = None, fd: int = -1,
                  info: Optional[MapInfo] = None) -> None:
         self._owner = owner

@@ -780,3 +780,24 @@ def test_program_ifindex(tailcall_o: Path) -> None:
         assert prog.ifindex == 0  # not offloaded
         with pytest.raises(AlreadyLoadedError, match="ifindex"):
             prog.ifindex = 1
+
+
+def test_misspelt_setting_raises(maps_o: Path) -> None:
+    # Map had a __dict__: `m.max_entires = 8` was stored there, libbpf never saw it,
+    # and the map was created with its old size without a word
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        counts = obj.maps["counts"]
+        with pytest.raises(AttributeError, match="max_entires"):
+            counts.max_entires = 8  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="pin_pth"):
+            counts.pin_pth = "/sys/fs/bpf/x"  # type: ignore[attr-defined]
+        counts.max_entries = 8
+        obj.load()
+        assert counts.info().max_entries == 8
+        counts[1] = 2
+        assert counts[1] == 2 and dict(counts.items()) == {1: 2}
+    with Map.create(MapType.HASH, 4, 8, 4, name="t_slots") as m:
+        with pytest.raises(AttributeError, match="nmae"):
+            m.nmae = "x"  # type: ignore[attr-defined]

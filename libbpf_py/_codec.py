@@ -491,6 +491,9 @@ class _BtfRecord:
             current = getattr(self, name, None)
             if isinstance(current, ctypes.Array):
                 value = _array_from(type(current), value, f"{_cname(cls)}.{name}")
+            elif isinstance(current, _BtfRecord) and isinstance(value, tuple):
+                # built here: ctypes would build it and turn its error into a RuntimeError
+                value = type(current)(*value)
         super().__setattr__(name, value)
 
     def __repr__(self) -> str:
@@ -552,8 +555,15 @@ class BtfArray(ctypes.Array):  # type: ignore[type-arg]
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _write_guard(self)
+        elem = self._type_
         if isinstance(value, Mapping):
-            value = _record_from(self._type_, value)
+            value = _record_from(elem, value)
+        elif not isinstance(index, slice) and isinstance(value, (list, tuple)) and \
+                isinstance(elem, type) and issubclass(elem, (ctypes.Array, _BtfRecord)):
+            # a row of a nested array, or a record from a tuple, built (and checked)
+            # here: ctypes refuses a list and turns a tuple's errors into RuntimeError
+            value = (_array_from(elem, value, f"{type(self).__name__}[{index}]")
+                     if issubclass(elem, ctypes.Array) else elem(*value))
         elif isinstance(index, slice):
             for v in value:
                 check_value(self._type_, v, f"{type(self).__name__}[{index}]")

@@ -148,6 +148,37 @@ def test_array_elements_are_range_checked(kernel: None, compile_bpf: Compile) ->
         assert skel.data.init.grid[0][0] == 1 and skel.data.init.grid[1][2] == -6
 
 
+def test_rows_and_nested_records_from_sequences(kernel: None, compile_bpf: Compile) -> None:
+    # a row of a nested array from a list was a ctypes TypeError ("expected
+    # c_byte_Array_3 instance, got list"), and from a tuple, like a nested record
+    # from a tuple, the range error came back as a RuntimeError ("(layout) ValueError:")
+    with Skeleton.open(compile_bpf("skel")) as skel:
+        grid = skel.data.init.grid                 # __s8 grid[2][3]
+        for row in ([1, 2, 300], (1, 2, 300)):
+            with pytest.raises(ValueError, match=r"\[0\]\[2\] = 300 does not fit a signed "
+                                                 r"8-bit int"):
+                grid[0] = row
+        with pytest.raises(ValueError, match="an array of 3 elements needs 3 values, got 2"):
+            grid[1] = [1, 2]
+        assert skel.data.init.grid[0][2] == 3      # nothing of a refused row was written
+        grid[0] = [7, -8, 9]
+        grid[1] = (-1, 0, 1)
+        assert [list(r) for r in skel.data.init.grid] == [[7, -8, 9], [-1, 0, 1]]
+        with pytest.raises(ValueError, match=r"layout\.kind = 300 does not fit an unsigned "
+                                             r"8-bit int"):
+            skel.data.init = (300,)
+        skel.data.init = (5,)
+        assert skel.data.init.kind == 5
+    with BpfObject.open(compile_bpf("maps")) as obj:
+        obj.load()
+        events = obj.maps["events"]                # struct event { ... struct pair pair; }
+        with pytest.raises(ValueError, match=r"pair\.a = 70000 does not fit an unsigned "
+                                             r"16-bit int"):
+            events[1] = {"pair": (70000, 1)}
+        events[1] = {"pair": (513, 9)}
+        assert (events[1].pair.a, events[1].pair.b) == (513, 9)
+
+
 # -- defect 6: a misspelled name is an error, with a suggestion ----------------------------
 
 def test_misspelled_section_variable(open_skel: Callable[[], Skeleton]) -> None:

@@ -176,8 +176,9 @@ class MapSettings:
 
     @autocreate.setter
     def autocreate(self, value: bool) -> None:
+        flag = _validate.check_bool(value, "autocreate")
         ptr = self._before_load("autocreate")
-        check(lib.bpf_map__set_autocreate(ptr, bool(value)),
+        check(lib.bpf_map__set_autocreate(ptr, flag),
               f"cannot set autocreate of map {self.name!r}")
 
     @property

@@ -31,8 +31,8 @@ from typing import Any, Iterable, Tuple, Union
 #: what every path argument of the package accepts (one definition for all modules)
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["INT_MAX", "check_fd", "check_int", "cstr", "from_c", "int_bounds", "int_kind",
-           "range_error", "show", "type_error", "unknown_name"]
+__all__ = ["INT_MAX", "check_bool", "check_fd", "check_int", "cstr", "from_c", "int_bounds",
+           "int_kind", "range_error", "show", "type_error", "unknown_name"]
 
 INT_MAX = (1 << 31) - 1
 
@@ -75,6 +75,19 @@ def check_int(value: object, what: str, bits: int = 32, signed: bool = False, *,
     if not lo <= number <= hi:
         raise range_error(what, number, bits, signed, bitfield)
     return number
+
+
+def check_bool(value: object, what: str) -> bool:
+    """A C ``bool`` setting: ``True``/``False``, 0 or 1 (what a ``_Bool`` field takes).
+    ``bool(value)`` would read ``"no"``, ``"false"`` or ``[0]`` as true and ``None`` as
+    false without a word."""
+    if value.__class__ is bool:
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, int):
+        raise ValueError(f"{what} = {value} is not a bool (True/False, 0 or 1)")
+    raise type_error(what, value, "a bool")
 
 
 def check_fd(value: object, what: str = "fd") -> int:

@@ -226,7 +226,8 @@ class Program:
 
     @autoload.setter
     def autoload(self, value: bool) -> None:
-        check(lib.bpf_program__set_autoload(self._before_load("autoload"), bool(value)),
+        flag = _validate.check_bool(value, "autoload")
+        check(lib.bpf_program__set_autoload(self._before_load("autoload"), flag),
               "bpf_program__set_autoload")
 
     @property
@@ -236,7 +237,8 @@ class Program:
 
     @autoattach.setter
     def autoattach(self, value: bool) -> None:
-        lib.bpf_program__set_autoattach(self._check_open(), bool(value))
+        lib.bpf_program__set_autoattach(self._check_open(),
+                                        _validate.check_bool(value, "autoattach"))
 
     @property
     def log_level(self) -> int:

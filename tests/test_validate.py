@@ -342,3 +342,23 @@ def test_update_batch_overflow_says_how_many_were_written(maps: Callable[..., Ma
     assert exc.written == written and 0 < written < 10
     assert re.search(rf"\b{written} of 10 pairs written", str(exc)), str(exc)
     assert all(m[i] == i for i in range(written))
+
+
+def test_bool_settings_take_bools_only(validate_o: Path) -> None:
+    # autoload, autoattach and autocreate were bool(value): autoload = "no" (or
+    # "false", [0]) turned the program on, None turned it off, without a word
+    with BpfObject.open(validate_o) as obj:
+        prog = next(iter(obj.programs.values()))
+        m = next(iter(obj.maps.values()))
+        for owner, attr in ((prog, "autoload"), (prog, "autoattach"), (m, "autocreate")):
+            before = getattr(owner, attr)
+            for bad in ("no", "false", None, [0], 1.0):
+                with pytest.raises(TypeError, match=f"{attr} must be a bool, not "):
+                    setattr(owner, attr, bad)
+            with pytest.raises(ValueError, match=f"{attr} = 2 is not a bool"):
+                setattr(owner, attr, 2)
+            assert getattr(owner, attr) == before
+            setattr(owner, attr, 0)
+            assert getattr(owner, attr) is False
+            setattr(owner, attr, True)
+            assert getattr(owner, attr) is True

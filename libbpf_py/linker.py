@@ -123,6 +123,13 @@ class Linker:
         ptr = self._check_open()
         raw = _validate.cstr(path, "add_file path", path=True, empty=False)
         name = os.fsdecode(raw)
+        try:
+            with open(raw, "rb") as f:
+                start = f.read(64)
+        except OSError:
+            start = None  # missing, a directory, unreadable: libbpf says which
+        if start is not None:
+            _refuse_non_elf(start, f"bpf_linker__add_file({name!r})", name)
         self._add(lambda: lib.bpf_linker__add_file(ptr, raw, ffi.NULL),
                   f"bpf_linker__add_file({name!r})", name)
 
@@ -143,6 +150,7 @@ class Linker:
         if not image:
             raise ValueError("add_buf got an empty image")
         fn = lib.bpf_linker__add_buf
+        _refuse_non_elf(image[:64], "bpf_linker__add_buf", None)
         buf = ffi.new("char[]", image)
         self._add(lambda: fn(ptr, buf, len(image), ffi.NULL), "bpf_linker__add_buf",
                   f"<buffer of {len(image)} bytes>")
@@ -186,6 +194,18 @@ class Linker:
     def __repr__(self) -> str:
         state = ("finalized" if self._finalized else "closed") if self._ptr is None else "open"
         return f"<Linker {_validate.show(self._output)} {state}, {len(self._inputs)} inputs>"
+
+
+def _refuse_non_elf(start: bytes, what: str, path: Optional[str]) -> None:
+    """Refuse an input that is not an ELF file before libbpf sees it: libbpf 1.1's
+    linker crashes the process (SIGSEGV) on one (a text file, an empty file), after
+    logging "failed to get ELF header". The error is BpfObject.open's for such a file."""
+    if start.startswith(b"\x7fELF"):
+        return  # an ELF file, BPF or not: libbpf checks the rest and refuses cleanly
+    from .object import _LIBBPF_ERRNO_FORMAT, _not_bpf_elf  # (object imports much more)
+
+    err = _LIBBPF_ERRNO_FORMAT
+    raise _not_bpf_elf(make_error(err, what, libbpf_strerror(err)), what, start, path)
 
 
 def link_files(output: PathLike, inputs: Iterable[PathLike]) -> None:

@@ -169,3 +169,35 @@ def _fd_and_buf_refused(tmp_path: Path) -> None:
         with pytest.raises(LibbpfVersionError, match=r"bpf_linker__add_fd.*LIBBPF_1\.6\.0"):
             linker.add_fd(0)
         linker.close()
+
+
+def test_an_input_that_is_not_elf_is_refused_not_a_crash(tmp_path: Path) -> None:
+    # libbpf 1.1's bpf_linker__add_file segfaults on a file that is not ELF (after
+    # "failed to get ELF header"): `gen object out.o notes.txt` killed the interpreter.
+    # Run in a child, so the old code's crash fails this test instead of the run.
+    text, empty = tmp_path / "notes.txt", tmp_path / "empty.o"
+    text.write_text("hello\n")
+    empty.write_bytes(b"")
+    script = (
+        "import sys\n"
+        "from libbpf_py import Linker, LibbpfError\n"
+        "for path in sys.argv[1:]:\n"
+        "    with Linker(sys.argv[1] + '.out') as linker:\n"
+        "        try:\n"
+        "            linker.add_file(path)\n"
+        "        except LibbpfError as exc:\n"
+        "            print(exc.errno, exc)\n"
+        "        linker.close()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(text), str(empty)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("4001 ") and "is not a BPF ELF object: it is text" in lines[0]
+    assert lines[1].startswith("4001 ") and "empty.o' is not a BPF ELF object" in lines[1]
+    cli = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "object",
+                          str(tmp_path / "out.o"), str(text)],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr
+    assert "is not a BPF ELF object" in cli.stderr

@@ -1007,7 +1007,9 @@ class MapCore(MapBase):
         element to make room; without it the push raises LibbpfError (E2BIG).
         """
         e = self._check_kind("push()", (MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER))
-        _check_u("flags", flags, 64)
+        # as the kernel checks them (queue_stack_map_push_elem, bloom_map_push_elem)
+        _check_flags(flags, f"push to {e.label}",
+                     ("ANY",) if e.type == MapType.BLOOM_FILTER else ("ANY", "EXIST"))
         ret = lib.bpf_map_update_elem(e.fd, ffi.NULL, e.value.encode(value), flags)
         if ret < 0:
             if ret == -errno.E2BIG:

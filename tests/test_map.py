@@ -801,3 +801,22 @@ def test_misspelt_setting_raises(maps_o: Path) -> None:
     with Map.create(MapType.HASH, 4, 8, 4, name="t_slots") as m:
         with pytest.raises(AttributeError, match="nmae"):
             m.nmae = "x"  # type: ignore[attr-defined]
+
+
+def test_push_flags_name_the_bad_bits(maps: Callable[..., Map]) -> None:
+    # push() passed any flags to the kernel, which said only EINVAL ("push to QUEUE
+    # map 'q' failed: Invalid argument"); update() names the bad bits, push() too now
+    q = maps(MapType.QUEUE, 0, 4, 3, name="t_pushflags")
+    b = maps(MapType.BLOOM_FILTER, 0, 8, 16)
+    with pytest.raises(ValueError, match=r"push to QUEUE map 't_pushflags': flags 0x63 has "
+                                         r"unknown bits 0x61 \(valid: ANY \(0\), EXIST \(2\)\)"):
+        q.push(5, flags=99)
+    with pytest.raises(ValueError, match=r"unknown bits 0x1 \(valid: ANY \(0\), EXIST"):
+        q.push(5, UpdateFlag.NOEXIST)
+    with pytest.raises(ValueError, match=r"unknown bits 0x2 \(valid: ANY \(0\)\)"):
+        b.push(5, UpdateFlag.EXIST)
+    with pytest.raises(TypeError, match="flags must be an int, not bool"):
+        q.push(5, True)  # type: ignore[arg-type]
+    q.push(5, UpdateFlag.EXIST)
+    b.push(5)
+    assert q.pop() == 5 and 5 in b

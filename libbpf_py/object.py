@@ -74,6 +74,7 @@ _BTF_TARGET_KINDS = ("tp_btf", "fentry", "fexit", "fmod_ret", "fentry.s", "fexit
                      "fmod_ret.s", "lsm", "lsm.s", "lsm_cgroup", "iter", "iter.s")
 
 #: libbpf's LIBBPF_ERRNO__FORMAT: "BPF object format invalid"
+_LIBBPF_ERRNO_LIBELF = 4000
 _LIBBPF_ERRNO_FORMAT = 4001
 _EM_BPF = 247
 
@@ -210,6 +211,11 @@ class BpfObject:
         try:
             ptr = check_ptr(lib.bpf_object__open_file(cpath, opts), what)
         except LibbpfError as exc:
+            if exc.errno == _LIBBPF_ERRNO_LIBELF and os.path.isdir(raw):
+                # libbpf says only "Something wrong in libelf" (elf_begin on a directory)
+                raise error_class(errno.EISDIR)(
+                    errno.EISDIR, f"{os.fsdecode(raw)!r} is a directory, not a BPF ELF "
+                    "object file", what) from None
             if exc.errno != _LIBBPF_ERRNO_FORMAT:
                 raise
             try:

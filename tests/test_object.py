@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -370,3 +371,12 @@ def test_test_run_sizes(object_o: Path) -> None:
                 prog.test_run(packet, **{name: "1"})
             with pytest.raises(TypeError, match=name):
                 prog.test_run(packet, **{name: 1.0})
+
+
+def test_opening_a_directory_says_so(kernel: None, tmp_path: Path) -> None:
+    # libbpf answers elf_begin's failure on a directory with LIBBPF_ERRNO 4000,
+    # "Something wrong in libelf", which was all the error said
+    with pytest.raises(libbpf_py.LibbpfError, match=r"is a directory, not a BPF ELF object "
+                                                    r"file \[EISDIR\]") as info:
+        BpfObject.open(tmp_path)
+    assert info.value.errno == errno.EISDIR

@@ -341,3 +341,37 @@ def bpffs_hint(path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
     if existing != parent:
         return f"directory {parent!r} does not exist: create it first (os.makedirs)"
     return None
+
+
+#: libbpf's LIBBPF_ERRNO__FORMAT (libbpf.h): "Invalid ELF format"
+LIBBPF_ERRNO_FORMAT = 4001
+#: e_machine of a BPF ELF file (elf.h's EM_BPF)
+EM_BPF = 247
+
+
+def not_bpf_elf(exc: LibbpfError, what: str, start: bytes, path: Optional[str]) -> LibbpfError:
+    """LIBBPF_ERRNO__FORMAT at open: say what the file is instead, and how to make a
+    BPF object."""
+    name = "the image" if path is None else repr(path)
+    if start.startswith(b"\x7fELF"):
+        machine = int.from_bytes(start[18:20], "little" if start[5:6] == b"\x01" else "big") \
+            if len(start) >= 20 else -1
+        if machine != EM_BPF:
+            kind = (f"it is an ELF file for another machine (e_machine {machine}, BPF's is "
+                    f"{EM_BPF})")
+        else:
+            return exc  # a BPF ELF file libbpf finds broken: its own words say why
+    else:
+        text = start.decode("utf-8", "replace")
+        looks_c = (path is not None and path.endswith((".c", ".h"))) or text.lstrip().startswith(
+            ("#include", "#define", "#if", "//", "/*", "SEC(", "struct ", "int ", "static "))
+        is_text = "\ufffd" not in text and all(c.isprintable() or c in "\t\r\n" for c in text)
+        kind = ("it looks like C source" if looks_c else "it is text" if is_text
+                else "it is not an ELF file")
+        kind += f" (it starts with {start[:16]!r})"
+    src = path if path is not None and path.endswith(".c") else "x.bpf.c"
+    out = os.path.splitext(src)[0] + ".o"
+    message = (f"{exc.strerror}: {name} is not a BPF ELF object: {kind}; compile the BPF "
+               f"C source into one: clang -O2 -g -target bpf -c {src} -o {out}")
+    err = exc.errno or LIBBPF_ERRNO_FORMAT
+    return error_class(err)(err, message, what)

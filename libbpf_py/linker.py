@@ -29,7 +29,7 @@ from . import _validate, log
 from ._binding import ffi, lib
 from ._call import libbpf_strerror, make_error
 from ._validate import PathLike
-from .errors import ClosedError, LibbpfError
+from .errors import LIBBPF_ERRNO_FORMAT, ClosedError, LibbpfError, not_bpf_elf
 
 __all__ = ["Linker", "link_files"]
 
@@ -202,10 +202,8 @@ def _refuse_non_elf(start: bytes, what: str, path: Optional[str]) -> None:
     logging "failed to get ELF header". The error is BpfObject.open's for such a file."""
     if start.startswith(b"\x7fELF"):
         return  # an ELF file, BPF or not: libbpf checks the rest and refuses cleanly
-    from .object import _LIBBPF_ERRNO_FORMAT, _not_bpf_elf  # (object imports much more)
-
-    err = _LIBBPF_ERRNO_FORMAT
-    raise _not_bpf_elf(make_error(err, what, libbpf_strerror(err)), what, start, path)
+    err = LIBBPF_ERRNO_FORMAT
+    raise not_bpf_elf(make_error(err, what, libbpf_strerror(err)), what, start, path)
 
 
 def link_files(output: PathLike, inputs: Iterable[PathLike]) -> None:

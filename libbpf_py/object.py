@@ -37,6 +37,7 @@ from ._validate import PathLike
 from .btf import Btf
 from .datasec import ObjectVars
 from .errors import (
+    LIBBPF_ERRNO_FORMAT,
     AlreadyLoadedError,
     ClosedError,
     LibbpfError,
@@ -44,6 +45,7 @@ from .errors import (
     VerifierError,
     cut_log,
     error_class,
+    not_bpf_elf,
     privilege_hint,
 )
 from .link import Link
@@ -73,10 +75,8 @@ _NO_BTF_TARGET_RE = re.compile(
 _BTF_TARGET_KINDS = ("tp_btf", "fentry", "fexit", "fmod_ret", "fentry.s", "fexit.s",
                      "fmod_ret.s", "lsm", "lsm.s", "lsm_cgroup", "iter", "iter.s")
 
-#: libbpf's LIBBPF_ERRNO__FORMAT: "BPF object format invalid"
+#: libbpf's LIBBPF_ERRNO__LIBELF ("Something wrong in libelf"); __FORMAT is errors'
 _LIBBPF_ERRNO_LIBELF = 4000
-_LIBBPF_ERRNO_FORMAT = 4001
-_EM_BPF = 247
 
 #: btf__endianness() of a BTF in this machine's byte order (enum btf_endianness)
 _NATIVE_BTF_ENDIAN = lib.BTF_LITTLE_ENDIAN if sys.byteorder == "little" else lib.BTF_BIG_ENDIAN
@@ -216,14 +216,14 @@ class BpfObject:
                 raise error_class(errno.EISDIR)(
                     errno.EISDIR, f"{os.fsdecode(raw)!r} is a directory, not a BPF ELF "
                     "object file", what) from None
-            if exc.errno != _LIBBPF_ERRNO_FORMAT:
+            if exc.errno != LIBBPF_ERRNO_FORMAT:
                 raise
             try:
                 with open(raw, "rb") as f:
                     start = f.read(64)
             except OSError:
                 raise exc from None
-            raise _not_bpf_elf(exc, what, start, os.fsdecode(raw)) from None
+            raise not_bpf_elf(exc, what, start, os.fsdecode(raw)) from None
         return cls(ptr, keep, os.fspath(path), opts)
 
     @classmethod
@@ -246,9 +246,9 @@ class BpfObject:
             ptr = check_ptr(lib.bpf_object__open_mem(buf, len(image), opts),
                             "bpf_object__open_mem")
         except LibbpfError as exc:
-            if exc.errno != _LIBBPF_ERRNO_FORMAT:
+            if exc.errno != LIBBPF_ERRNO_FORMAT:
                 raise
-            raise _not_bpf_elf(exc, "bpf_object__open_mem", image[:64], None) from None
+            raise not_bpf_elf(exc, "bpf_object__open_mem", image[:64], None) from None
         return cls(ptr, keep, "<memory>", opts)
 
     # -- state --------------------------------------------------------------------------
@@ -672,29 +672,3 @@ def _kernel_at_least(major: int, minor: int) -> bool:
     return m is not None and (int(m.group(1)), int(m.group(2))) >= (major, minor)
 
 
-def _not_bpf_elf(exc: LibbpfError, what: str, start: bytes, path: Optional[str]) -> LibbpfError:
-    """LIBBPF_ERRNO__FORMAT at open: say what the file is instead, and how to make a
-    BPF object."""
-    name = "the image" if path is None else repr(path)
-    if start.startswith(b"\x7fELF"):
-        machine = int.from_bytes(start[18:20], "little" if start[5:6] == b"\x01" else "big") \
-            if len(start) >= 20 else -1
-        if machine != _EM_BPF:
-            kind = (f"it is an ELF file for another machine (e_machine {machine}, BPF's is "
-                    f"{_EM_BPF})")
-        else:
-            return exc  # a BPF ELF file libbpf finds broken: its own words say why
-    else:
-        text = start.decode("utf-8", "replace")
-        looks_c = (path is not None and path.endswith((".c", ".h"))) or text.lstrip().startswith(
-            ("#include", "#define", "#if", "//", "/*", "SEC(", "struct ", "int ", "static "))
-        is_text = "\ufffd" not in text and all(c.isprintable() or c in "\t\r\n" for c in text)
-        kind = ("it looks like C source" if looks_c else "it is text" if is_text
-                else "it is not an ELF file")
-        kind += f" (it starts with {start[:16]!r})"
-    src = path if path is not None and path.endswith(".c") else "x.bpf.c"
-    out = os.path.splitext(src)[0] + ".o"
-    message = (f"{exc.strerror}: {name} is not a BPF ELF object: {kind}; compile the BPF "
-               f"C source into one: clang -O2 -g -target bpf -c {src} -o {out}")
-    err = exc.errno or _LIBBPF_ERRNO_FORMAT
-    return error_class(err)(err, message, what)

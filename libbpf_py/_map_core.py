@@ -44,6 +44,7 @@ from . import _validate
 from ._binding import MapBase, PairIter, ffi, lib, pairs
 from ._call import check, make_error
 from ._codec import Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
+from ._guard import Guard
 from ._info import MapInfo
 from ._validate import PathLike
 from .enums import MapType, UpdateFlag
@@ -115,6 +116,31 @@ class _FdCodec(IntCodec):
 
     def to_bytes(self, obj: Any) -> Any:
         return _fd_of(obj, self.what).to_bytes(4, sys.byteorder)
+
+
+def _enter_fd_guards(codec: Codec, values: Iterable[Any]) -> List[Guard]:
+    """A write to a map of maps or a prog array puts in the fds of Maps / Programs:
+    enter each one's guard, so that a close() in another thread, between reading its
+    fd and the system call's return, waits for the call (the fd number cannot be
+    handed to another file meanwhile, putting that file in the map). The guards
+    entered, for _leave_guards after the call; none for other maps or int fds."""
+    held: List[Guard] = []
+    if type(codec) is _FdCodec:
+        try:
+            for obj in values:
+                guard = None if isinstance(obj, int) else getattr(obj, "_guard", None)
+                if isinstance(guard, Guard):
+                    guard.enter()
+                    held.append(guard)
+        except BaseException:
+            _leave_guards(held)
+            raise
+    return held
+
+
+def _leave_guards(held: List[Guard]) -> None:
+    for guard in reversed(held):
+        guard.leave()
 
 
 def _is_map_fd(fd: int) -> bool:
@@ -575,9 +601,13 @@ class MapCore(MapBase):
             raise e.keyless("update()")
         if flags is not _ANY and (type(flags) is not int or flags):  # ANY or 0: valid
             _check_flags(flags, f"update on {e.label}", _UPDATE_FLAGS)
-        k = kc.encode(key)
-        v = e.value.encode(value)
-        ret = lib.bpf_map_update_elem(e.fd, k, v, flags)
+        held = _enter_fd_guards(e.value, (value,))
+        try:
+            k = kc.encode(key)
+            v = e.value.encode(value)
+            ret = lib.bpf_map_update_elem(e.fd, k, v, flags)
+        finally:
+            _leave_guards(held)
         if ret < 0:
             raise self._fail(e, -ret, "update", key, flags)
 
@@ -950,10 +980,14 @@ class MapCore(MapBase):
         if not items:
             return
         keys = kc.encode_many([k for k, _ in items])
-        vals = e.value.encode_many([v for _, v in items])
-        n = ffi.new("__u32 *", len(items))
-        ret = lib.bpf_map_update_batch(e.fd, ffi.from_buffer(keys), ffi.from_buffer(vals), n,
-                                       self._batch_opts(flags))
+        held = _enter_fd_guards(e.value, [v for _, v in items])
+        try:
+            vals = e.value.encode_many([v for _, v in items])
+            n = ffi.new("__u32 *", len(items))
+            ret = lib.bpf_map_update_batch(e.fd, ffi.from_buffer(keys), ffi.from_buffer(vals),
+                                           n, self._batch_opts(flags))
+        finally:
+            _leave_guards(held)
         if ret < 0:
             done = int(n[0])
             exc: Exception

@@ -171,3 +171,44 @@ def test_an_int_subclass_is_written_as_its_own_value_on_every_path(
     assert per_cpu[0] == [4] * ncpus
     plain.update_batch([(Odd(1), Odd(5))])
     assert plain[1] == 5
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("how", ["setitem", "update", "update_batch"])
+def test_a_map_of_maps_never_takes_the_map_opened_after_a_close(
+        maps: Callable[..., Map], how: str) -> None:
+    """``outer[k] = inner`` reads ``inner.fd`` and then calls the kernel with that
+    number: a close of ``inner`` from another thread in between (simulated by a
+    profile hook on the return of the ``fd`` property, inside _fd_of) must not let
+    a map opened meanwhile take the number and be written into ``outer`` in its
+    place. The inner map's guard is held until the update returns."""
+    from libbpf_py import _map_core
+
+    template = maps(MapType.ARRAY, 4, 8, 2)
+    outer = maps(MapType.HASH_OF_MAPS, 4, 4, 4, inner_map=template)
+    inner = maps(MapType.ARRAY, 4, 8, 2)
+    want = inner.id
+    other: List[Map] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if (event == "return" and not other and frame.f_back is not None
+                and frame.f_back.f_code is _map_core._fd_of.__code__
+                and getattr(frame.f_locals.get("method"), "__name__", "") == "fd"):
+            sys.setprofile(None)
+            inner.close()  # "another thread" closes the inner map here...
+            other.append(maps(MapType.ARRAY, 4, 8, 2))  # ...and opens a compatible one
+
+    sys.setprofile(hook)
+    try:
+        if how == "setitem":
+            outer[7] = inner
+        elif how == "update":
+            outer.update(7, inner)
+        else:
+            outer.update_batch([(7, inner)])
+    finally:
+        sys.setprofile(None)
+    assert other, "the hook did not run"
+    assert outer[7] == want, (
+        f"the map of maps holds map {outer[7]}, not the inner map {want} it was given "
+        f"(the new map {other[0].id} took its fd number)")

@@ -349,6 +349,16 @@ LIBBPF_ERRNO_FORMAT = 4001
 EM_BPF = 247
 
 
+def file_start(path: Union[str, bytes]) -> Optional[bytes]:
+    """The first 64 bytes of a file, what not_bpf_elf looks at; None when it cannot be
+    read (missing, a directory, unreadable: libbpf's own error says which)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(64)
+    except OSError:
+        return None
+
+
 def not_bpf_elf(exc: LibbpfError, what: str, start: bytes, path: Optional[str]) -> LibbpfError:
     """LIBBPF_ERRNO__FORMAT at open: say what the file is instead, and how to make a
     BPF object."""

@@ -29,7 +29,7 @@ from . import _validate, log
 from ._binding import ffi, lib
 from ._call import libbpf_strerror, make_error
 from ._validate import PathLike
-from .errors import LIBBPF_ERRNO_FORMAT, ClosedError, LibbpfError, not_bpf_elf
+from .errors import LIBBPF_ERRNO_FORMAT, ClosedError, LibbpfError, file_start, not_bpf_elf
 
 __all__ = ["Linker", "link_files"]
 
@@ -123,12 +123,8 @@ class Linker:
         ptr = self._check_open()
         raw = _validate.cstr(path, "add_file path", path=True, empty=False)
         name = os.fsdecode(raw)
-        try:
-            with open(raw, "rb") as f:
-                start = f.read(64)
-        except OSError:
-            start = None  # missing, a directory, unreadable: libbpf says which
-        if start is not None:
+        start = file_start(raw)
+        if start is not None:  # (None: missing, a directory...: libbpf says which)
             _refuse_non_elf(start, f"bpf_linker__add_file({name!r})", name)
         self._add(lambda: lib.bpf_linker__add_file(ptr, raw, ffi.NULL),
                   f"bpf_linker__add_file({name!r})", name)

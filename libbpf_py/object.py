@@ -45,6 +45,7 @@ from .errors import (
     VerifierError,
     cut_log,
     error_class,
+    file_start,
     not_bpf_elf,
     privilege_hint,
 )
@@ -218,10 +219,8 @@ class BpfObject:
                     "object file", what) from None
             if exc.errno != LIBBPF_ERRNO_FORMAT:
                 raise
-            try:
-                with open(raw, "rb") as f:
-                    start = f.read(64)
-            except OSError:
+            start = file_start(raw)
+            if start is None:
                 raise exc from None
             raise not_bpf_elf(exc, what, start, os.fsdecode(raw)) from None
         return cls(ptr, keep, os.fspath(path), opts)

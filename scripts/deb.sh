@@ -48,7 +48,9 @@ case "${1:-}" in
     ;;
 --autopkgtest)
     say "autopkgtest (null runner): installs the .deb and its test Depends, runs debian/tests"
+    # the tests' own environment is autopkgtest's: pass the whole-suite switch through
     (cd "$src" && PATH=/usr/sbin:/usr/bin:/sbin:/bin autopkgtest "$OLDPWD/$deb" "$src/" \
+        --env="LIBBPF_PY_AUTOPKGTEST_ALL=${LIBBPF_PY_AUTOPKGTEST_ALL:-}" \
         -o "$work/autopkgtest" -- null) > "$work/autopkgtest.log" 2>&1 || {
         # the whole log is kept; CI shows only this output, so print pytest's
         # failures (stdout, far above the tail) and then the tail

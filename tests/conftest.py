@@ -81,18 +81,56 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                            f"skips: {reason}")
 
 
+#: ``--subset installed``: the test files that check an installed package as its user
+#: meets it (the extension loads and is the build it says, the CLI, the examples, the
+#: docs' snippets, generated skeletons, objects, maps, events, attach kinds, BTF). The
+#: wheel env and the Debian autopkgtest run this subset: the dynamic env has already
+#: run the whole suite against the same code in the same link mode, so the rest of the
+#: suite (leaks, races, fuzzing, the attack tests, the build tooling) would only run
+#: again on an identical build and cost CI minutes (docs/status.md: CI's length).
+SUBSETS = {
+    "installed": frozenset({
+        "test_smoke.py", "test_linkcheck.py", "test_versions.py", "test_binding.py",
+        "test_probe.py", "test_cli.py", "test_examples.py", "test_skeleton.py",
+        "test_snippets.py", "test_object.py", "test_map.py", "test_events.py",
+        "test_attach.py", "test_btf.py",
+    }),
+}
+
+#: what the ``independent`` marker means: a test of the sources or of the build tooling,
+#: not of the extension under test, runs only against the reference build (dynamic,
+#: pkg-config, not sanitized), once per run of the matrix instead of once per env
+REFERENCE_BUILD = {"mode": "dynamic", "origin": "pkg-config", "sanitized": False}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--subset", choices=sorted(SUBSETS), default=None,
+                     help="run only a named subset of the test files (conftest.SUBSETS)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect tests marked ``build(...)`` that do not apply to this build.
 
     A test about, say, a LIBBPF_DIR build does not apply to a pkg-config build:
     it is deselected, not skipped, because every skip fails under CI. A test
     that measures memory or time, meaningless under a sanitizer, is marked
-    ``build(sanitized=False)``.
+    ``build(sanitized=False)``. A test marked ``independent`` runs against the
+    reference build only (REFERENCE_BUILD). ``--subset NAME`` deselects every
+    test file outside SUBSETS[NAME].
     """
+    subset = config.getoption("subset")
     selected, deselected = [], []
     info = None
     for item in items:
+        if subset is not None and item.path.name not in SUBSETS[subset]:
+            deselected.append(item)
+            continue
         marker = item.get_closest_marker("build")
+        if item.get_closest_marker("independent") is not None:
+            if marker is not None:
+                raise pytest.UsageError(f"{item.nodeid}: marked both build(...) and "
+                                        "independent; independent already names its build")
+            marker = pytest.mark.build(**REFERENCE_BUILD).mark
         if marker is None:
             selected.append(item)
             continue

@@ -256,6 +256,8 @@ def _pinned_source() -> Tuple[Path, Path]:
     return tree, tarball
 
 
+# It builds its own extension from source, whatever build is under test: once a matrix.
+@pytest.mark.independent
 @pytest.mark.parametrize("form", ["tree", "tarball"])
 def test_static_build_from_libbpf_src_is_offline(tmp_path: Path, form: str) -> None:
     """LIBBPF_SRC (a source tree or its tarball) builds a static extension with no network.

@@ -39,6 +39,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
+# Nothing here uses the extension under test: the matrix runs it once, not per env.
+pytestmark = pytest.mark.independent
+
 ROOT = Path(__file__).resolve().parent.parent
 CDEFS_DIR = ROOT / "libbpf_py" / "_cdefs"
 #: where vendor/provision.py put the libbpf prefixes (the env var: an installed-package

@@ -522,8 +522,8 @@ def test_prog_tracelog(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
             assert calls == theirs and "bpf_trace_printk" in calls
             stop = threading.Event()
 
-            def poke() -> None:
-                while not stop.wait(0.05):
+            def poke() -> None:  # one printk a poke: 200 records in about a second
+                while not stop.wait(0.005):
                     os.getpgid(0)
 
             poker = threading.Thread(target=poke)

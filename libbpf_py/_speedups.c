@@ -1456,13 +1456,25 @@ static int use_sink(Sink *sink, PyObject *tuple)
  * of its scratch copy already); with no memory for its copy it is released (its
  * accessors raise ValueError), for its record is about to go. Either way *viewp
  * becomes NULL and the next record gets a fresh view. No Python code runs here,
- * and the error indicator is left as it was. */
-static void settle_view(RecordView **viewp, int *retired)
+ * and the error indicator is left as it was. settle_view() is the check made after
+ * every record, inlined into the record loops (a call's register saves cost as much
+ * as the check); settle_kept_view() the rest, out of line. */
+static void settle_kept_view(RecordView **viewp, int *retired);
+
+static inline __attribute__((always_inline)) void settle_view(RecordView **viewp,
+                                                             int *retired)
 {
     RecordView *v = *viewp;
 
     if (Py_REFCNT(v) == 1 && v->exports == 0)
         return;  /* not seen by anyone: reused */
+    settle_kept_view(viewp, retired);
+}
+
+static __attribute__((noinline)) void settle_kept_view(RecordView **viewp, int *retired)
+{
+    RecordView *v = *viewp;
+
     if (v->state == VIEW_BATCH && v->exports > 0) {
         *retired = 1;
     } else {
@@ -1486,7 +1498,7 @@ static void settle_view(RecordView **viewp, int *retired)
 
 /* A bytes copy of the record (mode 1), or decode(that copy) (mode 2), to the sink's
  * callback; the callback's result, or NULL. */
-static PyObject *deliver_bytes(const Sink *sink, const char *rec, Py_ssize_t len)
+static __attribute__((noinline)) PyObject *deliver_bytes(const Sink *sink, const char *rec, Py_ssize_t len)
 {
     PyObject *arg = PyBytes_FromStringAndSize(rec, len), *ret;
 
@@ -1507,8 +1519,9 @@ static PyObject *deliver_bytes(const Sink *sink, const char *rec, Py_ssize_t len
 /* Record rec[:len] to its sink, a record of the batch memory `owner` holds or, owner
  * NULL, of a ring: in the view *viewp (made when NULL; reused, it has no export and no
  * one else holds it), settled after the call. The callback's result, or NULL. */
-static PyObject *deliver_record(const Sink *sink, Records *owner, RecordView **viewp,
-                                int *retired, const char *rec, Py_ssize_t len)
+static inline __attribute__((always_inline)) PyObject *
+deliver_record(const Sink *sink, Records *owner, RecordView **viewp, int *retired,
+               const char *rec, Py_ssize_t len)
 {
     PyObject *ret;
     RecordView *v;
@@ -1524,6 +1537,19 @@ static PyObject *deliver_record(const Sink *sink, Records *owner, RecordView **v
     ret = PyObject_CallOneArg(sink->callback, (PyObject *)v);
     settle_view(viewp, retired);
     return ret;
+}
+
+/* The int 0 (CPython's one small-int object: what `return 0` gives), made at import. */
+static PyObject *int_zero;
+
+/* Whether a callback's result ret asks to stop: 1, 0, or -1 (an error of its __bool__).
+ * None, False and 0, what callbacks return, are told by their identity alone: the
+ * general truth test cost a fifth of the ring loop's own work per record. */
+static inline int callback_stops(PyObject *ret)
+{
+    if (ret == Py_None || ret == Py_False || ret == int_zero)
+        return 0;
+    return PyObject_IsTrue(ret);
 }
 
 /* pos[0] = i (records handed over), pos[1] = whether the batch memory is still
@@ -1617,7 +1643,7 @@ static PyObject *speedups_deliver(PyObject *module, PyObject *args)
                              (const char *)exporter->data.buf + a, (Py_ssize_t)(b - a));
         if (ret == NULL)
             goto fail;
-        stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
+        stop = callback_stops(ret);
         Py_DECREF(ret);
         if (stop < 0)
             goto fail;
@@ -1794,7 +1820,7 @@ static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
                     cons = next;
                     if (ret == NULL)
                         goto fail;
-                    stop = ret == Py_None ? 0 : PyObject_IsTrue(ret);
+                    stop = callback_stops(ret);
                     Py_DECREF(ret);
                     if (stop < 0)
                         goto fail;
@@ -2134,6 +2160,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_fast, "fast");
     INTERN(str_lookup, "lookup");
     INTERN(str_delete_op, "delete");
+    if (int_zero == NULL && (int_zero = PyLong_FromLong(0)) == NULL)
+        return NULL;
     if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
         || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0
         || PyType_Ready(&PairIter_Type) < 0)

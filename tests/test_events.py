@@ -283,6 +283,54 @@ def test_true_return_stops_consumption(env: Env) -> None:
     assert seen == list(range(base, base + 10))
 
 
+class _Truth:
+    """A callback result whose truth is its own __bool__ (raising, given an exception)."""
+
+    def __init__(self, truth: Any) -> None:
+        self.truth = truth
+
+    def __bool__(self) -> bool:
+        if isinstance(self.truth, Exception):
+            raise self.truth
+        return bool(self.truth)
+
+
+class _IntZero(int):
+    pass
+
+
+@pytest.mark.parametrize("result, stops", [
+    (None, False), (False, False), (0, False), (_IntZero(0), False), (0.0, False),
+    ("", False), (_Truth(False), False),
+    (True, True), (1, True), (-1, True), (2**70, True), (_IntZero(5), True), ("x", True),
+    (_Truth(True), True),
+], ids=repr)
+def test_a_callback_result_stops_by_its_truth(env: Env, result: Any, stops: bool) -> None:
+    """The ring loop tells None, False and 0 by identity: every other result still
+    goes through its truth, whatever its type."""
+    seen: List[int] = []
+
+    def on_record(view: memoryview) -> Any:
+        seen.append(unpack(view)[1])
+        return result
+
+    with bpf.RingBuffer(env.obj.maps.ring_a, on_record) as rb:
+        env.trigger(4, RING_A)
+        assert rb.consume() == (1 if stops else 4)
+        assert len(seen) == (1 if stops else 4)
+
+
+def test_a_callback_result_whose_truth_raises(env: Env) -> None:
+    with bpf.RingBuffer(env.obj.maps.ring_a, lambda v: _Truth(ZeroDivisionError("no truth"))
+                        ) as rb:
+        env.trigger(2, RING_A)
+        with pytest.raises(ZeroDivisionError, match="no truth"):
+            rb.consume()
+        with pytest.raises(ZeroDivisionError, match="no truth"):  # the first one consumed
+            rb.consume()
+        assert rb.consume() == 0
+
+
 def test_callback_cannot_reenter(env: Env) -> None:
     holder: List[bpf.RingBuffer] = []
     with bpf.RingBuffer(env.obj.maps.ring_a, lambda v: holder[0].poll(0)) as rb:

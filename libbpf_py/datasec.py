@@ -131,8 +131,25 @@ def _digest(view: Any) -> bytes:
     return hashlib.sha1(view, usedforsecurity=False).digest()  # a change check, not security
 
 
-def _section_mmap(fd: int, size: int) -> mmap.mmap:
-    return mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+class _SectionMapping(mmap.mmap):
+    """A section's mapping that holds the object owning the map.
+
+    A ctypes view built with ``from_buffer`` holds its buffer, so through this a
+    view (and every nested field of it) holds its object: an object (or skeleton)
+    dropped without ``close()`` / ``destroy()`` stays loaded while a view of its
+    memory is alive, and a write through the view reaches the map its programs use,
+    never an orphaned one.
+    """
+
+    __slots__ = ("owner",)
+    owner: Any
+
+
+def _section_mmap(fd: int, size: int, owner: Any) -> mmap.mmap:
+    mapping = _SectionMapping(fd, max(size, 1), mmap.MAP_SHARED,
+                              mmap.PROT_READ | mmap.PROT_WRITE)
+    mapping.owner = owner
+    return mapping
 
 
 def _lookup_snapshot(fd: int, size: int, what: str) -> bytes:
@@ -199,7 +216,7 @@ class Sections:
             mark_read_only(view, ReadOnlyError,
                            f"section {ident!r} is read-only after load (the kernel froze it)")
             return view
-        return info.cls.from_buffer(_section_mmap(fd, size))
+        return info.cls.from_buffer(_section_mmap(fd, size, self.obj))
 
     def flush(self) -> None:
         """Before load: hand every changed pre-load view to libbpf, then retire them."""

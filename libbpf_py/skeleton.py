@@ -19,9 +19,10 @@ whose fields are its non-static variables.
 * After load ``.bss`` / ``.data`` sections are views of the map's memory,
   mapped with ``mmap`` once: a read or write is a plain memory access, no
   system call. The mapping belongs to the view, so a view kept past
-  ``destroy()`` never touches freed memory. ``.rodata`` / ``.kconfig`` are
-  frozen by the kernel: they read a snapshot and every write raises
-  :class:`ReadOnlyError` (never a segfault).
+  ``destroy()`` never touches freed memory; the view holds the skeleton, so
+  one dropped without ``destroy()`` stays loaded while a view of it lives.
+  ``.rodata`` / ``.kconfig`` are frozen by the kernel: they read a snapshot and
+  every write raises :class:`ReadOnlyError` (never a segfault).
 
 The section views are :mod:`libbpf_py.datasec`'s, shared with ``BpfObject.var``.
 

@@ -10,6 +10,7 @@ decodes what the kernel wrote.
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import io
 import os
@@ -17,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
@@ -183,6 +185,36 @@ def test_use_after_destroy(open_skel: Callable[..., Skeleton]) -> None:
     assert other.closed
     with pytest.raises(ClosedError):
         other.rodata  # noqa: B018
+
+
+def test_view_keeps_its_skeleton_alive(open_skel: Callable[..., Skeleton]) -> None:
+    """A section view is the only reference left to a loaded, attached skeleton (no
+    destroy()): the skeleton stays alive, so a write through the view lands in the map
+    the attached program uses. The code before the fix let the garbage collector
+    destroy the skeleton under the view, whose own mapping kept the orphaned map: the
+    write succeeded and no program ever saw it."""
+    skel = open_skel()
+    skel.rodata.target_pid = os.getpid()
+    skel.load()
+    skel.attach()
+    bss = skel.bss
+    alive = weakref.ref(skel)
+    del skel
+    gc.collect()
+    bss.counter = 1000
+    os.getpid()
+    assert bss.counter == 1001                     # the program still counts into it
+    seen = bss.seen                                # a nested view holds it as well
+    del bss
+    gc.collect()
+    seen.tail = 5
+    os.getpid()
+    assert seen.tail == 99                         # the program copied .data's init over it
+    skel = alive()
+    assert skel is not None and skel.loaded
+    del skel, seen
+    gc.collect()
+    assert alive() is None                         # the views gone, the skeleton goes too
 
 
 def test_bad_inputs(skel_o: Path, generated: Any) -> None:

@@ -256,7 +256,7 @@ class Sections:
 
 def object_sections(obj: BpfObject) -> Sections:
     """The data-section access of a plain BpfObject (for ``obj.var``), built once."""
-    sections: Optional[Sections] = getattr(obj, "_sections", None)
+    sections = obj._sections
     if sections is None or sections.obj is not obj:
         infos = data_sections(obj)
         maps = {}
@@ -265,7 +265,7 @@ def object_sections(obj: BpfObject) -> Sections:
                 if s.map_name == m.name:
                     maps[s.ident] = m._ptr
         sections = Sections(obj, infos, maps)
-        obj._sections = sections  # type: ignore[attr-defined]
+        obj._sections = sections
     return sections
 
 

@@ -35,7 +35,7 @@ from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .btf import Btf
-from .datasec import ObjectVars
+from .datasec import ObjectVars, Sections
 from .errors import (
     LIBBPF_ERRNO_FORMAT,
     AlreadyLoadedError,
@@ -142,6 +142,11 @@ class BpfObject:
     context manager or call :meth:`close`.
     """
 
+    # No __dict__: a misspelt setting (``obj.autolaod = False``) raises AttributeError
+    # instead of landing in one, unseen. A subclass without __slots__ gets a __dict__.
+    __slots__ = ("__weakref__", "_element_maps", "_guard", "_keep", "_loaded", "_maps",
+                 "_opts", "_prepared", "_programs", "_ptr", "_sections", "_source")
+
     def __init__(self, ptr: Any, keep: List[Any], source: str, opts: Any = None) -> None:
         # ffi.gc is only the safety net; close() releases deterministically.
         self._ptr: Any = ffi.gc(ptr, lib.bpf_object__close)
@@ -156,6 +161,7 @@ class BpfObject:
         self._element_maps: Dict[int, weakref.ref[Any]] = {}
         # calls in flight on the C object (any thread): close() frees it after them
         self._guard = Guard()
+        self._sections: Optional[Sections] = None  # var()/set_var()'s, built on first use
 
     # -- opening -------------------------------------------------------------------------
 

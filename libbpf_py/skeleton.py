@@ -151,6 +151,8 @@ def _calloc(n: int, size: int, ctype: str) -> Any:
 class _SkeletonObject(BpfObject):
     """The skeleton's bpf_object: closing it destroys the skeleton, loading loads it."""
 
+    __slots__ = ("_skel",)
+
     def __init__(self, ptr: Any, skel: Skeleton, source: str, keep: List[Any],
                  opts: Any) -> None:
         # the NULL pointer makes BpfObject's safety net a no-op: the skeleton owns ptr
@@ -419,6 +421,36 @@ class Skeleton:
             self.__dict__[name] = view
             return view
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which flag a misspelt name already
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            # A Skeleton keeps a __dict__ (the section views are cached there, so
+            # ``skel.bss`` is a plain attribute read), so a misspelt name
+            # (``skel.bsss =``) would land in it unseen, and ``skel.bss = ...`` would hide
+            # the section. Only names the class declares (annotated, as Skeleton's own and
+            # a generated or user subclass's are, or defined in the class body) are set.
+            Skeleton._setattr(self, name, value)
+
+    def _setattr(self, name: str, value: Any) -> None:
+        spec = self.__dict__.get("_spec")
+        idents = [s.ident for s in spec.sections] if spec is not None else []
+        if name in idents:
+            raise AttributeError(f"section {name!r} of a skeleton cannot be replaced: "
+                                 f"set its variables (skel.{name}.<variable> = ...) or "
+                                 "use set_var()")
+        cls = type(self)
+        if not hasattr(cls, name) and not any(
+                name in vars(k).get("__annotations__", ()) for k in cls.__mro__):
+            import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+            known = [*idents, "maps", "progs", "links"]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise AttributeError(
+                f"{cls.__name__} has no attribute {name!r} to set{hint} (a subclass "
+                "declares the attributes it adds in its class body: name: type)")
+        object.__setattr__(self, name, value)
 
     def _refresh_sections(self) -> None:
         for sec in self._spec.sections:

@@ -380,3 +380,30 @@ def test_opening_a_directory_says_so(kernel: None, tmp_path: Path) -> None:
                                                     r"file \[EISDIR\]") as info:
         BpfObject.open(tmp_path)
     assert info.value.errno == errno.EISDIR
+
+
+def test_misspelt_attribute_raises(object_o: Path) -> None:
+    # BpfObject had an instance __dict__: `obj.autoload_all = False` (or a misspelt
+    # private name) was stored there without a word and libbpf never saw it
+    with BpfObject.open(object_o) as obj:
+        with pytest.raises(AttributeError, match="autoload_all"):
+            obj.autoload_all = False  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="_laoded"):
+            obj._laoded = True  # type: ignore[attr-defined]
+        prog = obj.programs.xdp_count
+        with pytest.raises(AttributeError, match="autolaod"):
+            prog.autolaod = False  # type: ignore[attr-defined]
+        prog.autoload = False
+        obj.load()
+        assert obj.loaded and not prog.autoload
+        with pytest.raises(NotLoadedError, match="autoload off"):
+            prog.fd  # noqa: B018
+
+    class Traced(BpfObject):  # a user's subclass without __slots__ may add attributes
+        note = ""
+
+    with Traced.open(object_o) as mine:
+        assert isinstance(mine, Traced)
+        mine.note = "mine"
+        mine.extra = 1  # type: ignore[attr-defined]
+        assert mine.note == "mine" and mine.programs

@@ -210,11 +210,47 @@ def test_view_keeps_its_skeleton_alive(open_skel: Callable[..., Skeleton]) -> No
     seen.tail = 5
     os.getpid()
     assert seen.tail == 99                         # the program copied .data's init over it
-    skel = alive()
-    assert skel is not None and skel.loaded
-    del skel, seen
+    kept = alive()
+    assert kept is not None and kept.loaded
+    del kept, seen
     gc.collect()
     assert alive() is None                         # the views gone, the skeleton goes too
+
+
+def test_misspelt_attribute_raises(open_skel: Callable[..., Skeleton], skel_o: Path) -> None:
+    """Skeleton has a __dict__ (its section views are cached there): a misspelt name
+    (``skel.bsss = ...``) was stored in it without a word, and ``skel.bss = ...`` hid
+    the section, so later reads never reached the map."""
+    with open_skel() as skel:
+        with pytest.raises(AttributeError, match="'bsss' to set; did you mean 'bss'"):
+            skel.bsss = 1  # type: ignore[attr-defined]
+        rodata = skel.rodata
+        with pytest.raises(AttributeError, match=r"section 'rodata' .* cannot be replaced"):
+            skel.rodata = bytes(8)  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="_destoryed"):
+            skel._destoryed = True  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="autoload_all"):
+            skel.obj.autoload_all = False  # type: ignore[attr-defined]
+        assert not {"bsss", "_destoryed"} & set(vars(skel)) and skel.rodata is rodata
+        skel.rodata.step = 2
+        skel.load()
+        assert skel.rodata.step == 2
+        view = skel.bss
+        with pytest.raises(AttributeError, match="cannot be replaced"):
+            skel.bss = view  # type: ignore[attr-defined]
+        assert skel.bss is view
+
+    class Mine(Skeleton):  # a user's subclass declares what it adds
+        note: str
+        count = 0
+
+    with Mine.open(skel_o) as mine:
+        assert isinstance(mine, Mine)
+        mine.note = "mine"
+        mine.count = 1
+        with pytest.raises(AttributeError, match="'extra' to set"):
+            mine.extra = 1  # type: ignore[attr-defined]
+        assert mine.note == "mine" and mine.count == 1 and mine.sections
 
 
 def test_bad_inputs(skel_o: Path, generated: Any) -> None:

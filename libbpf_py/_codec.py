@@ -37,7 +37,7 @@ import ctypes
 import keyword
 import struct
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 from . import _validate
@@ -533,8 +533,8 @@ def _record_from(cls: Any, value: Mapping[str, Any]) -> Any:
 
 def _array_from(cls: Any, value: Sequence[Any], what: str = "array") -> Any:
     if len(value) != cls._length_:
-        raise ValueError(f"an array of {cls._length_} elements needs {cls._length_} values, "
-                         f"got {len(value)}")
+        raise ValueError(f"{what}: an array of {cls._length_} elements needs {cls._length_} "
+                         f"values, got {len(value)}")
     out = cls()
     for i, v in enumerate(value):
         if isinstance(v, Mapping):
@@ -547,6 +547,12 @@ def _array_from(cls: Any, value: Sequence[Any], what: str = "array") -> Any:
     return out
 
 
+def _slice_text(index: slice) -> str:
+    """``1:3`` for ``slice(1, 3)``, as it was written."""
+    text = ":".join("" if v is None else str(v) for v in (index.start, index.stop))
+    return text if index.step is None else f"{text}:{index.step}"
+
+
 class BtfArray(ctypes.Array):  # type: ignore[type-arg]
     """Base of the guarded ctypes arrays: element writes obey the owner's read-only mark."""
 
@@ -555,21 +561,38 @@ class BtfArray(ctypes.Array):  # type: ignore[type-arg]
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _write_guard(self)
+        if isinstance(index, slice):
+            # every element built and checked as a single write is, before any is
+            # written: ctypes refuses a list row ("expected ... instance, got list"),
+            # turns a tuple row's range error into a RuntimeError and zero-fills a
+            # short one
+            where = range(*index.indices(self._length_))
+            what = f"{type(self).__name__}[{_slice_text(index)}]"
+            if isinstance(value, (Mapping, str)) or not isinstance(value, Iterable):
+                raise TypeError(f"{what} takes a sequence of {len(where)} values, not "
+                                f"{type(value).__name__}")
+            values = list(value)
+            if len(values) != len(where):
+                raise ValueError(f"{what} takes {len(where)} values, got {len(values)}")
+            value = [self._element(i, v) for i, v in zip(where, values)]
+        else:
+            value = self._element(index, value)
+        super().__setitem__(index, value)
+
+    def _element(self, index: int, value: Any) -> Any:
+        """``value`` checked (or built, for a row or a record) as element ``index``."""
         elem = self._type_
+        what = f"{type(self).__name__}[{index}]"
         if isinstance(value, Mapping):
-            value = _record_from(elem, value)
-        elif not isinstance(index, slice) and isinstance(value, (list, tuple)) and \
-                isinstance(elem, type) and issubclass(elem, (ctypes.Array, _BtfRecord)):
+            return _record_from(elem, value)
+        if isinstance(value, (list, tuple)) and isinstance(elem, type) \
+                and issubclass(elem, (ctypes.Array, _BtfRecord)):
             # a row of a nested array, or a record from a tuple, built (and checked)
             # here: ctypes refuses a list and turns a tuple's errors into RuntimeError
-            value = (_array_from(elem, value, f"{type(self).__name__}[{index}]")
-                     if issubclass(elem, ctypes.Array) else elem(*value))
-        elif isinstance(index, slice):
-            for v in value:
-                check_value(self._type_, v, f"{type(self).__name__}[{index}]")
-        else:
-            check_value(self._type_, value, f"{type(self).__name__}[{index}]")
-        super().__setitem__(index, value)
+            return (_array_from(elem, value, what) if issubclass(elem, ctypes.Array)
+                    else elem(*value))
+        check_value(elem, value, what)
+        return value
 
     def __repr__(self) -> str:
         return repr(to_python(self))

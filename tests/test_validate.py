@@ -179,6 +179,48 @@ def test_rows_and_nested_records_from_sequences(kernel: None, compile_bpf: Compi
         assert (events[1].pair.a, events[1].pair.b) == (513, 9)
 
 
+def test_slice_writes_are_checked_as_element_writes(kernel: None,
+                                                    compile_bpf: Compile) -> None:
+    # a slice of nested rows went straight to ctypes: a list row was its TypeError
+    # ("expected c_byte_Array_3 instance, got list"), a tuple row's range error a
+    # RuntimeError, a short tuple row was zero-filled without a word, and a wrong count
+    # was "Can only assign sequence of same size"
+    from libbpf_py.skeleton import array_type
+
+    with Skeleton.open(compile_bpf("skel")) as skel:
+        grid = skel.data.init.grid                 # __s8 grid[2][3]
+        for rows in ([[1, 2, 3], [4, 5, 600]], [(1, 2, 3), (4, 5, 600)]):
+            with pytest.raises(ValueError, match=r"\[1\]\[2\] = 600 does not fit a signed "
+                                                 r"8-bit int"):
+                grid[0:2] = rows
+        with pytest.raises(ValueError, match=r"\[1\]: an array of 3 elements needs 3 "
+                                             r"values, got 2"):
+            grid[:] = [(1, 2, 3), (4, 5)]
+        with pytest.raises(ValueError, match=r"\[0:2\] takes 2 values, got 1"):
+            grid[0:2] = [[1, 2, 3]]
+        with pytest.raises(TypeError, match=r"\[0:3\] takes a sequence of 3 values, not int"):
+            grid[0][0:3] = 5
+        with pytest.raises(ValueError, match=r"\[2\] = 300 does not fit"):
+            grid[0][:] = [1, 2, 300]
+        with pytest.raises(TypeError, match=r"\[2\] must be an int, not str"):
+            grid[0][::2] = [1, "x"]
+        # nothing of a refused slice was written
+        assert [list(r) for r in skel.data.init.grid] == [[1, -2, 3], [-4, 5, -6]]
+        grid[0:2] = [[7, -8, 9], (-1, 0, 1)]
+        grid[1][::2] = (v for v in (10, 11))       # any iterable, as a list slice takes
+        assert [list(r) for r in skel.data.init.grid] == [[7, -8, 9], [10, 0, 11]]
+        # an array of records (struct layout), from dicts and tuples
+        recs = array_type(type(skel.data.init), 2)()
+        with pytest.raises(ValueError, match=r"layout\.kind = 300 does not fit an "
+                                             r"unsigned 8-bit int"):
+            recs[0:2] = [{"kind": 1}, (300,)]
+        with pytest.raises(ValueError, match=r"layout\.kind = 300 does not fit"):
+            recs[:] = [(1,), {"kind": 300}]
+        assert [r.kind for r in recs] == [0, 0]
+        recs[:] = [{"kind": 1, "x": 2}, (3,)]
+        assert (recs[0].kind, recs[0].x, recs[1].kind) == (1, 2, 3)
+
+
 # -- defect 6: a misspelled name is an error, with a suggestion ----------------------------
 
 def test_misspelled_section_variable(open_skel: Callable[[], Skeleton]) -> None:

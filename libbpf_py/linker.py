@@ -131,11 +131,30 @@ class Linker:
 
     def add_fd(self, fd: int) -> None:
         """Add the BPF ELF object open at ``fd``, read from its start
-        (``bpf_linker__add_fd``, libbpf >= 1.6). The fd stays the caller's."""
+        (``bpf_linker__add_fd``, libbpf >= 1.6). The fd stays the caller's, its offset
+        unmoved. It must be a readable file libbpf can map: a pipe or socket raises
+        (read it and use :meth:`add_buf`), as does an input that is not ELF."""
         ptr = self._check_open()
         fd = _validate.check_fd(fd, "add_fd fd")
         fn = lib.bpf_linker__add_fd
-        self._add(lambda: fn(ptr, fd, ffi.NULL), f"bpf_linker__add_fd({fd})", f"<fd {fd}>")
+        what = f"bpf_linker__add_fd({fd})"
+        # the first bytes, read where libelf reads them (from offset 0, whatever the
+        # fd's offset), without moving the offset: the same refusal of a non-ELF input
+        # as add_file's, before libbpf sees it
+        try:
+            start = os.pread(fd, 64, 0)
+        except OSError as exc:
+            raise make_error(exc.errno or errno.EINVAL, what, (
+                f"cannot read fd {fd} from its start ({os.strerror(exc.errno or 0)}): "
+                "add_fd takes the fd of a readable ELF file; read a pipe or socket "
+                "yourself and pass the bytes to add_buf")) from None
+        if not start.startswith(b"\x7fELF"):
+            try:  # the file's name, for the message
+                name = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                name = f"<fd {fd}>"
+            _refuse_non_elf(start, what, name)
+        self._add(lambda: fn(ptr, fd, ffi.NULL), what, f"<fd {fd}>")
 
     def add_buf(self, data: Buffer) -> None:
         """Add a BPF ELF object held in memory (``bpf_linker__add_buf``, libbpf >= 1.6)."""

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +203,55 @@ def test_an_input_that_is_not_elf_is_refused_not_a_crash(tmp_path: Path) -> None
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 1 and "Traceback" not in cli.stderr
     assert "is not a BPF ELF object" in cli.stderr
+
+
+@pytest.mark.build(header_min=(1, 6))  # add_fd: older builds raise LibbpfVersionError,
+def test_add_fd_refuses_what_is_not_elf(halves: Tuple[Path, Path],  # see test_fd_and_buf
+                                        tmp_path: Path) -> None:
+    # add_file/add_buf refused a non-ELF input before libbpf saw it, add_fd passed it
+    # on: libbpf 1.7 then said EINVAL, "failed to get ELF header for fd:3: invalid
+    # `Elf' handle" for a text file, and "failed to parse ELF file 'fd:3': invalid file
+    # descriptor" for a pipe or socket, where add_file says what the file is
+    text, source = tmp_path / "notes.txt", tmp_path / "prog.c"
+    text.write_text("hello\n")
+    source.write_text("#include <vmlinux.h>\n")
+    elf = halves[0].read_bytes()
+    r, w = os.pipe()
+    a, b = socket.socketpair()
+    fds = [r, w, os.open(text, os.O_RDONLY), os.open(source, os.O_RDONLY),
+           os.open(text, os.O_WRONLY), os.open(halves[0], os.O_RDONLY),
+           os.open(halves[1], os.O_RDONLY)]
+    _, _, fd_text, fd_source, fd_wronly, fd_a, fd_b = fds
+    try:
+        os.write(w, elf[:64])
+        b.send(elf[:64])
+        os.lseek(fd_text, 3, os.SEEK_SET)
+        out = tmp_path / "linked.o"
+        with Linker(out) as linker:
+            with pytest.raises(LibbpfError, match=r"notes\.txt' is not a BPF ELF object: it "
+                                                  r"is text") as info:
+                linker.add_fd(fd_text)
+            assert info.value.errno == 4001        # add_file's error for the same file
+            assert os.lseek(fd_text, 0, os.SEEK_CUR) == 3  # its offset is left alone
+            with pytest.raises(LibbpfError, match=r"looks like C source.*clang .* -c "
+                                                  r"\S*prog\.c -o \S*prog\.o"):
+                linker.add_fd(fd_source)
+            for fd in (r, a.fileno()):
+                with pytest.raises(LibbpfError, match=r"cannot read fd \d+ from its start "
+                                                      r"\(Illegal seek\).*add_buf") as info:
+                    linker.add_fd(fd)
+                assert info.value.errno == errno.ESPIPE
+            with pytest.raises(LibbpfError, match=r"cannot read fd \d+ from its start "
+                                                  r"\(Bad file descriptor\)"):
+                linker.add_fd(fd_wronly)
+            assert os.read(r, 64) == elf[:64]       # nothing was taken from the pipe
+            assert linker.inputs == []
+            os.lseek(fd_a, 0, os.SEEK_END)         # libbpf reads from the start anyway
+            linker.add_fd(fd_a)
+            linker.add_fd(fd_b)
+        _run_linked(out)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        a.close()
+        b.close()

@@ -298,6 +298,9 @@ class BpfObject:
             m = ref()
             if m is not None:
                 m._elements = None  # MapBase's int path stops here
+        # var()'s section views: each mapping (and its dup of the map fd) holds this
+        # object, so they go now rather than with the garbage collector
+        self._sections = None
         self._guard.retire(free)
 
     def _track_elements(self, m: Any) -> None:

@@ -310,6 +310,28 @@ def test_object_var_by_name(skel_o: Path) -> None:
         obj.var("counter")
 
 
+def test_close_releases_var_mappings_at_once(skel_o: Path) -> None:
+    """``obj.var()`` after load maps the section (Python's mmap holds a dup of the map
+    fd, and with it the map). close() / destroy() left that mapping to the object, so
+    it stayed, one fd and the .bss map in the kernel per closed object, until the
+    object itself was collected: with the garbage collector (the object sits in
+    reference cycles), or never while the caller still held it."""
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    obj = BpfObject.open(skel_o)
+    skel = Skeleton.open(skel_o)
+    obj.load()
+    skel.load()
+    assert obj.var("counter") == 0 and skel.obj.var("counter") == 0
+    obj.close()
+    skel.destroy()
+    assert fds() == before                         # both objects still referenced here
+    with pytest.raises(ClosedError):
+        obj.var("counter")
+
+
 # -- the generated module ----------------------------------------------------------------
 
 USAGE = """\

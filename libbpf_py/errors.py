@@ -371,6 +371,8 @@ def not_bpf_elf(exc: LibbpfError, what: str, start: bytes, path: Optional[str]) 
                     f"{EM_BPF})")
         else:
             return exc  # a BPF ELF file libbpf finds broken: its own words say why
+    elif not start:
+        kind = "it is empty"
     else:
         text = start.decode("utf-8", "replace")
         looks_c = (path is not None and path.endswith((".c", ".h"))) or text.lstrip().startswith(

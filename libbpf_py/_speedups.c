@@ -859,17 +859,27 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
     int fd, size, taken = 1;
 
     if (Py_TYPE(value) == (PyTypeObject *)self->record) {
+        /* Asking for the buffer may run Python (from 3.12, a class's own __buffer__),
+         * which may close the map or give it another state (another fd, key and
+         * value size, kind): the write goes to the fd of the state held meanwhile,
+         * with the key encoded for it and the value size read with it. */
+        elements = self->elements;
+        fd = self->fd;
+        size = self->value_size;
+        Py_INCREF(elements);
         if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0) {
             PyErr_Clear();  /* the general path says what is wrong */
+            Py_DECREF(elements);
             return 0;
         }
-        if (view.len != self->value_size) {
+        if (view.len != size) {
             PyBuffer_Release(&view);
+            Py_DECREF(elements);
             return 0;
         }
-        /* a ctypes record's buffer runs no Python: the fd is still this state's */
-        *ret = api.map_update_elem(self->fd, k, view.buf, 0);
+        *ret = api.map_update_elem(fd, k, view.buf, 0);
         PyBuffer_Release(&view);
+        Py_DECREF(elements);  /* last: the state's __del__ is Python */
         return 1;
     }
     if (!PyDict_CheckExact(value) || self->pack == NULL)

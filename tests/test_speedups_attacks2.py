@@ -212,3 +212,55 @@ def test_a_map_of_maps_never_takes_the_map_opened_after_a_close(
     assert outer[7] == want, (
         f"the map of maps holds map {outer[7]}, not the inner map {want} it was given "
         f"(the new map {other[0].id} took its fd number)")
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="a Python class defines __buffer__ from Python 3.12 on")
+def test_a_record_whose_buffer_swaps_the_state_is_written_by_the_state_held(
+        kernel: None) -> None:
+    """``m[k] = record`` asks the record for its buffer, which from Python 3.12 runs
+    the class's own __buffer__: that may give the map another state (here a per-CPU
+    map's, whose value the kernel reads as 8 bytes per possible CPU). The write goes
+    to the fd of the state it started with, sized by that state, which it holds:
+    the old code re-read the fd and size after the buffer call and wrote the 8-byte
+    record into the per-CPU map, the kernel reading past its end (a heap pointer
+    landed in CPU 1's value) while the record map stayed unwritten."""
+    r = _run("""
+        import ctypes
+        import libbpf_py as bpf
+        from libbpf_py._binding import MapBase
+        from libbpf_py.enums import MapType
+
+        records = bpf.Map.create(MapType.ARRAY, 4, 8, 1)
+        per_cpu = bpf.Map.create(MapType.PERCPU_ARRAY, 4, 8, 1)
+        ncpus = len(per_cpu[0])
+        probe = MapBase()
+
+        class State:
+            def __init__(self, fast):
+                self.fast = fast
+
+        per_cpu_state = State((per_cpu._check_loaded().fd, 4, False, 8, False, 2, ncpus))
+
+        class Rec(ctypes.Structure):
+            _fields_ = [("x", ctypes.c_uint64)]
+
+            def __buffer__(self, flags):
+                probe._elements = per_cpu_state  # another state, mid-write
+                return memoryview(bytearray(b"\\x11" * 8))
+
+        for round in range(5):
+            probe._elements = State((records._check_loaded().fd, 4, False, 8, False, 1,
+                                     Rec))
+            assert probe._fast_path
+            probe[0] = Rec()
+            assert probe._elements is per_cpu_state
+            assert per_cpu[0] == [0] * ncpus, per_cpu[0]
+            assert records[0] == 0x1111111111111111, hex(records[0])
+            records[0] = 0
+        probe._elements = None
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

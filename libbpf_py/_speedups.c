@@ -20,7 +20,10 @@
  *    state; that state's `fast` attribute, (fd, key_size, key_signed,
  *    value_size, value_signed[, kind, extra]) or None, is what the C path uses
  *    (kind: 0 int, 1 record with extra its class, 2 per-CPU ints with extra the
- *    number of possible CPUs). The fd is the
+ *    number of possible CPUs). The setter asks the kernel what the fd's map
+ *    is (its key and value size, whether it is per-CPU, the possible CPUs) and
+ *    refuses a tuple that does not match it: the kernel copies its own sizes
+ *    from and into buffers the tuple sized. The fd is the
  *    element state's own duplicate; Map clears `_elements` (so the int path
  *    stops) before that state, and its fd, can go away. The setter changes the
  *    C fields and the reference together and drops the old state last: the
@@ -50,6 +53,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/bpf.h>
 
 #include "_speedups.h"
 
@@ -80,7 +84,8 @@ static PyObject *speedups_bind(PyObject *module, PyObject *unused)
     }
     if (table->magic != LIBBPF_PY_SPEEDUPS_MAGIC || table->version != LIBBPF_PY_SPEEDUPS_VERSION
         || table->size != sizeof(struct libbpf_py_speedups_api)
-        || !table->map_lookup_elem || !table->map_update_elem || !table->map_delete_elem) {
+        || !table->map_lookup_elem || !table->map_update_elem || !table->map_delete_elem
+        || !table->obj_get_info_by_fd || !table->num_possible_cpus) {
         PyErr_Format(PyExc_ImportError,
                      "libbpf_py._speedups: the function table is not version %d of this "
                      "module's (rebuild libbpf_py)", LIBBPF_PY_SPEEDUPS_VERSION);
@@ -467,6 +472,44 @@ static int valid_size(int size)
     return size == 1 || size == 2 || size == 4 || size == 8;
 }
 
+/* 0 if the map at fd is what a `fast` tuple says it is, else -1 with ValueError: the
+ * kernel copies its own key and value sizes (a per-CPU map's value once per possible
+ * CPU, each rounded up to 8 bytes: bpf_map_value_size() in kernel/bpf/syscall.c)
+ * from and into the C path's buffers, which are sized by the tuple, so a tuple that
+ * does not match its map (made by hand) would let the kernel read or write past them. */
+static int check_map(int fd, int ks, int vs, int kind, int ncpus)
+{
+    struct bpf_map_info info;
+    __u32 len = sizeof info;
+    int err, percpu, cpus = 0;
+
+    memset(&info, 0, sizeof info);
+    err = api.obj_get_info_by_fd(fd, &info, &len);
+    if (err != 0) {
+        PyErr_Format(PyExc_ValueError, "_elements.fast: fd %d is not a BPF map (%s)", fd,
+                     strerror(err < 0 ? -err : err));
+        return -1;
+    }
+    percpu = info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_ARRAY
+             || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH
+             || info.type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+    if (kind == VALUE_PERCPU_INT && (cpus = api.num_possible_cpus()) <= 0) {
+        PyErr_Format(PyExc_OSError, "libbpf_num_possible_cpus() failed (%d)", cpus);
+        return -1;
+    }
+    if (info.key_size != (__u32)ks || info.value_size != (__u32)vs
+        || percpu != (kind == VALUE_PERCPU_INT) || (percpu && ncpus != cpus)) {
+        PyErr_Format(PyExc_ValueError, "_elements.fast: (key size %d, value size %d, %s) "
+                     "does not match the map at fd %d (map type %u, key size %u, value "
+                     "size %u%s)", ks, vs,
+                     kind == VALUE_PERCPU_INT ? "per-CPU" : "not per-CPU", fd, info.type,
+                     info.key_size, info.value_size,
+                     percpu && ncpus != cpus ? ", another number of possible CPUs" : "");
+        return -1;
+    }
+    return 0;
+}
+
 static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 {
     PyObject *fast, *old, *old_record, *old_pack, *old_plan, *old_spare, *extra = NULL,
@@ -550,7 +593,15 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     Py_XINCREF(record);  /* before the tuple (which holds them) goes */
     Py_XINCREF(pack);
     Py_XINCREF(plan);
-    Py_DECREF(fast);  /* a tuple of ints and a class: runs no Python */
+    Py_DECREF(fast);  /* may run Python (an item's __del__): nothing changed yet */
+    /* The map itself, checked once no Python can run before the fields are set:
+     * nothing can give its fd number to another map in between. */
+    if (bound && fd >= 0 && check_map(fd, ks, vs, kind, ncpus) < 0) {
+        Py_XDECREF(record);
+        Py_XDECREF(pack);
+        Py_XDECREF(plan);
+        return -1;
+    }
     /* The fields and the references change together, with no Python in between;
      * the old state goes last. Its __del__ (Python) may see another thread set a
      * newer state: that one's fields then agree with it, as these do with this. */

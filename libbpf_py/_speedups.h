@@ -7,8 +7,11 @@
  * whichever libbpf the cffi extension is linked with, shared or static, so a build
  * has exactly one libbpf and the link audit stays true.
  *
- * Only libbpf's stable LIBBPF_0.0.1 map element calls, declared here by their
- * prototypes so that no libbpf header is needed to build _speedups.
+ * Only libbpf's stable LIBBPF_0.0.1 map element calls, and the two calls that
+ * check what a map really holds before _speedups sizes its buffers by it
+ * (bpf_obj_get_info_by_fd, LIBBPF_0.0.1; libbpf_num_possible_cpus, LIBBPF_0.0.4),
+ * declared here by their prototypes so that no libbpf header is needed to build
+ * _speedups.
  */
 #ifndef LIBBPF_PY_SPEEDUPS_H
 #define LIBBPF_PY_SPEEDUPS_H
@@ -16,7 +19,7 @@
 #include <linux/types.h>
 
 #define LIBBPF_PY_SPEEDUPS_MAGIC 0x6c6962627066707aULL /* "libbpfpz" */
-#define LIBBPF_PY_SPEEDUPS_VERSION 2
+#define LIBBPF_PY_SPEEDUPS_VERSION 3
 
 struct libbpf_py_speedups_api {
     unsigned long long magic;   /* LIBBPF_PY_SPEEDUPS_MAGIC */
@@ -25,6 +28,8 @@ struct libbpf_py_speedups_api {
     int (*map_lookup_elem)(int fd, const void *key, void *value);
     int (*map_update_elem)(int fd, const void *key, const void *value, __u64 flags);
     int (*map_delete_elem)(int fd, const void *key);
+    int (*obj_get_info_by_fd)(int bpf_fd, void *info, __u32 *info_len);
+    int (*num_possible_cpus)(void);
 };
 
 /* The capsule's name: PyCapsule_Import imports libbpf_py._libbpf and takes its

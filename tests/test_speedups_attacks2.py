@@ -264,3 +264,71 @@ def test_a_record_whose_buffer_swaps_the_state_is_written_by_the_state_held(
     """)
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+# (map type, key size, value size, the `fast` tuple's key size, value size, kind,
+# extra): a state made by hand that does not match its map. "cpus" stands for the
+# machine's number of possible CPUs, "record" for an 8-byte ctypes record class.
+_MISMATCHED_STATES = {
+    # the kernel writes 4096 bytes per CPU into 8 per CPU: on the stack...
+    "per-cpu-value-size-stack": ("PERCPU_ARRAY", 4, 4096, 4, 8, 2, "1"),
+    # ...and past a heap buffer of 65 * 8 bytes
+    "per-cpu-value-size-heap": ("PERCPU_ARRAY", 4, 4096, 4, 8, 2, "65"),
+    "per-cpu-fewer-cpus": ("PERCPU_ARRAY", 4, 8, 4, 8, 2, "cpus - 1 or cpus + 1"),
+    "per-cpu-more-cpus": ("PERCPU_ARRAY", 4, 8, 4, 8, 2, "cpus + 1"),
+    "int-value-size": ("ARRAY", 4, 4096, 4, 8, 0, None),
+    "int-of-a-per-cpu-map": ("PERCPU_ARRAY", 4, 8, 4, 8, 0, None),
+    "record-of-a-per-cpu-map": ("PERCPU_HASH", 4, 8, 4, 8, 1, "record"),
+    "key-size": ("HASH", 64, 8, 4, 8, 0, None),
+}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case", sorted(_MISMATCHED_STATES))
+def test_a_state_that_does_not_match_its_map_is_refused(kernel: None, case: str) -> None:
+    """The C path sizes its key and value buffers by the state's ``fast`` tuple
+    (key size, value size, number of possible CPUs) while the kernel copies the
+    map's own sizes: a tuple made by hand that claims less than the map holds let
+    the kernel write past the buffer (a per-CPU map of 4096-byte values read as 8
+    bytes per CPU: SIGSEGV on the stack, "double free or corruption" on the heap)
+    or read past it. Setting such a state raises ValueError, before any access."""
+    map_type, ks, vs, fks, fvs, kind, extra = _MISMATCHED_STATES[case]
+    r = _run(f"""
+        import ctypes
+        import libbpf_py as bpf
+        from libbpf_py._binding import MapBase
+        from libbpf_py.enums import MapType
+        from libbpf_py.map import possible_cpus
+
+        class record(ctypes.Structure):
+            _fields_ = [("x", ctypes.c_uint64)]
+
+        cpus = possible_cpus()
+        m = bpf.Map.create(MapType.{map_type}, {ks}, {vs}, 1)
+        fast = (m._check_loaded().fd, {fks}, False, {fvs}, False, {kind})
+        if {extra!r} is not None:
+            fast += (eval({extra!r}),)
+
+        class State:
+            pass
+
+        state = State()
+        state.fast = fast
+        probe = MapBase()
+        try:
+            probe._elements = state
+        except ValueError as exc:
+            assert "does not match the map" in str(exc), exc
+            assert not probe._fast_path and probe._elements is None
+            print("refused")
+        else:
+            print("accepted", flush=True)
+            try:
+                probe[0]
+                probe[0] = probe[0]
+            except Exception:
+                pass
+            print("read", flush=True)
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["refused"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

@@ -355,6 +355,8 @@ static const struct libbpf_py_speedups_api libbpf_py_speedups_table = {
     .map_lookup_elem = bpf_map_lookup_elem,
     .map_update_elem = bpf_map_update_elem,
     .map_delete_elem = bpf_map_delete_elem,
+    .obj_get_info_by_fd = bpf_obj_get_info_by_fd,
+    .num_possible_cpus = libbpf_num_possible_cpus,
 };
 
 /* Set libbpf_py._libbpf._speedups_api to a capsule of the table; 0, or -1 with

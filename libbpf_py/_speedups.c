@@ -24,8 +24,9 @@
  *    is (its key and value size, whether it is per-CPU, the possible CPUs) and
  *    refuses a tuple that does not match it: the kernel copies its own sizes
  *    from and into buffers the tuple sized. The fd is the
- *    element state's own duplicate; Map clears `_elements` (so the int path
- *    stops) before that state, and its fd, can go away. The setter changes the
+ *    element state's own duplicate, and the C path acts on its own duplicate of
+ *    that (a state made by hand need not own the fd it names); Map clears
+ *    `_elements` (so the int path stops) before that state can go away. The setter changes the
  *    C fields and the reference together and drops the old state last: the
  *    old state's __del__ is Python code, which another thread can run in, so
  *    the fields and the state they come from always agree when it runs.
@@ -51,8 +52,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/bpf.h>
 
 #include "_speedups.h"
@@ -407,10 +410,13 @@ enum { VALUE_INT = 0, VALUE_RECORD = 1, VALUE_PERCPU_INT = 2 };
 typedef struct {
     PyObject_HEAD
     PyObject *elements;  /* Map's element state, or NULL */
+    PyObject *fdref;     /* the owner of fd (fd_owner), or NULL */
     PyObject *record;    /* VALUE_RECORD: the ctypes record class, else NULL */
     PyObject *pack;      /* VALUE_RECORD: the codec's to_bytes (a dict's bytes), or NULL */
     PyObject *plan;      /* VALUE_RECORD: a Plan packing a dict of every field, or NULL */
-    int fd;              /* the C path's fd, or -1: the C path is off */
+    int fd;              /* the C path's fd, or -1: the C path is off: its own
+                          * duplicate of the state's, which fdref closes */
+    int state_fd;        /* the state's fd it duplicates (_fast_fd) */
     int key_size, key_signed, value_size, value_signed;
     int kind;            /* VALUE_INT, VALUE_RECORD or VALUE_PERCPU_INT */
     int ncpus;           /* VALUE_PERCPU_INT: values per element, one per possible CPU */
@@ -450,6 +456,7 @@ static int mapbase_clear(MapBase *self)
     Py_CLEAR(self->pack);
     Py_CLEAR(self->plan);
     Py_CLEAR(self->elements);
+    Py_CLEAR(self->fdref);
     return 0;
 }
 
@@ -470,6 +477,40 @@ static PyObject *mapbase_get_elements(MapBase *self, void *closure)
 static int valid_size(int size)
 {
     return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+/* The C path's own duplicate of a state's fd, closed when the last holder lets go of
+ * this capsule: a state made by hand need not own the fd it names (the fd of a
+ * Map that is closed later, whose number the next map then takes), so the C path
+ * never acts on a number it does not own, and a call that runs Python in between
+ * reading the fd and using it holds the capsule meanwhile. */
+#define FD_OWNER_NAME "libbpf_py._speedups.fd"
+
+static void fd_owner_close(PyObject *cap)
+{
+    void *p = PyCapsule_GetPointer(cap, FD_OWNER_NAME);
+    if (p != NULL)
+        close((int)((intptr_t)p - 1));
+    else
+        PyErr_Clear();
+}
+
+/* A capsule owning a new duplicate of fd (stored as fd + 1: never NULL), or NULL with
+ * an exception; *dup is the duplicate. */
+static PyObject *fd_owner_new(int fd, int *dup)
+{
+    PyObject *cap;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+    if (d < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    cap = PyCapsule_New((void *)((intptr_t)d + 1), FD_OWNER_NAME, fd_owner_close);
+    if (cap == NULL) {
+        close(d);
+        return NULL;
+    }
+    *dup = d;
+    return cap;
 }
 
 /* 0 if the map at fd is what a `fast` tuple says it is, else -1 with ValueError: the
@@ -512,9 +553,9 @@ static int check_map(int fd, int ks, int vs, int kind, int ncpus)
 
 static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
 {
-    PyObject *fast, *old, *old_record, *old_pack, *old_plan, *old_spare, *extra = NULL,
-        *record = NULL, *pack = NULL, *plan = NULL;
-    int fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0, kind = VALUE_INT, ncpus = 0;
+    PyObject *fast, *old, *old_record, *old_pack, *old_plan, *old_spare, *old_fdref,
+        *extra = NULL, *record = NULL, *pack = NULL, *plan = NULL, *fdref = NULL;
+    int own = -1, fd = -1, ks = 0, ksig = 0, vs = 0, vsig = 0, kind = VALUE_INT, ncpus = 0;
 
     if (value == NULL || value == Py_None) {
         self->fd = -1;
@@ -523,8 +564,10 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
         old_record = self->record;
         old_pack = self->pack;
         old_plan = self->plan;
-        self->record = self->pack = self->plan = NULL;
+        old_fdref = self->fdref;
+        self->record = self->pack = self->plan = self->fdref = NULL;
         Py_CLEAR(self->elements);  /* NULL first, then the decref (Python may run) */
+        Py_XDECREF(old_fdref);
         Py_XDECREF(old_spare);
         Py_XDECREF(old_record);
         Py_XDECREF(old_pack);
@@ -594,9 +637,13 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     Py_XINCREF(pack);
     Py_XINCREF(plan);
     Py_DECREF(fast);  /* may run Python (an item's __del__): nothing changed yet */
-    /* The map itself, checked once no Python can run before the fields are set:
-     * nothing can give its fd number to another map in between. */
-    if (bound && fd >= 0 && check_map(fd, ks, vs, kind, ncpus) < 0) {
+    /* The map itself, in a duplicate of the fd that only this object owns, checked
+     * once no Python can run before the fields are set: nothing can give its fd
+     * number to another map in between, nor after. */
+    if (bound && fd >= 0
+        && ((fdref = fd_owner_new(fd, &own)) == NULL
+            || check_map(own, ks, vs, kind, ncpus) < 0)) {
+        Py_XDECREF(fdref);  /* (a capsule: closes the duplicate, runs no Python) */
         Py_XDECREF(record);
         Py_XDECREF(pack);
         Py_XDECREF(plan);
@@ -610,7 +657,9 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     old_pack = self->pack;
     old_plan = self->plan;
     old_spare = self->spare;  /* a value of the old state: never one of this */
+    old_fdref = self->fdref;
     self->spare = NULL;
+    self->fdref = fdref;
     Py_INCREF(value);
     self->elements = value;
     self->record = record;
@@ -624,7 +673,8 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
         self->value_signed = vsig;
         self->kind = kind;
         self->ncpus = ncpus;
-        self->fd = fd;
+        self->state_fd = fd;
+        self->fd = own;
     } else {
         self->fd = -1;
     }
@@ -632,6 +682,7 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
     Py_XDECREF(old_record);
     Py_XDECREF(old_pack);
     Py_XDECREF(old_plan);
+    Py_XDECREF(old_fdref);
     Py_XDECREF(old);
     return 0;
 }
@@ -700,15 +751,15 @@ static int no_instance_attrs(PyObject *obj)
  * may run Python: a class's own __buffer__). 0 done, 1 a buffer of another size
  * when !strict (no exception), -1 an exception (a failed lookup's, or SystemError
  * for another size when strict). */
-static int fill_record(MapBase *self, PyObject *elements, int fd, int size, PyObject *rec,
+static int fill_record(MapBase *self, PyObject *fdref, int fd, int size, PyObject *rec,
                        const elem_int *k, PyObject *key, int strict)
 {
     int ret;
     Py_buffer view;
 
-    Py_INCREF(elements);
+    Py_INCREF(fdref);
     if (PyObject_GetBuffer(rec, &view, PyBUF_WRITABLE) < 0) {
-        Py_DECREF(elements);
+        Py_DECREF(fdref);
         return -1;
     }
     if (view.len != size) {
@@ -716,12 +767,12 @@ static int fill_record(MapBase *self, PyObject *elements, int fd, int size, PyOb
             PyErr_Format(PyExc_SystemError, "a map value record has %zd bytes, the value %d",
                          view.len, size);
         PyBuffer_Release(&view);
-        Py_DECREF(elements);
+        Py_DECREF(fdref);
         return strict ? -1 : 1;
     }
     ret = api.map_lookup_elem(fd, k, view.buf);
     PyBuffer_Release(&view);
-    Py_DECREF(elements);
+    Py_DECREF(fdref);
     if (ret != 0) {
         lookup_error(self, ret, key);
         return -1;
@@ -737,7 +788,7 @@ static int fill_record(MapBase *self, PyObject *elements, int fd, int size, PyOb
  * lives as long as that state does. */
 static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
 {
-    PyObject *elements, *cls, *rec = self->spare, *old;
+    PyObject *elements, *fdref, *cls, *rec = self->spare, *old;
     elem_int again;
     int fd, size, r;
 
@@ -747,8 +798,7 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
          * __dict__ check (which may allocate, and so run Python) */
         if (no_instance_attrs(rec) && self->spare == rec && Py_REFCNT(rec) == 2
             && self->fd >= 0 && self->kind == VALUE_RECORD) {
-            r = fill_record(self, self->elements, self->fd, self->value_size, rec, k, key,
-                            0);
+            r = fill_record(self, self->fdref, self->fd, self->value_size, rec, k, key, 0);
             if (r == 0)
                 return rec;
             if (r < 0) {
@@ -767,16 +817,18 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
         k = &again;
     }
     elements = self->elements;
+    fdref = self->fdref;
     cls = self->record;
     fd = self->fd;
     size = self->value_size;  /* the fd's, read with it: making the record may run
                                * Python, which may give the map another state */
     Py_INCREF(elements);
+    Py_INCREF(fdref);
     Py_INCREF(cls);
     rec = PyObject_CallNoArgs(cls);
     if (rec == NULL)
         goto done;
-    if (fill_record(self, elements, fd, size, rec, k, key, 1) < 0) {
+    if (fill_record(self, fdref, fd, size, rec, k, key, 1) < 0) {
         Py_CLEAR(rec);
         goto done;
     }
@@ -791,6 +843,7 @@ static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
     }
 done:
     Py_DECREF(cls);
+    Py_DECREF(fdref);
     Py_DECREF(elements);
     return rec;
 }
@@ -904,7 +957,7 @@ static PyObject *mapbase_subscript(MapBase *self, PyObject *key)
  * -1 an exception is set. */
 static int update_record(MapBase *self, const elem_int *k, PyObject *value, int *ret)
 {
-    PyObject *elements, *pack, *packed;
+    PyObject *elements, *fdref, *pack, *packed;
     Plan *plan;
     Py_buffer view;
     int fd, size, taken = 1;
@@ -915,23 +968,24 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
          * value size, kind): the write goes to the fd of the state held meanwhile,
          * with the key encoded for it and the value size read with it. */
         elements = self->elements;
+        fdref = self->fdref;
         fd = self->fd;
         size = self->value_size;
         Py_INCREF(elements);
+        Py_INCREF(fdref);
         if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0) {
             PyErr_Clear();  /* the general path says what is wrong */
-            Py_DECREF(elements);
-            return 0;
-        }
-        if (view.len != size) {
+            taken = 0;
+        } else {
+            if (view.len != size)
+                taken = 0;
+            else
+                *ret = api.map_update_elem(fd, k, view.buf, 0);
             PyBuffer_Release(&view);
-            Py_DECREF(elements);
-            return 0;
         }
-        *ret = api.map_update_elem(fd, k, view.buf, 0);
-        PyBuffer_Release(&view);
+        Py_DECREF(fdref);
         Py_DECREF(elements);  /* last: the state's __del__ is Python */
-        return 1;
+        return taken;
     }
     if (!PyDict_CheckExact(value) || self->pack == NULL)
         return 0;
@@ -939,11 +993,13 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
      * of the map) leaves the fd of the element state held here open, and the sizes
      * used are the ones read now. */
     elements = self->elements;
+    fdref = self->fdref;
     pack = self->pack;
     plan = (Plan *)self->plan;
     fd = self->fd;
     size = self->value_size;
     Py_INCREF(elements);
+    Py_INCREF(fdref);
     Py_INCREF(pack);
     Py_XINCREF(plan);
     if (plan != NULL) {
@@ -959,6 +1015,7 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
         Py_DECREF(plan);
         if (r != 0) {
             Py_DECREF(pack);
+            Py_DECREF(fdref);
             Py_DECREF(elements);
             return r;  /* 1 packed and written, -1 an exception */
         }
@@ -979,6 +1036,7 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
     PyBuffer_Release(&view);
 done:
     Py_XDECREF(packed);
+    Py_DECREF(fdref);
     Py_DECREF(elements);
     return taken;
 }
@@ -1065,7 +1123,7 @@ static PyObject *mapbase_fast_path(MapBase *self, void *closure)
 
 static PyObject *mapbase_fast_fd(MapBase *self, void *closure)
 {
-    return PyLong_FromLong(self->fd);
+    return PyLong_FromLong(self->fd >= 0 ? self->state_fd : -1);
 }
 
 static PyGetSetDef mapbase_getset[] = {
@@ -1074,7 +1132,8 @@ static PyGetSetDef mapbase_getset[] = {
     {"_fast_path", (getter)mapbase_fast_path, NULL,
      "Whether m[k] / m[k] = v / del m[k] take the C int path now.", NULL},
     {"_fast_fd", (getter)mapbase_fast_fd, NULL,
-     "The fd the C int path uses (-1: off); always _elements.fast[0] when on.", NULL},
+     "The state's fd the C int path uses a duplicate of (-1: off); always "
+     "_elements.fast[0] when on.", NULL},
     {NULL},
 };
 

@@ -332,3 +332,41 @@ def test_a_state_that_does_not_match_its_map_is_refused(kernel: None, case: str)
     """)
     assert r.returncode == 0 and r.stdout.split() == ["refused"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+@pytest.mark.kernel
+def test_a_state_whose_fd_is_closed_later_never_reaches_the_next_map(
+        kernel: None) -> None:
+    """A state made by hand may name an fd it does not own (here a Map's element
+    fd): when that Map is closed, the next map created takes the number. The C path
+    acts on its own duplicate of the fd, made when the state was set, so it keeps
+    reading and writing the map it was given; the old code used the number itself
+    and had the kernel write the new map's 4096-byte value into an 8-byte int
+    (SIGSEGV)."""
+    r = _run("""
+        import libbpf_py as bpf
+        from libbpf_py._binding import MapBase
+        from libbpf_py.enums import MapType
+
+        m = bpf.Map.create(MapType.ARRAY, 4, 8, 1)
+        number = m._check_loaded().fd
+
+        class State:
+            fast = (number, 4, False, 8, False)
+
+        probe = MapBase()
+        probe._elements = State()
+        assert probe._fast_fd == number
+        probe[0] = 5
+        m.close()
+        big = bpf.Map.create(MapType.ARRAY, 4, 4096, 1)
+        assert number in (big.fd, big._check_loaded().fd), "the number was not reused"
+        assert probe[0] == 5
+        probe[0] = 6
+        assert probe[0] == 6
+        assert big[0] == bytes(4096) or big[0] == 0, big[0]
+        probe._elements = None
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

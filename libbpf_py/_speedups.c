@@ -615,16 +615,18 @@ static int mapbase_set_elements(MapBase *self, PyObject *value, void *closure)
             }
             record = extra;
             break;
-        case VALUE_PERCPU_INT:
-            ncpus = extra != NULL && PyLong_CheckExact(extra) ? (int)PyLong_AsLong(extra) : -1;
-            if (!valid_size(vs) || ncpus <= 0 || ncpus > MAX_C_VALUE / 8 || pack != NULL
-                || plan != NULL) {
+        case VALUE_PERCPU_INT: {
+            /* (range-checked as a long: 2**32 + 2 must not pass for 2) */
+            long n = extra != NULL && PyLong_CheckExact(extra) ? PyLong_AsLong(extra) : -1;
+            ncpus = n > 0 && n <= MAX_C_VALUE / 8 ? (int)n : -1;
+            if (!valid_size(vs) || ncpus <= 0 || pack != NULL || plan != NULL) {
                 Py_DECREF(fast);
                 PyErr_Clear();
                 PyErr_SetString(PyExc_ValueError, "_elements.fast: bad per-CPU value");
                 return -1;
             }
             break;
+        }
         default:
             Py_DECREF(fast);
             PyErr_SetString(PyExc_ValueError, "_elements.fast: unknown value kind");

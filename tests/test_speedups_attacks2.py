@@ -370,3 +370,31 @@ def test_a_state_whose_fd_is_closed_later_never_reaches_the_next_map(
     """)
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+@pytest.mark.kernel
+def test_a_per_cpu_count_that_only_fits_when_truncated_is_refused(
+        maps: Callable[..., Map]) -> None:
+    """The number of possible CPUs in a per-CPU state's ``fast`` tuple is read as
+    a C long and range-checked before it becomes an int: 2**32 + ncpus is refused,
+    not taken as ncpus (the old code cast it to int first, so it passed)."""
+    from libbpf_py._binding import MapBase
+    from libbpf_py.map import possible_cpus
+
+    m = maps(MapType.PERCPU_ARRAY, 4, 8, 1)
+    fd, ncpus = m._check_loaded().fd, possible_cpus()
+    probe = MapBase()
+
+    class State:
+        def __init__(self, extra: int) -> None:
+            self.fast = (fd, 4, False, 8, False, 2, extra)
+
+    for extra in (2 ** 32 + ncpus, 2 ** 33 + ncpus, -(2 ** 32) + ncpus, 2 ** 64 + ncpus):
+        with pytest.raises(ValueError, match=r"_elements\.fast: bad per-CPU value"):
+            probe._elements = State(extra)
+        assert not probe._fast_path
+    probe._elements = State(ncpus)
+    assert probe._fast_path
+    m[0] = 3
+    assert probe[0] == [3] * ncpus
+    probe._elements = None

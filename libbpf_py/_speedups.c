@@ -749,7 +749,7 @@ static int no_instance_attrs(PyObject *obj)
 
 /* Fill rec's buffer (exactly `size` bytes, the value size of the state whose fd
  * this is, read with it: a record ctypes.resize() grew is refused) with the value
- * at k, from the fd of the element state held meanwhile (asking for the buffer
+ * at k, from the fd whose owner (fdref) is held meanwhile (asking for the buffer
  * may run Python: a class's own __buffer__). 0 done, 1 a buffer of another size
  * when !strict (no exception), -1 an exception (a failed lookup's, or SystemError
  * for another size when strict). */
@@ -786,8 +786,7 @@ static int fill_record(MapBase *self, PyObject *fdref, int fd, int size, PyObjec
  * holds it, else a new record, which the kernel fills in place and which becomes
  * the spare. Python may run on the way (the __dict__ check, making the record: a
  * GC pass, a __del__ that closes the map): the state is read again after it, and
- * the read goes to the fd of the element state held meanwhile, whose duplicate fd
- * lives as long as that state does. */
+ * the read goes to the fd it started with, whose owner (fdref) is held meanwhile. */
 static PyObject *lookup_record(MapBase *self, const elem_int *k, PyObject *key)
 {
     PyObject *elements, *fdref, *cls, *rec = self->spare, *old;
@@ -967,8 +966,9 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
     if (Py_TYPE(value) == (PyTypeObject *)self->record) {
         /* Asking for the buffer may run Python (from 3.12, a class's own __buffer__),
          * which may close the map or give it another state (another fd, key and
-         * value size, kind): the write goes to the fd of the state held meanwhile,
-         * with the key encoded for it and the value size read with it. */
+         * value size, kind): the write goes to the fd it started with (its owner
+         * and the state held meanwhile), with the key encoded for it and the value
+         * size read with it. */
         elements = self->elements;
         fdref = self->fdref;
         fd = self->fd;
@@ -992,7 +992,7 @@ static int update_record(MapBase *self, const elem_int *k, PyObject *value, int 
     if (!PyDict_CheckExact(value) || self->pack == NULL)
         return 0;
     /* The plan's key lookups and to_bytes may run Python: whatever it does (a close
-     * of the map) leaves the fd of the element state held here open, and the sizes
+     * of the map) leaves the fd whose owner is held here open, and the sizes
      * used are the ones read now. */
     elements = self->elements;
     fdref = self->fdref;

@@ -197,7 +197,8 @@ def test_an_input_that_is_not_elf_is_refused_not_a_crash(tmp_path: Path) -> None
     lines = proc.stdout.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("4001 ") and "is not a BPF ELF object: it is text" in lines[0]
-    assert lines[1].startswith("4001 ") and "empty.o' is not a BPF ELF object: it is empty;" in lines[1]
+    assert lines[1].startswith("4001 ")
+    assert "empty.o' is not a BPF ELF object: it is empty;" in lines[1]
     cli = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "object",
                           str(tmp_path / "out.o"), str(text)],
                          capture_output=True, text=True, timeout=60)

@@ -215,8 +215,6 @@ def test_a_map_of_maps_never_takes_the_map_opened_after_a_close(
 
 
 @pytest.mark.kernel
-@pytest.mark.skipif(sys.version_info < (3, 12),
-                    reason="a Python class defines __buffer__ from Python 3.12 on")
 def test_a_record_whose_buffer_swaps_the_state_is_written_by_the_state_held(
         kernel: None) -> None:
     """``m[k] = record`` asks the record for its buffer, which from Python 3.12 runs
@@ -251,10 +249,14 @@ def test_a_record_whose_buffer_swaps_the_state_is_written_by_the_state_held(
                 return memoryview(bytearray(b"\\x11" * 8))
 
         for round in range(5):
-            probe._elements = State((records._check_loaded().fd, 4, False, 8, False, 1,
-                                     Rec))
+            state = State((records._check_loaded().fd, 4, False, 8, False, 1, Rec))
+            probe._elements = state
             assert probe._fast_path
             probe[0] = Rec()
+            if probe._elements is state:  # before 3.12: ctypes' own buffer, no hook ran
+                assert records[0] == 0 and per_cpu[0] == [0] * ncpus
+                print("no-hook")
+                break
             assert probe._elements is per_cpu_state
             assert per_cpu[0] == [0] * ncpus, per_cpu[0]
             assert records[0] == 0x1111111111111111, hex(records[0])
@@ -262,8 +264,12 @@ def test_a_record_whose_buffer_swaps_the_state_is_written_by_the_state_held(
         probe._elements = None
         print("ok")
     """)
-    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+    want = ["ok"] if sys.version_info >= (3, 12) else ["no-hook", "ok"]
+    assert r.returncode == 0 and r.stdout.split() == want, (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+    if sys.version_info < (3, 12):
+        pytest.xfail("a Python class defines __buffer__ from Python 3.12 on: here the "
+                     "write took ctypes' own buffer of the record and no Python ran in it")
 
 
 # (map type, key size, value size, the `fast` tuple's key size, value size, kind,

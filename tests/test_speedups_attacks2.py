@@ -15,6 +15,7 @@ import textwrap
 from typing import Any, Callable, List
 
 import pytest
+from conftest import gc_ran_in_the_allocation
 
 from libbpf_py._buffers import dup_map_fd
 from libbpf_py.enums import MapType
@@ -94,6 +95,9 @@ def test_a_per_cpu_read_reentered_from_a_collection_keeps_the_held_list(
                 gc.set_threshold(*threshold)
                 gc.callbacks.remove(reenter)
             del allocations
+            if not calls and sys.version_info >= (3, 12):
+                print("no-collection")  # 3.12 on: never inside the allocation
+                break
             assert calls
             assert sys.getrefcount(held) == 2, sys.getrefcount(held)
             junk = [[object()] for _ in range(1000)]
@@ -103,8 +107,10 @@ def test_a_per_cpu_read_reentered_from_a_collection_keeps_the_held_list(
         m.close()
         print("ok")
     """)
-    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+    assert r.returncode == 0 and r.stdout.split()[-1:] == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+    if r.stdout.split()[0] == "no-collection":
+        gc_ran_in_the_allocation(False)
 
 
 @pytest.mark.kernel

@@ -14,7 +14,10 @@ machinery they have in common, and nothing else:
   map fd) plus an ``eventfd`` that ``close()`` signals; the GIL is released while
   waiting, and SIGINT raises ``KeyboardInterrupt`` at once in the main thread.
 * serializing: :class:`BufferLock` lets one thread at a time into the C calls
-  on a buffer and refuses re-entry from the buffer's own callback.
+  on a buffer and refuses re-entry from the buffer's own callback;
+  :class:`ConsumeLock` adds the locks of the ring maps a consume call reads
+  (:func:`ring_lock`, one per kernel map in the process), so that two buffers of
+  one map take turns, and a callback cannot consume its map through another.
 * life cycle: :class:`BufferState` is everything a live buffer owns, freed
   when the last call using it lets go; :class:`BufferBase` is ``close()``,
   ``closed``, the context manager, and the wait of ``poll()``.
@@ -32,6 +35,7 @@ import os
 import select
 import threading
 import time
+import weakref
 from typing import Any, Callable, List, Optional, TypeVar
 
 from . import _validate
@@ -47,6 +51,7 @@ __all__ = [
     "BufferLock",
     "BufferState",
     "Callback",
+    "ConsumeLock",
     "RecordSpec",
     "Status",
     "Waiter",
@@ -56,6 +61,7 @@ __all__ = [
     "dup_map_fd",
     "identity",
     "map_label",
+    "ring_lock",
     "wait_seconds",
 ]
 
@@ -290,6 +296,111 @@ class BufferLock:
         return self.owner == threading.get_ident()
 
 
+class RingLock:
+    """One consumer at a time of one ring buffer map, for every buffer of this process.
+
+    A ring map has one consumer position, in the kernel's memory: every
+    ``RingBuffer`` of the map (and libbpf's ``ring_buffer`` under it) reads it when
+    a consume call starts and stores it back after each record. Two of them
+    consuming at once (two threads, or one's callback consuming the other) would
+    move it past a record the first is still showing, then back: records twice,
+    a view over memory the kernel reuses. :func:`ring_lock` gives the buffers of
+    one map the same lock.
+    """
+
+    __slots__ = ("__weakref__", "lock", "map_id", "owner")
+
+    def __init__(self, map_id: int) -> None:
+        self.lock = threading.Lock()
+        self.map_id = map_id
+        self.owner = 0
+
+
+# Kernel map id -> its lock, while a buffer of the map holds it. The buffer holds a
+# duplicate of the map fd, so the id cannot name another map meanwhile; at worst a
+# new map reusing a freed id meets a lock about to go, and waits on it needlessly.
+_ring_locks: weakref.WeakValueDictionary[int, RingLock] = weakref.WeakValueDictionary()
+_ring_locks_guard = threading.Lock()
+_get_ident = threading.get_ident
+
+
+def ring_lock(map_id: int) -> RingLock:
+    """The lock of the ring buffer map whose kernel id is ``map_id``."""
+    with _ring_locks_guard:
+        lock = _ring_locks.get(map_id)
+        if lock is None:
+            lock = _ring_locks[map_id] = RingLock(map_id)
+        return lock
+
+
+class ConsumeLock:
+    """A buffer's lock, then the locks of the ring maps it consumes, for one consume call.
+
+    Threads take turns, as on :class:`BufferLock`; a callback that consumes a map
+    whose consumption it runs in (through this buffer or another buffer of the
+    same map) gets ``RuntimeError``, before it waits for anything: it would
+    otherwise wait for itself (or another thread, waiting for this buffer's lock,
+    for it). The ring locks are taken in map id order, so buffers of the same
+    maps added in other orders cannot deadlock each other. Per call, not per
+    record: the records are read with the locks held.
+    """
+
+    __slots__ = ("buffer", "held", "rings")
+
+    def __init__(self, buffer: BufferLock) -> None:
+        self.buffer = buffer
+        self.rings: List[RingLock] = []  # by map id, no duplicates; changed under ``buffer``
+        self.held: List[RingLock] = []  # what the current holder took, released by __exit__
+
+    def add(self, lock: RingLock) -> None:
+        """Consume ``lock``'s map too (under the buffer's lock, or before first use)."""
+        if lock not in self.rings:
+            self.rings = sorted([*self.rings, lock], key=lambda r: r.map_id)
+
+    @staticmethod
+    def _refuse(ring: RingLock) -> None:
+        raise RuntimeError(
+            f"ring buffer map id {ring.map_id} is being consumed in this thread: a callback "
+            "cannot consume the ring map whose consumption called it, through this or "
+            "another RingBuffer (return a true value to stop consumption instead)")
+
+    def __enter__(self) -> None:
+        me = _get_ident()
+        buffer = self.buffer
+        if buffer.owner == me:
+            buffer.__enter__()  # raises: same buffer, its own lock says so
+        for ring in self.rings:
+            if ring.owner == me:
+                self._refuse(ring)
+        buffer.lock.acquire()
+        buffer.owner = me
+        held: List[RingLock] = []
+        try:
+            for ring in self.rings:  # (re-read: an add() in another thread may have run)
+                if ring.owner == me:
+                    self._refuse(ring)
+                ring.lock.acquire()
+                ring.owner = me
+                held.append(ring)
+        except BaseException:
+            for ring in reversed(held):
+                ring.owner = 0
+                ring.lock.release()
+            buffer.owner = 0
+            buffer.lock.release()
+            raise
+        self.held = held
+
+    def __exit__(self, *exc: object) -> None:
+        held, self.held = self.held, []
+        for ring in reversed(held):
+            ring.owner = 0
+            ring.lock.release()
+        buffer = self.buffer
+        buffer.owner = 0
+        buffer.lock.release()
+
+
 class BufferState:
     """Everything a live buffer owns; freed when the last user lets go of it.
 
@@ -305,6 +416,7 @@ class BufferState:
         self.maps: List[Any] = []  # the Map objects: closed maps make the buffer unusable
         self.keep: List[Any] = []  # cffi objects libbpf points to (contexts, handles)
         self.lock = BufferLock()
+        self.consuming = ConsumeLock(self.lock)  # its rings: those of a ring buffer
         self.waiter: Optional[Waiter] = None
 
     def maps_closed(self) -> bool:

@@ -48,9 +48,13 @@ Threads: libbpf's wait happens in Python on an ``epoll`` object that holds
 libbpf's epoll fd and a private ``eventfd``; the GIL is released while
 waiting, and SIGINT raises ``KeyboardInterrupt`` from ``poll()`` at once
 (in the main thread). The C consumption runs under a lock, one thread at a
-time, and the libbpf object is only freed once no call uses it: ``close()``
-(of the buffer, from any thread, even from inside a callback) wakes every
-waiting poller, which then raises :class:`~libbpf_py.errors.ClosedError`;
+time; so does that of each ring map, whichever RingBuffers of this process
+consume it (they share the kernel's consumer position: see ``ConsumeLock`` in
+libbpf_py/_buffers.py), and a callback consuming the map it is called from,
+through any RingBuffer, raises ``RuntimeError``. The libbpf object is only
+freed once no call uses it: ``close()`` (of the buffer, from any thread, even
+from inside a callback) wakes every waiting poller, which then raises
+:class:`~libbpf_py.errors.ClosedError`;
 a poller whose BPF object (or standalone map) was closed notices within
 0.2 s and raises ``ClosedError`` as well. The buffers hold duplicates of
 the map fds, so libbpf never sees a closed or reused fd.
@@ -87,6 +91,7 @@ from ._buffers import (
     dup_map_fd,
     identity,
     map_label,
+    ring_lock,
     wait_seconds,
 )
 from ._call import check, check_ptr, make_error
@@ -315,6 +320,7 @@ class RingBuffer(BufferBase):
         ptr = check_ptr(lib.ring_buffer__new(fd, sample, ctx, ffi.NULL), what)
         st.ptr = ptr
         st.maps.append(map)
+        st.consuming.add(ring_lock(int(map.id)))
         st.waiter = Waiter(int(lib.ring_buffer__epoll_fd(ptr)))
         self._direct = [_map_ring(fd, int(map.max_entries), map_label(map))]
         st.keep.append(self._direct)
@@ -350,6 +356,7 @@ class RingBuffer(BufferBase):
             try:
                 index = len(self._rings)
                 ctx, sink = self._ring_ctx(st, map, callback, record, index)
+                lock = ring_lock(int(map.id))
                 direct = _map_ring(fd, int(map.max_entries), map_label(map))
                 check(lib.ring_buffer__add(st.ptr, fd, fnptr(
                     "libbpf_py_ring_sample", "ring_buffer_sample_fn"), ctx),
@@ -360,6 +367,7 @@ class RingBuffer(BufferBase):
             self._direct.append(direct)
             st.fds.append(fd)
             st.maps.append(map)
+            st.consuming.add(lock)
             self._add_sink(sink)
             ring = Ring(self, index, map)
             self._rings.append(ring)
@@ -462,7 +470,7 @@ class RingBuffer(BufferBase):
                       limit: Optional[int] = None) -> int:
         """Records one at a time through libbpf (consume_n, Ring.consume)."""
         st = self._check_open()
-        with st.lock:
+        with st.consuming:  # see ConsumeLock (_buffers.py)
             flushed, complete = self._flush_pending(limit)
             if not complete or (limit is not None and flushed >= limit):
                 return flushed
@@ -491,7 +499,7 @@ class RingBuffer(BufferBase):
         stopped or raised in it) come first.
         """
         st = self._check_open()
-        with st.lock:
+        with st.consuming:  # see ConsumeLock (_buffers.py)
             total, complete = self._flush_pending()
             if complete:
                 total += consume_rings(self._direct, self._delivery, -1)[0]
@@ -530,7 +538,7 @@ class RingBuffer(BufferBase):
 
     def _drain_once(self, max_records: int, max_bytes: int) -> Batch:
         st = self._check_open()
-        with st.lock:
+        with st.consuming:  # see ConsumeLock (_buffers.py)
             pending = self._pending
             if pending is not None:  # records a stopped callback left: they come first
                 self._pending = None

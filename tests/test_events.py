@@ -340,6 +340,127 @@ def test_callback_cannot_reenter(env: Env) -> None:
             rb.poll(1000)
 
 
+# how a second RingBuffer of the map consumes it (within a callback, or in another thread)
+_SAME_MAP_WAYS: dict[str, Callable[[bpf.RingBuffer], int]] = {
+    "consume": lambda rb: rb.consume(),
+    "poll": lambda rb: rb.poll(0),
+    "drain": lambda rb: len(rb.drain()),
+    "ring_consume": lambda rb: rb.rings[0].consume(),
+    "consume_n": lambda rb: rb.consume_n(100),
+}
+
+
+@pytest.mark.parametrize("outer", [
+    "consume", "poll",
+    pytest.param("consume_n", marks=pytest.mark.build(header_min=(1, 5))),
+    pytest.param("ring_consume", marks=pytest.mark.build(header_min=(1, 3))),
+])
+@pytest.mark.parametrize("inner", [
+    "consume", "poll", "drain", "new_in_callback",
+    pytest.param("consume_n", marks=pytest.mark.build(header_min=(1, 5))),
+    pytest.param("ring_consume", marks=pytest.mark.build(header_min=(1, 3))),
+])
+def test_callback_cannot_consume_its_map_through_another_buffer(
+        env: Env, outer: str, inner: str) -> None:
+    # Two RingBuffers of one map share the kernel's consumer position: the second,
+    # consuming inside the first's callback, would move it past the record the
+    # first is showing, and the first would then store its own older position
+    # back (records delivered twice, a view over reused memory). It is refused
+    # as re-entry into the same buffer is.
+    m = env.obj.maps.ring_a
+    seen: List[Tuple[str, int]] = []
+    refused: List[RuntimeError] = []
+    others: List[bpf.RingBuffer] = []
+
+    def on_inner(view: Any) -> None:
+        seen.append(("inner", unpack(view)[1]))
+
+    def on_outer(view: Any) -> None:
+        seen.append(("outer", unpack(view)[1]))
+        if len(seen) == 1:
+            other = bpf.RingBuffer(m, on_inner) if inner == "new_in_callback" else others[0]
+            others.append(other)
+            try:
+                _SAME_MAP_WAYS["consume" if inner == "new_in_callback" else inner](other)
+            except RuntimeError as exc:
+                refused.append(exc)
+
+    base, n = env.seq(0), 20
+    with bpf.RingBuffer(m, on_inner) as rb2, bpf.RingBuffer(m, on_outer) as rb1:
+        others.append(rb2)
+        env.trigger(n, RING_A)
+        _SAME_MAP_WAYS[outer](rb1)
+        while _SAME_MAP_WAYS[outer](rb1):
+            pass
+        for other in others:
+            assert other.consume() == 0 and len(other.drain()) == 0
+        for other in others[1:]:
+            other.close()
+    assert [seq for _, seq in seen] == list(range(base, base + n))  # each once, in order
+    assert [who for who, _ in seen] == ["outer"] * n
+    assert len(refused) == 1 and "being consumed" in str(refused[0])
+
+
+@pytest.mark.parametrize("way", ["consume", "drain"])
+def test_two_buffers_of_one_map_take_turns_across_threads(env: Env, way: str) -> None:
+    # As one RingBuffer used from two threads: the second waits until the first's
+    # consume() returned, rather than moving the shared consumer position under it.
+    m = env.obj.maps.ring_a
+    seen: List[Tuple[str, int]] = []
+    in_callback = threading.Event()
+
+    def on_first(view: Any) -> None:
+        seen.append(("first", unpack(view)[1]))
+        if not in_callback.is_set():
+            in_callback.set()
+            time.sleep(0.3)  # the other thread tries to consume meanwhile
+
+    def on_second(view: Any) -> None:
+        seen.append(("second", unpack(view)[1]))
+
+    base, n = env.seq(0), 50
+    with bpf.RingBuffer(m, on_first) as rb1, bpf.RingBuffer(m, on_second) as rb2:
+        env.trigger(n, RING_A)
+        counts: List[int] = []
+        thread = threading.Thread(target=lambda: counts.append(rb1.consume()))
+        thread.start()
+        assert in_callback.wait(5)
+        # waited for rb1's consume(), which took every record
+        assert _SAME_MAP_WAYS[way](rb2) == 0
+        thread.join(5)
+        assert counts == [n]
+    assert seen == [("first", seq) for seq in range(base, base + n)]
+
+
+def test_buffers_of_the_same_maps_in_other_orders_do_not_deadlock(env: Env) -> None:
+    # Each consume call takes the locks of its maps in map id order, not in the
+    # order the buffer added them.
+    maps = env.obj.maps
+    seen: List[int] = []
+    with bpf.RingBuffer(maps.ring_a, seen.append) as ab, \
+            bpf.RingBuffer(maps.ring_b, seen.append) as ba:
+        ab.add(maps.ring_b, seen.append)
+        ba.add(maps.ring_a, seen.append)
+        stop = time.monotonic() + 0.5
+
+        def run(rb: bpf.RingBuffer) -> None:
+            while time.monotonic() < stop:
+                rb.consume()
+
+        threads = [threading.Thread(target=run, args=(rb,), daemon=True) for rb in (ab, ba)]
+        for t in threads:
+            t.start()
+        for _ in range(20):
+            env.trigger(10, RING_A | RING_B)
+            time.sleep(0.01)
+        for t in threads:
+            t.join(5)
+            assert not t.is_alive(), "the consumers deadlocked"
+        ab.consume()
+        ba.consume()
+    assert len(seen) == 400
+
+
 @pytest.mark.build(header_min=(1, 5))
 def test_consume_n(env: Env) -> None:
     seen: List[int] = []

@@ -22,6 +22,7 @@ from ._buffers import (
     check_size,
     dup_map_fd,
     map_label,
+    ring_lock,
     wait_seconds,
 )
 from ._call import check_ptr, make_error
@@ -113,6 +114,7 @@ class UserRingBuffer(BufferBase):
         ptr = check_ptr(new(fd, ffi.NULL), what)
         st.ptr = ptr
         st.maps.append(map)
+        self._producer = ring_lock(int(map.id))  # (the map's lock, shared: see _try_reserve)
         # edge-triggered: woken when the kernel drains, not while any space is free
         st.waiter = Waiter(fd, select.EPOLLOUT | select.EPOLLET)
         self._pending: set[Reservation] = set()
@@ -126,8 +128,14 @@ class UserRingBuffer(BufferBase):
         with st.lock:
             if self._state is not st:
                 raise ClosedError(f"{self._kind} was closed")
-            ptr = lib.user_ring_buffer__reserve(st.ptr, size)
-            err = ffi.errno
+            # libbpf.h: reserve "is *not* thread safe, and callers must synchronize
+            # accessing this function if there are multiple producers": every
+            # UserRingBuffer of one map is one, as they share the producer position in
+            # the map's memory. One lock per map (ring_lock), held for the reserve only
+            # (submit and discard need none), taken after the buffer's own.
+            with self._producer.lock:
+                ptr = lib.user_ring_buffer__reserve(st.ptr, size)
+                err = ffi.errno
             if ptr != ffi.NULL:
                 r = Reservation(self, ptr, size)
                 self._pending.add(r)  # under the lock: close() discards it if need be

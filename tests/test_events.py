@@ -913,6 +913,47 @@ def test_user_ring_buffer_close_race(env: Env) -> None:
     assert (count, last, bad) == (before + 1, 5, 0)
 
 
+
+def test_user_ring_buffers_of_one_map_reserve_one_at_a_time(env: Env) -> None:
+    """Two UserRingBuffers of one map are two producers of one producer position, which
+    libbpf's reserve asks its callers to serialize: records written from two threads
+    through two buffers all arrive, each once (a reserve racing another would take the
+    same slot, and one of the two records would be lost)."""
+    before, before_sum = ustats(env)[0], ustats(env)[1]
+    per_thread, errors = 3000, []  # (the ring holds 64 records of 8 bytes: drained as it fills)
+    a = bpf.UserRingBuffer(env.obj.maps.uring)
+    b = bpf.UserRingBuffer(env.obj.maps.uring)
+    done = threading.Event()
+
+    def producer(urb: bpf.UserRingBuffer, base: int) -> None:
+        try:
+            for i in range(per_thread):
+                urb.write(struct.pack("Q", base + i), timeout_ms=5000)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def drainer() -> None:
+        while not done.is_set():
+            env.trigger(0, DRAIN_USER)
+
+    threads = [threading.Thread(target=producer, args=(a, 1)),
+               threading.Thread(target=producer, args=(b, 1_000_001))]
+    d = threading.Thread(target=drainer)
+    d.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    done.set()
+    d.join(10)
+    env.trigger(0, DRAIN_USER)
+    a.close()
+    b.close()
+    assert errors == []
+    count, total, _, bad = ustats(env)
+    want = sum(range(1, 1 + per_thread)) + sum(range(1_000_001, 1_000_001 + per_thread))
+    assert (count - before, total - before_sum, bad) == (2 * per_thread, want, 0)
+
 # -- perf buffer -----------------------------------------------------------------------
 
 

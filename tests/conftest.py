@@ -126,25 +126,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if subset is not None and item.path.name not in SUBSETS[subset]:
             deselected.append(item)
             continue
-        marker = item.get_closest_marker("build")
+        # every build marker counts: a test parametrized twice can carry one per
+        # parameter (e.g. header_min 1.3 on one, 1.5 on the other), and all must hold
+        markers = [m.kwargs for m in item.iter_markers("build")]
         if item.get_closest_marker("independent") is not None:
-            if marker is not None:
+            if markers:
                 raise pytest.UsageError(f"{item.nodeid}: marked both build(...) and "
                                         "independent; independent already names its build")
-            marker = pytest.mark.build(**REFERENCE_BUILD).mark
-        if marker is None:
+            markers = [REFERENCE_BUILD]
+        if not markers:
             selected.append(item)
             continue
         if info is None:
             import libbpf_py
 
             info = libbpf_py.build_info()
-        want = marker.kwargs
-        ok = ((want.get("mode") in (None, info.mode))
-              and (want.get("origin") in (None, info.origin))
-              and (want.get("header_min") is None or info.header_version >= want["header_min"])
-              and (want.get("header_max") is None or info.header_version <= want["header_max"])
-              and (want.get("sanitized") in (None, bool(info.sanitize))))
+        ok = all((want.get("mode") in (None, info.mode))
+                 and (want.get("origin") in (None, info.origin))
+                 and (want.get("header_min") is None or info.header_version >= want["header_min"])
+                 and (want.get("header_max") is None or info.header_version <= want["header_max"])
+                 and (want.get("sanitized") in (None, bool(info.sanitize)))
+                 for want in markers)
         (selected if ok else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -18,6 +18,8 @@ machinery they have in common, and nothing else:
   :class:`ConsumeLock` adds the locks of the ring maps a consume call reads
   (:func:`ring_lock`, one per kernel map in the process), so that two buffers of
   one map take turns, and a callback cannot consume its map through another.
+  Both are :class:`OwnedLock`: its owner is known (an exception between taking
+  and releasing it can be cleaned up) and a wait that would deadlock raises.
 * life cycle: :class:`BufferState` is everything a live buffer owns, freed
   when the last call using it lets go; :class:`BufferBase` is ``close()``,
   ``closed``, the context manager, and the wait of ``poll()``.
@@ -30,7 +32,10 @@ and raises ``ClosedError`` as well.
 
 from __future__ import annotations
 
+import collections
 import ctypes
+import itertools
+import operator
 import os
 import select
 import threading
@@ -52,7 +57,9 @@ __all__ = [
     "BufferState",
     "Callback",
     "ConsumeLock",
+    "OwnedLock",
     "RecordSpec",
+    "RingLock",
     "Status",
     "Waiter",
     "check_callback",
@@ -259,7 +266,119 @@ class Waiter:
         os.close(self.wake_fd)
 
 
-class BufferLock:
+# Every OwnedLock's owner, and which lock each waiting thread waits for, change only
+# under this one lock: a thread about to wait sees the whole graph of who waits for
+# whom, so the last thread to close a cycle of waits sees it (see OwnedLock.acquire).
+_graph = threading.Lock()
+_waiting_for: dict[int, OwnedLock] = {}  # thread ident -> the lock it waits for
+_get_ident = threading.get_ident
+_RECHECK_S = 0.1  # a waiter looks again this often, should a wake-up have been lost
+_drain = collections.deque  # deque(iterator, 0) runs it to its end, in C
+_OWNER, _FREE = itertools.repeat("owner"), itertools.repeat(0)
+_get_owner, _get_waiters = operator.attrgetter("owner"), operator.attrgetter("_waiters")
+_NONE_HELD: List[OwnedLock] = []  # (never changed)
+
+
+class OwnedLock:
+    """A mutual-exclusion lock whose owner is known, that detects deadlocks.
+
+    Not a bare ``threading.Lock``, for two reasons:
+
+    * an exception can arrive between a lock's acquisition and the code that
+      would release it: ``KeyboardInterrupt`` (the signal handler runs after any
+      call returns), or an exception of a profile hook. With a bare lock nobody
+      can then tell whether it was taken. Here the lock is taken by setting
+      ``owner`` under ``_graph``, so the code that catches the exception releases
+      it when ``owner`` is its own thread (:meth:`__enter__`, ``ConsumeLock``).
+    * callbacks run with the lock held, and may take other locks of this kind
+      (consume another buffer): two threads doing that in opposite orders would
+      wait for each other forever. The thread whose wait would close such a cycle
+      raises ``RuntimeError`` instead; its consume call then returns (with the
+      error), its locks are released and the other thread goes on.
+    """
+
+    __slots__ = ("__weakref__", "_cond", "_waiters", "owner")
+
+    def __init__(self) -> None:
+        self.owner = 0  # the ident of the thread that holds it, 0 when free
+        self._waiters = 0
+        self._cond = threading.Condition(_graph)
+
+    def _what(self) -> str:
+        return "this lock"
+
+    def acquire(self, me: int) -> None:
+        """Take the lock for thread ``me`` (the caller's ident), waiting for its holder.
+
+        RuntimeError if ``me`` holds it already, or if waiting would deadlock.
+        """
+        with _graph:
+            while self.owner:
+                if self.owner == me:
+                    raise RuntimeError(f"{self._what()} is held by this thread already")
+                self._check_cycle(me)
+                _waiting_for[me] = self
+                self._waiters += 1
+                try:
+                    self._cond.wait(_RECHECK_S)
+                finally:
+                    self._waiters -= 1
+                    del _waiting_for[me]
+            self.owner = me
+
+    def _check_cycle(self, me: int) -> None:
+        """RuntimeError if the holder waits (through others) for a lock ``me`` holds."""
+        chain = [self]
+        thread = self.owner
+        while thread and len(chain) <= len(_waiting_for) + 1:
+            if thread == me:
+                names = " -> ".join(lock._what() for lock in chain)
+                raise RuntimeError(
+                    f"deadlock: this thread would wait for {self._what()}, whose holder "
+                    f"waits for a lock this thread holds ({names}); a callback took "
+                    "another buffer's lock while that buffer's thread took this one's")
+            lock = _waiting_for.get(thread)
+            if lock is None:
+                return
+            chain.append(lock)
+            thread = lock.owner
+
+    def release(self) -> None:
+        # (as few calls as can be before the lock is free: a signal's exception is
+        # raised when a call returns, see __exit__)
+        with _graph:
+            self.owner = 0
+            if self._waiters:
+                self._cond.notify()  # (should it be cut short, the waiter looks again)
+
+    def __enter__(self) -> None:
+        me = _get_ident()
+        if self.owner == me:
+            self.acquire(me)  # raises: this thread holds it (the subclass says why)
+        try:
+            self.acquire(me)
+        except BaseException:
+            if self.owner == me:  # taken, then interrupted before returning
+                self.release()
+            raise
+
+    # Not ``self.release()``: one call fewer between the ``with`` block and the free lock.
+    # CPython runs a signal's handler (KeyboardInterrupt) when a call returns and when a
+    # Python function starts; one arriving just as this method starts is the one window
+    # left (as for any context manager written in Python).
+    def __exit__(self, *exc: object) -> None:
+        with _graph:
+            self.owner = 0
+            if self._waiters:
+                self._cond.notify()
+
+    @property
+    def held_here(self) -> bool:
+        """True in the thread that holds the lock (in a callback of the buffer)."""
+        return self.owner == _get_ident()
+
+
+class BufferLock(OwnedLock):
     """One thread at a time in the C calls on one buffer; re-entry from its callback refused.
 
     Not :class:`libbpf_py._guard.Guard`, which lets any number of threads call
@@ -272,31 +391,19 @@ class BufferLock:
     wait for itself forever, so it raises ``RuntimeError`` instead.
     """
 
-    __slots__ = ("lock", "owner")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.owner = 0
+    def _what(self) -> str:
+        return "a buffer's lock"
 
-    def __enter__(self) -> None:
-        me = threading.get_ident()
+    def acquire(self, me: int) -> None:
         if self.owner == me:
             raise RuntimeError("a callback of this buffer cannot poll or consume it "
                                "(return a true value to stop consumption instead)")
-        self.lock.acquire()
-        self.owner = me
-
-    def __exit__(self, *exc: object) -> None:
-        self.owner = 0
-        self.lock.release()
-
-    @property
-    def held_here(self) -> bool:
-        """True in the thread that holds the lock (in a callback of the buffer)."""
-        return self.owner == threading.get_ident()
+        OwnedLock.acquire(self, me)
 
 
-class RingLock:
+class RingLock(OwnedLock):
     """One consumer at a time of one ring buffer map, for every buffer of this process.
 
     A ring map has one consumer position, in the kernel's memory: every
@@ -305,15 +412,17 @@ class RingLock:
     consuming at once (two threads, or one's callback consuming the other) would
     move it past a record the first is still showing, then back: records twice,
     a view over memory the kernel reuses. :func:`ring_lock` gives the buffers of
-    one map the same lock.
+    one map the same lock. (A user ring buffer map's lock serializes its producers.)
     """
 
-    __slots__ = ("__weakref__", "lock", "map_id", "owner")
+    __slots__ = ("map_id",)
 
     def __init__(self, map_id: int) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.map_id = map_id
-        self.owner = 0
+
+    def _what(self) -> str:
+        return f"the lock of ring buffer map id {self.map_id}"
 
 
 # Kernel map id -> its lock, while a buffer of the map holds it. The buffer holds a
@@ -321,7 +430,6 @@ class RingLock:
 # new map reusing a freed id meets a lock about to go, and waits on it needlessly.
 _ring_locks: weakref.WeakValueDictionary[int, RingLock] = weakref.WeakValueDictionary()
 _ring_locks_guard = threading.Lock()
-_get_ident = threading.get_ident
 
 
 def ring_lock(map_id: int) -> RingLock:
@@ -341,21 +449,25 @@ class ConsumeLock:
     same map) gets ``RuntimeError``, before it waits for anything: it would
     otherwise wait for itself (or another thread, waiting for this buffer's lock,
     for it). The ring locks are taken in map id order, so buffers of the same
-    maps added in other orders cannot deadlock each other. Per call, not per
-    record: the records are read with the locks held.
+    maps added in other orders cannot deadlock each other; callbacks of two
+    threads consuming each other's maps get ``RuntimeError`` in one of the two
+    (:class:`OwnedLock`). Per call, not per record: the records are read with the
+    locks held.
     """
 
-    __slots__ = ("buffer", "held", "rings")
+    __slots__ = ("all", "buffer", "held", "rings")
 
     def __init__(self, buffer: BufferLock) -> None:
         self.buffer = buffer
         self.rings: List[RingLock] = []  # by map id, no duplicates; changed under ``buffer``
-        self.held: List[RingLock] = []  # what the current holder took, released by __exit__
+        self.all: List[OwnedLock] = [buffer]  # the buffer's lock, then ``rings``
+        self.held: List[OwnedLock] = []  # what the current holder took, released by __exit__
 
     def add(self, lock: RingLock) -> None:
         """Consume ``lock``'s map too (under the buffer's lock, or before first use)."""
         if lock not in self.rings:
             self.rings = sorted([*self.rings, lock], key=lambda r: r.map_id)
+            self.all = [self.buffer, *self.rings]
 
     @staticmethod
     def _refuse(ring: RingLock) -> None:
@@ -368,37 +480,61 @@ class ConsumeLock:
         me = _get_ident()
         buffer = self.buffer
         if buffer.owner == me:
-            buffer.__enter__()  # raises: same buffer, its own lock says so
+            buffer.acquire(me)  # raises: same buffer, its own lock says so
         for ring in self.rings:
             if ring.owner == me:
                 self._refuse(ring)
-        buffer.lock.acquire()
-        buffer.owner = me
-        held: List[RingLock] = []
+        every: List[OwnedLock] = _NONE_HELD
+        held: List[OwnedLock] = []
+        taking: Optional[OwnedLock] = None
         try:
+            # All free (the usual case): all taken at once under the lock that guards
+            # every owner. ``all`` is read there: an add() changes it only while it
+            # holds the buffer's lock, which is then free.
+            with _graph:
+                for lock in self.all:
+                    if lock.owner:
+                        break
+                else:
+                    every = self.all
+                    for lock in every:
+                        lock.owner = me
+            if every:
+                self.held = every
+                return
+            taking = buffer
+            buffer.acquire(me)
+            held.append(buffer)
             for ring in self.rings:  # (re-read: an add() in another thread may have run)
                 if ring.owner == me:
                     self._refuse(ring)
-                ring.lock.acquire()
-                ring.owner = me
+                taking = ring
+                ring.acquire(me)
                 held.append(ring)
+            taking = None
         except BaseException:
-            for ring in reversed(held):
-                ring.owner = 0
-                ring.lock.release()
-            buffer.owner = 0
-            buffer.lock.release()
+            # Every lock taken here is released, no other (none was this thread's before
+            # the ``try``): those of ``every`` that are ours though the call did not return
+            # (interrupted after they were taken), and ``taking`` though acquire() did not
+            # return (interrupted after it took the lock).
+            if taking is not None and taking.owner == me and taking not in held:
+                held.append(taking)
+            for lock in reversed([*(lock for lock in every if lock.owner == me), *held]):
+                lock.release()
             raise
         self.held = held
 
     def __exit__(self, *exc: object) -> None:
-        held, self.held = self.held, []
-        for ring in reversed(held):
-            ring.owner = 0
-            ring.lock.release()
-        buffer = self.buffer
-        buffer.owner = 0
-        buffer.lock.release()
+        # Every lock free in one call (C's loop of map(), no Python code in between: see
+        # OwnedLock.__exit__), then the waiters told.
+        held = self.held
+        with _graph:
+            _drain(map(setattr, held, _OWNER, _FREE), 0)
+            self.held = _NONE_HELD
+            if any(map(_get_waiters, held)):
+                for lock in held:
+                    if lock._waiters:
+                        lock._cond.notify()
 
 
 class BufferState:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import select
 import time
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from ._binding import ffi, lib
 from ._buffers import (
@@ -71,13 +71,11 @@ class Reservation:
         """Give the space back unused (``user_ring_buffer__discard``)."""
         self._owner._commit(self, discard=True)
 
-    def _finish(self) -> Any:
-        ptr, self._ptr = self._ptr, None
+    def _release_buffer(self) -> None:
         try:
             self.buffer.release()
         except BufferError:
             pass
-        return ptr
 
     def __enter__(self) -> Reservation:
         return self
@@ -125,21 +123,42 @@ class UserRingBuffer(BufferBase):
         return "<UserRingBuffer closed>" if self._state is None else "<UserRingBuffer>"
 
     def _try_reserve(self, st: BufferState, size: int) -> Optional[Reservation]:
-        with st.lock:
-            if self._state is not st:
-                raise ClosedError(f"{self._kind} was closed")
-            # libbpf.h: reserve "is *not* thread safe, and callers must synchronize
-            # accessing this function if there are multiple producers": every
-            # UserRingBuffer of one map is one, as they share the producer position in
-            # the map's memory. One lock per map (ring_lock), held for the reserve only
-            # (submit and discard need none), taken after the buffer's own.
-            with self._producer.lock:
-                ptr = lib.user_ring_buffer__reserve(st.ptr, size)
-                err = ffi.errno
-            if ptr != ffi.NULL:
-                r = Reservation(self, ptr, size)
-                self._pending.add(r)  # under the lock: close() discards it if need be
-                return r
+        # Space reserved and never submitted nor discarded stops the BPF side's drain at
+        # it for good, so none may be lost to an exception (a KeyboardInterrupt is raised
+        # as any call returns, where CPython runs a signal's handler): the pointer goes
+        # into ``got`` in C (list.extend over map()), and a reservation the caller does
+        # not get is given back below.
+        got: List[Any] = []
+        r: Optional[Reservation] = None
+        try:
+            with st.lock:
+                if self._state is not st:
+                    raise ClosedError(f"{self._kind} was closed")
+                # libbpf.h: reserve "is *not* thread safe, and callers must synchronize
+                # accessing this function if there are multiple producers": every
+                # UserRingBuffer of one map is one, as they share the producer position
+                # in the map's memory. One lock per map (ring_lock), held for the
+                # reserve only (submit and discard need none), taken after the buffer's.
+                with self._producer:
+                    got.extend(map(lib.user_ring_buffer__reserve, (st.ptr,), (size,)))
+                    err = ffi.errno
+                if got[0] != ffi.NULL:
+                    r = Reservation(self, got[0], size)
+                    self._pending.add(r)  # under the lock: close() discards it if need be
+        except BaseException:
+            for lock in (self._producer, st.lock):
+                if lock.held_here:  # interrupted as its __exit__ began
+                    lock.release()
+            if got and got[0] != ffi.NULL:
+                with st.lock:
+                    if r is None or r._ptr is not None:  # (else close() gave it back)
+                        if r is not None:
+                            r._ptr = None
+                            self._pending.discard(r)
+                        lib.user_ring_buffer__discard(st.ptr, got[0])
+            raise
+        if r is not None:
+            return r
         if err != errno.ENOSPC:
             raise make_error(err or errno.EINVAL, f"user_ring_buffer__reserve({size})")
         return None
@@ -181,15 +200,21 @@ class UserRingBuffer(BufferBase):
         with st.lock:
             if self._state is not st:
                 raise ClosedError(f"{self._kind} was closed (its reservations were discarded)")
-            if r._ptr is None:
+            ptr = r._ptr
+            if ptr is None:
                 raise ValueError("this reservation was already submitted or discarded")
-            ptr = r._finish()
-            self._pending.discard(r)
+            # ``r._ptr = None`` and libbpf's call with no call in between: an exception
+            # raised as a call returns (KeyboardInterrupt) finds the space either still
+            # reserved by ``r`` or given to libbpf, never neither
             if discard:
+                r._ptr = None
                 lib.user_ring_buffer__discard(st.ptr, ptr)
             else:
                 ffi.memmove(ptr, r._staging, r.size)
+                r._ptr = None
                 lib.user_ring_buffer__submit(st.ptr, ptr)
+            self._pending.discard(r)
+            r._release_buffer()
 
     def submit(self, r: Reservation) -> None:
         """Submit a reservation (same as ``r.submit()``)."""
@@ -203,8 +228,13 @@ class UserRingBuffer(BufferBase):
         """Reserve, copy ``data`` (any bytes-like object, a ctypes instance) and submit."""
         view = memoryview(data).cast("B")
         r = self.reserve(view.nbytes, timeout_ms)
-        r.buffer[:] = view
-        r.submit()
+        try:
+            r.buffer[:] = view
+            r.submit()
+        except BaseException:  # (KeyboardInterrupt): the space is not kept reserved
+            if r._ptr is not None and self._state is not None:
+                r.discard()
+            raise
 
     def close(self) -> None:
         """Discard what is reserved and not submitted, then free (idempotent).
@@ -220,7 +250,10 @@ class UserRingBuffer(BufferBase):
             if self._state is not st:
                 return
             for r in list(getattr(self, "_pending", ())):
-                lib.user_ring_buffer__discard(st.ptr, r._finish())
+                ptr, r._ptr = r._ptr, None
+                if ptr is not None:  # (None: committed, then interrupted before it left)
+                    lib.user_ring_buffer__discard(st.ptr, ptr)
+                r._release_buffer()
             self._pending.clear()
             self._state = None
         if st.waiter is not None:

@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -399,6 +400,151 @@ def test_callback_cannot_consume_its_map_through_another_buffer(
     assert [seq for _, seq in seen] == list(range(base, base + n))  # each once, in order
     assert [who for who, _ in seen] == ["outer"] * n
     assert len(refused) == 1 and "being consumed" in str(refused[0])
+
+
+@pytest.mark.parametrize("second", ["ring", "perf"])
+def test_callbacks_of_two_threads_consuming_each_others_maps_do_not_deadlock(
+        env: Env, second: str) -> None:
+    # Thread A consumes ring_a and its callback consumes the second source (ring_b
+    # through another RingBuffer, or the perf buffer); thread B consumes the second
+    # source and its callback consumes ring_a through another RingBuffer. Each holds
+    # what the other's callback waits for: the thread whose wait would close the cycle
+    # gets RuntimeError instead (here caught in its callback), and both finish.
+    maps = env.obj.maps
+    both_inside = threading.Barrier(2, timeout=10)
+    outcome: dict[str, str] = {}
+    errors: List[BaseException] = []
+
+    def nested(who: str, consume: Callable[[], int]) -> None:
+        if who in outcome:
+            return
+        outcome[who] = "waiting"
+        both_inside.wait()  # both threads hold their locks, in a callback
+        try:
+            consume()
+            outcome[who] = "consumed"
+        except RuntimeError as exc:
+            outcome[who] = str(exc)
+
+    inner_a = bpf.RingBuffer(maps.ring_a, lambda view: None)
+    outer_a = bpf.RingBuffer(maps.ring_a, lambda view: nested("A", inner_b.consume))
+    if second == "ring":
+        inner_b: Any = bpf.RingBuffer(maps.ring_b, lambda view: None)
+        outer_b: Any = bpf.RingBuffer(maps.ring_b, lambda view: nested("B", inner_a.consume))
+        env.trigger(3, RING_A | RING_B)
+    else:
+        outer_b = inner_b = bpf.PerfBuffer(
+            maps.perf, lambda cpu, view: nested("B", inner_a.consume))
+        env.trigger(3, RING_A | PERF)
+
+    def run(buffer: Any) -> None:
+        try:
+            buffer.consume()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,), daemon=True) for b in (outer_a, outer_b)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        assert not any(t.is_alive() for t in threads), f"deadlocked: {outcome}"
+        assert errors == []
+        refused = [who for who, what in outcome.items() if what.startswith("deadlock")]
+        assert len(refused) == 1 and sorted(outcome.values())[0] == "consumed", outcome
+        assert "whose holder waits for a lock this thread holds" in outcome[refused[0]]
+    finally:
+        if not any(t.is_alive() for t in threads):
+            for b in (inner_a, outer_a, inner_b, outer_b):
+                b.close()
+
+
+def _interrupt_at(k: int) -> Callable[..., None]:
+    """A profile hook that raises KeyboardInterrupt as the k-th call into C returns,
+    once: where CPython runs a signal's handler (after any call returns)."""
+    seen = [0]
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_return":
+            seen[0] += 1
+            if seen[0] == k:
+                sys.setprofile(None)
+                raise KeyboardInterrupt(f"injected as call {k} returned ({arg!r})")
+    return hook
+
+
+def _call_into(call: Callable[[Env, Any], None], env: Env, buffer: Any,
+               failed: List[BaseException]) -> None:
+    try:
+        call(env, buffer)
+    except BaseException as exc:
+        failed.append(exc)
+
+
+_INTERRUPTED: dict[str, Callable[[Env, Any], None]] = {
+    "ring consume": lambda env, b: b.consume(),
+    "ring poll": lambda env, b: b.poll(0),
+    "ring drain": lambda env, b: b.drain(),
+    "two rings consume": lambda env, b: b.consume(),
+    "perf consume": lambda env, b: b.consume(),
+    "user ring write": lambda env, b: b.write(bytes(8)),
+}
+
+
+@pytest.mark.parametrize("way", list(_INTERRUPTED))
+def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way: str) -> None:
+    # A KeyboardInterrupt (Ctrl-C) raised as any call into C returns inside a buffer's
+    # call, k = 1, 2, ... until one runs through: then no lock of the buffer (or of its
+    # maps) may be left held, or the next call, in any thread, would wait forever.
+    maps = env.obj.maps
+    if way.startswith("perf"):
+        buffer: Any = bpf.PerfBuffer(maps.perf, lambda cpu, view: None)
+        mode = PERF
+    elif way.startswith("user"):
+        buffer, mode = bpf.UserRingBuffer(maps.uring), DRAIN_USER
+    else:
+        buffer, mode = bpf.RingBuffer(maps.ring_a, lambda view: None), RING_A
+        if way.startswith("two"):
+            buffer.add(maps.ring_b, lambda view: None)
+            mode |= RING_B
+    call = _INTERRUPTED[way]
+    before = sys.getprofile()
+    interrupted = 0
+    try:
+        for k in range(1, 1000):
+            env.trigger(2, mode)
+            sys.setprofile(_interrupt_at(k))
+            try:
+                call(env, buffer)
+                ran_through = True
+            except KeyboardInterrupt:
+                ran_through = False
+                interrupted += 1
+            finally:
+                sys.setprofile(before)
+            failed: List[BaseException] = []
+            other = threading.Thread(target=_call_into, args=(call, env, buffer, failed),
+                                     daemon=True)
+            other.start()
+            other.join(10)
+            assert not other.is_alive(), f"a lock was left held by the interrupt at call {k}"
+            assert failed == [], f"after the interrupt at call {k}"
+            if ran_through:
+                break
+        else:
+            pytest.fail("the call never ran through")
+        assert interrupted >= 3
+        if way.startswith("user"):  # no space was left reserved: the BPF side drains it all
+            env.trigger(0, DRAIN_USER)
+            count = ustats(env)[0]
+            for _ in range(200):  # more than the ring holds
+                buffer.write(bytes(8))
+                env.trigger(0, DRAIN_USER)
+            assert ustats(env)[0] == count + 200
+    finally:
+        buffer.close()
 
 
 @pytest.mark.parametrize("way", ["consume", "drain"])

@@ -478,15 +478,7 @@ class ConsumeLock:
 
     def __enter__(self) -> None:
         me = _get_ident()
-        buffer = self.buffer
-        if buffer.owner == me:
-            buffer.acquire(me)  # raises: same buffer, its own lock says so
-        for ring in self.rings:
-            if ring.owner == me:
-                self._refuse(ring)
         every: List[OwnedLock] = _NONE_HELD
-        held: List[OwnedLock] = []
-        taking: Optional[OwnedLock] = None
         try:
             # All free (the usual case): all taken at once under the lock that guards
             # every owner. ``all`` is read there: an add() changes it only while it
@@ -502,7 +494,25 @@ class ConsumeLock:
             if every:
                 self.held = every
                 return
-            taking = buffer
+        except BaseException:
+            # those of ``every`` that are ours (none was before) though the call did not
+            # return: interrupted after they were taken
+            for lock in [lock for lock in every if lock.owner == me][::-1]:
+                lock.release()
+            raise
+        self._take_in_turn(me)
+
+    def _take_in_turn(self, me: int) -> None:
+        """Some lock is held: refuse re-entry, else take each lock, waiting for it."""
+        buffer = self.buffer
+        if buffer.owner == me:
+            buffer.acquire(me)  # raises: same buffer, its own lock says so
+        for ring in self.rings:
+            if ring.owner == me:
+                self._refuse(ring)
+        held: List[OwnedLock] = []
+        taking: Optional[OwnedLock] = buffer
+        try:
             buffer.acquire(me)
             held.append(buffer)
             for ring in self.rings:  # (re-read: an add() in another thread may have run)
@@ -513,28 +523,28 @@ class ConsumeLock:
                 held.append(ring)
             taking = None
         except BaseException:
-            # Every lock taken here is released, no other (none was this thread's before
-            # the ``try``): those of ``every`` that are ours though the call did not return
-            # (interrupted after they were taken), and ``taking`` though acquire() did not
-            # return (interrupted after it took the lock).
+            # Every lock taken here is released, no other: ``taking`` may be ours though
+            # acquire() did not return (interrupted after it took the lock).
             if taking is not None and taking.owner == me and taking not in held:
                 held.append(taking)
-            for lock in reversed([*(lock for lock in every if lock.owner == me), *held]):
+            for lock in reversed(held):
                 lock.release()
             raise
         self.held = held
 
     def __exit__(self, *exc: object) -> None:
-        # Every lock free in one call (C's loop of map(), no Python code in between: see
-        # OwnedLock.__exit__), then the waiters told.
         held = self.held
-        with _graph:
-            _drain(map(setattr, held, _OWNER, _FREE), 0)
-            self.held = _NONE_HELD
-            if any(map(_get_waiters, held)):
+        with _graph:  # (no owner changes meanwhile: the loop below is the only one)
+            try:
                 for lock in held:
-                    if lock._waiters:
-                        lock._cond.notify()
+                    lock.owner = 0
+            finally:  # a signal's exception at the loop's turn: free the rest all the same
+                if held[-1].owner:
+                    _drain(map(setattr, held, _OWNER, _FREE), 0)
+            self.held = _NONE_HELD
+            for lock in held:
+                if lock._waiters:
+                    lock._cond.notify()
 
 
 class BufferState:

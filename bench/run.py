@@ -150,6 +150,15 @@ PROFILES: Dict[str, Dict[str, Dict[str, int]]] = {
 
 # How many turns the sides take (the repeats are split between them).
 ROUNDS = {"full": 3, "quick": 1, "tiny": 1}
+# Workload 2's pairs: after the rounds, libbpf_py and C each read the map PAIR_READS
+# times (the median counts) in a process of their own, one right after the other (the
+# order alternating), this many times. The rounds' medians compare reads made tens of
+# seconds apart on a host whose speed moves; a pair's ratio compares reads made within
+# a second (_paired_note).
+PAIRS = {"full": 9, "quick": 3, "tiny": 1}
+PAIR_READS = {"full": 3, "quick": 3, "tiny": 1}
+# The workload 2 rows a pair compares with C's batch read.
+PAIRED_ROWS = ("2-batch", "2-arrays", "2-items")
 
 IMPORT_SNIPPET = """
 import json, time
@@ -242,8 +251,10 @@ def bcc_available() -> bool:
 
 
 def run(groups: List[str], profile: str, with_bcc: bool,
-        pylibbpf: Optional[Path] = None) -> tuple[List[Row], List[str]]:
-    """Every row of the selected workloads; and notes on the machine for the output.
+        pylibbpf: Optional[Path] = None
+        ) -> tuple[List[Row], List[str], Dict[str, List[float]]]:
+    """Every row of the selected workloads; notes on the machine for the output; and
+    workload 2's paired ratios (libbpf_py/C per pair, by metric: see PAIRS).
     ``pylibbpf``: the interpreter of pylibbpf's venv, None to leave its column out."""
     import libbpf_py
 
@@ -256,6 +267,7 @@ def run(groups: List[str], profile: str, with_bcc: bool,
              f"{os.cpu_count()} CPUs; profile {profile}"]
     rows: List[Row] = []
     kernel_groups = [g for g in groups if g in ("1", "2", "3", "4", "5", "7")]
+    paired: Dict[str, List[float]] = {}
     bcc_env: Optional[Dict[str, str]] = None
     if with_bcc:
         from setup_bcc import describe, ensure_headers
@@ -324,6 +336,16 @@ def run(groups: List[str], profile: str, with_bcc: bool,
                                              list(merged[(source, impl)].runs),
                                              f"the runs of {source}")
         rows += merged.values()
+        if "2" in kernel_groups and PAIRS[profile]:
+            paired = _pairs(PAIRS[profile],
+                            lambda: _worker([sys.executable, str(BENCH / "impl_libbpf_py.py"),
+                                             "2", str(obj), str(small), str(syscalls),
+                                             json.dumps(sizes),
+                                             json.dumps({"2": PAIR_READS[profile]})],
+                                            "libbpf_py"),
+                            lambda: _worker([str(exe), "2", str(obj), str(small),
+                                             str(sizes["2"]), str(PAIR_READS[profile])],
+                                            "C"))
     if "6" in groups:
         log(f"import time and RSS, {repeats['6']} fresh processes each")
         rows += _import_rows(sys.executable, "libbpf_py", "libbpf_py", repeats["6"])
@@ -334,7 +356,23 @@ def run(groups: List[str], profile: str, with_bcc: bool,
         rows += [Row(BY_ID["6-time"], "C", note="n/a"), Row(BY_ID["6-rss"], "C", note="n/a")]
     if not with_bcc:
         notes.append("BCC rows left out (--no-bcc)")
-    return rows, notes
+    return rows, notes, paired
+
+
+def _pairs(count: int, mine: Callable[[], List[Row]],
+           c: Callable[[], List[Row]]) -> Dict[str, List[float]]:
+    """libbpf_py/C of each of ``count`` pairs of workload 2 reads, by PAIRED_ROWS metric."""
+    ratios: Dict[str, List[float]] = {m: [] for m in PAIRED_ROWS}
+    for i in range(count):
+        log(f"workload 2, pair {i + 1} of {count}")
+        first, second = (mine, c) if i % 2 == 0 else (c, mine)
+        got = {(r.metric.id, r.impl): r.median for r in first() + second()}
+        base = got.get(("2-batch", "C"))
+        for metric in PAIRED_ROWS:
+            rate = got.get((metric, "libbpf_py"))
+            if base and rate:
+                ratios[metric].append(rate / base)
+    return ratios
 
 
 def pylibbpf_python(wanted: bool) -> tuple[Optional[Path], str]:
@@ -456,6 +494,19 @@ def _cpython_note(summary: List[Dict[str, Any]]) -> str:
             "looping over the pairs; " + "; ".join(parts))
 
 
+def _paired_note(paired: Dict[str, List[float]]) -> str:
+    """Workload 2's paired ratios: the median, and the range, of libbpf_py/C over pairs
+    of reads made one right after the other (PAIRS). The table's verdicts stay on the
+    rounds' medians."""
+    parts = [f"{metric} {statistics.median(r):.3f}x C (pairs {min(r):.3f}-{max(r):.3f})"
+             for metric, r in paired.items() if r]
+    if not parts:
+        return ""
+    count = max(len(r) for r in paired.values())
+    return (f"2: paired, libbpf_py/C over {count} pair{'s' if count != 1 else ''} of reads "
+            "one right after the other (each side a process of its own): " + "; ".join(parts))
+
+
 def _fault_note(summary: List[Dict[str, Any]]) -> str:
     """What page faults cost workload 2's reads in this run: the faults a read took (the
     sides count them) times what one costs here (2-fault, timed in C), per entry. A list
@@ -569,7 +620,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return scaling.main("full" if profile == "full" else "quick", with_bcc, args.json,
                             args.png)
     pylibbpf, left_out = pylibbpf_python(not args.no_pylibbpf)
-    rows, notes = run(groups, profile, with_bcc, pylibbpf)
+    rows, notes, paired = run(groups, profile, with_bcc, pylibbpf)
     if left_out:
         notes.append(left_out)
     text, summary = table(rows)
@@ -585,14 +636,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                          or (not row.runs and row.impl == "libbpf_py")
                          or (row.impl == "pylibbpf" and not row.note.startswith("the runs"))):
             print(f"* {row.metric.workload}, {row.impl}: {row.note}")
-    for note in (_floor_note(summary), _cpython_note(summary), _fault_note(summary)):
+    for note in (_floor_note(summary), _cpython_note(summary), _paired_note(paired),
+                 _fault_note(summary)):
         if note:
             print(f"* {note}")
             notes.append(note)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"notes": notes, "rows": [r.as_json() for r in rows],
-                                         "summary": summary}, indent=2) + "\n")
+                                         "summary": summary, "paired": paired},
+                                        indent=2) + "\n")
         log(f"wrote {args.json}")
     if args.png:
         chart(rows, args.png, notes)

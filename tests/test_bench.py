@@ -123,6 +123,13 @@ def _check_rows(data: Dict[str, Any], stdout: str, impls: Tuple[str, ...]) -> No
         assert faults[key] is not None and faults[key] >= 0, (key, faults[key])
     assert any(n.startswith("2: one page fault costs") and "lookup_batch()" in n
                and "C's batch read" in n for n in data["notes"]), data["notes"]
+    # Workload 2's pairs (one read of each side, one right after the other): a ratio per
+    # pair for each of the three rows, and the note with their median
+    assert {m: len(r) for m, r in data["paired"].items()} == {
+        "2-batch": 1, "2-arrays": 1, "2-items": 1}, data["paired"]
+    assert all(r[0] > 0 for r in data["paired"].values())
+    assert any(n.startswith("2: paired, libbpf_py/C over 1 pair of reads") and "2-items" in n
+               for n in data["notes"]), data["notes"]
     # Workload 7 (issue 19): every side read back the struct values and per-CPU slots
     # it wrote (the checks: the sum of the `bytes` fields over n lookups, and the sum of
     # the slots 1..ncpus), and the rows carry the 1.5x C target.

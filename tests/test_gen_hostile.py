@@ -1,0 +1,78 @@
+"""Generated skeletons of hostile objects: names from the ELF and BTF become source text.
+
+Section, file, map and type names are whatever the object says. The generated
+module must compile, run nothing but its own definitions at import, and bind every
+name to its own map or variable; a name it cannot represent is a clear error at
+generation time. The objects are compiled here from small C sources (no kernel needed:
+``generate`` only opens them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libbpf_py.gen import generate
+
+CLANG = shutil.which("clang")
+pytestmark = pytest.mark.skipif(CLANG is None, reason="clang is needed to compile BPF C")
+
+PROLOGUE = """\
+#define SEC(n) __attribute__((section(n), used))
+char _license[] SEC("license") = "GPL";
+"""
+PROG = """
+SEC("tracepoint/syscalls/sys_enter_getpid")
+int handle(void *ctx) { return 0; }
+"""
+
+
+def compile_c(tmp_path: Path, body: str, name: str = "hostile") -> Path:
+    src = tmp_path / f"{name}.bpf.c"
+    src.write_text(PROLOGUE + body + PROG)
+    out = tmp_path / f"{name}.bpf.o"
+    assert CLANG is not None
+    subprocess.run([CLANG, "-g", "-O2", "-target", "bpf", "-c", str(src), "-o", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def run_module(text: str) -> Any:
+    """Compile and execute the generated text as a module (what import does)."""
+    module = types.ModuleType("hostile_skel")
+    exec(compile(text, "hostile_skel.py", "exec"), module.__dict__)
+    return module
+
+
+def test_section_name_cannot_end_the_docstring(tmp_path: Path) -> None:
+    # the section name is quoted into a docstring: three quotes in it used to end
+    # the docstring, and the rest of the name ran at import
+    marker = tmp_path / "PWNED"
+    payload = f'__import__(\\"os\\").mkdir(\\"{marker}\\")#'
+    obj = compile_c(tmp_path, f'int counter SEC(".data.x\\"\\"\\";{payload}") = 1;\n')
+    text = generate(obj, keep_debug=True)
+    module = run_module(text)
+    assert not marker.exists(), "the generated module ran code from a section name"
+    (sec,) = module.SPEC.sections
+    assert sec.map_name.startswith('.data.x""";__import__')
+    assert sec.map_name in sec.cls.__doc__
+    assert sec.variables == {"counter": "counter"}
+
+
+@pytest.mark.parametrize("filename", ['a"""b.bpf.o', "a\\N{b}\\x.bpf.o", "a\nb.bpf.o",
+                                      'x""";import os#.bpf.o', "caf\u00e9\udcff.bpf.o"])
+def test_file_name_is_escaped_in_the_docstrings(tmp_path: Path, filename: str) -> None:
+    obj = compile_c(tmp_path, "int counter SEC(\".data\") = 1;\n")
+    path = tmp_path / filename
+    shutil.copyfile(obj, path)
+    module = run_module(generate(path, keep_debug=True))
+    # (a name that is not UTF-8 is shown with its bytes escaped)
+    shown = filename.encode("utf-8", "backslashreplace").decode("utf-8")
+    assert shown in module.__doc__
+    cls = getattr(module, module.__all__[0])
+    assert shown in cls.__doc__

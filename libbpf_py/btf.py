@@ -49,7 +49,19 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
 
 from . import _validate, log
 from ._binding import ffi, lib
@@ -112,6 +124,13 @@ _MODIFIERS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKin
                         BtfKind.TYPE_TAG})
 _MODIFIER_VALUES = frozenset(int(k) for k in _MODIFIERS)
 _INT_VALUE = int(BtfKind.INT)
+_REFER_VALUES = frozenset(int(k) for k in _REFERS)
+_COMPOSITE_VALUES = frozenset({int(BtfKind.STRUCT), int(BtfKind.UNION)})
+_ARRAY_VALUE = int(BtfKind.ARRAY)
+_FUNC_PROTO_VALUE = int(BtfKind.FUNC_PROTO)
+_ENUM_VALUE = int(BtfKind.ENUM)
+_ENUM64_VALUE = int(BtfKind.ENUM64)
+_DATASEC_VALUE = int(BtfKind.DATASEC)
 _LINKAGE = {0: "static", 1: "global", 2: "extern"}
 _KIND_OF: Dict[int, BtfKind] = {int(k): k for k in BtfKind}
 
@@ -273,6 +292,7 @@ class Btf:
         # (this Btf, or the BpfObject a view belongs to) until they are closed
         self._guard: Guard = Guard() if owner is None else owner._guard
         self._base = base  # a split BTF reads its base's types: keep it alive
+        self._dump_checked = 0  # type count up to which _check_dumpable passed
         self._base_hold: Optional[weakref.finalize[[], Btf]] = None
         if base is not None:
             base._guard.enter()
@@ -292,7 +312,7 @@ class Btf:
         """The running kernel's BTF (``btf__load_vmlinux_btf``: /sys/kernel/btf/vmlinux
         or the places libbpf looks for a vmlinux image)."""
         return cls._adopt(lib.btf__load_vmlinux_btf(), "btf__load_vmlinux_btf: cannot load "
-                          "the kernel's BTF", "vmlinux")
+                          "the kernel's BTF", "vmlinux")._kernel_checked()
 
     @classmethod
     def from_file(cls, path: PathLike, *, base: Optional[Btf] = None) -> Btf:
@@ -352,7 +372,7 @@ class Btf:
         else:
             ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
         return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", f"btf id {btf_id}",
-                          base)
+                          base)._kernel_checked()
 
     @classmethod
     def from_id(cls, btf_id: int, *, base: Optional[Btf] = None) -> Btf:
@@ -375,7 +395,8 @@ class Btf:
         else:
             ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
         source = f"btf id {btf_id}" + (f" ({info.name})" if info.name else "")
-        return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", source, base)
+        return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", source,
+                          base)._kernel_checked()
 
     @classmethod
     def _view(cls, ptr: Any, owner: Any, source: str) -> Btf:
@@ -1085,6 +1106,7 @@ class Btf:
         else:
             ids = iter([self._ref(type).id])
             wrap = bool(header)
+        self._check_dumpable(ptr)
         sink = _DumpSink()
         handle = ffi.new_handle(sink)
         d = lib.libbpf_py_btf_dump_new(ptr, handle, ffi.NULL)
@@ -1101,6 +1123,99 @@ class Btf:
         if wrap:
             return _VMLINUX_HEADER + body + _VMLINUX_FOOTER
         return body
+
+    def _kernel_checked(self) -> Btf:
+        # the kernel verified what it hands out (ids, names, cycles): no second walk
+        self._dump_checked = self._count()
+        return self
+
+    def _check_dumpable(self, ptr: Any) -> None:
+        """ValueError unless libbpf's btf_dump can walk this BTF without crashing.
+
+        btf_dump trusts what it reads, and libbpf before 1.3 parses BTF without
+        checking it: a type id past the last type, a name past the string section
+        or a cycle of references with no struct or union in it (a typedef, pointer,
+        array or function prototype that leads back to itself) crash the process
+        (NULL dereference, unbounded recursion). The kernel refuses all three.
+        Checked once per type count: what the ``add_*`` writers append is valid.
+        """
+        count = self._count()
+        if self._dump_checked == count:
+            return
+        if self._base is not None:
+            self._base._check_dumpable(self._base._check_open())
+        start = self.start_id
+        edges: Dict[int, List[int]] = {}
+        composite: Set[int] = set()
+
+        def bad(tid: int, why: str) -> ValueError:
+            return ValueError(f"BTF {self._source!r}: type [{tid}] {why}: malformed BTF, "
+                              "not dumped")
+
+        for tid in range(start, count):
+            t = lib.btf__type_by_id(ptr, tid)
+            kind = int(lib.btf_kind(t))
+            vlen = int(lib.btf_vlen(t))
+            names = [int(t.name_off)]
+            refs: List[int] = []
+            if kind in _REFER_VALUES:
+                refs.append(int(t.type))
+            if kind == _ARRAY_VALUE:
+                arr = lib.btf_array(t)
+                refs += [int(arr.type), int(arr.index_type)]
+            elif kind in _COMPOSITE_VALUES:
+                composite.add(tid)
+                members = lib.btf_members(t)
+                for i in range(vlen):
+                    refs.append(int(members[i].type))
+                    names.append(int(members[i].name_off))
+            elif kind == _FUNC_PROTO_VALUE:
+                params = lib.btf_params(t)
+                for i in range(vlen):
+                    refs.append(int(params[i].type))
+                    names.append(int(params[i].name_off))
+            elif kind == _ENUM_VALUE:
+                values = lib.btf_enum(t)
+                names += [int(values[i].name_off) for i in range(vlen)]
+            elif kind == _ENUM64_VALUE:
+                values64 = lib.btf_enum64(t)
+                names += [int(values64[i].name_off) for i in range(vlen)]
+            elif kind == _DATASEC_VALUE:
+                infos = lib.btf_var_secinfos(t)
+                refs += [int(infos[i].type) for i in range(vlen)]
+            for off in names:
+                if lib.btf__name_by_offset(ptr, off) == ffi.NULL:
+                    raise bad(tid, f"names string offset {off}, past the string section")
+            for ref in refs:
+                if ref >= count:
+                    raise bad(tid, f"refers to type id {ref} (ids 0..{count - 1})")
+            edges[tid] = [r for r in refs if r >= start]
+        # an iterative depth-first walk: a cycle needs a struct or union to be dumpable
+        state: Dict[int, int] = {}  # 1: on the walk's path, 2: done
+        for root in range(start, count):
+            if root in state:
+                continue
+            path: List[int] = [root]
+            todo: List[Iterator[int]] = [iter(edges[root])]
+            state[root] = 1
+            while todo:
+                nxt = next(todo[-1], None)
+                if nxt is None:
+                    state[path.pop()] = 2
+                    todo.pop()
+                    continue
+                seen = state.get(nxt)
+                if seen == 1:
+                    loop = path[path.index(nxt):]
+                    if not composite.intersection(loop):
+                        raise bad(nxt, "refers back to itself through "
+                                       + " -> ".join(f"[{i}]" for i in [*loop[1:], nxt])
+                                       + " with no struct or union between")
+                elif seen is None:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    todo.append(iter(edges[nxt]))
+        self._dump_checked = count
 
     def dump_raw(self) -> str:
         """Every type as ``bpftool btf dump file F format raw`` prints it."""

@@ -14,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -662,3 +663,59 @@ def test_permute_needs_libbpf_1_7(types_o: Path) -> None:
     with Btf.from_file(types_o) as btf:
         with pytest.raises(LibbpfVersionError, match=r"btf__permute.*LIBBPF_1\.7\.0"):
             btf.permute(list(range(len(btf) + 1)))
+
+
+def _btf_image(types: List[bytes], strings: bytes) -> bytes:
+    body = b"".join(types)
+    return struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(body), len(body),
+                       len(strings)) + body + strings
+
+
+# Malformed BTF that libbpf < 1.3 parses without a word and its btf_dump then crashes on
+# (NULL dereference or unbounded recursion): dump_c must refuse it with a ValueError.
+_INT = struct.pack("<IIII", 1, 1 << 24, 4, (1 << 24) | 32)  # [1] int
+_HOSTILE_BTF = {
+    "typedef loop": [_INT, struct.pack("<III", 5, 8 << 24, 2)],            # [2] t -> [2]
+    "pointer loop": [_INT, struct.pack("<III", 0, 2 << 24, 2)],            # [2] ptr -> [2]
+    "array of itself": [_INT, struct.pack("<IIIIII", 0, 3 << 24, 0, 2, 1, 4)],
+    "prototype of itself": [_INT, struct.pack("<IIIII", 0, (13 << 24) | 1, 1, 0, 2)],
+    "type id past the end": [_INT, struct.pack("<III", 0, 2 << 24, 99)],
+    "datasec var past the end": [_INT, struct.pack("<IIIIII", 5, (15 << 24) | 1, 4,
+                                                   0x7F000031, 0, 4)],
+    "member name past the strings": [_INT, struct.pack("<IIIIII", 5, (4 << 24) | 1, 4,
+                                                        999, 1, 0)],
+}
+_DUMP_CHILD = """
+import sys
+from libbpf_py import Btf
+with Btf.from_bytes(bytes.fromhex(sys.argv[1])) as btf:
+    try:
+        btf.dump_c()
+    except ValueError as exc:
+        print("ValueError:", exc)
+"""
+
+
+@pytest.mark.parametrize("case", sorted(_HOSTILE_BTF))
+def test_dump_c_refuses_btf_libbpf_would_crash_on(case: str) -> None:
+    image = _btf_image(_HOSTILE_BTF[case], b"\0int\0t\0")
+    proc = subprocess.run([sys.executable, "-c", _DUMP_CHILD, image.hex()],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"{case}: exit {proc.returncode}\n{proc.stderr[-2000:]}"
+    assert "ValueError: BTF '<memory>': type [" in proc.stdout, proc.stdout + proc.stderr
+    assert "malformed BTF" in proc.stdout
+
+
+def test_dump_c_still_dumps_a_struct_that_points_to_itself() -> None:
+    # the cycle a linked list makes goes through a struct: btf_dump declares it first
+    strings = b"\0int\0node\0next\0v\0"
+    image = _btf_image([
+        _INT,
+        struct.pack("<III", 5, (4 << 24) | 2, 16),    # [2] struct node
+        struct.pack("<III", 10, 3, 0),                #   next: [3]
+        struct.pack("<III", 15, 1, 64),               #   v: int
+        struct.pack("<III", 0, 2 << 24, 2),           # [3] ptr -> [2]
+    ], strings)
+    with Btf.from_bytes(image) as btf:
+        text = btf.dump_c(header=False)
+    assert "struct node {" in text and "struct node *next;" in text

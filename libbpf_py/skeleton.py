@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import (
     TYPE_CHECKING,
@@ -125,11 +126,20 @@ def describe(obj: BpfObject) -> SkeletonSpec:
     """The skeleton spec of an opened (not loaded) object, read from libbpf and its BTF."""
     ptr = obj._check_open()
     maps: List[Tuple[str, str]] = []
+    owners: Dict[str, str] = {}
     m = lib.bpf_object__next_map(ptr, ffi.NULL)
     while m != ffi.NULL:
         name = _validate.from_c(ffi.string(lib.bpf_map__name(m)))
         ident = map_ident(name, bool(lib.bpf_map__is_internal(m)))
         if ident is not None:
+            # two maps under one name (".data.a-b" and ".data.a_b", a map named "bss"
+            # beside .bss; Python folds identifiers by NFKC) would leave one unreachable
+            key = unicodedata.normalize("NFKC", ident)
+            if key in owners:
+                raise ValueError(f"maps {owners[key]!r} and {name!r} both become the "
+                                 f"skeleton name {ident!r}: rename one of them (bpftool's "
+                                 "C skeleton would not compile either)")
+            owners[key] = name
             maps.append((name, ident))
         m = lib.bpf_object__next_map(ptr, m)
     programs = []

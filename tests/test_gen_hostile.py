@@ -76,3 +76,31 @@ def test_file_name_is_escaped_in_the_docstrings(tmp_path: Path, filename: str) -
     assert shown in module.__doc__
     cls = getattr(module, module.__all__[0])
     assert shown in cls.__doc__
+
+
+MAP_NAMED_BSS = """
+struct { int (*type)[2]; int (*max_entries)[1]; int *key; int *value; } bss SEC(".maps");
+int counter;
+"""
+
+
+@pytest.mark.parametrize("body, first, second", [
+    ('int first SEC(".data.a-b") = 1;\nint second SEC(".data.a_b") = 2;\n',
+     ".data.a-b", ".data.a_b"),
+    (MAP_NAMED_BSS, "bss", ".bss"),
+    # Python reads the ligature \ufb01 in an identifier as "fi" (NFKC)
+    ('int first SEC(".data.\\xef\\xac\\x81") = 1;\nint second SEC(".data.fi") = 2;\n',
+     ".data.\ufb01", ".data.fi"),
+])
+def test_two_maps_under_one_skeleton_name_are_refused(tmp_path: Path, body: str,
+                                                      first: str, second: str) -> None:
+    # one of the two used to be unreachable: skel.data_a_b showed .data.a_b only, and
+    # "first" was neither a field there nor anywhere else
+    from libbpf_py import Skeleton
+
+    obj = compile_c(tmp_path, body)
+    for make in (lambda: generate(obj, keep_debug=True), lambda: Skeleton.open(obj)):
+        with pytest.raises(ValueError, match="both become the skeleton name") as info:
+            make()
+        # (an internal map's name is "<object>.bss": its section name is in it)
+        assert first in str(info.value) and second in str(info.value), info.value

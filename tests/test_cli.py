@@ -293,6 +293,24 @@ def test_btf_dump_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert rc == 2 and "invalid choice: 'pdf'" in err
 
 
+
+@pytest.mark.parametrize("argv", [["--json"], [], ["--format", "c"]])
+def test_btf_dump_of_malformed_btf_is_one_error_line(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path, argv: List[str]) -> None:
+    # raw BTF whose struct member is of type 99 of 2: the raw dump used to end in an
+    # IndexError traceback (and format c, on libbpf < 1.3, in SIGSEGV)
+    strings = b"\0int\0s\0m\0"
+    types = (st.pack("<IIII", 1, 1 << 24, 4, (1 << 24) | 32)     # [1] int
+             + st.pack("<III", 5, (4 << 24) | 1, 4)              # [2] struct s
+             + st.pack("<III", 7, 99, 0))                        #   m: [99]
+    path = tmp_path / "bad.btf"
+    path.write_bytes(st.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                             len(strings)) + types + strings)
+    rc, out, err = run(capsys, "btf", "dump", str(path), *argv)
+    assert rc == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("python -m libbpf_py btf: error: ") and "type id 99" in err
+
+
 # -- errors and help --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, message", [

@@ -289,7 +289,8 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             os.dup2(devnull, sys.stdout.fileno())
             return 0
         except (CliError, LibbpfError, LibbpfVersionError, ClosedError, OSError,
-                ValueError, KeyError, TypeError) as exc:
+                ValueError, KeyError, TypeError, IndexError) as exc:
+            # (IndexError: a malformed BTF whose type refers to an id it does not have)
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             sys.stderr.write(f"{PROG} {args.command}: error: {msg}\n")
             return 1

@@ -37,6 +37,7 @@ import ctypes
 import keyword
 import struct
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
@@ -1316,11 +1317,24 @@ class _BtfReader:
         return cls
 
 
+def identifier_chars(name: str) -> str:
+    """``name`` as Python spells it, each character no identifier may hold as ``_``.
+
+    Python reads identifiers NFKC-normalized (the ligature ``\ufb01`` is ``fi``), so the
+    name is normalized first: two names that Python would read as one are then equal
+    here and told apart where they are made unique. ``isalnum`` is not the test:
+    ``\u00bd`` (one half) is numeric but no identifier character, and a generated
+    module naming it would not compile.
+    """
+    name = unicodedata.normalize("NFKC", name)
+    return "".join(c if ("_" + c).isidentifier() else "_" for c in name)
+
+
 def _identifier(name: str) -> str:
     """A Python identifier for a C name: invalid characters to ``_``, keywords get ``_``."""
-    if not name.isidentifier():
-        name = "".join(c if c.isalnum() else "_" for c in name)
-        if name and name[0].isdigit():
+    if not name.isidentifier() or unicodedata.normalize("NFKC", name) != name:
+        name = identifier_chars(name)
+        if name and not name.isidentifier():  # starts with a digit or a combining mark
             name = "_" + name
     if keyword.iskeyword(name):
         name += "_"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Ty
 from . import _validate
 from ._binding import ffi, lib
 from ._call import check
-from ._codec import BtfStruct, _BtfReader, mark_read_only, to_python
+from ._codec import BtfStruct, _BtfReader, identifier_chars, mark_read_only, to_python
 
 if TYPE_CHECKING:
     from .object import BpfObject
@@ -62,7 +62,7 @@ def map_ident(name: str, internal: bool) -> Optional[str]:
     for sfx in _SECTION_SUFFIXES:
         pos = name.find(sfx)
         if pos >= 0:
-            return "".join(c if c.isalnum() else "_" for c in name[pos + 1:])
+            return identifier_chars(name[pos + 1:])
     return None
 
 

@@ -55,7 +55,7 @@ from typing import (
 from . import _validate, log
 from ._binding import ffi, lib
 from ._call import make_error
-from ._codec import BtfStruct, BtfUnion, array_type, bitfield_property
+from ._codec import BtfStruct, BtfUnion, array_type, bitfield_property, identifier_chars
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .datasec import ReadOnlyError, SectionInfo, Sections, data_sections, map_ident
@@ -119,7 +119,7 @@ def object_name_for(path: PathLike) -> str:
     base = os.path.basename(os.fspath(path))
     if base.endswith(".o"):
         base = base[:-2]
-    return "".join(c if c.isalnum() else "_" for c in base)[:63] or "skeleton"
+    return identifier_chars(base)[:63] or "skeleton"
 
 
 def describe(obj: BpfObject) -> SkeletonSpec:

@@ -104,3 +104,32 @@ def test_two_maps_under_one_skeleton_name_are_refused(tmp_path: Path, body: str,
             make()
         # (an internal map's name is "<object>.bss": its section name is in it)
         assert first in str(info.value) and second in str(info.value), info.value
+
+
+def test_names_python_cannot_spell_or_reads_as_one(tmp_path: Path) -> None:
+    # "\u00bd" (one half) is alphanumeric but no identifier character: the generated
+    # module was a SyntaxError ("class T_s\u00bd"); "m\ufb01" (a ligature) and "mfi" are
+    # one identifier to Python (NFKC): a bitfield property or class written under
+    # both names in the generated source binds one of them only
+    obj = compile_c(tmp_path, "struct sQQ { int mQQQ; int mfi; int bfQ1 : 3; int bfQ2 : 5; };\n"
+                              "struct sQQ valQ = {1, 2, 3, 4};\n"
+                              "SEC(\"tracepoint/syscalls/sys_enter_getppid\")\n"
+                              "int use(void *ctx) { return valQ.mQQQ; }\n")
+    data = obj.read_bytes()
+    for old, new in ((b"mQQQ", "m\ufb01"), (b"sQQ", "s\u00bd"), (b"bfQ1", "b\u00bd1")):
+        assert len(new.encode()) == len(old) and old in data
+        data = data.replace(old, new.encode())
+    patched = tmp_path / "names.bpf.o"
+    patched.write_bytes(data)
+    want = {"m\ufb01": 1, "mfi": 2, "b\u00bd1": 3, "bfQ2": 4}
+
+    from libbpf_py import Skeleton
+
+    module = run_module(generate(patched, keep_debug=True))
+    for skel in (Skeleton.open(patched), module.open()):
+        with skel:
+            value = skel.data.valQ
+            cls = type(value)
+            got = {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_}
+            assert got == want
+            assert all(n.isidentifier() for n in cls._btf_names_)

@@ -1199,7 +1199,12 @@ class _BtfReader:
         npad = 0
 
         def unique(name: str, index: int) -> str:
-            if not name or name in taken or name.startswith("_raw"):
+            # a C member may be named like what the class itself needs: ctypes' and
+            # our _sunder_ settings (_fields_, _btf_names_), dunders (__class__,
+            # __init__) and the methods (from_buffer_copy, _asdict); as a class
+            # attribute it would break the class or hide the member
+            if not name or name in taken or name.startswith("_raw") or \
+                    hasattr(base, name) or (name.startswith("_") and name.endswith("_")):
                 name = f"{name or '_anon'}_{index}"
             taken.add(name)
             return name

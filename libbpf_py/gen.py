@@ -84,7 +84,10 @@ class _Writer:
         self.blocks: List[str] = []
 
     def _claim(self, want: str) -> str:
-        name = want if want.isidentifier() and not keyword.iskeyword(want) else "T_" + want
+        # a struct named __all__ or __name__ would replace the module's own
+        dunder = want.startswith("__") and want.endswith("__")
+        name = (want if want.isidentifier() and not keyword.iskeyword(want) and not dunder
+                else "T_" + want)
         base, n = name, 1
         while name in self.taken:
             n += 1

@@ -133,3 +133,30 @@ def test_names_python_cannot_spell_or_reads_as_one(tmp_path: Path) -> None:
             got = {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_}
             assert got == want
             assert all(n.isidentifier() for n in cls._btf_names_)
+
+
+def test_members_named_like_what_the_class_needs(tmp_path: Path) -> None:
+    # members named _fields_, __class__ or __init__ (bitfield) made the whole variable
+    # vanish ("data has no field 'val'"), _btf_names_ raised TypeError, from_buffer_copy
+    # hid the method copies use; a struct named __all__ replaced the generated
+    # module's __all__. Such members get a suffix; their C names stay in _btf_cnames_.
+    obj = compile_c(tmp_path, "struct __all__ { int _fields_; int __class__; "
+                              "int from_buffer_copy; int _asdict; int __init__ : 3; "
+                              "int _btf_names_ : 5; };\n"
+                              "struct __all__ val = {1, 2, 3, 4, 3, 5};\n"
+                              "SEC(\"tracepoint/syscalls/sys_enter_getppid\")\n"
+                              "int use(void *ctx) { return val._fields_; }\n")
+    want = {"_fields_": 1, "__class__": 2, "from_buffer_copy": 3, "_asdict": 4,
+            "__init__": 3, "_btf_names_": 5}
+
+    from libbpf_py import Skeleton
+
+    module = run_module(generate(obj, keep_debug=True))
+    assert module.__all__ == ["HostileBpf", "open"]
+    for skel in (Skeleton.open(obj), module.open()):
+        with skel:
+            value = skel.data.val
+            cls = type(value)
+            got = {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_}
+            assert got == want
+            assert bytes(cls.from_buffer_copy(bytes(value))) == bytes(value)

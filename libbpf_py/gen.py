@@ -452,7 +452,7 @@ def write_skeleton(obj_path: PathLike, out: Optional[PathLike] = None,
     text = generate(obj_path, name, keep_debug=keep_debug)
     if out is not None:
         tmp = os.fspath(out) + ".tmp"
-        with open(tmp, "w") as f:
+        with open(tmp, "w", encoding="utf-8") as f:  # Python source is UTF-8, not the locale's
             f.write(text)
         os.replace(tmp, out)
     return text

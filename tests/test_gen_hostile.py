@@ -9,8 +9,10 @@ generation time. The objects are compiled here from small C sources (no kernel n
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,22 @@ def test_members_named_like_what_the_class_needs(tmp_path: Path) -> None:
             got = {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_}
             assert got == want
             assert bytes(cls.from_buffer_copy(bytes(value))) == bytes(value)
+
+
+def test_written_module_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    # Python source is UTF-8; the module was written in the locale's encoding, so under
+    # LC_ALL=C without UTF-8 mode a non-ASCII member name failed ('ascii' codec)
+    obj = compile_c(tmp_path, "struct s { int caQ; };\nstruct s val = {5};\n")
+    patched = tmp_path / "acc.bpf.o"
+    patched.write_bytes(obj.read_bytes().replace(b"caQ", "c\u00e9".encode()))
+    out = tmp_path / "acc_skel.py"
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton", str(patched),
+                           "-o", str(out), "--keep-debug"], capture_output=True, text=True,
+                          env=env, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    module = run_module(out.read_bytes().decode("utf-8"))
+    with module.open() as skel:
+        value = skel.data.val
+        assert type(value)._btf_cnames_ == {"c\u00e9": "c\u00e9"}
+        assert value._asdict() == {"c\u00e9": 5}

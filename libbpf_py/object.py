@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import sys
 import weakref
 from typing import (
@@ -28,7 +29,7 @@ from typing import (
     Union,
 )
 
-from . import _validate, log
+from . import _btfguard, _validate, log
 from ._binding import ffi, lib
 from ._call import check, check_pin, check_ptr, libbpf_strerror, make_error
 from ._features import require_field
@@ -134,6 +135,29 @@ def _encode_path(path: PathLike, what: str = "path") -> bytes:
     return _validate.cstr(path, what, path=True)
 
 
+def _guard_file(raw: bytes, what: str) -> None:
+    """The BTF guard (``_btfguard``) on a file libbpf is about to open.
+
+    Only a regular file is read: reading a FIFO or a device first would take the
+    bytes libbpf is to read. A file that cannot be read is left to libbpf, which
+    says why (ENOENT, EACCES...).
+    """
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(raw, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        with open(fd, "rb", closefd=False) as f:
+            image = f.read()
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    _btfguard.check_image(image, what)
+
+
 @guard_methods()
 class BpfObject:
     """A BPF ELF object: its programs, its maps, and the kernel objects after load.
@@ -215,6 +239,8 @@ class BpfObject:
         cpath = ffi.new("char[]", raw)
         keep.append(cpath)
         what = f"bpf_object__open_file({os.fspath(path)!r})"
+        if _btfguard.ACTIVE:
+            _guard_file(raw, what)
         try:
             ptr = check_ptr(lib.bpf_object__open_file(cpath, opts), what)
         except LibbpfError as exc:
@@ -245,6 +271,7 @@ class BpfObject:
         image = bytes(data)
         if not image:
             raise ValueError("open_mem got an empty image")
+        _btfguard.check_image(image, "bpf_object__open_mem")
         buf = ffi.new("char[]", image)
         keep.append(buf)
         try:

@@ -52,7 +52,7 @@ from typing import (
     Union,
 )
 
-from . import _validate, log
+from . import _btfguard, _validate, log
 from ._binding import ffi, lib
 from ._call import make_error
 from ._codec import BtfStruct, BtfUnion, array_type, bitfield_property, identifier_chars
@@ -288,6 +288,7 @@ class Skeleton:
             raise TypeError(f"a generated skeleton's object name is fixed ({name!r}): libbpf "
                             "names its .data/.bss/... maps after it")
         options.pop("name", None)
+        _btfguard.check_image(data, f"bpf_object__open_skeleton(<generated {name}>)")
         return cls._open(data, name, f"<generated {name}>", spec, options)
 
     @classmethod

@@ -10,7 +10,11 @@ huge section sizes, ...) of the compiled tests/bpf objects go to two children:
 
 Each child takes many mutants, one per line, and answers each after doing the work,
 so a crash is the mutant it was on; the child is then restarted. A crash C libbpf
-also has on the same bytes is libbpf's and only counted. Otherwise: the Python child
+also has on the same bytes is libbpf's and only counted. On libbpf < 1.4, BTF that
+newer libbpf refuses at parse time is refused by libbpf_py's guard (``_btfguard``)
+with EINVAL before libbpf sees it: where C crashed on such a mutant that is counted
+as fixed, and where C opened it as a guard refusal, with the reason (libbpf >= 1.4
+refuses it too, or would open it without BTF). Otherwise: the Python child
 must not crash or time out, must raise nothing but LibbpfError, and must succeed or
 fail (with the same errno) where C does, for open and for load. Every child runs
 under RLIMIT_AS (under the sanitizers: ASan's RSS limit) and every mutant under a
@@ -25,6 +29,7 @@ mutants behind findings are kept in the test's tmp_path/findings.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -45,6 +50,7 @@ import pytest
 from conftest import Compile
 
 import libbpf_py
+from libbpf_py import _btfguard
 
 pytestmark = pytest.mark.kernel
 TESTS = Path(__file__).resolve().parent
@@ -176,6 +182,16 @@ def _child_env(limit: int, sanitized_runtime: bool) -> Optional[Dict[str, str]]:
     return env
 
 
+def _with_tested_package(env: Optional[Dict[str, str]]) -> Dict[str, str]:
+    """``env`` with the libbpf_py under test first on the path: a child started from a
+    source checkout (a git worktree) would otherwise import whatever libbpf_py the
+    interpreter has installed."""
+    env = dict(os.environ if env is None else env)
+    top = os.path.dirname(os.path.dirname(os.path.abspath(libbpf_py.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [top, env.get("PYTHONPATH", "")]))
+    return env
+
+
 class Child:
     """A batch child: one path per line in, one answer per line out; restarted on a crash."""
 
@@ -283,7 +299,43 @@ _SAME_AS_C = (("open", "open"), ("open_file", "open_file"), ("skel_open", "open"
               ("load", "load"), ("skel_load", "load"))
 
 
-def judge(tag: str, c: Answer, py: Answer, summary: Summary) -> None:
+def btf_guard_verdict(data: bytes) -> Optional[str]:
+    """Why libbpf_py's BTF guard refuses ``data`` on this libbpf, or None if it lets it
+    through (always None on libbpf >= 1.4, which checks BTF itself)."""
+    if not _btfguard.ACTIVE:
+        return None
+    sec = _btfguard.btf_section(data)
+    if sec is None or _btfguard.btf_problem(data[sec[0]:sec[0] + sec[1]]) is None:
+        return None
+    return "libbpf >= 1.4 refuses it too" if sec[2] else "libbpf >= 1.4 opens it without BTF"
+
+
+_OPENS = ("open", "open_file", "skel_open")
+
+
+def judge_guarded(tag: str, c: Answer, py: Answer, why: str, summary: Summary) -> None:
+    """A mutant the BTF guard refuses: every Python open must be a clean EINVAL."""
+    if isinstance(py, str) or any(py[k] != errno.EINVAL for k in _OPENS):
+        summary.counts["mismatch"] += 1
+        summary.findings.append(f"{tag}: the BTF guard should refuse it ({why}); Python "
+                                f"answered {py}, C {c}")
+    elif isinstance(c, str) and c.startswith("crash"):
+        summary.counts["fixed-btf-guard-where-libbpf-crashed"] += 1
+    elif isinstance(c, str):
+        summary.counts[f"c-{c}"] += 1
+    elif c["open"] == 0:
+        summary.counts[f"btf-guard-refused-C-opened ({why})"] += 1
+    elif c["open"] == errno.EINVAL:
+        summary.counts["ok-open-refused-same-as-C"] += 1
+    else:  # libbpf 1.1 read the bad BTF further and failed later, or its ELF checks did
+        summary.counts[f"btf-guard-refused-C-refused-errno-{c['open']}"] += 1
+
+
+def judge(tag: str, c: Answer, py: Answer, summary: Summary, guard: Optional[str] = None
+          ) -> None:
+    if guard is not None:
+        judge_guarded(tag, c, py, guard, summary)
+        return
     if isinstance(c, str):
         if c.startswith("crash"):
             summary.counts["libbpf-crash"] += 1
@@ -326,6 +378,7 @@ def run_fuzz(objects: Dict[str, bytes], count: int, seed: int, work: Path) -> Su
     c = Child([str(driver), str(pin_root)], _parse_c, MEMORY_LIMIT, sanitized_runtime=False)
     py = Child([sys.executable, str(TESTS / "fuzz_child.py"), str(pin_root)], _parse_py,
                PY_MEMORY_LIMIT, sanitized_runtime=True)
+    py.env = _with_tested_package(py.env)
     summary = Summary()
     try:
         for tag, data in mutants(objects, count, seed):
@@ -336,7 +389,8 @@ def run_fuzz(objects: Dict[str, bytes], count: int, seed: int, work: Path) -> Su
             start = time.monotonic()
             c_answer = c.answer(start + DEADLINE)
             c_took = time.monotonic() - start
-            judge(tag, c_answer, py.answer(start + DEADLINE + PY_SLOWER * c_took), summary)
+            judge(tag, c_answer, py.answer(start + DEADLINE + PY_SLOWER * c_took), summary,
+                  btf_guard_verdict(data))
             if summary.findings and summary.findings[-1].startswith(tag + ":"):
                 keep = work / "findings"
                 keep.mkdir(exist_ok=True)

@@ -52,6 +52,10 @@ FIRST_VALIDATING = (1, 4)
 #: whether this process's libbpf needs the guard
 ACTIVE = RUNTIME_VERSION < FIRST_VALIDATING
 
+_ET_REL = 1
+_EM_BPF = 247
+_SHT_PROGBITS = 1
+_SHT_SYMTAB = 2
 _SHT_STRTAB = 3
 _SHT_NOBITS = 8
 _SHT_LLVM_ADDRSIG = 0x6FFF4C03
@@ -85,8 +89,12 @@ def btf_section(image: bytes) -> Optional[Tuple[int, int, bool]]:
     n = len(image)
     if n < 64 or image[:4] != b"\x7fELF" or image[4] != 2:  # libbpf reads ELF64 only
         return None
+    # bpf_object__elf_init refuses what is not a BPF relocatable file in host byte order
     order = {1: "<", 2: ">"}.get(image[5])
-    if order is None:
+    if order != ("<" if sys.byteorder == "little" else ">"):
+        return None
+    e_type, e_machine = struct.unpack_from(order + "HH", image, 0x10)
+    if e_type != _ET_REL or e_machine not in (0, _EM_BPF):
         return None
     header = struct.Struct(order + "IIQQQQIIQQ")
     shoff, = struct.unpack_from(order + "Q", image, 0x28)
@@ -106,23 +114,47 @@ def btf_section(image: bytes) -> Optional[Tuple[int, int, bool]]:
     strtab = image[str_off:str_off + str_size]
     found: Optional[Tuple[int, int]] = None
     needs = False
+    symtabs = 0
     table = memoryview(image)[shoff + 64:shoff + 64 * shnum]
+    # bpf_object__elf_collect fails before it parses BTF when a section has no name,
+    # when there is not exactly one symbol table, or when a section it reads (one
+    # ignore_elf_section does not skip) has its data past the end of the file
     for name_off, sh_type, _, _, off, size, _, _, _, _ in header.iter_unpack(table):
         end = strtab.find(b"\0", name_off)
-        if end < 0:  # libelf cannot name the section: libbpf fails the open itself
+        if end < 0:
             return None
-        if sh_type in (_SHT_STRTAB, _SHT_LLVM_ADDRSIG):  # libbpf's ignore_elf_section
-            continue
+        outside = sh_type != _SHT_NOBITS and (off > n or size > n - off)
+        if sh_type == _SHT_SYMTAB:
+            symtabs += 1
+            if outside:
+                return None
         name = strtab[name_off:end]
+        if _ignored(sh_type, size, name):
+            continue
+        if outside:
+            return None
         if name in _NEEDS_BTF:
             needs = True
         elif name == b".BTF":
-            if sh_type == _SHT_NOBITS or off > n or size > n - off:
-                return None  # libelf has no data for it
+            if sh_type == _SHT_NOBITS:
+                return None  # no data: not parsed
             found = (off, size)  # the last one wins, as in libbpf's elf_collect
-    if found is None:
+    if found is None or symtabs != 1:
         return None
     return found[0], found[1], needs
+
+
+def _ignored(sh_type: int, size: int, name: bytes) -> bool:
+    """libbpf's ignore_elf_section (the same in 1.1 and 1.4): sections it never reads."""
+    if sh_type in (_SHT_STRTAB, _SHT_LLVM_ADDRSIG):
+        return True
+    if sh_type == _SHT_PROGBITS and size == 0 and name == b".text":
+        return True
+    if name.startswith(b".rel"):
+        rest = name[4:]
+        if rest.startswith(b".debug_") or rest in (b".BTF", b".BTF.ext"):
+            return True
+    return name.startswith(b".debug_")
 
 
 def _btf_structure(data: bytes) -> Optional[Tuple[str, int, List[int], List[int], bool]]:

@@ -261,3 +261,30 @@ def test_broken_elf_is_left_to_libbpf(compile_bpf: Compile) -> None:
     with pytest.raises(LibbpfError) as info:
         _btfguard.raise_for(bad, "bpf_object__open_mem")
     assert info.value.errno == errno.EINVAL
+
+
+def _set_header(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("how, errnos", [
+    # e_machine x86-64: "not a valid eBPF object file" (LIBBPF_ERRNO__FORMAT, 4001)
+    ("e_machine", {4001}),
+    # the symbol table made a plain data section: "couldn't find symbol table" (ENOENT)
+    ("no_symtab", {errno.ENOENT}),
+])
+def test_what_libbpf_refuses_before_btf_keeps_its_answer(how: str, errnos: set,
+                                                        compile_bpf: Compile) -> None:
+    bad = member_type_past_end(compile_bpf("maps").read_bytes())
+    if how == "e_machine":
+        bad = _set_header(bad, 0x12, "<H", 62)
+    else:
+        bad = elfpatch.set_field(bad, ".symtab", "sh_type", 1)
+    assert _btfguard.btf_section(bad) is None
+    _btfguard.raise_for(bad, "x")  # nothing to say: libbpf refuses it before its BTF
+    from libbpf_py import BpfObject
+    with pytest.raises(LibbpfError) as info:
+        BpfObject.open_mem(bad).close()
+    assert info.value.errno in errnos, info.value

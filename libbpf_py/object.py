@@ -239,8 +239,7 @@ class BpfObject:
         cpath = ffi.new("char[]", raw)
         keep.append(cpath)
         what = f"bpf_object__open_file({os.fspath(path)!r})"
-        if _btfguard.ACTIVE:
-            _guard_file(raw, what)
+        _guard_file(raw, what)
         try:
             ptr = check_ptr(lib.bpf_object__open_file(cpath, opts), what)
         except LibbpfError as exc:

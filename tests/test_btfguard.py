@@ -130,9 +130,12 @@ print(json.dumps(out))
 """
 
 
-def _open_in_child(path: Path) -> Dict[str, List[object]]:
-    proc = subprocess.run([sys.executable, "-c", _OPEN_CHILD, str(path)],
-                          capture_output=True, text=True, timeout=120)
+def _open_in_child(path: Path, timeout: float = 120) -> Dict[str, List[object]]:
+    try:
+        proc = subprocess.run([sys.executable, "-c", _OPEN_CHILD, str(path)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"opening {path.name} did not return in {timeout} s") from None
     assert proc.returncode == 0, (f"opening {path.name} killed the interpreter: exit "
                                   f"{proc.returncode}\n{proc.stderr[-2000:]}")
     return dict(json.loads(proc.stdout.splitlines()[-1]))
@@ -180,6 +183,51 @@ def test_object_that_does_not_need_btf(compile_bpf: Compile, tmp_path: Path) -> 
             assert err == 0, f"{key}: {err} {message}"  # libbpf's own answer, untouched
 
 
+def typedef_loop(data: bytes) -> bytes:
+    """The pointer the first .maps member is defined with becomes a typedef of itself."""
+    pos, _ = _map_def(data)
+    ptr, = struct.unpack_from("<I", data, pos + 12 + 4)
+    _, _, _, records = _btf_layout(data)
+    rec = next(r for r in records if r[0] == ptr)
+    out = bytearray(data)
+    struct.pack_into("<III", out, rec[3], 0, 8 << 24, ptr)  # TYPEDEF [ptr] -> [ptr]
+    return bytes(out)
+
+
+def two_modifiers_loop(data: bytes) -> bytes:
+    """... or the pointers of the first two members: a const of a volatile of that const."""
+    pos, vlen = _map_def(data)
+    assert vlen >= 2
+    first, = struct.unpack_from("<I", data, pos + 12 + 4)
+    second, = struct.unpack_from("<I", data, pos + 24 + 4)
+    _, _, _, records = _btf_layout(data)
+    at = {r[0]: r for r in records}
+    assert first != second and at[first][1] == at[second][1] == _PTR
+    out = bytearray(data)
+    struct.pack_into("<III", out, at[first][3], 0, 10 << 24, second)  # CONST -> second
+    struct.pack_into("<III", out, at[second][3], 0, 9 << 24, first)   # VOLATILE -> first
+    return bytes(out)
+
+
+@pytest.mark.parametrize("case", ["typedef_loop", "two_modifiers_loop"])
+def test_open_refuses_a_typedef_loop_every_libbpf_follows_forever(
+        case: str, compile_bpf: Compile, tmp_path: Path) -> None:
+    # libbpf's skip_mods_and_typedefs follows the chain forever (1.1.2, 1.4.6, 1.7.0):
+    # bpf_object__open never returned. No libbpf refuses it, so the guard does, on any.
+    mutate = {"typedef_loop": typedef_loop, "two_modifiers_loop": two_modifiers_loop}[case]
+    image = mutate(compile_bpf("maps").read_bytes())
+    btf = image[slice(*_btf_slice(image))]
+    assert _btfguard.btf_problem(btf) is None  # newer libbpf's own rules pass it
+    assert "leads back to itself" in str(_btfguard.mod_cycle(btf))
+    path = tmp_path / f"{case}.bpf.o"
+    path.write_bytes(image)
+    results = _open_in_child(path, timeout=60)
+    for key, (err, message) in results.items():
+        assert err == errno.EINVAL, f"{key}: {err} {message}"
+        assert "chain of typedefs and modifiers leads back to itself" in str(message)
+        assert "libbpf would follow it forever" in str(message), message
+
+
 def test_guard_runs_only_on_old_libbpf() -> None:
     assert _btfguard.ACTIVE is OLD_LIBBPF
 
@@ -189,6 +237,7 @@ def test_suite_objects_pass(compile_bpf: Compile) -> None:
                  "attach_struct_ops", "codec", "cli_printk"):
         image = compile_bpf(name).read_bytes()
         _btfguard.raise_for(image, name)  # no false alarm
+        assert _btfguard.mod_cycle(image[slice(*_btf_slice(image))]) is None
         assert _btfguard.btf_problem(image[slice(*_btf_slice(image))]) is None
 
 

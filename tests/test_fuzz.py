@@ -302,10 +302,12 @@ _SAME_AS_C = (("open", "open"), ("open_file", "open_file"), ("skel_open", "open"
 def btf_guard_verdict(data: bytes) -> Optional[str]:
     """Why libbpf_py's BTF guard refuses ``data`` on this libbpf, or None if it lets it
     through (always None on libbpf >= 1.4, which checks BTF itself)."""
-    if not _btfguard.ACTIVE:
-        return None
     sec = _btfguard.btf_section(data)
-    if sec is None or _btfguard.btf_problem(data[sec[0]:sec[0] + sec[1]]) is None:
+    if sec is None:
+        return None
+    if _btfguard.mod_cycle(data[sec[0]:sec[0] + sec[1]]) is not None:
+        return "a typedef/modifier loop, which every libbpf follows forever"
+    if not _btfguard.ACTIVE or _btfguard.btf_problem(data[sec[0]:sec[0] + sec[1]]) is None:
         return None
     return "libbpf >= 1.4 refuses it too" if sec[2] else "libbpf >= 1.4 opens it without BTF"
 
@@ -321,6 +323,8 @@ def judge_guarded(tag: str, c: Answer, py: Answer, why: str, summary: Summary) -
                                 f"answered {py}, C {c}")
     elif isinstance(c, str) and c.startswith("crash"):
         summary.counts["fixed-btf-guard-where-libbpf-crashed"] += 1
+    elif c == "timeout":
+        summary.counts["fixed-btf-guard-where-libbpf-hung"] += 1
     elif isinstance(c, str):
         summary.counts[f"c-{c}"] += 1
     elif c["open"] == 0:

@@ -275,7 +275,8 @@ _get_ident = threading.get_ident
 _RECHECK_S = 0.1  # a waiter looks again this often, should a wake-up have been lost
 _drain = collections.deque  # deque(iterator, 0) runs it to its end, in C
 _OWNER, _FREE = itertools.repeat("owner"), itertools.repeat(0)
-_get_owner, _get_waiters = operator.attrgetter("owner"), operator.attrgetter("_waiters")
+_get_owner = operator.attrgetter("owner")
+_new_sleeper = threading.Lock  # a waiting thread sleeps on its own lock, taken once already
 _NONE_HELD: List[OwnedLock] = []  # (never changed)
 
 
@@ -297,12 +298,15 @@ class OwnedLock:
       error), its locks are released and the other thread goes on.
     """
 
-    __slots__ = ("__weakref__", "_cond", "_waiters", "owner")
+    __slots__ = ("__weakref__", "_sleepers", "owner")
 
     def __init__(self) -> None:
         self.owner = 0  # the ident of the thread that holds it, 0 when free
-        self._waiters = 0
-        self._cond = threading.Condition(_graph)
+        # A lock per waiting thread, held: a release pops the first and releases it, which
+        # wakes that thread. (Not threading.Condition(_graph): its wait() lets a signal's
+        # exception out with _graph released before its try, and the ``with _graph``
+        # around it then released _graph a second time, another thread's hold maybe.)
+        self._sleepers: List[Any] = []
 
     def _what(self) -> str:
         return "this lock"
@@ -313,18 +317,45 @@ class OwnedLock:
         RuntimeError if ``me`` holds it already, or if waiting would deadlock.
         """
         with _graph:
-            while self.owner:
-                if self.owner == me:
-                    raise RuntimeError(f"{self._what()} is held by this thread already")
-                self._check_cycle(me)
-                _waiting_for[me] = self
-                self._waiters += 1
-                try:
-                    self._cond.wait(_RECHECK_S)
-                finally:
-                    self._waiters -= 1
-                    del _waiting_for[me]
-            self.owner = me
+            if not self.owner:
+                self.owner = me
+                return
+        self._wait(me)
+
+    def _wait(self, me: int) -> None:
+        """acquire() when the lock was held: look again, sleep until released, take it."""
+        sleeper = None
+        try:
+            while True:
+                with _graph:
+                    if sleeper is not None:  # woken, or the slice ran out: look again
+                        del _waiting_for[me]
+                        if sleeper in self._sleepers:
+                            self._sleepers.remove(sleeper)
+                        sleeper = None
+                    if not self.owner:
+                        self.owner = me
+                        return
+                    if self.owner == me:
+                        raise RuntimeError(f"{self._what()} is held by this thread already")
+                    self._check_cycle(me)
+                    sleeper = _new_sleeper()
+                    sleeper.acquire()
+                    self._sleepers.append(sleeper)
+                    _waiting_for[me] = self
+                # Sleep with _graph free, and take it back at the loop's ``with``: an
+                # exception there leaves _graph free, as it leaves the ``with`` at once.
+                sleeper.acquire(True, _RECHECK_S)
+        except BaseException:
+            if sleeper is not None:  # registered maybe: unregister (a second signal meanwhile
+                with _graph:         # would leave it registered, harmless but for a wake-up)
+                    if _waiting_for.get(me) is self:
+                        del _waiting_for[me]
+                    if sleeper in self._sleepers:
+                        self._sleepers.remove(sleeper)
+                    elif not self.owner and self._sleepers:  # the wake-up was ours: pass it on
+                        self._sleepers.pop(0).release()
+            raise
 
     def _check_cycle(self, me: int) -> None:
         """RuntimeError if the holder waits (through others) for a lock ``me`` holds."""
@@ -348,8 +379,8 @@ class OwnedLock:
         # raised when a call returns, see __exit__)
         with _graph:
             self.owner = 0
-            if self._waiters:
-                self._cond.notify()  # (should it be cut short, the waiter looks again)
+            if self._sleepers:
+                self._sleepers.pop(0).release()  # (cut short: the waiter looks again soon)
 
     def __enter__(self) -> None:
         me = _get_ident()
@@ -369,8 +400,8 @@ class OwnedLock:
     def __exit__(self, *exc: object) -> None:
         with _graph:
             self.owner = 0
-            if self._waiters:
-                self._cond.notify()
+            if self._sleepers:
+                self._sleepers.pop(0).release()
 
     @property
     def held_here(self) -> bool:
@@ -543,8 +574,8 @@ class ConsumeLock:
                     _drain(map(setattr, held, _OWNER, _FREE), 0)
             self.held = _NONE_HELD
             for lock in held:
-                if lock._waiters:
-                    lock._cond.notify()
+                if lock._sleepers:
+                    lock._sleepers.pop(0).release()
 
 
 class BufferState:

@@ -8,15 +8,24 @@ libbpf_py/_buffers.py; libbpf_py/events.py only re-exports them.
 from __future__ import annotations
 
 import ast
+import sys
 import threading
 from pathlib import Path
-from typing import List
+from typing import Any, Callable, List
 
 import pytest
 
 import libbpf_py
 import libbpf_py.events as events
-from libbpf_py._buffers import BufferLock, check_size, wait_seconds
+from libbpf_py import _buffers
+from libbpf_py._buffers import (
+    BufferLock,
+    ConsumeLock,
+    OwnedLock,
+    RingLock,
+    check_size,
+    wait_seconds,
+)
 
 PACKAGE = Path(libbpf_py.__file__).resolve().parent
 BUFFER_MODULES = ["_buffers", "ringbuf", "user_ringbuf", "perf_buffer"]
@@ -82,6 +91,77 @@ def test_buffer_lock_serializes_and_refuses_reentry() -> None:
         assert thread.is_alive() and not entered  # a second thread waits for the first
     thread.join(5)
     assert entered == [True] and not lock.held_here
+
+
+def _interrupt_at_c_return(k: int, where: List[str]) -> Callable[..., None]:
+    """A profile hook raising KeyboardInterrupt as the k-th call into C returns (once)."""
+    seen = [0]
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_return":
+            seen[0] += 1
+            if seen[0] == k:
+                sys.setprofile(None)
+                where.append(repr(arg))
+                raise KeyboardInterrupt(f"injected as call {k} returned ({arg!r})")
+    return hook
+
+
+@pytest.mark.parametrize("held", ["buffer lock", "consume: buffer", "consume: middle ring"])
+def test_keyboard_interrupt_while_waiting_for_a_lock_leaves_the_graph_whole(
+        monkeypatch: pytest.MonkeyPatch, held: str) -> None:
+    # A thread waiting for a held OwnedLock (alone, or in a ConsumeLock of a buffer
+    # and three rings), interrupted as any call into C returns (where CPython runs a
+    # signal's handler), k = 1, 2, ...: it must raise the KeyboardInterrupt, hold
+    # nothing, leave no trace of its wait, and leave _graph as it found it.
+    # threading.Condition.wait() on _graph released _graph and let the exception out
+    # before its try (then the ``with _graph`` released it again: RuntimeError 'release
+    # unlocked lock', or, had another thread taken _graph meanwhile, that thread's
+    # hold), and left its waiter queued, where it swallowed a later release's wake-up
+    # (the real waiter slept its whole recheck slice).
+    monkeypatch.setattr(_buffers, "_RECHECK_S", 0.005)  # more turns of the wait loop
+    lock = BufferLock()
+    rings = [RingLock(map_id) for map_id in (3, 1, 2)]
+    consuming = ConsumeLock(lock)
+    for ring in rings:
+        consuming.add(ring)
+    every: List[OwnedLock] = [lock, *rings]
+    taken: OwnedLock = lock if held != "consume: middle ring" else rings[2]  # (map id 2)
+    entered: Any = lock if held == "buffer lock" else consuming
+    holding, done = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with taken:
+            holding.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert holding.wait(10)
+    before = sys.getprofile()
+    try:
+        for k in range(1, 60):
+            where: List[str] = []
+            sys.setprofile(_interrupt_at_c_return(k, where))
+            try:
+                with entered:
+                    pass
+            except KeyboardInterrupt:
+                pass
+            finally:
+                sys.setprofile(before)
+            assert where, f"call {k}: the wait ended without the interrupt"
+            assert not any(each.held_here for each in every), where
+            assert not _buffers._graph.locked(), where
+            assert _buffers._waiting_for == {}, where
+            for each in every:  # (a waiter left queued: a lost wake-up)
+                assert each._sleepers == [], where
+    finally:
+        done.set()
+        thread.join(10)
+    assert not thread.is_alive() and not any(each.owner for each in every)
+    with entered:  # all free again
+        pass
 
 
 def test_size_and_timeout_arguments_use_the_common_words() -> None:

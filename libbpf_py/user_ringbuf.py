@@ -82,10 +82,12 @@ class Reservation:
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if self._ptr is not None:
-            if exc_type is None:
-                self.submit()
-            else:
-                self.discard()
+            try:
+                self._owner._commit(self, discard=exc_type is not None)
+            except BaseException:  # (KeyboardInterrupt) the space is not kept reserved
+                if self._ptr is not None and self._owner._state is not None:
+                    self.discard()
+                raise
 
     def __repr__(self) -> str:
         return f"<Reservation of {self.size} bytes{' done' if self.done else ''}>"

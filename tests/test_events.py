@@ -490,7 +490,13 @@ _INTERRUPTED: dict[str, Callable[[Env, Any], None]] = {
     "two rings consume": lambda env, b: b.consume(),
     "perf consume": lambda env, b: b.consume(),
     "user ring write": lambda env, b: b.write(bytes(8)),
+    "user ring reservation": lambda env, b: _fill_reservation(b),
 }
+
+
+def _fill_reservation(buffer: Any) -> None:
+    with buffer.reserve(8) as r:  # submitted as the block ends, discarded should it raise
+        r.buffer[:] = bytes(8)
 
 
 @pytest.mark.parametrize("way", list(_INTERRUPTED))

@@ -302,10 +302,13 @@ class OwnedLock:
 
     def __init__(self) -> None:
         self.owner = 0  # the ident of the thread that holds it, 0 when free
-        # A lock per waiting thread, held: a release pops the first and releases it, which
-        # wakes that thread. (Not threading.Condition(_graph): its wait() lets a signal's
-        # exception out with _graph released before its try, and the ``with _graph``
-        # around it then released _graph a second time, another thread's hold maybe.)
+        # (ident, lock) per waiting thread, in arrival order, the lock held: a release
+        # hands the lock over to the first (owner = its ident) and releases its lock,
+        # which wakes it. Handed over, not only freed: the releasing thread, still
+        # running, would take it again before the woken one runs, turn after turn.
+        # (Not threading.Condition(_graph): its wait() lets a signal's exception out
+        # with _graph released before its try, and the ``with _graph`` around it then
+        # released _graph a second time, another thread's hold maybe.)
         self._sleepers: List[Any] = []
 
     def _what(self) -> str:
@@ -324,38 +327,49 @@ class OwnedLock:
 
     def _wait(self, me: int) -> None:
         """acquire() when the lock was held: look again, sleep until released, take it."""
-        sleeper = None
+        entry: Any = None  # (me, the lock this thread sleeps on), while registered maybe
         try:
             while True:
                 with _graph:
-                    if sleeper is not None:  # woken, or the slice ran out: look again
-                        del _waiting_for[me]
-                        if sleeper in self._sleepers:
-                            self._sleepers.remove(sleeper)
-                        sleeper = None
+                    if entry is not None:  # woken, or the slice ran out
+                        if entry in self._sleepers:
+                            self._sleepers.remove(entry)
+                        _waiting_for.pop(me, None)  # (registered before the entry, freed after)
+                        entry = None
+                        if self.owner == me:  # handed over by the holder's release
+                            return
+                    elif self.owner == me:
+                        raise RuntimeError(f"{self._what()} is held by this thread already")
                     if not self.owner:
                         self.owner = me
                         return
-                    if self.owner == me:
-                        raise RuntimeError(f"{self._what()} is held by this thread already")
                     self._check_cycle(me)
-                    sleeper = _new_sleeper()
-                    sleeper.acquire()
-                    self._sleepers.append(sleeper)
+                    entry = (me, _new_sleeper())
+                    entry[1].acquire()
                     _waiting_for[me] = self
+                    self._sleepers.append(entry)
                 # Sleep with _graph free, and take it back at the loop's ``with``: an
                 # exception there leaves _graph free, as it leaves the ``with`` at once.
-                sleeper.acquire(True, _RECHECK_S)
+                entry[1].acquire(True, _RECHECK_S)
         except BaseException:
-            if sleeper is not None:  # registered maybe: unregister (a second signal meanwhile
-                with _graph:         # would leave it registered, harmless but for a wake-up)
+            # Registered maybe: unregister (a second signal meanwhile would leave it
+            # registered; a release would hand the lock to a thread that is gone). Handed
+            # the lock, this thread owns it: the caller releases it, as for any lock
+            # taken and then interrupted before acquire() returned.
+            if entry is not None:
+                with _graph:
+                    if entry in self._sleepers:
+                        self._sleepers.remove(entry)
                     if _waiting_for.get(me) is self:
                         del _waiting_for[me]
-                    if sleeper in self._sleepers:
-                        self._sleepers.remove(sleeper)
-                    elif not self.owner and self._sleepers:  # the wake-up was ours: pass it on
-                        self._sleepers.pop(0).release()
             raise
+
+    def _hand_over(self) -> None:
+        """Give the free lock to its first waiter, and wake it (under _graph)."""
+        waiter, sleeper = self._sleepers.pop(0)
+        self.owner = waiter
+        del _waiting_for[waiter]  # (it waits no more: it holds the lock, asleep or not)
+        sleeper.release()
 
     def _check_cycle(self, me: int) -> None:
         """RuntimeError if the holder waits (through others) for a lock ``me`` holds."""
@@ -379,8 +393,8 @@ class OwnedLock:
         # raised when a call returns, see __exit__)
         with _graph:
             self.owner = 0
-            if self._sleepers:
-                self._sleepers.pop(0).release()  # (cut short: the waiter looks again soon)
+            if self._sleepers:  # (cut short: the waiter looks again within _RECHECK_S)
+                self._hand_over()
 
     def __enter__(self) -> None:
         me = _get_ident()
@@ -401,7 +415,7 @@ class OwnedLock:
         with _graph:
             self.owner = 0
             if self._sleepers:
-                self._sleepers.pop(0).release()
+                self._hand_over()
 
     @property
     def held_here(self) -> bool:
@@ -575,7 +589,7 @@ class ConsumeLock:
             self.held = _NONE_HELD
             for lock in held:
                 if lock._sleepers:
-                    lock._sleepers.pop(0).release()
+                    lock._hand_over()
 
 
 class BufferState:

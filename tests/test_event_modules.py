@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, List
 
@@ -162,6 +163,41 @@ def test_keyboard_interrupt_while_waiting_for_a_lock_leaves_the_graph_whole(
     assert not thread.is_alive() and not any(each.owner for each in every)
     with entered:  # all free again
         pass
+
+
+@pytest.mark.parametrize("way", ["buffer lock", "consume lock"])
+def test_a_waiter_gets_the_lock_from_a_thread_that_takes_it_again_at_once(way: str) -> None:
+    # Thread A consumes in a loop: it takes the lock again right after releasing it,
+    # holding the GIL, before the waiter it woke has run. A waiter that only looks
+    # again when woken (or every recheck slice) finds it held each time: B waited as
+    # long as A went on (a second or more, A's turns by the thousand). A release now
+    # hands the lock to the first waiter.
+    lock = BufferLock()
+    consuming = ConsumeLock(lock)
+    consuming.add(RingLock(1))
+    entered: Any = lock if way == "buffer lock" else consuming
+    started, got = threading.Event(), threading.Event()
+    turns = [0]
+
+    def a() -> None:
+        deadline = time.monotonic() + 4
+        while not got.is_set() and time.monotonic() < deadline:
+            with entered:
+                turns[0] += 1
+                started.set()
+                time.sleep(0.001)  # (the GIL goes to B here, the lock held)
+
+    thread = threading.Thread(target=a, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    t0, before = time.monotonic(), turns[0]
+    with entered:
+        waited, meanwhile = time.monotonic() - t0, turns[0] - before
+        got.set()
+    thread.join(15)
+    assert not thread.is_alive()
+    # (A's turn under way as B came, and one B may have missed while not yet waiting)
+    assert meanwhile <= 3, f"B waited {waited:.2f} s while A took the lock {meanwhile} times"
 
 
 def test_size_and_timeout_arguments_use_the_common_words() -> None:

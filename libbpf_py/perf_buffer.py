@@ -112,22 +112,41 @@ class _PerfSink:
         return n
 
 
-@ffi.def_extern()  # type: ignore[untyped-decorator]
+def _escaped(ctx: Any, exc: BaseException) -> None:
+    """An exception deliver() could not keep: a signal's (KeyboardInterrupt), raised as a
+    callback started or as a call in it returned. The consume call raises it."""
+    try:
+        sink: _PerfSink = ffi.from_handle(ctx)
+        if sink.status.error is None:
+            sink._stop(exc)
+    except BaseException:  # (a second signal's): nothing more can be done here
+        pass
+
+
+def _escaped_early(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    """cffi's ``onerror``: an exception raised before the callback's try (as it started)."""
+    try:
+        _escaped(tb.tb_frame.f_locals["ctx"], exc)  # (the callback's frame, its arguments)
+    except BaseException:
+        pass
+
+
+@ffi.def_extern(onerror=_escaped_early)  # type: ignore[untyped-decorator]
 def libbpf_py_perf_buffer_sample_cb(ctx: Any, cpu: int, data: Any, size: int) -> None:
     try:
         sink: _PerfSink = ffi.from_handle(ctx)
         sink.deliver(cpu, data, size)
-    except BaseException:  # deliver() keeps every exception; this is a last guard
-        pass
+    except BaseException as exc:  # deliver() keeps every exception; this is a last guard
+        _escaped(ctx, exc)
 
 
-@ffi.def_extern()  # type: ignore[untyped-decorator]
+@ffi.def_extern(onerror=_escaped_early)  # type: ignore[untyped-decorator]
 def libbpf_py_perf_buffer_lost_cb(ctx: Any, cpu: int, count: int) -> None:
     try:
         sink: _PerfSink = ffi.from_handle(ctx)
         sink.deliver_lost(cpu, count)
-    except BaseException:
-        pass
+    except BaseException as exc:
+        _escaped(ctx, exc)
 
 
 class PerfBuffer(BufferBase):

@@ -499,6 +499,34 @@ def _fill_reservation(buffer: Any) -> None:
         r.buffer[:] = bytes(8)
 
 
+@pytest.mark.parametrize("event", ["call", "c_return"])
+def test_keyboard_interrupt_as_a_perf_callback_starts_reaches_consume(env: Env,
+                                                                      event: str) -> None:
+    # CPython runs a signal's handler as a Python function starts and as a call into C
+    # returns: inside libbpf's sample callback, before its own try (or in it, as
+    # ffi.from_handle returns), the KeyboardInterrupt was printed by cffi or dropped,
+    # and consume() returned as if nothing happened. It is the consume call's to raise.
+    buffer = bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: None)
+    env.trigger(2, PERF)
+
+    def hook(frame: Any, what: str, arg: Any) -> None:
+        if what == event and frame.f_code.co_name == "libbpf_py_perf_buffer_sample_cb":
+            sys.setprofile(None)
+            raise KeyboardInterrupt(f"injected at {what} in the sample callback")
+
+    before = sys.getprofile()
+    try:
+        sys.setprofile(hook)
+        try:
+            with pytest.raises(KeyboardInterrupt, match="injected"):
+                buffer.consume()
+        finally:
+            sys.setprofile(before)
+        buffer.consume()  # the rest, and no lock left held
+    finally:
+        buffer.close()
+
+
 @pytest.mark.parametrize("way", list(_INTERRUPTED))
 def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way: str) -> None:
     # A KeyboardInterrupt (Ctrl-C) raised as any call into C returns inside a buffer's

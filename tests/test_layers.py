@@ -43,7 +43,7 @@ LAYERS: Dict[str, int] = {
     "_validate": 1, "hist": 1, "_elfid": 1,
     # 2: the FFI and single-call helpers
     "_binding": 2, "_call": 2, "_features": 2, "_ids": 2, "_info": 2, "enums": 2, "log": 2,
-    "linkcheck": 2,
+    "linkcheck": 2, "_btfguard": 2,
     # 3: BTF and the value codecs over it
     "btf": 3, "_codec": 3,
     # 4: maps, links, event buffers

@@ -165,6 +165,23 @@ def gc_ran_in_the_allocation(ran: object) -> None:
     assert ran, "the collection did not start inside the read's allocation"
 
 
+def interrupt_at_c_return(k: int, where: Optional[List[str]] = None) -> Callable[..., None]:
+    """A profile hook (``sys.setprofile``) that raises KeyboardInterrupt as the k-th call
+    into C returns, once: where CPython runs a signal's handler. ``where`` gets the
+    call's repr."""
+    seen = [0]
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_return":
+            seen[0] += 1
+            if seen[0] == k:
+                sys.setprofile(None)
+                if where is not None:
+                    where.append(repr(arg))
+                raise KeyboardInterrupt(f"injected as call {k} returned ({arg!r})")
+    return hook
+
+
 def _mounted(path: str, fstype: str) -> bool:
     with open("/proc/self/mounts") as f:
         return any(line.split()[1] == path and line.split()[2] == fstype for line in f)

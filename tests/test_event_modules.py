@@ -12,9 +12,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, List
 
 import pytest
+from conftest import interrupt_at_c_return
 
 import libbpf_py
 import libbpf_py.events as events
@@ -94,20 +95,6 @@ def test_buffer_lock_serializes_and_refuses_reentry() -> None:
     assert entered == [True] and not lock.held_here
 
 
-def _interrupt_at_c_return(k: int, where: List[str]) -> Callable[..., None]:
-    """A profile hook raising KeyboardInterrupt as the k-th call into C returns (once)."""
-    seen = [0]
-
-    def hook(frame: Any, event: str, arg: Any) -> None:
-        if event == "c_return":
-            seen[0] += 1
-            if seen[0] == k:
-                sys.setprofile(None)
-                where.append(repr(arg))
-                raise KeyboardInterrupt(f"injected as call {k} returned ({arg!r})")
-    return hook
-
-
 @pytest.mark.parametrize("held", ["buffer lock", "consume: buffer", "consume: middle ring"])
 def test_keyboard_interrupt_while_waiting_for_a_lock_leaves_the_graph_whole(
         monkeypatch: pytest.MonkeyPatch, held: str) -> None:
@@ -143,7 +130,7 @@ def test_keyboard_interrupt_while_waiting_for_a_lock_leaves_the_graph_whole(
     try:
         for k in range(1, 60):
             where: List[str] = []
-            sys.setprofile(_interrupt_at_c_return(k, where))
+            sys.setprofile(interrupt_at_c_return(k, where))
             try:
                 with entered:
                     pass

@@ -21,7 +21,7 @@ import traceback
 from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
-from conftest import Compile
+from conftest import Compile, interrupt_at_c_return
 
 import libbpf_py as bpf
 from libbpf_py.errors import ClosedError, LibbpfError, LibbpfVersionError
@@ -461,20 +461,6 @@ def test_callbacks_of_two_threads_consuming_each_others_maps_do_not_deadlock(
                 b.close()
 
 
-def _interrupt_at(k: int) -> Callable[..., None]:
-    """A profile hook that raises KeyboardInterrupt as the k-th call into C returns,
-    once: where CPython runs a signal's handler (after any call returns)."""
-    seen = [0]
-
-    def hook(frame: Any, event: str, arg: Any) -> None:
-        if event == "c_return":
-            seen[0] += 1
-            if seen[0] == k:
-                sys.setprofile(None)
-                raise KeyboardInterrupt(f"injected as call {k} returned ({arg!r})")
-    return hook
-
-
 def _call_into(call: Callable[[Env, Any], None], env: Env, buffer: Any,
                failed: List[BaseException]) -> None:
     try:
@@ -549,7 +535,7 @@ def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way
     try:
         for k in range(1, 1000):
             env.trigger(2, mode)
-            sys.setprofile(_interrupt_at(k))
+            sys.setprofile(interrupt_at_c_return(k))
             try:
                 call(env, buffer)
                 ran_through = True

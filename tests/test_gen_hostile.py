@@ -15,7 +15,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -108,6 +108,20 @@ def test_two_maps_under_one_skeleton_name_are_refused(tmp_path: Path, body: str,
         assert first in str(info.value) and second in str(info.value), info.value
 
 
+def _fields_by_c_name(runtime: Any, module: Any, var: str) -> List[Tuple[Any, Dict[str, Any],
+                                                                         bytes]]:
+    """(record class, {C member name: value}, the record's bytes) of the data variable
+    ``var``, through the runtime Skeleton and through the generated module's."""
+    out = []
+    for skel in (runtime, module.open()):
+        with skel:
+            value = getattr(skel.data, var)
+            cls = type(value)
+            out.append((cls, {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_},
+                        bytes(value)))
+    return out
+
+
 def test_names_python_cannot_spell_or_reads_as_one(tmp_path: Path) -> None:
     # "\u00bd" (one half) is alphanumeric but no identifier character: the generated
     # module was a SyntaxError ("class T_s\u00bd"); "m\ufb01" (a ligature) and "mfi" are
@@ -128,13 +142,9 @@ def test_names_python_cannot_spell_or_reads_as_one(tmp_path: Path) -> None:
     from libbpf_py import Skeleton
 
     module = run_module(generate(patched, keep_debug=True))
-    for skel in (Skeleton.open(patched), module.open()):
-        with skel:
-            value = skel.data.valQ
-            cls = type(value)
-            got = {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_}
-            assert got == want
-            assert all(n.isidentifier() for n in cls._btf_names_)
+    for cls, got, _ in _fields_by_c_name(Skeleton.open(patched), module, "valQ"):
+        assert got == want
+        assert all(n.isidentifier() for n in cls._btf_names_)
 
 
 def test_members_named_like_what_the_class_needs(tmp_path: Path) -> None:
@@ -155,13 +165,9 @@ def test_members_named_like_what_the_class_needs(tmp_path: Path) -> None:
 
     module = run_module(generate(obj, keep_debug=True))
     assert module.__all__ == ["HostileBpf", "open"]
-    for skel in (Skeleton.open(obj), module.open()):
-        with skel:
-            value = skel.data.val
-            cls = type(value)
-            got = {cls._btf_cnames_[n]: getattr(value, n) for n in cls._btf_names_}
-            assert got == want
-            assert bytes(cls.from_buffer_copy(bytes(value))) == bytes(value)
+    for cls, got, raw in _fields_by_c_name(Skeleton.open(obj), module, "val"):
+        assert got == want
+        assert bytes(cls.from_buffer_copy(raw)) == raw
 
 
 def test_written_module_is_utf8_whatever_the_locale(tmp_path: Path) -> None:

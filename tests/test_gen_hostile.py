@@ -180,7 +180,7 @@ def test_written_module_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
     env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
     proc = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "skeleton", str(patched),
                            "-o", str(out), "--keep-debug"], capture_output=True, text=True,
-                          env=env, cwd=Path(__file__).resolve().parent.parent)
+                          env=env, cwd=tmp_path)  # (the package under test, not the checkout)
     assert proc.returncode == 0, proc.stderr
     module = run_module(out.read_bytes().decode("utf-8"))
     with module.open() as skel:

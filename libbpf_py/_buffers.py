@@ -35,7 +35,6 @@ from __future__ import annotations
 import collections
 import ctypes
 import itertools
-import operator
 import os
 import select
 import threading
@@ -275,7 +274,6 @@ _get_ident = threading.get_ident
 _RECHECK_S = 0.1  # a waiter looks again this often, should a wake-up have been lost
 _drain = collections.deque  # deque(iterator, 0) runs it to its end, in C
 _OWNER, _FREE = itertools.repeat("owner"), itertools.repeat(0)
-_get_owner = operator.attrgetter("owner")
 _new_sleeper = threading.Lock  # a waiting thread sleeps on its own lock, taken once already
 _NONE_HELD: List[OwnedLock] = []  # (never changed)
 

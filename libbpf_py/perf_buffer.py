@@ -9,8 +9,7 @@ guide is docs/events.md.
 
 from __future__ import annotations
 
-import collections
-from typing import Any, Callable, Deque, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ._binding import call_view, ffi, fnptr, lib
 from ._buffers import (
@@ -38,9 +37,18 @@ class _PerfSink:
     libbpf consumes the record at which a stop is signalled: a record that
     arrives once ``ctx.stop`` is set is kept in ``pending`` (copied) and
     delivered first by the next consume call, so nothing is lost.
+
+    Signals: CPython raises a signal's exception (KeyboardInterrupt) as a call
+    into C returns and as a Python function starts, so it can arrive in these
+    trampolines before the callback got its record, or during the keeping of
+    one. ``pending`` is keyed by the record's number (``ctx.serial``, counted
+    in C): whoever keeps a record not handed over (the trampoline's ``except``,
+    cffi's ``onerror``) stores it under that key, once however often it is
+    stored. Stops are two plain stores (no call, so no signal between them).
+    Once the callback was called, its record counts as delivered.
     """
 
-    __slots__ = ("ctx", "decode", "lost", "lost_total", "pending", "sample", "status")
+    __slots__ = ("ctx", "decode", "lost", "pending", "sample", "status")
 
     def __init__(self, sample: Optional[Callback], lost: Optional[Callback],
                  decode: Optional[Callable[[bytes], Any]]) -> None:
@@ -48,53 +56,52 @@ class _PerfSink:
         self.lost = lost
         self.decode = decode
         self.status = Status()
-        self.lost_total = 0
-        self.pending: Deque[Tuple[bool, int, Any]] = collections.deque()
+        self.pending: Dict[int, Tuple[bool, int, Any]] = {}  # ordered: serial -> record
         self.ctx: Any = None
 
-    def _stop(self, exc: Optional[BaseException]) -> None:
-        if exc is not None:
-            self.status.error = exc
-        else:
-            self.status.stopped = True
-        self.ctx.stop = 1
-
-    def _sample(self, cpu: int, data: Any, size: int) -> None:
+    def _sample(self, cpu: int, data: Any, size: int, key: int) -> None:
         """Call the sample callback; ``data`` is a C pointer (size >= 0) or bytes."""
+        raw = None
         try:
             callback = self.sample
             if callback is None:
                 return
+            raw = ffi.buffer(data, size)[:] if size >= 0 else data
             if self.decode is None:
                 # a RecordView of a private copy (libbpf reuses the sample's memory)
-                ret = call_view(callback, ffi.buffer(data, size)[:] if size >= 0 else data,
-                                cpu)
+                ret = call_view(callback, raw, cpu)
             else:
-                raw = ffi.buffer(data, size)[:] if size >= 0 else data
                 ret = callback(cpu, self.decode(raw))
         except BaseException as exc:
-            self._stop(exc)
+            if raw is None:  # before the callback: keep the record
+                self.pending[key] = (True, cpu, ffi.buffer(data, size)[:])
+            self.status.error = exc
+            self.ctx.stop = 1
             return
         if ret:
-            self._stop(None)
+            self.status.stopped = True
+            self.ctx.stop = 1
 
     def _lost(self, cpu: int, count: int) -> None:
         try:
             if self.lost is not None and self.lost(cpu, count):
-                self._stop(None)
+                self.status.stopped = True
+                self.ctx.stop = 1
         except BaseException as exc:
-            self._stop(exc)
+            self.status.error = exc
+            self.ctx.stop = 1
 
     def deliver(self, cpu: int, data: Any, size: int) -> None:
-        if self.ctx.stop:
-            self.pending.append((True, cpu, ffi.buffer(data, size)[:]))
+        ctx = self.ctx
+        if ctx.stop:
+            self.pending[ctx.serial] = (True, cpu, ffi.buffer(data, size)[:])
         else:
-            self._sample(cpu, data, size)
+            self._sample(cpu, data, size, ctx.serial)
 
     def deliver_lost(self, cpu: int, count: int) -> None:
-        self.lost_total += count
-        if self.ctx.stop:
-            self.pending.append((False, cpu, count))
+        ctx = self.ctx
+        if ctx.stop:
+            self.pending[ctx.serial] = (False, cpu, count)
         else:
             self._lost(cpu, count)
 
@@ -103,30 +110,50 @@ class _PerfSink:
         n = 0
         pending = self.pending
         while pending and not self.ctx.stop:
-            is_sample, cpu, payload = pending.popleft()
+            # taken out only once handled: a signal's exception before that (as next()
+            # returns, as _sample starts) leaves it pending
+            key = next(iter(pending))
+            is_sample, cpu, payload = pending[key]
             if is_sample:
+                self._sample(cpu, payload, -1, key)
                 n += 1
-                self._sample(cpu, payload, -1)
             else:
                 self._lost(cpu, payload)
+            del pending[key]
         return n
 
 
-def _escaped(ctx: Any, exc: BaseException) -> None:
-    """An exception deliver() could not keep: a signal's (KeyboardInterrupt), raised as a
-    callback started or as a call in it returned. The consume call raises it."""
+def _escaped(ctx: Any, exc: BaseException, record: Tuple[Any, ...]) -> None:
+    """An exception that left deliver() or deliver_lost(): a signal's (KeyboardInterrupt),
+    raised before the callback was called. ``record`` (is_sample, cpu, data or count, with
+    ``data`` a C pointer and a size for a sample) is kept; the consume call raises ``exc``."""
     try:
         sink: _PerfSink = ffi.from_handle(ctx)
+        c = sink.ctx
+        if c.serial not in sink.pending:
+            if record[0]:
+                _, cpu, data, size = record
+                sink.pending[c.serial] = (True, cpu, ffi.buffer(data, size)[:])
+            else:
+                sink.pending[c.serial] = record
         if sink.status.error is None:
-            sink._stop(exc)
-    except BaseException:  # (a second signal's): nothing more can be done here
+            sink.status.error = exc
+        c.stop = 1
+    except BaseException:  # (a third signal's): nothing more can be done here
         pass
 
 
 def _escaped_early(exc_type: Any, exc: BaseException, tb: Any) -> None:
-    """cffi's ``onerror``: an exception raised before the callback's try (as it started)."""
+    """cffi's ``onerror``: an exception raised as a trampoline started, or in its
+    ``except`` (a second signal). The record is read from the trampoline's arguments,
+    in its frame, by name: keep them named ``ctx``, ``cpu``, ``data``, ``size`` and
+    ``count``."""
     try:
-        _escaped(tb.tb_frame.f_locals["ctx"], exc)  # (the callback's frame, its arguments)
+        args = tb.tb_frame.f_locals
+        if "count" in args:
+            _escaped(args["ctx"], exc, (False, args["cpu"], args["count"]))
+        else:
+            _escaped(args["ctx"], exc, (True, args["cpu"], args["data"], args["size"]))
     except BaseException:
         pass
 
@@ -136,8 +163,8 @@ def libbpf_py_perf_buffer_sample_cb(ctx: Any, cpu: int, data: Any, size: int) ->
     try:
         sink: _PerfSink = ffi.from_handle(ctx)
         sink.deliver(cpu, data, size)
-    except BaseException as exc:  # deliver() keeps every exception; this is a last guard
-        _escaped(ctx, exc)
+    except BaseException as exc:  # raised before the callback (deliver() keeps the rest)
+        _escaped(ctx, exc, (True, cpu, data, size))
 
 
 @ffi.def_extern(onerror=_escaped_early)  # type: ignore[untyped-decorator]
@@ -146,7 +173,7 @@ def libbpf_py_perf_buffer_lost_cb(ctx: Any, cpu: int, count: int) -> None:
         sink: _PerfSink = ffi.from_handle(ctx)
         sink.deliver_lost(cpu, count)
     except BaseException as exc:
-        _escaped(ctx, exc)
+        _escaped(ctx, exc, (False, cpu, count))
 
 
 class PerfBuffer(BufferBase):
@@ -207,7 +234,7 @@ class PerfBuffer(BufferBase):
     @property
     def lost_count(self) -> int:
         """Samples the kernel reported lost so far (all CPUs)."""
-        return self._sink.lost_total
+        return int(self._ctx.lost_total)
 
     @property
     def buffer_count(self) -> int:

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 from typing import (
     Any,
     AsyncIterator,
@@ -130,36 +131,67 @@ def _map_ring(fd: int, size: int, label: str) -> Tuple[mmap.mmap, mmap.mmap, int
     return consumer, data, _PAGE, size
 
 
+class _RingStatus(Status):
+    """:class:`Status`, and the record libbpf took that no callback got (``kept``).
+
+    Only on libbpf's own path (``consume_n()``, ``Ring.consume()``): a signal's
+    exception (KeyboardInterrupt) raised in the Python trampoline before the
+    callback was called. libbpf has consumed that record once the trampoline
+    returns, so it is kept here, ``(ring index, bytes)``, and handed over first by
+    the next call (``RingBuffer._flush_pending``). One at most: the trampoline then
+    returns -1 and libbpf stops. Set in one store, so keeping it twice (a second
+    signal during the first keep) keeps it once.
+    """
+
+    __slots__ = ("kept",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: Optional[Tuple[int, bytes]] = None
+
+
 class _Sink:
     """One ring's callback, as the C trampoline finds it through its handle.
 
     The hot path of the callback API: kept flat on purpose.
     """
 
-    __slots__ = ("callback", "decode", "label", "status")
+    __slots__ = ("callback", "decode", "index", "label", "status")
 
     def __init__(self, callback: Optional[Callback], decode: Optional[Callable[[bytes], Any]],
-                 label: str, status: Status) -> None:
+                 label: str, status: _RingStatus, index: int) -> None:
         self.callback = callback if callback is not None else self._no_callback
         self.decode = decode
         self.label = label
         self.status = status
+        self.index = index
 
     def _no_callback(self, record: Any) -> Any:
         raise TypeError(f"ring {self.label} has no callback: give one to RingBuffer() / "
                         "add(), or use drain() or events()")
 
     def deliver(self, data: Any, size: int) -> int:
+        # CPython raises a signal's exception as a call into C returns and as a Python
+        # function starts. Until ``record`` is set no callback has run: the record is
+        # kept for the next call. From then on the callback counts as called (a
+        # KeyboardInterrupt as it starts is raised by it) and the record as consumed.
+        record = None
         try:
+            record = _buffer(data, size)[:]
             decode = self.decode
             if decode is None:
                 # a RecordView of a private copy: libbpf consumes the ring memory as
                 # soon as this returns, and an export of the view may outlive it
-                ret = call_view(self.callback, _buffer(data, size)[:])
+                ret = call_view(self.callback, record)
             else:
-                ret = self.callback(decode(_buffer(data, size)[:]))
+                ret = self.callback(decode(record))
         except BaseException as exc:
-            self.status.error = exc
+            status = self.status
+            if record is None:
+                # (one store after the copy: a second signal at the copy's return
+                # leaves this function, and the trampoline keeps the record)
+                status.kept = (self.index, _buffer(data, size)[:])
+            status.error = exc
             return -1
         if ret:
             self.status.stopped = True
@@ -167,13 +199,39 @@ class _Sink:
         return 0
 
 
-@ffi.def_extern()  # type: ignore[untyped-decorator]
+def _undelivered(ctx: Any, data: Any, size: int, exc: BaseException) -> int:
+    """The trampoline's exception (a signal's, before deliver()'s try): keep the record."""
+    try:
+        status = ffi.from_handle(ctx).status
+        if status.kept is None:
+            status.kept = (ffi.from_handle(ctx).index, _buffer(data, size)[:])
+        if status.error is None:
+            status.error = exc
+    except BaseException:  # (a third signal's): nothing more can be done here
+        pass
+    return -1
+
+
+def _undelivered_early(exc_type: Any, exc: BaseException, tb: Any) -> int:
+    """cffi's ``onerror``: an exception raised as the trampoline started, or in its
+    ``except`` (a second signal). The arguments are the trampoline's, read in its frame
+    by name: keep them named ``ctx``, ``data`` and ``size``."""
+    try:
+        args = tb.tb_frame.f_locals
+        return _undelivered(args["ctx"], args["data"], args["size"], exc)
+    except BaseException:
+        return -1
+
+
+@ffi.def_extern(onerror=_undelivered_early)  # type: ignore[untyped-decorator]
 def libbpf_py_ring_buffer_sample_cb(ctx: Any, data: Any, size: int) -> int:
+    # Called by libbpf (consume_n, Ring.consume) through libbpf_py_ring_sample; an
+    # exception that leaves deliver() was raised before any callback ran.
     try:
         sink: _Sink = ffi.from_handle(ctx)
         return sink.deliver(data, size)
-    except BaseException:  # deliver() keeps every exception; this is a last guard
-        return -1
+    except BaseException as exc:
+        return _undelivered(ctx, data, size, exc)
 
 
 class Batch(Sequence[bytes]):
@@ -225,6 +283,13 @@ class Batch(Sequence[bytes]):
 
 
 _EMPTY_U32 = memoryview(b"").cast("I")
+
+
+def _one_record(kept: Tuple[int, bytes]) -> Tuple[bytes, memoryview, memoryview, int]:
+    """A kept record (ring index, bytes) as a one-record batch for ``_pending``."""
+    index, record = kept
+    return (record, memoryview(struct.pack("II", 0, len(record))).cast("I"),
+            memoryview(struct.pack("I", index)).cast("I"), 0)
 
 
 def _ring_state(name: str, doc: str) -> ReadOnlyIntProperty:
@@ -302,7 +367,7 @@ class RingBuffer(BufferBase):
         super().__init__()
         check_callback(callback, "callback")
         st = BufferState(lib.ring_buffer__free)
-        self._status = Status()
+        self._status = _RingStatus()
         self._batch = ffi.new("struct libbpf_py_batch *")
         st.keep.append(self._batch)
         self._batch_caps = (0, 0)  # (records, bytes) the batch arrays hold
@@ -337,7 +402,7 @@ class RingBuffer(BufferBase):
 
     def _ring_ctx(self, st: BufferState, m: Any, callback: Optional[Callback], record: RecordSpec,
                   index: int) -> Tuple[Any, _Sink]:
-        sink = _Sink(callback, decoder(record, m), map_label(m), self._status)
+        sink = _Sink(callback, decoder(record, m), map_label(m), self._status, index)
         handle = ffi.new_handle(sink)
         ctx = ffi.new("struct libbpf_py_ring_ctx *")
         ctx.handle = handle
@@ -426,6 +491,10 @@ class RingBuffer(BufferBase):
 
     def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
         """Deliver records kept by an earlier stop; (count, whether all went)."""
+        kept = self._status.kept
+        if kept is not None:  # (then _pending is None: it was flushed before libbpf ran)
+            self._pending = _one_record(kept)
+            self._status.kept = None
         pending = self._pending
         if pending is None:
             return 0, True
@@ -539,6 +608,10 @@ class RingBuffer(BufferBase):
     def _drain_once(self, max_records: int, max_bytes: int) -> Batch:
         st = self._check_open()
         with st.consuming:  # see ConsumeLock (_buffers.py)
+            kept = self._status.kept
+            if kept is not None:
+                self._pending = _one_record(kept)
+                self._status.kept = None
             pending = self._pending
             if pending is not None:  # records a stopped callback left: they come first
                 self._pending = None

@@ -7,9 +7,11 @@ selects, and drains the user ring buffer into ``ev_ustats``.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import ctypes
 import errno
+import gc
 import os
 import random
 import signal
@@ -24,6 +26,8 @@ import pytest
 from conftest import Compile, interrupt_at_c_return
 
 import libbpf_py as bpf
+from libbpf_py import perf_buffer as perf_buffer_module
+from libbpf_py import ringbuf as ringbuf_module
 from libbpf_py.errors import ClosedError, LibbpfError, LibbpfVersionError
 from libbpf_py.events import ReserveTimeoutError
 
@@ -513,6 +517,93 @@ def test_keyboard_interrupt_as_a_perf_callback_starts_reaches_consume(env: Env,
         buffer.close()
 
 
+# the Python trampolines between libbpf and a callback, per way of consuming
+_TRAMPOLINES = {
+    "perf": (perf_buffer_module, {"libbpf_py_perf_buffer_sample_cb", "deliver", "_sample",
+                                  "flush", "_escaped", "_escaped_early"}),
+    "ring": (ringbuf_module, {"libbpf_py_ring_buffer_sample_cb", "deliver", "_undelivered",
+                              "_undelivered_early", "_flush_pending", "_one_record"}),
+}
+
+
+def _sigint_at(k: int, signals: int, filename: str, names: set[str],
+               seen: List[int]) -> Callable[..., None]:
+    """A profile hook sending SIGINT (``_thread.interrupt_main``) at the k-th event, and
+    at the ``signals - 1`` next ones, in the functions ``names`` of ``filename``: a
+    Python function's start or a call into C returning, where CPython raises it."""
+    def hook(frame: Any, what: str, arg: Any) -> None:
+        code = frame.f_code
+        if what in ("call", "c_return") and code.co_name in names \
+                and code.co_filename == filename:
+            seen[0] += 1
+            if k <= seen[0] < k + signals:
+                _thread.interrupt_main()
+    return hook
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+@pytest.mark.parametrize("way", [
+    "perf consume",
+    pytest.param("ring consume_n", marks=pytest.mark.build(header_min=(1, 5))),
+    pytest.param("ring Ring.consume", marks=pytest.mark.build(header_min=(1, 3))),
+])
+def test_a_signal_in_a_callback_trampoline_loses_no_record(env: Env, way: str,
+                                                           signals: int) -> None:
+    # libbpf calls Python trampolines (perf buffers; ring buffers through consume_n and
+    # Ring.consume), which call the callback. SIGINT arriving in them, before the
+    # callback got its record, lost that record (libbpf had consumed it) and the
+    # KeyboardInterrupt with it (cffi printed it; or it became an EPERM). A real SIGINT
+    # (_thread.interrupt_main) is raised here at the k-th event (a Python function's
+    # start, a call into C returning) in the trampolines, k = 1, 2, ..., with a second
+    # one at the next event when signals=2; each time the consume call raises it (or
+    # runs through), and the next calls hand over every record once.
+    module, names = _TRAMPOLINES[way.split()[0]]
+    got: List[int] = []
+    if way.startswith("perf"):
+        buffer: Any = bpf.PerfBuffer(env.obj.maps.perf,
+                                     lambda cpu, view: got.append(unpack(view)[1]))
+        which, mode, call = 2, PERF, buffer.consume
+    else:
+        buffer = bpf.RingBuffer(env.obj.maps.ring_a, lambda view: got.append(unpack(view)[1]))
+        which, mode = 0, RING_A
+        call = (lambda: buffer.consume_n(100)) if way.endswith("consume_n") else \
+            buffer.rings[0].consume
+    before = sys.getprofile()
+    interrupted = 0
+    try:
+        for k in range(1, 500):
+            first = env.seq(which)
+            env.trigger(3, mode)
+            got.clear()
+            seen = [0]
+            hook = _sigint_at(k, signals, module.__file__, names, seen)
+            gc.collect()  # (no collection during the call: a __del__ would take the signal)
+            try:
+                sys.setprofile(hook)
+                try:
+                    call()
+                finally:
+                    sys.setprofile(before)
+                    os.getpid()  # (a signal not raised yet is raised by now)
+            except KeyboardInterrupt:
+                interrupted += 1
+            else:
+                if seen[0] < k:
+                    break  # ran through: no event left to interrupt at
+            for _ in range(4):  # the rest: kept records first
+                try:
+                    call()
+                except KeyboardInterrupt:  # (the second signal, raised here)
+                    interrupted += 1
+            assert got == list(range(first, first + 3)), f"signal at event {k}"
+        else:
+            pytest.fail("the call never ran through")
+        assert interrupted >= 3
+    finally:
+        sys.setprofile(before)
+        buffer.close()
+
+
 @pytest.mark.parametrize("way", list(_INTERRUPTED))
 def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way: str) -> None:
     # A KeyboardInterrupt (Ctrl-C) raised as any call into C returns inside a buffer's
@@ -535,6 +626,9 @@ def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way
     try:
         for k in range(1, 1000):
             env.trigger(2, mode)
+            # (no garbage left for a collection to find during the call: a __del__ it
+            # ran, e.g. an earlier test's Map's, would take the injected interrupt)
+            gc.collect()
             sys.setprofile(interrupt_at_c_return(k))
             try:
                 call(env, buffer)

@@ -25,7 +25,10 @@ LIBBPF_PERF_EVENT_DONE, so libbpf stops reading that CPU's buffer. libbpf
 consumes the record it stops at (``perf_event_read_simple`` advances the tail
 before it checks the return), so the Python side keeps a copy of a record
 that arrives while ``stop`` is set and delivers it first next time; the
-later records stay in the kernel buffer: nothing is lost.
+later records stay in the kernel buffer: nothing is lost. ``serial`` numbers
+the records handed to Python: the Python side keeps a record under its
+number, so keeping it twice (a signal's exception raised during the first
+keep) keeps it once.
 """
 
 from typing import Dict, Tuple
@@ -61,6 +64,8 @@ struct libbpf_py_perf_ctx {
     void *handle;
     int stop;
     size_t samples;
+    __u64 serial;
+    __u64 lost_total;
     ...;
 };
 
@@ -95,9 +100,11 @@ struct libbpf_py_ring_ctx {
 };
 
 struct libbpf_py_perf_ctx {
-    void *handle;   /* ffi.new_handle() of the perf buffer's Python sink */
-    int stop;       /* leave every further record in the kernel buffer */
-    size_t samples; /* samples handed to Python */
+    void *handle;        /* ffi.new_handle() of the perf buffer's Python sink */
+    int stop;            /* leave every further record in the kernel buffer */
+    size_t samples;      /* samples handed to Python */
+    __u64 serial;     /* the number of the record being handed to Python (its key) */
+    __u64 lost_total; /* samples the kernel reported lost, counted here: once */
 };
 
 static int libbpf_py_ring_sample(void *ctx, void *data, size_t size)
@@ -148,6 +155,7 @@ static enum bpf_perf_event_ret libbpf_py_perf_event(void *ctx, int cpu,
     case PERF_RECORD_SAMPLE: {
         struct libbpf_py_perf_sample *s = (void *)event;
 
+        c->serial++;
         if (!c->stop)
             c->samples++;   /* else Python keeps it for later */
         libbpf_py_perf_buffer_sample_cb(c->handle, cpu, s->data, s->size);
@@ -156,6 +164,8 @@ static enum bpf_perf_event_ret libbpf_py_perf_event(void *ctx, int cpu,
     case PERF_RECORD_LOST: {
         struct libbpf_py_perf_lost *l = (void *)event;
 
+        c->serial++;
+        c->lost_total += l->lost;
         libbpf_py_perf_buffer_lost_cb(c->handle, cpu, l->lost);
         break;
     }

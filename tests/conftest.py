@@ -12,6 +12,7 @@ test during which a process it started wrote one fails with the report.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import os
@@ -180,6 +181,17 @@ def interrupt_at_c_return(k: int, where: Optional[List[str]] = None) -> Callable
                     where.append(repr(arg))
                 raise KeyboardInterrupt(f"injected as call {k} returned ({arg!r})")
     return hook
+
+
+@contextlib.contextmanager
+def machine_turn(resource: str) -> Iterator[None]:
+    """Hold the machine-wide turn on ``resource``, a kernel-wide thing a test needs to
+    itself (trace_pipe's records, a map found by name among all the kernel's): test
+    runs of other processes on this machine (tox envs side by side, a second
+    checkout) wait for it. An ``flock`` of a file in /tmp: freed if the process dies."""
+    with open(f"/tmp/libbpf_py-tests-{os.getuid()}-{resource}.lock", "a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        yield
 
 
 def _mounted(path: str, fstype: str) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator, List, Tuple
 
 import pytest
-from conftest import Compile
+from conftest import Compile, machine_turn
 
 from libbpf_py import BpfObject, Link, _btfguard
 from libbpf_py.__main__ import linkcheck_verdict, main
@@ -43,6 +43,13 @@ class Loaded:
 
 @pytest.fixture
 def loaded(kernel: None, compile_bpf: Compile, bpffs_dir: Path) -> Iterator[Loaded]:
+    # The CLI finds the map by its name in the whole kernel: another test run on this
+    # machine loading the same object would make it two.
+    with machine_turn("btf_types"):
+        yield from _loaded(compile_bpf, bpffs_dir)
+
+
+def _loaded(compile_bpf: Compile, bpffs_dir: Path) -> Iterator[Loaded]:
     obj = BpfObject.open(compile_bpf("btf_types"))
     link = None
     try:
@@ -530,7 +537,8 @@ def test_prog_load_pin(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
 
 def test_prog_tracelog(capsys: pytest.CaptureFixture[str], compile_bpf: Compile,
                        kernel: None) -> None:
-    with BpfObject.open(compile_bpf("cli_printk")) as obj:
+    # (the turn: two readers of trace_pipe, in two test runs, would share its records)
+    with machine_turn("trace_pipe"), BpfObject.open(compile_bpf("cli_printk")) as obj:
         obj.load()
         link = obj.programs["cli_printk"].attach()
         try:

@@ -227,5 +227,6 @@ call_view = _speedups.call_view
 consume_rings = _speedups.consume_rings
 RecordView = _speedups.RecordView
 pairs = _speedups.pairs
+GuardedExit = _speedups.GuardedExit
 PairIter = _speedups.PairIter
 Plan = _speedups.Plan

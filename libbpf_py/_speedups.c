@@ -2248,6 +2248,84 @@ static PyTypeObject PairIter_Type = {
     .tp_methods = pairiter_methods,
 };
 
+/* -- GuardedExit ------------------------------------------------------------------------ */
+
+/* A context manager's __enter__ and __exit__ with no Python function start in the way.
+ *
+ * CPython raises a signal's exception (KeyboardInterrupt) as a Python function starts
+ * and as a call into C made from bytecode returns. A `with` block whose __exit__ is a
+ * Python function can then lose it before its first line: a reservation neither
+ * submitted nor discarded, a lock left held. Here __enter__ returns self in C, and
+ * __exit__ calls the subclass's `_exit(*args)` until it returns, or until its
+ * `_exit_done` is true (the exit's work is done, or cannot be: e.g. closed): each
+ * exception (a signal's, raised as `_exit` starts or anywhere in it) is caught and the
+ * call made again, and the first one is raised once `_exit` has done its work. A
+ * genuine error of `_exit` (its `_exit_done` false) is retried a few times, then
+ * raised. `_exit` must be safe to call again after any partial run. */
+
+#define GUARDED_EXIT_ATTEMPTS 8
+
+static PyObject *str_exit_impl, *str_exit_done;
+
+static PyObject *guardedexit_enter(PyObject *self, PyObject *unused)
+{
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL;  /* the first exception */
+    int attempt;
+
+    for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
+        PyObject *impl, *res, *done;
+        int is_done;
+
+        impl = PyObject_GetAttr(self, str_exit_impl);
+        res = impl == NULL ? NULL : PyObject_Call(impl, args, NULL);
+        Py_XDECREF(impl);
+        if (res != NULL) {
+            if (type == NULL)
+                return res;
+            Py_DECREF(res);
+            break;
+        }
+        if (type == NULL)
+            PyErr_Fetch(&type, &value, &tb);
+        else
+            PyErr_Clear();  /* a later signal's: the first one is raised */
+        done = PyObject_GetAttr(self, str_exit_done);
+        is_done = done == NULL ? -1 : PyObject_IsTrue(done);
+        Py_XDECREF(done);
+        if (is_done < 0)
+            PyErr_Clear();  /* (interrupted as well: look again after another call) */
+        else if (is_done)
+            break;
+    }
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
+static PyMethodDef guardedexit_methods[] = {
+    {"__enter__", guardedexit_enter, METH_NOARGS, "Return self."},
+    {"__exit__", guardedexit_exit, METH_VARARGS,
+     "Call self._exit(*args) until it returns or self._exit_done is true; the first "
+     "exception is raised."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject GuardedExit_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups.GuardedExit",
+    .tp_doc = "Base of context managers whose exit must run although a signal arrives "
+              "(subclasses define _exit(exc_type, exc, tb) and _exit_done).",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_methods = guardedexit_methods,
+};
+
 /* -- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -2282,11 +2360,13 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_fast, "fast");
     INTERN(str_lookup, "lookup");
     INTERN(str_delete_op, "delete");
+    INTERN(str_exit_impl, "_exit");
+    INTERN(str_exit_done, "_exit_done");
     if (int_zero == NULL && (int_zero = PyLong_FromLong(0)) == NULL)
         return NULL;
     if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
         || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0
-        || PyType_Ready(&PairIter_Type) < 0)
+        || PyType_Ready(&PairIter_Type) < 0 || PyType_Ready(&GuardedExit_Type) < 0)
         return NULL;
     m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -2312,6 +2392,12 @@ PyMODINIT_FUNC PyInit__speedups(void)
     Py_INCREF(&PairIter_Type);
     if (PyModule_AddObject(m, "PairIter", (PyObject *)&PairIter_Type) < 0) {
         Py_DECREF(&PairIter_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&GuardedExit_Type);
+    if (PyModule_AddObject(m, "GuardedExit", (PyObject *)&GuardedExit_Type) < 0) {
+        Py_DECREF(&GuardedExit_Type);
         Py_DECREF(m);
         return NULL;
     }

@@ -14,7 +14,7 @@ import select
 import time
 from typing import Any, List, Optional
 
-from ._binding import ffi, lib
+from ._binding import GuardedExit, ffi, lib
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -36,7 +36,7 @@ class ReserveTimeoutError(LibbpfError, TimeoutError):
     """UserRingBuffer.reserve() found no space before its timeout (ETIMEDOUT)."""
 
 
-class Reservation:
+class Reservation(GuardedExit):
     """Space reserved in a :class:`UserRingBuffer`: fill ``buffer``, then submit.
 
     ``buffer`` is a writable ``memoryview`` of exactly the reserved size,
@@ -77,17 +77,20 @@ class Reservation:
         except BufferError:
             pass
 
-    def __enter__(self) -> Reservation:
-        return self
+    # ``with``: GuardedExit's __enter__ and __exit__ (libbpf_py/_speedups.c), in C, so a
+    # signal's exception (KeyboardInterrupt) cannot be raised before the exit's first
+    # line, as at a Python __exit__'s start: that left the space reserved, and the BPF
+    # side's drain stopped at it until close(). __exit__ calls _exit again until the
+    # reservation is done (a signal during the commit), then raises the signal's
+    # exception: a record filled in the block is submitted, even then.
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
+    def _exit(self, exc_type: object, *exc: object) -> None:
         if self._ptr is not None:
-            try:
-                self._owner._commit(self, discard=exc_type is not None)
-            except BaseException:  # (KeyboardInterrupt) the space is not kept reserved
-                if self._ptr is not None and self._owner._state is not None:
-                    self.discard()
-                raise
+            self._owner._commit(self, discard=exc_type is not None)
+
+    @property
+    def _exit_done(self) -> bool:
+        return self._ptr is None or self._owner._state is None  # (closed: discarded)
 
     def __repr__(self) -> str:
         return f"<Reservation of {self.size} bytes{' done' if self.done else ''}>"
@@ -229,14 +232,8 @@ class UserRingBuffer(BufferBase):
     def write(self, data: Any, timeout_ms: int = 0) -> None:
         """Reserve, copy ``data`` (any bytes-like object, a ctypes instance) and submit."""
         view = memoryview(data).cast("B")
-        r = self.reserve(view.nbytes, timeout_ms)
-        try:
+        with self.reserve(view.nbytes, timeout_ms) as r:  # (see Reservation: no space lost)
             r.buffer[:] = view
-            r.submit()
-        except BaseException:  # (KeyboardInterrupt): the space is not kept reserved
-            if r._ptr is not None and self._state is not None:
-                r.discard()
-            raise
 
     def close(self) -> None:
         """Discard what is reserved and not submitted, then free (idempotent).

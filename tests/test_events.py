@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 from conftest import Compile, interrupt_at_c_return
@@ -28,6 +28,7 @@ from conftest import Compile, interrupt_at_c_return
 import libbpf_py as bpf
 from libbpf_py import perf_buffer as perf_buffer_module
 from libbpf_py import ringbuf as ringbuf_module
+from libbpf_py import user_ringbuf as user_ringbuf_module
 from libbpf_py.errors import ClosedError, LibbpfError, LibbpfVersionError
 from libbpf_py.events import ReserveTimeoutError
 
@@ -526,15 +527,16 @@ _TRAMPOLINES = {
 }
 
 
-def _sigint_at(k: int, signals: int, filename: str, names: set[str],
+def _sigint_at(k: int, signals: int, files: set[str], names: Optional[set[str]],
                seen: List[int]) -> Callable[..., None]:
     """A profile hook sending SIGINT (``_thread.interrupt_main``) at the k-th event, and
-    at the ``signals - 1`` next ones, in the functions ``names`` of ``filename``: a
-    Python function's start or a call into C returning, where CPython raises it."""
+    at the ``signals - 1`` next ones, in the functions ``names`` (None: all) of the
+    modules ``files``: a Python function's start or a call into C returning, where
+    CPython raises it."""
     def hook(frame: Any, what: str, arg: Any) -> None:
         code = frame.f_code
-        if what in ("call", "c_return") and code.co_name in names \
-                and code.co_filename == filename:
+        if what in ("call", "c_return") and code.co_filename in files \
+                and (names is None or code.co_name in names):
             seen[0] += 1
             if k <= seen[0] < k + signals:
                 _thread.interrupt_main()
@@ -576,7 +578,7 @@ def test_a_signal_in_a_callback_trampoline_loses_no_record(env: Env, way: str,
             env.trigger(3, mode)
             got.clear()
             seen = [0]
-            hook = _sigint_at(k, signals, module.__file__, names, seen)
+            hook = _sigint_at(k, signals, {module.__file__}, names, seen)
             gc.collect()  # (no collection during the call: a __del__ would take the signal)
             try:
                 sys.setprofile(hook)
@@ -599,6 +601,59 @@ def test_a_signal_in_a_callback_trampoline_loses_no_record(env: Env, way: str,
         else:
             pytest.fail("the call never ran through")
         assert interrupted >= 3
+    finally:
+        sys.setprofile(before)
+        buffer.close()
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+@pytest.mark.parametrize("way", ["write", "with reserve"])
+def test_a_signal_anywhere_in_a_user_ring_write_leaves_no_space_reserved(
+        env: Env, way: str, signals: int) -> None:
+    # Space reserved and neither submitted nor discarded stops the BPF side's drain at
+    # it until close(). A real SIGINT at the k-th event (a Python function's start, a
+    # call into C returning) in libbpf_py's user ring and lock code, k = 1, 2, ..., and
+    # a second one right after when signals=2, found such windows that the C-return
+    # injection of the test below could not reach: as Reservation.__exit__ started, and
+    # in write()'s except. Each time the buffer must stay usable (no lock held) and, at
+    # the end, the BPF side must drain everything written after.
+    buffer = bpf.UserRingBuffer(env.obj.maps.uring)
+    files = {user_ringbuf_module.__file__}
+    call = (lambda: buffer.write(bytes(8))) if way == "write" else \
+        (lambda: _fill_reservation(buffer))
+    before = sys.getprofile()
+    interrupted = 0
+    try:
+        for k in range(1, 500):
+            env.trigger(0, DRAIN_USER)  # (room for the next record)
+            seen = [0]
+            hook = _sigint_at(k, signals, files, None, seen)
+            gc.collect()  # (no collection during the call: a __del__ would take the signal)
+            try:
+                sys.setprofile(hook)
+                try:
+                    call()
+                finally:
+                    sys.setprofile(before)
+                    os.getpid()  # (a signal not raised yet is raised by now)
+            except KeyboardInterrupt:
+                interrupted += 1
+            else:
+                if seen[0] < k:
+                    break  # ran through: no event left to interrupt at
+            try:
+                call()  # (not held, not full)
+            except KeyboardInterrupt:  # (the second signal, raised here)
+                interrupted += 1
+        else:
+            pytest.fail("the call never ran through")
+        assert interrupted >= 3
+        env.trigger(0, DRAIN_USER)
+        count = ustats(env)[0]
+        for _ in range(200):  # more than the ring holds: a pending reservation would block
+            buffer.write(bytes(8))
+            env.trigger(0, DRAIN_USER)
+        assert ustats(env)[0] == count + 200
     finally:
         sys.setprofile(before)
         buffer.close()

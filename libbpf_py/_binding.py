@@ -229,4 +229,5 @@ RecordView = _speedups.RecordView
 pairs = _speedups.pairs
 GuardedExit = _speedups.GuardedExit
 PairIter = _speedups.PairIter
+unwait = _speedups.unwait
 Plan = _speedups.Plan

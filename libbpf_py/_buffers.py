@@ -43,7 +43,7 @@ import weakref
 from typing import Any, Callable, List, Optional, TypeVar
 
 from . import _validate
-from ._binding import ffi, lib
+from ._binding import ffi, lib, unwait
 from ._call import check_ptr
 from ._codec import btf_codec
 from .enums import MapType
@@ -276,6 +276,15 @@ _drain = collections.deque  # deque(iterator, 0) runs it to its end, in C
 _OWNER, _FREE = itertools.repeat("owner"), itertools.repeat(0)
 _new_sleeper = threading.Lock  # a waiting thread sleeps on its own lock, taken once already
 _NONE_HELD: List[OwnedLock] = []  # (never changed)
+# unwait(_graph, _waiting_for, locks, me) (_speedups.c): the cleanup after an exception
+# while thread ``me`` took ``locks`` (a list; None items skipped), as ONE call into C:
+# under _graph, forget its waits, and free (hand over) those of them it owns, last
+# first. CPython runs a signal's handler (KeyboardInterrupt) as a call made from
+# bytecode returns and as a Python function starts: a second signal would stop a
+# cleanup written in Python half way, the thread left queued (a release then handed it
+# the lock as it left: every other thread waited forever, and this one got "held by
+# this thread already") or owning a lock. It is the first call of each ``except``:
+# nothing before it where a signal's handler runs.
 
 
 class OwnedLock:
@@ -288,7 +297,8 @@ class OwnedLock:
       call returns), or an exception of a profile hook. With a bare lock nobody
       can then tell whether it was taken. Here the lock is taken by setting
       ``owner`` under ``_graph``, so the code that catches the exception releases
-      it when ``owner`` is its own thread (:meth:`__enter__`, ``ConsumeLock``).
+      it when ``owner`` is its own thread (:meth:`__enter__`, ``ConsumeLock``), in
+      one call into C that a second signal cannot cut short (``unwait``).
     * callbacks run with the lock held, and may take other locks of this kind
       (consume another buffer): two threads doing that in opposite orders would
       wait for each other forever. The thread whose wait would close such a cycle
@@ -300,14 +310,15 @@ class OwnedLock:
 
     def __init__(self) -> None:
         self.owner = 0  # the ident of the thread that holds it, 0 when free
-        # (ident, lock) per waiting thread, in arrival order, the lock held: a release
-        # hands the lock over to the first (owner = its ident) and releases its lock,
-        # which wakes it. Handed over, not only freed: the releasing thread, still
-        # running, would take it again before the woken one runs, turn after turn.
+        # ident -> lock per waiting thread, in arrival order (a dict: C forgets one in
+        # a call, see unwait), the lock held: a release hands the lock over to the
+        # first (owner = its ident) and releases its lock, which wakes it. Handed
+        # over, not only freed: the releasing thread, still running, would take it
+        # again before the woken one runs, turn after turn.
         # (Not threading.Condition(_graph): its wait() lets a signal's exception out
         # with _graph released before its try, and the ``with _graph`` around it then
         # released _graph a second time, another thread's hold maybe.)
-        self._sleepers: List[Any] = []
+        self._sleepers: dict[int, Any] = {}
 
     def _what(self) -> str:
         return "this lock"
@@ -325,46 +336,40 @@ class OwnedLock:
 
     def _wait(self, me: int) -> None:
         """acquire() when the lock was held: look again, sleep until released, take it."""
-        entry: Any = None  # (me, the lock this thread sleeps on), while registered maybe
+        if self.owner == me:  # (only this thread makes it so: no _graph needed to read it)
+            raise RuntimeError(f"{self._what()} is held by this thread already")
+        sleeper: Any = None  # the lock this thread sleeps on, while registered maybe
         try:
             while True:
                 with _graph:
-                    if entry is not None:  # woken, or the slice ran out
-                        if entry in self._sleepers:
-                            self._sleepers.remove(entry)
+                    if sleeper is not None:  # woken, or the slice ran out
+                        self._sleepers.pop(me, None)
                         _waiting_for.pop(me, None)  # (registered before the entry, freed after)
-                        entry = None
+                        sleeper = None
                         if self.owner == me:  # handed over by the holder's release
                             return
-                    elif self.owner == me:
-                        raise RuntimeError(f"{self._what()} is held by this thread already")
                     if not self.owner:
                         self.owner = me
                         return
                     self._check_cycle(me)
-                    entry = (me, _new_sleeper())
-                    entry[1].acquire()
+                    sleeper = _new_sleeper()
+                    sleeper.acquire()
                     _waiting_for[me] = self
-                    self._sleepers.append(entry)
+                    self._sleepers[me] = sleeper
                 # Sleep with _graph free, and take it back at the loop's ``with``: an
                 # exception there leaves _graph free, as it leaves the ``with`` at once.
-                entry[1].acquire(True, _RECHECK_S)
+                sleeper.acquire(True, _RECHECK_S)
         except BaseException:
-            # Registered maybe: unregister (a second signal meanwhile would leave it
-            # registered; a release would hand the lock to a thread that is gone). Handed
-            # the lock, this thread owns it: the caller releases it, as for any lock
-            # taken and then interrupted before acquire() returned.
-            if entry is not None:
-                with _graph:
-                    if entry in self._sleepers:
-                        self._sleepers.remove(entry)
-                    if _waiting_for.get(me) is self:
-                        del _waiting_for[me]
+            # Registered maybe, handed the lock or taken it maybe (a signal as a call
+            # returned): all undone in one call into C (see unwait), this thread's wait
+            # forgotten, the lock freed (handed over) if this call got it.
+            unwait(_graph, _waiting_for, [self], me)
             raise
 
     def _hand_over(self) -> None:
         """Give the free lock to its first waiter, and wake it (under _graph)."""
-        waiter, sleeper = self._sleepers.pop(0)
+        waiter = next(iter(self._sleepers))
+        sleeper = self._sleepers.pop(waiter)
         self.owner = waiter
         del _waiting_for[waiter]  # (it waits no more: it holds the lock, asleep or not)
         sleeper.release()
@@ -401,8 +406,8 @@ class OwnedLock:
         try:
             self.acquire(me)
         except BaseException:
-            if self.owner == me:  # taken, then interrupted before returning
-                self.release()
+            # taken maybe (interrupted before returning): see unwait
+            unwait(_graph, _waiting_for, [self], me)
             raise
 
     # Not ``self.release()``: one call fewer between the ``with`` block and the free lock.
@@ -540,8 +545,7 @@ class ConsumeLock:
         except BaseException:
             # those of ``every`` that are ours (none was before) though the call did not
             # return: interrupted after they were taken
-            for lock in [lock for lock in every if lock.owner == me][::-1]:
-                lock.release()
+            unwait(_graph, _waiting_for, every, me)
             raise
         self._take_in_turn(me)
 
@@ -567,11 +571,9 @@ class ConsumeLock:
             taking = None
         except BaseException:
             # Every lock taken here is released, no other: ``taking`` may be ours though
-            # acquire() did not return (interrupted after it took the lock).
-            if taking is not None and taking.owner == me and taking not in held:
-                held.append(taking)
-            for lock in reversed(held):
-                lock.release()
+            # acquire() did not return (interrupted after it took the lock). (In ``held``
+            # too, maybe: unwait frees only what this thread owns, once.)
+            unwait(_graph, _waiting_for, [*held, taking], me)
             raise
         self.held = held
 

@@ -1,4 +1,5 @@
-/* libbpf_py._speedups: the two hot paths that a cffi call cannot make fast enough.
+/* libbpf_py._speedups: the hot paths that a cffi call cannot make fast enough, and one
+ * cleanup that must not be interrupted.
  *
  * 1. MapBase, the C base class of libbpf_py.map.Map. Its mapping slots make
  *    `m[k]`, `m[k] = v` and `del m[k]` one C call for maps of plain int keys
@@ -43,6 +44,10 @@
  * 3. pairs(), Map.lookup_batch's list of (key, value) tuples for int maps, made
  *    from the two arrays of Map.lookup_batch_arrays.
  *
+ * 4. unwait(), not a hot path: the cleanup of the buffers' OwnedLock (_buffers.py)
+ *    after an exception while a thread took it, as one C call, which no second
+ *    signal (KeyboardInterrupt) can cut short as it could Python code.
+ *
  * The libbpf calls go through the function table the cffi extension hands over
  * as a PyCapsule (_speedups.h): bind() takes it with PyCapsule_Import, so this
  * module never links libbpf and a build keeps exactly one libbpf.
@@ -64,7 +69,7 @@ static struct libbpf_py_speedups_api api;
 static int bound;
 
 static PyObject *str_get, *str_update, *str_delete, *str_elem_error, *str_fast,
-    *str_lookup, *str_delete_op;
+    *str_lookup, *str_delete_op, *str_acquire, *str_release, *str_owner, *str_sleepers;
 
 /* -- bind ------------------------------------------------------------------------------ */
 
@@ -2325,6 +2330,141 @@ static PyTypeObject GuardedExit_Type = {
     .tp_new = PyType_GenericNew,
     .tp_methods = guardedexit_methods,
 };
+/* -- unwait: OwnedLock's cleanup (libbpf_py/_buffers.py) ------------------------------ */
+
+/* Thread `me` leaves `lock` (an OwnedLock), `graph` held: its wait for it forgotten
+ * (lock._sleepers.pop(me, None)); if it owns the lock, the lock handed to its first
+ * waiter as OwnedLock._hand_over does (owner = waiter, waiting_for.pop(waiter), its
+ * sleeper lock released, which wakes it), or freed. Runs no Python code. */
+static int unwait_one(PyObject *lock, PyObject *waiting_for, PyObject *me)
+{
+    PyObject *sleepers, *owner, *waiter = NULL, *sleeper = NULL, *r;
+    Py_ssize_t pos = 0;
+    int mine, err = -1;
+
+    sleepers = PyObject_GetAttr(lock, str_sleepers);
+    if (sleepers == NULL)
+        return -1;
+    if (!PyDict_Check(sleepers)) {
+        PyErr_SetString(PyExc_TypeError, "unwait: a lock's _sleepers must be a dict");
+        goto done;
+    }
+    if (PyDict_GetItemWithError(sleepers, me) != NULL) {
+        if (PyDict_DelItem(sleepers, me) < 0)
+            goto done;
+    } else if (PyErr_Occurred()) {
+        goto done;
+    }
+    owner = PyObject_GetAttr(lock, str_owner);
+    if (owner == NULL)
+        goto done;
+    mine = PyObject_RichCompareBool(owner, me, Py_EQ);
+    Py_DECREF(owner);
+    if (mine <= 0) {
+        err = mine;
+        goto done;
+    }
+    if (!PyDict_Next(sleepers, &pos, &waiter, &sleeper)) {
+        err = PyObject_SetAttr(lock, str_owner, int_zero);
+        goto done;
+    }
+    Py_INCREF(waiter);
+    Py_INCREF(sleeper);
+    if (PyDict_DelItem(sleepers, waiter) < 0 || PyObject_SetAttr(lock, str_owner, waiter) < 0)
+        goto done;
+    if (PyDict_GetItemWithError(waiting_for, waiter) != NULL) {
+        if (PyDict_DelItem(waiting_for, waiter) < 0)
+            goto done;
+    } else if (PyErr_Occurred()) {
+        goto done;
+    }
+    r = PyObject_CallMethodNoArgs(sleeper, str_release);
+    if (r == NULL)
+        goto done;
+    Py_DECREF(r);
+    err = 0;
+done:
+    Py_XDECREF(waiter);
+    Py_XDECREF(sleeper);
+    Py_DECREF(sleepers);
+    return err;
+}
+
+PyDoc_STRVAR(unwait_doc,
+"unwait(graph, waiting_for, locks, me): thread ``me`` leaves the OwnedLocks ``locks``\n"
+"(a list, None items skipped), last first, under the lock ``graph``: its wait for each\n"
+"forgotten, each it owns handed to its first waiter or freed; then ``waiting_for``\n"
+"(ident -> the lock it waits for) forgets ``me``.\n\n"
+"The cleanup of an exception (KeyboardInterrupt) while ``me`` took them, in C: CPython\n"
+"runs a signal's handler as a call made from bytecode returns and as a Python function\n"
+"starts, so a second signal could stop Python code half way, ``me`` left queued (a\n"
+"release then handed it the lock as it left) or owning a lock. One call, nothing half\n"
+"done. Waiting for ``graph`` can be interrupted (the main thread): the handler's\n"
+"exception is kept, the wait resumed, and the exception raised once all is done.");
+
+static PyObject *speedups_unwait(PyObject *module, PyObject *args)
+{
+    PyObject *graph, *waiting_for, *locks, *me, *acquire, *r;
+    PyObject *exc_type = NULL, *exc_value = NULL, *exc_tb = NULL;
+    Py_ssize_t i;
+    int failed = 0, tries = 0;
+
+    if (!PyArg_ParseTuple(args, "OO!O!O:unwait", &graph, &PyDict_Type, &waiting_for,
+                          &PyList_Type, &locks, &me))
+        return NULL;
+    acquire = PyObject_GetAttr(graph, str_acquire);
+    if (acquire == NULL)
+        return NULL;
+    /* A lock's acquire() fails only when a signal's handler raised while it waited:
+     * wait again (a thousand failures in a row: not a lock, give up, nothing done). */
+    while ((r = PyObject_CallNoArgs(acquire)) == NULL) {
+        Py_XDECREF(exc_type);
+        Py_XDECREF(exc_value);
+        Py_XDECREF(exc_tb);
+        if (++tries == 1000) {
+            Py_DECREF(acquire);
+            return NULL;
+        }
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    }
+    Py_DECREF(acquire);
+    Py_DECREF(r);
+    /* (no Python code runs from here to graph's release: the list cannot change) */
+    for (i = PyList_GET_SIZE(locks) - 1; i >= 0; i--) {
+        PyObject *lock = PyList_GET_ITEM(locks, i);
+
+        if (lock == Py_None)
+            continue;
+        Py_INCREF(lock);
+        if (unwait_one(lock, waiting_for, me) < 0 && !failed) {
+            failed = 1;  /* (the first error is kept; the other locks are left all the same) */
+            Py_XDECREF(exc_type);
+            Py_XDECREF(exc_value);
+            Py_XDECREF(exc_tb);
+            PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        }
+        PyErr_Clear();
+        Py_DECREF(lock);
+    }
+    if (PyDict_GetItemWithError(waiting_for, me) != NULL) {
+        if (PyDict_DelItem(waiting_for, me) < 0)
+            PyErr_Clear();
+    }
+    PyErr_Clear();
+    r = PyObject_CallMethodNoArgs(graph, str_release);
+    if (r == NULL) {
+        Py_XDECREF(exc_type);
+        Py_XDECREF(exc_value);
+        Py_XDECREF(exc_tb);
+        return NULL;
+    }
+    Py_DECREF(r);
+    if (exc_type != NULL) {
+        PyErr_Restore(exc_type, exc_value, exc_tb);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
 
 /* -- module ----------------------------------------------------------------------------- */
 
@@ -2335,6 +2475,7 @@ static PyMethodDef speedups_methods[] = {
     {"call_view", speedups_call_view, METH_VARARGS, call_view_doc},
     {"consume_rings", speedups_consume_rings, METH_VARARGS, consume_rings_doc},
     {"pairs", speedups_pairs, METH_VARARGS, pairs_doc},
+    {"unwait", speedups_unwait, METH_VARARGS, unwait_doc},
     {NULL},
 };
 
@@ -2362,6 +2503,10 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_delete_op, "delete");
     INTERN(str_exit_impl, "_exit");
     INTERN(str_exit_done, "_exit_done");
+    INTERN(str_acquire, "acquire");
+    INTERN(str_release, "release");
+    INTERN(str_owner, "owner");
+    INTERN(str_sleepers, "_sleepers");
     if (int_zero == NULL && (int_zero = PyLong_FromLong(0)) == NULL)
         return NULL;
     if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0

@@ -1,5 +1,5 @@
 # Types of libbpf_py/_speedups.c (see its header comment).
-from typing import Any, Iterator, List, Optional, SupportsIndex, Tuple, TypeVar, Union, overload
+from typing import Any, Dict, Iterator, List, Optional, SupportsIndex, Tuple, TypeVar, Union, overload
 
 _T = TypeVar("_T")
 
@@ -61,3 +61,4 @@ def consume_rings(rings: List[Tuple[Any, Any, int, int]], sinks: List[Tuple[Any,
 def deliver(sinks: List[Tuple[Any, int, Any]], data: Any, offsets: Any,
             rings: Optional[Any], start: int, end: int, pos: List[Any]) -> int: ...
 def pairs(keys: Any, values: Any) -> List[Tuple[int, int]]: ...
+def unwait(graph: Any, waiting_for: Dict[int, Any], locks: List[Any], me: int) -> None: ...

@@ -11,12 +11,14 @@ test during which a process it started wrote one fails with the report.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import fcntl
 import functools
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -192,6 +194,49 @@ def machine_turn(resource: str) -> Iterator[None]:
     with open(f"/tmp/libbpf_py-tests-{os.getuid()}-{resource}.lock", "a") as turn:
         fcntl.flock(turn, fcntl.LOCK_EX)
         yield
+class _SetPending:
+    """``_SET_PENDING[signal.SIGINT]`` marks SIGINT pending (``_thread.interrupt_main``), as
+    its arrival would, through a subscript: no call from bytecode, after whose return
+    CPython would run the handler in the profile hook itself (which would then be unset).
+    The handler then runs at the next place of the code under test."""
+
+    __getitem__ = _thread.interrupt_main  # (a builtin: called with the key alone)
+
+
+_SET_PENDING = _SetPending()
+
+
+def interrupt_twice(k: int, first: Any, where: List[str]) -> Callable[..., None]:
+    """A profile hook (``sys.setprofile``) through which SIGINT arrives twice: first at
+    ``first``, then again k places later. Places: where CPython runs a signal's handler
+    (KeyboardInterrupt), as a call into C made from bytecode returns and as a Python
+    function starts. ``first``: an int j, the j-th place; or a predicate of a C call (its
+    callable), true for a call SIGINT arrives during (a waiting thread's sleep: the
+    handler runs as it returns). ``where`` gets the places' reprs. SIGINT's handler must
+    be ``signal.default_int_handler``."""
+    seen = [0, 0]  # places counted; the first's number (0: not yet)
+    armed = [False]  # the C call under way is the one ``first`` names
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        # (no call after the signal is marked pending: its handler would run here)
+        if event == "c_call":
+            armed[0] = not seen[1] and not isinstance(first, int) and bool(first(arg))
+            return
+        if event not in ("c_return", "call"):
+            return
+        seen[0] += 1
+        if (not seen[1] and (armed[0] if event == "c_return" else False)) or seen[0] == first:
+            seen[1] = seen[0]
+            where.append(f"first, as {arg!r} returned" if event == "c_return"
+                         else f"first, as {frame.f_code.co_name}() started")
+        elif seen[1] and seen[0] == seen[1] + k:
+            sys.setprofile(None)
+            where.append(repr(arg) if event == "c_return"
+                         else f"start of {frame.f_code.co_name}()")
+        else:
+            return
+        _SET_PENDING[signal.SIGINT]
+    return hook
 
 
 def _mounted(path: str, fstype: str) -> bool:

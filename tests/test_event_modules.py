@@ -8,14 +8,15 @@ libbpf_py/_buffers.py; libbpf_py/events.py only re-exports them.
 from __future__ import annotations
 
 import ast
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Iterator, List
 
 import pytest
-from conftest import interrupt_at_c_return
+from conftest import interrupt_at_c_return, interrupt_twice
 
 import libbpf_py
 import libbpf_py.events as events
@@ -143,13 +144,228 @@ def test_keyboard_interrupt_while_waiting_for_a_lock_leaves_the_graph_whole(
             assert not _buffers._graph.locked(), where
             assert _buffers._waiting_for == {}, where
             for each in every:  # (a waiter left queued: a lost wake-up)
-                assert each._sleepers == [], where
+                assert not each._sleepers, where
     finally:
         done.set()
         thread.join(10)
     assert not thread.is_alive() and not any(each.owner for each in every)
     with entered:  # all free again
         pass
+
+
+def _locks_of(held: str) -> Any:
+    """A BufferLock and three RingLocks; the lock a holder takes, and what a thread enters."""
+    lock = BufferLock()
+    rings = [RingLock(map_id) for map_id in (3, 1, 2)]
+    consuming = ConsumeLock(lock)
+    for ring in rings:
+        consuming.add(ring)
+    every: List[OwnedLock] = [lock, *rings]
+    taken: OwnedLock = lock if held != "consume: middle ring" else rings[2]  # (map id 2)
+    entered: Any = lock if held == "buffer lock" else consuming
+    return every, taken, entered
+
+
+def _assert_left_whole(every: List[OwnedLock], where: List[str]) -> None:
+    """This thread holds none of ``every``, waits for none, and _graph is free."""
+    me = threading.get_ident()
+    assert not any(each.owner == me for each in every), where
+    assert not _buffers._graph.locked(), where
+    assert me not in _buffers._waiting_for, where
+    for each in every:  # (a waiter left queued: a release hands it the lock)
+        assert not each._sleepers, where
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt (Python's own handler) during the test."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _enter_once(entered: Any, hook: Any) -> None:
+    """``entered.__enter__()`` under ``hook``, then its ``__exit__`` (unhooked) if it returned.
+
+    Not a ``with``: a signal as ``__exit__`` starts leaves any Python context manager
+    held (OwnedLock.__exit__ says so); the interrupts here are those of the taking."""
+    before = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        entered.__enter__()
+    except KeyboardInterrupt:
+        return
+    finally:
+        sys.setprofile(before)
+    entered.__exit__(None, None, None)
+
+
+def _other_thread_enters(entered: Any) -> bool:
+    """True if another thread takes ``entered`` (and leaves it) within 5 s."""
+    thread = threading.Thread(target=lambda: entered.__enter__() or entered.__exit__(),
+                              daemon=True)
+    thread.start()
+    thread.join(5)
+    return not thread.is_alive()
+
+
+@pytest.mark.parametrize("held", ["buffer lock", "consume: buffer", "consume: middle ring"])
+def test_two_signals_while_taking_a_free_lock_leave_it_free(sigint_raises: None,
+                                                            held: str) -> None:
+    # SIGINT twice while taking free locks (nobody else holds any): the first
+    # at the j-th place CPython runs a signal's handler, the second k places later,
+    # in the cleanup of the first. Before, the second could leave the lock owned by
+    # this thread (as release() started, in __enter__'s except): every other thread
+    # then waited forever, and this one got "held by this thread already".
+    every, _, entered = _locks_of(held)
+    for j in range(1, 80):
+        for k in range(1, 40):
+            where: List[str] = []
+            _enter_once(entered, interrupt_twice(k, j, where))
+            _assert_left_whole(every, where)
+            if len(where) < 2:  # no k-th place after the first: next j
+                break
+        if not where:  # fewer than j places: all done
+            break
+    assert j > 3 and _other_thread_enters(entered)
+
+
+def _is_a_sleep(call: Any) -> bool:
+    """True for a waiting thread's sleep: a lock's acquire while it is registered."""
+    return (getattr(call, "__name__", None) == "acquire"
+            and getattr(call, "__self__", None) is not _buffers._graph
+            and threading.get_ident() in _buffers._waiting_for)
+
+
+def _hold(taken: OwnedLock, holding: threading.Event, done: threading.Event,
+          handed: bool) -> None:
+    """Hold ``taken`` until ``done``, or (``handed``) until another thread sleeps on it:
+    the release then hands it over."""
+    with taken:
+        holding.set()
+        if handed:
+            deadline = time.monotonic() + 10
+            while not taken._sleepers and time.monotonic() < deadline:
+                time.sleep(0.001)
+            time.sleep(0.05)  # (it sleeps: registered just before)
+        else:
+            done.wait(30)
+
+
+@pytest.mark.parametrize("how", ["still held", "handed over"])
+@pytest.mark.parametrize("held", ["buffer lock", "consume: buffer", "consume: middle ring"])
+def test_a_second_signal_in_a_waiters_cleanup_leaves_no_trace(
+        monkeypatch: pytest.MonkeyPatch, sigint_raises: None, held: str, how: str) -> None:
+    # A thread waits for a lock another holds; a first SIGINT ends its sleep
+    # (the slice ran out with the lock still held, or the holder's release had handed
+    # it the lock), a second arrives k places later, in the cleanup. Before, the second
+    # could leave its entry queued (a later release handed the lock to a thread that
+    # had left: every other thread then waited forever), its _waiting_for entry (a
+    # false deadlock later), or the handed lock owned by it.
+    handed = how == "handed over"
+    monkeypatch.setattr(_buffers, "_RECHECK_S", 2.0 if handed else 0.01)
+    for k in range(1, 40):
+        every, taken, entered = _locks_of(held)
+        holding, done = threading.Event(), threading.Event()
+        thread = threading.Thread(target=_hold, args=(taken, holding, done, handed),
+                                  daemon=True)
+        thread.start()
+        assert holding.wait(10)
+        where: List[str] = []
+        try:
+            _enter_once(entered, interrupt_twice(k, _is_a_sleep, where))
+            assert where, "the sleep ended without the first interrupt"
+            _assert_left_whole(every, where)
+        finally:
+            done.set()
+            thread.join(10)
+        assert not thread.is_alive(), where
+        assert _other_thread_enters(entered), f"another thread waits forever: {where}"
+        assert not any(each.owner for each in every), where
+        if len(where) < 2:  # no k-th place after the first
+            break
+    assert k > 2
+
+
+def test_a_second_signal_while_a_waiters_cleanup_waits_for_the_graph_lock(
+        monkeypatch: pytest.MonkeyPatch, sigint_raises: None) -> None:
+    # Real SIGINTs to the main thread, waiting for a lock another thread holds: the first
+    # ends its sleep; the second comes while its cleanup waits for _graph (another
+    # thread holds it a while): lock.acquire() runs the handler as it waits, and raises.
+    # Before, the cleanup (a ``with _graph`` block) was skipped, the waiter left queued:
+    # the holder's release handed it the lock as it had left, and another thread then
+    # waited forever. Now the wait for _graph is resumed, the cleanup done, and the
+    # second KeyboardInterrupt raised after it.
+    monkeypatch.setattr(_buffers, "_RECHECK_S", 5.0)  # (the waiter sleeps throughout)
+    assert threading.current_thread() is threading.main_thread()
+    lock = BufferLock()
+    holding, done, sent = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=_hold, args=(lock, holding, done, False), daemon=True)
+    holder.start()
+    assert holding.wait(10)
+    main = threading.get_ident()
+
+    def interrupter() -> None:
+        deadline = time.monotonic() + 10
+        while not lock._sleepers and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.05)  # (asleep)
+        with _buffers._graph:
+            for _ in range(2):  # the first ends the sleep, the second the wait for _graph
+                signal.pthread_kill(main, signal.SIGINT)
+                sent.append(time.monotonic())
+                time.sleep(0.2)
+    thread = threading.Thread(target=interrupter, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with lock:
+                pass
+        thread.join(10)
+        assert len(sent) == 2
+        assert lock.owner == holder.ident  # (still held)
+        assert not lock._sleepers and main not in _buffers._waiting_for
+    finally:
+        done.set()
+        holder.join(10)
+    assert _other_thread_enters(lock), "the holder's release handed the lock to the main thread"
+
+
+def test_unwait_hands_an_owned_lock_to_its_first_waiter_as_a_release_does() -> None:
+    # The C cleanup (_speedups.unwait) of a thread that owns a lock others wait for: the
+    # first waiter gets it (owner, its _waiting_for entry gone, its sleeper woken), the
+    # second waits on; what the thread waited for itself is forgotten; graph is free.
+    me, graph, waiting_for = threading.get_ident(), threading.Lock(), {}
+    lock, other = OwnedLock(), OwnedLock()
+    first, second, mine = threading.Lock(), threading.Lock(), threading.Lock()
+    for sleeper in (first, second, mine):
+        sleeper.acquire()
+    lock.owner = me
+    lock._sleepers.update({11: first, 12: second})
+    other._sleepers[me] = mine
+    waiting_for.update({11: lock, 12: lock, me: other})
+    _buffers.unwait(graph, waiting_for, [other, None, lock], me)
+    assert lock.owner == 11 and not first.locked() and lock._sleepers == {12: second}
+    assert second.locked() and waiting_for == {12: lock}
+    assert other.owner == 0 and not other._sleepers and not graph.locked()
+    _buffers.unwait(graph, waiting_for, [lock], me)  # (again: nothing of it is ours)
+    assert lock.owner == 11 and waiting_for == {12: lock}
+    with pytest.raises(AttributeError):
+        _buffers.unwait(graph, waiting_for, [lock, object()], me)
+    assert not graph.locked()  # (and the other locks left all the same)
+    with pytest.raises(TypeError):
+        _buffers.unwait(graph, waiting_for, (lock,), me)  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        _buffers.unwait(object(), waiting_for, [lock], me)
+
+    class NoLock:
+        def acquire(self) -> None:  # (not a signal: it fails each time)
+            raise ValueError("not a lock")
+
+    with pytest.raises(ValueError, match="not a lock"):  # given up, not waited forever
+        _buffers.unwait(NoLock(), waiting_for, [lock], me)
 
 
 @pytest.mark.parametrize("way", ["buffer lock", "consume lock"])

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 from conftest import interrupt_at_c_return, interrupt_twice
@@ -174,16 +174,6 @@ def _assert_left_whole(every: List[OwnedLock], where: List[str]) -> None:
     assert me not in _buffers._waiting_for, where
     for each in every:  # (a waiter left queued: a release hands it the lock)
         assert not each._sleepers, where
-
-
-@pytest.fixture
-def sigint_raises() -> Iterator[None]:
-    """SIGINT raises KeyboardInterrupt (Python's own handler) during the test."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def _enter_once(entered: Any, hook: Any) -> None:

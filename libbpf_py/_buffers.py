@@ -32,9 +32,7 @@ and raises ``ClosedError`` as well.
 
 from __future__ import annotations
 
-import collections
 import ctypes
-import itertools
 import os
 import select
 import threading
@@ -43,7 +41,7 @@ import weakref
 from typing import Any, Callable, List, Optional, TypeVar
 
 from . import _validate
-from ._binding import ffi, lib, unwait
+from ._binding import LockExit, LocksExit, ffi, lib, lock_graph, unwait
 from ._call import check_ptr
 from ._codec import btf_codec
 from .enums import MapType
@@ -270,10 +268,9 @@ class Waiter:
 # whom, so the last thread to close a cycle of waits sees it (see OwnedLock.acquire).
 _graph = threading.Lock()
 _waiting_for: dict[int, OwnedLock] = {}  # thread ident -> the lock it waits for
+lock_graph(_graph, _waiting_for)  # (for the locks' with-exit, in C)
 _get_ident = threading.get_ident
 _RECHECK_S = 0.1  # a waiter looks again this often, should a wake-up have been lost
-_drain = collections.deque  # deque(iterator, 0) runs it to its end, in C
-_OWNER, _FREE = itertools.repeat("owner"), itertools.repeat(0)
 _new_sleeper = threading.Lock  # a waiting thread sleeps on its own lock, taken once already
 _NONE_HELD: List[OwnedLock] = []  # (never changed)
 # unwait(_graph, _waiting_for, locks, me) (_speedups.c): the cleanup after an exception
@@ -287,7 +284,7 @@ _NONE_HELD: List[OwnedLock] = []  # (never changed)
 # nothing before it where a signal's handler runs.
 
 
-class OwnedLock:
+class OwnedLock(LockExit):
     """A mutual-exclusion lock whose owner is known, that detects deadlocks.
 
     Not a bare ``threading.Lock``, for two reasons:
@@ -410,20 +407,20 @@ class OwnedLock:
             unwait(_graph, _waiting_for, [self], me)
             raise
 
-    # Not ``self.release()``: one call fewer between the ``with`` block and the free lock.
-    # CPython runs a signal's handler (KeyboardInterrupt) when a call returns and when a
-    # Python function starts; one arriving just as this method starts is the one window
-    # left (as for any context manager written in Python).
-    def __exit__(self, *exc: object) -> None:
-        with _graph:
-            self.owner = 0
-            if self._sleepers:
-                self._hand_over()
+    # ``with``'s exit is LockExit's __exit__ (_speedups.c), in C: a Python __exit__ could
+    # be cut short by a signal's exception (KeyboardInterrupt: CPython raises it as a
+    # Python function starts) before its first line, the lock left held for good. It is
+    # unwait for this thread: the lock freed and handed to its first waiter.
 
     @property
     def held_here(self) -> bool:
         """True in the thread that holds the lock (in a callback of the buffer)."""
         return self.owner == _get_ident()
+
+
+def release_held(locks: List[OwnedLock]) -> None:
+    """Free those of ``locks`` this thread owns, each handed to its first waiter (unwait)."""
+    unwait(_graph, _waiting_for, locks, _get_ident())
 
 
 class BufferLock(OwnedLock):
@@ -489,7 +486,7 @@ def ring_lock(map_id: int) -> RingLock:
         return lock
 
 
-class ConsumeLock:
+class ConsumeLock(LocksExit):
     """A buffer's lock, then the locks of the ring maps it consumes, for one consume call.
 
     Threads take turns, as on :class:`BufferLock`; a callback that consumes a map
@@ -503,13 +500,12 @@ class ConsumeLock:
     locks held.
     """
 
-    __slots__ = ("all", "buffer", "held", "rings")
+    __slots__ = ("all", "buffer", "rings")
 
     def __init__(self, buffer: BufferLock) -> None:
         self.buffer = buffer
         self.rings: List[RingLock] = []  # by map id, no duplicates; changed under ``buffer``
         self.all: List[OwnedLock] = [buffer]  # the buffer's lock, then ``rings``
-        self.held: List[OwnedLock] = []  # what the current holder took, released by __exit__
 
     def add(self, lock: RingLock) -> None:
         """Consume ``lock``'s map too (under the buffer's lock, or before first use)."""
@@ -540,7 +536,6 @@ class ConsumeLock:
                     for lock in every:
                         lock.owner = me
             if every:
-                self.held = every
                 return
         except BaseException:
             # those of ``every`` that are ours (none was before) though the call did not
@@ -575,21 +570,11 @@ class ConsumeLock:
             # too, maybe: unwait frees only what this thread owns, once.)
             unwait(_graph, _waiting_for, [*held, taking], me)
             raise
-        self.held = held
 
-    def __exit__(self, *exc: object) -> None:
-        held = self.held
-        with _graph:  # (no owner changes meanwhile: the loop below is the only one)
-            try:
-                for lock in held:
-                    lock.owner = 0
-            finally:  # a signal's exception at the loop's turn: free the rest all the same
-                if held[-1].owner:
-                    _drain(map(setattr, held, _OWNER, _FREE), 0)
-            self.held = _NONE_HELD
-            for lock in held:
-                if lock._sleepers:
-                    lock._hand_over()
+    # ``with``'s exit: LocksExit's __exit__ (_speedups.c), in C, as for OwnedLock: of
+    # ``all``, it frees those this thread owns (it took them all in __enter__: a
+    # callback's own consume of any of them is refused there), each handed to its first
+    # waiter, in one call. (``all`` changes only under the buffer's lock, held here.)
 
 
 class BufferState:

@@ -2312,6 +2312,48 @@ static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
     return NULL;
 }
 
+PyDoc_STRVAR(retry_doc,
+"retry(fn, *args): fn(*args), called again while it raises (a few times at most); its\n"
+"result, or the first exception once every call raised.\n\n"
+"For cleanups that must run to their end although a signal arrives (KeyboardInterrupt,\n"
+"raised as a Python function starts and as a call into C returns): from C, no signal\n"
+"can stop the retrying itself. ``fn`` must be safe to run again after a partial run.");
+
+static PyObject *speedups_retry(PyObject *module, PyObject *args)
+{
+    PyObject *fn, *rest, *res = NULL;
+    PyObject *type = NULL, *value = NULL, *tb = NULL;  /* the first exception */
+    int attempt;
+
+    if (PyTuple_GET_SIZE(args) < 1) {
+        PyErr_SetString(PyExc_TypeError, "retry() needs a function to call");
+        return NULL;
+    }
+    fn = PyTuple_GET_ITEM(args, 0);
+    rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+    if (rest == NULL)
+        return NULL;
+    for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
+        res = PyObject_Call(fn, rest, NULL);
+        if (res != NULL)
+            break;
+        if (type == NULL)
+            PyErr_Fetch(&type, &value, &tb);
+        else
+            PyErr_Clear();  /* a later signal's: the first one is kept */
+    }
+    Py_DECREF(rest);
+    if (res != NULL) {
+        Py_XDECREF(type);  /* it ran to its end: the signal's exception goes (the caller's
+                              own exception is still raised after it) */
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return res;
+    }
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
 static PyMethodDef guardedexit_methods[] = {
     {"__enter__", guardedexit_enter, METH_NOARGS, "Return self."},
     {"__exit__", guardedexit_exit, METH_VARARGS,
@@ -2402,16 +2444,14 @@ PyDoc_STRVAR(unwait_doc,
 "done. Waiting for ``graph`` can be interrupted (the main thread): the handler's\n"
 "exception is kept, the wait resumed, and the exception raised once all is done.");
 
-static PyObject *speedups_unwait(PyObject *module, PyObject *args)
+static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *locks,
+                              PyObject *me)
 {
-    PyObject *graph, *waiting_for, *locks, *me, *acquire, *r;
+    PyObject *acquire, *r;
     PyObject *exc_type = NULL, *exc_value = NULL, *exc_tb = NULL;
     Py_ssize_t i;
     int failed = 0, tries = 0;
 
-    if (!PyArg_ParseTuple(args, "OO!O!O:unwait", &graph, &PyDict_Type, &waiting_for,
-                          &PyList_Type, &locks, &me))
-        return NULL;
     acquire = PyObject_GetAttr(graph, str_acquire);
     if (acquire == NULL)
         return NULL;
@@ -2466,6 +2506,121 @@ static PyObject *speedups_unwait(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *speedups_unwait(PyObject *module, PyObject *args)
+{
+    PyObject *graph, *waiting_for, *locks, *me;
+
+    if (!PyArg_ParseTuple(args, "OO!O!O:unwait", &graph, &PyDict_Type, &waiting_for,
+                          &PyList_Type, &locks, &me))
+        return NULL;
+    return unwait_locks(graph, waiting_for, locks, me);
+}
+
+/* -- LockExit, LocksExit: OwnedLock's and ConsumeLock's __exit__ ----------------------- */
+
+/* The `with` exit of the buffer locks (libbpf_py/_buffers.py), in C: a Python __exit__
+ * could be cut short by a signal's exception (KeyboardInterrupt, raised as a Python
+ * function starts) before its first line, the lock left held for good. This is
+ * unwait() for the calling thread: LockExit frees the lock itself, LocksExit those of
+ * its `all` list this thread owns; each goes to its first waiter. The graph lock and
+ * the waits dict are _buffers.py's, given once by lock_graph(). */
+
+static PyObject *lock_graph_obj, *lock_waiting_for;
+
+PyDoc_STRVAR(lock_graph_doc,
+"lock_graph(graph, waiting_for): the lock that guards every OwnedLock's owner and the\n"
+"dict of who waits for what, as LockExit / LocksExit use them (set once, by _buffers).");
+
+static PyObject *speedups_lock_graph(PyObject *module, PyObject *args)
+{
+    PyObject *graph, *waiting_for;
+
+    if (!PyArg_ParseTuple(args, "OO!:lock_graph", &graph, &PyDict_Type, &waiting_for))
+        return NULL;
+    Py_INCREF(graph);
+    Py_INCREF(waiting_for);
+    Py_XSETREF(lock_graph_obj, graph);
+    Py_XSETREF(lock_waiting_for, waiting_for);
+    Py_RETURN_NONE;
+}
+
+static PyObject *exit_locks(PyObject *locks)
+{
+    PyObject *me, *r;
+
+    if (lock_graph_obj == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "lock_graph() was not called");
+        return NULL;
+    }
+    if (!PyList_Check(locks)) {
+        PyErr_SetString(PyExc_TypeError, "a ConsumeLock's 'all' must be a list");
+        return NULL;
+    }
+    me = PyLong_FromUnsignedLong(PyThread_get_thread_ident());  /* threading.get_ident() */
+    if (me == NULL)
+        return NULL;
+    r = unwait_locks(lock_graph_obj, lock_waiting_for, locks, me);
+    Py_DECREF(me);
+    return r;
+}
+
+static PyObject *lockexit_exit(PyObject *self, PyObject *args)
+{
+    PyObject *locks = PyList_New(1), *r;
+
+    if (locks == NULL)
+        return NULL;
+    Py_INCREF(self);
+    PyList_SET_ITEM(locks, 0, self);
+    r = exit_locks(locks);
+    Py_DECREF(locks);
+    return r;
+}
+
+static PyObject *locksexit_exit(PyObject *self, PyObject *args)
+{
+    PyObject *locks = PyObject_GetAttrString(self, "all"), *r;
+
+    if (locks == NULL)
+        return NULL;
+    r = exit_locks(locks);
+    Py_DECREF(locks);
+    return r;
+}
+
+static PyMethodDef lockexit_methods[] = {
+    {"__exit__", lockexit_exit, METH_VARARGS,
+     "Free the lock (this thread's), handed to its first waiter; exceptions go on."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef locksexit_methods[] = {
+    {"__exit__", locksexit_exit, METH_VARARGS,
+     "Free the locks of self.all this thread owns, last first, each handed to its first "
+     "waiter; exceptions go on."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LockExit_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups.LockExit",
+    .tp_doc = "Base of OwnedLock: its with-exit, in C.",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_methods = lockexit_methods,
+};
+
+static PyTypeObject LocksExit_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "libbpf_py._speedups.LocksExit",
+    .tp_doc = "Base of ConsumeLock: its with-exit, in C (the locks of self.all).",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_methods = locksexit_methods,
+};
+
 /* -- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -2474,6 +2629,8 @@ static PyMethodDef speedups_methods[] = {
     {"deliver", speedups_deliver, METH_VARARGS, deliver_doc},
     {"call_view", speedups_call_view, METH_VARARGS, call_view_doc},
     {"consume_rings", speedups_consume_rings, METH_VARARGS, consume_rings_doc},
+    {"retry", speedups_retry, METH_VARARGS, retry_doc},
+    {"lock_graph", speedups_lock_graph, METH_VARARGS, lock_graph_doc},
     {"pairs", speedups_pairs, METH_VARARGS, pairs_doc},
     {"unwait", speedups_unwait, METH_VARARGS, unwait_doc},
     {NULL},
@@ -2511,7 +2668,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
         return NULL;
     if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
         || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0
-        || PyType_Ready(&PairIter_Type) < 0 || PyType_Ready(&GuardedExit_Type) < 0)
+        || PyType_Ready(&PairIter_Type) < 0 || PyType_Ready(&GuardedExit_Type) < 0
+        || PyType_Ready(&LockExit_Type) < 0 || PyType_Ready(&LocksExit_Type) < 0)
         return NULL;
     m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -2543,6 +2701,18 @@ PyMODINIT_FUNC PyInit__speedups(void)
     Py_INCREF(&GuardedExit_Type);
     if (PyModule_AddObject(m, "GuardedExit", (PyObject *)&GuardedExit_Type) < 0) {
         Py_DECREF(&GuardedExit_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&LockExit_Type);
+    if (PyModule_AddObject(m, "LockExit", (PyObject *)&LockExit_Type) < 0) {
+        Py_DECREF(&LockExit_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&LocksExit_Type);
+    if (PyModule_AddObject(m, "LocksExit", (PyObject *)&LocksExit_Type) < 0) {
+        Py_DECREF(&LocksExit_Type);
         Py_DECREF(m);
         return NULL;
     }

@@ -1,5 +1,16 @@
 # Types of libbpf_py/_speedups.c (see its header comment).
-from typing import Any, Dict, Iterator, List, Optional, SupportsIndex, Tuple, TypeVar, Union, overload
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    SupportsIndex,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 
 _T = TypeVar("_T")
 
@@ -54,6 +65,12 @@ class GuardedExit:
     def __enter__(self: _T) -> _T: ...
     def __exit__(self, *exc: Any) -> Any: ...
 
+class LockExit:
+    def __exit__(self, *exc: Any) -> None: ...
+
+class LocksExit:
+    def __exit__(self, *exc: Any) -> None: ...
+
 def bind() -> None: ...
 def call_view(callback: Any, data: Any, first: Any = ...) -> Any: ...
 def consume_rings(rings: List[Tuple[Any, Any, int, int]], sinks: List[Tuple[Any, int, Any]],
@@ -61,4 +78,6 @@ def consume_rings(rings: List[Tuple[Any, Any, int, int]], sinks: List[Tuple[Any,
 def deliver(sinks: List[Tuple[Any, int, Any]], data: Any, offsets: Any,
             rings: Optional[Any], start: int, end: int, pos: List[Any]) -> int: ...
 def pairs(keys: Any, values: Any) -> List[Tuple[int, int]]: ...
+def lock_graph(graph: Any, waiting_for: Dict[int, Any]) -> None: ...
+def retry(fn: Any, *args: Any) -> Any: ...
 def unwait(graph: Any, waiting_for: Dict[int, Any], locks: List[Any], me: int) -> None: ...

@@ -9,9 +9,10 @@ guide is docs/events.md.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ._binding import call_view, ffi, fnptr, lib
+from ._binding import call_view, ffi, fnptr, lib, retry
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -126,54 +127,53 @@ class _PerfSink:
 def _escaped(ctx: Any, exc: BaseException, record: Tuple[Any, ...]) -> None:
     """An exception that left deliver() or deliver_lost(): a signal's (KeyboardInterrupt),
     raised before the callback was called. ``record`` (is_sample, cpu, data or count, with
-    ``data`` a C pointer and a size for a sample) is kept; the consume call raises ``exc``."""
-    try:
-        sink: _PerfSink = ffi.from_handle(ctx)
-        c = sink.ctx
-        if c.serial not in sink.pending:
-            if record[0]:
-                _, cpu, data, size = record
-                sink.pending[c.serial] = (True, cpu, ffi.buffer(data, size)[:])
-            else:
-                sink.pending[c.serial] = record
-        if sink.status.error is None:
-            sink.status.error = exc
-        c.stop = 1
-    except BaseException:  # (a third signal's): nothing more can be done here
-        pass
+    ``data`` a C pointer and a size for a sample) is kept; the consume call raises ``exc``.
+
+    Called through ``retry`` (C): run again from its start should another signal's
+    exception cut it short, so each step is safe to do twice."""
+    sink: _PerfSink = ffi.from_handle(ctx)
+    c = sink.ctx
+    if c.serial not in sink.pending:
+        if record[0]:
+            _, cpu, data, size = record
+            sink.pending[c.serial] = (True, cpu, ffi.buffer(data, size)[:])
+        else:
+            sink.pending[c.serial] = record
+    if sink.status.error is None:
+        sink.status.error = exc
+    c.stop = 1
 
 
 def _escaped_early(exc_type: Any, exc: BaseException, tb: Any) -> None:
-    """cffi's ``onerror``: an exception raised as a trampoline started, or in its
-    ``except`` (a second signal). The record is read from the trampoline's arguments,
-    in its frame, by name: keep them named ``ctx``, ``cpu``, ``data``, ``size`` and
-    ``count``."""
-    try:
-        args = tb.tb_frame.f_locals
-        if "count" in args:
-            _escaped(args["ctx"], exc, (False, args["cpu"], args["count"]))
-        else:
-            _escaped(args["ctx"], exc, (True, args["cpu"], args["data"], args["size"]))
-    except BaseException:
-        pass
+    """cffi's ``onerror`` (through ``retry``): an exception raised as a trampoline
+    started, or in its ``except`` (a second signal). The record is read from the
+    trampoline's arguments, in its frame, by name: keep them named ``ctx``, ``cpu``,
+    ``data``, ``size`` and ``count``."""
+    args = tb.tb_frame.f_locals
+    if "count" in args:
+        _escaped(args["ctx"], exc, (False, args["cpu"], args["count"]))
+    else:
+        _escaped(args["ctx"], exc, (True, args["cpu"], args["data"], args["size"]))
 
 
-@ffi.def_extern(onerror=_escaped_early)  # type: ignore[untyped-decorator]
+# (onerror through retry, in C: a Python onerror cut short by a signal's exception as it
+# started was printed by cffi, and the record and both exceptions were lost)
+@ffi.def_extern(onerror=functools.partial(retry, _escaped_early))  # type: ignore[untyped-decorator]
 def libbpf_py_perf_buffer_sample_cb(ctx: Any, cpu: int, data: Any, size: int) -> None:
     try:
         sink: _PerfSink = ffi.from_handle(ctx)
         sink.deliver(cpu, data, size)
     except BaseException as exc:  # raised before the callback (deliver() keeps the rest)
-        _escaped(ctx, exc, (True, cpu, data, size))
+        retry(_escaped, ctx, exc, (True, cpu, data, size))
 
 
-@ffi.def_extern(onerror=_escaped_early)  # type: ignore[untyped-decorator]
+@ffi.def_extern(onerror=functools.partial(retry, _escaped_early))  # type: ignore[untyped-decorator]
 def libbpf_py_perf_buffer_lost_cb(ctx: Any, cpu: int, count: int) -> None:
     try:
         sink: _PerfSink = ffi.from_handle(ctx)
         sink.deliver_lost(cpu, count)
     except BaseException as exc:
-        _escaped(ctx, exc, (False, cpu, count))
+        retry(_escaped, ctx, exc, (False, cpu, count))
 
 
 class PerfBuffer(BufferBase):

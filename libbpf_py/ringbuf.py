@@ -62,6 +62,7 @@ the map fds, so libbpf never sees a closed or reused fd.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
@@ -78,7 +79,7 @@ from typing import (
     overload,
 )
 
-from ._binding import RecordView, call_view, consume_rings, deliver, ffi, fnptr, lib
+from ._binding import RecordView, call_view, consume_rings, deliver, ffi, fnptr, lib, retry
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -200,30 +201,30 @@ class _Sink:
 
 
 def _undelivered(ctx: Any, data: Any, size: int, exc: BaseException) -> int:
-    """The trampoline's exception (a signal's, before deliver()'s try): keep the record."""
-    try:
-        status = ffi.from_handle(ctx).status
-        if status.kept is None:
-            status.kept = (ffi.from_handle(ctx).index, _buffer(data, size)[:])
-        if status.error is None:
-            status.error = exc
-    except BaseException:  # (a third signal's): nothing more can be done here
-        pass
+    """The trampoline's exception (a signal's, before deliver()'s try): keep the record.
+
+    Called through ``retry`` (C): run again from its start should another signal's
+    exception cut it short, so each step is safe to do twice."""
+    sink: _Sink = ffi.from_handle(ctx)
+    status = sink.status
+    if status.kept is None:
+        status.kept = (sink.index, _buffer(data, size)[:])
+    if status.error is None:
+        status.error = exc
     return -1
 
 
 def _undelivered_early(exc_type: Any, exc: BaseException, tb: Any) -> int:
-    """cffi's ``onerror``: an exception raised as the trampoline started, or in its
-    ``except`` (a second signal). The arguments are the trampoline's, read in its frame
-    by name: keep them named ``ctx``, ``data`` and ``size``."""
-    try:
-        args = tb.tb_frame.f_locals
-        return _undelivered(args["ctx"], args["data"], args["size"], exc)
-    except BaseException:
-        return -1
+    """cffi's ``onerror`` (through ``retry``): an exception raised as the trampoline
+    started, or in its ``except`` (a second signal). The arguments are the trampoline's,
+    read in its frame by name: keep them named ``ctx``, ``data`` and ``size``."""
+    args = tb.tb_frame.f_locals
+    return _undelivered(args["ctx"], args["data"], args["size"], exc)
 
 
-@ffi.def_extern(onerror=_undelivered_early)  # type: ignore[untyped-decorator]
+# (onerror through retry, in C: a Python onerror cut short by a signal's exception as it
+# started was printed by cffi, and the record and both exceptions were lost)
+@ffi.def_extern(onerror=functools.partial(retry, _undelivered_early))  # type: ignore[untyped-decorator]
 def libbpf_py_ring_buffer_sample_cb(ctx: Any, data: Any, size: int) -> int:
     # Called by libbpf (consume_n, Ring.consume) through libbpf_py_ring_sample; an
     # exception that leaves deliver() was raised before any callback ran.
@@ -231,7 +232,7 @@ def libbpf_py_ring_buffer_sample_cb(ctx: Any, data: Any, size: int) -> int:
         sink: _Sink = ffi.from_handle(ctx)
         return sink.deliver(data, size)
     except BaseException as exc:
-        return _undelivered(ctx, data, size, exc)
+        return retry(_undelivered, ctx, data, size, exc)  # type: ignore[no-any-return]
 
 
 class Batch(Sequence[bytes]):

@@ -14,7 +14,7 @@ import select
 import time
 from typing import Any, List, Optional
 
-from ._binding import GuardedExit, ffi, lib
+from ._binding import GuardedExit, ffi, lib, retry
 from ._buffers import (
     BufferBase,
     BufferState,
@@ -22,6 +22,7 @@ from ._buffers import (
     check_size,
     dup_map_fd,
     map_label,
+    release_held,
     ring_lock,
     wait_seconds,
 )
@@ -151,22 +152,38 @@ class UserRingBuffer(BufferBase):
                     r = Reservation(self, got[0], size)
                     self._pending.add(r)  # under the lock: close() discards it if need be
         except BaseException:
-            for lock in (self._producer, st.lock):
-                if lock.held_here:  # interrupted as its __exit__ began
-                    lock.release()
-            if got and got[0] != ffi.NULL:
-                with st.lock:
-                    if r is None or r._ptr is not None:  # (else close() gave it back)
-                        if r is not None:
-                            r._ptr = None
-                            self._pending.discard(r)
-                        lib.user_ring_buffer__discard(st.ptr, got[0])
+            # (in C, called again until it ran to its end: a second signal's exception
+            # in it cannot leave the space reserved)
+            retry(self._give_back, st, got, r)
             raise
         if r is not None:
             return r
         if err != errno.ENOSPC:
             raise make_error(err or errno.EINVAL, f"user_ring_buffer__reserve({size})")
         return None
+
+    def _give_back(self, st: BufferState, got: List[Any], r: Optional[Reservation]) -> None:
+        """_try_reserve's cleanup: its locks freed, space it reserved given back.
+
+        Run again from its start after a signal's exception anywhere (``retry``), so
+        it must be safe to: the space is given back once, as ``got[0]`` is cleared
+        right before libbpf's call, with no call in between.
+        """
+        release_held([st.lock, self._producer])
+        if not got or got[0] == ffi.NULL:
+            return
+        with st.lock:
+            ptr = got[0]
+            if ptr == ffi.NULL:  # (given back by an earlier run)
+                return
+            got[0] = ffi.NULL
+            if r is not None:
+                if r._ptr is None:  # close() gave it back
+                    return
+                r._ptr = None
+            lib.user_ring_buffer__discard(st.ptr, ptr)
+        if r is not None:
+            self._pending.discard(r)
 
     def reserve(self, size: int, timeout_ms: int = 0) -> Reservation:
         """Reserve ``size`` bytes; wait up to ``timeout_ms`` for space (-1: forever).

@@ -194,6 +194,8 @@ def machine_turn(resource: str) -> Iterator[None]:
     with open(f"/tmp/libbpf_py-tests-{os.getuid()}-{resource}.lock", "a") as turn:
         fcntl.flock(turn, fcntl.LOCK_EX)
         yield
+
+
 class _SetPending:
     """``_SET_PENDING[signal.SIGINT]`` marks SIGINT pending (``_thread.interrupt_main``), as
     its arrival would, through a subscript: no call from bytecode, after whose return

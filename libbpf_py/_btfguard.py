@@ -39,6 +39,13 @@ forever: ``bpf_object__open`` of an object whose ``.maps`` definition has one
 never returns (1.1.2, 1.4.6 and 1.7.0 alike). The kernel refuses such BTF too
 ("Loop detected"). Cost: one pass over the type words, ~40-60 us per object of
 the test suite.
+
+This module is the one place that decides what BTF libbpf can follow. Besides
+opening objects, :meth:`Btf.dump_c <libbpf_py.btf.Btf.dump_c>` asks it
+(:func:`dump_problem`, on the raw form of the parsed BTF, on every libbpf):
+libbpf's ``btf_dump`` also follows pointers, arrays and function prototypes,
+so there any cycle of references without a struct or union in it is refused.
+Both cycle rules are one walk (``_cycle``) over a different set of kinds.
 """
 
 from __future__ import annotations
@@ -47,14 +54,14 @@ import array
 import errno
 import struct
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from ._binding import RUNTIME_VERSION
 from ._call import make_error
 from .errors import LibbpfError
 
 __all__ = ["ACTIVE", "FIRST_VALIDATING", "btf_problem", "btf_section", "check_image",
-           "mod_cycle", "raise_for"]
+           "dump_problem", "mod_cycle", "raise_for"]
 
 #: the first libbpf that validates BTF when it parses it
 FIRST_VALIDATING = (1, 4)
@@ -82,6 +89,8 @@ _REFERS = frozenset({_PTR, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _VAR, _DECL_T
                      _TYPE_TAG, _FUNC})
 #: the kinds libbpf's skip_mods_and_typedefs walks through
 _MODS = frozenset({_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG})
+#: the kinds btf_dump may meet again on a cycle (a struct or union is declared first)
+_NOT_COMPOSITE = frozenset(range(1, 20)) - {_STRUCT, _UNION}
 _KIND_NAMES = {_TYPEDEF: "TYPEDEF", _VOLATILE: "VOLATILE", _CONST: "CONST",
                _RESTRICT: "RESTRICT", _TYPE_TAG: "TYPE_TAG"}
 #: bytes after the 12-byte common header: (fixed, per vlen item); None: libbpf refuses the kind
@@ -170,12 +179,24 @@ def _ignored(sh_type: int, size: int, name: bytes) -> bool:
     return name.startswith(b".debug_")
 
 
-def _btf_structure(data: bytes) -> Optional[Tuple[str, int, List[int], List[int], bool]]:
-    """``(byte order, string section length, offset of each type, kind of each type,
-    valid)``, or None if libbpf's size checks (``btf_parse_hdr``, ``btf_parse_str_sec``,
-    ``btf_parse_type_sec``: the same from 1.1 to 1.7) refuse ``data``. ``valid``:
-    ``btf_sanity_check`` passes (one pass over the type words, for speed;
-    :func:`btf_problem` then says what fails)."""
+class _Structure(NamedTuple):
+    """What one pass over raw BTF finds (:func:`_btf_structure`)."""
+
+    order: str          # struct byte order of the data
+    str_len: int        # length of the string section
+    starts: List[int]   # byte offset in the data of each type record
+    kinds: List[int]    # kind of each type
+    max_name: int       # the largest name offset of a type, member, parameter or enumerator
+    max_ref: int        # the largest type id btf_sanity_check checks
+    max_ret: int        # the largest FUNC_PROTO return type id (no libbpf checks those)
+    funcs: List[int]    # what each FUNC refers to
+
+
+def _btf_structure(data: bytes, split: bool = False) -> Optional[_Structure]:
+    """One pass over raw BTF ``data``, or None if libbpf's size checks (``btf_parse_hdr``,
+    ``btf_parse_str_sec``, ``btf_parse_type_sec``: the same from 1.1 to 1.7) refuse it.
+    ``split``: ``data`` is the part a split BTF adds to its base (its string section
+    may then be empty, and need not start with an empty string)."""
     if len(data) < 24:
         return None
     magic, = struct.unpack_from("<H", data, 0)
@@ -192,8 +213,9 @@ def _btf_structure(data: bytes) -> Optional[Tuple[str, int, List[int], List[int]
     if meta < str_off + str_len or type_off + type_len > str_off or type_off % 4:
         return None
     strs = data[hdr_len + str_off:hdr_len + str_off + str_len]
-    if not strs or str_len - 1 > _BTF_MAX_STR_OFFSET or strs[-1] or strs[0]:
-        return None
+    if not (split and not strs):
+        if not strs or str_len - 1 > _BTF_MAX_STR_OFFSET or strs[-1] or (strs[0] and not split):
+            return None
     if type_len % 4:  # every record is a whole number of words: libbpf finds one cut
         return None
     base = hdr_len + type_off
@@ -205,6 +227,7 @@ def _btf_structure(data: bytes) -> Optional[Tuple[str, int, List[int], List[int]
     kinds: List[int] = []
     names = array.array("I")  # arrays: their slices are appended without an int per word
     refs = array.array("I")
+    rets = array.array("I")
     funcs: List[int] = []
     i = 0
     while i + 3 <= nwords:
@@ -229,6 +252,7 @@ def _btf_structure(data: bytes) -> Optional[Tuple[str, int, List[int], List[int]
             names += w[i + 3:end:3]
             refs += w[i + 4:end:3]
         elif kind == _FUNC_PROTO:
+            rets.append(w[i + 2])
             names += w[i + 3:end:2]
             refs += w[i + 4:end:2]
         elif kind == _ENUM:
@@ -240,17 +264,22 @@ def _btf_structure(data: bytes) -> Optional[Tuple[str, int, List[int], List[int]
         i = end
     if i != nwords:
         return None  # libbpf: "BTF types data is malformed"
-    count = len(kinds) + 1
-    valid = (max(names, default=0) < str_len and max(refs, default=0) < count
-             and all(ref and kinds[ref - 1] == _FUNC_PROTO for ref in funcs))
-    return order, str_len, starts, kinds, valid
+    return _Structure(order, str_len, starts, kinds, max(names, default=0),
+                      max(refs, default=0), max(rets, default=0), funcs)
 
 
-_Parsed = Optional[Tuple[str, int, List[int], List[int], bool]]
+def _sane(s: _Structure) -> bool:
+    """``btf_sanity_check`` passes BTF that is not split (the fast path of
+    :func:`btf_problem`, which then says what fails)."""
+    count = len(s.kinds) + 1
+    return (s.max_name < s.str_len and s.max_ref < count
+            and all(ref and s.kinds[ref - 1] == _FUNC_PROTO for ref in s.funcs))
+
+
 _UNPARSED: Any = object()
 
 
-def btf_problem(data: bytes, parsed: _Parsed = _UNPARSED) -> Optional[str]:
+def btf_problem(data: bytes, parsed: Optional[_Structure] = _UNPARSED) -> Optional[str]:
     """What libbpf >= 1.4's ``btf_sanity_check`` refuses in raw BTF ``data``, or None.
 
     None too when libbpf's size checks, which every libbpf has, already refuse it.
@@ -258,9 +287,9 @@ def btf_problem(data: bytes, parsed: _Parsed = _UNPARSED) -> Optional[str]:
     """
     if parsed is _UNPARSED:
         parsed = _btf_structure(data)
-    if parsed is None or parsed[4]:
+    if parsed is None or _sane(parsed):
         return None
-    order, str_len, starts, kinds, _ = parsed
+    order, str_len, starts, kinds = parsed[:4]
     count = len(starts) + 1  # ids 0 (void) .. count - 1
     # btf_validate_type, type by type, in libbpf's order: its message for the first
     for tid, (pos, kind) in enumerate(zip(starts, kinds), 1):
@@ -296,31 +325,126 @@ def btf_problem(data: bytes, parsed: _Parsed = _UNPARSED) -> Optional[str]:
     return "invalid BTF"  # not reached: _btf_structure found a problem above
 
 
-def mod_cycle(data: bytes, parsed: _Parsed = _UNPARSED) -> Optional[str]:
+def _record(data: bytes, s: _Structure, index: int) -> Tuple[List[int], List[int]]:
+    """(name offsets, referenced type ids) of the type at ``index`` in ``s``, in
+    record order: the type's own first, then its members', parameters' or entries'."""
+    order, pos, kind = s.order, s.starts[index], s.kinds[index]
+    name_off, info, ref = struct.unpack_from(order + "III", data, pos)
+    vlen = info & 0xFFFF
+    names, refs = [name_off], []
+    if kind in _REFERS or kind == _FUNC_PROTO:
+        refs.append(ref)
+    if kind == _ARRAY:
+        refs += struct.unpack_from(order + "II", data, pos + 12)
+    elif kind in (_STRUCT, _UNION, _ENUM64, _DATASEC):
+        items = struct.unpack_from(order + "I" * (3 * vlen), data, pos + 12)
+        if kind != _DATASEC:
+            names += items[0::3]
+        if kind != _ENUM64:
+            refs += items[0::3] if kind == _DATASEC else items[1::3]
+    elif kind in (_FUNC_PROTO, _ENUM):
+        items = struct.unpack_from(order + "I" * (2 * vlen), data, pos + 12)
+        names += items[0::2]
+        if kind == _FUNC_PROTO:
+            refs += items[1::2]
+    return names, refs
+
+
+def _cycle(data: bytes, s: _Structure, first_id: int,
+           through: FrozenSet[int]) -> Optional[List[int]]:
+    """A cycle of references among the types of ``s`` whose kinds are all in
+    ``through`` (type ids, the first id met again first), or None. Every kind's
+    references count: its type, array element and index, members, parameters,
+    DATASEC entries. ``first_id``: the id of the first type (1, or a split BTF's
+    first after its base: references into the base cannot lead back)."""
+    kinds = s.kinds
+    n = len(kinds)
+    edges: Dict[int, List[int]] = {}
+    for index, kind in enumerate(kinds):
+        if kind in through:
+            refs = _record(data, s, index)[1]
+            edges[index] = [r - first_id for r in refs
+                            if 0 <= r - first_id < n and kinds[r - first_id] in through]
+    # an iterative depth-first walk: a reference back to a type on the path is a cycle
+    state: Dict[int, int] = {}  # 1: on the walk's path, 2: done
+    for root in edges:
+        if root in state:
+            continue
+        path = [root]
+        todo = [iter(edges[root])]
+        state[root] = 1
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                todo.pop()
+                continue
+            seen = state.get(nxt)
+            if seen == 1:
+                return [i + first_id for i in path[path.index(nxt):]]
+            if seen is None:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append(iter(edges[nxt]))
+    return None
+
+
+def mod_cycle(data: bytes, parsed: Optional[_Structure] = _UNPARSED) -> Optional[str]:
     """A chain of typedefs and modifiers in raw BTF ``data`` that leads back to itself
     (which libbpf would follow forever), or None. None too for BTF that libbpf's size
     checks or ``btf_sanity_check`` refuse (ids out of range: nothing to follow)."""
     if parsed is _UNPARSED:
         parsed = _btf_structure(data)
-    if parsed is None or not parsed[4]:
+    if parsed is None or not _sane(parsed):
         return None
-    order, _, starts, kinds, _ = parsed
-    nxt = {tid: struct.unpack_from(order + "I", data, starts[tid - 1] + 8)[0]
-           for tid, kind in enumerate(kinds, 1) if kind in _MODS}
-    walked: dict[int, int] = {}  # type id -> the walk that reached it
-    for first in nxt:
-        tid = first
-        while tid in nxt and tid not in walked:
-            walked[tid] = first
-            tid = nxt[tid]
-        if tid in nxt and walked[tid] == first:  # met this walk's own path: a loop
-            loop = [tid]
-            while nxt[loop[-1]] != tid:
-                loop.append(nxt[loop[-1]])
-            shown = " -> ".join(f"[{i}] {_KIND_NAMES[kinds[i - 1]]}" for i in loop)
-            return (f"type [{tid}]: a chain of typedefs and modifiers leads back to itself "
-                    f"({shown} -> [{tid}])")
-    return None
+    loop = _cycle(data, parsed, 1, _MODS)
+    if loop is None:
+        return None
+    kinds = parsed.kinds
+    shown = " -> ".join(f"[{i}] {_KIND_NAMES[kinds[i - 1]]}" for i in loop)
+    return (f"type [{loop[0]}]: a chain of typedefs and modifiers leads back to itself "
+            f"({shown} -> [{loop[0]}])")
+
+
+def dump_problem(data: bytes, first_id: int = 1,
+                 name_ok: Optional[Callable[[int], bool]] = None) -> Optional[str]:
+    """What makes libbpf's ``btf_dump`` crash or recurse without end on the BTF whose
+    raw form is ``data``, or None: a type id past the last type (FUNC_PROTO return
+    types included, which no libbpf checks), a name past the string section, or a
+    cycle of references with no struct or union in it (a typedef, pointer, array or
+    function prototype that leads back to itself; a struct or union is declared
+    before it is pointed to, so cycles through one are fine). The kernel refuses
+    all three.
+
+    ``first_id``: for a split BTF, the id of its first type (``data`` is then the
+    part it adds, whose base has been checked already). ``name_ok``: whether libbpf
+    resolves a name offset (for split BTF, whose offsets continue its base's); by
+    default, an offset inside ``data``'s string section. The offsets libbpf
+    resolves form one range from 0, so the largest one decides.
+    """
+    s = _btf_structure(data, split=first_id > 1)
+    if s is None:
+        return "BTF libbpf_py cannot read (libbpf's own size checks would refuse it)"
+    if name_ok is None:
+        str_len = s.str_len
+        name_ok = lambda off: off < str_len  # noqa: E731
+    end = first_id + len(s.kinds)  # ids 0 .. end - 1
+    if not name_ok(s.max_name) or max(s.max_ref, s.max_ret) >= end:
+        for index in range(len(s.kinds)):  # the first type at fault, as libbpf would say
+            names, refs = _record(data, s, index)
+            for off in names:
+                if not name_ok(off):
+                    return (f"type [{index + first_id}] names string offset {off}, "
+                            "past the string section")
+            for ref in refs:
+                if ref >= end:
+                    return f"type [{index + first_id}] refers to type id {ref} (ids 0..{end - 1})"
+    loop = _cycle(data, s, first_id, _NOT_COMPOSITE)
+    if loop is None:
+        return None
+    return (f"type [{loop[0]}] refers back to itself through "
+            + " -> ".join(f"[{i}]" for i in [*loop[1:], loop[0]])
+            + " with no struct or union between")
 
 
 def check_image(image: bytes, what: str) -> None:

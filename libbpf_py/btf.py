@@ -58,12 +58,11 @@ from typing import (
     List,
     Optional,
     Sequence,
-    Set,
     Tuple,
     Union,
 )
 
-from . import _validate, log
+from . import _btfguard, _validate, log
 from ._binding import ffi, lib
 from ._call import check, libbpf_strerror, make_error
 from ._guard import Guard
@@ -1132,89 +1131,32 @@ class Btf:
     def _check_dumpable(self, ptr: Any) -> None:
         """ValueError unless libbpf's btf_dump can walk this BTF without crashing.
 
-        btf_dump trusts what it reads, and libbpf before 1.3 parses BTF without
+        btf_dump trusts what it reads, and libbpf before 1.4 parses BTF without
         checking it: a type id past the last type, a name past the string section
         or a cycle of references with no struct or union in it (a typedef, pointer,
         array or function prototype that leads back to itself) crash the process
         (NULL dereference, unbounded recursion). The kernel refuses all three.
-        Checked once per type count: what the ``add_*`` writers append is valid.
+        The rules are ``_btfguard``'s (:func:`~libbpf_py._btfguard.dump_problem`),
+        applied to the raw form of the parsed BTF. Checked once per type count:
+        what the ``add_*`` writers append is valid.
         """
         count = self._count()
         if self._dump_checked == count:
             return
         if self._base is not None:
             self._base._check_dumpable(self._base._check_open())
-        start = self.start_id
-        edges: Dict[int, List[int]] = {}
-        composite: Set[int] = set()
-
-        def bad(tid: int, why: str) -> ValueError:
-            return ValueError(f"BTF {self._source!r}: type [{tid}] {why}: malformed BTF, "
-                              "not dumped")
-
-        for tid in range(start, count):
-            t = lib.btf__type_by_id(ptr, tid)
-            kind = int(lib.btf_kind(t))
-            vlen = int(lib.btf_vlen(t))
-            names = [int(t.name_off)]
-            refs: List[int] = []
-            if kind in _REFER_VALUES:
-                refs.append(int(t.type))
-            if kind == _ARRAY_VALUE:
-                arr = lib.btf_array(t)
-                refs += [int(arr.type), int(arr.index_type)]
-            elif kind in _COMPOSITE_VALUES:
-                composite.add(tid)
-                members = lib.btf_members(t)
-                for i in range(vlen):
-                    refs.append(int(members[i].type))
-                    names.append(int(members[i].name_off))
-            elif kind == _FUNC_PROTO_VALUE:
-                params = lib.btf_params(t)
-                for i in range(vlen):
-                    refs.append(int(params[i].type))
-                    names.append(int(params[i].name_off))
-            elif kind == _ENUM_VALUE:
-                values = lib.btf_enum(t)
-                names += [int(values[i].name_off) for i in range(vlen)]
-            elif kind == _ENUM64_VALUE:
-                values64 = lib.btf_enum64(t)
-                names += [int(values64[i].name_off) for i in range(vlen)]
-            elif kind == _DATASEC_VALUE:
-                infos = lib.btf_var_secinfos(t)
-                refs += [int(infos[i].type) for i in range(vlen)]
-            for off in names:
-                if lib.btf__name_by_offset(ptr, off) == ffi.NULL:
-                    raise bad(tid, f"names string offset {off}, past the string section")
-            for ref in refs:
-                if ref >= count:
-                    raise bad(tid, f"refers to type id {ref} (ids 0..{count - 1})")
-            edges[tid] = [r for r in refs if r >= start]
-        # an iterative depth-first walk: a cycle needs a struct or union to be dumpable
-        state: Dict[int, int] = {}  # 1: on the walk's path, 2: done
-        for root in range(start, count):
-            if root in state:
-                continue
-            path: List[int] = [root]
-            todo: List[Iterator[int]] = [iter(edges[root])]
-            state[root] = 1
-            while todo:
-                nxt = next(todo[-1], None)
-                if nxt is None:
-                    state[path.pop()] = 2
-                    todo.pop()
-                    continue
-                seen = state.get(nxt)
-                if seen == 1:
-                    loop = path[path.index(nxt):]
-                    if not composite.intersection(loop):
-                        raise bad(nxt, "refers back to itself through "
-                                       + " -> ".join(f"[{i}]" for i in [*loop[1:], nxt])
-                                       + " with no struct or union between")
-                elif seen is None:
-                    state[nxt] = 1
-                    path.append(nxt)
-                    todo.append(iter(edges[nxt]))
+        size = ffi.new("__u32 *")
+        raw = lib.btf__raw_data(ptr, size)
+        if raw == ffi.NULL:
+            raise make_error(ffi.errno or errno.ENOMEM, "btf__raw_data")
+        data = bytes(ffi.buffer(raw, size[0]))
+        name_ok = None
+        if self._base is not None:  # a split BTF's name offsets continue its base's
+            def name_ok(off: int) -> bool:
+                return bool(lib.btf__name_by_offset(ptr, off) != ffi.NULL)
+        problem = _btfguard.dump_problem(data, self.start_id, name_ok)
+        if problem is not None:
+            raise ValueError(f"BTF {self._source!r}: {problem}: malformed BTF, not dumped")
         self._dump_checked = count
 
     def dump_raw(self) -> str:

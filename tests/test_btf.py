@@ -477,6 +477,53 @@ def test_split_btf_file(vmlinux: Btf, tmp_path: Path) -> None:
         assert split.dump_c(header=False).strip() == f"typedef {vmlinux[1].name} btft_split_t;"
 
 
+_SPLIT_DUMP_CHILD = """
+import sys
+from libbpf_py import Btf
+from libbpf_py.errors import LibbpfError
+with Btf.load_vmlinux() as vmlinux:
+    try:
+        split = Btf.from_file(sys.argv[1], base=vmlinux)
+    except LibbpfError as exc:
+        print("parse refused:", exc.errno)
+        sys.exit(0)
+    with split:
+        try:
+            print("dumped:", split.dump_c(header=False).strip())
+        except ValueError as exc:
+            print("ValueError:", exc)
+"""
+
+
+@pytest.mark.parametrize("case", ["typedef of itself", "name past the strings",
+                                  "name in the base's strings"])
+def test_dump_c_checks_the_part_a_split_btf_adds(vmlinux: Btf, tmp_path: Path,
+                                                 case: str) -> None:
+    # the split part's ids follow its base's, its name offsets continue the base's strings
+    base_strings = struct.unpack_from("<I", vmlinux.raw_data(), 20)[0]
+    first = len(vmlinux) + 1
+    name, ref = {"typedef of itself": (base_strings + 1, first),
+                 "name past the strings": (base_strings + 99, 1),
+                 "name in the base's strings": (vmlinux[1]._c_type().name_off, 1)}[case]
+    strings = b"\0split_t\0"
+    types = struct.pack("<III", name, int(BtfKind.TYPEDEF) << 24, ref)
+    path = tmp_path / "split.btf"
+    path.write_bytes(struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                                 len(strings)) + types + strings)
+    proc = subprocess.run([sys.executable, "-c", _SPLIT_DUMP_CHILD, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{case}: exit {proc.returncode}\n{proc.stderr[-2000:]}"
+    if case == "name in the base's strings":
+        assert proc.stdout.startswith(f"dumped: typedef {vmlinux[1].name} {vmlinux[1].name};")
+    elif case == "name past the strings" and not _btfguard.ACTIVE:
+        assert f"parse refused: {errno.EINVAL}" in proc.stdout, proc.stdout  # libbpf's own
+    else:
+        assert proc.stdout.startswith(f"ValueError: BTF {str(path)!r}: type [{first}] "), \
+            proc.stdout + proc.stderr
+        assert ("refers back to itself" if case == "typedef of itself"
+                else f"string offset {base_strings + 99}") in proc.stdout, proc.stdout
+
+
 @pytest.mark.build(header_min=(1, 4))
 def test_split_btf_bytes(vmlinux: Btf) -> None:
     with Btf.from_bytes(_split_btf(vmlinux, "btft_split_t"), base=vmlinux) as split:
@@ -684,6 +731,14 @@ _HOSTILE_BTF = {
                                                    0x7F000031, 0, 4)],
     "member name past the strings": [_INT, struct.pack("<IIIIII", 5, (4 << 24) | 1, 4,
                                                         999, 1, 0)],
+    # [2] int (*)(...) returns [3] struct t { [4] m; } and takes a [4], a pointer to [2]:
+    # the loop [2] -> [4] -> [2] has no struct in it, though [2] -> [3] -> [4] -> [2] has
+    # (a walk that met the second first took the first for safe: btf_dump recursed
+    # until the stack overflowed)
+    "prototype loop beside a struct": [
+        _INT, struct.pack("<IIIII", 0, (13 << 24) | 1, 3, 0, 4),
+        struct.pack("<IIIIII", 5, (4 << 24) | 1, 8, 0, 4, 0),
+        struct.pack("<III", 0, 2 << 24, 2)],
 }
 _DUMP_CHILD = """
 import sys

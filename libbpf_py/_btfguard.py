@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import array
 import errno
+import os
 import struct
 import sys
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
@@ -60,8 +61,8 @@ from ._binding import RUNTIME_VERSION
 from ._call import make_error
 from .errors import LibbpfError
 
-__all__ = ["ACTIVE", "FIRST_VALIDATING", "btf_problem", "btf_section", "check_image",
-           "dump_problem", "mod_cycle", "raise_for"]
+__all__ = ["ACTIVE", "FIRST_VALIDATING", "btf_problem", "btf_section", "check_btf", "check_image",
+           "dump_problem", "file_btf", "mod_cycle", "raise_for"]
 
 #: the first libbpf that validates BTF when it parses it
 FIRST_VALIDATING = (1, 4)
@@ -108,40 +109,70 @@ def btf_section(image: bytes) -> Optional[Tuple[int, int, bool]]:
     libelf refuses it on its own). ``needs_btf``: a section makes libbpf
     require BTF. Every offset is checked against the image's length.
     """
-    n = len(image)
-    if n < 64 or image[:4] != b"\x7fELF" or image[4] != 2:  # libbpf reads ELF64 only
+    view = memoryview(image)
+    return _locate(lambda off, size: view[off:off + size], len(image))
+
+
+def file_btf(fd: int) -> Optional[Tuple[bytes, bool]]:
+    """``(.BTF section, needs_btf)`` of the ELF file open as ``fd``, as
+    :func:`btf_section` finds it, or None. Reads only the ELF header, the section
+    headers, the section-name string table and ``.BTF`` (``os.pread``), so a large
+    object costs its BTF only. OSError as ``os.pread`` raises it."""
+    n = os.fstat(fd).st_size
+    sec = _locate(lambda off, size: os.pread(fd, size, off), n)
+    if sec is None:
         return None
+    off, size, needs = sec
+    data = os.pread(fd, size, off)
+    if len(data) != size:  # the file shrank under us: libbpf will say what it finds
+        return None
+    return data, needs
+
+
+def _locate(read: Callable[[int, int], Any], n: int) -> Optional[Tuple[int, int, bool]]:
+    """:func:`btf_section` of an ELF image of ``n`` bytes, of which ``read(offset,
+    size)`` returns a part (shorter only if the image is shorter than ``n``)."""
+    head = read(0, 64)
+    if n < 64 or len(head) != 64 or head[:4] != b"\x7fELF" or head[4] != 2:
+        return None  # libbpf reads ELF64 only
     # bpf_object__elf_init refuses what is not a BPF relocatable file in host byte order
-    order = {1: "<", 2: ">"}.get(image[5])
+    order = {1: "<", 2: ">"}.get(head[5])
     if order != ("<" if sys.byteorder == "little" else ">"):
         return None
-    e_type, e_machine = struct.unpack_from(order + "HH", image, 0x10)
+    e_type, e_machine = struct.unpack_from(order + "HH", head, 0x10)
     if e_type != _ET_REL or e_machine not in (0, _EM_BPF):
         return None
     header = struct.Struct(order + "IIQQQQIIQQ")
-    shoff, = struct.unpack_from(order + "Q", image, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", image, 0x3A)
+    shoff, = struct.unpack_from(order + "Q", head, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", head, 0x3A)
     if shoff == 0 or shentsize != 64 or shoff > n - 64:
         return None
     if shnum == 0 or shstrndx == _SHN_XINDEX:  # the real values are in section 0
-        _, _, _, _, _, size0, link0, _, _, _ = header.unpack_from(image, shoff)
+        first = read(shoff, 64)
+        if len(first) != 64:
+            return None
+        _, _, _, _, _, size0, link0, _, _, _ = header.unpack(first)
         shnum = shnum or size0
         if shstrndx == _SHN_XINDEX:
             shstrndx = link0
     if shnum == 0 or shnum > (n - shoff) // 64 or shstrndx >= shnum:
         return None
-    _, _, _, _, str_off, str_size, _, _, _, _ = header.unpack_from(image, shoff + 64 * shstrndx)
+    table = read(shoff, 64 * shnum)
+    if len(table) != 64 * shnum:
+        return None
+    _, _, _, _, str_off, str_size, _, _, _, _ = header.unpack_from(table, 64 * shstrndx)
     if str_off > n or str_size > n - str_off:
         return None
-    strtab = image[str_off:str_off + str_size]
+    strtab = bytes(read(str_off, str_size))
+    if len(strtab) != str_size:
+        return None
     found: Optional[Tuple[int, int]] = None
     needs = False
     symtabs = 0
-    table = memoryview(image)[shoff + 64:shoff + 64 * shnum]
     # bpf_object__elf_collect fails before it parses BTF when a section has no name,
     # when there is not exactly one symbol table, or when a section it reads (one
     # ignore_elf_section does not skip) has its data past the end of the file
-    for name_off, sh_type, _, _, off, size, _, _, _, _ in header.iter_unpack(table):
+    for name_off, sh_type, _, _, off, size, _, _, _, _ in header.iter_unpack(table[64:]):
         end = strtab.find(b"\0", name_off)
         if end < 0:
             return None
@@ -461,7 +492,12 @@ def raise_for(image: bytes, what: str, sanity: bool = True) -> None:
     if sec is None:
         return
     off, size, needs = sec
-    data = image[off:off + size]
+    check_btf(image[off:off + size], needs, what, sanity)
+
+
+def check_btf(data: bytes, needs: bool, what: str, sanity: bool = ACTIVE) -> None:
+    """:func:`raise_for` on an object's ``.BTF`` section, ``data``, found with
+    :func:`btf_section` or :func:`file_btf` (``needs``: its ``needs_btf``)."""
     parsed = _btf_structure(data)
     loop = mod_cycle(data, parsed)
     if loop is not None:

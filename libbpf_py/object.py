@@ -140,7 +140,9 @@ def _guard_file(raw: bytes, what: str) -> None:
 
     Only a regular file is read: reading a FIFO or a device first would take the
     bytes libbpf is to read. A file that cannot be read is left to libbpf, which
-    says why (ENOENT, EACCES...).
+    says why (ENOENT, EACCES...). Only the ELF header, the section headers, their
+    names and ``.BTF`` are read (``_btfguard.file_btf``): libbpf reads the file
+    itself, and a large object costs the guard its BTF only.
     """
     try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
         fd = os.open(raw, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -149,13 +151,13 @@ def _guard_file(raw: bytes, what: str) -> None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return
-        with open(fd, "rb", closefd=False) as f:
-            image = f.read()
+        found = _btfguard.file_btf(fd)
     except OSError:
         return
     finally:
         os.close(fd)
-    _btfguard.check_image(image, what)
+    if found is not None:
+        _btfguard.check_btf(found[0], found[1], what)
 
 
 @guard_methods()

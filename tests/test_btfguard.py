@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -226,6 +227,34 @@ def test_open_refuses_a_typedef_loop_every_libbpf_follows_forever(
         assert err == errno.EINVAL, f"{key}: {err} {message}"
         assert "chain of typedefs and modifiers leads back to itself" in str(message)
         assert "libbpf would follow it forever" in str(message), message
+
+
+def _bytes_read() -> int:
+    """What this thread has read with read-like system calls (``rchar``; libelf maps
+    the file libbpf opens, which does not count)."""
+    with open("/proc/thread-self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
+
+
+def test_open_reads_the_headers_and_the_btf_only(compile_bpf: Compile, tmp_path: Path) -> None:
+    # 64 MiB after the ELF's last byte (libelf ignores them): the guard used to read the
+    # whole file before libbpf read it again
+    data = compile_bpf("maps").read_bytes()
+    path = tmp_path / "padded.bpf.o"
+    path.write_bytes(data)
+    os.truncate(path, len(data) + (64 << 20))
+    from libbpf_py import BpfObject
+    before = _bytes_read()
+    with BpfObject.open(path) as obj:
+        assert obj.maps
+    read = _bytes_read() - before
+    assert read < len(data) + (1 << 20), f"BpfObject.open read {read} bytes"
+    # and what it reads is the section the guard checks
+    with open(path, "rb") as f:
+        found = _btfguard.file_btf(f.fileno())
+    sec = _btfguard.btf_section(data)
+    assert found is not None and sec is not None
+    assert found == (data[sec[0]:sec[0] + sec[1]], sec[2])
 
 
 def test_guard_runs_only_on_old_libbpf() -> None:

@@ -55,7 +55,7 @@ import errno
 import os
 import struct
 import sys
-from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from ._binding import RUNTIME_VERSION
 from ._call import make_error
@@ -129,70 +129,97 @@ def file_btf(fd: int) -> Optional[Tuple[bytes, bool]]:
     return data, needs
 
 
+#: the ELF64 file header up to e_shstrndx, in each byte order
+_EHDR = {order: struct.Struct(order + "4sBB10xHHIQQQIHHHHHH") for order in "<>"}
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+#: the byte at EI_DATA (ELFDATA2LSB, ELFDATA2MSB) of an ELF in host byte order
+_NATIVE_DATA = 1 if _NATIVE == "<" else 2
+
+
 def _locate(read: Callable[[int, int], Any], n: int) -> Optional[Tuple[int, int, bool]]:
     """:func:`btf_section` of an ELF image of ``n`` bytes, of which ``read(offset,
-    size)`` returns a part (shorter only if the image is shorter than ``n``)."""
+    size)`` returns a part (shorter only if the image is shorter than ``n``).
+
+    The section headers are read as columns (``memoryview.cast``, the file is in
+    host byte order), and the sections whose names matter are found by the offsets
+    of those names in the string table, not by decoding every name."""
     head = read(0, 64)
-    if n < 64 or len(head) != 64 or head[:4] != b"\x7fELF" or head[4] != 2:
-        return None  # libbpf reads ELF64 only
-    # bpf_object__elf_init refuses what is not a BPF relocatable file in host byte order
-    order = {1: "<", 2: ">"}.get(head[5])
-    if order != ("<" if sys.byteorder == "little" else ">"):
+    if n < 64 or len(head) != 64:
         return None
-    e_type, e_machine = struct.unpack_from(order + "HH", head, 0x10)
+    (magic, elf_class, data_order, e_type, e_machine, _, _, _, shoff, _, _, _, _,
+     shentsize, shnum, shstrndx) = _EHDR[_NATIVE].unpack(head)
+    # libbpf reads ELF64 only; bpf_object__elf_init refuses what is not a BPF
+    # relocatable file in host byte order
+    if magic != b"\x7fELF" or elf_class != 2 or data_order != _NATIVE_DATA:
+        return None
     if e_type != _ET_REL or e_machine not in (0, _EM_BPF):
         return None
-    header = struct.Struct(order + "IIQQQQIIQQ")
-    shoff, = struct.unpack_from(order + "Q", head, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", head, 0x3A)
     if shoff == 0 or shentsize != 64 or shoff > n - 64:
         return None
     if shnum == 0 or shstrndx == _SHN_XINDEX:  # the real values are in section 0
         first = read(shoff, 64)
         if len(first) != 64:
             return None
-        _, _, _, _, _, size0, link0, _, _, _ = header.unpack(first)
+        size0, link0 = struct.unpack_from(_NATIVE + "QI", first, 32)
         shnum = shnum or size0
         if shstrndx == _SHN_XINDEX:
             shstrndx = link0
     if shnum == 0 or shnum > (n - shoff) // 64 or shstrndx >= shnum:
         return None
-    table = read(shoff, 64 * shnum)
+    table = memoryview(read(shoff, 64 * shnum))
     if len(table) != 64 * shnum:
         return None
-    _, _, _, _, str_off, str_size, _, _, _, _ = header.unpack_from(table, 64 * shstrndx)
+    words, quads = table.cast("I"), table.cast("Q")
+    str_off, str_size = quads[8 * shstrndx + 3], quads[8 * shstrndx + 4]
     if str_off > n or str_size > n - str_off:
         return None
     strtab = bytes(read(str_off, str_size))
     if len(strtab) != str_size:
         return None
+    # section 0 is not a section; of the others, columns: sh_name, sh_type, sh_offset,
+    # sh_size
+    names, types = words[16::16], words[17::16]
+    offs, sizes = quads[11::8], quads[12::8]
+    # bpf_object__elf_collect fails before it parses BTF when a section has no name
+    # (its name offset has no NUL at or after it), when there is not exactly one
+    # symbol table, or when a section it reads (one ignore_elf_section does not
+    # skip) has its data past the end of the file
+    if max(names, default=0) > strtab.rfind(b"\0"):
+        return None
+    if types.tolist().count(_SHT_SYMTAB) != 1:
+        return None
+    if max(map(int.__add__, offs, sizes), default=0) > n:  # rare: look closer
+        for name_off, sh_type, off, size in zip(names, types, offs, sizes):
+            if sh_type == _SHT_NOBITS or (off <= n and size <= n - off):
+                continue
+            if sh_type == _SHT_SYMTAB:
+                return None
+            if not _ignored(sh_type, size, strtab[name_off:strtab.index(b"\0", name_off)]):
+                return None
+    # the names asked about, by their offsets (a name may be the tail of another)
+    wanted: Dict[int, bytes] = {}
+    for wanted_name in (b".BTF", *_NEEDS_BTF):
+        key = wanted_name + b"\0"
+        at = strtab.find(key)
+        while at >= 0:
+            wanted[at] = wanted_name
+            at = strtab.find(key, at + 1)
     found: Optional[Tuple[int, int]] = None
     needs = False
-    symtabs = 0
-    # bpf_object__elf_collect fails before it parses BTF when a section has no name,
-    # when there is not exactly one symbol table, or when a section it reads (one
-    # ignore_elf_section does not skip) has its data past the end of the file
-    for name_off, sh_type, _, _, off, size, _, _, _, _ in header.iter_unpack(table[64:]):
-        end = strtab.find(b"\0", name_off)
-        if end < 0:
-            return None
-        outside = sh_type != _SHT_NOBITS and (off > n or size > n - off)
-        if sh_type == _SHT_SYMTAB:
-            symtabs += 1
-            if outside:
-                return None
-        name = strtab[name_off:end]
-        if _ignored(sh_type, size, name):
+    for index, name_off in enumerate(names):
+        name = wanted.get(name_off)
+        if name is None:
             continue
-        if outside:
-            return None
-        if name in _NEEDS_BTF:
+        sh_type = types[index]
+        if sh_type in (_SHT_STRTAB, _SHT_LLVM_ADDRSIG):  # ignore_elf_section skips them
+            continue
+        if name != b".BTF":
             needs = True
-        elif name == b".BTF":
-            if sh_type == _SHT_NOBITS:
-                return None  # no data: not parsed
-            found = (off, size)  # the last one wins, as in libbpf's elf_collect
-    if found is None or symtabs != 1:
+        elif sh_type == _SHT_NOBITS:
+            return None  # no data: not parsed
+        else:
+            found = (offs[index], sizes[index])  # the last one wins, as in elf_collect
+    if found is None:
         return None
     return found[0], found[1], needs
 
@@ -388,14 +415,17 @@ def _cycle(data: bytes, s: _Structure, first_id: int,
     references count: its type, array element and index, members, parameters,
     DATASEC entries. ``first_id``: the id of the first type (1, or a split BTF's
     first after its base: references into the base cannot lead back)."""
-    kinds = s.kinds
+    kinds, starts = s.kinds, s.starts
     n = len(kinds)
+    word = struct.Struct(s.order + "I").unpack_from
     edges: Dict[int, List[int]] = {}
-    for index, kind in enumerate(kinds):
-        if kind in through:
+    for index in [i for i, kind in enumerate(kinds) if kind in through]:
+        if kinds[index] in _REFERS:  # one reference, in the type word: no more to decode
+            refs: Sequence[int] = word(data, starts[index] + 8)
+        else:
             refs = _record(data, s, index)[1]
-            edges[index] = [r - first_id for r in refs
-                            if 0 <= r - first_id < n and kinds[r - first_id] in through]
+        edges[index] = [r - first_id for r in refs
+                        if 0 <= r - first_id < n and kinds[r - first_id] in through]
     # an iterative depth-first walk: a reference back to a type on the path is a cycle
     state: Dict[int, int] = {}  # 1: on the walk's path, 2: done
     for root in edges:

@@ -1050,6 +1050,16 @@ class Btf:
                              f"(ids 0..{self._count() - 1})")
         return t
 
+    def _ref_ptr(self, tid: int, holder: int) -> Any:
+        """The record of type ``tid``, which type ``holder`` refers to: ValueError when
+        there is none, for this BTF is malformed (``btf[id]`` raises IndexError: the id
+        is the caller's there, not the BTF's)."""
+        t = lib.btf__type_by_id(self._check_open(), tid)
+        if t == ffi.NULL:
+            raise ValueError(f"BTF {self._source!r}: type [{holder}] refers to type id {tid} "
+                             f"(ids 0..{self._count() - 1}): malformed BTF")
+        return t
+
     def __getitem__(self, key: Union[int, str]) -> BtfType:
         """``btf[id]`` (IndexError when absent) or ``btf[name]`` (KeyError when absent)."""
         if isinstance(key, str):
@@ -1355,7 +1365,15 @@ class BtfType:
         t = self._c_type()
         if _kind_of(t) not in _REFERS:
             return None
-        return BtfType(self._btf, int(t.type))
+        return self._referred(int(t.type))
+
+    def _referred(self, tid: int, check: bool = True) -> BtfType:
+        """The type this one refers to by id ``tid`` (ValueError if the BTF has none;
+        ``check=False``: the id as written, for :meth:`as_dict`, which prints ids as
+        bpftool does without following them)."""
+        if check:
+            self._btf._ref_ptr(tid, self._id)
+        return BtfType(self._btf, tid)
 
     def _need(self, *kinds: BtfKind) -> Any:
         t = self._c_type()
@@ -1376,7 +1394,11 @@ class BtfType:
 
     @property
     def members(self) -> List[BtfMember]:
-        """Members of a STRUCT or UNION, with bit offsets and bitfield sizes."""
+        """Members of a STRUCT or UNION, with bit offsets and bitfield sizes
+        (ValueError if one's type is not in the BTF: malformed BTF)."""
+        return self._members()
+
+    def _members(self, check: bool = True) -> List[BtfMember]:
         t = self._need(BtfKind.STRUCT, BtfKind.UNION)
         n = int(lib.btf_vlen(t))
         kflag = bool(lib.btf_kflag(t))
@@ -1385,13 +1407,13 @@ class BtfType:
         out = []
         for i in range(n):
             m = raw[i]
-            mtype = BtfType(self._btf, int(m.type))
+            mtype = self._referred(int(m.type), check)
             name = self._str(m.name_off, bp)
             off = int(lib.btf_member_bit_offset(t, i))
             if kflag:
                 out.append(BtfMember(name, mtype, off, int(lib.btf_member_bitfield_size(t, i))))
             else:
-                bits, int_offset = _legacy_bitfield(self._btf, int(m.type))
+                bits, int_offset = _legacy_bitfield(self._btf, int(m.type), self._id)
                 out.append(BtfMember(name, mtype, off, bits, int_offset))
         return out
 
@@ -1441,7 +1463,7 @@ class BtfType:
         """Element type, index type and length of an ARRAY."""
         t = self._need(BtfKind.ARRAY)
         a = lib.btf_array(t)
-        return BtfArray(BtfType(self._btf, int(a.type)), BtfType(self._btf, int(a.index_type)),
+        return BtfArray(self._referred(int(a.type)), self._referred(int(a.index_type)),
                         int(a.nelems))
 
     @property
@@ -1454,7 +1476,7 @@ class BtfType:
         t = self._need(BtfKind.FUNC_PROTO)
         raw = lib.btf_params(t)
         bp = self._btf._check_open()
-        return [BtfParam(self._str(raw[i].name_off, bp), BtfType(self._btf, int(raw[i].type)))
+        return [BtfParam(self._str(raw[i].name_off, bp), self._referred(int(raw[i].type)))
                 for i in range(int(lib.btf_vlen(t)))]
 
     @property
@@ -1472,7 +1494,7 @@ class BtfType:
         """The variables of a DATASEC."""
         t = self._need(BtfKind.DATASEC)
         raw = lib.btf_var_secinfos(t)
-        return [BtfVarSecinfo(BtfType(self._btf, int(raw[i].type)), int(raw[i].offset),
+        return [BtfVarSecinfo(self._referred(int(raw[i].type)), int(raw[i].offset),
                               int(raw[i].size)) for i in range(int(lib.btf_vlen(t)))]
 
     @property
@@ -1496,8 +1518,8 @@ class BtfType:
         for _ in range(65):
             if _kind_of(t) not in _MODIFIERS:
                 return self if tid == self._id else BtfType(btf, tid)
-            tid = int(t.type)
-            t = btf._type_ptr(tid)
+            holder, tid = tid, int(t.type)
+            t = btf._ref_ptr(tid, holder)
         raise ValueError(f"BTF type chain from [{self._id}] loops")
 
     def dump_c(self) -> str:
@@ -1520,7 +1542,7 @@ class BtfType:
         elif kind in (BtfKind.STRUCT, BtfKind.UNION):
             out["members"] = [{"name": m.name, "type_id": m.type.id,
                                "bits_offset": m.bit_offset, "bitfield_size": m.bitfield_size}
-                              for m in self.members]
+                              for m in self._members(check=False)]
         elif kind in (BtfKind.ENUM, BtfKind.ENUM64):
             # the record as stored, as bpftool prints it: the kind_flag bit alone
             # (:attr:`signed` also reads a negative ENUM value as signed)
@@ -1529,17 +1551,21 @@ class BtfType:
             out["values"] = [{"name": v.name, "val": v.value}
                              for v in self._enumerators(t, kflag)]
         elif kind == BtfKind.ARRAY:
-            a = self.array
-            out.update(type_id=a.type.id, index_type_id=a.index_type.id, nr_elems=a.nelems)
+            a = lib.btf_array(t)
+            out.update(type_id=int(a.type), index_type_id=int(a.index_type),
+                       nr_elems=int(a.nelems))
         elif kind == BtfKind.FWD:
             out["fwd_kind"] = self.fwd_kind
         elif kind in (BtfKind.FUNC, BtfKind.VAR):
             out["linkage"] = self.linkage
         elif kind == BtfKind.FUNC_PROTO:
-            out["params"] = [{"name": p.name, "type_id": p.type.id} for p in self.params]
+            raw = lib.btf_params(t)
+            out["params"] = [{"name": self._str(raw[i].name_off), "type_id": int(raw[i].type)}
+                             for i in range(int(lib.btf_vlen(t)))]
         elif kind == BtfKind.DATASEC:
-            out["vars"] = [{"type_id": v.type.id, "offset": v.offset, "size": v.size}
-                           for v in self.secinfos]
+            infos = lib.btf_var_secinfos(t)
+            out["vars"] = [{"type_id": int(infos[i].type), "offset": int(infos[i].offset),
+                            "size": int(infos[i].size)} for i in range(int(lib.btf_vlen(t)))]
         elif kind == BtfKind.DECL_TAG:
             out["component_idx"] = self.component_idx
         return out
@@ -1609,16 +1635,17 @@ def _enum_signed(t: Any, kind: BtfKind) -> bool:
     return any(int(raw[i].val) < 0 for i in range(int(lib.btf_vlen(t))))
 
 
-def _legacy_bitfield(btf: Btf, tid: int) -> Tuple[int, int]:
-    """(bitfield size, offset in the INT) of a member without kind_flag: a bitfield is
-    an INT narrower than its size. Reads the records directly: struct walks call this
-    once per member, and vmlinux has ~100k of them."""
-    t = btf._type_ptr(tid)
+def _legacy_bitfield(btf: Btf, tid: int, holder: int) -> Tuple[int, int]:
+    """(bitfield size, offset in the INT) of a member of type ``holder`` without
+    kind_flag: a bitfield is an INT narrower than its size. Reads the records
+    directly: struct walks call this once per member, and vmlinux has ~100k of them."""
+    t = btf._ref_ptr(tid, holder)
     for _ in range(65):
         kind = lib.btf_kind(t)
         if kind not in _MODIFIER_VALUES:
             break
-        t = btf._type_ptr(int(t.type))
+        holder, tid = tid, int(t.type)
+        t = btf._ref_ptr(tid, holder)
     else:
         raise ValueError(f"BTF type chain from [{tid}] loops")
     if kind != _INT_VALUE:

@@ -771,6 +771,44 @@ def test_dump_c_refuses_btf_libbpf_would_crash_on(case: str) -> None:
     assert "malformed BTF" in proc.stdout
 
 
+# A reference to a type the BTF does not have, as a fuzzer made them: each reader that
+# follows it says the BTF is malformed (ValueError), as dump_c does, instead of raising
+# the IndexError of btf[99], whose id is the caller's.
+_DANGLING = {
+    "members": [_INT, struct.pack("<IIIIII", 5, (4 << 24) | 1, 4, 5, 99, 0)],
+    "type": [_INT, struct.pack("<III", 0, 2 << 24, 99)],
+    "resolve": [_INT, struct.pack("<III", 5, 8 << 24, 99)],
+    "array": [_INT, struct.pack("<IIIIII", 0, 3 << 24, 0, 1, 99, 4)],
+    "params": [_INT, struct.pack("<IIIII", 0, (13 << 24) | 1, 1, 0, 99)],
+    "secinfos": [_INT, struct.pack("<IIIIII", 5, (15 << 24) | 1, 4, 99, 0, 4)],
+    # libbpf checks no FUNC_PROTO return type: this one parses on every libbpf
+    "return type": [_INT, struct.pack("<III", 0, 13 << 24, 99)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_DANGLING))
+def test_a_reference_past_the_last_type_is_malformed_btf(case: str) -> None:
+    image = _btf_image(_DANGLING[case], b"\0int\0t\0")
+    if not _btfguard.ACTIVE and _btfguard.btf_problem(image) is not None:
+        with pytest.raises(LibbpfError) as info:  # libbpf >= 1.4 refuses it as it parses
+            Btf.from_bytes(image)
+        assert info.value.errno == errno.EINVAL
+        return
+    with Btf.from_bytes(image) as btf:
+        t = btf[2]
+        prop = "type" if case == "return type" else case
+        with pytest.raises(ValueError, match=r"BTF '<memory>': type \[2\] refers to type id 99 "
+                                             r"\(ids 0\.\.2\): malformed BTF"):
+            getattr(t, prop)() if prop == "resolve" else getattr(t, prop)
+        if case in ("members", "secinfos"):  # the raw dump shows their types' kinds
+            with pytest.raises(ValueError, match="malformed BTF"):
+                btf.dump_raw()
+        else:  # it prints the ids as written, as bpftool does
+            assert "=99" in btf.dump_raw()
+        with pytest.raises(IndexError, match="has no type id 99"):
+            btf[99]
+
+
 def test_dump_c_still_dumps_a_struct_that_points_to_itself() -> None:
     # the cycle a linked list makes goes through a struct: btf_dump declares it first
     strings = b"\0int\0node\0next\0v\0"

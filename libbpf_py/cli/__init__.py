@@ -290,7 +290,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return 0
         except (CliError, LibbpfError, LibbpfVersionError, ClosedError, OSError,
                 ValueError, KeyError, TypeError, IndexError) as exc:
-            # (IndexError: a malformed BTF whose type refers to an id it does not have)
+            # (IndexError: an id or index given on the command line that is out of range)
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             sys.stderr.write(f"{PROG} {args.command}: error: {msg}\n")
             return 1

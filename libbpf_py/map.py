@@ -178,10 +178,12 @@ class Map(MapSettings, MapCore):
         cname = ffi.NULL
         if name is not None:
             raw = _validate.cstr(name, "name")
-            if len(raw) > _OBJ_NAME_MAX or not all(c.isalnum() or c in "_." for c in name) \
-                    or not name.isascii():
-                raise ValueError(f"map name {name!r} must be at most {_OBJ_NAME_MAX} ASCII "
-                                 "letters, digits, '_' or '.'")
+            # checked on the bytes C gets: a bytes name (which cstr takes) iterates
+            # as ints, which have no isalnum
+            if len(raw) > _OBJ_NAME_MAX or not raw.isascii() \
+                    or not all(chr(c).isalnum() or c in b"_." for c in raw):
+                raise ValueError(f"map name {_validate.show(name)} must be at most "
+                                 f"{_OBJ_NAME_MAX} ASCII letters, digits, '_' or '.'")
             cname = raw
         opts = ffi.new("struct bpf_map_create_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_create_opts")

@@ -410,6 +410,13 @@ def test_create_validates_before_c(kernel: None) -> None:
         Map.create(MapType.HASH, 4, 4, 1, name="a" * 16)
     with pytest.raises(ValueError, match="ASCII letters"):
         Map.create(MapType.HASH, 4, 4, 1, name="bad-name")
+    # a bytes name was checked character by character as ints: AttributeError
+    # ("'int' object has no attribute 'isalnum'") for any of them, good or bad
+    for bad in (b"bad-name", bytearray(b"a" * 16), b"caf\xc3\xa9"):
+        with pytest.raises(ValueError, match=r"must be at most 15 ASCII letters"):
+            Map.create(MapType.HASH, 4, 4, 1, name=bad)
+    with Map.create(MapType.HASH, 4, 4, 1, name=b"by_tes.1") as named:
+        assert named.name == "by_tes.1"
     with pytest.raises(ValueError, match="unknown map type 'nope'"):
         Map.create("nope", 4, 4, 1)
     with pytest.raises(TypeError):

@@ -212,7 +212,8 @@ class BpfObject:
                 keep.append(buf)
                 setattr(opts, field, buf)
             elif key == "relaxed_maps":
-                opts.relaxed_maps = bool(value)
+                # not bool(value): "no", "false" or [0] would turn it on without a word
+                opts.relaxed_maps = _validate.check_bool(value, "open option relaxed_maps")
             elif key == "kernel_log_level":
                 opts.kernel_log_level = _validate.check_int(value, key)
             elif key == "kernel_log_size":

@@ -404,3 +404,20 @@ def test_bool_settings_take_bools_only(validate_o: Path) -> None:
             assert getattr(owner, attr) is False
             setattr(owner, attr, True)
             assert getattr(owner, attr) is True
+
+
+def test_relaxed_maps_open_option_takes_bools_only(validate_o: Path) -> None:
+    # the open option was bool(value): relaxed_maps="no" (or "false", [0]) turned
+    # libbpf's relaxed map checks on without a word
+    data = validate_o.read_bytes()
+    for opener in (lambda **kw: BpfObject.open(validate_o, **kw),
+                   lambda **kw: BpfObject.open_mem(data, **kw),
+                   lambda **kw: Skeleton.open(validate_o, **kw)):
+        for bad in ("no", "false", [0], 1.0, b""):
+            with pytest.raises(TypeError, match=r"open option relaxed_maps must be a bool, "
+                                                r"not "):
+                opener(relaxed_maps=bad)
+        with pytest.raises(ValueError, match=r"relaxed_maps = 2 is not a bool"):
+            opener(relaxed_maps=2)
+        for good in (True, False, 0, 1, None):
+            opener(relaxed_maps=good).close()

@@ -501,21 +501,24 @@ class Program:
         """
         ptr = self._after_load("struct_ops association")
         what = f"cannot associate program {self._name!r} with a struct_ops map"
+        map_ptr = getattr(struct_ops_map, "_ptr", None) if isinstance(struct_ops_map, Map) \
+            else None
+        own = map_ptr is not None and struct_ops_map._owner is self._obj
+        # the function first: a libbpf without it (LibbpfVersionError) lacks its opts
+        # struct too, and ffi.new of that would be cffi's own "undefined struct" error
+        assoc = lib.bpf_program__assoc_struct_ops if own else lib.bpf_prog_assoc_struct_ops
         if flags:
             opts = ffi.new("struct bpf_prog_assoc_struct_ops_opts *")
             opts.sz = ffi.sizeof("struct bpf_prog_assoc_struct_ops_opts")
             opts.flags = _uint(flags, "flags")
         else:
             opts = ffi.NULL
-        map_ptr = getattr(struct_ops_map, "_ptr", None) if isinstance(struct_ops_map, Map) \
-            else None
-        if map_ptr is not None and struct_ops_map._owner is self._obj:
+        if own:
             struct_ops_map._check_open()
-            check(lib.bpf_program__assoc_struct_ops(ptr, map_ptr, opts), what)
+            check(assoc(ptr, map_ptr, opts), what)
         else:
-            check(lib.bpf_prog_assoc_struct_ops(int(lib.bpf_program__fd(ptr)),
-                                                _fd_of(struct_ops_map, "struct_ops_map"),
-                                                opts), what)
+            check(assoc(int(lib.bpf_program__fd(ptr)), _fd_of(struct_ops_map, "struct_ops_map"),
+                        opts), what)
 
     # -- attaching ----------------------------------------------------------------------
     #

@@ -28,6 +28,11 @@ def test_assoc_struct_ops_needs_libbpf_1_7(kernel: None, assoc_o: Path) -> None:
         with pytest.raises(LibbpfVersionError, match=r"bpf_prog_assoc_struct_ops.*"
                                                      r"LIBBPF_1\.7\.0"):
             obj.programs.lbpy_as_filter.assoc_struct_ops(obj.maps.lbpy_as_cc.fd)
+        # with flags the opts struct (LIBBPF_1.7.0 too) was made first: cffi's
+        # "undefined struct/union name" (ffi.error), not LibbpfVersionError
+        for target in (obj.maps.lbpy_as_cc, obj.maps.lbpy_as_cc.fd):
+            with pytest.raises(LibbpfVersionError, match=r"LIBBPF_1\.7\.0"):
+                obj.programs.lbpy_as_filter.assoc_struct_ops(target, flags=1)
 
 
 @pytest.mark.build(header_min=(1, 7))

@@ -206,8 +206,9 @@ class Program:
         return ProgType(lib.bpf_program__type(self._check_open()))
 
     @type.setter
-    def type(self, value: int) -> None:
-        check(lib.bpf_program__set_type(self._before_load("type"), int(value)),
+    def type(self, value: Union[ProgType, int, str]) -> None:
+        # not int(value): 1.5, True or "6" were set as type 1, 1 and 6 without a word
+        check(lib.bpf_program__set_type(self._before_load("type"), _prog_type(value)),
               "bpf_program__set_type")
 
     @property
@@ -215,9 +216,9 @@ class Program:
         return AttachType(lib.bpf_program__expected_attach_type(self._check_open()))
 
     @expected_attach_type.setter
-    def expected_attach_type(self, value: int) -> None:
+    def expected_attach_type(self, value: Union[AttachType, int, str]) -> None:
         check(lib.bpf_program__set_expected_attach_type(
-            self._before_load("expected_attach_type"), int(value)),
+            self._before_load("expected_attach_type"), _attach_type(value)),
             "bpf_program__set_expected_attach_type")
 
     @property
@@ -1202,7 +1203,7 @@ class FdProgram(Program):
         raise self._no_bpf_program("expected_attach_type")
 
     @expected_attach_type.setter
-    def expected_attach_type(self, value: int) -> None:
+    def expected_attach_type(self, value: Union[AttachType, int, str]) -> None:
         self._before_load("expected_attach_type")
 
     @property
@@ -1258,7 +1259,7 @@ class FdProgram(Program):
         return self._info.type
 
     @type.setter
-    def type(self, value: int) -> None:
+    def type(self, value: Union[ProgType, int, str]) -> None:
         self._before_load("type")
 
     @property

@@ -421,3 +421,31 @@ def test_relaxed_maps_open_option_takes_bools_only(validate_o: Path) -> None:
             opener(relaxed_maps=2)
         for good in (True, False, 0, 1, None):
             opener(relaxed_maps=good).close()
+
+
+def test_type_settings_take_members_ints_or_names(validate_o: Path) -> None:
+    # Program.type and expected_attach_type were int(value): 1.5 and True set type 1
+    # (SOCKET_FILTER / CGROUP_INET_EGRESS), the str "6" type 6, without a word
+    from libbpf_py.enums import AttachType, ProgType
+
+    with BpfObject.open(validate_o) as obj:
+        prog = next(iter(obj.programs.values()))
+        before = (prog.type, prog.expected_attach_type)
+        for attr in ("type", "expected_attach_type"):
+            for bad in (1.5, True, None, b"6"):
+                with pytest.raises(TypeError, match=r"must be an int, not "):
+                    setattr(prog, attr, bad)
+            for bad in ("6", "no_such_type"):
+                with pytest.raises(ValueError, match=r"unknown (program|attach) type"):
+                    setattr(prog, attr, bad)
+            for bad in (-1, 2**32):
+                with pytest.raises(ValueError, match=r"does not fit an unsigned 32-bit int"):
+                    setattr(prog, attr, bad)
+        assert (prog.type, prog.expected_attach_type) == before
+        prog.type = "xdp"
+        prog.expected_attach_type = "xdp"
+        assert (prog.type, prog.expected_attach_type) == (ProgType.XDP, AttachType.XDP)
+        prog.type = int(ProgType.TRACEPOINT)
+        prog.expected_attach_type = AttachType.CGROUP_INET_INGRESS
+        assert (prog.type, prog.expected_attach_type) == (ProgType.TRACEPOINT,
+                                                          AttachType.CGROUP_INET_INGRESS)

@@ -46,6 +46,19 @@ if TYPE_CHECKING:
 
 __all__ = ["FdLink", "Link", "TcLink"]
 
+
+def _program_arg(program: object) -> Program:
+    """update_program's argument: a Program (of a BpfObject, or an FdProgram). Anything
+    else was an AttributeError (``_ptr``, ``fd``) or, for another object with an
+    ``fd`` (a Map), the kernel's EINVAL."""
+    from .program import Program  # here: program.py imports this module
+
+    if not isinstance(program, Program):
+        raise TypeError(f"program must be a Program (of a BpfObject, or an FdProgram), "
+                        f"not {type(program).__name__}")
+    return program
+
+
 class Link:
     """A bpf_link: what attaching a program returns."""
 
@@ -163,6 +176,7 @@ class Link:
         """Swap the program behind the link (BPF_LINK_UPDATE). ``program`` may be a
         program of a BpfObject or an FdProgram (``Program.from_id``...)."""
         ptr = self._check_open()
+        program = _program_arg(program)
         if program._ptr is None:  # an FdProgram: no struct bpf_program, its fd
             check(lib.bpf_link_update(int(lib.bpf_link__fd(ptr)), program.fd, ffi.NULL),
                   "bpf_link_update")
@@ -290,6 +304,7 @@ class FdLink(Link):
         return self._pin
 
     def update_program(self, program: Program) -> None:
+        program = _program_arg(program)
         check(lib.bpf_link_update(self.fd, program.fd, ffi.NULL), "bpf_link_update")
         self._program = program
 
@@ -511,6 +526,7 @@ class TcLink(Link):
 
     def update_program(self, program: Program) -> None:
         """Replace the filter's program (``bpf_tc_attach`` with BPF_TC_F_REPLACE)."""
+        program = _program_arg(program)
         with self._in_netns():
             hook = self._hook(self._ifindex, self._attach_point, self._parent)
             opts = self._opts(program.fd, self._handle, self._priority, True)

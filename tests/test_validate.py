@@ -449,3 +449,18 @@ def test_type_settings_take_members_ints_or_names(validate_o: Path) -> None:
         prog.expected_attach_type = AttachType.CGROUP_INET_INGRESS
         assert (prog.type, prog.expected_attach_type) == (ProgType.TRACEPOINT,
                                                           AttachType.CGROUP_INET_INGRESS)
+
+
+def test_update_program_takes_programs_only(loaded: BpfObject) -> None:
+    # Link.update_program read program._ptr and FdLink's program.fd: anything but a
+    # Program was an AttributeError ("'NoneType' object has no attribute 'fd'")
+    from libbpf_py import Link
+
+    prog = loaded.programs.vt_prog_name_zz
+    with prog.attach() as link, Link.from_id(link.id) as by_id:
+        for target in (link, by_id):
+            for bad in (None, prog.fd, "vt_prog_name_zz", loaded.maps.vt_events):
+                with pytest.raises(TypeError, match=r"program must be a Program \(of a "
+                                                    r"BpfObject, or an FdProgram\), not "):
+                    target.update_program(bad)
+        assert link.program is prog and link.info().prog_id == prog.id

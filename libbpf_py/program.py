@@ -99,6 +99,19 @@ _LOG_SIZE_MAX = 0xFFFFFFFF >> 2
 LOAD_LOG_SIZE = 0xFFFFFFFF >> 8
 
 
+def _in_buffer(value: Any, what: str) -> Any:
+    """test_run's ``data`` / ``ctx`` as C memory (a char[] over it, no copy): any
+    bytes-like object, measured in bytes (``len()`` of a memoryview of 4-byte items,
+    or of a ctypes array, counts items) and, when not C-contiguous, copied (as map
+    keys and values are); anything else a TypeError that names the argument."""
+    try:
+        view = memoryview(value)
+    except TypeError:
+        raise TypeError(f"{what} must be a bytes-like object (bytes, bytearray, "
+                        f"memoryview...), not {type(value).__name__}") from None
+    return ffi.from_buffer(value if view.c_contiguous else view.tobytes())
+
+
 def _out_buffer(size: Optional[int], in_len: Optional[int]) -> Any:
     """The output buffer of test_run: ``size`` bytes (the input's length by default),
     or None for no output (the kernel reads a size of 0 as "no limit")."""
@@ -352,20 +365,23 @@ class Program:
         opts = ffi.new("struct bpf_test_run_opts *")
         opts.sz = ffi.sizeof("struct bpf_test_run_opts")
         keep = []
+        din = cin = None
         if data is not None:
-            din = ffi.from_buffer(data)
+            din = _in_buffer(data, "data")
             keep.append(din)
             opts.data_in = din
             opts.data_size_in = _uint(len(din), "the length of data")
         if ctx is not None:
-            cin = ffi.from_buffer(ctx)
+            cin = _in_buffer(ctx, "ctx")
             keep.append(cin)
             opts.ctx_in = cin
             opts.ctx_size_in = _uint(len(cin), "the length of ctx")
-        data_out = _out_buffer(data_out_size, len(data) if data is not None else None)
+        # the inputs' sizes in bytes (len(din)), not len(data): a memoryview of 4-byte
+        # items got an output buffer a quarter of its size, and ENOSPC
+        data_out = _out_buffer(data_out_size, len(din) if din is not None else None)
         if data_out is not None:
             opts.data_out, opts.data_size_out = data_out, len(data_out)
-        ctx_out = _out_buffer(ctx_out_size, len(ctx) if ctx is not None else None)
+        ctx_out = _out_buffer(ctx_out_size, len(cin) if cin is not None else None)
         if ctx_out is not None:
             opts.ctx_out, opts.ctx_size_out = ctx_out, len(ctx_out)
         opts.repeat = repeat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import errno
 import gc
 import logging
@@ -371,6 +372,18 @@ def test_test_run_sizes(object_o: Path) -> None:
                 prog.test_run(packet, **{name: "1"})
             with pytest.raises(TypeError, match=name):
                 prog.test_run(packet, **{name: 1.0})
+        # inputs are measured in bytes: a memoryview of 4-byte items (len() 16 for 64
+        # bytes) got a 16-byte output buffer and ENOSPC; a view that is not contiguous
+        # was cffi's BufferError, a str cffi's TypeError naming no argument
+        words = memoryview(array.array("I", range(16)))
+        assert prog.test_run(words).data_out == words.tobytes()
+        strided = memoryview(packet * 2)[::2]
+        assert prog.test_run(strided).data_out == strided.tobytes()
+        for bad in ("x" * 64, 64, [0] * 64):
+            with pytest.raises(TypeError, match=r"^data must be a bytes-like object"):
+                prog.test_run(bad)  # type: ignore[arg-type]
+            with pytest.raises(TypeError, match=r"^ctx must be a bytes-like object"):
+                prog.test_run(packet, ctx=bad)  # type: ignore[arg-type]
 
 
 def test_opening_a_directory_says_so(kernel: None, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple
 from . import _validate
 from ._binding import ffi, lib
 from ._call import check, check_pin, check_ptr, make_error
+from ._guard import Guard, guard_methods
 from ._ids import dup_fd, fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import LinkInfo, link_info
 from ._validate import PathLike
@@ -59,10 +60,15 @@ def _program_arg(program: object) -> Program:
     return program
 
 
+@guard_methods()
 class Link:
     """A bpf_link: what attaching a program returns."""
 
-    __slots__ = ("__weakref__", "_owner", "_program", "_ptr")
+    # _guard: destroy() from another thread while a call reads the link (its struct
+    # bpf_link, its fd) frees it when that call returns: freed at once, the fd number
+    # went to the next link made, and info() or detach() reached that one
+    __slots__ = ("__weakref__", "_guard", "_owner", "_program", "_ptr")
+    _guard: Guard
     _program: Optional[Program]
     _owner: Any
     _ptr: Any
@@ -74,6 +80,7 @@ class Link:
     @classmethod
     def _adopt(cls, ptr: Any, program: Optional[Program], owner: Any = None) -> Link:
         self = object.__new__(cls)
+        self._guard = Guard()
         self._ptr = ffi.gc(ptr, lib.bpf_link__destroy)
         self._program = program  # keeps the BpfObject alive through the program
         self._owner = owner  # e.g. the struct_ops Map (which holds its object)
@@ -193,7 +200,7 @@ class Link:
         """Detach (unless pinned) and free; idempotent."""
         ptr, self._ptr = self._ptr, None
         if ptr is not None:
-            ffi.release(ptr)
+            self._guard.retire(lambda: ffi.release(ptr))
 
     close = destroy
 
@@ -243,6 +250,7 @@ class Link:
         return f"<{type(self).__name__} fd={self.fd} program={prog!r}>"
 
 
+@guard_methods()
 class FdLink(Link):
     """A kernel BPF link held by its fd (made with ``bpf_link_create``)."""
 
@@ -253,6 +261,7 @@ class FdLink(Link):
     @classmethod
     def _from_fd(cls, fd: int, program: Optional[Program]) -> FdLink:
         self = object.__new__(cls)
+        self._guard = Guard()
         self._ptr = None
         self._fd = fd
         self._pin = None
@@ -314,7 +323,7 @@ class FdLink(Link):
     def destroy(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            os.close(fd)
+            self._guard.retire(lambda: os.close(fd))
 
     close = destroy
 
@@ -394,6 +403,7 @@ class TcLink(Link):
             os.close(netns)
             raise
         self = object.__new__(cls)
+        self._guard = Guard()  # Link's methods take it; destroy() is its own
         self._ptr = None
         self._program = program
         self._owner = None

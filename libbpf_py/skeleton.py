@@ -201,6 +201,7 @@ class _SkeletonLink(Link):
     @classmethod
     def _borrow(cls, ptr: Any, program: Program, slot: Any) -> _SkeletonLink:
         self = object.__new__(cls)
+        self._guard = Guard()
         self._ptr = ptr
         self._program = program
         self._owner = None
@@ -212,7 +213,7 @@ class _SkeletonLink(Link):
         ptr, self._ptr = self._ptr, None
         if ptr is not None:
             self._slot[0] = ffi.NULL
-            lib.bpf_link__destroy(ptr)
+            self._guard.retire(lambda: lib.bpf_link__destroy(ptr))
 
     close = destroy
 

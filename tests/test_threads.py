@@ -147,3 +147,42 @@ def test_standalone_map_closed_under_lookups(kernel: None) -> None:
         with pytest.raises(ClosedError):
             m[1]
     assert _open_fds() == before
+
+
+def test_link_destroyed_during_a_call_never_reaches_the_next_link(
+        kernel: None, compile_bpf: Compile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Link (libbpf's) or FdLink destroyed by another thread while info() is between
+    reading its fd and asking the kernel: the call ends on this link, which is freed
+    after it. Links had no Guard: destroy() freed the struct bpf_link and closed the
+    fd at once, and the next link made took the fd number, so info() (as detach() and
+    update_program()) reached the other link."""
+    from libbpf_py import Link
+    from libbpf_py import link as link_module
+
+    path = compile_bpf("minimal")
+    real_info = link_module.link_info
+    with BpfObject.open(path) as a, BpfObject.open(path) as b:
+        a.load()
+        b.load()
+        for kind in ("Link", "FdLink"):
+            raw = a.programs.handle_getpid.attach()
+            first = raw if kind == "Link" else Link.from_id(raw.id)
+            first_id = raw.info()["id"]
+            made: List[Link] = []
+
+            def destroy_and_attach(fd: int, first: Link = first,
+                                   made: List[Link] = made) -> object:
+                # what another thread may do while this one is inside info()
+                monkeypatch.setattr(link_module, "link_info", real_info)
+                first.destroy()
+                made.append(b.programs.handle_getpid.attach())
+                return real_info(fd)
+
+            monkeypatch.setattr(link_module, "link_info", destroy_and_attach)
+            got = first.info()
+            assert made and got["id"] == first_id != made[0].info()["id"], kind
+            assert first.closed
+            with pytest.raises(ClosedError):
+                first.info()
+            made[0].destroy()
+            raw.destroy()

@@ -825,6 +825,8 @@ class Program:
         ptr = self._after_load("attachment")
         if before is not None and after is not None:
             raise ValueError("attach_cgroup: give before or after, not both")
+        # checked first: "" or None were falsy, taken as 0 (no revision check) unchecked
+        expected_revision = _uint(expected_revision, "expected_revision", 64)
         if before is None and after is None and not expected_revision:
             fd, owned = _dir_fd(cgroup, "cgroup")
             try:
@@ -847,7 +849,7 @@ class Program:
             fields["flags"] = flags
             fields["relative_fd"] = anchor.fd
         if expected_revision:
-            fields["expected_revision"] = _uint(expected_revision, "expected_revision", 64)
+            fields["expected_revision"] = expected_revision
         opts = _opts("bpf_cgroup_opts", "attach_cgroup", fields)
         fd, owned = _dir_fd(cgroup, "cgroup")
         try:

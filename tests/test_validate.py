@@ -464,3 +464,16 @@ def test_update_program_takes_programs_only(loaded: BpfObject) -> None:
                                                     r"BpfObject, or an FdProgram\), not "):
                     target.update_program(bad)
         assert link.program is prog and link.info().prog_id == prog.id
+
+
+def test_attach_cgroup_checks_expected_revision_first(loaded: BpfObject) -> None:
+    # expected_revision was only tested for truth: "", b"" or None were taken as 0 (no
+    # revision check) without a word; anything true reached the int check
+    prog = loaded.programs.vt_prog_name_zz
+    for bad in ("", b"", None, 0.0, [], "1"):
+        with pytest.raises(TypeError, match=r"^expected_revision must be an int, not "):
+            prog.attach_cgroup("/sys/fs/cgroup", expected_revision=bad)
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError, match=r"^expected_revision = .* does not fit an "
+                                             r"unsigned 64-bit int"):
+            prog.attach_cgroup("/sys/fs/cgroup", expected_revision=bad)

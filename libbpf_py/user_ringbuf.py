@@ -216,6 +216,9 @@ class UserRingBuffer(BufferBase):
             self._wait(st, -1 if left is None else max(1, int(left * 1000)))
 
     def _commit(self, r: Reservation, discard: bool) -> None:
+        if not isinstance(r, Reservation):  # was an AttributeError ('_owner')
+            raise TypeError(f"submit and discard take a Reservation (from reserve()), "
+                            f"not {type(r).__name__}")
         if r._owner is not self:
             raise ValueError("this reservation belongs to another UserRingBuffer")
         st = self._check_open()

@@ -1167,6 +1167,12 @@ def test_user_ring_buffer_reaches_the_bpf_side(env: Env) -> None:
         urb.submit(r3)
         with pytest.raises(ValueError, match="already submitted or discarded"):
             r3.submit()
+        # anything but a Reservation was an AttributeError ('_owner')
+        for bad in (None, 8, b"\0" * 8, r3.buffer):
+            for call in (urb.submit, urb.discard):
+                with pytest.raises(TypeError, match=r"^submit and discard take a "
+                                                    r"Reservation \(from reserve\(\)\), not "):
+                    call(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError):
             r3.buffer[0]  # released
         with pytest.raises(ZeroDivisionError), urb.reserve(8) as r4:

@@ -204,7 +204,10 @@ class Linker:
             self.close()
 
     def __del__(self) -> None:
-        self._free()
+        # a call that never reached __init__'s body (a misspelled keyword:
+        # Linker(out, outptu=...)) leaves the slot unset: no "Exception ignored" then
+        if getattr(self, "_ptr", None) is not None:
+            self._free()
 
     def __repr__(self) -> str:
         state = ("finalized" if self._finalized else "closed") if self._ptr is None else "open"

@@ -130,6 +130,20 @@ def test_linker_errors(halves: Tuple[Path, Path], tmp_path: Path) -> None:
         linker.finalize()
 
 
+def test_a_misspelled_keyword_leaves_no_exception_in_del(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # the TypeError came before __init__'s body ran, and __del__ then read the unset
+    # _ptr slot: "Exception ignored in: <function Linker.__del__>" on stderr
+    import gc
+
+    unraisable: List[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        Linker(tmp_path / "v.o", outptu=1)  # type: ignore[call-arg]
+    gc.collect()
+    assert unraisable == []
+
+
 def test_fd_and_buf(halves: Tuple[Path, Path], tmp_path: Path) -> None:
     """libbpf >= 1.6: an fd output, fd and memory inputs; before: the exact refusal."""
     if not HAS_1_6:

@@ -274,9 +274,13 @@ class Skeleton:
             default_name = object_name_for(path)
         if not data:
             raise ValueError("the BPF object image is empty")
-        name = options.pop("name", None) or default_name
-        if not isinstance(name, str):
+        name = options.pop("name", None)
+        if name is None:
+            name = default_name
+        elif not isinstance(name, str):
             raise TypeError(f"open option name must be a str, not {type(name).__name__}")
+        elif not name:  # was taken as "no name given": the default, without a word
+            raise ValueError("open option name is empty (leave it out for the default)")
         with BpfObject.open_mem(data, name=name) as probe:
             spec = describe(probe)
         return cls._open(data, name, label, spec, options)

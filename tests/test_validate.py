@@ -477,3 +477,17 @@ def test_attach_cgroup_checks_expected_revision_first(loaded: BpfObject) -> None
         with pytest.raises(ValueError, match=r"^expected_revision = .* does not fit an "
                                              r"unsigned 64-bit int"):
             prog.attach_cgroup("/sys/fs/cgroup", expected_revision=bad)
+
+
+def test_skeleton_open_refuses_an_empty_name(validate_o: Path) -> None:
+    # name was `options.pop("name") or default`: "" (or any false value) silently
+    # became the default name, while BpfObject.open(name="") names the object ""
+    with pytest.raises(ValueError, match=r"open option name is empty"):
+        Skeleton.open(validate_o, name="")
+    for bad in (b"", 0, []):
+        with pytest.raises(TypeError, match=r"open option name must be a str, not "):
+            Skeleton.open(validate_o, name=bad)
+    with Skeleton.open(validate_o, name=None) as skel:
+        assert skel.name == "validate_bpf"
+    with Skeleton.open(validate_o, name="vt") as skel:
+        assert skel.name == "vt"

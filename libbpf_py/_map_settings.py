@@ -21,7 +21,7 @@ from ._call import check
 from ._codec import BytesCodec
 from ._guard import Guard, guard_methods
 from ._info import MapInfo
-from ._map_core import FdLike, _check_u, _fd_of, _fsencode, _map_type
+from ._map_core import FdLike, _fd_of, _fsencode, _map_type
 from ._props import IntProperty, int_property
 from ._validate import PathLike
 from .enums import MapType
@@ -148,8 +148,8 @@ class MapSettings:
     def _u32_setting(self, attr: str, setter: Callable[[Any, int], int], value: int,
                      bits: int = 32) -> None:
         ptr = self._before_load(attr)
-        _check_u(attr, value, bits)
-        check(setter(ptr, int(value)), f"cannot set {attr} of map {self.name!r}")
+        number = _validate.check_int(value, attr, bits)
+        check(setter(ptr, number), f"cannot set {attr} of map {self.name!r}")
 
     key_size = _setting(
         "key_size", "Key size in bytes (0 for QUEUE, STACK, BLOOM_FILTER); settable before load.")

@@ -70,7 +70,9 @@ def check_int(value: object, what: str, bits: int = 32, signed: bool = False, *,
     """``value`` as an int that fits ``bits`` bits; TypeError / ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise type_error(what, value)
-    number = int(value)  # an IntEnum / IntFlag as a plain int
+    # the int it is (an IntEnum / IntFlag as a plain int), never what an int subclass's
+    # __int__ says: int(value) checked and returned that, while cffi writes the value
+    number = int.__int__(value)
     lo, hi = int_bounds(bits, signed)
     if not lo <= number <= hi:
         raise range_error(what, number, bits, signed, bitfield)
@@ -97,7 +99,7 @@ def check_fd(value: object, what: str = "fd") -> int:
     if not 0 <= value <= INT_MAX:
         raise ValueError(f"{what} = {value} does not fit a file descriptor "
                          f"(range 0..{INT_MAX})")
-    return int(value)
+    return int.__int__(value)
 
 
 def cstr(value: object, what: str, *, path: bool = False, empty: bool = True) -> bytes:

@@ -491,3 +491,25 @@ def test_skeleton_open_refuses_an_empty_name(validate_o: Path) -> None:
         assert skel.name == "validate_bpf"
     with Skeleton.open(validate_o, name="vt") as skel:
         assert skel.name == "vt"
+
+
+def test_int_settings_write_an_int_subclass_as_the_int_it_is(validate_o: Path) -> None:
+    # check_int range-checked and returned int(value), which is what an int subclass's
+    # __int__ says: a map setting or program flag of Odd(3) was set to 6, and Odd(2**40)
+    # passed a 32-bit check as 6 (cffi, given the object itself, writes the int it is)
+    class Odd(int):
+        def __int__(self) -> int:
+            return 6
+
+        def __index__(self) -> int:
+            return 6
+
+    with BpfObject.open(validate_o) as obj:
+        m = obj.maps.vt_events
+        prog = next(iter(obj.programs.values()))
+        m.max_entries = Odd(3)
+        prog.log_level = Odd(1)
+        assert (m.max_entries, prog.log_level) == (3, 1)
+        with pytest.raises(ValueError, match=r"max_entries = 1099511627776 " + U32):
+            m.max_entries = Odd(2**40)
+        assert m.max_entries == 3

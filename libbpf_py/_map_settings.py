@@ -21,7 +21,7 @@ from ._call import check
 from ._codec import BytesCodec
 from ._guard import Guard, guard_methods
 from ._info import MapInfo
-from ._map_core import FdLike, _fd_of, _fsencode, _map_type
+from ._map_core import FdLike, _fd_of, _map_type
 from ._props import IntProperty, int_property
 from ._validate import PathLike
 from .enums import MapType
@@ -274,7 +274,10 @@ class MapSettings:
     def set_pin_path(self, path: Optional[PathLike]) -> None:
         """Set (or clear, with None) where load() pins this object map; before load."""
         ptr = self._before_load("pin_path")
-        raw = ffi.NULL if path is None else _fsencode(path, "pin_path")
+        # an empty path was kept, and load() then failed with libbpf's EINVAL "failed
+        # to create" the map: refused here, where the mistake is
+        raw = ffi.NULL if path is None else _validate.cstr(path, "pin_path", path=True,
+                                                           empty=False)
         check(lib.bpf_map__set_pin_path(ptr, raw),
               f"cannot set pin path of map {self.name!r}")
 

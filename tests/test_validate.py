@@ -513,3 +513,16 @@ def test_int_settings_write_an_int_subclass_as_the_int_it_is(validate_o: Path) -
         with pytest.raises(ValueError, match=r"max_entries = 1099511627776 " + U32):
             m.max_entries = Odd(2**40)
         assert m.max_entries == 3
+
+
+def test_an_empty_pin_path_is_refused_when_set(validate_o: Path) -> None:
+    # pin_path = "" was kept, and load() failed later with libbpf's EINVAL ("map
+    # 'vt_events': failed to create"), which does not say what was wrong
+    with BpfObject.open(validate_o) as obj:
+        m = obj.maps.vt_events
+        for setter in (m.set_pin_path, lambda p: setattr(m, "pin_path", p)):
+            for bad in ("", b""):
+                with pytest.raises(ValueError, match=r"^pin_path is empty"):
+                    setter(bad)
+        assert m.pin_path is None
+        obj.load()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _buildinfo
+from . import _buildinfo, _validate
 from ._binding import BUILD, OMITTED, declared, ffi, lib, undeclared_functions
 from ._call import libbpf_strerror
 from ._elfid import LinkAuditError, check_ident, versym_index
@@ -488,6 +488,9 @@ def probe_kernel(*, helpers: bool = True, full: bool = False) -> KernelReport:
 
     Raises :class:`~libbpf_py.LibbpfPermissionError` without CAP_BPF.
     """
+    # not their truth: helpers="no" probed every helper, full=[0] none of the noisy ones
+    helpers = _validate.check_bool(helpers, "helpers")
+    full = _validate.check_bool(full, "full")
     _check_privilege()
     prog_types = _kinds(ProgType, lib.libbpf_bpf_prog_type_str)
     map_types = _kinds(MapType, lib.libbpf_bpf_map_type_str)

@@ -459,6 +459,18 @@ def test_probe_kernel_without_privilege_raises(kernel: None) -> None:
     assert json.loads(proc.stdout)["mode"] == INFO.mode
 
 
+def test_probe_kernel_takes_bools_only() -> None:
+    # helpers and full were tested for truth: helpers="no" probed every helper (a
+    # program load per helper and program type), full=[0] left the noisy ones out;
+    # refused before any probing
+    for name in ("helpers", "full"):
+        for bad in ("no", "false", None, [0], 1.0):
+            with pytest.raises(TypeError, match=rf"^{name} must be a bool, not "):
+                libbpf_py.probe_kernel(**{name: bad})
+        with pytest.raises(ValueError, match=rf"^{name} = 2 is not a bool"):
+            libbpf_py.probe_kernel(**{name: 2})
+
+
 def test_probe_command_into_a_closed_pipe() -> None:
     """`probe | head -0`: exit 0 and no traceback when the reader is gone."""
     read_end, write_end = os.pipe()

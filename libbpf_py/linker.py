@@ -29,7 +29,7 @@ from . import _validate, log
 from ._binding import ffi, lib
 from ._call import libbpf_strerror, make_error
 from ._validate import PathLike
-from .errors import LIBBPF_ERRNO_FORMAT, ClosedError, LibbpfError, file_start, not_bpf_elf
+from .errors import LIBBPF_ERRNO_FORMAT, ClosedError, LibbpfError, not_bpf_elf
 
 __all__ = ["Linker", "link_files"]
 
@@ -123,11 +123,11 @@ class Linker:
         ptr = self._check_open()
         raw = _validate.cstr(path, "add_file path", path=True, empty=False)
         name = os.fsdecode(raw)
-        start = file_start(raw)
+        what = f"bpf_linker__add_file({name!r})"
+        start = _read_start(raw, what, name)
         if start is not None:  # (None: missing, a directory...: libbpf says which)
-            _refuse_non_elf(start, f"bpf_linker__add_file({name!r})", name)
-        self._add(lambda: lib.bpf_linker__add_file(ptr, raw, ffi.NULL),
-                  f"bpf_linker__add_file({name!r})", name)
+            _refuse_non_elf(start, what, name)
+        self._add(lambda: lib.bpf_linker__add_file(ptr, raw, ffi.NULL), what, name)
 
     def add_fd(self, fd: int) -> None:
         """Add the BPF ELF object open at ``fd``, read from its start
@@ -212,6 +212,24 @@ class Linker:
     def __repr__(self) -> str:
         state = ("finalized" if self._finalized else "closed") if self._ptr is None else "open"
         return f"<Linker {_validate.show(self._output)} {state}, {len(self._inputs)} inputs>"
+
+
+def _read_start(path: bytes, what: str, name: str) -> Optional[bytes]:
+    """The first 64 bytes of an input file; None when it does not open (missing, a
+    directory...: libbpf's own open fails and says which). One that opens but whose
+    start cannot be read (/proc/self/mem: EIO) is refused here: libbpf gets no ELF
+    header from it either, and its linker crashed the process (SIGSEGV) on that."""
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return None
+    with f:
+        try:
+            return f.read(64)
+        except OSError as exc:
+            raise make_error(exc.errno or errno.EIO, what, (
+                f"cannot read the start of {name!r} ({os.strerror(exc.errno or 0)}): "
+                "add_file takes a readable BPF ELF object file")) from None
 
 
 def _refuse_non_elf(start: bytes, what: str, path: Optional[str]) -> None:

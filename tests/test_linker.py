@@ -220,6 +220,32 @@ def test_an_input_that_is_not_elf_is_refused_not_a_crash(tmp_path: Path) -> None
     assert "is not a BPF ELF object" in cli.stderr
 
 
+def test_an_input_whose_start_cannot_be_read_is_refused_not_a_crash(tmp_path: Path) -> None:
+    # /proc/self/mem opens but reading its start fails (EIO): the non-ELF check read
+    # nothing and let the file through, and libbpf 1.1's linker, getting no ELF header
+    # either, segfaulted (`gen object out.o /proc/self/mem`: exit -11). In a child.
+    script = (
+        "import sys\n"
+        "from libbpf_py import Linker, LibbpfError\n"
+        "with Linker(sys.argv[1]) as linker:\n"
+        "    try:\n"
+        "        linker.add_file('/proc/self/mem')\n"
+        "    except LibbpfError as exc:\n"
+        "        print(exc.errno, exc)\n"
+        "    linker.close()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "x.o")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    assert proc.stdout.startswith(f"{errno.EIO} ") and \
+        "cannot read the start of '/proc/self/mem'" in proc.stdout, proc.stdout
+    cli = subprocess.run([sys.executable, "-m", "libbpf_py", "gen", "object",
+                          str(tmp_path / "out.o"), "/proc/self/mem"],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr, (cli.returncode, cli.stderr)
+    assert "cannot read the start of '/proc/self/mem'" in cli.stderr
+
+
 @pytest.mark.build(header_min=(1, 6))  # add_fd: older builds raise LibbpfVersionError,
 def test_add_fd_refuses_what_is_not_elf(halves: Tuple[Path, Path],  # see test_fd_and_buf
                                         tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ from ._codec import BtfArray, _BtfRecord
 from ._validate import PathLike
 from .errors import LibbpfError
 from .object import BpfObject, NamedMapping
-from .skeleton import SkeletonSpec, describe, object_name_for
+from .skeleton import SkeletonSpec, describe, object_name_for, read_object_file
 
 _SIMPLE: Dict[Any, Tuple[str, str]] = {}
 for _name, _py in (("c_bool", "bool"), ("c_char", "bytes"), ("c_float", "float"),
@@ -332,8 +332,7 @@ def generate(source: Any, name: Optional[str] = None, *, source_label: str = "",
         default = "skeleton"
     else:
         path = os.fspath(source)
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_object_file(path, f"gen skeleton({path!r})")
         label = source_label or os.path.basename(path)
         default = object_name_for(path)
     obj_name = name or default

@@ -59,7 +59,13 @@ from ._codec import BtfStruct, BtfUnion, array_type, bitfield_property, identifi
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .datasec import ReadOnlyError, SectionInfo, Sections, data_sections, map_ident
-from .errors import AlreadyLoadedError, ClosedError, NotLoadedError
+from .errors import (
+    LIBBPF_ERRNO_FORMAT,
+    AlreadyLoadedError,
+    ClosedError,
+    NotLoadedError,
+    not_bpf_elf,
+)
 from .link import Link
 from .object import BpfObject, NamedMapping
 
@@ -112,6 +118,19 @@ class SkeletonSpec:
     maps: Tuple[Tuple[str, str], ...]
     programs: Tuple[str, ...]
     sections: Tuple[SectionInfo, ...]
+
+
+def read_object_file(path: str, what: str) -> bytes:
+    """The bytes of the BPF ELF file at ``path``, read whole once its start says ELF.
+    Read whole first, a device that never ends (/dev/zero) or a huge file that is no
+    object filled memory until MemoryError (or the OOM killer); it gets
+    BpfObject.open's error for a file that is not a BPF ELF object instead."""
+    with open(path, "rb") as f:
+        start = f.read(64)
+        if not start.startswith(b"\x7fELF"):
+            err = LIBBPF_ERRNO_FORMAT
+            raise not_bpf_elf(make_error(err, what), what, start, path)
+        return start + f.read()
 
 
 def object_name_for(path: PathLike) -> str:
@@ -268,8 +287,7 @@ class Skeleton:
             default_name = "skeleton"
         else:
             path = os.fspath(source)
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_object_file(path, f"Skeleton.open({path!r})")
             label = path
             default_name = object_name_for(path)
         if not data:

@@ -685,3 +685,32 @@ def test_names_that_are_not_utf8(kernel: None, compile_bpf: Compile) -> None:
         skel.progs["sock_filter"].autoload = False
         skel.load()
         assert skel.maps["st\udcffts"].name.startswith("st")
+
+
+_ENDLESS_CHILD = """
+import resource
+import libbpf_py
+from libbpf_py import LibbpfError, Skeleton
+from libbpf_py.gen import generate
+if not libbpf_py.build_info().sanitize:  # ASan maps more address space than this
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+for opener in (Skeleton.open, generate):
+    try:
+        opener("/dev/zero")
+    except LibbpfError as exc:
+        print(exc.errno, exc)
+"""
+
+
+def test_a_file_that_is_no_object_is_refused_before_it_is_read_whole() -> None:
+    # Skeleton.open(path) and generate(path) read the whole file before looking at it:
+    # /dev/zero (`python -m libbpf_py gen skeleton /dev/zero`) filled memory until
+    # MemoryError or the OOM killer. In a child, under a 2 GiB address-space limit.
+    proc = subprocess.run([sys.executable, "-c", _ENDLESS_CHILD], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2, proc.stdout
+    for line in lines:
+        assert line.startswith("4001 ") and "'/dev/zero' is not a BPF ELF object: it is " \
+            "not an ELF file" in line, line

@@ -111,9 +111,10 @@ def _btf_decoder(m: Any, type_name: str) -> Callable[[bytes], Any]:
             candidates = [lib.BTF_KIND_TYPEDEF, lib.BTF_KIND_STRUCT, lib.BTF_KIND_UNION,
                           lib.BTF_KIND_INT, lib.BTF_KIND_ENUM, lib.BTF_KIND_FLOAT]
             name = type_name.strip()
+        raw = _validate.cstr(name, "record= (a BTF type name)", empty=False)
         tid = -1
         for kind in candidates:
-            tid = int(lib.btf__find_by_name_kind(btf, name.encode(), kind))
+            tid = int(lib.btf__find_by_name_kind(btf, raw, kind))
             if tid > 0:
                 break
         if tid <= 0:

@@ -111,7 +111,11 @@ def cstr(value: object, what: str, *, path: bool = False, empty: bool = True) ->
     ValueError: C would silently use only what comes before it.
     """
     if isinstance(value, str):
-        data = value.encode("utf-8", "surrogateescape")
+        try:
+            data = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:  # a lone surrogate outside U+DC80..U+DCFF
+            raise ValueError(f"{what} {show(value)} cannot be encoded for C: {exc.reason} "
+                             f"at index {exc.start}") from None
     elif isinstance(value, (bytes, bytearray)):
         data = bytes(value)
     elif path and isinstance(value, os.PathLike):

@@ -187,6 +187,12 @@ def test_record_bad_inputs(env: Env) -> None:
         bpf.RingBuffer(maps.ring_a, print, record="struct nope")
     with pytest.raises(TypeError, match="record= must be"):
         bpf.RingBuffer(maps.ring_a, print, record=42)
+    # (libbpf's find by an empty name gave the first anonymous type: every record decoded
+    # as, say, anon_12(type=0, ...); a lone surrogate raised a bare UnicodeEncodeError)
+    with pytest.raises(ValueError, match=r"record= \(a BTF type name\) is empty"):
+        bpf.RingBuffer(maps.ring_a, print, record="")
+    with pytest.raises(ValueError, match=r"record= .* cannot be encoded for C"):
+        bpf.RingBuffer(maps.ring_a, print, record="struct \ud800")
     with pytest.raises(TypeError, match="callback must be callable"):
         bpf.RingBuffer(maps.ring_a, "print")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="needs a RINGBUF map; map 'ev_config' is ARRAY"):

@@ -332,7 +332,8 @@ class Btf:
         if base is None:
             ptr = lib.btf__parse(raw, ffi.NULL)
         else:
-            ptr = lib.btf__parse_split(raw, base._check_open())
+            base_ptr = _base_ptr(base)  # (checked before the function's version)
+            ptr = lib.btf__parse_split(raw, base_ptr)
         if ptr == ffi.NULL:
             err = ffi.errno or errno.EINVAL
             hint = ("no .BTF section in this ELF file" if err in (errno.ENOENT, errno.ENODATA)
@@ -356,7 +357,8 @@ class Btf:
         if base is None:
             ptr = lib.btf__new(image, len(image))
         else:
-            ptr = lib.btf__new_split(image, len(image), base._check_open())
+            base_ptr = _base_ptr(base)  # (checked before the function's version)
+            ptr = lib.btf__new_split(image, len(image), base_ptr)
         return cls._adopt(ptr, "btf__new: not valid BTF", "<memory>", base)
 
     @classmethod
@@ -369,7 +371,8 @@ class Btf:
         if base is None:
             ptr = lib.btf__load_from_kernel_by_id(btf_id)
         else:
-            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
+            base_ptr = _base_ptr(base)  # (checked before the function's version)
+            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base_ptr)
         return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", f"btf id {btf_id}",
                           base)._kernel_checked()
 
@@ -392,7 +395,8 @@ class Btf:
         if base is None:
             ptr = lib.btf__load_from_kernel_by_id(btf_id)
         else:
-            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._check_open())
+            base_ptr = _base_ptr(base)  # (checked before the function's version)
+            ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base_ptr)
         source = f"btf id {btf_id}" + (f" ({info.name})" if info.name else "")
         return cls._adopt(ptr, f"cannot load kernel BTF id {btf_id}", source,
                           base)._kernel_checked()
@@ -530,9 +534,8 @@ class Btf:
         if base is None:
             ptr = lib.btf__new_empty()
             return cls._adopt(ptr, "btf__new_empty", "<new>")
-        if not isinstance(base, Btf):
-            raise _validate.type_error("base", base, "a Btf")
-        ptr = lib.btf__new_empty_split(base._check_open())
+        base_ptr = _base_ptr(base)  # (checked before the function's version)
+        ptr = lib.btf__new_empty_split(base_ptr)
         return cls._adopt(ptr, "btf__new_empty_split", f"<new, split over {base._source}>",
                           base)
 
@@ -1108,6 +1111,8 @@ class Btf:
         ``type`` (an id, a name or a BtfType): that type's definition,
         preceded by the definitions it needs (no header unless ``header=True``).
         """
+        if header is not None and not isinstance(header, bool):
+            raise _validate.type_error("header", header, "None, True or False")
         ptr = self._check_open()
         if type is None:
             ids: Iterator[int] = iter(range(self.start_id, self._count()))
@@ -1226,6 +1231,13 @@ def _choice(value: object, what: str, table: Dict[str, int]) -> int:
 def _optional_name(name: object, what: str) -> Any:
     """A name that may be absent (anonymous): None (NULL) or checked bytes."""
     return ffi.NULL if name is None else _validate.cstr(name, what)
+
+
+def _base_ptr(base: object) -> Any:
+    """The libbpf pointer of the ``base=`` of a split BTF: TypeError unless a Btf."""
+    if not isinstance(base, Btf):
+        raise _validate.type_error("base", base, "a Btf")
+    return base._check_open()
 
 
 def _int_encoding(encoding: Union[str, BtfIntInfo, None], nbytes: int) -> int:

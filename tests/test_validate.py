@@ -17,7 +17,7 @@ import pytest
 from conftest import Compile
 from elftools.elf.elffile import ELFFile
 
-from libbpf_py import BpfObject, Map, Skeleton
+from libbpf_py import BpfObject, Btf, Map, Skeleton
 from libbpf_py.enums import MapType, UpdateFlag
 from libbpf_py.errors import LibbpfError
 from libbpf_py.gen import generate
@@ -336,6 +336,35 @@ def test_non_utf8_object_name(validate_o: Path) -> None:
             assert len(obj.maps) >= 3
             obj.load()
             assert "obj\\xff" in repr(obj)
+
+
+def test_an_object_name_libbpf_would_cut_is_refused(validate_o: Path) -> None:
+    # libbpf keeps 15 bytes of an object name (char name[BPF_OBJ_NAME_LEN]): a longer
+    # one came back cut ('my_long_object_'), without a word.
+    data = validate_o.read_bytes()
+    with BpfObject.open_mem(data, name="x" * 15) as obj:
+        assert obj.name == "x" * 15
+    for name in ("my_long_object_name", "\u00e9" * 8):  # (16 bytes in UTF-8)
+        with pytest.raises(ValueError, match=r"bytes: libbpf keeps an object name of at most 15"):
+            BpfObject.open_mem(data, name=name)
+        with pytest.raises(ValueError, match=r"at most 15"):
+            BpfObject.open(validate_o, name=name)
+    # a skeleton's (bpftool's) name may be longer: the object gets its first 15 bytes
+    with Skeleton.open(validate_o, name="a_skeleton_name_longer_than_15") as skel:
+        assert skel.obj.name == "a_skeleton_name"
+
+
+def test_btf_base_and_header_arguments_are_checked(validate_o: Path) -> None:
+    with Btf.from_file(validate_o) as btf:
+        raw = btf.raw_data()
+        with pytest.raises(TypeError, match=r"^base must be a Btf, not int$"):
+            Btf.from_bytes(raw, base=5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"^base must be a Btf, not str$"):
+            Btf.from_file(validate_o, base="x")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"^base must be a Btf, not str$"):
+            Btf.load_from_kernel_by_id(1, base="x")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"^header must be None, True or False, not str$"):
+            btf.dump_c(header="no")  # type: ignore[arg-type]
 
 
 # -- the rest of issue 14 ------------------------------------------------------------------

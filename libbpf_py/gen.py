@@ -44,7 +44,7 @@ from elftools.elf.elffile import ELFFile  # type: ignore[import-untyped,unused-i
 from ._codec import BtfArray, _BtfRecord
 from ._validate import PathLike
 from .errors import LibbpfError
-from .object import BpfObject, NamedMapping
+from .object import BpfObject, NamedMapping, kept_object_name
 from .skeleton import SkeletonSpec, describe, object_name_for, read_object_file
 
 _SIMPLE: Dict[Any, Tuple[str, str]] = {}
@@ -305,7 +305,7 @@ def _strip_debug(data: bytes, label: str, obj_name: str,
         what = f"lost {', '.join(lost)}" if lost else f"left {', '.join(left)}"
         return _keep_as_is(data, label, f"{' '.join(tool)} {what}")
     try:
-        with BpfObject.open_mem(out, name=obj_name) as obj:
+        with BpfObject.open_mem(out, name=kept_object_name(obj_name)) as obj:
             same = _same_spec(describe(obj), spec)
     except LibbpfError as exc:
         return _keep_as_is(data, label, f"libbpf cannot open what {' '.join(tool)} wrote: "
@@ -338,7 +338,7 @@ def generate(source: Any, name: Optional[str] = None, *, source_label: str = "",
     obj_name = name or default
     if not obj_name.isidentifier():
         raise ValueError(f"skeleton name {obj_name!r} is not an identifier")
-    with BpfObject.open_mem(data, name=obj_name) as obj:
+    with BpfObject.open_mem(data, name=kept_object_name(obj_name)) as obj:
         spec = describe(obj)
     if keep_debug:
         embedded, note = data, f"debug info kept (keep_debug); {len(data)} bytes"

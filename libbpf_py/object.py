@@ -56,6 +56,16 @@ from .program import Program, attach_error
 
 T = TypeVar("T")
 
+#: The longest object name libbpf keeps, in bytes (``char name[BPF_OBJ_NAME_LEN]``).
+OBJECT_NAME_MAX = 15
+
+
+def kept_object_name(name: str) -> bytes:
+    """What libbpf keeps of ``name`` as an object name: its first 15 bytes (UTF-8), as
+    ``bpf_object__open_skeleton`` does with a skeleton's (bpftool's) longer name."""
+    return _validate.cstr(name, "object name")[:OBJECT_NAME_MAX]
+
+
 # The open options: keyword -> the bpf_object_open_opts field it sets (the version node of
 # each field is its declaration's, see _features.node_of_field).
 _OPEN_OPTIONS: Dict[str, str] = {
@@ -208,6 +218,12 @@ class BpfObject:
             if key in ("name", "pin_root_path", "kconfig", "btf_custom_path", "bpf_token_path"):
                 data = _validate.cstr(value, f"open option {key}", path=key not in (
                     "name", "kconfig"))
+                if key == "name" and len(data) > OBJECT_NAME_MAX:
+                    # (libbpf would keep its first 15 bytes, without a word)
+                    raise ValueError(
+                        f"open option name {_validate.show(value)} is {len(data)} bytes: "
+                        f"libbpf keeps an object name of at most {OBJECT_NAME_MAX} "
+                        "(BPF_OBJ_NAME_LEN - 1)")
                 buf = ffi.new("char[]", data)
                 keep.append(buf)
                 setattr(opts, field, buf)

@@ -67,7 +67,7 @@ from .errors import (
     not_bpf_elf,
 )
 from .link import Link
-from .object import BpfObject, NamedMapping
+from .object import BpfObject, NamedMapping, kept_object_name
 
 if TYPE_CHECKING:
     from .map import Map
@@ -299,7 +299,7 @@ class Skeleton:
             raise TypeError(f"open option name must be a str, not {type(name).__name__}")
         elif not name:  # was taken as "no name given": the default, without a word
             raise ValueError("open option name is empty (leave it out for the default)")
-        with BpfObject.open_mem(data, name=name) as probe:
+        with BpfObject.open_mem(data, name=kept_object_name(name)) as probe:
             spec = describe(probe)
         return cls._open(data, name, label, spec, options)
 

@@ -29,6 +29,7 @@ import libbpf_py
 from libbpf_py import BpfObject, Skeleton
 from libbpf_py.errors import AlreadyLoadedError, ClosedError, LibbpfError, NotLoadedError
 from libbpf_py.gen import generate, strip_tool
+from libbpf_py.object import kept_object_name
 from libbpf_py.skeleton import ReadOnlyError, describe, object_name_for
 
 pytestmark = pytest.mark.kernel
@@ -605,7 +606,8 @@ def test_parity_with_bpftool(compile_bpf: Compile, kernel: None, tmp_path: Path)
                               text=True, timeout=60)
         assert proc.returncode == 0, f"{name}: {proc.stderr}"
         maps, progs, sections = _bpftool_names(proc.stdout)
-        with BpfObject.open_mem(obj_path.read_bytes(), name=object_name_for(obj_path)) as obj:
+        with BpfObject.open_mem(obj_path.read_bytes(),
+                                name=kept_object_name(object_name_for(obj_path))) as obj:
             spec = describe(obj)
         assert [ident for _, ident in spec.maps] == maps, name
         assert list(spec.programs) == progs, name

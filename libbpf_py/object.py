@@ -250,7 +250,8 @@ class BpfObject:
         ``name``, ``relaxed_maps``, ``pin_root_path``, ``kconfig``,
         ``btf_custom_path``, ``kernel_log_level``, ``kernel_log_size`` and
         (libbpf >= 1.4) ``bpf_token_path``. An option this build's libbpf does
-        not know raises :class:`~libbpf_py.LibbpfVersionError`.
+        not know raises :class:`~libbpf_py.LibbpfVersionError`. A ``name`` of
+        more than 15 bytes raises ValueError (libbpf would keep 15 of them).
         """
         keep: List[Any] = []
         opts = cls._make_opts(options, keep)

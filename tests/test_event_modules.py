@@ -109,14 +109,7 @@ def test_keyboard_interrupt_while_waiting_for_a_lock_leaves_the_graph_whole(
     # hold), and left its waiter queued, where it swallowed a later release's wake-up
     # (the real waiter slept its whole recheck slice).
     monkeypatch.setattr(_buffers, "_RECHECK_S", 0.005)  # more turns of the wait loop
-    lock = BufferLock()
-    rings = [RingLock(map_id) for map_id in (3, 1, 2)]
-    consuming = ConsumeLock(lock)
-    for ring in rings:
-        consuming.add(ring)
-    every: List[OwnedLock] = [lock, *rings]
-    taken: OwnedLock = lock if held != "consume: middle ring" else rings[2]  # (map id 2)
-    entered: Any = lock if held == "buffer lock" else consuming
+    every, taken, entered = _locks_of(held)
     holding, done = threading.Event(), threading.Event()
 
     def holder() -> None:

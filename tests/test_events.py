@@ -550,6 +550,27 @@ def _sigint_at(k: int, signals: int, files: set[str], names: Optional[set[str]],
     return hook
 
 
+def _call_under_sigints(call: Callable[[], Any], k: int, signals: int, files: set[str],
+                        names: Optional[set[str]]) -> Optional[bool]:
+    """``call()`` with SIGINT sent as :func:`_sigint_at` says: True when it raised
+    KeyboardInterrupt, False when it returned, None when it returned before the k-th
+    event (nothing left to interrupt)."""
+    seen = [0]
+    hook = _sigint_at(k, signals, files, names, seen)
+    gc.collect()  # (no collection during the call: a __del__ would take the signal)
+    before = sys.getprofile()
+    try:
+        sys.setprofile(hook)
+        try:
+            call()
+        finally:
+            sys.setprofile(before)
+            os.getpid()  # (a signal not raised yet is raised by now)
+    except KeyboardInterrupt:
+        return True
+    return None if seen[0] < k else False
+
+
 @pytest.mark.parametrize("signals", [1, 2])
 @pytest.mark.parametrize("way", [
     "perf consume",
@@ -584,21 +605,10 @@ def test_a_signal_in_a_callback_trampoline_loses_no_record(env: Env, way: str,
             first = env.seq(which)
             env.trigger(3, mode)
             got.clear()
-            seen = [0]
-            hook = _sigint_at(k, signals, {module.__file__}, names, seen)
-            gc.collect()  # (no collection during the call: a __del__ would take the signal)
-            try:
-                sys.setprofile(hook)
-                try:
-                    call()
-                finally:
-                    sys.setprofile(before)
-                    os.getpid()  # (a signal not raised yet is raised by now)
-            except KeyboardInterrupt:
-                interrupted += 1
-            else:
-                if seen[0] < k:
-                    break  # ran through: no event left to interrupt at
+            raised = _call_under_sigints(call, k, signals, {module.__file__}, names)
+            if raised is None:
+                break  # ran through: no event left to interrupt at
+            interrupted += raised
             for _ in range(4):  # the rest: kept records first
                 try:
                     call()
@@ -633,21 +643,10 @@ def test_a_signal_anywhere_in_a_user_ring_write_leaves_no_space_reserved(
     try:
         for k in range(1, 500):
             env.trigger(0, DRAIN_USER)  # (room for the next record)
-            seen = [0]
-            hook = _sigint_at(k, signals, files, None, seen)
-            gc.collect()  # (no collection during the call: a __del__ would take the signal)
-            try:
-                sys.setprofile(hook)
-                try:
-                    call()
-                finally:
-                    sys.setprofile(before)
-                    os.getpid()  # (a signal not raised yet is raised by now)
-            except KeyboardInterrupt:
-                interrupted += 1
-            else:
-                if seen[0] < k:
-                    break  # ran through: no event left to interrupt at
+            raised = _call_under_sigints(call, k, signals, files, None)
+            if raised is None:
+                break  # ran through: no event left to interrupt at
+            interrupted += raised
             try:
                 call()  # (not held, not full)
             except KeyboardInterrupt:  # (the second signal, raised here)

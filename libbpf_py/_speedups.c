@@ -2666,55 +2666,30 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(str_sleepers, "_sleepers");
     if (int_zero == NULL && (int_zero = PyLong_FromLong(0)) == NULL)
         return NULL;
-    if (PyType_Ready(&MapBase_Type) < 0 || PyType_Ready(&Records_Type) < 0
-        || PyType_Ready(&Plan_Type) < 0 || PyType_Ready(&RecordView_Type) < 0
-        || PyType_Ready(&PairIter_Type) < 0 || PyType_Ready(&GuardedExit_Type) < 0
-        || PyType_Ready(&LockExit_Type) < 0 || PyType_Ready(&LocksExit_Type) < 0)
-        return NULL;
+    /* the types, by the name the module gives them (Records_Type: no name of its own) */
+    struct { const char *name; PyTypeObject *type; } types[] = {
+        {"MapBase", &MapBase_Type}, {NULL, &Records_Type}, {"Plan", &Plan_Type},
+        {"RecordView", &RecordView_Type}, {"PairIter", &PairIter_Type},
+        {"GuardedExit", &GuardedExit_Type}, {"LockExit", &LockExit_Type},
+        {"LocksExit", &LocksExit_Type},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (PyType_Ready(types[i].type) < 0)
+            return NULL;
     m = PyModule_Create(&speedups_module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&MapBase_Type);
-    if (PyModule_AddObject(m, "MapBase", (PyObject *)&MapBase_Type) < 0) {
-        Py_DECREF(&MapBase_Type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&Plan_Type);
-    if (PyModule_AddObject(m, "Plan", (PyObject *)&Plan_Type) < 0) {
-        Py_DECREF(&Plan_Type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&RecordView_Type);
-    if (PyModule_AddObject(m, "RecordView", (PyObject *)&RecordView_Type) < 0) {
-        Py_DECREF(&RecordView_Type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&PairIter_Type);
-    if (PyModule_AddObject(m, "PairIter", (PyObject *)&PairIter_Type) < 0) {
-        Py_DECREF(&PairIter_Type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&GuardedExit_Type);
-    if (PyModule_AddObject(m, "GuardedExit", (PyObject *)&GuardedExit_Type) < 0) {
-        Py_DECREF(&GuardedExit_Type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&LockExit_Type);
-    if (PyModule_AddObject(m, "LockExit", (PyObject *)&LockExit_Type) < 0) {
-        Py_DECREF(&LockExit_Type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&LocksExit_Type);
-    if (PyModule_AddObject(m, "LocksExit", (PyObject *)&LocksExit_Type) < 0) {
-        Py_DECREF(&LocksExit_Type);
-        Py_DECREF(m);
-        return NULL;
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (types[i].name == NULL)
+            continue;
+        Py_INCREF(types[i].type);
+        if (PyModule_AddObject(m, types[i].name, (PyObject *)types[i].type) < 0) {
+            Py_DECREF(types[i].type);
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     return m;
 }

@@ -48,16 +48,19 @@ if TYPE_CHECKING:
 __all__ = ["FdLink", "Link", "TcLink"]
 
 
+#: program.Program, set by program.py as it is defined (it imports this module, so this
+#: module cannot import it)
+program_class: type = type(None)
+
+
 def _program_arg(program: object) -> Program:
     """update_program's argument: a Program (of a BpfObject, or an FdProgram). Anything
     else was an AttributeError (``_ptr``, ``fd``) or, for another object with an
     ``fd`` (a Map), the kernel's EINVAL."""
-    from .program import Program  # here: program.py imports this module
-
-    if not isinstance(program, Program):
+    if not isinstance(program, program_class):
         raise TypeError(f"program must be a Program (of a BpfObject, or an FdProgram), "
                         f"not {type(program).__name__}")
-    return program
+    return program  # type: ignore[return-value]
 
 
 @guard_methods()

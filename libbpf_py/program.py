@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _validate
+from . import link as _link
 from ._binding import ffi, lib
 from ._call import check, check_pin, libbpf_strerror, make_error
 from ._features import require_field
@@ -1003,6 +1004,9 @@ class Program:
         ptr = self._after_load("attachment")
         return self._link(lib.bpf_program__attach_freplace(
             ptr, _fd_of(target, "target"), _cstr(func_name, "func_name")), "attach_freplace")
+
+
+_link.program_class = Program  # (update_program's check: link.py cannot import this module)
 
 
 # -- helpers of the attach methods ---------------------------------------------------------

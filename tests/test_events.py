@@ -481,6 +481,17 @@ def _call_into(call: Callable[[Env, Any], None], env: Env, buffer: Any,
         failed.append(exc)
 
 
+def _assert_another_thread_can_call(call: Callable[[Env, Any], None], env: Env, buffer: Any,
+                                    after: str) -> None:
+    """Another thread's call returns, and raises nothing: no lock was left held."""
+    failed: List[BaseException] = []
+    other = threading.Thread(target=_call_into, args=(call, env, buffer, failed), daemon=True)
+    other.start()
+    other.join(10)
+    assert not other.is_alive(), f"a lock was left held by {after}"
+    assert failed == [], f"after {after}"
+
+
 _INTERRUPTED: dict[str, Callable[[Env, Any], None]] = {
     "ring consume": lambda env, b: b.consume(),
     "ring poll": lambda env, b: b.poll(0),
@@ -490,6 +501,31 @@ _INTERRUPTED: dict[str, Callable[[Env, Any], None]] = {
     "user ring write": lambda env, b: b.write(bytes(8)),
     "user ring reservation": lambda env, b: _fill_reservation(b),
 }
+
+
+def _buffer_for(env: Env, way: str) -> Tuple[Any, int]:
+    """The buffer an _INTERRUPTED way calls, and the trigger mode that feeds it."""
+    maps = env.obj.maps
+    if way.startswith("perf"):
+        return bpf.PerfBuffer(maps.perf, lambda cpu, view: None), PERF
+    if way.startswith("user"):
+        return bpf.UserRingBuffer(maps.uring), DRAIN_USER
+    buffer = bpf.RingBuffer(maps.ring_a, lambda view: None)
+    if way.startswith("two"):
+        buffer.add(maps.ring_b, lambda view: None)
+        return buffer, RING_A | RING_B
+    return buffer, RING_A
+
+
+def _assert_nothing_left_reserved(env: Env, buffer: Any) -> None:
+    """The BPF side drains every record written now: no space was left reserved (the
+    drain would stop at it, and the ring fill up)."""
+    env.trigger(0, DRAIN_USER)
+    count = ustats(env)[0]
+    for _ in range(200):  # more than the ring holds
+        buffer.write(bytes(8))
+        env.trigger(0, DRAIN_USER)
+    assert ustats(env)[0] == count + 200
 
 
 def _fill_reservation(buffer: Any) -> None:
@@ -654,12 +690,7 @@ def test_a_signal_anywhere_in_a_user_ring_write_leaves_no_space_reserved(
         else:
             pytest.fail("the call never ran through")
         assert interrupted >= 3
-        env.trigger(0, DRAIN_USER)
-        count = ustats(env)[0]
-        for _ in range(200):  # more than the ring holds: a pending reservation would block
-            buffer.write(bytes(8))
-            env.trigger(0, DRAIN_USER)
-        assert ustats(env)[0] == count + 200
+        _assert_nothing_left_reserved(env, buffer)
     finally:
         sys.setprofile(before)
         buffer.close()
@@ -670,17 +701,7 @@ def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way
     # A KeyboardInterrupt (Ctrl-C) raised as any call into C returns inside a buffer's
     # call, k = 1, 2, ... until one runs through: then no lock of the buffer (or of its
     # maps) may be left held, or the next call, in any thread, would wait forever.
-    maps = env.obj.maps
-    if way.startswith("perf"):
-        buffer: Any = bpf.PerfBuffer(maps.perf, lambda cpu, view: None)
-        mode = PERF
-    elif way.startswith("user"):
-        buffer, mode = bpf.UserRingBuffer(maps.uring), DRAIN_USER
-    else:
-        buffer, mode = bpf.RingBuffer(maps.ring_a, lambda view: None), RING_A
-        if way.startswith("two"):
-            buffer.add(maps.ring_b, lambda view: None)
-            mode |= RING_B
+    buffer, mode = _buffer_for(env, way)
     call = _INTERRUPTED[way]
     before = sys.getprofile()
     interrupted = 0
@@ -699,25 +720,14 @@ def test_keyboard_interrupt_anywhere_in_a_call_leaves_no_lock_held(env: Env, way
                 interrupted += 1
             finally:
                 sys.setprofile(before)
-            failed: List[BaseException] = []
-            other = threading.Thread(target=_call_into, args=(call, env, buffer, failed),
-                                     daemon=True)
-            other.start()
-            other.join(10)
-            assert not other.is_alive(), f"a lock was left held by the interrupt at call {k}"
-            assert failed == [], f"after the interrupt at call {k}"
+            _assert_another_thread_can_call(call, env, buffer, f"the interrupt at call {k}")
             if ran_through:
                 break
         else:
             pytest.fail("the call never ran through")
         assert interrupted >= 3
-        if way.startswith("user"):  # no space was left reserved: the BPF side drains it all
-            env.trigger(0, DRAIN_USER)
-            count = ustats(env)[0]
-            for _ in range(200):  # more than the ring holds
-                buffer.write(bytes(8))
-                env.trigger(0, DRAIN_USER)
-            assert ustats(env)[0] == count + 200
+        if way.startswith("user"):
+            _assert_nothing_left_reserved(env, buffer)
     finally:
         buffer.close()
 
@@ -733,17 +743,7 @@ def test_two_keyboard_interrupts_in_a_call_leave_no_lock_held(env: Env, sigint_r
     # cleanup, say). Nor may space stay reserved in a user ring (a second signal in
     # _try_reserve's cleanup left it so), nor both KeyboardInterrupts be lost (a second
     # signal as the perf trampoline's cffi onerror started).
-    maps = env.obj.maps
-    buffer: Any
-    if way.startswith("perf"):
-        buffer, mode = bpf.PerfBuffer(maps.perf, lambda cpu, view: None), PERF
-    elif way.startswith("user"):
-        buffer, mode = bpf.UserRingBuffer(maps.uring), DRAIN_USER
-    else:
-        buffer, mode = bpf.RingBuffer(maps.ring_a, lambda view: None), RING_A
-        if way.startswith("two"):
-            buffer.add(maps.ring_b, lambda view: None)
-            mode |= RING_B
+    buffer, mode = _buffer_for(env, way)
     call = _INTERRUPTED[way]
     before = sys.getprofile()
     try:
@@ -760,25 +760,14 @@ def test_two_keyboard_interrupts_in_a_call_leave_no_lock_held(env: Env, sigint_r
                     pass
                 finally:
                     sys.setprofile(before)
-                failed: List[BaseException] = []
-                other = threading.Thread(target=_call_into, args=(call, env, buffer, failed),
-                                         daemon=True)
-                other.start()
-                other.join(10)
-                assert not other.is_alive(), f"a lock was left held: {where}"
-                assert failed == [], where
+                _assert_another_thread_can_call(call, env, buffer, f"the interrupts {where}")
                 if len(where) < 2:
                     break
             if not where:
                 break
         assert j > 3
-        if way.startswith("user"):  # no space was left reserved: the BPF side drains it all
-            env.trigger(0, DRAIN_USER)
-            count = ustats(env)[0]
-            for _ in range(200):  # more than the ring holds
-                buffer.write(bytes(8))
-                env.trigger(0, DRAIN_USER)
-            assert ustats(env)[0] == count + 200
+        if way.startswith("user"):
+            _assert_nothing_left_reserved(env, buffer)
     finally:
         buffer.close()
 

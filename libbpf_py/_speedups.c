@@ -2378,6 +2378,14 @@ static PyTypeObject GuardedExit_Type = {
  * (lock._sleepers.pop(me, None)); if it owns the lock, the lock handed to its first
  * waiter as OwnedLock._hand_over does (owner = waiter, waiting_for.pop(waiter), its
  * sleeper lock released, which wakes it), or freed. Runs no Python code. */
+/* del d[key] if it is there: 0, or -1 with an exception. */
+static int dict_discard(PyObject *d, PyObject *key)
+{
+    if (PyDict_GetItemWithError(d, key) != NULL)
+        return PyDict_DelItem(d, key);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 static int unwait_one(PyObject *lock, PyObject *waiting_for, PyObject *me)
 {
     PyObject *sleepers, *owner, *waiter = NULL, *sleeper = NULL, *r;
@@ -2391,12 +2399,8 @@ static int unwait_one(PyObject *lock, PyObject *waiting_for, PyObject *me)
         PyErr_SetString(PyExc_TypeError, "unwait: a lock's _sleepers must be a dict");
         goto done;
     }
-    if (PyDict_GetItemWithError(sleepers, me) != NULL) {
-        if (PyDict_DelItem(sleepers, me) < 0)
-            goto done;
-    } else if (PyErr_Occurred()) {
+    if (dict_discard(sleepers, me) < 0)
         goto done;
-    }
     owner = PyObject_GetAttr(lock, str_owner);
     if (owner == NULL)
         goto done;
@@ -2414,12 +2418,8 @@ static int unwait_one(PyObject *lock, PyObject *waiting_for, PyObject *me)
     Py_INCREF(sleeper);
     if (PyDict_DelItem(sleepers, waiter) < 0 || PyObject_SetAttr(lock, str_owner, waiter) < 0)
         goto done;
-    if (PyDict_GetItemWithError(waiting_for, waiter) != NULL) {
-        if (PyDict_DelItem(waiting_for, waiter) < 0)
-            goto done;
-    } else if (PyErr_Occurred()) {
+    if (dict_discard(waiting_for, waiter) < 0)
         goto done;
-    }
     r = PyObject_CallMethodNoArgs(sleeper, str_release);
     if (r == NULL)
         goto done;
@@ -2486,10 +2486,7 @@ static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *
         PyErr_Clear();
         Py_DECREF(lock);
     }
-    if (PyDict_GetItemWithError(waiting_for, me) != NULL) {
-        if (PyDict_DelItem(waiting_for, me) < 0)
-            PyErr_Clear();
-    }
+    (void)dict_discard(waiting_for, me);
     PyErr_Clear();
     r = PyObject_CallMethodNoArgs(graph, str_release);
     if (r == NULL) {

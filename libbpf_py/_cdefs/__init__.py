@@ -57,9 +57,9 @@ libbpf API and are not counted as such.
 from __future__ import annotations
 
 import importlib
+import os.path
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 AREAS: Tuple[str, ...] = ("common", "bpf", "btf", "libbpf", "events")
@@ -77,8 +77,10 @@ FLOOR_NODE = "LIBBPF_1.0.0"
 
 #: the include directory the assembled source needs besides libbpf's headers: the
 #: package directory, which holds ``_speedups.h`` (the table of libbpf functions the
-#: extension exports for ``libbpf_py._speedups``; see _cdefs/bpf.py)
-INCLUDE_DIR = str(Path(__file__).resolve().parent.parent)
+#: extension exports for ``libbpf_py._speedups``; see _cdefs/bpf.py). os.path, not
+#: pathlib: the binding imports this module, and pathlib (with urllib.parse) cost ~5 ms
+#: of ``import libbpf_py`` for this one line
+INCLUDE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def node_version(node: str) -> Version:

@@ -588,7 +588,7 @@ class Btf:
             if err == errno.EEXIST:
                 text = f"{text} (already loaded: kernel BTF id {self._kernel_id()})"
             else:
-                found = _BTF_LOG_RE.search("".join(messages))
+                found = re.search(_BTF_LOG_PATTERN, "".join(messages))
                 lines = [ln.strip() for ln in (found.group(1) if found else "").splitlines()
                          if ln.strip()]
                 if lines:
@@ -1232,7 +1232,8 @@ _VAR_LINKAGE = {"static": int(lib.BTF_VAR_STATIC), "global": int(lib.BTF_VAR_GLO
 _INT_ENCODINGS = {"": 0, "(none)": 0, "signed": _INT_SIGNED, "char": _INT_CHAR,
                   "bool": _INT_BOOL}
 #: the kernel's BTF log, as libbpf prints it when btf__load_into_kernel fails
-_BTF_LOG_RE = re.compile(r"BEGIN BTF LOAD LOG -+\n(.*?)\n?-- END BTF LOAD LOG", re.S)
+# a string, compiled (and cached) by the re module on the first failed load, not at import
+_BTF_LOG_PATTERN = r"(?s)BEGIN BTF LOAD LOG -+\n(.*?)\n?-- END BTF LOAD LOG"
 
 
 def _choice(value: object, what: str, table: Dict[str, int]) -> int:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os.path
 import re
-from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 from . import _buildinfo, _cdefs
+from ._record import Record
 from .errors import LibbpfVersionError
 
 Version = Tuple[int, int]
@@ -66,8 +66,7 @@ except ImportError as _exc:
 ffi: Any = _ffi
 
 
-@dataclass(frozen=True)
-class BuildInfo:
+class BuildInfo(Record):
     """How this libbpf_py was built and which libbpf it runs."""
 
     mode: str  # "dynamic" | "static"
@@ -81,6 +80,15 @@ class BuildInfo:
     rpath: Optional[str]
     #: the sanitizers compiled in (LIBBPF_PY_SANITIZE), e.g. ("address", "undefined")
     sanitize: Tuple[str, ...] = ()
+
+    def __init__(self, mode: str, origin: str, header_version: Version, runtime_version: str,
+                 library_path: Optional[str], extension_path: str, linked_library: str,
+                 include_dir: str, rpath: Optional[str], sanitize: Tuple[str, ...] = ()
+                 ) -> None:
+        self._set(mode=mode, origin=origin, header_version=header_version,
+                  runtime_version=runtime_version, library_path=library_path,
+                  extension_path=extension_path, linked_library=linked_library,
+                  include_dir=include_dir, rpath=rpath, sanitize=sanitize)
 
     @property
     def header_version_string(self) -> str:

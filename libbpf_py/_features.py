@@ -30,11 +30,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from . import _cdefs
 from ._binding import BUILD, OMITTED, RUNTIME_VERSION, ffi, lib
+from ._record import Record
 from .errors import LibbpfVersionError
 
 __all__ = ["Feature", "Features", "features", "node_of_field", "node_of_function", "register"]
@@ -72,8 +72,7 @@ def _struct_fields(struct: str) -> AbstractSet[str]:
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(Record):
     """One named capability and what it needs from libbpf."""
 
     name: str
@@ -84,6 +83,12 @@ class Feature:
     fields: Tuple[Tuple[str, str], ...] = ()
     #: oldest runtime libbpf (major, minor) the feature works with, if later than the build's
     runtime: Optional[Tuple[int, int]] = None
+
+    def __init__(self, name: str, description: str, functions: Tuple[str, ...] = (),
+                 fields: Tuple[Tuple[str, str], ...] = (),
+                 runtime: Optional[Tuple[int, int]] = None) -> None:
+        self._set(name=name, description=description, functions=functions, fields=fields,
+                  runtime=runtime)
 
     def why_not(self) -> Optional[str]:
         """None when available; otherwise what is missing, in one sentence."""

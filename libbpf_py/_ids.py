@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 from typing import Dict, Iterator, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
 from ._call import libbpf_strerror, make_error
+from ._record import Record
 from ._validate import PathLike
 from .errors import LibbpfError, LibbpfNotFoundError
 
@@ -28,8 +28,7 @@ __all__ = ["KINDS", "btf_ids", "dup_fd", "fd_by_id", "fd_kind", "link_ids", "map
            "prog_ids", "wrong_kind"]
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(Record):
     """One kind of kernel BPF object: its name in messages, its libbpf functions and
     what ``/proc/self/fd/N`` of one of its fds reads."""
 
@@ -37,6 +36,10 @@ class Kind:
     next_id: str
     fd_by_id: str
     anon_inodes: Tuple[str, ...]
+
+    def __init__(self, noun: str, next_id: str, fd_by_id: str,
+                 anon_inodes: Tuple[str, ...]) -> None:
+        self._set(noun=noun, next_id=next_id, fd_by_id=fd_by_id, anon_inodes=anon_inodes)
 
 
 KINDS: Dict[str, Kind] = {

@@ -48,7 +48,6 @@ import os
 import re
 import threading
 import weakref
-from dataclasses import dataclass, field
 from typing import (
     Any,
     Callable,
@@ -68,6 +67,7 @@ from ._call import check, libbpf_strerror, make_error
 from ._guard import Guard
 from ._ids import fd_by_id
 from ._info import btf_info
+from ._record import Record
 from ._validate import PathLike
 from .errors import ClosedError
 
@@ -145,8 +145,7 @@ _INT_CHAR = int(lib.BTF_INT_CHAR)
 _INT_BOOL = int(lib.BTF_INT_BOOL)
 
 
-@dataclass(frozen=True)
-class BtfMember:
+class BtfMember(Record):
     """A member of a struct or union."""
 
     name: str  # "" for an anonymous member
@@ -154,8 +153,14 @@ class BtfMember:
     bit_offset: int  # from the start of the struct
     bitfield_size: int  # 0 unless a bitfield
     #: a legacy bitfield's (no kind_flag) bit offset inside its INT type
-    #: (``int_info.offset``); 0 otherwise
-    int_offset: int = field(default=0, repr=False, compare=False)
+    #: (``int_info.offset``); 0 otherwise. Not in repr(), ==, hash()
+    int_offset: int = 0
+    _hidden = ("int_offset",)
+
+    def __init__(self, name: str, type: BtfType, bit_offset: int, bitfield_size: int,
+                 int_offset: int = 0) -> None:
+        self._set(name=name, type=type, bit_offset=bit_offset, bitfield_size=bitfield_size,
+                  int_offset=int_offset)
 
     @property
     def byte_offset(self) -> int:
@@ -169,42 +174,49 @@ class BtfMember:
         return self.bit_offset + self.int_offset
 
 
-@dataclass(frozen=True)
-class BtfEnumValue:
+class BtfEnumValue(Record):
     """An enumerator of an ENUM or ENUM64 (``value`` signed when the enum is)."""
 
     name: str
     value: int
 
+    def __init__(self, name: str, value: int) -> None:
+        self._set(name=name, value=value)
 
-@dataclass(frozen=True)
-class BtfArray:
+
+class BtfArray(Record):
     """What an ARRAY type says: element type, index type, number of elements."""
 
     type: BtfType
     index_type: BtfType
     nelems: int
 
+    def __init__(self, type: BtfType, index_type: BtfType, nelems: int) -> None:
+        self._set(type=type, index_type=index_type, nelems=nelems)
 
-@dataclass(frozen=True)
-class BtfParam:
+
+class BtfParam(Record):
     """A parameter of a FUNC_PROTO (``name`` may be ""; a variadic ``...`` is type void)."""
 
     name: str
     type: BtfType
 
+    def __init__(self, name: str, type: BtfType) -> None:
+        self._set(name=name, type=type)
 
-@dataclass(frozen=True)
-class BtfVarSecinfo:
+
+class BtfVarSecinfo(Record):
     """A variable of a DATASEC: the VAR type, its offset and size in the section."""
 
     type: BtfType
     offset: int
     size: int
 
+    def __init__(self, type: BtfType, offset: int, size: int) -> None:
+        self._set(type=type, offset=offset, size=size)
 
-@dataclass(frozen=True)
-class BtfIntInfo:
+
+class BtfIntInfo(Record):
     """The encoding word of an INT type."""
 
     bits: int  # number of value bits
@@ -212,6 +224,11 @@ class BtfIntInfo:
     is_signed: bool
     is_char: bool
     is_bool: bool
+
+    def __init__(self, bits: int, offset: int, is_signed: bool, is_char: bool,
+                 is_bool: bool) -> None:
+        self._set(bits=bits, offset=offset, is_signed=is_signed, is_char=is_char,
+                  is_bool=is_bool)
 
     @property
     def encoding(self) -> str:
@@ -571,7 +588,7 @@ class Btf:
             if err == errno.EEXIST:
                 text = f"{text} (already loaded: kernel BTF id {self._kernel_id()})"
             else:
-                found = _BTF_LOG_RE.search("".join(messages))
+                found = re.search(_BTF_LOG_PATTERN, "".join(messages))
                 lines = [ln.strip() for ln in (found.group(1) if found else "").splitlines()
                          if ln.strip()]
                 if lines:
@@ -1215,7 +1232,8 @@ _VAR_LINKAGE = {"static": int(lib.BTF_VAR_STATIC), "global": int(lib.BTF_VAR_GLO
 _INT_ENCODINGS = {"": 0, "(none)": 0, "signed": _INT_SIGNED, "char": _INT_CHAR,
                   "bool": _INT_BOOL}
 #: the kernel's BTF log, as libbpf prints it when btf__load_into_kernel fails
-_BTF_LOG_RE = re.compile(r"BEGIN BTF LOAD LOG -+\n(.*?)\n?-- END BTF LOAD LOG", re.S)
+# a string, compiled (and cached) by the re module on the first failed load, not at import
+_BTF_LOG_PATTERN = r"(?s)BEGIN BTF LOAD LOG -+\n(.*?)\n?-- END BTF LOAD LOG"
 
 
 def _choice(value: object, what: str, table: Dict[str, int]) -> int:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import _validate
 from ._binding import ffi, lib
 from ._call import check
 from ._codec import BtfStruct, _BtfReader, identifier_chars, mark_read_only, to_python
+from ._record import Record
 
 if TYPE_CHECKING:
     from .object import BpfObject
@@ -37,8 +37,7 @@ class ReadOnlyError(AttributeError):
     """A write to a data section that cannot change (``.rodata`` after load, ``.kconfig``)."""
 
 
-@dataclass(frozen=True)
-class SectionInfo:
+class SectionInfo(Record):
     """One data section of a skeleton, as bpftool sees it.
 
     ``ident`` is the attribute name (``bss``, ``rodata_custom``), ``map_name``
@@ -50,9 +49,16 @@ class SectionInfo:
     ident: str
     map_name: str
     cls: Type[Any]
-    variables: Dict[str, str] = field(default_factory=dict)
+    variables: Dict[str, str]
     read_only: bool = False
     kconfig: bool = False
+
+    def __init__(self, ident: str, map_name: str, cls: Type[Any],
+                 variables: Optional[Dict[str, str]] = None, read_only: bool = False,
+                 kconfig: bool = False) -> None:
+        self._set(ident=ident, map_name=map_name, cls=cls,
+                  variables={} if variables is None else variables, read_only=read_only,
+                  kconfig=kconfig)
 
 
 def map_ident(name: str, internal: bool) -> Optional[str]:

@@ -97,8 +97,11 @@ class VerifierError(LibbpfError):
 #: what the marker line of a cut log starts with
 CUT_MARKER = "[libbpf_py:"
 
-_SOURCE_RE = re.compile(r"^; (?P<text>.*?) @ (?P<file>\S+):(?P<line>\d+)\s*$", re.M)
-_PROCESSED_RE = re.compile(r"^processed \d+ insns")
+# The patterns of this file are strings, compiled (and cached) by the re module on first
+# use: a verifier log is a rare path, and compiling them at import cost ~0.7 ms of
+# ``import libbpf_py``.
+_SOURCE_PATTERN = r"(?m)^; (?P<text>.*?) @ (?P<file>\S+):(?P<line>\d+)\s*$"
+_PROCESSED_PATTERN = r"^processed \d+ insns"
 
 
 #: where the marker line of a cut log says the whole log is
@@ -135,9 +138,9 @@ def _count_lines(data: bytes) -> int:
 
 
 # an instruction line of the verifier log: "7: (79) r1 = *(u64 *)(r0 +0)"
-_INSN_RE = re.compile(r"^(?P<insn>\d+): \([0-9a-f]{2}\)", re.M)
+_INSN_PATTERN = r"(?m)^(?P<insn>\d+): \([0-9a-f]{2}\)"
 # "infinite loop detected at insn 9", "back-edge from insn 9 to 5", ...
-_AT_INSN_RE = re.compile(r"\b(?:at|from) insn (?P<insn>\d+)")
+_AT_INSN_PATTERN = r"\b(?:at|from) insn (?P<insn>\d+)"
 
 
 def failing_insn(log: str) -> Optional[int]:
@@ -145,10 +148,10 @@ def failing_insn(log: str) -> Optional[int]:
     name ("... at insn N"), else the last instruction line of the log; or None."""
     reason = _reason(log)
     for line in reversed(reason):
-        m = _AT_INSN_RE.search(line)
+        m = re.search(_AT_INSN_PATTERN, line)
         if m is not None:
             return int(m.group("insn"))
-    insns = _INSN_RE.findall(log)
+    insns = re.findall(_INSN_PATTERN, log)
     return int(insns[-1]) if insns else None
 
 
@@ -167,7 +170,7 @@ def _line_of(lines: Optional[Sequence[Tuple[int, str]]], insn: Optional[int]) ->
 def source_line(log: str) -> Optional[str]:
     """The last ``; text @ file:N`` line of a verifier log as ``file:N: text``, or None."""
     found = None
-    for m in _SOURCE_RE.finditer(log):
+    for m in re.finditer(_SOURCE_PATTERN, log):
         if m.group("text").strip() and m.group("line") != "0":
             found = m
     if found is None:
@@ -179,26 +182,26 @@ def _reason(log: str) -> List[str]:
     """The verifier's last words: the failing instruction and the error, without the
     statistics line and state dumps."""
     lines = [ln.strip() for ln in log.rstrip().splitlines()[-12:]]
-    lines = [ln for ln in lines if ln and not _PROCESSED_RE.match(ln)
+    lines = [ln for ln in lines if ln and not re.match(_PROCESSED_PATTERN, ln)
              and not ln.startswith(("cur state:", "old state:", "verification time",
                                     "stack depth", CUT_MARKER))]
     return lines[-2:]
 
 
 _HINTS = (
-    (re.compile(r"invalid mem access '\w*_or_null'"),
+    (r"invalid mem access '\w*_or_null'",
      "a pointer that may be NULL (the result of a map lookup) is used without a check: "
      "test it first, e.g. `if (!v) return 0;`"),
-    (re.compile(r"infinite loop detected|back-edge from insn"),
+    (r"infinite loop detected|back-edge from insn",
      "a loop the verifier cannot prove ends: bound it by a constant "
      "(`for (i = 0; i < 64 && i < n; i++)`) or use bpf_loop()"),
-    (re.compile(r"BPF program is too large|The sequence of \d+ jumps is too complex"),
+    (r"BPF program is too large|The sequence of \d+ jumps is too complex",
      "the verifier's walk of the program hit its limit (1 million instructions, 8192 "
      "pending branches): a loop with an unknown or large bound, or too many branches; "
      "bound loops by small constants, use bpf_loop(), or split the program (tail calls, "
      "global functions)"),
-    (re.compile(r"invalid access to (map value|packet)|min value is negative|"
-                r"unbounded memory access"),
+    (r"invalid access to (map value|packet)|min value is negative|"
+     r"unbounded memory access",
      "an offset or index the verifier cannot bound: check it against the size (and for "
      "< 0) right before the access"),
 )
@@ -208,7 +211,7 @@ def verifier_hint(log: str) -> Optional[str]:
     """How to fix the failure a verifier log ends with, for the common cases."""
     reason = "\n".join(_reason(log))
     for pattern, hint in _HINTS:
-        if pattern.search(reason):
+        if re.search(pattern, reason):
             return hint
     return None
 

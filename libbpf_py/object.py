@@ -79,8 +79,10 @@ _OPEN_OPTIONS: Dict[str, str] = {
     "bpf_token_path": "bpf_token_path",
 }
 
+# The patterns of this file are strings, compiled (and cached) by the re module on first
+# use, on the error paths of open and load, not at ``import libbpf_py``.
 # libbpf: "prog 'p': failed to find kernel BTF type ID of 'target': -3" (libbpf >= 0.6)
-_NO_BTF_TARGET_RE = re.compile(
+_NO_BTF_TARGET_PATTERN = (
     r"prog '(?P<prog>[^']*)': failed to find (?:kernel )?BTF type ID of '(?P<target>[^']*)'")
 
 # the section kinds whose target libbpf looks up in the kernel's BTF at load
@@ -94,13 +96,12 @@ _LIBBPF_ERRNO_LIBELF = 4000
 _NATIVE_BTF_ENDIAN = lib.BTF_LITTLE_ENDIAN if sys.byteorder == "little" else lib.BTF_BIG_ENDIAN
 
 # libbpf: "prog 'p': BPF program load failed: <strerror>" (the kernel refused it)
-_PROG_LOAD_FAILED_RE = re.compile(r"prog '(?P<name>[^']*)': BPF program load failed")
+_PROG_LOAD_FAILED_PATTERN = r"prog '(?P<name>[^']*)': BPF program load failed"
 
-_VERIFIER_STATS_RE = re.compile(r"^processed \d+ insns", re.M)
+_VERIFIER_STATS_PATTERN = r"(?m)^processed \d+ insns"
 
-_PROG_LOG_RE = re.compile(
-    r"prog '(?P<name>[^']*)': -- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --",
-    re.S)
+_PROG_LOG_PATTERN = (r"(?s)prog '(?P<name>[^']*)': -- BEGIN PROG LOAD LOG --\n(?P<log>.*?)"
+                     r"-- END PROG LOAD LOG --")
 
 
 class NamedMapping(Mapping[str, T], Generic[T]):
@@ -521,7 +522,7 @@ class BpfObject:
                           records: Optional[Dict[str, bytes]] = None) -> None:
         text = "".join(messages)
         records = records or {}
-        m = _PROG_LOG_RE.search(text)
+        m = re.search(_PROG_LOG_PATTERN, text)
         if m is not None:  # cut by log.capture()
             name = m.group("name")
             raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
@@ -537,10 +538,10 @@ class BpfObject:
                                                 "the whole log is in Program.log_buffer()"),
                                     lines=self._source_lines(records, prog.name))
         # the object's log buffer (kernel_log_size= at open): libbpf does not print it
-        failed = _PROG_LOAD_FAILED_RE.search(text)
+        failed = re.search(_PROG_LOAD_FAILED_PATTERN, text)
         obj_log = self.kernel_log if failed is not None else ""
         # the buffer may still hold the object's BTF log: a verifier log ends with its stats
-        if obj_log and err != errno.ENOSPC and _VERIFIER_STATS_RE.search(obj_log):
+        if obj_log and err != errno.ENOSPC and re.search(_VERIFIER_STATS_PATTERN, obj_log):
             name = failed.group("name") if failed else None
             raise VerifierError(err, libbpf_strerror(err), "bpf_object__load",
                                 program=name,
@@ -578,7 +579,7 @@ class BpfObject:
 
     def _missing_btf_target(self, text: str) -> str:
         """For an ESRCH load: which tracing program's target the kernel's BTF lacks."""
-        found = _NO_BTF_TARGET_RE.search(text)
+        found = re.search(_NO_BTF_TARGET_PATTERN, text)
         for prog in self.programs.values():
             if not prog.autoload:
                 continue

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import errno
 import os
-import textwrap
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _buildinfo, _validate
@@ -201,6 +199,8 @@ def _by_node(items: Dict[str, str]) -> str:
 
 
 def _table(rows: List[Tuple[str, str]], width: int = 100) -> str:
+    import textwrap  # the report's text only: not a cost of ``import libbpf_py``
+
     key_width = max(len(k) for k, _ in rows)
     indent = " " * (key_width + 2)
     lines = []
@@ -411,7 +411,8 @@ def _mounts(fstype: str) -> List[str]:
 
 def _lockdown() -> Optional[str]:
     try:
-        text = Path(_LOCKDOWN).read_text()
+        with open(_LOCKDOWN) as f:
+            text = f.read()
     except OSError:
         return None  # securityfs not mounted, or no lockdown LSM
     start, end = text.find("["), text.find("]")
@@ -420,7 +421,8 @@ def _lockdown() -> Optional[str]:
 
 def _read_int(path: str) -> Optional[int]:
     try:
-        return int(Path(path).read_text().split()[0])
+        with open(path) as f:
+            return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence as SequenceABC
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _validate
@@ -21,6 +20,7 @@ from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._ids import dup_fd, fd_by_id, fd_kind, obj_get, wrong_kind
 from ._info import ProgramInfo, prog_info
+from ._record import Record
 from ._validate import PathLike
 from .enums import AttachType, ProgType
 from .errors import (
@@ -45,8 +45,7 @@ CgroupLike = Union[str, "os.PathLike[str]", int, None]
 AttachMode = Union[str, int, None]  # "default" | "legacy" | "perf" | "link"
 
 
-@dataclass(frozen=True)
-class TestRunResult:
+class TestRunResult(Record):
     """What ``bpf_prog_test_run_opts`` returned."""
 
     retval: int
@@ -56,9 +55,12 @@ class TestRunResult:
 
     __test__ = False  # not a pytest test class
 
+    def __init__(self, retval: int, duration_ns: int, data_out: Optional[bytes],
+                 ctx_out: Optional[bytes]) -> None:
+        self._set(retval=retval, duration_ns=duration_ns, data_out=data_out, ctx_out=ctx_out)
 
-@dataclass(frozen=True)
-class FuncInfo:
+
+class FuncInfo(Record):
     """One record of a program's BTF func info (``struct bpf_func_info``): where a
     function (the program itself or a subprogram) starts."""
 
@@ -66,9 +68,11 @@ class FuncInfo:
     type_id: int  # its BTF_KIND_FUNC in the object's BTF
     name: str  # that FUNC's name ("" if the object has no BTF)
 
+    def __init__(self, insn_off: int, type_id: int, name: str) -> None:
+        self._set(insn_off=insn_off, type_id=type_id, name=name)
 
-@dataclass(frozen=True)
-class LineInfo:
+
+class LineInfo(Record):
     """One record of a program's BTF line info (``struct bpf_line_info``): the source
     line an instruction came from, as the object's BTF strings record it."""
 
@@ -77,6 +81,11 @@ class LineInfo:
     line: int  # 1-based; 0 when unknown
     col: int
     line_text: str  # the source line itself, as clang stored it
+
+    def __init__(self, insn_off: int, file_name: str, line: int, col: int,
+                 line_text: str) -> None:
+        self._set(insn_off=insn_off, file_name=file_name, line=line, col=col,
+                  line_text=line_text)
 
 
 #: BPF streams (``bpf_prog_stream_read``): the uapi's BPF_STREAM_STDOUT / _STDERR

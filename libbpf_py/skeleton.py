@@ -37,7 +37,6 @@ from __future__ import annotations
 import ctypes
 import os
 import unicodedata
-from dataclasses import dataclass
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -57,6 +56,7 @@ from ._binding import ffi, lib
 from ._call import make_error
 from ._codec import BtfStruct, BtfUnion, array_type, bitfield_property, identifier_chars
 from ._guard import Guard, guard_methods
+from ._record import Record
 from ._validate import PathLike
 from .datasec import ReadOnlyError, SectionInfo, Sections, data_sections, map_ident
 from .errors import (
@@ -111,13 +111,16 @@ _LIBC.calloc.restype = ctypes.c_void_p
 _LIBC.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
 
 
-@dataclass(frozen=True)
-class SkeletonSpec:
+class SkeletonSpec(Record):
     """What a skeleton names: maps (libbpf name, ident), programs, data sections."""
 
     maps: Tuple[Tuple[str, str], ...]
     programs: Tuple[str, ...]
     sections: Tuple[SectionInfo, ...]
+
+    def __init__(self, maps: Tuple[Tuple[str, str], ...], programs: Tuple[str, ...],
+                 sections: Tuple[SectionInfo, ...]) -> None:
+        self._set(maps=maps, programs=programs, sections=sections)
 
 
 def read_object_file(path: str, what: str) -> bytes:

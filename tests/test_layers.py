@@ -40,7 +40,7 @@ PENDING_FUNCTION_LEVEL_IMPORTS: Set[str] = set()
 LAYERS: Dict[str, int] = {
     # 1: pure Python, imports nothing of libbpf_py that touches the FFI
     "errors": 1, "_version": 1, "_buildinfo": 1, "_cdefs": 1, "_guard": 1, "_props": 1,
-    "_validate": 1, "hist": 1, "_elfid": 1,
+    "_validate": 1, "hist": 1, "_elfid": 1, "_record": 1,
     # 2: the FFI and single-call helpers
     "_binding": 2, "_call": 2, "_features": 2, "_ids": 2, "_info": 2, "enums": 2, "log": 2,
     "linkcheck": 2, "_btfguard": 2,

@@ -57,33 +57,38 @@ libbpf API and are not counted as such.
 from __future__ import annotations
 
 import importlib
+import os.path
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 AREAS: Tuple[str, ...] = ("common", "bpf", "btf", "libbpf", "events")
 
 Version = Tuple[int, int]
 
-_NODE_RE = re.compile(r"^LIBBPF_(\d+)\.(\d+)\.(\d+)$")
-_SECTION_RE = re.compile(r"^\s*@(LIBBPF_\d+\.\d+\.\d+)\s*$")
-_LINE_TAG_RE = re.compile(r"\s*//\s*@(LIBBPF_\d+\.\d+\.\d+)\s*$")
+# The patterns of this file are strings, compiled (and cached) by the re module on first
+# use: the binding imports this module, and compiling them at import cost ~1 ms of
+# ``import libbpf_py`` for what only assembling the declarations (build time, first use
+# of the version tables) reads.
+_NODE_PATTERN = r"^LIBBPF_(\d+)\.(\d+)\.(\d+)$"
+_SECTION_PATTERN = r"^\s*@(LIBBPF_\d+\.\d+\.\d+)\s*$"
+_LINE_TAG_PATTERN = r"\s*//\s*@(LIBBPF_\d+\.\d+\.\d+)\s*$"
 # The name of a function in a one-line prototype: the identifier right before
 # the first "(" that is not part of a function-pointer return type.
-_FUNC_NAME_RE = re.compile(r"([A-Za-z_]\w*)\s*\(")
+_FUNC_NAME_PATTERN = r"([A-Za-z_]\w*)\s*\("
 
 FLOOR_NODE = "LIBBPF_1.0.0"
 
 #: the include directory the assembled source needs besides libbpf's headers: the
 #: package directory, which holds ``_speedups.h`` (the table of libbpf functions the
-#: extension exports for ``libbpf_py._speedups``; see _cdefs/bpf.py)
-INCLUDE_DIR = str(Path(__file__).resolve().parent.parent)
+#: extension exports for ``libbpf_py._speedups``; see _cdefs/bpf.py). os.path, not
+#: pathlib: the binding imports this module, and pathlib (with urllib.parse) cost ~5 ms
+#: of ``import libbpf_py`` for this one line
+INCLUDE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def node_version(node: str) -> Version:
     """Return the libbpf release (major, minor) that first ships ``node``."""
-    m = _NODE_RE.match(node)
+    m = re.match(_NODE_PATTERN, node)
     if not m:
         raise ValueError(f"not a libbpf version node: {node!r}")
     return int(m.group(1)), int(m.group(2))
@@ -91,7 +96,7 @@ def node_version(node: str) -> Version:
 
 def node_key(node: str) -> Tuple[int, int, int]:
     """Sort key for version nodes (LIBBPF_0.0.9 < LIBBPF_0.1.0 < LIBBPF_1.0.0)."""
-    m = _NODE_RE.match(node)
+    m = re.match(_NODE_PATTERN, node)
     if not m:
         raise ValueError(f"not a libbpf version node: {node!r}")
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -102,13 +107,13 @@ def _sectioned_lines(text: str) -> List[Tuple[str, str | None, str | None]]:
     out: List[Tuple[str, str | None, str | None]] = []
     section: str | None = None
     for raw in text.splitlines():
-        m = _SECTION_RE.match(raw)
+        m = re.match(_SECTION_PATTERN, raw)
         if m:
             section = m.group(1)
             node_version(section)  # validates
             continue
         tag: str | None = None
-        t = _LINE_TAG_RE.search(raw)
+        t = re.search(_LINE_TAG_PATTERN, raw)
         if t:
             tag = t.group(1)
             node_version(tag)  # validates
@@ -155,15 +160,15 @@ def _function_statements(text: str) -> List[Tuple[str, str | None, str | None]]:
 
 def function_name(proto: str) -> str:
     """The C name a prototype declares."""
-    m = _FUNC_NAME_RE.search(proto)
+    m = re.search(_FUNC_NAME_PATTERN, proto)
     if not m:
         raise ValueError(f"cannot find a function name in {proto!r}")
     return m.group(1)
 
 
-_MEMBER_FNPTR_RE = re.compile(r"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")
-_MEMBER_NAME_RE = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?::\s*\w+\s*)?$")
-_AGGREGATE_RE = re.compile(r"^\s*(?:typedef\s+)?(?:struct|union)\s+([A-Za-z_]\w*)\s*\{(.*)$")
+_MEMBER_FNPTR_PATTERN = r"\(\s*\*\s*([A-Za-z_]\w*)\s*\)"
+_MEMBER_NAME_PATTERN = r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?::\s*\w+\s*)?$"
+_AGGREGATE_PATTERN = r"^\s*(?:typedef\s+)?(?:struct|union)\s+([A-Za-z_]\w*)\s*\{(.*)$"
 
 
 def _member_names(stmt: str) -> List[str]:
@@ -190,10 +195,10 @@ def _member_names(stmt: str) -> List[str]:
             else:
                 part += ch
         return names
-    m = _MEMBER_FNPTR_RE.search(stmt)
+    m = re.search(_MEMBER_FNPTR_PATTERN, stmt)
     if m:
         return [m.group(1)]
-    m = _MEMBER_NAME_RE.search(stmt)
+    m = re.search(_MEMBER_NAME_PATTERN, stmt)
     if not m:
         raise ValueError(f"cannot find a member name in {stmt!r}")
     return [m.group(1)]
@@ -213,7 +218,7 @@ def _struct_fields(text: str) -> Dict[Tuple[str, str], str]:
     for raw, node in _tagged_lines(text):
         code = re.sub(r"/\*.*?\*/", "", raw.split("//", 1)[0])
         if owner is None:
-            m = _AGGREGATE_RE.match(code)
+            m = re.match(_AGGREGATE_PATTERN, code)
             if not m:
                 continue
             owner, depth, stmt, code = m.group(1), 1, "", m.group(2)
@@ -239,18 +244,26 @@ def _struct_fields(text: str) -> Dict[Tuple[str, str], str]:
     return out
 
 
-@dataclass(frozen=True)
 class Assembly:
-    """What one build declares, for one libbpf header version."""
+    """What one build declares, for one libbpf header version.
 
-    header_version: Version
-    includes: str
-    cdef: str
-    source: str
-    #: every function any supported libbpf has, name -> version node
-    functions: Dict[str, str] = field(default_factory=dict)
-    #: the subset left out because the headers are older than its node
-    omitted: Dict[str, str] = field(default_factory=dict)
+    A plain class, not a dataclass: the binding imports this module, and making a
+    dataclass compiles its methods at import (~1.5 ms here); nor a NamedTuple, whose
+    string annotations (``from __future__ import annotations``) typing compiles one by
+    one (~2 ms)."""
+
+    __slots__ = ("cdef", "functions", "header_version", "includes", "omitted", "source")
+
+    def __init__(self, header_version: Version, includes: str, cdef: str, source: str,
+                 functions: Dict[str, str], omitted: Dict[str, str]) -> None:
+        self.header_version = header_version
+        self.includes = includes
+        self.cdef = cdef
+        self.source = source
+        #: every function any supported libbpf has, name -> version node
+        self.functions = functions
+        #: the subset left out because the headers are older than its node
+        self.omitted = omitted
 
 
 def _load_area(name: str) -> Dict[str, str]:

@@ -2469,10 +2469,15 @@ static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *
     }
     Py_DECREF(acquire);
     Py_DECREF(r);
-    /* (no Python code runs from here to graph's release: the list cannot change) */
+    /* (no Python code of an OwnedLock runs from here to graph's release; another
+     * object's attributes may be Python code that shortens the list: its length is
+     * looked at again for each item) */
     for (i = PyList_GET_SIZE(locks) - 1; i >= 0; i--) {
-        PyObject *lock = PyList_GET_ITEM(locks, i);
+        PyObject *lock;
 
+        if (i >= PyList_GET_SIZE(locks))
+            continue;
+        lock = PyList_GET_ITEM(locks, i);
         if (lock == Py_None)
             continue;
         Py_INCREF(lock);

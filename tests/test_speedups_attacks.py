@@ -15,7 +15,9 @@ import ctypes
 import gc
 import os
 import struct
+import subprocess
 import sys
+import textwrap
 import threading
 from array import array
 from typing import Any, Callable, Iterator, List, Tuple
@@ -455,3 +457,43 @@ def test_items_tuples_kept_across_chunks_and_a_close_keep_their_values(
                 m.close()
     assert len(kept) == 13 and all(v == k * 3 for k, v in kept)
     assert len({id(p) for p in kept}) == len(kept)
+
+
+def _run(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter: a crash there is a failure here, and state it
+    sets globally (lock_graph()) stays there."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_unwait_reads_no_lock_past_the_end_of_a_list_a_lock_shortens() -> None:
+    """unwait() walks its list of locks last first, and a lock's attributes may be
+    Python (here a ``_sleepers`` property) that empties that list: the next item is
+    not read past the list's end (the old code read freed or unallocated memory
+    there and segfaulted)."""
+    r = _run("""
+        import threading
+        from libbpf_py import _speedups
+        locks = []
+        seen = []
+
+        class Lock:
+            owner = 0
+
+            @property
+            def _sleepers(self):
+                seen.append(self)
+                locks.clear()
+                return {}
+
+        for _ in range(20):
+            locks[:] = [Lock() for _ in range(50)]
+            last = locks[-1]
+            _speedups.unwait(threading.Lock(), {}, locks, 1)
+            assert seen == [last], seen
+            seen.clear()
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+

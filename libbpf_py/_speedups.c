@@ -2548,7 +2548,7 @@ static PyObject *speedups_lock_graph(PyObject *module, PyObject *args)
 
 static PyObject *exit_locks(PyObject *locks)
 {
-    PyObject *me, *r;
+    PyObject *me, *graph, *waiting_for, *r;
 
     if (lock_graph_obj == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "lock_graph() was not called");
@@ -2561,8 +2561,16 @@ static PyObject *exit_locks(PyObject *locks)
     me = PyLong_FromUnsignedLong(PyThread_get_thread_ident());  /* threading.get_ident() */
     if (me == NULL)
         return NULL;
-    r = unwait_locks(lock_graph_obj, lock_waiting_for, locks, me);
+    /* held for the call: Python it runs (a lock's attribute) may call lock_graph()
+     * again, which drops the module's references to these two */
+    graph = lock_graph_obj;
+    waiting_for = lock_waiting_for;
+    Py_INCREF(graph);
+    Py_INCREF(waiting_for);
+    r = unwait_locks(graph, waiting_for, locks, me);
     Py_DECREF(me);
+    Py_DECREF(waiting_for);
+    Py_DECREF(graph);
     return r;
 }
 

@@ -497,3 +497,44 @@ def test_unwait_reads_no_lock_past_the_end_of_a_list_a_lock_shortens() -> None:
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
 
+
+def test_a_lock_exit_holds_the_graph_that_lock_graph_replaces_meanwhile() -> None:
+    """LockExit.__exit__ works under the graph lock and waits dict that lock_graph()
+    set; Python it runs on the way (here a ``_sleepers`` property) may call
+    lock_graph() again, which drops the module's references to both: the exit goes
+    on with the ones it started with, held until it is done (the old code used them
+    after they were freed: a segfault, or the graph released after its __del__)."""
+    r = _run("""
+        import threading
+        from libbpf_py import _speedups
+        events = []
+
+        class Graph:
+            def __init__(self, name):
+                self.name, self.lock = name, threading.Lock()
+
+            def acquire(self):
+                return self.lock.acquire()
+
+            def release(self):
+                events.append(("release", self.name))
+                self.lock.release()
+
+            def __del__(self):
+                events.append(("del", self.name))
+
+        class Lock(_speedups.LockExit):
+            owner = 0
+
+            @property
+            def _sleepers(self):
+                _speedups.lock_graph(Graph("new"), {})  # the graph in use goes
+                return {}
+
+        _speedups.lock_graph(Graph("old"), {})
+        Lock().__exit__(None, None, None)
+        assert events == [("release", "old"), ("del", "old")], events
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

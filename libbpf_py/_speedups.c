@@ -320,7 +320,14 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyObject *name, *lo, *hi;
         Py_ssize_t end;
 
-        /* (name, kind, bit shift, width or length, lowest, highest) */
+        /* (name, kind, bit shift, width or length, lowest, highest); PyArg_ParseTuple
+         * takes a tuple only (anything else: a SystemError) */
+        if (!PyTuple_Check(PyTuple_GET_ITEM(entries, i))) {
+            PyErr_Format(PyExc_TypeError, "Plan: entry %zd must be a tuple (name, kind, "
+                         "shift, bits, lowest, highest), not %.100s", i,
+                         Py_TYPE(PyTuple_GET_ITEM(entries, i))->tp_name);
+            goto fail;
+        }
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(entries, i), "O!iniOO;Plan: an entry is "
                               "(name, kind, shift, bits, lowest, highest)",
                               &PyUnicode_Type, &name, &e->kind, &e->shift, &e->nbits, &lo, &hi))
@@ -1886,6 +1893,11 @@ static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
 
         t = PyList_GET_ITEM(rings, r);
         Py_INCREF(t);
+        if (!PyTuple_Check(t)) {  /* (PyArg_ParseTuple would raise SystemError) */
+            PyErr_Format(PyExc_TypeError, "consume_rings: a ring is a tuple (consumer, data, "
+                         "offset, size), not %.100s", Py_TYPE(t)->tp_name);
+            goto fail;
+        }
         if (!PyArg_ParseTuple(t, "OOnn;consume_rings: a ring is (consumer, data, offset, size)",
                               &cons_obj, &data_obj, &offset, &size))
             goto fail;

@@ -538,3 +538,18 @@ def test_a_lock_exit_holds_the_graph_that_lock_graph_replaces_meanwhile() -> Non
     """)
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+def test_entries_of_the_wrong_type_are_type_errors() -> None:
+    """A Plan entry and a consume_rings ring are tuples, parsed in C: anything else is
+    a TypeError that says so, not the SystemError PyArg_ParseTuple raises for a
+    non-tuple (what the old code let through)."""
+    for entry in ([1], "abc", None, ["a", 0, 0, 8, 0, 255]):
+        with pytest.raises(TypeError, match="Plan: entry 0 must be a tuple"):
+            _speedups.Plan(8, (entry,))
+    with pytest.raises(TypeError, match="Plan: entry 1 must be a tuple"):
+        _speedups.Plan(8, (("a", 0, 0, 8, 0, 255), ["b", 0, 8, 8, 0, 255]))
+    sink = (print, 1, None)
+    for ring in ([bytearray(8), bytearray(64), 8, 16], "abcd", None, 0):
+        with pytest.raises(TypeError, match="consume_rings: a ring is a tuple"):
+            _speedups.consume_rings([ring], [sink], -1)

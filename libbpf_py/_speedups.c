@@ -2462,7 +2462,7 @@ static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *
     PyObject *acquire, *r;
     PyObject *exc_type = NULL, *exc_value = NULL, *exc_tb = NULL;
     Py_ssize_t i;
-    int failed = 0, tries = 0;
+    int tries = 0;
 
     acquire = PyObject_GetAttr(graph, str_acquire);
     if (acquire == NULL)
@@ -2493,13 +2493,11 @@ static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *
         if (lock == Py_None)
             continue;
         Py_INCREF(lock);
-        if (unwait_one(lock, waiting_for, me) < 0 && !failed) {
-            failed = 1;  /* (the first error is kept; the other locks are left all the same) */
-            Py_XDECREF(exc_type);
-            Py_XDECREF(exc_value);
-            Py_XDECREF(exc_tb);
+        /* The first exception is kept: the one of the wait for graph (a signal's, which
+         * the docstring promises to raise), else the first lock's error; the other
+         * locks are left all the same. */
+        if (unwait_one(lock, waiting_for, me) < 0 && exc_type == NULL)
             PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-        }
         PyErr_Clear();
         Py_DECREF(lock);
     }

@@ -2545,14 +2545,20 @@ PyDoc_STRVAR(lock_graph_doc,
 
 static PyObject *speedups_lock_graph(PyObject *module, PyObject *args)
 {
-    PyObject *graph, *waiting_for;
+    PyObject *graph, *waiting_for, *old_graph, *old_waits;
 
     if (!PyArg_ParseTuple(args, "OO!:lock_graph", &graph, &PyDict_Type, &waiting_for))
         return NULL;
+    old_graph = lock_graph_obj;
+    old_waits = lock_waiting_for;
+    /* both set, then the old ones dropped: a drop may run Python (a __del__) that calls
+     * lock_graph() again, whose pair must then be the one left, not half of it */
     Py_INCREF(graph);
     Py_INCREF(waiting_for);
-    Py_XSETREF(lock_graph_obj, graph);
-    Py_XSETREF(lock_waiting_for, waiting_for);
+    lock_graph_obj = graph;
+    lock_waiting_for = waiting_for;
+    Py_XDECREF(old_graph);
+    Py_XDECREF(old_waits);
     Py_RETURN_NONE;
 }
 

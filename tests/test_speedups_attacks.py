@@ -553,3 +553,50 @@ def test_entries_of_the_wrong_type_are_type_errors() -> None:
     for ring in ([bytearray(8), bytearray(64), 8, 16], "abcd", None, 0):
         with pytest.raises(TypeError, match="consume_rings: a ring is a tuple"):
             _speedups.consume_rings([ring], [sink], -1)
+
+
+def test_lock_graph_sets_its_pair_before_the_old_one_goes() -> None:
+    """lock_graph(graph, waiting_for) replaces a pair the exits use together; dropping
+    the old graph may run Python (its __del__) that calls lock_graph() again: the
+    newest call's pair is the one left, never its graph with an older call's dict
+    (the old code set the graph, dropped the old one, then set its own dict over the
+    re-entrant call's)."""
+    r = _run("""
+        import threading
+        from libbpf_py import _speedups
+        me = threading.get_ident()
+        used = []
+
+        class Graph:
+            def __init__(self, name):
+                self.name = name
+
+            def acquire(self):
+                used.append(self.name)
+                return True
+
+            def release(self):
+                pass
+
+            def __del__(self):
+                if self.name == "first":
+                    _speedups.lock_graph(Graph("third"), Waits("third"))
+
+        class Waits(dict):
+            def __init__(self, name):
+                super().__init__({me: None})
+                self.name = name
+
+        class Lock(_speedups.LockExit):
+            owner = 0
+            _sleepers = {}
+
+        _speedups.lock_graph(Graph("first"), Waits("first"))
+        second = Waits("second")
+        _speedups.lock_graph(Graph("second"), second)  # first's __del__: third's pair
+        Lock().__exit__(None, None, None)  # forgets me in the waits dict of its graph
+        assert used == ["third"] and me in second, (used, dict(second))
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

@@ -2297,7 +2297,7 @@ static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
 
     for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
         PyObject *impl, *res, *done;
-        int is_done;
+        int is_done, stop;
 
         impl = PyObject_GetAttr(self, str_exit_impl);
         res = impl == NULL ? NULL : PyObject_Call(impl, args, NULL);
@@ -2308,10 +2308,15 @@ static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
             Py_DECREF(res);
             break;
         }
+        /* (a RecursionError is not retried: a call at the same depth fails alike, and
+         * an _exit that calls this __exit__ would make 8 ** depth calls) */
+        stop = PyErr_ExceptionMatches(PyExc_RecursionError);
         if (type == NULL)
             PyErr_Fetch(&type, &value, &tb);
         else
             PyErr_Clear();  /* a later signal's: the first one is raised */
+        if (stop)
+            break;
         done = PyObject_GetAttr(self, str_exit_done);
         is_done = done == NULL ? -1 : PyObject_IsTrue(done);
         Py_XDECREF(done);
@@ -2346,13 +2351,18 @@ static PyObject *speedups_retry(PyObject *module, PyObject *args)
     if (rest == NULL)
         return NULL;
     for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
+        int stop;
+
         res = PyObject_Call(fn, rest, NULL);
         if (res != NULL)
             break;
+        stop = PyErr_ExceptionMatches(PyExc_RecursionError);  /* (as in __exit__) */
         if (type == NULL)
             PyErr_Fetch(&type, &value, &tb);
         else
             PyErr_Clear();  /* a later signal's: the first one is kept */
+        if (stop)
+            break;
     }
     Py_DECREF(rest);
     if (res != NULL) {

@@ -459,11 +459,11 @@ def test_items_tuples_kept_across_chunks_and_a_close_keep_their_values(
     assert len({id(p) for p in kept}) == len(kept)
 
 
-def _run(script: str) -> subprocess.CompletedProcess[str]:
-    """``script`` in a fresh interpreter: a crash there is a failure here, and state it
-    sets globally (lock_graph()) stays there."""
+def _run(script: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter: a crash (or a hang: TimeoutExpired) there is a
+    failure here, and state it sets globally (lock_graph()) stays there."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_unwait_reads_no_lock_past_the_end_of_a_list_a_lock_shortens() -> None:
@@ -598,5 +598,39 @@ def test_lock_graph_sets_its_pair_before_the_old_one_goes() -> None:
         assert used == ["third"] and me in second, (used, dict(second))
         print("ok")
     """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+def test_an_exit_or_retry_that_calls_itself_gets_its_recursion_error() -> None:
+    """GuardedExit.__exit__ and retry() call again what raised: a ``_exit`` (or fn)
+    that calls its own __exit__ (retry) again, a mistake that Python reports with a
+    RecursionError, reaches the recursion limit, and every level retrying it would
+    make 8 ** depth calls. A RecursionError is not retried (another call at the same
+    depth fails the same way): it is raised at once (the old code hung)."""
+    r = _run("""
+        from libbpf_py import _speedups
+
+        class Exit(_speedups.GuardedExit):
+            _exit_done = False
+
+            def _exit(self, *exc):
+                return self.__exit__(*exc)
+
+        def again():
+            return _speedups.retry(again)
+
+        for _ in range(3):
+            try:
+                with Exit():
+                    pass
+            except RecursionError:
+                pass
+            try:
+                again()
+            except RecursionError:
+                pass
+        print("ok")
+    """, timeout=60)
     assert r.returncode == 0 and r.stdout.split() == ["ok"], (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

@@ -2290,43 +2290,61 @@ static PyObject *guardedexit_enter(PyObject *self, PyObject *unused)
     return self;
 }
 
-static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
+/* fn(*args), called again while it raises, GUARDED_EXIT_ATTEMPTS calls at most: each
+ * exception (a signal's, raised as fn starts or anywhere in it) is caught and the call
+ * made again; the first one is kept. A RecursionError is not retried (a call at the
+ * same depth fails alike, and an fn that calls this again would make 8 ** depth calls).
+ * Without `guarded`: fn's result once a call returns (the exceptions before it go).
+ * With `guarded` (the GuardedExit whose _exit fn is): no call again once its _exit_done
+ * is true, and the first exception is raised even when a later call returned (the
+ * exit's work is done; the signal must still reach the caller). NULL with the first
+ * exception when no call returned. */
+static PyObject *call_again(PyObject *fn, PyObject *args, PyObject *guarded)
 {
-    PyObject *type = NULL, *value = NULL, *tb = NULL;  /* the first exception */
+    PyObject *type = NULL, *value = NULL, *tb = NULL, *res = NULL;
     int attempt;
 
     for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
-        PyObject *impl, *res, *done;
-        int is_done, stop;
+        PyObject *done;
+        int stop;
 
-        impl = PyObject_GetAttr(self, str_exit_impl);
-        res = impl == NULL ? NULL : PyObject_Call(impl, args, NULL);
-        Py_XDECREF(impl);
-        if (res != NULL) {
-            if (type == NULL)
-                return res;
-            Py_DECREF(res);
+        res = PyObject_Call(fn, args, NULL);
+        if (res != NULL)
             break;
-        }
-        /* (a RecursionError is not retried: a call at the same depth fails alike, and
-         * an _exit that calls this __exit__ would make 8 ** depth calls) */
         stop = PyErr_ExceptionMatches(PyExc_RecursionError);
         if (type == NULL)
             PyErr_Fetch(&type, &value, &tb);
         else
-            PyErr_Clear();  /* a later signal's: the first one is raised */
+            PyErr_Clear();  /* a later signal's: the first one is kept */
+        if (!stop && guarded != NULL) {
+            done = PyObject_GetAttr(guarded, str_exit_done);
+            stop = done != NULL && PyObject_IsTrue(done) > 0;
+            Py_XDECREF(done);
+            PyErr_Clear();  /* (interrupted as well: look again after another call) */
+        }
         if (stop)
             break;
-        done = PyObject_GetAttr(self, str_exit_done);
-        is_done = done == NULL ? -1 : PyObject_IsTrue(done);
-        Py_XDECREF(done);
-        if (is_done < 0)
-            PyErr_Clear();  /* (interrupted as well: look again after another call) */
-        else if (is_done)
-            break;
     }
+    if (res != NULL && (type == NULL || guarded == NULL)) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return res;
+    }
+    Py_XDECREF(res);
     PyErr_Restore(type, value, tb);
     return NULL;
+}
+
+static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
+{
+    PyObject *impl = PyObject_GetAttr(self, str_exit_impl), *res;
+
+    if (impl == NULL)  /* (a method's look-up runs no Python: no signal is raised in it) */
+        return NULL;
+    res = call_again(impl, args, self);
+    Py_DECREF(impl);
+    return res;
 }
 
 PyDoc_STRVAR(retry_doc,
@@ -2338,42 +2356,20 @@ PyDoc_STRVAR(retry_doc,
 
 static PyObject *speedups_retry(PyObject *module, PyObject *args)
 {
-    PyObject *fn, *rest, *res = NULL;
-    PyObject *type = NULL, *value = NULL, *tb = NULL;  /* the first exception */
-    int attempt;
+    PyObject *rest, *res;
 
     if (PyTuple_GET_SIZE(args) < 1) {
         PyErr_SetString(PyExc_TypeError, "retry() needs a function to call");
         return NULL;
     }
-    fn = PyTuple_GET_ITEM(args, 0);
     rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
     if (rest == NULL)
         return NULL;
-    for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
-        int stop;
-
-        res = PyObject_Call(fn, rest, NULL);
-        if (res != NULL)
-            break;
-        stop = PyErr_ExceptionMatches(PyExc_RecursionError);  /* (as in __exit__) */
-        if (type == NULL)
-            PyErr_Fetch(&type, &value, &tb);
-        else
-            PyErr_Clear();  /* a later signal's: the first one is kept */
-        if (stop)
-            break;
-    }
+    /* (the signal's exception of a call that a later one ran to its end goes: the
+     * caller's own exception is still raised after it) */
+    res = call_again(PyTuple_GET_ITEM(args, 0), rest, NULL);
     Py_DECREF(rest);
-    if (res != NULL) {
-        Py_XDECREF(type);  /* it ran to its end: the signal's exception goes (the caller's
-                              own exception is still raised after it) */
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        return res;
-    }
-    PyErr_Restore(type, value, tb);
-    return NULL;
+    return res;
 }
 
 static PyMethodDef guardedexit_methods[] = {

@@ -1877,11 +1877,12 @@ static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
     Py_buffer cb = {0}, db = {0};
     RecordView *view = NULL;
     Sink sink = {NULL, NULL, NULL, 0};
-    int stopped = 0, failed = 0, full = 0;
+    int stopped = 0, failed = 0, full;
 
     if (!PyArg_ParseTuple(args, "O!O!n:consume_rings", &PyList_Type, &rings, &PyList_Type,
                           &sinks, &limit))
         return NULL;
+    full = limit == 0;  /* (the limit is checked after each record: 0 takes none) */
     /* (the lists may change in a callback, e.g. RingBuffer.add: sizes are re-read) */
     for (r = 0; r < PyList_GET_SIZE(rings) && !stopped && !failed && !full; r++) {
         PyObject *cons_obj, *data_obj;

@@ -320,7 +320,14 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyObject *name, *lo, *hi;
         Py_ssize_t end;
 
-        /* (name, kind, bit shift, width or length, lowest, highest) */
+        /* (name, kind, bit shift, width or length, lowest, highest); PyArg_ParseTuple
+         * takes a tuple only (anything else: a SystemError) */
+        if (!PyTuple_Check(PyTuple_GET_ITEM(entries, i))) {
+            PyErr_Format(PyExc_TypeError, "Plan: entry %zd must be a tuple (name, kind, "
+                         "shift, bits, lowest, highest), not %.100s", i,
+                         Py_TYPE(PyTuple_GET_ITEM(entries, i))->tp_name);
+            goto fail;
+        }
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(entries, i), "O!iniOO;Plan: an entry is "
                               "(name, kind, shift, bits, lowest, highest)",
                               &PyUnicode_Type, &name, &e->kind, &e->shift, &e->nbits, &lo, &hi))
@@ -1870,11 +1877,12 @@ static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
     Py_buffer cb = {0}, db = {0};
     RecordView *view = NULL;
     Sink sink = {NULL, NULL, NULL, 0};
-    int stopped = 0, failed = 0, full = 0;
+    int stopped = 0, failed = 0, full;
 
     if (!PyArg_ParseTuple(args, "O!O!n:consume_rings", &PyList_Type, &rings, &PyList_Type,
                           &sinks, &limit))
         return NULL;
+    full = limit == 0;  /* (the limit is checked after each record: 0 takes none) */
     /* (the lists may change in a callback, e.g. RingBuffer.add: sizes are re-read) */
     for (r = 0; r < PyList_GET_SIZE(rings) && !stopped && !failed && !full; r++) {
         PyObject *cons_obj, *data_obj;
@@ -1886,6 +1894,11 @@ static PyObject *speedups_consume_rings(PyObject *module, PyObject *args)
 
         t = PyList_GET_ITEM(rings, r);
         Py_INCREF(t);
+        if (!PyTuple_Check(t)) {  /* (PyArg_ParseTuple would raise SystemError) */
+            PyErr_Format(PyExc_TypeError, "consume_rings: a ring is a tuple (consumer, data, "
+                         "offset, size), not %.100s", Py_TYPE(t)->tp_name);
+            goto fail;
+        }
         if (!PyArg_ParseTuple(t, "OOnn;consume_rings: a ring is (consumer, data, offset, size)",
                               &cons_obj, &data_obj, &offset, &size))
             goto fail;
@@ -2278,38 +2291,61 @@ static PyObject *guardedexit_enter(PyObject *self, PyObject *unused)
     return self;
 }
 
-static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
+/* fn(*args), called again while it raises, GUARDED_EXIT_ATTEMPTS calls at most: each
+ * exception (a signal's, raised as fn starts or anywhere in it) is caught and the call
+ * made again; the first one is kept. A RecursionError is not retried (a call at the
+ * same depth fails alike, and an fn that calls this again would make 8 ** depth calls).
+ * Without `guarded`: fn's result once a call returns (the exceptions before it go).
+ * With `guarded` (the GuardedExit whose _exit fn is): no call again once its _exit_done
+ * is true, and the first exception is raised even when a later call returned (the
+ * exit's work is done; the signal must still reach the caller). NULL with the first
+ * exception when no call returned. */
+static PyObject *call_again(PyObject *fn, PyObject *args, PyObject *guarded)
 {
-    PyObject *type = NULL, *value = NULL, *tb = NULL;  /* the first exception */
+    PyObject *type = NULL, *value = NULL, *tb = NULL, *res = NULL;
     int attempt;
 
     for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
-        PyObject *impl, *res, *done;
-        int is_done;
+        PyObject *done;
+        int stop;
 
-        impl = PyObject_GetAttr(self, str_exit_impl);
-        res = impl == NULL ? NULL : PyObject_Call(impl, args, NULL);
-        Py_XDECREF(impl);
-        if (res != NULL) {
-            if (type == NULL)
-                return res;
-            Py_DECREF(res);
+        res = PyObject_Call(fn, args, NULL);
+        if (res != NULL)
             break;
-        }
+        stop = PyErr_ExceptionMatches(PyExc_RecursionError);
         if (type == NULL)
             PyErr_Fetch(&type, &value, &tb);
         else
-            PyErr_Clear();  /* a later signal's: the first one is raised */
-        done = PyObject_GetAttr(self, str_exit_done);
-        is_done = done == NULL ? -1 : PyObject_IsTrue(done);
-        Py_XDECREF(done);
-        if (is_done < 0)
+            PyErr_Clear();  /* a later signal's: the first one is kept */
+        if (!stop && guarded != NULL) {
+            done = PyObject_GetAttr(guarded, str_exit_done);
+            stop = done != NULL && PyObject_IsTrue(done) > 0;
+            Py_XDECREF(done);
             PyErr_Clear();  /* (interrupted as well: look again after another call) */
-        else if (is_done)
+        }
+        if (stop)
             break;
     }
+    if (res != NULL && (type == NULL || guarded == NULL)) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return res;
+    }
+    Py_XDECREF(res);
     PyErr_Restore(type, value, tb);
     return NULL;
+}
+
+static PyObject *guardedexit_exit(PyObject *self, PyObject *args)
+{
+    PyObject *impl = PyObject_GetAttr(self, str_exit_impl), *res;
+
+    if (impl == NULL)  /* (a method's look-up runs no Python: no signal is raised in it) */
+        return NULL;
+    res = call_again(impl, args, self);
+    Py_DECREF(impl);
+    return res;
 }
 
 PyDoc_STRVAR(retry_doc,
@@ -2321,37 +2357,20 @@ PyDoc_STRVAR(retry_doc,
 
 static PyObject *speedups_retry(PyObject *module, PyObject *args)
 {
-    PyObject *fn, *rest, *res = NULL;
-    PyObject *type = NULL, *value = NULL, *tb = NULL;  /* the first exception */
-    int attempt;
+    PyObject *rest, *res;
 
     if (PyTuple_GET_SIZE(args) < 1) {
         PyErr_SetString(PyExc_TypeError, "retry() needs a function to call");
         return NULL;
     }
-    fn = PyTuple_GET_ITEM(args, 0);
     rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
     if (rest == NULL)
         return NULL;
-    for (attempt = 0; attempt < GUARDED_EXIT_ATTEMPTS; attempt++) {
-        res = PyObject_Call(fn, rest, NULL);
-        if (res != NULL)
-            break;
-        if (type == NULL)
-            PyErr_Fetch(&type, &value, &tb);
-        else
-            PyErr_Clear();  /* a later signal's: the first one is kept */
-    }
+    /* (the signal's exception of a call that a later one ran to its end goes: the
+     * caller's own exception is still raised after it) */
+    res = call_again(PyTuple_GET_ITEM(args, 0), rest, NULL);
     Py_DECREF(rest);
-    if (res != NULL) {
-        Py_XDECREF(type);  /* it ran to its end: the signal's exception goes (the caller's
-                              own exception is still raised after it) */
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        return res;
-    }
-    PyErr_Restore(type, value, tb);
-    return NULL;
+    return res;
 }
 
 static PyMethodDef guardedexit_methods[] = {
@@ -2450,7 +2469,7 @@ static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *
     PyObject *acquire, *r;
     PyObject *exc_type = NULL, *exc_value = NULL, *exc_tb = NULL;
     Py_ssize_t i;
-    int failed = 0, tries = 0;
+    int tries = 0;
 
     acquire = PyObject_GetAttr(graph, str_acquire);
     if (acquire == NULL)
@@ -2469,20 +2488,23 @@ static PyObject *unwait_locks(PyObject *graph, PyObject *waiting_for, PyObject *
     }
     Py_DECREF(acquire);
     Py_DECREF(r);
-    /* (no Python code runs from here to graph's release: the list cannot change) */
+    /* (no Python code of an OwnedLock runs from here to graph's release; another
+     * object's attributes may be Python code that shortens the list: its length is
+     * looked at again for each item) */
     for (i = PyList_GET_SIZE(locks) - 1; i >= 0; i--) {
-        PyObject *lock = PyList_GET_ITEM(locks, i);
+        PyObject *lock;
 
+        if (i >= PyList_GET_SIZE(locks))
+            continue;
+        lock = PyList_GET_ITEM(locks, i);
         if (lock == Py_None)
             continue;
         Py_INCREF(lock);
-        if (unwait_one(lock, waiting_for, me) < 0 && !failed) {
-            failed = 1;  /* (the first error is kept; the other locks are left all the same) */
-            Py_XDECREF(exc_type);
-            Py_XDECREF(exc_value);
-            Py_XDECREF(exc_tb);
+        /* The first exception is kept: the one of the wait for graph (a signal's, which
+         * the docstring promises to raise), else the first lock's error; the other
+         * locks are left all the same. */
+        if (unwait_one(lock, waiting_for, me) < 0 && exc_type == NULL)
             PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-        }
         PyErr_Clear();
         Py_DECREF(lock);
     }
@@ -2530,20 +2552,26 @@ PyDoc_STRVAR(lock_graph_doc,
 
 static PyObject *speedups_lock_graph(PyObject *module, PyObject *args)
 {
-    PyObject *graph, *waiting_for;
+    PyObject *graph, *waiting_for, *old_graph, *old_waits;
 
     if (!PyArg_ParseTuple(args, "OO!:lock_graph", &graph, &PyDict_Type, &waiting_for))
         return NULL;
+    old_graph = lock_graph_obj;
+    old_waits = lock_waiting_for;
+    /* both set, then the old ones dropped: a drop may run Python (a __del__) that calls
+     * lock_graph() again, whose pair must then be the one left, not half of it */
     Py_INCREF(graph);
     Py_INCREF(waiting_for);
-    Py_XSETREF(lock_graph_obj, graph);
-    Py_XSETREF(lock_waiting_for, waiting_for);
+    lock_graph_obj = graph;
+    lock_waiting_for = waiting_for;
+    Py_XDECREF(old_graph);
+    Py_XDECREF(old_waits);
     Py_RETURN_NONE;
 }
 
 static PyObject *exit_locks(PyObject *locks)
 {
-    PyObject *me, *r;
+    PyObject *me, *graph, *waiting_for, *r;
 
     if (lock_graph_obj == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "lock_graph() was not called");
@@ -2556,8 +2584,16 @@ static PyObject *exit_locks(PyObject *locks)
     me = PyLong_FromUnsignedLong(PyThread_get_thread_ident());  /* threading.get_ident() */
     if (me == NULL)
         return NULL;
-    r = unwait_locks(lock_graph_obj, lock_waiting_for, locks, me);
+    /* held for the call: Python it runs (a lock's attribute) may call lock_graph()
+     * again, which drops the module's references to these two */
+    graph = lock_graph_obj;
+    waiting_for = lock_waiting_for;
+    Py_INCREF(graph);
+    Py_INCREF(waiting_for);
+    r = unwait_locks(graph, waiting_for, locks, me);
     Py_DECREF(me);
+    Py_DECREF(waiting_for);
+    Py_DECREF(graph);
     return r;
 }
 

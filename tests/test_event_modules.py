@@ -351,6 +351,33 @@ def test_unwait_hands_an_owned_lock_to_its_first_waiter_as_a_release_does() -> N
         _buffers.unwait(NoLock(), waiting_for, [lock], me)
 
 
+def test_unwait_raises_the_exception_of_its_interrupted_wait_not_a_later_error() -> None:
+    # unwait's wait for graph cut short by a signal's exception (here acquire() raises
+    # KeyboardInterrupt once): the wait resumes, the locks are left, and that exception
+    # is raised once all is done, also when leaving a lock failed afterwards (the old
+    # code raised the lock's later AttributeError instead: the interrupt was lost).
+    me = threading.get_ident()
+
+    class Graph:
+        def __init__(self) -> None:
+            self.lock, self.calls = threading.Lock(), 0
+
+        def acquire(self) -> bool:
+            self.calls += 1
+            if self.calls == 1:
+                raise KeyboardInterrupt
+            return self.lock.acquire()
+
+        def release(self) -> None:
+            self.lock.release()
+
+    lock, graph = OwnedLock(), Graph()
+    lock.owner = me
+    with pytest.raises(KeyboardInterrupt):
+        _buffers.unwait(graph, {}, [lock, object()], me)  # (object() is left first)
+    assert lock.owner == 0 and graph.calls == 2 and not graph.lock.locked()
+
+
 @pytest.mark.parametrize("way", ["buffer lock", "consume lock"])
 def test_a_waiter_gets_the_lock_from_a_thread_that_takes_it_again_at_once(way: str) -> None:
     # Thread A consumes in a loop: it takes the lock again right after releasing it,

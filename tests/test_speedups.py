@@ -378,6 +378,19 @@ def test_consume_rings_reads_the_kernel_layout() -> None:
     assert got[4:] == ["00000000", "01010101"]
 
 
+def test_consume_rings_with_a_limit_of_0_consumes_nothing() -> None:
+    """``limit`` records at most: 0 hands over none and leaves the consumer position
+    where it was (the old code checked the limit only after a record, and so handed
+    over one)."""
+    ring = _fake_ring([(b"a" * 4, 0), (b"b" * 4, 0)])
+    got: List[bytes] = []
+    sink = (got.append, 1, None)
+    assert _speedups.consume_rings([ring, ring], [sink, sink], 0) == (0, False)
+    assert got == [] and struct.unpack_from("<Q", ring[0])[0] == 0
+    assert _speedups.consume_rings([ring], [sink], 1) == (1, False)
+    assert got == [b"a" * 4]
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: [(bytearray(64), bytearray(64 + 512), 64, 200)], "bad ring layout"),
     (lambda: [(bytearray(64), bytearray(64 + 256), 64, 256)], "bad ring layout"),

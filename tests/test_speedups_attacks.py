@@ -15,7 +15,9 @@ import ctypes
 import gc
 import os
 import struct
+import subprocess
 import sys
+import textwrap
 import threading
 from array import array
 from typing import Any, Callable, Iterator, List, Tuple
@@ -455,3 +457,180 @@ def test_items_tuples_kept_across_chunks_and_a_close_keep_their_values(
                 m.close()
     assert len(kept) == 13 and all(v == k * 3 for k, v in kept)
     assert len({id(p) for p in kept}) == len(kept)
+
+
+def _run(script: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter: a crash (or a hang: TimeoutExpired) there is a
+    failure here, and state it sets globally (lock_graph()) stays there."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_unwait_reads_no_lock_past_the_end_of_a_list_a_lock_shortens() -> None:
+    """unwait() walks its list of locks last first, and a lock's attributes may be
+    Python (here a ``_sleepers`` property) that empties that list: the next item is
+    not read past the list's end (the old code read freed or unallocated memory
+    there and segfaulted)."""
+    r = _run("""
+        import threading
+        from libbpf_py import _speedups
+        locks = []
+        seen = []
+
+        class Lock:
+            owner = 0
+
+            @property
+            def _sleepers(self):
+                seen.append(self)
+                locks.clear()
+                return {}
+
+        for _ in range(20):
+            locks[:] = [Lock() for _ in range(50)]
+            last = locks[-1]
+            _speedups.unwait(threading.Lock(), {}, locks, 1)
+            assert seen == [last], seen
+            seen.clear()
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+def test_a_lock_exit_holds_the_graph_that_lock_graph_replaces_meanwhile() -> None:
+    """LockExit.__exit__ works under the graph lock and waits dict that lock_graph()
+    set; Python it runs on the way (here a ``_sleepers`` property) may call
+    lock_graph() again, which drops the module's references to both: the exit goes
+    on with the ones it started with, held until it is done (the old code used them
+    after they were freed: a segfault, or the graph released after its __del__)."""
+    r = _run("""
+        import threading
+        from libbpf_py import _speedups
+        events = []
+
+        class Graph:
+            def __init__(self, name):
+                self.name, self.lock = name, threading.Lock()
+
+            def acquire(self):
+                return self.lock.acquire()
+
+            def release(self):
+                events.append(("release", self.name))
+                self.lock.release()
+
+            def __del__(self):
+                events.append(("del", self.name))
+
+        class Lock(_speedups.LockExit):
+            owner = 0
+
+            @property
+            def _sleepers(self):
+                _speedups.lock_graph(Graph("new"), {})  # the graph in use goes
+                return {}
+
+        _speedups.lock_graph(Graph("old"), {})
+        Lock().__exit__(None, None, None)
+        assert events == [("release", "old"), ("del", "old")], events
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+def test_entries_of_the_wrong_type_are_type_errors() -> None:
+    """A Plan entry and a consume_rings ring are tuples, parsed in C: anything else is
+    a TypeError that says so, not the SystemError PyArg_ParseTuple raises for a
+    non-tuple (what the old code let through)."""
+    for entry in ([1], "abc", None, ["a", 0, 0, 8, 0, 255]):
+        with pytest.raises(TypeError, match="Plan: entry 0 must be a tuple"):
+            _speedups.Plan(8, (entry,))
+    with pytest.raises(TypeError, match="Plan: entry 1 must be a tuple"):
+        _speedups.Plan(8, (("a", 0, 0, 8, 0, 255), ["b", 0, 8, 8, 0, 255]))
+    sink = (print, 1, None)
+    for ring in ([bytearray(8), bytearray(64), 8, 16], "abcd", None, 0):
+        with pytest.raises(TypeError, match="consume_rings: a ring is a tuple"):
+            _speedups.consume_rings([ring], [sink], -1)
+
+
+def test_lock_graph_sets_its_pair_before_the_old_one_goes() -> None:
+    """lock_graph(graph, waiting_for) replaces a pair the exits use together; dropping
+    the old graph may run Python (its __del__) that calls lock_graph() again: the
+    newest call's pair is the one left, never its graph with an older call's dict
+    (the old code set the graph, dropped the old one, then set its own dict over the
+    re-entrant call's)."""
+    r = _run("""
+        import threading
+        from libbpf_py import _speedups
+        me = threading.get_ident()
+        used = []
+
+        class Graph:
+            def __init__(self, name):
+                self.name = name
+
+            def acquire(self):
+                used.append(self.name)
+                return True
+
+            def release(self):
+                pass
+
+            def __del__(self):
+                if self.name == "first":
+                    _speedups.lock_graph(Graph("third"), Waits("third"))
+
+        class Waits(dict):
+            def __init__(self, name):
+                super().__init__({me: None})
+                self.name = name
+
+        class Lock(_speedups.LockExit):
+            owner = 0
+            _sleepers = {}
+
+        _speedups.lock_graph(Graph("first"), Waits("first"))
+        second = Waits("second")
+        _speedups.lock_graph(Graph("second"), second)  # first's __del__: third's pair
+        Lock().__exit__(None, None, None)  # forgets me in the waits dict of its graph
+        assert used == ["third"] and me in second, (used, dict(second))
+        print("ok")
+    """)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")
+
+
+def test_an_exit_or_retry_that_calls_itself_gets_its_recursion_error() -> None:
+    """GuardedExit.__exit__ and retry() call again what raised: a ``_exit`` (or fn)
+    that calls its own __exit__ (retry) again, a mistake that Python reports with a
+    RecursionError, reaches the recursion limit, and every level retrying it would
+    make 8 ** depth calls. A RecursionError is not retried (another call at the same
+    depth fails the same way): it is raised at once (the old code hung)."""
+    r = _run("""
+        from libbpf_py import _speedups
+
+        class Exit(_speedups.GuardedExit):
+            _exit_done = False
+
+            def _exit(self, *exc):
+                return self.__exit__(*exc)
+
+        def again():
+            return _speedups.retry(again)
+
+        for _ in range(3):
+            try:
+                with Exit():
+                    pass
+            except RecursionError:
+                pass
+            try:
+                again()
+            except RecursionError:
+                pass
+        print("ok")
+    """, timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (
+        f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}")

@@ -633,6 +633,9 @@ class RingBuffer(BufferBase):
         record past ``max_bytes``; nothing is dropped: what does not fit
         stays in the ring for the next call.
         """
+        # the timeout is checked first: a bad one raised once the batch had been taken
+        # from the kernel, and its records were lost with it
+        wait_seconds(timeout_ms)
         max_records = check_size(max_records, "max_records")
         max_bytes = check_size(max_bytes, "max_bytes")
         if max_records < 1 or max_bytes < 1 or max_bytes > (1 << 31):
@@ -642,7 +645,6 @@ class RingBuffer(BufferBase):
                              "(the batch offsets are uint32)")
         batch = self._drain_once(max_records, max_bytes)
         if len(batch) or timeout_ms == 0:
-            wait_seconds(timeout_ms)
             return batch
         if not self._wait(self._check_open(), timeout_ms):
             return batch

@@ -219,6 +219,26 @@ def test_record_bad_inputs(env: Env) -> None:
         with pytest.raises(TypeError, match="timeout_ms must be an int"):
             rb.poll(1.5)  # type: ignore[arg-type]
 
+@pytest.mark.parametrize("timeout", [-5, 1.5, "0"], ids=repr)
+def test_a_bad_timeout_consumes_nothing(env: Env, timeout: Any) -> None:
+    """poll() and drain() check timeout_ms before they take any record: drain() took a
+    batch from the kernel and then raised, the batch lost; poll() handed the records
+    to the callbacks and raised, their count lost."""
+    maps = env.obj.maps
+    got: List[int] = []
+    with bpf.RingBuffer(maps.ring_a, lambda view: got.append(unpack(view)[1])) as rb, \
+            bpf.PerfBuffer(maps.perf, lambda cpu, view: got.append(unpack(view)[1])) as pb:
+        base_a, base_p = env.seq(0), env.seq(2)
+        env.trigger(3, RING_A | PERF)
+        for call in (rb.poll, rb.drain, pb.poll):
+            with pytest.raises((TypeError, ValueError), match="timeout_ms"):
+                call(timeout)
+        assert got == []
+        assert [unpack(r)[1] for r in rb.drain()] == [base_a, base_a + 1, base_a + 2]
+        poll_until(pb, lambda: len(got) == 3)
+        assert got == [base_p, base_p + 1, base_p + 2]
+
+
 def test_size_arguments_name_themselves(env: Env) -> None:
     """Counts, sizes and indexes go through _validate.check_int under their own names."""
     maps = env.obj.maps

@@ -25,6 +25,7 @@ from ._buffers import (
     decoder,
     dup_map_fd,
     map_label,
+    wait_seconds,
 )
 from ._call import check, check_ptr, make_error
 from .enums import MapType
@@ -258,6 +259,10 @@ class PerfBuffer(BufferBase):
         return index
 
     def _consume_with(self, fn: Callable[[BufferState], int], what: str) -> int:
+        return self._consume_stop(fn, what)[0]
+
+    def _consume_stop(self, fn: Callable[[BufferState], int], what: str) -> Tuple[int, bool]:
+        """The samples delivered, and whether a callback asked to stop."""
         st = self._check_open()
         sink, ctx = self._sink, self._ctx
         with st.lock:
@@ -268,18 +273,18 @@ class PerfBuffer(BufferBase):
             ret = 0 if ctx.stop else int(fn(st))
             ctx.stop = 0
             samples = flushed + int(ctx.samples)
+            stopped = sink.status.stopped
         err = sink.status.error
         if err is not None:
             sink.status.error = None
             raise err
         if ret < 0:
             raise make_error(-ret, what)
-        return samples
+        return samples, stopped
 
     def consume(self) -> int:
         """Read every buffer without waiting; returns the samples delivered."""
-        return self._consume_with(lambda st: lib.perf_buffer__consume(st.ptr),
-                                  "perf_buffer__consume")
+        return self._consume_with(_consume_all, "perf_buffer__consume")
 
     def consume_buffer(self, index: int) -> int:
         """Read per-CPU buffer ``index`` only (``perf_buffer__consume_buffer``)."""
@@ -288,5 +293,21 @@ class PerfBuffer(BufferBase):
             "perf_buffer__consume_buffer")
 
     def poll(self, timeout_ms: int = -1) -> int:
-        """Wait up to ``timeout_ms`` (-1: forever) for samples, then read them all."""
-        return self._poll(self.consume, timeout_ms)
+        """Wait up to ``timeout_ms`` (-1: forever) for samples, then read them all.
+
+        Returns the samples delivered (0 on timeout, or when the ``lost``
+        callback asked to stop before any sample).
+        """
+        wait_seconds(timeout_ms)
+        n, stopped = self._consume_stop(_consume_all, "perf_buffer__consume")
+        # (not BufferBase._poll: a stop the lost callback asked for, with no sample
+        # delivered, was taken for "nothing came", and poll() waited and read on)
+        if n or stopped or timeout_ms == 0:
+            return n
+        if not self._wait(self._check_open(), timeout_ms):
+            return 0
+        return self.consume()
+
+
+def _consume_all(st: BufferState) -> int:
+    return int(lib.perf_buffer__consume(st.ptr))

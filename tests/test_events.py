@@ -1410,6 +1410,30 @@ def test_perf_buffer_samples_and_lost(env: Env, one_cpu: int) -> None:
         assert seqs == sorted(seqs) and seqs[0] == base and seqs[-1] == base + 1000
 
 
+def test_perf_poll_stops_when_the_lost_callback_asks(env: Env, one_cpu: int) -> None:
+    """A lost callback that returns a true value stops consumption, in poll() too: poll()
+    took its stop, with no sample delivered, for "nothing came", waited (the samples
+    were still there) and read them all."""
+    samples: List[int] = []
+    lost: List[int] = []
+
+    def on_lost(cpu: int, count: int) -> bool:
+        lost.append(count)
+        return True
+
+    with bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: samples.append(unpack(view)[1]),
+                        on_lost, page_cnt=1) as pb:
+        env.trigger(1000, PERF)   # one page: most are dropped
+        poll_until(pb, lambda: len(samples) > 0)
+        while pb.consume():
+            pass
+        del samples[:]
+        base = env.seq(2)
+        env.trigger(5, PERF)      # the loss is reported before these
+        assert pb.poll(1000) == 0 and len(lost) == 1 and samples == []
+        assert pb.poll(1000) == 5 and samples == list(range(base, base + 5))
+
+
 def test_pollers_wake_up_when_records_arrive(env: Env) -> None:
     """A poll() waiting in another thread returns promptly when the BPF side emits."""
 

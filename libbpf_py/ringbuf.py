@@ -556,16 +556,19 @@ class RingBuffer(BufferBase):
         count = self._deliver(data, offs, rings, i, limit)
         return count, self._pending is None
 
-    def _put_back(self, st: BufferState, records: Tuple[Any, memoryview, memoryview, int],
-                  done: List[bool]) -> None:
+    def _put_back(self, st: BufferState, records: Tuple[Any, ...], done: List[bool]) -> None:
         """Records handed out of ``_pending`` whose call then raised (a signal's
         exception, as the lock's exit returned): first in ``_pending`` again.
+        ``records``: pending records (data, offsets, rings, index), or one record
+        (ring index, bytes).
 
         Run through ``retry`` (C), again after a second signal: ``done`` makes it
         put them back once."""
         with st.consuming:
             if done[0]:
                 return
+            if len(records) == 2:
+                records = _one_record(records)
             pending = self._pending
             joined = records if pending is None else _join(records, pending)
             self._pending = joined
@@ -734,6 +737,40 @@ class RingBuffer(BufferBase):
         batch, n = self._drain_once(max_records, max_bytes)
         return batch
 
+    def _next_record(self, st: BufferState, max_records: int) -> Optional[Tuple[int, bytes]]:
+        """events()'s next record, (ring index, bytes): the first pending one, else the
+        first of a new batch, whose rest stays pending; None when there is none.
+
+        One record at a time out of ``_pending``: the records the iterator has not
+        yielded yet stay in the buffer's custody, so a ``break`` out of the ``async
+        for``, a decoder that raises, or a consume call in the loop's body (which
+        hands them over first) neither loses them nor puts them out of order.
+        """
+        handed: Any = None
+        try:
+            with st.consuming:  # see ConsumeLock (_buffers.py)
+                self._adopt()
+                pending = self._pending
+                if pending is None:
+                    self._check_open()  # (per take, as drain(): a closed map ends it)
+                    data, offs, rings, _ = self._take(st, max_records, _CALLBACK_BYTES * 4)
+                    if not len(rings):
+                        return None
+                    pending = (data[:], memoryview(bytes(offs)).cast("I"),
+                               memoryview(bytes(rings)).cast("I"), 0)
+                    self._pending = pending
+                    self._batch.count = 0  # (stored: see _adopt)
+                data, offs, rings, i = pending
+                out = (rings[i], data[offs[i]:offs[i + 1]])
+                rest = (data, offs, rings, i + 1) if i + 1 < len(rings) else None
+                self._pending = rest
+                handed = out
+            return out
+        except BaseException:
+            if handed is not None:  # (see _drain_once)
+                retry(self._put_back, st, handed, [False])
+            raise
+
     async def events(self, *, with_ring: bool = False,
                      max_records: int = _DEFAULT_MAX_RECORDS) -> AsyncIterator[Any]:
         """``async for record in rb.events()``: every record, decoded as its ring says.
@@ -742,7 +779,9 @@ class RingBuffer(BufferBase):
         decoder), yours to keep; callbacks are not called. With
         ``with_ring=True`` each item is ``(ring_index, record)``. Driven by
         ``loop.add_reader()`` on the epoll fd, no thread. Ends when the
-        buffer is closed (from any thread).
+        buffer is closed (from any thread). Records the iterator has not yielded stay
+        in the buffer: after a ``break`` (or a decoder's exception, whose
+        record counts as consumed) the next call hands them over first.
         """
         import asyncio  # here, not at module level: it costs 30 ms at import
 
@@ -751,15 +790,17 @@ class RingBuffer(BufferBase):
         waiter = st.waiter
         assert waiter is not None
         epoll_fd = int(lib.ring_buffer__epoll_fd(st.ptr))
-        decoders = [s.decode for s in self._sinks]
+        max_records = check_size(max_records, "max_records")
+        if max_records < 1:
+            raise ValueError("max_records must be >= 1")
         while True:
             if self._state is not st:
                 return
             try:
-                batch, _ = self._drain_once(max_records, _CALLBACK_BYTES * 4)
+                got = self._next_record(st, max_records)
             except ClosedError:
                 return
-            if not len(batch):
+            if got is None:
                 ready = loop.create_future()
 
                 def wake(fut: asyncio.Future[None] = ready) -> None:
@@ -774,14 +815,7 @@ class RingBuffer(BufferBase):
                     loop.remove_reader(epoll_fd)
                     loop.remove_reader(waiter.wake_fd)
                 continue
-            if len(decoders) != len(self._sinks):
-                decoders = [s.decode for s in self._sinks]
-            data, offs, rings = batch.data, batch.offsets, batch.rings
-            for i in range(len(rings)):
-                ring = rings[i]
-                raw = data[offs[i]:offs[i + 1]]
-                decode = decoders[ring]
-                rec = decode(raw) if decode is not None else raw
-                yield (ring, rec) if with_ring else rec
-
-
+            ring, raw = got
+            decode = self._sinks[ring].decode
+            rec = decode(raw) if decode is not None else raw
+            yield (ring, rec) if with_ring else rec

@@ -1209,6 +1209,49 @@ def test_asyncio_events_receive_every_record(env: Env) -> None:
     assert type(b_record) is bytes and len(b_record) == 64
 
 
+def test_asyncio_events_leave_what_they_did_not_yield(env: Env) -> None:
+    """events() took a batch out of the kernel and yielded its records one by one: a
+    break out of the ``async for`` (or a decoder's exception) lost the rest of the
+    batch, and a consume call in the loop's body handed newer records before them."""
+    base = env.seq(0)
+    seen: List[Tuple[str, int]] = []
+
+    def decode(raw: bytes) -> int:
+        seq = unpack(raw)[1]
+        if seq == base + 13:
+            raise ValueError(f"cannot decode {seq}")
+        return seq
+
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, lambda seq: seen.append(("callback", seq)),
+                        record=decode)
+
+    async def main() -> None:
+        env.trigger(10, RING_A)
+        async for seq in rb.events():
+            seen.append(("iterator", seq))
+            if len(seen) == 2:
+                break
+        async for seq in rb.events():  # the rest of the batch, first
+            seen.append(("iterator", seq))
+            env.trigger(2, RING_A)
+            assert rb.consume() == 9  # the batch's last 7, then the 2 newer ones
+            break
+        env.trigger(3, RING_A)
+        with pytest.raises(ValueError, match="cannot decode"):
+            async for seq in rb.events():
+                seen.append(("iterator", seq))
+        assert rb.consume() == 1  # the record after the one that could not be decoded
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 5))
+        assert len(rb.drain()) == 0
+    finally:
+        rb.close()
+    assert seen == [("iterator", base), ("iterator", base + 1), ("iterator", base + 2),
+                    *[("callback", seq) for seq in range(base + 3, base + 12)],
+                    ("iterator", base + 12), ("callback", base + 14)]
+
+
 # -- user ring buffer --------------------------------------------------------------------
 
 

@@ -83,6 +83,7 @@ from typing import (
 
 from ._binding import RecordView, call_view, consume_rings, deliver, ffi, fnptr, lib, retry
 from ._buffers import (
+    _WAIT_SLICE_S,
     BufferBase,
     BufferState,
     Callback,
@@ -779,7 +780,8 @@ class RingBuffer(BufferBase):
         decoder), yours to keep; callbacks are not called. With
         ``with_ring=True`` each item is ``(ring_index, record)``. Driven by
         ``loop.add_reader()`` on the epoll fd, no thread. Ends when the
-        buffer is closed (from any thread). Records the iterator has not yielded stay
+        buffer is closed (from any thread), or within 0.2 s once its map (or
+        the BPF object) is closed. Records the iterator has not yielded stay
         in the buffer: after a ``break`` (or a decoder's exception, whose
         record counts as consumed) the next call hands them over first.
         """
@@ -807,13 +809,22 @@ class RingBuffer(BufferBase):
                     if not fut.done():
                         fut.set_result(None)
 
-                loop.add_reader(epoll_fd, wake)
-                loop.add_reader(waiter.wake_fd, wake)
+                # The loop's selector keeps one reader per fd: another iterator waiting
+                # on the same fds replaced this one's reader (and removed it as it
+                # left), and this one waited for good. Each wait registers duplicates
+                # of its own. The timer looks again (closed maps) every 0.2 s.
+                fds: List[int] = []
+                timer = loop.call_later(_WAIT_SLICE_S, wake)
                 try:
+                    for fd in (epoll_fd, waiter.wake_fd):
+                        fds.append(os.dup(fd))
+                        loop.add_reader(fds[-1], wake)
                     await ready
                 finally:
-                    loop.remove_reader(epoll_fd)
-                    loop.remove_reader(waiter.wake_fd)
+                    timer.cancel()
+                    for fd in fds:
+                        loop.remove_reader(fd)
+                        os.close(fd)
                 continue
             ring, raw = got
             decode = self._sinks[ring].decode

@@ -1252,6 +1252,45 @@ def test_asyncio_events_leave_what_they_did_not_yield(env: Env) -> None:
                     ("iterator", base + 12), ("callback", base + 14)]
 
 
+def test_asyncio_events_waits_end(kernel: None, compile_bpf: Compile) -> None:
+    """Two iterators of one buffer waiting at once: the second's add_reader() replaced
+    the first's reader of the same fds (and removed it as it left), and the first
+    waited for good, past close() too. An iterator waiting when the BPF object was
+    closed waited for good as well: it now ends within 0.2 s, as a poll() does."""
+    obj = bpf.BpfObject.open(compile_bpf("events"))
+    try:
+        obj.load()
+        env = Env(obj, obj.programs.on_getpid.attach())
+        base = env.seq(0)
+        got: dict[int, List[int]] = {1: [], 2: []}
+
+        async def iterate(rb: bpf.RingBuffer, who: int) -> None:
+            async for raw in rb.events():
+                got[who].append(unpack(raw)[1])
+
+        async def main() -> None:
+            rb = bpf.RingBuffer(obj.maps.ring_a)
+            tasks = [asyncio.create_task(iterate(rb, who)) for who in (1, 2)]
+            await asyncio.sleep(0.1)  # both wait
+            env.trigger(3, RING_A)
+            await asyncio.sleep(0.1)
+            threading.Timer(0.05, rb.close).start()
+            await asyncio.wait_for(asyncio.gather(*tasks), 5)
+            # a closed object ends a waiting iterator
+            rb = bpf.RingBuffer(obj.maps.ring_b)
+            task = asyncio.create_task(iterate(rb, 1))
+            await asyncio.sleep(0.1)
+            env.link.destroy()
+            obj.close()
+            await asyncio.wait_for(task, 5)
+            assert rb.closed
+
+        asyncio.run(main())
+        assert sorted(got[1] + got[2]) == [base, base + 1, base + 2]
+    finally:
+        obj.close()
+
+
 # -- user ring buffer --------------------------------------------------------------------
 
 

@@ -378,14 +378,15 @@ class Ring:
 
     def consume(self) -> int:
         """Consume this ring only (``ring__consume``, libbpf >= 1.3); records handled."""
-        return self._buffer._consume_with(lambda st: lib.ring__consume(self._ring(st)),
+        return self._buffer._consume_with(lambda st, n: lib.ring__consume(self._ring(st)),
                                           "ring__consume")
 
     def consume_n(self, n: int) -> int:
         """Consume at most ``n`` records of this ring (``ring__consume_n``, libbpf >= 1.5)."""
         fn = lib.ring__consume_n
         n = check_size(n, "n")
-        return self._buffer._consume_with(lambda st: fn(self._ring(st), n), "ring__consume_n")
+        return self._buffer._consume_with(lambda st, left: fn(self._ring(st), left),
+                                          "ring__consume_n", n)
 
 
 class RingBuffer(BufferBase):
@@ -606,9 +607,13 @@ class RingBuffer(BufferBase):
             raise make_error(-ret, "ring_buffer__consume")
         return data, offsets, rings, full
 
-    def _consume_with(self, fn: Callable[[BufferState], int], what: str,
+    def _consume_with(self, fn: Callable[[BufferState, Any], int], what: str,
                       limit: Optional[int] = None) -> int:
-        """Records one at a time through libbpf (consume_n, Ring.consume)."""
+        """Records one at a time through libbpf (consume_n, Ring.consume).
+
+        ``fn(st, left)`` consumes, ``left`` the records ``limit`` still allows once
+        the pending ones were handed over (they count: consume_n(n) asked libbpf
+        for n more) or None."""
         st = self._check_open()
         with st.consuming:  # see ConsumeLock (_buffers.py)
             flushed, complete = self._flush_pending(limit)
@@ -618,7 +623,7 @@ class RingBuffer(BufferBase):
             status.error, status.stopped = None, False
             batch.active = 0
             batch.delivered = 0
-            ret = int(fn(st))
+            ret = int(fn(st, None if limit is None else limit - flushed))
             delivered = int(batch.delivered)
         err = status.error
         if err is not None:
@@ -649,7 +654,7 @@ class RingBuffer(BufferBase):
         """Consume at most ``n`` records (``ring_buffer__consume_n``, libbpf >= 1.5)."""
         fn = lib.ring_buffer__consume_n
         n = check_size(n, "n")
-        return self._consume_with(lambda st: fn(st.ptr, n), "ring_buffer__consume_n", n)
+        return self._consume_with(lambda st, left: fn(st.ptr, left), "ring_buffer__consume_n", n)
 
     def poll(self, timeout_ms: int = -1) -> int:
         """Wait up to ``timeout_ms`` (-1: forever) for records, then consume them.

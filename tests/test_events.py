@@ -694,6 +694,40 @@ def test_a_signal_in_a_callback_trampoline_loses_no_record(env: Env, way: str,
         buffer.close()
 
 
+@pytest.mark.build(header_min=(1, 5))
+@pytest.mark.parametrize("way", ["RingBuffer.consume_n", "Ring.consume_n"])
+def test_consume_n_counts_kept_records_in_n(env: Env, way: str) -> None:
+    # A record kept from an interrupted call (a KeyboardInterrupt as the trampoline's
+    # deliver() started, before its callback) is handed over first by the next call:
+    # consume_n(n) then asked libbpf for n more records (Ring.consume_n did not count
+    # it at all), and delivered n + 1.
+    got: List[int] = []
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, lambda view: got.append(unpack(view)[1]))
+    consume_n = rb.consume_n if way == "RingBuffer.consume_n" else rb.rings[0].consume_n
+
+    def hook(frame: Any, what: str, arg: Any) -> None:
+        if what == "call" and frame.f_code.co_name == "deliver" \
+                and frame.f_code.co_filename == ringbuf_module.__file__:
+            sys.setprofile(None)
+            raise KeyboardInterrupt("injected before the callback")
+
+    try:
+        base = env.seq(0)
+        env.trigger(6, RING_A)
+        before = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            with pytest.raises(KeyboardInterrupt, match="injected"):
+                consume_n(3)
+        finally:
+            sys.setprofile(before)
+        assert got == []  # the first record is kept
+        assert consume_n(3) == 3 and got == [base, base + 1, base + 2]
+        assert consume_n(3) == 3 and got == list(range(base, base + 6))
+    finally:
+        rb.close()
+
+
 @pytest.mark.parametrize("signals", [1, 2])
 def test_a_signal_anywhere_in_a_drain_loses_no_record(env: Env, signals: int) -> None:
     # drain() takes a batch out of the kernel in C, then copies it into a Batch and

@@ -1415,6 +1415,39 @@ def test_user_ring_buffer_full_timeout_and_wakeup(env: Env) -> None:
         assert len(outcome) == 2 and isinstance(outcome[1], ClosedError)
 
 
+def test_user_ring_buffer_wakes_every_waiting_producer(env: Env) -> None:
+    """The wait for space is edge-triggered: one drain woke one of two producers waiting
+    for space, and the other waited on, with space free, until its timeout (-1: until
+    the next drain, for good if the BPF side drains only after this write)."""
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb:
+        for _ in range(256):  # full: 256 records of 8 bytes
+            urb.write(struct.pack("Q", 1))
+        took: List[Any] = []
+
+        def producer() -> None:
+            start = time.monotonic()
+            try:
+                urb.write(struct.pack("Q", 2), timeout_ms=-1)
+                took.append(time.monotonic() - start)
+            except BaseException as exc:
+                took.append(exc)
+
+        threads = [threading.Thread(target=producer) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # both wait
+        env.trigger(0, DRAIN_USER)  # room for both
+        for t in threads:
+            t.join(2)
+        stuck = [t for t in threads if t.is_alive()]
+        if stuck:
+            urb.close()  # (wakes it with ClosedError)
+            for t in stuck:
+                t.join(5)
+        assert not stuck, f"a producer still waited with space free: {took}"
+        assert all(isinstance(t, float) and t < 1.5 for t in took), took
+
+
 def test_user_ring_buffer_close_discards_pending(env: Env) -> None:
     urb = bpf.UserRingBuffer(env.obj.maps.uring)
     r = urb.reserve(8)

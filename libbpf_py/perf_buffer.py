@@ -288,8 +288,11 @@ class PerfBuffer(BufferBase):
 
     def consume_buffer(self, index: int) -> int:
         """Read per-CPU buffer ``index`` only (``perf_buffer__consume_buffer``)."""
+        # checked first: a bad index raised only after the kept samples had gone to the
+        # callback (their count lost with the call)
+        index = self._index(self._check_open(), index)
         return self._consume_with(
-            lambda st: lib.perf_buffer__consume_buffer(st.ptr, self._index(st, index)),
+            lambda st: lib.perf_buffer__consume_buffer(st.ptr, index),
             "perf_buffer__consume_buffer")
 
     def poll(self, timeout_ms: int = -1) -> int:

@@ -1618,6 +1618,39 @@ def test_perf_poll_stops_when_the_lost_callback_asks(env: Env, one_cpu: int) -> 
         assert pb.poll(1000) == 5 and samples == list(range(base, base + 5))
 
 
+@pytest.mark.parametrize("index", [99, -1, "0"], ids=repr)
+def test_perf_consume_buffer_checks_its_index_first(env: Env, index: Any) -> None:
+    """A bad index raised only once the samples kept from an earlier call had been
+    handed to the callback: the call raised, and its count was lost."""
+    got: List[int] = []
+    pb = bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: got.append(unpack(view)[1]))
+
+    def hook(frame: Any, what: str, arg: Any) -> None:
+        if what == "call" and frame.f_code.co_name == "deliver" \
+                and frame.f_code.co_filename == perf_buffer_module.__file__:
+            sys.setprofile(None)
+            raise KeyboardInterrupt("injected before the callback")
+
+    try:
+        base = env.seq(2)
+        env.trigger(2, PERF)
+        before = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            with pytest.raises(KeyboardInterrupt, match="injected"):
+                pb.consume()
+        finally:
+            sys.setprofile(before)
+        assert got == []  # the first sample is kept
+        with pytest.raises((IndexError, ValueError, TypeError)):
+            pb.consume_buffer(index)
+        assert got == []
+        poll_until(pb, lambda: len(got) == 2)
+        assert got == [base, base + 1]
+    finally:
+        pb.close()
+
+
 def test_pollers_wake_up_when_records_arrive(env: Env) -> None:
     """A poll() waiting in another thread returns promptly when the BPF side emits."""
 

@@ -1286,6 +1286,33 @@ def test_asyncio_events_leave_what_they_did_not_yield(env: Env) -> None:
                     ("iterator", base + 12), ("callback", base + 14)]
 
 
+def test_drain_serves_pending_records_within_its_limits(env: Env) -> None:
+    """Records left pending (here by an events() iterator left after one record) come
+    first out of drain(), in batches of their own: at most max_records, max_bytes (one
+    record past it at most), offsets from 0 into data holding those records only."""
+    base = env.seq(0)
+    rb = bpf.RingBuffer(env.obj.maps.ring_a)
+
+    async def first() -> bytes:
+        async for raw in rb.events():
+            return raw
+        raise AssertionError("no record")
+
+    try:
+        env.trigger(10, RING_A)
+        assert unpack(asyncio.run(first()))[1] == base
+        batches = [rb.drain(max_records=3), rb.drain(max_bytes=100), rb.drain()]
+        assert [[unpack(r)[1] for r in b] for b in batches] == [
+            [base + 1, base + 2, base + 3], [base + 4, base + 5],
+            list(range(base + 6, base + 10))]
+        for b in batches:
+            assert list(b.offsets) == [64 * i for i in range(len(b) + 1)]
+            assert len(b.data) == 64 * len(b) and list(b.rings) == [0] * len(b)
+            assert b.offsets.format == b.rings.format == "I"
+    finally:
+        rb.close()
+
+
 def test_asyncio_events_waits_end(kernel: None, compile_bpf: Compile) -> None:
     """Two iterators of one buffer waiting at once: the second's add_reader() replaced
     the first's reader of the same fds (and removed it as it left), and the first

@@ -550,7 +550,8 @@ class RingBuffer(BufferBase):
 
     def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
         """Deliver records kept by an earlier stop; (count, whether all went)."""
-        self._adopt()
+        if self._batch.count or self._status.kept is not None:  # (the hot path: no call)
+            self._adopt()
         pending = self._pending
         if pending is None:
             return 0, True

@@ -185,8 +185,9 @@ class PerfBuffer(BufferBase):
     the kernel dropped because a buffer was full; :attr:`lost_count` adds
     them up. ``page_cnt`` (a power of two) is each CPU buffer's size in
     pages. A callback that raises or returns a true value stops
-    consumption: the records not yet delivered stay in the kernel buffers
-    for the next poll.
+    consumption: the records not yet delivered are handed over first by the
+    next call (the first record of each other CPU's buffer, which libbpf
+    consumes as it stops there, kept in Python; the rest in the kernel).
     """
 
     _kind = "perf buffer"

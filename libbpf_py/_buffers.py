@@ -666,9 +666,11 @@ class BufferBase:
 
     def _poll(self, consume: Callable[[], int], timeout_ms: int) -> int:
         """``poll()`` of the consuming buffers: consume; if nothing came, wait, consume."""
+        # checked before anything is consumed: a bad timeout raised only after the
+        # records had gone to the callbacks, their count lost with the call
+        wait_seconds(timeout_ms)
         n = consume()
         if n or timeout_ms == 0:
-            wait_seconds(timeout_ms)
             return n
         if not self._wait(self._check_open(), timeout_ms):
             return 0

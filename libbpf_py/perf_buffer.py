@@ -25,6 +25,7 @@ from ._buffers import (
     decoder,
     dup_map_fd,
     map_label,
+    wait_seconds,
 )
 from ._call import check, check_ptr, make_error
 from .enums import MapType
@@ -184,8 +185,9 @@ class PerfBuffer(BufferBase):
     the kernel dropped because a buffer was full; :attr:`lost_count` adds
     them up. ``page_cnt`` (a power of two) is each CPU buffer's size in
     pages. A callback that raises or returns a true value stops
-    consumption: the records not yet delivered stay in the kernel buffers
-    for the next poll.
+    consumption: the records not yet delivered are handed over first by the
+    next call (the first record of each other CPU's buffer, which libbpf
+    consumes as it stops there, kept in Python; the rest in the kernel).
     """
 
     _kind = "perf buffer"
@@ -258,6 +260,10 @@ class PerfBuffer(BufferBase):
         return index
 
     def _consume_with(self, fn: Callable[[BufferState], int], what: str) -> int:
+        return self._consume_stop(fn, what)[0]
+
+    def _consume_stop(self, fn: Callable[[BufferState], int], what: str) -> Tuple[int, bool]:
+        """The samples delivered, and whether a callback asked to stop."""
         st = self._check_open()
         sink, ctx = self._sink, self._ctx
         with st.lock:
@@ -268,25 +274,44 @@ class PerfBuffer(BufferBase):
             ret = 0 if ctx.stop else int(fn(st))
             ctx.stop = 0
             samples = flushed + int(ctx.samples)
+            stopped = sink.status.stopped
         err = sink.status.error
         if err is not None:
             sink.status.error = None
             raise err
         if ret < 0:
             raise make_error(-ret, what)
-        return samples
+        return samples, stopped
 
     def consume(self) -> int:
         """Read every buffer without waiting; returns the samples delivered."""
-        return self._consume_with(lambda st: lib.perf_buffer__consume(st.ptr),
-                                  "perf_buffer__consume")
+        return self._consume_with(_consume_all, "perf_buffer__consume")
 
     def consume_buffer(self, index: int) -> int:
         """Read per-CPU buffer ``index`` only (``perf_buffer__consume_buffer``)."""
+        # checked first: a bad index raised only after the kept samples had gone to the
+        # callback (their count lost with the call)
+        index = self._index(self._check_open(), index)
         return self._consume_with(
-            lambda st: lib.perf_buffer__consume_buffer(st.ptr, self._index(st, index)),
+            lambda st: lib.perf_buffer__consume_buffer(st.ptr, index),
             "perf_buffer__consume_buffer")
 
     def poll(self, timeout_ms: int = -1) -> int:
-        """Wait up to ``timeout_ms`` (-1: forever) for samples, then read them all."""
-        return self._poll(self.consume, timeout_ms)
+        """Wait up to ``timeout_ms`` (-1: forever) for samples, then read them all.
+
+        Returns the samples delivered (0 on timeout, or when the ``lost``
+        callback asked to stop before any sample).
+        """
+        wait_seconds(timeout_ms)
+        n, stopped = self._consume_stop(_consume_all, "perf_buffer__consume")
+        # (not BufferBase._poll: a stop the lost callback asked for, with no sample
+        # delivered, was taken for "nothing came", and poll() waited and read on)
+        if n or stopped or timeout_ms == 0:
+            return n
+        if not self._wait(self._check_open(), timeout_ms):
+            return 0
+        return self.consume()
+
+
+def _consume_all(st: BufferState) -> int:
+    return int(lib.perf_buffer__consume(st.ptr))

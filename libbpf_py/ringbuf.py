@@ -62,6 +62,8 @@ the map fds, so libbpf never sees a closed or reused fd.
 
 from __future__ import annotations
 
+import array
+import bisect
 import functools
 import mmap
 import os
@@ -81,6 +83,7 @@ from typing import (
 
 from ._binding import RecordView, call_view, consume_rings, deliver, ffi, fnptr, lib, retry
 from ._buffers import (
+    _WAIT_SLICE_S,
     BufferBase,
     BufferState,
     Callback,
@@ -139,7 +142,7 @@ class _RingStatus(Status):
     exception (KeyboardInterrupt) raised in the Python trampoline before the
     callback was called. libbpf has consumed that record once the trampoline
     returns, so it is kept here, ``(ring index, bytes)``, and handed over first by
-    the next call (``RingBuffer._flush_pending``). One at most: the trampoline then
+    the next call (``RingBuffer._adopt``). One at most: the trampoline then
     returns -1 and libbpf stops. Set in one store, so keeping it twice (a second
     signal during the first keep) keeps it once.
     """
@@ -293,6 +296,40 @@ def _one_record(kept: Tuple[int, bytes]) -> Tuple[bytes, memoryview, memoryview,
             memoryview(struct.pack("I", index)).cast("I"), 0)
 
 
+def _split(pending: Tuple[bytes, memoryview, memoryview, int], max_records: int,
+           max_bytes: int) -> Tuple[Batch, Optional[Tuple[bytes, memoryview, memoryview, int]]]:
+    """The first records of ``pending`` (records ``i``... of a batch) as a Batch of their
+    own, at most ``max_records`` and ``max_bytes`` (one record past it at most, as a
+    take), and the rest (None if none)."""
+    data, offs, rings, i = pending
+    n = len(rings)
+    start = offs[i]
+    end = min(n, i + max_records)
+    # the first record end at max_bytes or past it, if one comes before ``end``
+    end = bisect.bisect_left(offs, start + max_bytes, i + 1, end)
+    stop = offs[end]
+    if start:
+        offsets = memoryview(array.array("I", [o - start for o in offs[i:end + 1]]))
+    else:
+        offsets = memoryview(offs[i:end + 1].tobytes()).cast("I")
+    batch = Batch(data[start:stop], offsets, memoryview(rings[i:end].tobytes()).cast("I"))
+    return batch, (None if end >= n else (data, offs, rings, end))
+
+
+def _join(first: Tuple[bytes, memoryview, memoryview, int],
+          then: Tuple[bytes, memoryview, memoryview, int]
+          ) -> Tuple[bytes, memoryview, memoryview, int]:
+    """The pending records of ``first``, then those of ``then``, as one pending batch."""
+    a, _ = _split(first, _U32_MAX, _U32_MAX)
+    b, _ = _split(then, _U32_MAX, _U32_MAX)
+    shift = len(a.data)
+    offsets = array.array("I", a.offsets)
+    offsets.extend(o + shift for o in b.offsets[1:])
+    rings = array.array("I", a.rings)
+    rings.extend(b.rings)
+    return a.data + b.data, memoryview(offsets), memoryview(rings), 0
+
+
 def _ring_state(name: str, doc: str) -> ReadOnlyIntProperty:
     """A read-only ``int`` of a :class:`Ring`'s state: ``lib.ring__<name>`` of the ring."""
     fn = f"ring__{name}"
@@ -341,14 +378,15 @@ class Ring:
 
     def consume(self) -> int:
         """Consume this ring only (``ring__consume``, libbpf >= 1.3); records handled."""
-        return self._buffer._consume_with(lambda st: lib.ring__consume(self._ring(st)),
+        return self._buffer._consume_with(lambda st, n: lib.ring__consume(self._ring(st)),
                                           "ring__consume")
 
     def consume_n(self, n: int) -> int:
         """Consume at most ``n`` records of this ring (``ring__consume_n``, libbpf >= 1.5)."""
         fn = lib.ring__consume_n
         n = check_size(n, "n")
-        return self._buffer._consume_with(lambda st: fn(self._ring(st), n), "ring__consume_n")
+        return self._buffer._consume_with(lambda st, left: fn(self._ring(st), left),
+                                          "ring__consume_n", n)
 
 
 class RingBuffer(BufferBase):
@@ -460,11 +498,11 @@ class RingBuffer(BufferBase):
 
     def _deliver(self, data: bytes, offs: memoryview, rings: memoryview, i: int,
                  limit: Optional[int] = None) -> int:
-        """Hand records ``i``... of a batch to their callbacks (under the buffer's lock).
+        """Hand records ``i``... of ``_pending`` to their callbacks (under the lock).
 
         The loop runs in C (``deliver`` of libbpf_py/_speedups.c), one Python
         call per record: the callback's own. Returns how many were handed over.
-        On a stop or an exception the records not handed over yet are kept in
+        On a stop or an exception the records not handed over yet stay in
         ``_pending``, for the next call; the exception propagates.
         """
         n = len(rings)
@@ -475,27 +513,45 @@ class RingBuffer(BufferBase):
             deliver(self._delivery, data, offs, rings if len(self._delivery) > 1 else None,
                     i, end, pos)
         finally:  # also on an exception: the record that raised counts as consumed
+            # Stores only, no call (where a signal's exception would be raised, the
+            # records handed over left pending: delivered again by the next call).
+            # ``data`` is bytes (see _adopt): a view kept past its call keeps it alive,
+            # and nothing ever writes over it.
             i = pos[0]
-            if pos[1]:
-                # A slice or export of a record's view outlived its callback: it keeps
-                # this batch memory alive and must go on showing its own record, so
-                # the next take gets fresh memory instead of overwriting it.
-                self._batch_caps = (0, 0)
-            if i >= n:
-                self._pending = None
-            elif isinstance(data, bytes):
-                self._pending = (data, offs, rings, i)
-            else:  # views of the batch memory, which the next take reuses: keep a copy
-                self._pending = (bytes(data), memoryview(bytes(offs)).cast("I"),
-                                 memoryview(bytes(rings)).cast("I"), i)
+            self._pending = None if i >= n else (data, offs, rings, i)
         return i - start
+
+    def _adopt(self) -> None:
+        """Under the consume lock, first: records taken from the kernel that no call
+        handed over become ``_pending``, after what is there already.
+
+        They are a record the libbpf trampoline kept (``_status.kept``, see
+        _RingStatus), and a batch in the batch memory (``_take``) whose call a
+        signal's exception cut short before it stored the batch as ``_pending`` or
+        handed it out (``self._batch.count`` is 0 once that is done). Each goes in
+        one store, then its mark is cleared with no call in between.
+        """
+        b = self._batch
+        if b.count:
+            data_arr, offs_arr, rings_arr = self._batch_arrays
+            count = int(b.count)
+            taken = (_buffer(data_arr, int(b.len))[:],
+                     memoryview(_buffer(offs_arr, 4 * (count + 1))[:]).cast("I"),
+                     memoryview(_buffer(rings_arr, 4 * count)[:]).cast("I"), 0)
+            pending = self._pending
+            self._pending = taken if pending is None else _join(pending, taken)
+            b.count = 0
+        kept = self._status.kept
+        if kept is not None:
+            pending = self._pending
+            self._pending = _one_record(kept) if pending is None else \
+                _join(pending, _one_record(kept))
+            self._status.kept = None
 
     def _flush_pending(self, limit: Optional[int] = None) -> Tuple[int, bool]:
         """Deliver records kept by an earlier stop; (count, whether all went)."""
-        kept = self._status.kept
-        if kept is not None:  # (then _pending is None: it was flushed before libbpf ran)
-            self._pending = _one_record(kept)
-            self._status.kept = None
+        if self._batch.count or self._status.kept is not None:  # (the hot path: no call)
+            self._adopt()
         pending = self._pending
         if pending is None:
             return 0, True
@@ -503,16 +559,32 @@ class RingBuffer(BufferBase):
         count = self._deliver(data, offs, rings, i, limit)
         return count, self._pending is None
 
+    def _put_back(self, st: BufferState, records: Tuple[Any, ...], done: List[bool]) -> None:
+        """Records handed out of ``_pending`` whose call then raised (a signal's
+        exception, as the lock's exit returned): first in ``_pending`` again.
+        ``records``: pending records (data, offsets, rings, index), or one record
+        (ring index, bytes).
+
+        Run through ``retry`` (C), again after a second signal: ``done`` makes it
+        put them back once."""
+        with st.consuming:
+            if done[0]:
+                return
+            if len(records) == 2:
+                records = _one_record(records)
+            pending = self._pending
+            joined = records if pending is None else _join(records, pending)
+            self._pending = joined
+            done[0] = True
+
     def _take(self, st: BufferState, max_records: int, max_bytes: int
               ) -> Tuple[Any, memoryview, memoryview, bool]:
         """One batch drain in C (under the buffer's lock): data, offsets, rings, full.
 
-        They are views of the batch memory, which the next take overwrites:
-        ``consume()`` hands them to ``deliver()`` as they are (no copy, no fresh
-        256 KiB allocation per batch), :meth:`drain` copies them into its Batch.
-        The cffi buffers hold the owning arrays, so they stay alive when the batch
-        grows; ``deliver()`` exports ``data`` to every record view, and a view that
-        outlives its callback makes ``_deliver`` retire this memory (not reuse it).
+        They are views of the batch memory, which the next take overwrites: the
+        caller copies them (a Batch, ``_pending``) and then sets ``batch.count`` to
+        0; until then the records are in the batch memory alone, and the next call
+        adopts them (``_adopt``), should a signal's exception cut this one short.
         """
         self._ensure_batch(max_records, max_bytes)
         b = self._batch
@@ -536,9 +608,13 @@ class RingBuffer(BufferBase):
             raise make_error(-ret, "ring_buffer__consume")
         return data, offsets, rings, full
 
-    def _consume_with(self, fn: Callable[[BufferState], int], what: str,
+    def _consume_with(self, fn: Callable[[BufferState, Any], int], what: str,
                       limit: Optional[int] = None) -> int:
-        """Records one at a time through libbpf (consume_n, Ring.consume)."""
+        """Records one at a time through libbpf (consume_n, Ring.consume).
+
+        ``fn(st, left)`` consumes, ``left`` the records ``limit`` still allows once
+        the pending ones were handed over (they count: consume_n(n) asked libbpf
+        for n more) or None."""
         st = self._check_open()
         with st.consuming:  # see ConsumeLock (_buffers.py)
             flushed, complete = self._flush_pending(limit)
@@ -548,7 +624,7 @@ class RingBuffer(BufferBase):
             status.error, status.stopped = None, False
             batch.active = 0
             batch.delivered = 0
-            ret = int(fn(st))
+            ret = int(fn(st, None if limit is None else limit - flushed))
             delivered = int(batch.delivered)
         err = status.error
         if err is not None:
@@ -579,7 +655,7 @@ class RingBuffer(BufferBase):
         """Consume at most ``n`` records (``ring_buffer__consume_n``, libbpf >= 1.5)."""
         fn = lib.ring_buffer__consume_n
         n = check_size(n, "n")
-        return self._consume_with(lambda st: fn(st.ptr, n), "ring_buffer__consume_n", n)
+        return self._consume_with(lambda st, left: fn(st.ptr, left), "ring_buffer__consume_n", n)
 
     def poll(self, timeout_ms: int = -1) -> int:
         """Wait up to ``timeout_ms`` (-1: forever) for records, then consume them.
@@ -606,22 +682,37 @@ class RingBuffer(BufferBase):
         self._batch_arrays = (data, offsets, rings)
         self._batch_caps = (recs, nbytes)
 
-    def _drain_once(self, max_records: int, max_bytes: int) -> Batch:
+    def _drain_once(self, max_records: int, max_bytes: int) -> Tuple[Batch, int]:
+        """A batch of records (pending ones first) and its length."""
         st = self._check_open()
-        with st.consuming:  # see ConsumeLock (_buffers.py)
-            kept = self._status.kept
-            if kept is not None:
-                self._pending = _one_record(kept)
-                self._status.kept = None
-            pending = self._pending
-            if pending is not None:  # records a stopped callback left: they come first
-                self._pending = None
-                data, offs, rings, i = pending
-                return Batch(data, offs[i:], rings[i:])
-            data, offs, rings, _ = self._take(st, max_records, max_bytes)
-            # the batch memory is reused by the next take: the Batch gets copies
-            return Batch(data[:], memoryview(bytes(offs)).cast("I"),
-                         memoryview(bytes(rings)).cast("I"))
+        handed: Any = None  # the records once out of the buffer's custody
+        try:
+            with st.consuming:  # see ConsumeLock (_buffers.py)
+                self._adopt()
+                pending = self._pending
+                if pending is not None:  # records a stopped callback left: they come first
+                    batch, rest = _split(pending, max_records, max_bytes)
+                    n = len(batch.rings)
+                    out = (batch.data, batch.offsets, batch.rings, 0)
+                    self._pending = rest
+                    handed = out
+                else:
+                    data, offs, rings, _ = self._take(st, max_records, max_bytes)
+                    # the batch memory is reused by the next take: the Batch gets copies
+                    batch = Batch(data[:], memoryview(bytes(offs)).cast("I"),
+                                  memoryview(bytes(rings)).cast("I"))
+                    n = len(rings)
+                    out = (batch.data, batch.offsets, batch.rings, 0)
+                    self._batch.count = 0  # (handed: see _adopt)
+                    handed = out
+            return batch, n
+        except BaseException:
+            # A signal's exception as the lock's exit returned: the records go back (in
+            # C, run again should another signal cut it short). Before ``handed`` was
+            # set, they are still in _pending or the batch memory (see _adopt).
+            if handed is not None and n:
+                retry(self._put_back, st, handed, [False])
+            raise
 
     def drain(self, timeout_ms: int = 0, *, max_records: int = _DEFAULT_MAX_RECORDS,
               max_bytes: int = _DEFAULT_MAX_BYTES) -> Batch:
@@ -633,6 +724,9 @@ class RingBuffer(BufferBase):
         record past ``max_bytes``; nothing is dropped: what does not fit
         stays in the ring for the next call.
         """
+        # the timeout is checked first: a bad one raised once the batch had been taken
+        # from the kernel, and its records were lost with it
+        wait_seconds(timeout_ms)
         max_records = check_size(max_records, "max_records")
         max_bytes = check_size(max_bytes, "max_bytes")
         if max_records < 1 or max_bytes < 1 or max_bytes > (1 << 31):
@@ -640,13 +734,49 @@ class RingBuffer(BufferBase):
         if max_bytes + self._max_ring > _U32_MAX:
             raise ValueError("max_bytes plus the largest ring's size must fit in 32 bits "
                              "(the batch offsets are uint32)")
-        batch = self._drain_once(max_records, max_bytes)
-        if len(batch) or timeout_ms == 0:
-            wait_seconds(timeout_ms)
+        # (no call between a batch's return and drain()'s: a signal's exception raised
+        # there would lose it, as len(batch) did)
+        batch, n = self._drain_once(max_records, max_bytes)
+        if n or timeout_ms == 0:
             return batch
         if not self._wait(self._check_open(), timeout_ms):
             return batch
-        return self._drain_once(max_records, max_bytes)
+        batch, n = self._drain_once(max_records, max_bytes)
+        return batch
+
+    def _next_record(self, st: BufferState, max_records: int) -> Optional[Tuple[int, bytes]]:
+        """events()'s next record, (ring index, bytes): the first pending one, else the
+        first of a new batch, whose rest stays pending; None when there is none.
+
+        One record at a time out of ``_pending``: the records the iterator has not
+        yielded yet stay in the buffer's custody, so a ``break`` out of the ``async
+        for``, a decoder that raises, or a consume call in the loop's body (which
+        hands them over first) neither loses them nor puts them out of order.
+        """
+        handed: Any = None
+        try:
+            with st.consuming:  # see ConsumeLock (_buffers.py)
+                self._adopt()
+                pending = self._pending
+                if pending is None:
+                    self._check_open()  # (per take, as drain(): a closed map ends it)
+                    data, offs, rings, _ = self._take(st, max_records, _CALLBACK_BYTES * 4)
+                    if not len(rings):
+                        return None
+                    pending = (data[:], memoryview(bytes(offs)).cast("I"),
+                               memoryview(bytes(rings)).cast("I"), 0)
+                    self._pending = pending
+                    self._batch.count = 0  # (stored: see _adopt)
+                data, offs, rings, i = pending
+                out = (rings[i], data[offs[i]:offs[i + 1]])
+                rest = (data, offs, rings, i + 1) if i + 1 < len(rings) else None
+                self._pending = rest
+                handed = out
+            return out
+        except BaseException:
+            if handed is not None:  # (see _drain_once)
+                retry(self._put_back, st, handed, [False])
+            raise
 
     async def events(self, *, with_ring: bool = False,
                      max_records: int = _DEFAULT_MAX_RECORDS) -> AsyncIterator[Any]:
@@ -656,7 +786,10 @@ class RingBuffer(BufferBase):
         decoder), yours to keep; callbacks are not called. With
         ``with_ring=True`` each item is ``(ring_index, record)``. Driven by
         ``loop.add_reader()`` on the epoll fd, no thread. Ends when the
-        buffer is closed (from any thread).
+        buffer is closed (from any thread), or within 0.2 s once its map (or
+        the BPF object) is closed. Records the iterator has not yielded stay
+        in the buffer: after a ``break`` (or a decoder's exception, whose
+        record counts as consumed) the next call hands them over first.
         """
         import asyncio  # here, not at module level: it costs 30 ms at import
 
@@ -665,37 +798,41 @@ class RingBuffer(BufferBase):
         waiter = st.waiter
         assert waiter is not None
         epoll_fd = int(lib.ring_buffer__epoll_fd(st.ptr))
-        decoders = [s.decode for s in self._sinks]
+        max_records = check_size(max_records, "max_records")
+        if max_records < 1:
+            raise ValueError("max_records must be >= 1")
         while True:
             if self._state is not st:
                 return
             try:
-                batch = self._drain_once(max_records, _CALLBACK_BYTES * 4)
+                got = self._next_record(st, max_records)
             except ClosedError:
                 return
-            if not len(batch):
+            if got is None:
                 ready = loop.create_future()
 
                 def wake(fut: asyncio.Future[None] = ready) -> None:
                     if not fut.done():
                         fut.set_result(None)
 
-                loop.add_reader(epoll_fd, wake)
-                loop.add_reader(waiter.wake_fd, wake)
+                # The loop's selector keeps one reader per fd: another iterator waiting
+                # on the same fds replaced this one's reader (and removed it as it
+                # left), and this one waited for good. Each wait registers duplicates
+                # of its own. The timer looks again (closed maps) every 0.2 s.
+                fds: List[int] = []
+                timer = loop.call_later(_WAIT_SLICE_S, wake)
                 try:
+                    for fd in (epoll_fd, waiter.wake_fd):
+                        fds.append(os.dup(fd))
+                        loop.add_reader(fds[-1], wake)
                     await ready
                 finally:
-                    loop.remove_reader(epoll_fd)
-                    loop.remove_reader(waiter.wake_fd)
+                    timer.cancel()
+                    for fd in fds:
+                        loop.remove_reader(fd)
+                        os.close(fd)
                 continue
-            if len(decoders) != len(self._sinks):
-                decoders = [s.decode for s in self._sinks]
-            data, offs, rings = batch.data, batch.offsets, batch.rings
-            for i in range(len(rings)):
-                ring = rings[i]
-                raw = data[offs[i]:offs[i + 1]]
-                decode = decoders[ring]
-                rec = decode(raw) if decode is not None else raw
-                yield (ring, rec) if with_ring else rec
-
-
+            ring, raw = got
+            decode = self._sinks[ring].decode
+            rec = decode(raw) if decode is not None else raw
+            yield (ring, rec) if with_ring else rec

@@ -16,6 +16,7 @@ from typing import Any, List, Optional
 
 from ._binding import GuardedExit, ffi, lib, retry
 from ._buffers import (
+    _WAIT_SLICE_S,
     BufferBase,
     BufferState,
     Waiter,
@@ -213,7 +214,11 @@ class UserRingBuffer(BufferBase):
                 raise ReserveTimeoutError(errno.ETIMEDOUT,
                                           f"no space for {size} bytes within {timeout_ms} ms",
                                           "user_ring_buffer__reserve")
-            self._wait(st, -1 if left is None else max(1, int(left * 1000)))
+            # Edge-triggered, one drain's wake-up reaches one of the threads waiting
+            # here: the others waited on with space free (with -1, until a drain
+            # that might only come after their write). Each looks again after a slice.
+            slice_ms = int(_WAIT_SLICE_S * 1000)
+            self._wait(st, slice_ms if left is None else max(1, min(slice_ms, int(left * 1000))))
 
     def _commit(self, r: Reservation, discard: bool) -> None:
         if not isinstance(r, Reservation):  # was an AttributeError ('_owner')

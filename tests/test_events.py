@@ -219,6 +219,26 @@ def test_record_bad_inputs(env: Env) -> None:
         with pytest.raises(TypeError, match="timeout_ms must be an int"):
             rb.poll(1.5)  # type: ignore[arg-type]
 
+@pytest.mark.parametrize("timeout", [-5, 1.5, "0"], ids=repr)
+def test_a_bad_timeout_consumes_nothing(env: Env, timeout: Any) -> None:
+    """poll() and drain() check timeout_ms before they take any record: drain() took a
+    batch from the kernel and then raised, the batch lost; poll() handed the records
+    to the callbacks and raised, their count lost."""
+    maps = env.obj.maps
+    got: List[int] = []
+    with bpf.RingBuffer(maps.ring_a, lambda view: got.append(unpack(view)[1])) as rb, \
+            bpf.PerfBuffer(maps.perf, lambda cpu, view: got.append(unpack(view)[1])) as pb:
+        base_a, base_p = env.seq(0), env.seq(2)
+        env.trigger(3, RING_A | PERF)
+        for call in (rb.poll, rb.drain, pb.poll):
+            with pytest.raises((TypeError, ValueError), match="timeout_ms"):
+                call(timeout)
+        assert got == []
+        assert [unpack(r)[1] for r in rb.drain()] == [base_a, base_a + 1, base_a + 2]
+        poll_until(pb, lambda: len(got) == 3)
+        assert got == [base_p, base_p + 1, base_p + 2]
+
+
 def test_size_arguments_name_themselves(env: Env) -> None:
     """Counts, sizes and indexes go through _validate.check_int under their own names."""
     maps = env.obj.maps
@@ -567,7 +587,7 @@ _TRAMPOLINES = {
     "perf": (perf_buffer_module, {"libbpf_py_perf_buffer_sample_cb", "deliver", "_sample",
                                   "flush", "_escaped", "_escaped_early"}),
     "ring": (ringbuf_module, {"libbpf_py_ring_buffer_sample_cb", "deliver", "_undelivered",
-                              "_undelivered_early", "_flush_pending", "_one_record"}),
+                              "_undelivered_early", "_flush_pending", "_adopt", "_one_record"}),
 }
 
 
@@ -672,6 +692,75 @@ def test_a_signal_in_a_callback_trampoline_loses_no_record(env: Env, way: str,
     finally:
         sys.setprofile(before)
         buffer.close()
+
+
+@pytest.mark.build(header_min=(1, 5))
+@pytest.mark.parametrize("way", ["RingBuffer.consume_n", "Ring.consume_n"])
+def test_consume_n_counts_kept_records_in_n(env: Env, way: str) -> None:
+    # A record kept from an interrupted call (a KeyboardInterrupt as the trampoline's
+    # deliver() started, before its callback) is handed over first by the next call:
+    # consume_n(n) then asked libbpf for n more records (Ring.consume_n did not count
+    # it at all), and delivered n + 1.
+    got: List[int] = []
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, lambda view: got.append(unpack(view)[1]))
+    consume_n = rb.consume_n if way == "RingBuffer.consume_n" else rb.rings[0].consume_n
+
+    def hook(frame: Any, what: str, arg: Any) -> None:
+        if what == "call" and frame.f_code.co_name == "deliver" \
+                and frame.f_code.co_filename == ringbuf_module.__file__:
+            sys.setprofile(None)
+            raise KeyboardInterrupt("injected before the callback")
+
+    try:
+        base = env.seq(0)
+        env.trigger(6, RING_A)
+        before = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            with pytest.raises(KeyboardInterrupt, match="injected"):
+                consume_n(3)
+        finally:
+            sys.setprofile(before)
+        assert got == []  # the first record is kept
+        assert consume_n(3) == 3 and got == [base, base + 1, base + 2]
+        assert consume_n(3) == 3 and got == list(range(base, base + 6))
+    finally:
+        rb.close()
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_a_signal_anywhere_in_a_drain_loses_no_record(env: Env, signals: int) -> None:
+    # drain() takes a batch out of the kernel in C, then copies it into a Batch and
+    # leaves the lock: a SIGINT raised as any of those calls returned (the copies, the
+    # Batch, the lock's exit, len(batch)) lost the whole batch. Real SIGINTs at the k-th
+    # event in ringbuf.py and the lock code, k = 1, 2, ..., one or two in a row: the
+    # records come out of the next calls, each once, in order.
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, lambda view: None)
+    files = {ringbuf_module.__file__, buffers_module.__file__}
+    batches: List[bpf.Batch] = []
+    interrupted = 0
+    try:
+        for k in range(1, 500):
+            first = env.seq(0)
+            env.trigger(3, RING_A)
+            batches.clear()
+            raised = _call_under_sigints(lambda: batches.append(rb.drain()), k, signals,
+                                         files, None)
+            if raised is None:
+                break  # ran through: no event left to interrupt at
+            interrupted += raised
+            for _ in range(4):  # the rest
+                try:
+                    batches.append(rb.drain())
+                except KeyboardInterrupt:  # (the second signal, raised here)
+                    interrupted += 1
+            got = [unpack(record)[1] for batch in batches for record in batch]
+            assert got == list(range(first, first + 3)), f"signal at event {k}"
+        else:
+            pytest.fail("the call never ran through")
+        assert interrupted >= 3
+    finally:
+        rb.close()
 
 
 @pytest.mark.parametrize("signals", [1, 2])
@@ -1154,6 +1243,115 @@ def test_asyncio_events_receive_every_record(env: Env) -> None:
     assert type(b_record) is bytes and len(b_record) == 64
 
 
+def test_asyncio_events_leave_what_they_did_not_yield(env: Env) -> None:
+    """events() took a batch out of the kernel and yielded its records one by one: a
+    break out of the ``async for`` (or a decoder's exception) lost the rest of the
+    batch, and a consume call in the loop's body handed newer records before them."""
+    base = env.seq(0)
+    seen: List[Tuple[str, int]] = []
+
+    def decode(raw: bytes) -> int:
+        seq = unpack(raw)[1]
+        if seq == base + 13:
+            raise ValueError(f"cannot decode {seq}")
+        return seq
+
+    rb = bpf.RingBuffer(env.obj.maps.ring_a, lambda seq: seen.append(("callback", seq)),
+                        record=decode)
+
+    async def main() -> None:
+        env.trigger(10, RING_A)
+        async for seq in rb.events():
+            seen.append(("iterator", seq))
+            if len(seen) == 2:
+                break
+        async for seq in rb.events():  # the rest of the batch, first
+            seen.append(("iterator", seq))
+            env.trigger(2, RING_A)
+            assert rb.consume() == 9  # the batch's last 7, then the 2 newer ones
+            break
+        env.trigger(3, RING_A)
+        with pytest.raises(ValueError, match="cannot decode"):
+            async for seq in rb.events():
+                seen.append(("iterator", seq))
+        assert rb.consume() == 1  # the record after the one that could not be decoded
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 5))
+        assert len(rb.drain()) == 0
+    finally:
+        rb.close()
+    assert seen == [("iterator", base), ("iterator", base + 1), ("iterator", base + 2),
+                    *[("callback", seq) for seq in range(base + 3, base + 12)],
+                    ("iterator", base + 12), ("callback", base + 14)]
+
+
+def test_drain_serves_pending_records_within_its_limits(env: Env) -> None:
+    """Records left pending (here by an events() iterator left after one record) come
+    first out of drain(), in batches of their own: at most max_records, max_bytes (one
+    record past it at most), offsets from 0 into data holding those records only."""
+    base = env.seq(0)
+    rb = bpf.RingBuffer(env.obj.maps.ring_a)
+
+    async def first() -> bytes:
+        async for raw in rb.events():
+            return raw
+        raise AssertionError("no record")
+
+    try:
+        env.trigger(10, RING_A)
+        assert unpack(asyncio.run(first()))[1] == base
+        batches = [rb.drain(max_records=3), rb.drain(max_bytes=100), rb.drain()]
+        assert [[unpack(r)[1] for r in b] for b in batches] == [
+            [base + 1, base + 2, base + 3], [base + 4, base + 5],
+            list(range(base + 6, base + 10))]
+        for b in batches:
+            assert list(b.offsets) == [64 * i for i in range(len(b) + 1)]
+            assert len(b.data) == 64 * len(b) and list(b.rings) == [0] * len(b)
+            assert b.offsets.format == b.rings.format == "I"
+    finally:
+        rb.close()
+
+
+def test_asyncio_events_waits_end(kernel: None, compile_bpf: Compile) -> None:
+    """Two iterators of one buffer waiting at once: the second's add_reader() replaced
+    the first's reader of the same fds (and removed it as it left), and the first
+    waited for good, past close() too. An iterator waiting when the BPF object was
+    closed waited for good as well: it now ends within 0.2 s, as a poll() does."""
+    obj = bpf.BpfObject.open(compile_bpf("events"))
+    try:
+        obj.load()
+        env = Env(obj, obj.programs.on_getpid.attach())
+        base = env.seq(0)
+        got: dict[int, List[int]] = {1: [], 2: []}
+
+        async def iterate(rb: bpf.RingBuffer, who: int) -> None:
+            async for raw in rb.events():
+                got[who].append(unpack(raw)[1])
+
+        async def main() -> None:
+            rb = bpf.RingBuffer(obj.maps.ring_a)
+            tasks = [asyncio.create_task(iterate(rb, who)) for who in (1, 2)]
+            await asyncio.sleep(0.1)  # both wait
+            env.trigger(3, RING_A)
+            await asyncio.sleep(0.1)
+            threading.Timer(0.05, rb.close).start()
+            await asyncio.wait_for(asyncio.gather(*tasks), 5)
+            # a closed object ends a waiting iterator
+            rb = bpf.RingBuffer(obj.maps.ring_b)
+            task = asyncio.create_task(iterate(rb, 1))
+            await asyncio.sleep(0.1)
+            env.link.destroy()
+            obj.close()
+            await asyncio.wait_for(task, 5)
+            assert rb.closed
+
+        asyncio.run(main())
+        assert sorted(got[1] + got[2]) == [base, base + 1, base + 2]
+    finally:
+        obj.close()
+
+
 # -- user ring buffer --------------------------------------------------------------------
 
 
@@ -1242,6 +1440,39 @@ def test_user_ring_buffer_full_timeout_and_wakeup(env: Env) -> None:
         urb.close()
         t.join(5)
         assert len(outcome) == 2 and isinstance(outcome[1], ClosedError)
+
+
+def test_user_ring_buffer_wakes_every_waiting_producer(env: Env) -> None:
+    """The wait for space is edge-triggered: one drain woke one of two producers waiting
+    for space, and the other waited on, with space free, until its timeout (-1: until
+    the next drain, for good if the BPF side drains only after this write)."""
+    with bpf.UserRingBuffer(env.obj.maps.uring) as urb:
+        for _ in range(256):  # full: 256 records of 8 bytes
+            urb.write(struct.pack("Q", 1))
+        took: List[Any] = []
+
+        def producer() -> None:
+            start = time.monotonic()
+            try:
+                urb.write(struct.pack("Q", 2), timeout_ms=-1)
+                took.append(time.monotonic() - start)
+            except BaseException as exc:
+                took.append(exc)
+
+        threads = [threading.Thread(target=producer) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # both wait
+        env.trigger(0, DRAIN_USER)  # room for both
+        for t in threads:
+            t.join(2)
+        stuck = [t for t in threads if t.is_alive()]
+        if stuck:
+            urb.close()  # (wakes it with ClosedError)
+            for t in stuck:
+                t.join(5)
+        assert not stuck, f"a producer still waited with space free: {took}"
+        assert all(isinstance(t, float) and t < 1.5 for t in took), took
 
 
 def test_user_ring_buffer_close_discards_pending(env: Env) -> None:
@@ -1388,6 +1619,63 @@ def test_perf_buffer_samples_and_lost(env: Env, one_cpu: int) -> None:
         assert {cpu for cpu, _ in samples + lost} == {one_cpu}
         seqs = [s for _, s in samples]
         assert seqs == sorted(seqs) and seqs[0] == base and seqs[-1] == base + 1000
+
+
+def test_perf_poll_stops_when_the_lost_callback_asks(env: Env, one_cpu: int) -> None:
+    """A lost callback that returns a true value stops consumption, in poll() too: poll()
+    took its stop, with no sample delivered, for "nothing came", waited (the samples
+    were still there) and read them all."""
+    samples: List[int] = []
+    lost: List[int] = []
+
+    def on_lost(cpu: int, count: int) -> bool:
+        lost.append(count)
+        return True
+
+    with bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: samples.append(unpack(view)[1]),
+                        on_lost, page_cnt=1) as pb:
+        env.trigger(1000, PERF)   # one page: most are dropped
+        poll_until(pb, lambda: len(samples) > 0)
+        while pb.consume():
+            pass
+        del samples[:]
+        base = env.seq(2)
+        env.trigger(5, PERF)      # the loss is reported before these
+        assert pb.poll(1000) == 0 and len(lost) == 1 and samples == []
+        assert pb.poll(1000) == 5 and samples == list(range(base, base + 5))
+
+
+@pytest.mark.parametrize("index", [99, -1, "0"], ids=repr)
+def test_perf_consume_buffer_checks_its_index_first(env: Env, index: Any) -> None:
+    """A bad index raised only once the samples kept from an earlier call had been
+    handed to the callback: the call raised, and its count was lost."""
+    got: List[int] = []
+    pb = bpf.PerfBuffer(env.obj.maps.perf, lambda cpu, view: got.append(unpack(view)[1]))
+
+    def hook(frame: Any, what: str, arg: Any) -> None:
+        if what == "call" and frame.f_code.co_name == "deliver" \
+                and frame.f_code.co_filename == perf_buffer_module.__file__:
+            sys.setprofile(None)
+            raise KeyboardInterrupt("injected before the callback")
+
+    try:
+        base = env.seq(2)
+        env.trigger(2, PERF)
+        before = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            with pytest.raises(KeyboardInterrupt, match="injected"):
+                pb.consume()
+        finally:
+            sys.setprofile(before)
+        assert got == []  # the first sample is kept
+        with pytest.raises((IndexError, ValueError, TypeError)):
+            pb.consume_buffer(index)
+        assert got == []
+        poll_until(pb, lambda: len(got) == 2)
+        assert got == [base, base + 1]
+    finally:
+        pb.close()
 
 
 def test_pollers_wake_up_when_records_arrive(env: Env) -> None:

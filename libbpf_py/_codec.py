@@ -599,15 +599,37 @@ class BtfArray(ctypes.Array):  # type: ignore[type-arg]
         return repr(to_python(self))
 
 
+class BtfChars(ctypes.Array):  # type: ignore[type-arg]
+    """Base of the guarded ``char`` arrays. As a record's field one reads as bytes
+    (ctypes does that for any char array type), but a row of a 2-D char array
+    (``names[0]`` of ``char names[2][4]``) is an array object of its own: its
+    element, ``value`` and ``raw`` writes obey the owner's read-only mark like every
+    other nested view (a plain ``c_char * n`` row wrote into a frozen .rodata
+    snapshot or a destroyed skeleton's orphaned map)."""
+
+    _type_ = ctypes.c_char
+    _length_ = 0
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        _write_guard(self)
+        super().__setitem__(index, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _write_guard(self)  # ``value`` and ``raw`` (ctypes' setters) write the chars
+        super().__setattr__(name, value)
+
+
 _ARRAYS: Dict[Tuple[Any, int], Any] = {}
 
 
 def array_type(elem: Any, count: int) -> Any:
-    """``elem * count`` as a guarded array class (char arrays stay plain: they read as bytes)."""
-    if elem is ctypes.c_char:
-        return elem * count
+    """``elem * count`` as a guarded array class (:class:`BtfArray`; :class:`BtfChars`
+    for ``char``, which reads as bytes)."""
     key = (elem, count)
     cls = _ARRAYS.get(key)
+    if cls is None and elem is ctypes.c_char:
+        cls = _ARRAYS[key] = type(f"c_char_Array_{count}", (BtfChars,),
+                                  {"_length_": count, "__module__": __name__})
     if cls is None:
         cls = _ARRAYS[key] = type(f"{elem.__name__}_Array_{count}", (BtfArray,),
                                   {"_type_": elem, "_length_": count,

@@ -188,6 +188,35 @@ def test_use_after_destroy(open_skel: Callable[..., Skeleton]) -> None:
         other.rodata  # noqa: B018
 
 
+def test_char_array_rows_obey_the_read_only_mark(open_skel: Callable[..., Skeleton]) -> None:
+    """A row of a 2-D char array (``char names[2][4]``) is a ctypes char array object
+    of its own. array_type() left char arrays plain ctypes, so such a row took writes
+    past every guard: into the .rodata snapshot after load (silently lost), and into
+    the orphaned .bss map of a destroyed skeleton."""
+    skel = open_skel()
+    early = skel.bss.names[0]
+    skel.load()
+    with pytest.raises(ReadOnlyError, match="pre-load image"):
+        early[0] = b"x"                            # a row kept from before load
+    row = skel.rodata.ro_names[0]
+    assert bytes(row) == b"ab\0\0"
+    for write in (lambda: row.__setitem__(0, b"z"), lambda: setattr(row, "value", b"zz"),
+                  lambda: setattr(row, "raw", b"zzzz"),
+                  lambda: skel.rodata.ro_names.__setitem__(1, b"zz")):
+        with pytest.raises(ReadOnlyError, match="read-only after load"):
+            write()
+    assert bytes(skel.rodata.ro_names[0]) == b"ab\0\0"
+    live = skel.bss.names[1]
+    live.value = b"ok"                             # a live section: the write lands
+    live[2] = b"!"
+    assert bytes(skel.bss.names[1]) == b"ok!\0"
+    skel.destroy()
+    for write in (lambda: live.__setitem__(0, b"x"), lambda: setattr(live, "value", b"x")):
+        with pytest.raises(ClosedError):
+            write()
+    assert bytes(live) == b"ok!\0"
+
+
 def test_view_keeps_its_skeleton_alive(open_skel: Callable[..., Skeleton]) -> None:
     """A section view is the only reference left to a loaded, attached skeleton (no
     destroy()): the skeleton stays alive, so a write through the view lands in the map

@@ -23,6 +23,7 @@ from ._binding import ffi, lib
 from ._call import check
 from ._codec import BtfStruct, _BtfReader, identifier_chars, mark_read_only, to_python
 from ._record import Record
+from .errors import NotLoadedError
 
 if TYPE_CHECKING:
     from .object import BpfObject
@@ -216,6 +217,12 @@ class Sections:
                                f"section {ident!r} is read-only: libbpf fills it at load")
             return view
         fd = int(lib.bpf_map__fd(m))
+        if fd < 0:
+            # its map was not created (autocreate off): mmap takes fd -1 for an
+            # anonymous mapping, whose zeros would read as the section and whose
+            # writes no program would ever see
+            raise NotLoadedError(f"section {ident!r} has no map in the kernel: map "
+                                 f"{info.map_name!r} was not created (autocreate off?)")
         if info.read_only:
             view = info.cls.from_buffer_copy(
                 _lookup_snapshot(fd, size, f"section {ident!r}"))

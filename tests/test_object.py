@@ -265,6 +265,24 @@ def test_rodata_is_read_only_after_load(object_o: Path) -> None:
             rodata.initial_value = bytes(image)
 
 
+def test_var_of_a_section_not_created(object_o: Path) -> None:
+    """A data section whose map was not created (autocreate off) has no fd after load:
+    var() mapped fd -1, which mmap takes for an anonymous mapping, so the read gave 0
+    (not the initial value) and set_var() wrote into memory no program ever sees."""
+    with BpfObject.open(object_o) as obj:
+        for prog in obj.programs.values():
+            prog.autoload = False                  # nothing refers to the sections
+        for name, m in obj.maps.items():
+            if name.endswith((".bss", ".rodata")):
+                m.autocreate = False
+        obj.load()
+        for var in ("getpid_calls", "xdp_verdict"):
+            with pytest.raises(NotLoadedError, match="not created"):
+                obj.var(var)
+            with pytest.raises(NotLoadedError, match="not created"):
+                obj.set_var(var, 1)
+
+
 def _unprivileged(work: Callable[[], object]) -> str:
     """Run ``work`` in a forked child that dropped to nobody; the exception it raised.
 

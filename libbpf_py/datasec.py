@@ -184,6 +184,9 @@ class Sections:
                 self.where.setdefault(cname, (s.ident, attr))
 
     def view(self, ident: str) -> Any:
+        # closed (by a destroy() in another thread during a guarded call): ClosedError,
+        # not the not-loaded branch, which would read the pre-load image of a closed object
+        self.obj._check_open()
         if self.obj.loaded != self.seen_loaded:  # loaded behind our back: drop the images
             self.views.clear()
             self.seen_loaded = self.obj.loaded

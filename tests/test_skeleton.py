@@ -217,6 +217,53 @@ def test_char_array_rows_obey_the_read_only_mark(open_skel: Callable[..., Skelet
     assert bytes(live) == b"ok!\0"
 
 
+_DESTROY_MID_READ_CHILD = r"""
+import sys
+from libbpf_py import Skeleton
+from libbpf_py.errors import ClosedError
+skel = Skeleton.open(sys.argv[1])
+skel.load()
+if sys.argv[2] == "var":
+    # destroy() in another thread once var() has checked the skeleton: here, as the
+    # first thing its section read does
+    sections, read = skel._sections, skel._sections.view
+    def view(ident):
+        skel.destroy()
+        return read(ident)
+    sections.view = view
+    use = lambda: skel.var("counter")
+else:
+    # ... once skel.bss (not cached yet) has checked the skeleton and enters its guard
+    guard = skel._guard
+    class Entering:
+        def enter(self):
+            skel.destroy()
+            guard.enter()
+        def leave(self):
+            guard.leave()
+    skel.__dict__["_guard"] = Entering()
+    use = lambda: skel.bss.counter
+try:
+    print("read", use())
+except ClosedError:
+    print("ClosedError")
+"""
+
+
+@pytest.mark.parametrize("use", ["var", "section"])
+def test_destroy_during_a_section_read(skel_o: Path, use: str) -> None:
+    """Skeleton.var() / set_var() were not guarded, and ``skel.bss`` (first access)
+    checked for destroy() before it entered the guard: a destroy() in another thread
+    in between freed the skeleton at once, and the read went on into the freed
+    ``struct bpf_map`` (SIGSEGV with MALLOC_PERTURB_, or the fd of a closed map,
+    whose number may name another map by then)."""
+    proc = subprocess.run([sys.executable, "-c", _DESTROY_MID_READ_CHILD, str(skel_o), use],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "MALLOC_PERTURB_": "165"})
+    assert proc.returncode == 0, f"signal {-proc.returncode}: {proc.stderr[-2000:]}"
+    assert proc.stdout == "ClosedError\n", proc.stdout
+
+
 def test_view_keeps_its_skeleton_alive(open_skel: Callable[..., Skeleton]) -> None:
     """A section view is the only reference left to a loaded, attached skeleton (no
     destroy()): the skeleton stays alive, so a write through the view lands in the map

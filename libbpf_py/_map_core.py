@@ -37,6 +37,7 @@ from typing import (
     Sequence,
     Set,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -52,6 +53,7 @@ from .errors import ENOTSUPP, LibbpfError, LibbpfNotSupportedError
 from .log import get_logger
 
 FdLike = Union[int, Any]  # an int fd, or anything with an ``fd`` attribute (a Map...)
+T = TypeVar("T")
 
 _OBJ_NAME_MAX = int(lib.BPF_OBJ_NAME_LEN) - 1
 
@@ -124,23 +126,39 @@ def _enter_fd_guards(codec: Codec, values: Iterable[Any]) -> List[Guard]:
     fd and the system call's return, waits for the call (the fd number cannot be
     handed to another file meanwhile, putting that file in the map). The guards
     entered, for _leave_guards after the call; none for other maps or int fds."""
+    return _enter_guards(values) if type(codec) is _FdCodec else []
+
+
+def _enter_guards(objs: Iterable[Any]) -> List[Guard]:
+    """Enter the guard of each of ``objs`` that has one (a Map, a Program; not an int
+    fd): the guards entered, for _leave_guards."""
     held: List[Guard] = []
-    if type(codec) is _FdCodec:
-        try:
-            for obj in values:
-                guard = None if isinstance(obj, int) else getattr(obj, "_guard", None)
-                if isinstance(guard, Guard):
-                    guard.enter()
-                    held.append(guard)
-        except BaseException:
-            _leave_guards(held)
-            raise
+    try:
+        for obj in objs:
+            guard = None if isinstance(obj, int) else getattr(obj, "_guard", None)
+            if isinstance(guard, Guard):
+                guard.enter()
+                held.append(guard)
+    except BaseException:
+        _leave_guards(held)
+        raise
     return held
 
 
 def _leave_guards(held: List[Guard]) -> None:
     for guard in reversed(held):
         guard.leave()
+
+
+def _with_fd(obj: FdLike, what: str, call: Callable[[int], T]) -> T:
+    """``call(fd)`` with the fd of ``obj`` (see _fd_of), ``obj``'s guard held until it
+    returns: a close() of ``obj`` in another thread, between reading its fd and the
+    system call, waits for the call (the number cannot go to another file meanwhile)."""
+    held = _enter_guards((obj,))
+    try:
+        return call(_fd_of(obj, what))
+    finally:
+        _leave_guards(held)
 
 
 def _is_map_fd(fd: int) -> bool:

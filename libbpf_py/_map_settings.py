@@ -21,7 +21,7 @@ from ._call import check
 from ._codec import BytesCodec
 from ._guard import Guard, guard_methods
 from ._info import MapInfo
-from ._map_core import FdLike, _fd_of, _map_type
+from ._map_core import FdLike, _fd_of, _map_type, _with_fd
 from ._props import IntProperty, int_property
 from ._validate import PathLike
 from .enums import MapType
@@ -258,7 +258,7 @@ class MapSettings:
         The fd is duplicated by libbpf; the caller keeps theirs.
         """
         ptr = self._before_load("the map (reuse_fd)")
-        check(lib.bpf_map__reuse_fd(ptr, _fd_of(fd, "fd")),
+        check(_with_fd(fd, "fd", lambda number: lib.bpf_map__reuse_fd(ptr, number)),
               f"cannot reuse fd for map {self.name!r}")
 
     @property

@@ -66,8 +66,10 @@ from ._map_core import (
     MapCore,
     _check_u,
     _Elements,
+    _enter_guards,
     _fsencode,
     _is_map_fd,
+    _leave_guards,
     _map_type,
 )
 from ._map_core import _fd_of as _fd_of  # program.py takes it from here
@@ -190,19 +192,27 @@ class Map(MapSettings, MapCore):
         opts.map_flags = map_flags
         opts.map_extra = map_extra
         opts.map_ifindex = ifindex
-        if inner_map is not None:
-            opts.inner_map_fd = _fd_of(inner_map, "inner_map")
         if numa_node is not None:
             _check_u("numa_node", numa_node, 32)
             opts.numa_node = numa_node
             opts.map_flags = map_flags | int(MapFlag.NUMA_NODE)
-        if btf_fd is not None:
-            opts.btf_fd = _fd_of(btf_fd, "btf_fd")
-            opts.btf_key_type_id = btf_key_type_id
-            opts.btf_value_type_id = btf_value_type_id
         label = f"{mtype.name} map {name!r}" if name else f"{mtype.name} map"
-        fd = check(lib.bpf_map_create(int(mtype), cname, key_size, value_size, max_entries,
-                                      opts), f"cannot create {label}")
+        # the guards of inner_map and btf_fd (a Map...) held from reading their fds
+        # until the kernel has them: a close() in another thread waits, so the map
+        # is never made from a file that took one of those numbers meanwhile
+        held = _enter_guards((inner_map, btf_fd))
+        try:
+            if inner_map is not None:
+                opts.inner_map_fd = _fd_of(inner_map, "inner_map")
+            if btf_fd is not None:
+                opts.btf_fd = _fd_of(btf_fd, "btf_fd")
+                opts.btf_key_type_id = btf_key_type_id
+                opts.btf_value_type_id = btf_value_type_id
+            ret = lib.bpf_map_create(int(mtype), cname, key_size, value_size, max_entries,
+                                     opts)
+        finally:
+            _leave_guards(held)
+        fd = check(ret, f"cannot create {label}")
         return cls._adopt(fd, f"cannot read back {label}")
 
     @classmethod

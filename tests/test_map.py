@@ -257,6 +257,58 @@ def test_map_in_map(maps: Callable[..., Map], outer_type: MapType) -> None:
         outer[0] = maps(MapType.HASH, 4, 4, 4)
 
 
+@pytest.mark.parametrize("how", ["reuse_fd", "create"])
+def test_an_fd_read_then_closed_never_reaches_the_next_map(
+        maps: Callable[..., Map], maps_o: Path, how: str) -> None:
+    """``reuse_fd(m)``, ``inner_map = m`` and ``Map.create(inner_map=m)`` read
+    ``m.fd`` and then call libbpf with that number: a close of ``m`` from another
+    thread in between (simulated by a profile hook on the return of the ``fd``
+    property, inside _fd_of) let a map opened meanwhile take the number and be used
+    in its place. m's guard is now held until the call returns."""
+    import sys
+
+    from libbpf_py import _map_core
+    from libbpf_py.object import BpfObject
+
+    victim = maps(MapType.ARRAY, 4, 4, 1)
+    want = victim.id
+    other: List[Map] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if (event == "return" and not other and frame.f_back is not None
+                and frame.f_back.f_code is _map_core._fd_of.__code__
+                and getattr(frame.f_locals.get("method"), "__name__", "") == "fd"):
+            sys.setprofile(None)
+            victim.close()  # "another thread" closes the map here...
+            other.append(maps(MapType.HASH, 4, 4, 8))  # ...and opens another one
+
+    with BpfObject.open(maps_o) as obj:
+        if how == "create":
+            sys.setprofile(hook)
+            try:
+                outer = maps(MapType.ARRAY_OF_MAPS, 4, 4, 2, inner_map=victim)
+            finally:
+                sys.setprofile(None)
+            assert other, "the hook did not run"
+            outer[0] = maps(MapType.ARRAY, 4, 4, 1)  # the template's shape, not a hash's
+            return
+        target = obj.maps["inner_a" if how == "reuse_fd" else "outer"]
+        sys.setprofile(hook)
+        try:
+            if how == "reuse_fd":
+                target.reuse_fd(victim)
+            else:
+                target.inner_map = victim
+        finally:
+            sys.setprofile(None)
+        assert other, "the hook did not run"
+        obj.load()  # a hash template refuses the outer map's array slot (EINVAL)
+        if how == "reuse_fd":
+            assert target.id == want, (f"inner_a is map {target.id}, not the map {want} "
+                                       f"it was given (the new map {other[0].id} took "
+                                       "its fd number)")
+
+
 # -- queue, stack, bloom filter ---------------------------------------------------------
 
 def test_queue_and_stack(maps: Callable[..., Map]) -> None:

@@ -257,7 +257,29 @@ def test_map_in_map(maps: Callable[..., Map], outer_type: MapType) -> None:
         outer[0] = maps(MapType.HASH, 4, 4, 4)
 
 
-@pytest.mark.parametrize("how", ["reuse_fd", "create"])
+def test_inner_map_template_outlives_its_map(maps_o: Path) -> None:
+    """``outer.inner_map = m`` hands libbpf m's fd number, which libbpf keeps (no
+    dup) and uses at load. Nothing kept m's fd open: a template dropped (here a
+    temporary) or closed before load left libbpf a number that the next file took,
+    so load() made the map of maps from a stranger's shape (EINVAL here: the
+    impostor is a hash map, the slot's inner_a an array)."""
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        outer = obj.maps["outer"]
+        outer.inner_map = Map.create(MapType.ARRAY, 4, 4, 1)  # collected at once
+        impostor = Map.create(MapType.HASH, 4, 4, 8)          # may take its fd number
+        kept = Map.create(MapType.ARRAY, 4, 4, 1)
+        obj.load()
+        outer[1] = kept                                       # the template's shape
+        assert outer[1] == kept.id and outer.info().type == MapType.ARRAY_OF_MAPS
+        with pytest.raises(LibbpfError):
+            outer[1] = impostor
+        impostor.close()
+        kept.close()
+
+
+@pytest.mark.parametrize("how", ["reuse_fd", "inner_map", "create"])
 def test_an_fd_read_then_closed_never_reaches_the_next_map(
         maps: Callable[..., Map], maps_o: Path, how: str) -> None:
     """``reuse_fd(m)``, ``inner_map = m`` and ``Map.create(inner_map=m)`` read

@@ -377,6 +377,16 @@ def _check_flags(flags: object, what: str, valid: Sequence[str]) -> int:
     return value
 
 
+def _batch_done(n: Any, total: int) -> int:
+    """How many elements a failed update/delete batch of ``total`` handled. The kernel
+    writes the count back only once it has gone through elements, and then fewer than
+    ``total`` (it stopped at the failing one); a batch refused before its first
+    element (bad flags, a map type without the op) leaves the count as passed in,
+    ``total``, which means none."""
+    done = int(n[0])
+    return 0 if done >= total else done
+
+
 class _ChunkSink:
     """Where :meth:`MapCore._lookup_batches` writes: one chunk's buffers, reused;
     each chunk decoded into (key, value) tuples as it comes (``lookup_batch``)."""
@@ -1007,7 +1017,7 @@ class MapCore(MapBase):
         finally:
             _leave_guards(held)
         if ret < 0:
-            done = int(n[0])
+            done = _batch_done(n, len(items))
             exc: Exception
             if -ret in (errno.ENOENT, errno.EEXIST, errno.E2BIG, errno.ENOSPC) and \
                     done < len(items):
@@ -1035,7 +1045,7 @@ class MapCore(MapBase):
         n = ffi.new("__u32 *", len(ks))
         ret = lib.bpf_map_delete_batch(e.fd, ffi.from_buffer(raw), n, self._batch_opts(0))
         if ret < 0:
-            done = int(n[0])
+            done = _batch_done(n, len(ks))
             if ret == -errno.ENOENT and done < len(ks):
                 raise KeyError(ks[done])
             if ret == -errno.EINVAL and e.type in _ARRAYS:

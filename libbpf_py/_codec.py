@@ -221,7 +221,16 @@ class FloatCodec(Codec):
 
     def to_bytes(self, obj: Any) -> Any:
         if isinstance(obj, (int, float)):
-            return struct.pack(self._fmt, obj)
+            try:
+                return struct.pack(self._fmt, obj)
+            except (OverflowError, struct.error):
+                # a finite value past the type's range (FLT_MAX; an int past a double's):
+                # struct's own errors name neither the map nor the value, and struct.error
+                # is none of the errors the API promises
+                if self.size == 4:
+                    raise _float32_error(self.what, obj) from None
+                raise ValueError(f"{self.what} = {obj!r} does not fit a 64-bit float "
+                                 "(a double)") from None
         return self._buffer(obj)
 
     def from_bytes(self, data: bytes) -> Any:
@@ -358,7 +367,7 @@ def _check_float32(value: Any, what: str) -> None:
     FLT_MAX would silently become an infinity."""
     try:
         _F32.pack(value)  # OverflowError exactly when a finite value rounds to an infinity
-    except OverflowError:
+    except (OverflowError, struct.error):  # struct.error: an int past even a double's range
         raise _float32_error(what, value) from None
 
 
@@ -404,6 +413,12 @@ def check_value(ctype: Any, value: Any, what: str) -> None:
             raise _validate.type_error(what, value, "a float")
         if ctype is ctypes.c_float:
             _check_float32(value, what)
+        elif not isinstance(value, float):
+            try:
+                float(value)
+            except OverflowError:  # an int past a double's range: ctypes' own error says
+                raise ValueError(f"{what} = {value!r} does not fit a 64-bit float "
+                                 "(a double)") from None  # neither field nor value
 
 
 class _BtfRecord:
@@ -820,7 +835,7 @@ def _pack(plan: _Plan, obj: Dict[str, Any]) -> Optional[int]:
                 return None
             try:
                 acc |= int.from_bytes(a(value), "little") << shift
-            except OverflowError:
+            except (OverflowError, struct.error):  # out of range: the checked path says so
                 return None
         elif kind == _P_INTS:
             if (t is not list and t is not tuple) or len(value) != a:

@@ -211,6 +211,44 @@ class IntCodec(Codec):
         return list(ffi.unpack(ffi.cast(self._ptr, ffi.from_buffer(data)), count))
 
 
+class BoolCodec(IntCodec):
+    """A C ``_Bool`` key or value (a BTF INT of 1 byte with the BOOL encoding): False,
+    True, 0 or 1 in (bytes-like input as is), a bool out. Another int would store a
+    _Bool that is neither 0 nor 1, which C compiled on that assumption misreads, so it
+    is a ValueError, as for a struct's _Bool field. Not a plain IntCodec, so that
+    MapBase's C int path (which knows only the byte's range) leaves it to Python."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(1, what)
+        self.accepts = "a bool (or 0 / 1) or a bytes-like object"
+
+    def _check(self, obj: Any) -> None:
+        if isinstance(obj, int) and not 0 <= obj <= 1:
+            raise _validate.range_error(self.what, obj, 1, False)
+
+    def to_bytes(self, obj: Any) -> Any:
+        self._check(obj)
+        return super().to_bytes(obj)
+
+    def encode(self, obj: Any) -> Any:
+        self._check(obj)
+        return super().encode(obj)
+
+    def encode_many(self, objs: Sequence[Any]) -> bytes:
+        for obj in objs:
+            self._check(obj)
+        return super().encode_many(objs)
+
+    def from_bytes(self, data: bytes) -> Any:
+        return bool(super().from_bytes(data))
+
+    def decode(self, buf: Any) -> Any:
+        return bool(buf[0])
+
+    def decode_many(self, data: bytes, count: int) -> List[Any]:
+        return [bool(v) for v in super().decode_many(data, count)]
+
+
 class FloatCodec(Codec):
     """A C ``float`` or ``double``."""
 
@@ -1109,6 +1147,8 @@ class _BtfReader:
         size = _size(t)
         if kind == _K_INT:
             info = t.int_info
+            if size == 1 and info.is_bool and info.offset == 0:
+                return BoolCodec(what)
             if size in _INT_CTYPES and info.offset == 0 and info.bits == size * 8:
                 return IntCodec(size, what, signed=info.is_signed)
         elif kind in _ENUMS:

@@ -44,7 +44,7 @@ from typing import (
 from . import _validate
 from ._binding import MapBase, PairIter, ffi, lib, pairs
 from ._call import check, make_error
-from ._codec import Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
+from ._codec import BoolCodec, Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
 from ._guard import Guard
 from ._info import MapInfo
 from ._validate import PathLike
@@ -339,13 +339,17 @@ _VIEW_FORMATS: Dict[Tuple[int, bool], _IntFormat] = {
 
 def _batch_view(buf: bytearray, codec: Codec, count: int) -> memoryview:
     """``count`` elements of ``codec`` in ``buf``: 1-D in the C int format of a plain
-    IntCodec, else 2-D 'B' of shape (count, size)."""
+    IntCodec ('?' for a _Bool), else 2-D 'B' of shape (count, size)."""
     size = codec.size
     fmt = _VIEW_FORMATS.get((size, codec.signed)) if type(codec) is IntCodec else None
     if count == 0:
         buf = bytearray(size)  # memoryview casts refuse a 0 in the shape: slice one down
     rows = max(count, 1)
-    view = memoryview(buf).cast(fmt) if fmt else memoryview(buf).cast("B", (rows, size))
+    view: memoryview
+    if type(codec) is BoolCodec:
+        view = memoryview(buf).cast("?")  # type: ignore[assignment]  # tolist(): bools
+    else:
+        view = memoryview(buf).cast(fmt) if fmt else memoryview(buf).cast("B", (rows, size))
     return view if count else view[:0]
 
 
@@ -944,8 +948,8 @@ class MapCore(MapBase):
         1/2/4/8-byte int (no BTF, or a BTF integer type) comes as a 1-D
         ``memoryview`` in the matching C int format (``'I'`` for ``__u32``,
         ``'q'`` for ``__s64``...), so ``keys[i]`` is an int and
-        ``keys.tolist()`` a list of ints; anything else (structs, bytes,
-        per-CPU values) as a 2-D ``'B'`` memoryview of shape ``(count,
+        ``keys.tolist()`` a list of ints (a ``_Bool``: ``'?'``, bools); anything
+        else (structs, bytes, per-CPU values) as a 2-D ``'B'`` memoryview of shape ``(count,
         element_size)`` whose rows are the raw C bytes (a per-CPU value's row
         holds one slot per possible CPU, each rounded up to 8 bytes;
         ``bytes(view[i:i + 1])`` is one element). The views own their memory.

@@ -653,6 +653,35 @@ def test_standalone_map_typed_by_btf(maps: Callable[..., Map]) -> None:
         m[2 ** 31] = v
 
 
+def test_a_bool_value_takes_false_and_true_only(maps: Callable[..., Map]) -> None:
+    """A map whose value (or key) BTF types as ``_Bool`` took any byte as an unsigned
+    8-bit int: ``m[k] = 2`` stored a _Bool of 2, which C code compiled on 0 / 1 may
+    misread (a struct's _Bool field already refused it); it reads back as a bool."""
+    from libbpf_py.btf import Btf
+
+    with Btf.new_empty() as btf:
+        u32 = btf.add_int("unsigned int", 4)
+        flag = btf.add_int("_Bool", 1, "bool")
+        btf.load_into_kernel()
+        m = maps(MapType.HASH, 4, 1, 4, btf_fd=btf.fd, btf_key_type_id=u32,
+                 btf_value_type_id=flag)
+        keyed = maps(MapType.HASH, 1, 4, 4, btf_fd=btf.fd, btf_key_type_id=flag,
+                     btf_value_type_id=u32)
+    for write in (lambda: m.__setitem__(1, 2), lambda: m.update(1, -1),
+                  lambda: m.update_batch({1: True, 2: 2}), lambda: keyed.update(2, 1)):
+        with pytest.raises(ValueError, match=r"does not fit"):
+            write()
+    assert len(m) == 0 and len(keyed) == 0
+    m[1], m[2], m[3] = True, 0, 1
+    keyed[True] = 7
+    assert [m[1], m[2], m[3]] == [True, False, True] and type(m[3]) is bool
+    assert sorted(m.items()) == [(1, True), (2, False), (3, True)]
+    assert sorted(m.lookup_batch()) == [(1, True), (2, False), (3, True)]
+    assert list(keyed.items()) == [(True, 7)] and type(next(iter(keyed))) is bool
+    keys, values = m.lookup_batch_arrays()
+    assert sorted(zip(keys.tolist(), values.tolist())) == [(1, True), (2, False), (3, True)]
+
+
 # -- maps of a BPF object -----------------------------------------------------------------
 
 def test_object_maps_before_and_after_load(maps_o: Path) -> None:

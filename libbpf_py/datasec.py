@@ -226,6 +226,14 @@ class Sections:
             # writes no program would ever see
             raise NotLoadedError(f"section {ident!r} has no map in the kernel: map "
                                  f"{info.map_name!r} was not created (autocreate off?)")
+        vsize = int(lib.bpf_map__value_size(m))
+        if size > vsize:
+            # value_size set below the section's variables before load: a view over
+            # them would read and write past the map's value (the mapping's page
+            # holds the rest), where no program sees the write
+            raise ValueError(f"section {ident!r} holds {size} bytes of variables but its "
+                             f"map {info.map_name!r} is {vsize} bytes (its value_size was "
+                             "changed before load)")
         if info.read_only:
             view = info.cls.from_buffer_copy(
                 _lookup_snapshot(fd, size, f"section {ident!r}"))

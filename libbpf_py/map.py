@@ -120,6 +120,15 @@ class Map(MapSettings, MapCore):
     # BpfObject tracks its maps by weak reference.
     __slots__ = ("__weakref__", "_fd", "_guard", "_id", "_info", "_owner", "_ptr")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except AttributeError:
+            if hasattr(type(self), name):
+                raise  # a read-only property's own error
+            # not one of the class's names: Python 3.11 suggests none for a set
+            raise _unknown_setting(type(self), name) from None
+
     def __init__(self, *, owner: Any = None, ptr: Any = None, fd: int = -1,
                  info: Optional[MapInfo] = None) -> None:
         self._owner = owner
@@ -431,3 +440,17 @@ class Map(MapSettings, MapCore):
             finally:
                 guard.leave()
         return e
+
+
+def _unknown_setting(cls: type, name: str) -> AttributeError:
+    """AttributeError for ``m.<name> = ...`` of a name Map does not have: the close
+    setting if there is one, and the settings there are (properties with a setter)."""
+    import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+    settings = sorted(n for n in dir(cls) if not n.startswith("_")
+                      and isinstance(getattr(cls, n, None), property)
+                      and getattr(cls, n).fset is not None)
+    close = difflib.get_close_matches(name, settings, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return AttributeError(f"{cls.__name__} has no setting {name!r}{hint} "
+                          f"(settings: {', '.join(settings)})")

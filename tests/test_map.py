@@ -913,6 +913,27 @@ def test_misspelt_setting_raises(maps_o: Path) -> None:
             m.nmae = "x"  # type: ignore[attr-defined]
 
 
+def test_a_misspelt_setting_names_the_one_meant(maps_o: Path) -> None:
+    """The AttributeError of a misspelt setting was Python's bare "'Map' object has no
+    attribute 'max_entires'" (3.11 suggests no name for an attribute set): it now
+    names the close setting and lists those there are."""
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        counts = obj.maps["counts"]
+        with pytest.raises(AttributeError, match=r"no setting 'max_entires'; did you mean "
+                                                 r"'max_entries'\? \(settings: .*pin_path"):
+            counts.max_entires = 8  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="did you mean 'autocreate'"):
+            counts.auto_create = False  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="no setting 'xyzzy' \\(settings"):
+            counts.xyzzy = 1  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):  # a read-only property stays Python's error
+            counts.fd = 3  # type: ignore[misc]
+        counts.max_entries = 8
+        assert counts.max_entries == 8
+
+
 def test_push_flags_name_the_bad_bits(maps: Callable[..., Map]) -> None:
     # push() passed any flags to the kernel, which said only EINVAL ("push to QUEUE
     # map 'q' failed: Invalid argument"); update() names the bad bits, push() too now

@@ -293,11 +293,23 @@ def object_sections(obj: BpfObject) -> Sections:
     return sections
 
 
+def _skeleton_sections(obj: BpfObject) -> Optional[Sections]:
+    """The Sections of the skeleton ``obj`` belongs to (``skel.obj``), or None. Its
+    views hold the changes load() writes into the image: var()/set_var() of the
+    object must see and make those, not sections of their own (whose changes the
+    skeleton's view would overwrite at load)."""
+    skel = getattr(obj, "_skel", None)
+    return None if skel is None else skel._sections
+
+
 class ObjectVars:
     """``BpfObject.var`` / ``set_var``: after-load writes go straight to map memory."""
 
     @staticmethod
     def get(obj: BpfObject, name: str) -> Any:
+        skel = _skeleton_sections(obj)
+        if skel is not None:
+            return skel.get(name)
         s = object_sections(obj)
         ident, _ = s.locate(name)
         if not obj.loaded:
@@ -306,6 +318,10 @@ class ObjectVars:
 
     @staticmethod
     def set(obj: BpfObject, name: str, value: Any) -> None:
+        skel = _skeleton_sections(obj)
+        if skel is not None:
+            skel.set(name, value)
+            return
         s = object_sections(obj)
         ident, attr = s.locate(name)
         if not obj.loaded:

@@ -363,6 +363,23 @@ def test_bad_inputs(skel_o: Path, generated: Any) -> None:
 
 # -- by name on a plain BpfObject --------------------------------------------------------
 
+def test_object_var_of_a_skeleton_agrees_with_its_sections(skel_o: Path) -> None:
+    """``skel.obj.var()`` / ``set_var()`` worked on sections of their own, apart from the
+    skeleton's: before load they disagreed with ``skel.var()``, and load() wrote the
+    skeleton's changed view over the image, so ``skel.obj.set_var("step", 9)`` made
+    beside ``skel.rodata.target_pid = 5`` was silently lost."""
+    with Skeleton.open(skel_o) as skel:
+        skel.rodata.target_pid = 5
+        skel.obj.set_var("step", 9)
+        assert skel.var("step") == skel.obj.var("step") == 9
+        assert skel.obj.var("target_pid") == 5
+        skel.load()
+        assert (skel.rodata.step, skel.rodata.target_pid) == (9, 5)
+        assert skel.obj.var("step") == 9
+        skel.obj.set_var("counter", 3)
+        assert skel.bss.counter == 3
+
+
 def test_object_var_by_name(skel_o: Path) -> None:
     with BpfObject.open(skel_o) as obj:
         assert obj.var("target_pid") == 0 and obj.var("lambda") == 3

@@ -161,6 +161,25 @@ def _with_fd(obj: FdLike, what: str, call: Callable[[int], T]) -> T:
         _leave_guards(held)
 
 
+class HeldFd:
+    """A duplicate of an fd, open while this lives: for a number libbpf keeps without
+    a dup of its own (``bpf_map__set_inner_map_fd``), held by the object that uses it."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = -1
+        self.fd = os.dup(fd)
+
+    def __del__(self) -> None:
+        fd, self.fd = getattr(self, "fd", -1), -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def _is_map_fd(fd: int) -> bool:
     try:
         return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf-map"

@@ -21,7 +21,7 @@ from ._call import check
 from ._codec import BytesCodec
 from ._guard import Guard, guard_methods
 from ._info import MapInfo
-from ._map_core import FdLike, _map_type, _with_fd
+from ._map_core import FdLike, HeldFd, _map_type, _with_fd
 from ._props import IntProperty, int_property
 from ._validate import PathLike
 from .enums import MapType
@@ -248,20 +248,14 @@ class MapSettings:
 
     @inner_map.setter
     def inner_map(self, value: FdLike) -> None:
-        from .map import Map  # (map imports this module)
-
         ptr = self._before_load("inner_map")
         # libbpf keeps the fd number itself (no dup) and creates the map of maps from
-        # it at load: a standalone Map on a dup of it, kept by the object until it is
-        # freed, holds that number for libbpf (the caller's Map may be closed or
-        # collected first, and its number taken by another file)
-        template = _with_fd(value, "inner_map", Map.from_fd)
-        try:
-            check(lib.bpf_map__set_inner_map_fd(ptr, template.fd),
-                  f"cannot set inner map of map {self.name!r}")
-        except BaseException:
-            template.close()
-            raise
+        # it at load: a dup of it, kept by the object until it is freed, holds that
+        # number for libbpf (the caller's Map may be closed or collected first, and
+        # its number taken by another file)
+        template = _with_fd(value, "inner_map", HeldFd)
+        check(lib.bpf_map__set_inner_map_fd(ptr, template.fd),
+              f"cannot set inner map of map {self.name!r}")
         self._owner._keep.append(template)
 
     def reuse_fd(self, fd: FdLike) -> None:

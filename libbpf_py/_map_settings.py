@@ -233,6 +233,8 @@ class MapSettings:
         check(lib.bpf_map__set_initial_value(ptr, buf, size),
               f"cannot set initial_value of map {self.name!r} (only maps backed by a "
               ".data/.rodata/.bss section have one)")
+        # a section view of the old image would otherwise be written over this at load
+        self._owner._image_replaced(ptr)
 
     @property
     def inner_map(self) -> Optional[Map]:

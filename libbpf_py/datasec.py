@@ -302,6 +302,25 @@ def _skeleton_sections(obj: BpfObject) -> Optional[Sections]:
     return None if skel is None else skel._sections
 
 
+def image_replaced(obj: BpfObject, ptr: Any) -> None:
+    """``Map.initial_value`` of map ``ptr`` was set (before load): the section views
+    of it show the old image, and load() would write a changed one over the new image.
+    Retire them (a write through one raises ReadOnlyError); the next read of the
+    section reads the new image."""
+    for sections in (obj._sections, _skeleton_sections(obj)):
+        if sections is None:
+            continue
+        for ident, m in sections.maps.items():
+            view = sections.views.pop(ident, None) if m == ptr else None
+            if view is not None:
+                sections.images.pop(ident, None)
+                mark_read_only(view, ReadOnlyError, f"section {ident!r} was replaced by "
+                               "Map.initial_value: read the section again")
+    skel = getattr(obj, "_skel", None)
+    if skel is not None:
+        skel._refresh_sections()  # its attributes (skel.rodata) cache the views
+
+
 class ObjectVars:
     """``BpfObject.var`` / ``set_var``: after-load writes go straight to map memory."""
 

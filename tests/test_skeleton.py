@@ -380,6 +380,26 @@ def test_object_var_of_a_skeleton_agrees_with_its_sections(skel_o: Path) -> None
         assert skel.bss.counter == 3
 
 
+def test_initial_value_set_after_a_view_change_is_kept(skel_o: Path) -> None:
+    """``skel.maps.rodata.initial_value = image`` after a write through ``skel.rodata``:
+    the view still showed the old image, and load() wrote it (changed, so flushed)
+    over the new one, silently dropping it. The view is retired instead: the section
+    reads the new image, a write through the old view raises."""
+    with Skeleton.open(skel_o) as skel:
+        old = skel.rodata
+        old.target_pid = 5
+        image = bytearray(bytes(old))
+        at = type(old).step.offset
+        image[at:at + 8] = (9).to_bytes(8, "little")
+        skel.maps.rodata.initial_value = bytes(image)
+        assert (skel.rodata.step, skel.rodata.target_pid) == (9, 5)
+        with pytest.raises(ReadOnlyError, match="initial_value"):
+            old.step = 2
+        skel.rodata.target_pid = 6                 # the new view flushes as any does
+        skel.load()
+        assert (skel.rodata.step, skel.rodata.target_pid) == (9, 6)
+
+
 def test_object_var_by_name(skel_o: Path) -> None:
     with BpfObject.open(skel_o) as obj:
         assert obj.var("target_pid") == 0 and obj.var("lambda") == 3

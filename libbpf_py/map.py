@@ -76,7 +76,7 @@ from ._map_core import _fd_of as _fd_of  # program.py takes it from here
 from ._map_settings import MapSettings
 from ._validate import PathLike
 from .enums import MapFlag, MapType
-from .errors import ClosedError, NotLoadedError
+from .errors import ClosedError, LibbpfError, NotLoadedError
 from .link import Link
 
 __all__ = ["Map", "MapInfo"]
@@ -370,8 +370,18 @@ class Map(MapSettings, MapCore):
             check_pin(lib.bpf_obj_pin(self._fd, p), what, p)
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (object maps: default, their pin_path)."""
+        """Remove the pin at ``path`` (object maps: default, their pin_path).
+
+        Only a pin of this map is removed: a path that pins another map, or is no
+        pin of a map at all, raises LibbpfError (EINVAL) and stays where it is.
+        """
         ptr = self._check_open()
+        if path is not None and (ptr is None or self._owner.loaded
+                                 or self.pin_path is None
+                                 or os.fsencode(self.pin_path) != _fsencode(path)):
+            # (before load, libbpf's own pin path is the one that can be unpinned: the
+            # map does not exist yet, and load() would reuse a map pinned there)
+            self._check_pinned_here(path)
         if ptr is not None:
             current = self.pin_path
             if path is None or current is None or os.fsencode(current) == _fsencode(path):
@@ -386,6 +396,26 @@ class Map(MapSettings, MapCore):
             raise make_error(exc.errno or errno.EINVAL,
                              f"cannot unpin map {self._name_for_errors()} at {str(path)!r}"
                              ) from None
+
+    def _check_pinned_here(self, path: PathLike) -> None:
+        """Raise unless ``path`` pins this map. unpin() removes the file at ``path``
+        (os.unlink, or libbpf's unlink): any file, a regular one off bpffs or
+        another map's pin, would go without this."""
+        what = f"cannot unpin map {self._name_for_errors()} at {str(path)!r}"
+        try:
+            fd = obj_get(path, "map")
+        except LibbpfError as exc:
+            if exc.errno == errno.ENOENT:
+                raise make_error(exc.errno, what) from None
+            raise make_error(errno.EINVAL, what, "it is not a pin of a BPF map: nothing "
+                                                 "removed") from None
+        try:
+            pinned = _map_info(fd, what).id
+        finally:
+            os.close(fd)
+        if pinned != self.id:
+            raise make_error(errno.EINVAL, what, f"it pins map id {pinned}, not this map "
+                                                 f"(id {self.id}): nothing removed")
 
     def attach_struct_ops(self) -> Any:
         """Register a loaded STRUCT_OPS object map with the kernel and return

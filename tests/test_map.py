@@ -778,6 +778,44 @@ def test_btf_struct_round_trip(maps_o: Path) -> None:
         assert sorted(events) == [1, 2, 3]
 
 
+def test_unpin_removes_only_a_pin_of_this_map(maps: Callable[..., Map], maps_o: Path,
+                                             pin_dir: Path, tmp_path: Path) -> None:
+    """``unpin(path)`` unlinked whatever was at ``path``: a regular file anywhere (a
+    typo'd path deleted it), or the pin of another map. It now removes a pin of this
+    map only, and leaves anything else where it is."""
+    from libbpf_py.object import BpfObject
+
+    m = maps(MapType.HASH, 4, 8, 4)
+    other = maps(MapType.HASH, 4, 8, 4)
+    other.pin(pin_dir / "other")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    with BpfObject.open(maps_o) as obj:
+        counts = obj.maps["counts"]
+        obj.load()
+        for unpin in (m.unpin, counts.unpin):
+            with pytest.raises(LibbpfError, match=r"not a pin of a BPF map: nothing removed"):
+                unpin(victim)
+            with pytest.raises(LibbpfError, match=rf"pins map id {other.id}, not this map"):
+                unpin(pin_dir / "other")
+            with pytest.raises(LibbpfNotFoundError):
+                unpin(pin_dir / "absent")
+        assert victim.read_text() == "keep me" and (pin_dir / "other").exists()
+        counts.pin(pin_dir / "counts")
+        counts.unpin(pin_dir / "counts")
+        m.pin(pin_dir / "m")
+        m.unpin(pin_dir / "m")
+    with BpfObject.open(maps_o) as obj:               # before load: libbpf's pin path
+        counts = obj.maps["counts"]
+        counts.pin_path = str(pin_dir / "other")       # (a stale pin load would reuse)
+        m.pin(pin_dir / "m")
+        with pytest.raises(NotLoadedError):            # another pin: no map to match yet
+            counts.unpin(pin_dir / "m")
+        m.unpin(pin_dir / "m")
+        counts.unpin(pin_dir / "other")
+    assert list(pin_dir.iterdir()) == []
+
+
 def test_object_map_pin_and_reopen(maps_o: Path, pin_dir: Path) -> None:
     from libbpf_py.object import BpfObject
 

@@ -186,6 +186,10 @@ class Map(MapSettings, MapCore):
                              ("btf_key_type_id", btf_key_type_id),
                              ("btf_value_type_id", btf_value_type_id)):
             _check_u(label, value, 64 if label == "map_extra" else 32)
+        if btf_fd is None and (btf_key_type_id or btf_value_type_id):
+            # they only go to the kernel with a btf_fd: dropped, the map was untyped
+            raise ValueError("btf_key_type_id / btf_value_type_id need the btf_fd of the "
+                             "BTF they are ids of")
         cname = ffi.NULL
         if name is not None:
             raw = _validate.cstr(name, "name")

@@ -653,6 +653,14 @@ def test_standalone_map_typed_by_btf(maps: Callable[..., Map]) -> None:
         m[2 ** 31] = v
 
 
+def test_btf_type_ids_without_btf_fd_are_refused(maps: Callable[..., Map]) -> None:
+    """``Map.create(..., btf_value_type_id=2)`` without ``btf_fd`` made an untyped map
+    without a word: the type ids were dropped (only set with a btf_fd)."""
+    for kw in ({"btf_key_type_id": 1}, {"btf_value_type_id": 2}):
+        with pytest.raises(ValueError, match="btf_fd"):
+            maps(MapType.HASH, 4, 4, 4, **kw)
+
+
 def test_a_bool_value_takes_false_and_true_only(maps: Callable[..., Map]) -> None:
     """A map whose value (or key) BTF types as ``_Bool`` took any byte as an unsigned
     8-bit int: ``m[k] = 2`` stored a _Bool of 2, which C code compiled on 0 / 1 may

@@ -186,6 +186,11 @@ class Map(MapSettings, MapCore):
                              ("btf_key_type_id", btf_key_type_id),
                              ("btf_value_type_id", btf_value_type_id)):
             _check_u(label, value, 64 if label == "map_extra" else 32)
+        if inner_map is not None and mtype not in (MapType.ARRAY_OF_MAPS,
+                                                   MapType.HASH_OF_MAPS):
+            # the kernel ignores an inner map fd for other types: it would be dropped
+            raise ValueError(f"inner_map is the template of an ARRAY_OF_MAPS or "
+                             f"HASH_OF_MAPS, not of a {mtype.name} map")
         if btf_fd is None and (btf_key_type_id or btf_value_type_id):
             # they only go to the kernel with a btf_fd: dropped, the map was untyped
             raise ValueError("btf_key_type_id / btf_value_type_id need the btf_fd of the "

@@ -661,6 +661,16 @@ def test_btf_type_ids_without_btf_fd_are_refused(maps: Callable[..., Map]) -> No
             maps(MapType.HASH, 4, 4, 4, **kw)
 
 
+def test_inner_map_of_a_map_that_holds_no_maps_is_refused(maps: Callable[..., Map]) -> None:
+    """``Map.create("hash", ..., inner_map=t)``: the kernel ignores an inner map fd for
+    types other than maps of maps, so the argument was dropped without a word."""
+    template = maps(MapType.ARRAY, 4, 4, 1)
+    for kind in (MapType.HASH, MapType.ARRAY, MapType.PROG_ARRAY):
+        with pytest.raises(ValueError, match=r"inner_map .* ARRAY_OF_MAPS or HASH_OF_MAPS"):
+            maps(kind, 4, 4, 4, inner_map=template)
+    maps(MapType.HASH_OF_MAPS, 4, 4, 4, inner_map=template)
+
+
 def test_a_bool_value_takes_false_and_true_only(maps: Callable[..., Map]) -> None:
     """A map whose value (or key) BTF types as ``_Bool`` took any byte as an unsigned
     8-bit int: ``m[k] = 2`` stored a _Bool of 2, which C code compiled on 0 / 1 may

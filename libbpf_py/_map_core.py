@@ -46,6 +46,7 @@ from ._binding import MapBase, PairIter, ffi, lib, pairs
 from ._call import check, make_error
 from ._codec import BoolCodec, Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
 from ._guard import Guard
+from ._ids import dup_fd
 from ._info import MapInfo
 from ._validate import PathLike
 from .enums import MapType, UpdateFlag
@@ -169,7 +170,7 @@ class HeldFd:
 
     def __init__(self, fd: int) -> None:
         self.fd = -1
-        self.fd = os.dup(fd)
+        self.fd = dup_fd(fd)  # LibbpfError (EBADF...) naming the fd, not a bare OSError
 
     def __del__(self) -> None:
         fd, self.fd = getattr(self, "fd", -1), -1

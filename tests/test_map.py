@@ -267,6 +267,11 @@ def test_inner_map_template_outlives_its_map(maps_o: Path) -> None:
 
     with BpfObject.open(maps_o) as obj:
         outer = obj.maps["outer"]
+        r, w = os.pipe()
+        os.close(r)
+        os.close(w)
+        with pytest.raises(LibbpfError, match="cannot duplicate fd"):  # not a bare OSError
+            outer.inner_map = r
         outer.inner_map = Map.create(MapType.ARRAY, 4, 4, 1)  # collected at once
         impostor = Map.create(MapType.HASH, 4, 4, 8)          # may take its fd number
         kept = Map.create(MapType.ARRAY, 4, 4, 1)

@@ -340,7 +340,11 @@ def _map_type(value: Union[MapType, int, str]) -> MapType:
         try:
             return MapType[value.upper()]
         except KeyError:
-            raise ValueError(f"unknown map type {value!r}") from None
+            import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+            close = difflib.get_close_matches(value.upper(), MapType.__members__, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown map type {value!r}{hint}") from None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"map type must be a MapType, an int or a name, "
                         f"not {type(value).__name__}")

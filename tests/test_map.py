@@ -498,6 +498,11 @@ def test_create_validates_before_c(kernel: None) -> None:
         assert named.name == "by_tes.1"
     with pytest.raises(ValueError, match="unknown map type 'nope'"):
         Map.create("nope", 4, 4, 1)
+    # a misspelt name said only "unknown map type 'hsah'"
+    with pytest.raises(ValueError, match=r"unknown map type 'hsah'; did you mean 'HASH'\?"):
+        Map.create("hsah", 4, 4, 1)
+    with pytest.raises(ValueError, match=r"'percpu_hsah'; did you mean 'PERCPU_HASH'\?"):
+        Map.create("percpu_hsah", 4, 4, 1)
     with pytest.raises(TypeError):
         Map.create(MapType.HASH, "4", 4, 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_entries"):

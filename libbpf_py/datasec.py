@@ -265,8 +265,12 @@ class Sections:
         try:
             return self.where[name]
         except KeyError:
+            import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+            close = difflib.get_close_matches(name, self.where, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(self.where) or "none"
-            raise KeyError(f"no global variable named {name!r} in a data section "
+            raise KeyError(f"no global variable named {name!r} in a data section{hint} "
                            f"(variables: {known})") from None
 
     def get(self, name: str) -> Any:

@@ -350,6 +350,8 @@ def test_bad_inputs(skel_o: Path, generated: Any) -> None:
             skel.data.init.grid = [[1, 2, 3], [1, 2]]
         with pytest.raises(KeyError, match="no global variable named 'nope'"):
             skel.var("nope")
+        with pytest.raises(KeyError, match="'countre' in a data section; did you mean 'counter'"):
+            skel.set_var("countre", 1)             # a misspelt name suggests the close one
         with pytest.raises(AttributeError):
             skel.rodata.nope  # noqa: B018
         with pytest.raises(NotLoadedError):

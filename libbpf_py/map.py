@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _map_core, _validate
 from ._binding import ffi, lib
@@ -120,14 +120,16 @@ class Map(MapSettings, MapCore):
     # BpfObject tracks its maps by weak reference.
     __slots__ = ("__weakref__", "_fd", "_guard", "_id", "_info", "_owner", "_ptr")
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            super().__setattr__(name, value)
-        except AttributeError:
-            if hasattr(type(self), name):
-                raise  # a read-only property's own error
-            # not one of the class's names: Python 3.11 suggests none for a set
-            raise _unknown_setting(type(self), name) from None
+    if not TYPE_CHECKING:  # hidden from type checkers: with it they would take any name
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            try:
+                super().__setattr__(name, value)
+            except AttributeError:
+                if hasattr(type(self), name):
+                    raise  # a read-only property's own error
+                # not one of the class's names: Python 3.11 suggests none for a set
+                raise _unknown_setting(type(self), name) from None
 
     def __init__(self, *, owner: Any = None, ptr: Any = None, fd: int = -1,
                  info: Optional[MapInfo] = None) -> None:

@@ -695,8 +695,10 @@ def test_a_bool_value_takes_false_and_true_only(maps: Callable[..., Map]) -> Non
                  btf_value_type_id=flag)
         keyed = maps(MapType.HASH, 1, 4, 4, btf_fd=btf.fd, btf_key_type_id=flag,
                      btf_value_type_id=u32)
-    for write in (lambda: m.__setitem__(1, 2), lambda: m.update(1, -1),
-                  lambda: m.update_batch({1: True, 2: 2}), lambda: keyed.update(2, 1)):
+    writes: List[Callable[[], object]] = [
+        lambda: m.__setitem__(1, 2), lambda: m.update(1, -1),
+        lambda: m.update_batch({1: True, 2: 2}), lambda: keyed.update(2, 1)]
+    for write in writes:
         with pytest.raises(ValueError, match=r"does not fit"):
             write()
     assert len(m) == 0 and len(keyed) == 0

@@ -211,6 +211,44 @@ class IntCodec(Codec):
         return list(ffi.unpack(ffi.cast(self._ptr, ffi.from_buffer(data)), count))
 
 
+class BoolCodec(IntCodec):
+    """A C ``_Bool`` key or value (a BTF INT of 1 byte with the BOOL encoding): False,
+    True, 0 or 1 in (bytes-like input as is), a bool out. Another int would store a
+    _Bool that is neither 0 nor 1, which C compiled on that assumption misreads, so it
+    is a ValueError, as for a struct's _Bool field. Not a plain IntCodec, so that
+    MapBase's C int path (which knows only the byte's range) leaves it to Python."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(1, what)
+        self.accepts = "a bool (or 0 / 1) or a bytes-like object"
+
+    def _check(self, obj: Any) -> None:
+        if isinstance(obj, int) and not 0 <= obj <= 1:
+            raise _validate.range_error(self.what, obj, 1, False)
+
+    def to_bytes(self, obj: Any) -> Any:
+        self._check(obj)
+        return super().to_bytes(obj)
+
+    def encode(self, obj: Any) -> Any:
+        self._check(obj)
+        return super().encode(obj)
+
+    def encode_many(self, objs: Sequence[Any]) -> bytes:
+        for obj in objs:
+            self._check(obj)
+        return super().encode_many(objs)
+
+    def from_bytes(self, data: bytes) -> Any:
+        return bool(super().from_bytes(data))
+
+    def decode(self, buf: Any) -> Any:
+        return bool(buf[0])
+
+    def decode_many(self, data: bytes, count: int) -> List[Any]:
+        return [bool(v) for v in super().decode_many(data, count)]
+
+
 class FloatCodec(Codec):
     """A C ``float`` or ``double``."""
 
@@ -221,7 +259,16 @@ class FloatCodec(Codec):
 
     def to_bytes(self, obj: Any) -> Any:
         if isinstance(obj, (int, float)):
-            return struct.pack(self._fmt, obj)
+            try:
+                return struct.pack(self._fmt, obj)
+            except (OverflowError, struct.error):
+                # a finite value past the type's range (FLT_MAX; an int past a double's):
+                # struct's own errors name neither the map nor the value, and struct.error
+                # is none of the errors the API promises
+                if self.size == 4:
+                    raise _float32_error(self.what, obj) from None
+                raise ValueError(f"{self.what} = {obj!r} does not fit a 64-bit float "
+                                 "(a double)") from None
         return self._buffer(obj)
 
     def from_bytes(self, data: bytes) -> Any:
@@ -358,7 +405,7 @@ def _check_float32(value: Any, what: str) -> None:
     FLT_MAX would silently become an infinity."""
     try:
         _F32.pack(value)  # OverflowError exactly when a finite value rounds to an infinity
-    except OverflowError:
+    except (OverflowError, struct.error):  # struct.error: an int past even a double's range
         raise _float32_error(what, value) from None
 
 
@@ -404,6 +451,12 @@ def check_value(ctype: Any, value: Any, what: str) -> None:
             raise _validate.type_error(what, value, "a float")
         if ctype is ctypes.c_float:
             _check_float32(value, what)
+        elif not isinstance(value, float):
+            try:
+                float(value)
+            except OverflowError:  # an int past a double's range: ctypes' own error says
+                raise ValueError(f"{what} = {value!r} does not fit a 64-bit float "
+                                 "(a double)") from None  # neither field nor value
 
 
 class _BtfRecord:
@@ -599,15 +652,37 @@ class BtfArray(ctypes.Array):  # type: ignore[type-arg]
         return repr(to_python(self))
 
 
+class BtfChars(ctypes.Array):  # type: ignore[type-arg]
+    """Base of the guarded ``char`` arrays. As a record's field one reads as bytes
+    (ctypes does that for any char array type), but a row of a 2-D char array
+    (``names[0]`` of ``char names[2][4]``) is an array object of its own: its
+    element, ``value`` and ``raw`` writes obey the owner's read-only mark like every
+    other nested view (a plain ``c_char * n`` row wrote into a frozen .rodata
+    snapshot or a destroyed skeleton's orphaned map)."""
+
+    _type_ = ctypes.c_char
+    _length_ = 0
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        _write_guard(self)
+        super().__setitem__(index, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _write_guard(self)  # ``value`` and ``raw`` (ctypes' setters) write the chars
+        super().__setattr__(name, value)
+
+
 _ARRAYS: Dict[Tuple[Any, int], Any] = {}
 
 
 def array_type(elem: Any, count: int) -> Any:
-    """``elem * count`` as a guarded array class (char arrays stay plain: they read as bytes)."""
-    if elem is ctypes.c_char:
-        return elem * count
+    """``elem * count`` as a guarded array class (:class:`BtfArray`; :class:`BtfChars`
+    for ``char``, which reads as bytes)."""
     key = (elem, count)
     cls = _ARRAYS.get(key)
+    if cls is None and elem is ctypes.c_char:
+        cls = _ARRAYS[key] = type(f"c_char_Array_{count}", (BtfChars,),
+                                  {"_length_": count, "__module__": __name__})
     if cls is None:
         cls = _ARRAYS[key] = type(f"{elem.__name__}_Array_{count}", (BtfArray,),
                                   {"_type_": elem, "_length_": count,
@@ -798,7 +873,7 @@ def _pack(plan: _Plan, obj: Dict[str, Any]) -> Optional[int]:
                 return None
             try:
                 acc |= int.from_bytes(a(value), "little") << shift
-            except OverflowError:
+            except (OverflowError, struct.error):  # out of range: the checked path says so
                 return None
         elif kind == _P_INTS:
             if (t is not list and t is not tuple) or len(value) != a:
@@ -1072,6 +1147,8 @@ class _BtfReader:
         size = _size(t)
         if kind == _K_INT:
             info = t.int_info
+            if size == 1 and info.is_bool and info.offset == 0:
+                return BoolCodec(what)
             if size in _INT_CTYPES and info.offset == 0 and info.bits == size * 8:
                 return IntCodec(size, what, signed=info.is_signed)
         elif kind in _ENUMS:

@@ -37,14 +37,16 @@ from typing import (
     Sequence,
     Set,
     Tuple,
+    TypeVar,
     Union,
 )
 
 from . import _validate
 from ._binding import MapBase, PairIter, ffi, lib, pairs
 from ._call import check, make_error
-from ._codec import Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
+from ._codec import BoolCodec, Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
 from ._guard import Guard
+from ._ids import dup_fd
 from ._info import MapInfo
 from ._validate import PathLike
 from .enums import MapType, UpdateFlag
@@ -52,6 +54,7 @@ from .errors import ENOTSUPP, LibbpfError, LibbpfNotSupportedError
 from .log import get_logger
 
 FdLike = Union[int, Any]  # an int fd, or anything with an ``fd`` attribute (a Map...)
+T = TypeVar("T")
 
 _OBJ_NAME_MAX = int(lib.BPF_OBJ_NAME_LEN) - 1
 
@@ -124,23 +127,58 @@ def _enter_fd_guards(codec: Codec, values: Iterable[Any]) -> List[Guard]:
     fd and the system call's return, waits for the call (the fd number cannot be
     handed to another file meanwhile, putting that file in the map). The guards
     entered, for _leave_guards after the call; none for other maps or int fds."""
+    return _enter_guards(values) if type(codec) is _FdCodec else []
+
+
+def _enter_guards(objs: Iterable[Any]) -> List[Guard]:
+    """Enter the guard of each of ``objs`` that has one (a Map, a Program; not an int
+    fd): the guards entered, for _leave_guards."""
     held: List[Guard] = []
-    if type(codec) is _FdCodec:
-        try:
-            for obj in values:
-                guard = None if isinstance(obj, int) else getattr(obj, "_guard", None)
-                if isinstance(guard, Guard):
-                    guard.enter()
-                    held.append(guard)
-        except BaseException:
-            _leave_guards(held)
-            raise
+    try:
+        for obj in objs:
+            guard = None if isinstance(obj, int) else getattr(obj, "_guard", None)
+            if isinstance(guard, Guard):
+                guard.enter()
+                held.append(guard)
+    except BaseException:
+        _leave_guards(held)
+        raise
     return held
 
 
 def _leave_guards(held: List[Guard]) -> None:
     for guard in reversed(held):
         guard.leave()
+
+
+def _with_fd(obj: FdLike, what: str, call: Callable[[int], T]) -> T:
+    """``call(fd)`` with the fd of ``obj`` (see _fd_of), ``obj``'s guard held until it
+    returns: a close() of ``obj`` in another thread, between reading its fd and the
+    system call, waits for the call (the number cannot go to another file meanwhile)."""
+    held = _enter_guards((obj,))
+    try:
+        return call(_fd_of(obj, what))
+    finally:
+        _leave_guards(held)
+
+
+class HeldFd:
+    """A duplicate of an fd, open while this lives: for a number libbpf keeps without
+    a dup of its own (``bpf_map__set_inner_map_fd``), held by the object that uses it."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = -1
+        self.fd = dup_fd(fd)  # LibbpfError (EBADF...) naming the fd, not a bare OSError
+
+    def __del__(self) -> None:
+        fd, self.fd = getattr(self, "fd", -1), -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _is_map_fd(fd: int) -> bool:
@@ -302,7 +340,11 @@ def _map_type(value: Union[MapType, int, str]) -> MapType:
         try:
             return MapType[value.upper()]
         except KeyError:
-            raise ValueError(f"unknown map type {value!r}") from None
+            import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+            close = difflib.get_close_matches(value.upper(), MapType.__members__, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown map type {value!r}{hint}") from None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"map type must be a MapType, an int or a name, "
                         f"not {type(value).__name__}")
@@ -321,13 +363,17 @@ _VIEW_FORMATS: Dict[Tuple[int, bool], _IntFormat] = {
 
 def _batch_view(buf: bytearray, codec: Codec, count: int) -> memoryview:
     """``count`` elements of ``codec`` in ``buf``: 1-D in the C int format of a plain
-    IntCodec, else 2-D 'B' of shape (count, size)."""
+    IntCodec ('?' for a _Bool), else 2-D 'B' of shape (count, size)."""
     size = codec.size
     fmt = _VIEW_FORMATS.get((size, codec.signed)) if type(codec) is IntCodec else None
     if count == 0:
         buf = bytearray(size)  # memoryview casts refuse a 0 in the shape: slice one down
     rows = max(count, 1)
-    view = memoryview(buf).cast(fmt) if fmt else memoryview(buf).cast("B", (rows, size))
+    view: memoryview
+    if type(codec) is BoolCodec:
+        view = memoryview(buf).cast("?")  # type: ignore[assignment]  # tolist(): bools
+    else:
+        view = memoryview(buf).cast(fmt) if fmt else memoryview(buf).cast("B", (rows, size))
     return view if count else view[:0]
 
 
@@ -357,6 +403,16 @@ def _check_flags(flags: object, what: str, valid: Sequence[str]) -> int:
     if value & both == both:
         raise ValueError(f"{what}: flags NOEXIST and EXIST exclude each other")
     return value
+
+
+def _batch_done(n: Any, total: int) -> int:
+    """How many elements a failed update/delete batch of ``total`` handled. The kernel
+    writes the count back only once it has gone through elements, and then fewer than
+    ``total`` (it stopped at the failing one); a batch refused before its first
+    element (bad flags, a map type without the op) leaves the count as passed in,
+    ``total``, which means none."""
+    done = int(n[0])
+    return 0 if done >= total else done
 
 
 class _ChunkSink:
@@ -916,8 +972,8 @@ class MapCore(MapBase):
         1/2/4/8-byte int (no BTF, or a BTF integer type) comes as a 1-D
         ``memoryview`` in the matching C int format (``'I'`` for ``__u32``,
         ``'q'`` for ``__s64``...), so ``keys[i]`` is an int and
-        ``keys.tolist()`` a list of ints; anything else (structs, bytes,
-        per-CPU values) as a 2-D ``'B'`` memoryview of shape ``(count,
+        ``keys.tolist()`` a list of ints (a ``_Bool``: ``'?'``, bools); anything
+        else (structs, bytes, per-CPU values) as a 2-D ``'B'`` memoryview of shape ``(count,
         element_size)`` whose rows are the raw C bytes (a per-CPU value's row
         holds one slot per possible CPU, each rounded up to 8 bytes;
         ``bytes(view[i:i + 1])`` is one element). The views own their memory.
@@ -989,7 +1045,7 @@ class MapCore(MapBase):
         finally:
             _leave_guards(held)
         if ret < 0:
-            done = int(n[0])
+            done = _batch_done(n, len(items))
             exc: Exception
             if -ret in (errno.ENOENT, errno.EEXIST, errno.E2BIG, errno.ENOSPC) and \
                     done < len(items):
@@ -1017,7 +1073,7 @@ class MapCore(MapBase):
         n = ffi.new("__u32 *", len(ks))
         ret = lib.bpf_map_delete_batch(e.fd, ffi.from_buffer(raw), n, self._batch_opts(0))
         if ret < 0:
-            done = int(n[0])
+            done = _batch_done(n, len(ks))
             if ret == -errno.ENOENT and done < len(ks):
                 raise KeyError(ks[done])
             if ret == -errno.EINVAL and e.type in _ARRAYS:

@@ -21,7 +21,7 @@ from ._call import check
 from ._codec import BytesCodec
 from ._guard import Guard, guard_methods
 from ._info import MapInfo
-from ._map_core import FdLike, _fd_of, _map_type
+from ._map_core import FdLike, HeldFd, _map_type, _with_fd
 from ._props import IntProperty, int_property
 from ._validate import PathLike
 from .enums import MapType
@@ -233,6 +233,8 @@ class MapSettings:
         check(lib.bpf_map__set_initial_value(ptr, buf, size),
               f"cannot set initial_value of map {self.name!r} (only maps backed by a "
               ".data/.rodata/.bss section have one)")
+        # a section view of the old image would otherwise be written over this at load
+        self._owner._image_replaced(ptr)
 
     @property
     def inner_map(self) -> Optional[Map]:
@@ -249,8 +251,14 @@ class MapSettings:
     @inner_map.setter
     def inner_map(self, value: FdLike) -> None:
         ptr = self._before_load("inner_map")
-        check(lib.bpf_map__set_inner_map_fd(ptr, _fd_of(value, "inner_map")),
+        # libbpf keeps the fd number itself (no dup) and creates the map of maps from
+        # it at load: a dup of it, kept by the object until it is freed, holds that
+        # number for libbpf (the caller's Map may be closed or collected first, and
+        # its number taken by another file)
+        template = _with_fd(value, "inner_map", HeldFd)
+        check(lib.bpf_map__set_inner_map_fd(ptr, template.fd),
               f"cannot set inner map of map {self.name!r}")
+        self._owner._keep.append(template)
 
     def reuse_fd(self, fd: FdLike) -> None:
         """Before load: make this object map use an existing map (``bpf_map__reuse_fd``).
@@ -258,7 +266,7 @@ class MapSettings:
         The fd is duplicated by libbpf; the caller keeps theirs.
         """
         ptr = self._before_load("the map (reuse_fd)")
-        check(lib.bpf_map__reuse_fd(ptr, _fd_of(fd, "fd")),
+        check(_with_fd(fd, "fd", lambda number: lib.bpf_map__reuse_fd(ptr, number)),
               f"cannot reuse fd for map {self.name!r}")
 
     @property

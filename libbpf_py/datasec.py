@@ -23,6 +23,7 @@ from ._binding import ffi, lib
 from ._call import check
 from ._codec import BtfStruct, _BtfReader, identifier_chars, mark_read_only, to_python
 from ._record import Record
+from .errors import NotLoadedError
 
 if TYPE_CHECKING:
     from .object import BpfObject
@@ -183,6 +184,9 @@ class Sections:
                 self.where.setdefault(cname, (s.ident, attr))
 
     def view(self, ident: str) -> Any:
+        # closed (by a destroy() in another thread during a guarded call): ClosedError,
+        # not the not-loaded branch, which would read the pre-load image of a closed object
+        self.obj._check_open()
         if self.obj.loaded != self.seen_loaded:  # loaded behind our back: drop the images
             self.views.clear()
             self.seen_loaded = self.obj.loaded
@@ -216,6 +220,20 @@ class Sections:
                                f"section {ident!r} is read-only: libbpf fills it at load")
             return view
         fd = int(lib.bpf_map__fd(m))
+        if fd < 0:
+            # its map was not created (autocreate off): mmap takes fd -1 for an
+            # anonymous mapping, whose zeros would read as the section and whose
+            # writes no program would ever see
+            raise NotLoadedError(f"section {ident!r} has no map in the kernel: map "
+                                 f"{info.map_name!r} was not created (autocreate off?)")
+        vsize = int(lib.bpf_map__value_size(m))
+        if size > vsize:
+            # value_size set below the section's variables before load: a view over
+            # them would read and write past the map's value (the mapping's page
+            # holds the rest), where no program sees the write
+            raise ValueError(f"section {ident!r} holds {size} bytes of variables but its "
+                             f"map {info.map_name!r} is {vsize} bytes (its value_size was "
+                             "changed before load)")
         if info.read_only:
             view = info.cls.from_buffer_copy(
                 _lookup_snapshot(fd, size, f"section {ident!r}"))
@@ -247,8 +265,12 @@ class Sections:
         try:
             return self.where[name]
         except KeyError:
+            import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+            close = difflib.get_close_matches(name, self.where, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(self.where) or "none"
-            raise KeyError(f"no global variable named {name!r} in a data section "
+            raise KeyError(f"no global variable named {name!r} in a data section{hint} "
                            f"(variables: {known})") from None
 
     def get(self, name: str) -> Any:
@@ -275,11 +297,42 @@ def object_sections(obj: BpfObject) -> Sections:
     return sections
 
 
+def _skeleton_sections(obj: BpfObject) -> Optional[Sections]:
+    """The Sections of the skeleton ``obj`` belongs to (``skel.obj``), or None. Its
+    views hold the changes load() writes into the image: var()/set_var() of the
+    object must see and make those, not sections of their own (whose changes the
+    skeleton's view would overwrite at load)."""
+    skel = getattr(obj, "_skel", None)
+    return None if skel is None else skel._sections
+
+
+def image_replaced(obj: BpfObject, ptr: Any) -> None:
+    """``Map.initial_value`` of map ``ptr`` was set (before load): the section views
+    of it show the old image, and load() would write a changed one over the new image.
+    Retire them (a write through one raises ReadOnlyError); the next read of the
+    section reads the new image."""
+    for sections in (obj._sections, _skeleton_sections(obj)):
+        if sections is None:
+            continue
+        for ident, m in sections.maps.items():
+            view = sections.views.pop(ident, None) if m == ptr else None
+            if view is not None:
+                sections.images.pop(ident, None)
+                mark_read_only(view, ReadOnlyError, f"section {ident!r} was replaced by "
+                               "Map.initial_value: read the section again")
+    skel = getattr(obj, "_skel", None)
+    if skel is not None:
+        skel._refresh_sections()  # its attributes (skel.rodata) cache the views
+
+
 class ObjectVars:
     """``BpfObject.var`` / ``set_var``: after-load writes go straight to map memory."""
 
     @staticmethod
     def get(obj: BpfObject, name: str) -> Any:
+        skel = _skeleton_sections(obj)
+        if skel is not None:
+            return skel.get(name)
         s = object_sections(obj)
         ident, _ = s.locate(name)
         if not obj.loaded:
@@ -288,6 +341,10 @@ class ObjectVars:
 
     @staticmethod
     def set(obj: BpfObject, name: str, value: Any) -> None:
+        skel = _skeleton_sections(obj)
+        if skel is not None:
+            skel.set(name, value)
+            return
         s = object_sections(obj)
         ident, attr = s.locate(name)
         if not obj.loaded:

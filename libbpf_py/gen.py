@@ -41,7 +41,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 from elftools.common.exceptions import ELFError  # type: ignore[import-untyped,unused-ignore]
 from elftools.elf.elffile import ELFFile  # type: ignore[import-untyped,unused-ignore]
 
-from ._codec import BtfArray, _BtfRecord
+from ._codec import BtfArray, BtfChars, _BtfRecord
 from ._validate import PathLike
 from .errors import LibbpfError
 from .object import BpfObject, NamedMapping, kept_object_name
@@ -103,7 +103,7 @@ class _Writer:
             return self.record(ct)
         if isinstance(ct, type) and issubclass(ct, ctypes.Array):
             elem = self.expr(ct._type_)
-            if issubclass(ct, BtfArray):
+            if issubclass(ct, (BtfArray, BtfChars)):
                 return f"array_type({elem}, {ct._length_})"
             return f"{elem} * {ct._length_}"
         raise TypeError(f"cannot write ctypes type {ct!r} as source")

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _map_core, _validate
 from ._binding import ffi, lib
@@ -66,15 +66,17 @@ from ._map_core import (
     MapCore,
     _check_u,
     _Elements,
+    _enter_guards,
     _fsencode,
     _is_map_fd,
+    _leave_guards,
     _map_type,
 )
 from ._map_core import _fd_of as _fd_of  # program.py takes it from here
 from ._map_settings import MapSettings
 from ._validate import PathLike
 from .enums import MapFlag, MapType
-from .errors import ClosedError, NotLoadedError
+from .errors import ClosedError, LibbpfError, NotLoadedError
 from .link import Link
 
 __all__ = ["Map", "MapInfo"]
@@ -117,6 +119,17 @@ class Map(MapSettings, MapCore):
     # instead of landing in one, unseen by libbpf. ``_elements`` is MapBase's (C);
     # BpfObject tracks its maps by weak reference.
     __slots__ = ("__weakref__", "_fd", "_guard", "_id", "_info", "_owner", "_ptr")
+
+    if not TYPE_CHECKING:  # hidden from type checkers: with it they would take any name
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            try:
+                super().__setattr__(name, value)
+            except AttributeError:
+                if hasattr(type(self), name):
+                    raise  # a read-only property's own error
+                # not one of the class's names: Python 3.11 suggests none for a set
+                raise _unknown_setting(type(self), name) from None
 
     def __init__(self, *, owner: Any = None, ptr: Any = None, fd: int = -1,
                  info: Optional[MapInfo] = None) -> None:
@@ -175,6 +188,15 @@ class Map(MapSettings, MapCore):
                              ("btf_key_type_id", btf_key_type_id),
                              ("btf_value_type_id", btf_value_type_id)):
             _check_u(label, value, 64 if label == "map_extra" else 32)
+        if inner_map is not None and mtype not in (MapType.ARRAY_OF_MAPS,
+                                                   MapType.HASH_OF_MAPS):
+            # the kernel ignores an inner map fd for other types: it would be dropped
+            raise ValueError(f"inner_map is the template of an ARRAY_OF_MAPS or "
+                             f"HASH_OF_MAPS, not of a {mtype.name} map")
+        if btf_fd is None and (btf_key_type_id or btf_value_type_id):
+            # they only go to the kernel with a btf_fd: dropped, the map was untyped
+            raise ValueError("btf_key_type_id / btf_value_type_id need the btf_fd of the "
+                             "BTF they are ids of")
         cname = ffi.NULL
         if name is not None:
             raw = _validate.cstr(name, "name")
@@ -190,19 +212,27 @@ class Map(MapSettings, MapCore):
         opts.map_flags = map_flags
         opts.map_extra = map_extra
         opts.map_ifindex = ifindex
-        if inner_map is not None:
-            opts.inner_map_fd = _fd_of(inner_map, "inner_map")
         if numa_node is not None:
             _check_u("numa_node", numa_node, 32)
             opts.numa_node = numa_node
             opts.map_flags = map_flags | int(MapFlag.NUMA_NODE)
-        if btf_fd is not None:
-            opts.btf_fd = _fd_of(btf_fd, "btf_fd")
-            opts.btf_key_type_id = btf_key_type_id
-            opts.btf_value_type_id = btf_value_type_id
         label = f"{mtype.name} map {name!r}" if name else f"{mtype.name} map"
-        fd = check(lib.bpf_map_create(int(mtype), cname, key_size, value_size, max_entries,
-                                      opts), f"cannot create {label}")
+        # the guards of inner_map and btf_fd (a Map...) held from reading their fds
+        # until the kernel has them: a close() in another thread waits, so the map
+        # is never made from a file that took one of those numbers meanwhile
+        held = _enter_guards((inner_map, btf_fd))
+        try:
+            if inner_map is not None:
+                opts.inner_map_fd = _fd_of(inner_map, "inner_map")
+            if btf_fd is not None:
+                opts.btf_fd = _fd_of(btf_fd, "btf_fd")
+                opts.btf_key_type_id = btf_key_type_id
+                opts.btf_value_type_id = btf_value_type_id
+            ret = lib.bpf_map_create(int(mtype), cname, key_size, value_size, max_entries,
+                                     opts)
+        finally:
+            _leave_guards(held)
+        fd = check(ret, f"cannot create {label}")
         return cls._adopt(fd, f"cannot read back {label}")
 
     @classmethod
@@ -351,8 +381,18 @@ class Map(MapSettings, MapCore):
             check_pin(lib.bpf_obj_pin(self._fd, p), what, p)
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (object maps: default, their pin_path)."""
+        """Remove the pin at ``path`` (object maps: default, their pin_path).
+
+        Only a pin of this map is removed: a path that pins another map, or is no
+        pin of a map at all, raises LibbpfError (EINVAL) and stays where it is.
+        """
         ptr = self._check_open()
+        if path is not None and (ptr is None or self._owner.loaded
+                                 or self.pin_path is None
+                                 or os.fsencode(self.pin_path) != _fsencode(path)):
+            # (before load, libbpf's own pin path is the one that can be unpinned: the
+            # map does not exist yet, and load() would reuse a map pinned there)
+            self._check_pinned_here(path)
         if ptr is not None:
             current = self.pin_path
             if path is None or current is None or os.fsencode(current) == _fsencode(path):
@@ -367,6 +407,26 @@ class Map(MapSettings, MapCore):
             raise make_error(exc.errno or errno.EINVAL,
                              f"cannot unpin map {self._name_for_errors()} at {str(path)!r}"
                              ) from None
+
+    def _check_pinned_here(self, path: PathLike) -> None:
+        """Raise unless ``path`` pins this map. unpin() removes the file at ``path``
+        (os.unlink, or libbpf's unlink): any file, a regular one off bpffs or
+        another map's pin, would go without this."""
+        what = f"cannot unpin map {self._name_for_errors()} at {str(path)!r}"
+        try:
+            fd = obj_get(path, "map")
+        except LibbpfError as exc:
+            if exc.errno == errno.ENOENT:
+                raise make_error(exc.errno, what) from None
+            raise make_error(errno.EINVAL, what, "it is not a pin of a BPF map: nothing "
+                                                 "removed") from None
+        try:
+            pinned = _map_info(fd, what).id
+        finally:
+            os.close(fd)
+        if pinned != self.id:
+            raise make_error(errno.EINVAL, what, f"it pins map id {pinned}, not this map "
+                                                 f"(id {self.id}): nothing removed")
 
     def attach_struct_ops(self) -> Any:
         """Register a loaded STRUCT_OPS object map with the kernel and return
@@ -421,3 +481,17 @@ class Map(MapSettings, MapCore):
             finally:
                 guard.leave()
         return e
+
+
+def _unknown_setting(cls: type, name: str) -> AttributeError:
+    """AttributeError for ``m.<name> = ...`` of a name Map does not have: the close
+    setting if there is one, and the settings there are (properties with a setter)."""
+    import difflib  # here: only an error needs it (~1.5 ms of import time)
+
+    settings = sorted(n for n in dir(cls) if not n.startswith("_")
+                      and isinstance(getattr(cls, n, None), property)
+                      and getattr(cls, n).fset is not None)
+    close = difflib.get_close_matches(name, settings, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return AttributeError(f"{cls.__name__} has no setting {name!r}{hint} "
+                          f"(settings: {', '.join(settings)})")

@@ -36,7 +36,7 @@ from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._validate import PathLike
 from .btf import Btf
-from .datasec import ObjectVars, Sections
+from .datasec import ObjectVars, Sections, image_replaced
 from .errors import (
     LIBBPF_ERRNO_FORMAT,
     AlreadyLoadedError,
@@ -349,6 +349,11 @@ class BpfObject:
         # object, so they go now rather than with the garbage collector
         self._sections = None
         self._guard.retire(free)
+
+    def _image_replaced(self, ptr: Any) -> None:
+        """Map ``ptr``'s initial_value was set: retire the section views of the old
+        image (see ``datasec.image_replaced``)."""
+        image_replaced(self, ptr)
 
     def _track_elements(self, m: Any) -> None:
         """Map ``m`` made its element state: close() clears it (see ``_retire``)."""

@@ -243,7 +243,9 @@ class _SkeletonLink(Link):
         self._ptr = None
 
 
-@guard_methods(only=frozenset({"name", "load", "attach", "detach"}))
+# var()/set_var() read the maps' C structs (a section's first read): guarded, so that
+# a destroy() in another thread frees the skeleton only once they return
+@guard_methods(only=frozenset({"name", "load", "attach", "detach", "var", "set_var"}))
 class Skeleton:
     """An object opened through libbpf's skeleton API, with typed data sections.
 
@@ -447,11 +449,13 @@ class Skeleton:
         # built on first access, so open() copies nothing), or one after destroy
         spec = self.__dict__.get("_spec")
         if spec is not None and any(s.ident == name for s in spec.sections):
-            if self.__dict__.get("_destroyed", True):
-                raise ClosedError(f"skeleton is destroyed: section {name!r} is gone")
             guard = self._guard
             guard.enter()
             try:
+                # checked once the guard is entered (as guard_methods does): a destroy()
+                # in another thread after the check then waits for this read
+                if self.__dict__.get("_destroyed", True):
+                    raise ClosedError(f"skeleton is destroyed: section {name!r} is gone")
                 view = self._sections.view(name)
             finally:
                 guard.leave()

@@ -650,3 +650,53 @@ def test_c_path_refuses_a_record_class_of_the_wrong_size(obj: BpfObject) -> None
         with pytest.raises(ValueError, match=r"_elements\.fast"):
             probe._elements = Bad()
     probe._elements = None
+
+
+# -- scalar keys and values typed by BTF (no kernel: the codecs alone) ------------------
+
+def _scalar_codecs() -> Dict[str, Any]:
+    from libbpf_py._codec import btf_codec
+    from libbpf_py.btf import Btf
+
+    btf = Btf.new_empty()
+    try:
+        f32, f64 = btf.add_float("float", 4), btf.add_float("double", 8)
+        rec = btf.add_struct("floats", 16)
+        btf.add_field("f", f32, 0)
+        btf.add_field("d", f64, 64)
+        return {name: btf_codec(btf, tid, size, f"value of map {name!r}", name)
+                for name, tid, size in (("float", f32, 4), ("double", f64, 8),
+                                        ("floats", rec, 16))}
+    finally:
+        btf.close()
+
+
+@pytest.mark.parametrize("name, value", [("float", 1e39), ("float", 2 ** 200),
+                                         ("double", 2 ** 2000)],
+                         ids=["float-1e39", "float-2**200", "double-2**2000"])
+def test_a_float_value_past_its_range_is_a_value_error(name: str, value: Any) -> None:
+    """A float/double key or value out of range: struct.pack's own error escaped, a
+    struct.error (none of the errors the API promises: 'int too large to convert',
+    'required argument is not a float') or an OverflowError naming neither map nor
+    value."""
+    codec = _scalar_codecs()[name]
+    for write in (codec.to_bytes, codec.encode, lambda v: codec.encode_many([1.0, v])):
+        with pytest.raises(ValueError, match=rf"value of map '{name}' = .* does not fit"):
+            write(value)
+    assert codec.from_bytes(bytes(codec.to_bytes(-1.5))) == -1.5
+    assert codec.from_bytes(bytes(codec.to_bytes(math.inf))) == math.inf
+
+
+@pytest.mark.parametrize("field, value", [("f", 1e39), ("f", 2 ** 200), ("d", 2 ** 2000)],
+                         ids=["f-1e39", "f-2**200", "d-2**2000"])
+def test_a_float_field_past_its_range_is_a_value_error(field: str, value: Any) -> None:
+    """The same for a float/double field of a struct: a dict of fields (the packer),
+    a field set on a record, a record built with it."""
+    codec = _scalar_codecs()["floats"]
+    rec = codec.cls()
+    for write in (lambda: codec.to_bytes({field: value}),
+                  lambda: codec.to_bytes({"f": 1.0, "d": 2.0, field: value}),
+                  lambda: setattr(rec, field, value)):
+        with pytest.raises(ValueError, match=rf"floats\.{field} = .* does not fit"):
+            write()
+    assert bytes(rec) == bytes(16)

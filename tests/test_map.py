@@ -257,6 +257,85 @@ def test_map_in_map(maps: Callable[..., Map], outer_type: MapType) -> None:
         outer[0] = maps(MapType.HASH, 4, 4, 4)
 
 
+def test_inner_map_template_outlives_its_map(maps_o: Path) -> None:
+    """``outer.inner_map = m`` hands libbpf m's fd number, which libbpf keeps (no
+    dup) and uses at load. Nothing kept m's fd open: a template dropped (here a
+    temporary) or closed before load left libbpf a number that the next file took,
+    so load() made the map of maps from a stranger's shape (EINVAL here: the
+    impostor is a hash map, the slot's inner_a an array)."""
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        outer = obj.maps["outer"]
+        r, w = os.pipe()
+        os.close(r)
+        os.close(w)
+        with pytest.raises(LibbpfError, match="cannot duplicate fd"):  # not a bare OSError
+            outer.inner_map = r
+        outer.inner_map = Map.create(MapType.ARRAY, 4, 4, 1)  # collected at once
+        impostor = Map.create(MapType.HASH, 4, 4, 8)          # may take its fd number
+        kept = Map.create(MapType.ARRAY, 4, 4, 1)
+        obj.load()
+        outer[1] = kept                                       # the template's shape
+        assert outer[1] == kept.id and outer.info().type == MapType.ARRAY_OF_MAPS
+        with pytest.raises(LibbpfError):
+            outer[1] = impostor
+        impostor.close()
+        kept.close()
+
+
+@pytest.mark.parametrize("how", ["reuse_fd", "inner_map", "create"])
+def test_an_fd_read_then_closed_never_reaches_the_next_map(
+        maps: Callable[..., Map], maps_o: Path, how: str) -> None:
+    """``reuse_fd(m)``, ``inner_map = m`` and ``Map.create(inner_map=m)`` read
+    ``m.fd`` and then call libbpf with that number: a close of ``m`` from another
+    thread in between (simulated by a profile hook on the return of the ``fd``
+    property, inside _fd_of) let a map opened meanwhile take the number and be used
+    in its place. m's guard is now held until the call returns."""
+    import sys
+
+    from libbpf_py import _map_core
+    from libbpf_py.object import BpfObject
+
+    victim = maps(MapType.ARRAY, 4, 4, 1)
+    want = victim.id
+    other: List[Map] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if (event == "return" and not other and frame.f_back is not None
+                and frame.f_back.f_code is _map_core._fd_of.__code__
+                and getattr(frame.f_locals.get("method"), "__name__", "") == "fd"):
+            sys.setprofile(None)
+            victim.close()  # "another thread" closes the map here...
+            other.append(maps(MapType.HASH, 4, 4, 8))  # ...and opens another one
+
+    with BpfObject.open(maps_o) as obj:
+        if how == "create":
+            sys.setprofile(hook)
+            try:
+                outer = maps(MapType.ARRAY_OF_MAPS, 4, 4, 2, inner_map=victim)
+            finally:
+                sys.setprofile(None)
+            assert other, "the hook did not run"
+            outer[0] = maps(MapType.ARRAY, 4, 4, 1)  # the template's shape, not a hash's
+            return
+        target = obj.maps["inner_a" if how == "reuse_fd" else "outer"]
+        sys.setprofile(hook)
+        try:
+            if how == "reuse_fd":
+                target.reuse_fd(victim)
+            else:
+                target.inner_map = victim
+        finally:
+            sys.setprofile(None)
+        assert other, "the hook did not run"
+        obj.load()  # a hash template refuses the outer map's array slot (EINVAL)
+        if how == "reuse_fd":
+            assert target.id == want, (f"inner_a is map {target.id}, not the map {want} "
+                                       f"it was given (the new map {other[0].id} took "
+                                       "its fd number)")
+
+
 # -- queue, stack, bloom filter ---------------------------------------------------------
 
 def test_queue_and_stack(maps: Callable[..., Map]) -> None:
@@ -419,6 +498,11 @@ def test_create_validates_before_c(kernel: None) -> None:
         assert named.name == "by_tes.1"
     with pytest.raises(ValueError, match="unknown map type 'nope'"):
         Map.create("nope", 4, 4, 1)
+    # a misspelt name said only "unknown map type 'hsah'"
+    with pytest.raises(ValueError, match=r"unknown map type 'hsah'; did you mean 'HASH'\?"):
+        Map.create("hsah", 4, 4, 1)
+    with pytest.raises(ValueError, match=r"'percpu_hsah'; did you mean 'PERCPU_HASH'\?"):
+        Map.create("percpu_hsah", 4, 4, 1)
     with pytest.raises(TypeError):
         Map.create(MapType.HASH, "4", 4, 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_entries"):
@@ -579,6 +663,55 @@ def test_standalone_map_typed_by_btf(maps: Callable[..., Map]) -> None:
         m[2 ** 31] = v
 
 
+def test_btf_type_ids_without_btf_fd_are_refused(maps: Callable[..., Map]) -> None:
+    """``Map.create(..., btf_value_type_id=2)`` without ``btf_fd`` made an untyped map
+    without a word: the type ids were dropped (only set with a btf_fd)."""
+    for kw in ({"btf_key_type_id": 1}, {"btf_value_type_id": 2}):
+        with pytest.raises(ValueError, match="btf_fd"):
+            maps(MapType.HASH, 4, 4, 4, **kw)
+
+
+def test_inner_map_of_a_map_that_holds_no_maps_is_refused(maps: Callable[..., Map]) -> None:
+    """``Map.create("hash", ..., inner_map=t)``: the kernel ignores an inner map fd for
+    types other than maps of maps, so the argument was dropped without a word."""
+    template = maps(MapType.ARRAY, 4, 4, 1)
+    for kind in (MapType.HASH, MapType.ARRAY, MapType.PROG_ARRAY):
+        with pytest.raises(ValueError, match=r"inner_map .* ARRAY_OF_MAPS or HASH_OF_MAPS"):
+            maps(kind, 4, 4, 4, inner_map=template)
+    maps(MapType.HASH_OF_MAPS, 4, 4, 4, inner_map=template)
+
+
+def test_a_bool_value_takes_false_and_true_only(maps: Callable[..., Map]) -> None:
+    """A map whose value (or key) BTF types as ``_Bool`` took any byte as an unsigned
+    8-bit int: ``m[k] = 2`` stored a _Bool of 2, which C code compiled on 0 / 1 may
+    misread (a struct's _Bool field already refused it); it reads back as a bool."""
+    from libbpf_py.btf import Btf
+
+    with Btf.new_empty() as btf:
+        u32 = btf.add_int("unsigned int", 4)
+        flag = btf.add_int("_Bool", 1, "bool")
+        btf.load_into_kernel()
+        m = maps(MapType.HASH, 4, 1, 4, btf_fd=btf.fd, btf_key_type_id=u32,
+                 btf_value_type_id=flag)
+        keyed = maps(MapType.HASH, 1, 4, 4, btf_fd=btf.fd, btf_key_type_id=flag,
+                     btf_value_type_id=u32)
+    writes: List[Callable[[], object]] = [
+        lambda: m.__setitem__(1, 2), lambda: m.update(1, -1),
+        lambda: m.update_batch({1: True, 2: 2}), lambda: keyed.update(2, 1)]
+    for write in writes:
+        with pytest.raises(ValueError, match=r"does not fit"):
+            write()
+    assert len(m) == 0 and len(keyed) == 0
+    m[1], m[2], m[3] = True, 0, 1
+    keyed[True] = 7
+    assert [m[1], m[2], m[3]] == [True, False, True] and type(m[3]) is bool
+    assert sorted(m.items()) == [(1, True), (2, False), (3, True)]
+    assert sorted(m.lookup_batch()) == [(1, True), (2, False), (3, True)]
+    assert list(keyed.items()) == [(True, 7)] and type(next(iter(keyed))) is bool
+    keys, values = m.lookup_batch_arrays()
+    assert sorted(zip(keys.tolist(), values.tolist())) == [(1, True), (2, False), (3, True)]
+
+
 # -- maps of a BPF object -----------------------------------------------------------------
 
 def test_object_maps_before_and_after_load(maps_o: Path) -> None:
@@ -673,6 +806,44 @@ def test_btf_struct_round_trip(maps_o: Path) -> None:
         with pytest.raises(ValueError, match="value of HASH map 'events' must be exactly"):
             events[4] = b"short"
         assert sorted(events) == [1, 2, 3]
+
+
+def test_unpin_removes_only_a_pin_of_this_map(maps: Callable[..., Map], maps_o: Path,
+                                             pin_dir: Path, tmp_path: Path) -> None:
+    """``unpin(path)`` unlinked whatever was at ``path``: a regular file anywhere (a
+    typo'd path deleted it), or the pin of another map. It now removes a pin of this
+    map only, and leaves anything else where it is."""
+    from libbpf_py.object import BpfObject
+
+    m = maps(MapType.HASH, 4, 8, 4)
+    other = maps(MapType.HASH, 4, 8, 4)
+    other.pin(pin_dir / "other")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    with BpfObject.open(maps_o) as obj:
+        counts = obj.maps["counts"]
+        obj.load()
+        for unpin in (m.unpin, counts.unpin):
+            with pytest.raises(LibbpfError, match=r"not a pin of a BPF map: nothing removed"):
+                unpin(victim)
+            with pytest.raises(LibbpfError, match=rf"pins map id {other.id}, not this map"):
+                unpin(pin_dir / "other")
+            with pytest.raises(LibbpfNotFoundError):
+                unpin(pin_dir / "absent")
+        assert victim.read_text() == "keep me" and (pin_dir / "other").exists()
+        counts.pin(pin_dir / "counts")
+        counts.unpin(pin_dir / "counts")
+        m.pin(pin_dir / "m")
+        m.unpin(pin_dir / "m")
+    with BpfObject.open(maps_o) as obj:               # before load: libbpf's pin path
+        counts = obj.maps["counts"]
+        counts.pin_path = str(pin_dir / "other")       # (a stale pin load would reuse)
+        m.pin(pin_dir / "m")
+        with pytest.raises(NotLoadedError):            # another pin: no map to match yet
+            counts.unpin(pin_dir / "m")
+        m.unpin(pin_dir / "m")
+        counts.unpin(pin_dir / "other")
+    assert list(pin_dir.iterdir()) == []
 
 
 def test_object_map_pin_and_reopen(maps_o: Path, pin_dir: Path) -> None:
@@ -808,6 +979,27 @@ def test_misspelt_setting_raises(maps_o: Path) -> None:
     with Map.create(MapType.HASH, 4, 8, 4, name="t_slots") as m:
         with pytest.raises(AttributeError, match="nmae"):
             m.nmae = "x"  # type: ignore[attr-defined]
+
+
+def test_a_misspelt_setting_names_the_one_meant(maps_o: Path) -> None:
+    """The AttributeError of a misspelt setting was Python's bare "'Map' object has no
+    attribute 'max_entires'" (3.11 suggests no name for an attribute set): it now
+    names the close setting and lists those there are."""
+    from libbpf_py.object import BpfObject
+
+    with BpfObject.open(maps_o) as obj:
+        counts = obj.maps["counts"]
+        with pytest.raises(AttributeError, match=r"no setting 'max_entires'; did you mean "
+                                                 r"'max_entries'\? \(settings: .*pin_path"):
+            counts.max_entires = 8  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="did you mean 'autocreate'"):
+            counts.auto_create = False  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError, match="no setting 'xyzzy' \\(settings"):
+            counts.xyzzy = 1  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):  # a read-only property stays Python's error
+            counts.fd = 3  # type: ignore[misc]
+        counts.max_entries = 8
+        assert counts.max_entries == 8
 
 
 def test_push_flags_name_the_bad_bits(maps: Callable[..., Map]) -> None:

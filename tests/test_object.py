@@ -265,6 +265,43 @@ def test_rodata_is_read_only_after_load(object_o: Path) -> None:
             rodata.initial_value = bytes(image)
 
 
+def test_var_of_a_section_not_created(object_o: Path) -> None:
+    """A data section whose map was not created (autocreate off) has no fd after load:
+    var() mapped fd -1, which mmap takes for an anonymous mapping, so the read gave 0
+    (not the initial value) and set_var() wrote into memory no program ever sees."""
+    with BpfObject.open(object_o) as obj:
+        for prog in obj.programs.values():
+            prog.autoload = False                  # nothing refers to the sections
+        for name, m in obj.maps.items():
+            if name.endswith((".bss", ".rodata")):
+                m.autocreate = False
+        obj.load()
+        for var in ("getpid_calls", "xdp_verdict"):
+            with pytest.raises(NotLoadedError, match="not created"):
+                obj.var(var)
+            with pytest.raises(NotLoadedError, match="not created"):
+                obj.set_var(var, 1)
+
+
+def test_var_of_a_section_shrunk_before_load(object_o: Path) -> None:
+    """``.bss``'s value_size set below what its variables take (libbpf then creates the
+    map without BTF): var() mapped the variables' 8 bytes over the 4-byte map, so
+    set_var() of a u64 kept its high half past the map's value, where var() read it
+    back whole while the map (and every program) held the low half only."""
+    with BpfObject.open(object_o) as obj:
+        bss = next(m for name, m in obj.maps.items() if name.endswith(".bss"))
+        assert obj.var("getpid_calls") == 0
+        bss.value_size = 4
+        for prog in obj.programs.values():
+            prog.autoload = False
+        obj.load()
+        for use in (lambda: obj.var("getpid_calls"),
+                    lambda: obj.set_var("getpid_calls", 2 ** 64 - 1)):
+            with pytest.raises(ValueError, match=r"8 bytes of variables .* 4 bytes"):
+                use()
+        assert bss[0] == 0
+
+
 def _unprivileged(work: Callable[[], object]) -> str:
     """Run ``work`` in a forked child that dropped to nobody; the exception it raised.
 

@@ -188,6 +188,82 @@ def test_use_after_destroy(open_skel: Callable[..., Skeleton]) -> None:
         other.rodata  # noqa: B018
 
 
+def test_char_array_rows_obey_the_read_only_mark(open_skel: Callable[..., Skeleton]) -> None:
+    """A row of a 2-D char array (``char names[2][4]``) is a ctypes char array object
+    of its own. array_type() left char arrays plain ctypes, so such a row took writes
+    past every guard: into the .rodata snapshot after load (silently lost), and into
+    the orphaned .bss map of a destroyed skeleton."""
+    skel = open_skel()
+    early = skel.bss.names[0]
+    skel.load()
+    with pytest.raises(ReadOnlyError, match="pre-load image"):
+        early[0] = b"x"                            # a row kept from before load
+    row = skel.rodata.ro_names[0]
+    assert bytes(row) == b"ab\0\0"
+    for write in (lambda: row.__setitem__(0, b"z"), lambda: setattr(row, "value", b"zz"),
+                  lambda: setattr(row, "raw", b"zzzz"),
+                  lambda: skel.rodata.ro_names.__setitem__(1, b"zz")):
+        with pytest.raises(ReadOnlyError, match="read-only after load"):
+            write()
+    assert bytes(skel.rodata.ro_names[0]) == b"ab\0\0"
+    live = skel.bss.names[1]
+    live.value = b"ok"                             # a live section: the write lands
+    live[2] = b"!"
+    assert bytes(skel.bss.names[1]) == b"ok!\0"
+    skel.destroy()
+    for write in (lambda: live.__setitem__(0, b"x"), lambda: setattr(live, "value", b"x")):
+        with pytest.raises(ClosedError):
+            write()
+    assert bytes(live) == b"ok!\0"
+
+
+_DESTROY_MID_READ_CHILD = r"""
+import sys
+from libbpf_py import Skeleton
+from libbpf_py.errors import ClosedError
+skel = Skeleton.open(sys.argv[1])
+skel.load()
+if sys.argv[2] == "var":
+    # destroy() in another thread once var() has checked the skeleton: here, as the
+    # first thing its section read does
+    sections, read = skel._sections, skel._sections.view
+    def view(ident):
+        skel.destroy()
+        return read(ident)
+    sections.view = view
+    use = lambda: skel.var("counter")
+else:
+    # ... once skel.bss (not cached yet) has checked the skeleton and enters its guard
+    guard = skel._guard
+    class Entering:
+        def enter(self):
+            skel.destroy()
+            guard.enter()
+        def leave(self):
+            guard.leave()
+    skel.__dict__["_guard"] = Entering()
+    use = lambda: skel.bss.counter
+try:
+    print("read", use())
+except ClosedError:
+    print("ClosedError")
+"""
+
+
+@pytest.mark.parametrize("use", ["var", "section"])
+def test_destroy_during_a_section_read(skel_o: Path, use: str) -> None:
+    """Skeleton.var() / set_var() were not guarded, and ``skel.bss`` (first access)
+    checked for destroy() before it entered the guard: a destroy() in another thread
+    in between freed the skeleton at once, and the read went on into the freed
+    ``struct bpf_map`` (SIGSEGV with MALLOC_PERTURB_, or the fd of a closed map,
+    whose number may name another map by then)."""
+    proc = subprocess.run([sys.executable, "-c", _DESTROY_MID_READ_CHILD, str(skel_o), use],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "MALLOC_PERTURB_": "165"})
+    assert proc.returncode == 0, f"signal {-proc.returncode}: {proc.stderr[-2000:]}"
+    assert proc.stdout == "ClosedError\n", proc.stdout
+
+
 def test_view_keeps_its_skeleton_alive(open_skel: Callable[..., Skeleton]) -> None:
     """A section view is the only reference left to a loaded, attached skeleton (no
     destroy()): the skeleton stays alive, so a write through the view lands in the map
@@ -274,6 +350,8 @@ def test_bad_inputs(skel_o: Path, generated: Any) -> None:
             skel.data.init.grid = [[1, 2, 3], [1, 2]]
         with pytest.raises(KeyError, match="no global variable named 'nope'"):
             skel.var("nope")
+        with pytest.raises(KeyError, match="'countre' in a data section; did you mean 'counter'"):
+            skel.set_var("countre", 1)             # a misspelt name suggests the close one
         with pytest.raises(AttributeError):
             skel.rodata.nope  # noqa: B018
         with pytest.raises(NotLoadedError):
@@ -286,6 +364,43 @@ def test_bad_inputs(skel_o: Path, generated: Any) -> None:
 
 
 # -- by name on a plain BpfObject --------------------------------------------------------
+
+def test_object_var_of_a_skeleton_agrees_with_its_sections(skel_o: Path) -> None:
+    """``skel.obj.var()`` / ``set_var()`` worked on sections of their own, apart from the
+    skeleton's: before load they disagreed with ``skel.var()``, and load() wrote the
+    skeleton's changed view over the image, so ``skel.obj.set_var("step", 9)`` made
+    beside ``skel.rodata.target_pid = 5`` was silently lost."""
+    with Skeleton.open(skel_o) as skel:
+        skel.rodata.target_pid = 5
+        skel.obj.set_var("step", 9)
+        assert skel.var("step") == skel.obj.var("step") == 9
+        assert skel.obj.var("target_pid") == 5
+        skel.load()
+        assert (skel.rodata.step, skel.rodata.target_pid) == (9, 5)
+        assert skel.obj.var("step") == 9
+        skel.obj.set_var("counter", 3)
+        assert skel.bss.counter == 3
+
+
+def test_initial_value_set_after_a_view_change_is_kept(skel_o: Path) -> None:
+    """``skel.maps.rodata.initial_value = image`` after a write through ``skel.rodata``:
+    the view still showed the old image, and load() wrote it (changed, so flushed)
+    over the new one, silently dropping it. The view is retired instead: the section
+    reads the new image, a write through the old view raises."""
+    with Skeleton.open(skel_o) as skel:
+        old = skel.rodata
+        old.target_pid = 5
+        image = bytearray(bytes(old))
+        at = type(old).step.offset
+        image[at:at + 8] = (9).to_bytes(8, "little")
+        skel.maps.rodata.initial_value = bytes(image)
+        assert (skel.rodata.step, skel.rodata.target_pid) == (9, 5)
+        with pytest.raises(ReadOnlyError, match="initial_value"):
+            old.step = 2
+        skel.rodata.target_pid = 6                 # the new view flushes as any does
+        skel.load()
+        assert (skel.rodata.step, skel.rodata.target_pid) == (9, 6)
+
 
 def test_object_var_by_name(skel_o: Path) -> None:
     with BpfObject.open(skel_o) as obj:

@@ -415,6 +415,23 @@ def test_update_batch_overflow_says_how_many_were_written(maps: Callable[..., Ma
     assert all(m[i] == i for i in range(written))
 
 
+def test_a_batch_refused_before_any_element_says_none_was_written(
+        maps: Callable[..., Map]) -> None:
+    """A batch the kernel refuses before its first element (F_LOCK on a map without
+    a bpf_spin_lock; a map type without the batch op) leaves the count as it was
+    passed in, the batch's length: update_batch said (and ``exc.written`` was) that
+    every pair was written, so a caller resuming at ``written`` skipped them all."""
+    m = maps(MapType.HASH, 4, 8, 8)
+    with pytest.raises(LibbpfError) as info:
+        m.update_batch({1: 1, 2: 2, 3: 3}, UpdateFlag.F_LOCK)
+    assert len(m) == 0
+    assert info.value.written == 0 and "0 of 3 pairs written" in str(info.value)
+    a = maps(MapType.ARRAY, 4, 8, 8)
+    with pytest.raises(LibbpfError) as info:
+        a.delete_batch([1, 2])
+    assert "after 0 of 2 elements" in str(info.value), str(info.value)
+
+
 def test_bool_settings_take_bools_only(validate_o: Path) -> None:
     # autoload, autoattach and autocreate were bool(value): autoload = "no" (or
     # "false", [0]) turned the program on, None turned it off, without a word

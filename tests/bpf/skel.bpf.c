@@ -39,6 +39,10 @@ __u64 counter = 0;
 __u64 ppid_calls = 0;
 struct layout seen = {};
 
+/* 2-D char arrays: each row reads as a ctypes char array object of its own */
+char names[2][4] = {};
+const volatile char ro_names[2][4] = { "ab", "cd" };
+
 /* .data */
 __u32 lambda = 3;
 struct layout init = { .kind = 1, .lo = 15, .hi = 4095, .as_u32 = 0x01020304, .x = 7,

@@ -19,6 +19,8 @@ tests/test_info.py checks that table against every ``<linux/bpf.h>`` at hand.
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -26,8 +28,10 @@ from typing import Any, Dict, Iterator, KeysView, Mapping, Optional, Tuple
 
 from . import _validate
 from ._binding import ffi, lib
-from ._call import check
+from ._call import check, make_error
+from ._ids import obj_get
 from .enums import LinkType, MapType, ProgType
+from .errors import LibbpfError
 
 __all__ = ["LINK_UNION_FIELDS", "BtfInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btf_info",
            "link_info", "map_info", "prog_info"]
@@ -402,3 +406,26 @@ def _perf_event(fd: int, what: Optional[str], buf: _LinkBuffer) -> Dict[str, Any
         out.update(config=buf.get(p + "config"), event_type=buf.get(p + "type"),
                    cookie=buf.get(p + "cookie"))
     return out
+
+
+def check_pinned_here(path: Any, kind: str, own_id: int, what: str) -> None:
+    """Raise LibbpfError unless ``path`` pins the ``kind`` ("map", "prog") object of id
+    ``own_id``: ENOENT when nothing is there, EINVAL for a file that is not such a pin
+    or a pin of another object. The one check before an ``unpin()`` removes the file
+    at ``path`` (``os.unlink`` or libbpf's unlink, which take any file: a regular one
+    off bpffs, or another object's pin)."""
+    noun = "map" if kind == "map" else "program"
+    try:
+        fd = obj_get(path, kind)
+    except LibbpfError as exc:
+        if exc.errno == errno.ENOENT:
+            raise make_error(exc.errno, what) from None
+        raise make_error(errno.EINVAL, what, f"it is not a pin of a BPF {noun}: nothing "
+                                             "removed") from None
+    try:
+        pinned = (map_info if kind == "map" else prog_info)(fd, what).id
+    finally:
+        os.close(fd)
+    if pinned != own_id:
+        raise make_error(errno.EINVAL, what, f"it pins {noun} id {pinned}, not this {noun} "
+                                             f"(id {own_id}): nothing removed")

@@ -59,7 +59,7 @@ from ._binding import ffi, lib
 from ._call import check, check_pin, make_error
 from ._guard import Guard, guard_methods
 from ._ids import dup_fd, fd_by_id, obj_get
-from ._info import MapInfo
+from ._info import MapInfo, check_pinned_here
 from ._info import map_info as _map_info  # MapInfo is public here too (map.__all__)
 from ._map_core import (
     _OBJ_NAME_MAX,
@@ -76,7 +76,7 @@ from ._map_core import _fd_of as _fd_of  # program.py takes it from here
 from ._map_settings import MapSettings
 from ._validate import PathLike
 from .enums import MapFlag, MapType
-from .errors import ClosedError, LibbpfError, NotLoadedError
+from .errors import ClosedError, NotLoadedError
 from .link import Link
 
 __all__ = ["Map", "MapInfo"]
@@ -409,24 +409,9 @@ class Map(MapSettings, MapCore):
                              ) from None
 
     def _check_pinned_here(self, path: PathLike) -> None:
-        """Raise unless ``path`` pins this map. unpin() removes the file at ``path``
-        (os.unlink, or libbpf's unlink): any file, a regular one off bpffs or
-        another map's pin, would go without this."""
-        what = f"cannot unpin map {self._name_for_errors()} at {str(path)!r}"
-        try:
-            fd = obj_get(path, "map")
-        except LibbpfError as exc:
-            if exc.errno == errno.ENOENT:
-                raise make_error(exc.errno, what) from None
-            raise make_error(errno.EINVAL, what, "it is not a pin of a BPF map: nothing "
-                                                 "removed") from None
-        try:
-            pinned = _map_info(fd, what).id
-        finally:
-            os.close(fd)
-        if pinned != self.id:
-            raise make_error(errno.EINVAL, what, f"it pins map id {pinned}, not this map "
-                                                 f"(id {self.id}): nothing removed")
+        """Raise unless ``path`` pins this map (see _info.check_pinned_here)."""
+        check_pinned_here(path, "map", self.id,
+                          f"cannot unpin map {self._name_for_errors()} at {str(path)!r}")
 
     def attach_struct_ops(self) -> Any:
         """Register a loaded STRUCT_OPS object map with the kernel and return

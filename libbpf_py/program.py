@@ -19,7 +19,7 @@ from ._call import check, check_pin, libbpf_strerror, make_error
 from ._features import require_field
 from ._guard import Guard, guard_methods
 from ._ids import dup_fd, fd_by_id, fd_kind, obj_get, wrong_kind
-from ._info import ProgramInfo, prog_info
+from ._info import ProgramInfo, check_pinned_here, prog_info
 from ._record import Record
 from ._validate import PathLike
 from .enums import AttachType, ProgType
@@ -515,8 +515,16 @@ class Program:
                   f"cannot pin program {self._name!r} at {os.fsdecode(c)!r}", c)
 
     def unpin(self, path: PathLike) -> None:
-        check(lib.bpf_program__unpin(self._after_load("pin"), _path(path, "path")),
-              "bpf_program__unpin")
+        """Remove the pin of this program at ``path`` (``bpf_program__unpin``).
+
+        Only a pin of this program is removed: a path that pins another object, or
+        is no pin of a program at all, raises LibbpfError (EINVAL) and stays.
+        """
+        ptr = self._after_load("pin")
+        raw = _path(path, "path")
+        check_pinned_here(raw, "prog", self.id,
+                          f"cannot unpin program {self._name!r} at {os.fsdecode(raw)!r}")
+        check(lib.bpf_program__unpin(ptr, raw), "bpf_program__unpin")
 
     def assoc_struct_ops(self, struct_ops_map: FdLike, *, flags: int = 0) -> None:
         """Associate the loaded program with a struct_ops map (libbpf >= 1.7,
@@ -1314,9 +1322,12 @@ class FdProgram(Program):
               f"cannot pin program {self._name!r} at {os.fsdecode(raw)!r}")
 
     def unpin(self, path: PathLike) -> None:
-        """Remove the pin at ``path``."""
+        """Remove the pin of this program at ``path``: only a pin of this program
+        (anything else raises LibbpfError EINVAL and stays)."""
         raw = _path(path, "path")
         self._check_open()
+        check_pinned_here(raw, "prog", self.id,
+                          f"cannot unpin program {self._name!r} at {os.fsdecode(raw)!r}")
         try:
             os.unlink(raw)
         except OSError as exc:

@@ -236,6 +236,38 @@ def test_from_fd_duplicates_and_checks_the_kind(ids_obj: BpfObject) -> None:
         os.close(w)
 
 
+def test_program_unpin_removes_only_a_pin_of_this_program(ids_obj: BpfObject,
+                                                         bpffs_dir: Path) -> None:
+    """``Program.unpin(path)`` (libbpf's unlink) and ``FdProgram.unpin(path)``
+    (os.unlink) removed whatever was at ``path`` on bpffs: another program's pin, or
+    a map's. They now remove a pin of their program only, as ``Map.unpin`` does."""
+    prog, other = ids_obj.programs.ids_tp, ids_obj.programs.ids_raw_tp
+    other.pin(bpffs_dir / "other")
+    ids_obj.maps.ids_counts.pin(bpffs_dir / "map")
+    with Program.from_pinned(bpffs_dir / "other") as fd_other:
+        prog.pin(bpffs_dir / "mine")
+        with Program.from_pinned(bpffs_dir / "mine") as fd_prog:
+            for unpin in (prog.unpin, fd_prog.unpin):
+                with pytest.raises(LibbpfError, match=rf"pins program id {other.id}, not "
+                                                      "this program") as caught:
+                    unpin(bpffs_dir / "other")
+                assert caught.value.errno == errno.EINVAL
+                with pytest.raises(LibbpfError, match="not a pin of a BPF program: nothing "
+                                                      "removed"):
+                    unpin(bpffs_dir / "map")
+                with pytest.raises(LibbpfNotFoundError):
+                    unpin(bpffs_dir / "absent")
+            assert (bpffs_dir / "other").exists() and (bpffs_dir / "map").exists()
+            fd_prog.unpin(bpffs_dir / "mine")
+            assert not (bpffs_dir / "mine").exists()
+        prog.pin(bpffs_dir / "mine")
+        prog.unpin(bpffs_dir / "mine")
+        assert not (bpffs_dir / "mine").exists()
+        fd_other.unpin(bpffs_dir / "other")
+    assert not (bpffs_dir / "other").exists()
+    ids_obj.maps.ids_counts.unpin(bpffs_dir / "map")
+
+
 def test_from_pinned_program_and_link(ids_obj: BpfObject, bpffs_dir: Path) -> None:
     prog = ids_obj.programs.ids_tp
     prog.pin(bpffs_dir / "prog")

@@ -107,6 +107,24 @@ def _fd_of(obj: FdLike, what: str) -> int:
     return _validate.check_fd(fd, what)
 
 
+def created_fd(ptr: Any) -> int:
+    """The fd of an object's map after load, or -1 when libbpf did not create the map.
+
+    libbpf 1.4 and later give every map a placeholder fd (a memfd) at open and keep
+    it for a map they skip at load (autocreate off, or a data section on a kernel
+    without global data), where ``bpf_map__fd`` returned -1 before: that fd reads
+    as a map only to a check for ``>= 0`` (mmap maps the memfd, an element call
+    gets EINVAL). A map with autocreate off can still hold a real map (its fd
+    given by ``reuse_fd``), so the kernel is asked, and only for those maps.
+    """
+    fd = int(lib.bpf_map__fd(ptr))
+    if fd < 0 or lib.bpf_map__autocreate(ptr):
+        return fd
+    info = ffi.new("struct bpf_map_info *")
+    size = ffi.new("__u32 *", ffi.sizeof("struct bpf_map_info"))
+    return fd if lib.bpf_obj_get_info_by_fd(fd, info, size) == 0 else -1
+
+
 class _FdCodec(IntCodec):
     """Values of maps of maps / prog arrays: an fd (or a Map) in, the kernel id out."""
 

@@ -22,6 +22,7 @@ from . import _validate
 from ._binding import ffi, lib
 from ._call import check
 from ._codec import BtfStruct, _BtfReader, identifier_chars, mark_read_only, to_python
+from ._map_core import created_fd
 from ._record import Record
 from .errors import NotLoadedError
 
@@ -219,11 +220,11 @@ class Sections:
                 mark_read_only(view, ReadOnlyError,
                                f"section {ident!r} is read-only: libbpf fills it at load")
             return view
-        fd = int(lib.bpf_map__fd(m))
+        fd = created_fd(m)
         if fd < 0:
             # its map was not created (autocreate off): mmap takes fd -1 for an
-            # anonymous mapping, whose zeros would read as the section and whose
-            # writes no program would ever see
+            # anonymous mapping (and libbpf >= 1.4's placeholder memfd maps), whose
+            # zeros would read as the section and whose writes no program would see
             raise NotLoadedError(f"section {ident!r} has no map in the kernel: map "
                                  f"{info.map_name!r} was not created (autocreate off?)")
         vsize = int(lib.bpf_map__value_size(m))

@@ -339,7 +339,7 @@ class Map(MapSettings, MapCore):
             return self._fd
         if not self._owner.loaded:
             raise NotLoadedError(f"map {self.name!r} has no fd before load()")
-        fd = int(lib.bpf_map__fd(ptr))
+        fd = _map_core.created_fd(ptr)
         if fd < 0:
             raise NotLoadedError(f"map {self.name!r} was not created (autocreate off?)")
         return fd

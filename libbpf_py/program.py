@@ -1564,6 +1564,7 @@ def attach_error(err: int, what: str, program: Program,
     err = abs(err)
     text = libbpf_strerror(err)
     kind = what.removeprefix("attach_")
+    target = ""
     if what == "attach":  # by SEC(): name the kind from the section
         section, _, target = program.section.partition("/")
         kind = {"kretprobe": "kprobe", "kprobe.multi": "kprobe_multi",
@@ -1573,7 +1574,15 @@ def attach_error(err: int, what: str, program: Program,
         if kind == "tracepoint" and category and name:
             tracepoint = (category, name)
     hint = ""
-    if kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
+    no_target = what == "attach" and err in (errno.EOPNOTSUPP, ENOTSUPP)
+    if no_target and not target:
+        # bpf_program__attach's answer to a section without a target (SEC("xdp"),
+        # SEC("socket"), a bare SEC("kprobe")...): nothing the kernel refused
+        hint = (f"SEC({program.section!r}) names no target, so libbpf cannot attach the "
+                f"program by itself: attach it with its attach_* method (attach_xdp(ifindex), "
+                f"attach_kprobe(func), ...; a socket filter: setsockopt(SO_ATTACH_BPF, "
+                f"prog.fd))")
+    elif kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
         hint = _tracepoint_hint(*tracepoint)
     elif kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
                                                                   errno.EINVAL, ENOTSUPP):
@@ -1596,6 +1605,12 @@ def attach_error(err: int, what: str, program: Program,
                     "we are root")
     elif kind == "netkit" and err in (errno.EINVAL, errno.ENXIO, errno.EOPNOTSUPP, ENOTSUPP):
         hint = "the kernel has no netkit (CONFIG_NETKIT off) or the device is not a netkit"
+    elif no_target:
+        # also what libbpf says for a section it has no attach function for
+        # (SEC("struct_ops/..."), SEC("cgroup_skb/ingress")...)
+        hint = (f"libbpf cannot attach SEC({program.section!r}) by itself (use the "
+                f"program's attach_* method), or this kernel does not support this "
+                f"attach kind")
     elif err in (errno.EOPNOTSUPP, ENOTSUPP):
         hint = "this kernel does not support this attach kind"
     message = f"{text}: {hint}" if hint else text

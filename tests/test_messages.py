@@ -265,6 +265,23 @@ def test_missing_tracepoint_names_it_and_where_libbpf_looked(messages_o: Path) -
     assert "has no event 'sys_enter_nosuch'" in str(err.value)
 
 
+@pytest.mark.parametrize(("prog", "section"), [("xdp_count", "xdp"),
+                                             ("sock_filter", "socket")])
+def test_attach_of_a_section_without_target_says_so(kernel: None, compile_bpf: Compile,
+                                                   prog: str, section: str) -> None:
+    """attach() by SEC() of a section that names no target: libbpf answers EOPNOTSUPP,
+    which said "this kernel does not support this attach kind" (the kernel supports XDP
+    and socket filters; libbpf has nothing to attach them to)."""
+    with BpfObject.open(compile_bpf("object")) as obj:
+        obj.load()
+        with pytest.raises(LibbpfError) as err:
+            obj.programs[prog].attach()
+    assert err.value.errno in (errno.EOPNOTSUPP, 524)  # ENOTSUPP, libbpf's own
+    text = str(err.value)
+    assert f"SEC({section!r}) names no target" in text and "attach_* method" in text
+    assert "does not support" not in text
+
+
 @pytest.mark.parametrize(("prog", "kind", "target"), [
     ("no_tp_btf", "tp_btf", "libbpf_py_no_such_tracepoint"),
     ("no_fentry", "fentry", "libbpf_py_no_such_function"),

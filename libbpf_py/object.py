@@ -609,8 +609,9 @@ class BpfObject:
         return ""
 
     def pin_maps(self, path: Optional[PathLike] = None) -> None:
-        """Pin every map under ``path`` (None: each map's own pin path)."""
+        """Pin every map under ``path`` (None: each map's own pin path); after load."""
         ptr = self._check_open()
+        self._pin_after_load("pin_maps")
         c = ffi.NULL if path is None else _encode_path(path)
         where = "at their pin paths" if path is None else f"under {os.fsdecode(c)!r}"
         self._check_pin(lib.bpf_object__pin_maps(ptr, c), f"pin maps {where}", c)
@@ -621,6 +622,9 @@ class BpfObject:
         check(lib.bpf_object__unpin_maps(ptr, c), "bpf_object__unpin_maps")
 
     def pin_programs(self, path: PathLike) -> None:
+        """Pin every program under ``path`` (a bpffs directory); after load."""
+        self._check_open()
+        self._pin_after_load("pin_programs")
         c = _encode_path(path)
         self._check_pin(lib.bpf_object__pin_programs(self._check_open(), c),
                         f"pin programs under {os.fsdecode(c)!r}", c)
@@ -630,10 +634,19 @@ class BpfObject:
               "bpf_object__unpin_programs")
 
     def pin(self, path: PathLike) -> None:
-        """Pin every map and program under ``path`` (a bpffs directory)."""
+        """Pin every map and program under ``path`` (a bpffs directory); after load."""
+        self._check_open()
+        self._pin_after_load("pin")
         c = _encode_path(path)
         self._check_pin(lib.bpf_object__pin(self._check_open(), c),
                         f"pin maps and programs under {os.fsdecode(c)!r}", c)
+
+    def _pin_after_load(self, method: str) -> None:
+        """libbpf refuses to pin before load with a bare ENOENT, which read as a missing
+        directory ("No such file or directory"): say what is missing instead."""
+        if not self._loaded:
+            raise NotLoadedError(f"load() BPF object {self.name!r} before {method}(): "
+                                 f"its maps and programs are not in the kernel yet")
 
     def _check_pin(self, ret: int, what: str, directory: Any) -> None:
         """A failed pin of the object's maps or programs: say which object, and why

@@ -282,7 +282,10 @@ class BpfObject:
         """Open a BPF ELF image held in memory (same options as :meth:`open`).
 
         The bytes are copied once and kept alive as long as the object: libbpf
-        may read them until close.
+        may read them until close. Without ``name=``, libbpf names the object
+        after the copy's address and size (``"55fd84e7...-47e8"``), and its
+        ``.bss``/``.data``/``.rodata`` maps after that (``"55fd84e7.bss"``,
+        different in every run): pass ``name=`` for names code can use.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"open_mem needs a bytes-like ELF image, not {type(data).__name__}")

@@ -568,6 +568,15 @@ class BpfObject:
                 f"{strerror}: the verifier log did not fit the kernel_log_size={size} "
                 f"buffer given at open; give a bigger one, or leave it out (libbpf then "
                 f"grows its own and VerifierError.log shows the error)"), what)
+        elif "failed to parse target BTF" in text and self._opts not in (None, ffi.NULL) \
+                and self._opts.btf_custom_path != ffi.NULL:
+            # libbpf's own line names neither the option nor the file
+            custom = os.fsdecode(ffi.string(self._opts.btf_custom_path))
+            why = ("does not exist" if not os.path.exists(custom)
+                   else "is not BTF (raw BTF, or an ELF file with a .BTF section)")
+            raise error_class(err)(err, (
+                f"{strerror}: btf_custom_path={custom!r} (given at open) {why}: libbpf "
+                f"reads the kernel's BTF from it for the CO-RE relocations"), what)
         elif err == errno.EPERM:
             # our diagnosis first: libbpf's line blames RLIMIT_MEMLOCK, which has not
             # limited BPF since Linux 5.11 (memory cgroup accounting)

@@ -265,6 +265,22 @@ def test_missing_tracepoint_names_it_and_where_libbpf_looked(messages_o: Path) -
     assert "has no event 'sys_enter_nosuch'" in str(err.value)
 
 
+def test_a_btf_custom_path_libbpf_cannot_read_is_named(kernel: None, compile_bpf: Compile,
+                                                       tmp_path: Path) -> None:
+    """libbpf says only "failed to perform CO-RE relocations: -2" (ENOENT), naming
+    neither the option nor the file."""
+    object_o = compile_bpf("object")  # its programs have CO-RE relocations
+    text_file = tmp_path / "not_btf"
+    text_file.write_text("not BTF\n")
+    for path, why in ((tmp_path / "nosuch", "does not exist"), (text_file, "is not BTF")):
+        with BpfObject.open(object_o, btf_custom_path=str(path)) as obj:
+            with pytest.raises(LibbpfError) as err:
+                obj.load()
+        assert f"btf_custom_path={str(path)!r} (given at open) {why}" in str(err.value)
+    with BpfObject.open(object_o, btf_custom_path="/sys/kernel/btf/vmlinux") as obj:
+        obj.load()  # the kernel's own BTF: fine
+
+
 @pytest.mark.parametrize(("prog", "section"), [("xdp_count", "xdp"),
                                              ("sock_filter", "socket")])
 def test_attach_of_a_section_without_target_says_so(kernel: None, compile_bpf: Compile,

@@ -1558,6 +1558,18 @@ def _tracepoint_hint(category: str, name: str) -> str:
             f"({found}); {root}/available_events lists the tracepoints as category:name")
 
 
+#: the program types that each attach_<kind> takes: the kernel refuses another with a
+#: bare EINVAL, which then says what the program is and what the method needs
+_KIND_TYPES: Dict[str, Tuple[str, ...]] = {
+    "tracepoint": ("TRACEPOINT",),
+    "raw_tracepoint": ("RAW_TRACEPOINT", "RAW_TRACEPOINT_WRITABLE"),
+    "kprobe": ("KPROBE",), "kprobe_multi": ("KPROBE",), "ksyscall": ("KPROBE",),
+    "uprobe": ("KPROBE",), "uprobe_multi": ("KPROBE",), "usdt": ("KPROBE",),
+    "xdp": ("XDP",), "tc": ("SCHED_CLS", "SCHED_ACT"), "tcx": ("SCHED_CLS",),
+    "netkit": ("SCHED_CLS",), "lsm": ("LSM",), "freplace": ("EXT",),
+}
+
+
 def attach_error(err: int, what: str, program: Program,
                  tracepoint: Optional[Tuple[str, str]] = None) -> LibbpfError:
     """The LibbpfError of a failed attach, with why the kernel likely refused."""
@@ -1582,6 +1594,13 @@ def attach_error(err: int, what: str, program: Program,
                 f"program by itself: attach it with its attach_* method (attach_xdp(ifindex), "
                 f"attach_kprobe(func), ...; a socket filter: setsockopt(SO_ATTACH_BPF, "
                 f"prog.fd))")
+    elif err == errno.EINVAL and kind in _KIND_TYPES \
+            and program.type.name not in _KIND_TYPES[kind]:
+        hint = (f"program {program.name!r} (SEC({program.section!r})) is of type "
+                f"{program.type.name}; {what}() needs type "
+                f"{' or '.join(_KIND_TYPES[kind])}"
+                + (" (SEC('kprobe/...'), SEC('uprobe'), SEC('usdt')... make one)"
+                   if _KIND_TYPES[kind] == ("KPROBE",) else ""))
     elif kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
         hint = _tracepoint_hint(*tracepoint)
     elif kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,

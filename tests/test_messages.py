@@ -281,6 +281,26 @@ def test_a_btf_custom_path_libbpf_cannot_read_is_named(kernel: None, compile_bpf
         obj.load()  # the kernel's own BTF: fine
 
 
+def test_attach_of_a_program_of_the_wrong_type_says_so(kernel: None,
+                                                       compile_bpf: Compile) -> None:
+    """attach_tracepoint() of a socket filter, attach_xdp() of a tracepoint program: the
+    kernel says only EINVAL."""
+    with BpfObject.open(compile_bpf("object")) as obj:
+        obj.load()
+        progs = obj.programs
+        with pytest.raises(LibbpfError) as err:
+            progs.sock_filter.attach_tracepoint("syscalls", "sys_enter_getpid")
+        assert err.value.errno == errno.EINVAL
+        assert ("program 'sock_filter' (SEC('socket')) is of type SOCKET_FILTER; "
+                "attach_tracepoint() needs type TRACEPOINT") in str(err.value)
+        with pytest.raises(LibbpfError, match=r"is of type TRACEPOINT; attach_xdp\(\) needs "
+                                              r"type XDP"):
+            progs.on_getpid.attach_xdp(1)
+        with pytest.raises(LibbpfError, match=r"attach_uprobe\(\) needs type KPROBE "
+                                              r"\(SEC\('kprobe/...'\), SEC\('uprobe'\)"):
+            progs.on_getpid.attach_uprobe("/proc/self/exe", offset=0x1000)
+
+
 @pytest.mark.parametrize(("prog", "section"), [("xdp_count", "xdp"),
                                              ("sock_filter", "socket")])
 def test_attach_of_a_section_without_target_says_so(kernel: None, compile_bpf: Compile,

@@ -667,9 +667,17 @@ class Program:
         if attach_mode is not None:
             fields["attach_mode"] = _attach_mode(attach_mode)
         opts = _opts("bpf_uprobe_opts", "attach_uprobe", fields)
-        return self._link(lib.bpf_program__attach_uprobe_opts(
-            ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
-            opts), "attach_uprobe")
+        try:
+            return self._link(lib.bpf_program__attach_uprobe_opts(
+                ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
+                opts), "attach_uprobe")
+        except LibbpfError as exc:
+            err = exc.errno or 0
+            hint = _uprobe_target_hint(err, binary_path, func_name)
+            if hint is None:
+                raise
+            raise make_error(err, f"attach_uprobe of program {self.name!r}",
+                             f"{libbpf_strerror(err)}: {hint}") from None
 
     def attach_uprobe_multi(self, binary_path: PathLike, func_pattern: Optional[str] = None,
                             pid: int = -1, *, syms: Optional[Sequence[str]] = None,
@@ -1556,6 +1564,22 @@ def _tracepoint_hint(category: str, name: str) -> str:
         found = f"{events}/{category} has no event {name!r}"
     return (f"no tracepoint {category}/{name}: {events}/{category}/{name} does not exist "
             f"({found}); {root}/available_events lists the tracepoints as category:name")
+
+
+def _uprobe_target_hint(err: int, binary_path: PathLike,
+                        func_name: Optional[str]) -> Optional[str]:
+    """Which of a uprobe's targets is missing, for libbpf's ENOENT, which is the same
+    for a binary that does not exist and a function the binary does not have."""
+    if err != errno.ENOENT:
+        return None
+    path = os.fsdecode(os.fspath(binary_path))
+    if "/" not in path:  # a bare library name: libbpf searches for it (its warning says)
+        return None
+    if not os.path.exists(path):
+        return f"binary {path!r} does not exist"
+    if func_name is not None:
+        return f"binary {path!r} has no function {func_name!r} (nm -D {path} lists them)"
+    return None
 
 
 #: the program types that each attach_<kind> takes: the kernel refuses another with a

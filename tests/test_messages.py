@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -299,6 +300,25 @@ def test_attach_of_a_program_of_the_wrong_type_says_so(kernel: None,
         with pytest.raises(LibbpfError, match=r"attach_uprobe\(\) needs type KPROBE "
                                               r"\(SEC\('kprobe/...'\), SEC\('uprobe'\)"):
             progs.on_getpid.attach_uprobe("/proc/self/exe", offset=0x1000)
+
+
+def test_uprobe_says_which_target_is_missing(kernel: None, compile_bpf: Compile,
+                                             tmp_path: Path) -> None:
+    """libbpf's ENOENT is the same for a binary that does not exist and for a function
+    the binary lacks: "attach_uprobe of program 'x': No such file or directory"."""
+    with BpfObject.open(compile_bpf("attach")) as obj:
+        for name, prog in obj.programs.items():
+            prog.autoload = name == "on_uprobe_bin"
+        obj.load()
+        prog = obj.programs.on_uprobe_bin
+        missing = tmp_path / "nosuch.so"
+        with pytest.raises(FileNotFoundError,
+                           match=re.escape(f"binary {str(missing)!r} does not exist")):
+            prog.attach_uprobe(missing, "f")
+        with pytest.raises(FileNotFoundError,
+                           match=re.escape(f"binary {sys.executable!r} has no function "
+                                           "'libbpf_py_no_such_function'")):
+            prog.attach_uprobe(sys.executable, "libbpf_py_no_such_function")
 
 
 @pytest.mark.parametrize(("prog", "section"), [("xdp_count", "xdp"),

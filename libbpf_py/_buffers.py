@@ -33,6 +33,8 @@ and raises ``ClosedError`` as well.
 from __future__ import annotations
 
 import ctypes
+import errno
+import fcntl
 import os
 import select
 import threading
@@ -42,7 +44,7 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 from . import _validate
 from ._binding import LockExit, LocksExit, ffi, lib, lock_graph, unwait
-from ._call import check_ptr
+from ._call import check_ptr, make_error
 from ._codec import btf_codec
 from .enums import MapType
 from .errors import ClosedError
@@ -196,9 +198,20 @@ def dup_map_fd(m: Any, want: MapType, cls: str) -> int:
     guard = m._guard
     guard.enter()
     try:
-        return os.dup(m.fd)
+        fd = os.dup(m.fd)
     finally:
         guard.leave()
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+        # every buffer writes to its map (a ring's consumer position, a user ring's
+        # records, a perf array's elements); libbpf's refusals of a read-only fd were
+        # a bare EACCES, EPERM or even EINVAL
+        os.close(fd)
+        raise make_error(errno.EACCES, f"{cls} cannot use map {map_label(m)}",
+                         f"{os.strerror(errno.EACCES)}: this handle was opened read-only "
+                         "(Map.from_pinned(..., "
+                         "read_only=True), BPF_F_RDONLY) and a buffer must write to its "
+                         "map: open it read-write")
+    return fd
 
 
 def wait_seconds(timeout_ms: int) -> Optional[float]:

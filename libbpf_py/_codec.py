@@ -528,14 +528,17 @@ class _BtfRecord:
                                     bitfield=bitfield)
             object.__setattr__(self, name, value)
             return
-        if t is bytes:
-            chars = _char_fields(cls).get(name)
-            if chars is not None:
-                off, n = chars
-                rec: Any = self
-                ctypes.memmove(ctypes.addressof(rec) + off,
-                               _chars_bytes(value, n, f"{_cname(cls)}.{name}"), n)
-                return
+        chars = _char_fields(cls).get(name)
+        if chars is not None:
+            off, n = chars
+            if t is not bytes:
+                # ctypes' own "expected bytes, str found" names no field
+                raise TypeError(f"{_cname(cls)}.{name} must be bytes (char[{n}]), "
+                                f"not {t.__name__}")
+            rec: Any = self
+            ctypes.memmove(ctypes.addressof(rec) + off,
+                           _chars_bytes(value, n, f"{_cname(cls)}.{name}"), n)
+            return
         if t is int or t is float or t is bytes or t is bool:
             object.__setattr__(self, name, value)
             return

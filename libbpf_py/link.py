@@ -91,9 +91,18 @@ class Link:
 
     @classmethod
     def open(cls, path: PathLike) -> Link:
-        """Open a link pinned on bpffs (its program is not known: ``program`` is None)."""
+        """Open a link pinned on bpffs (its program is not known: ``program`` is None).
+        A pin that is not a link raises LibbpfError EINVAL saying what it is."""
         raw = _validate.cstr(path, "path", path=True)
-        ptr = check_ptr(lib.bpf_link__open(raw), f"bpf_link__open({path!r})")
+        what = f"bpf_link__open({path!r})"
+        ptr = check_ptr(lib.bpf_link__open(raw), what)
+        fd = int(lib.bpf_link__fd(ptr))
+        if fd_kind(fd) != "link":
+            # libbpf opens any pin (bpf_obj_get): a map's or program's fd made a Link
+            # whose info() read the wrong kind of object
+            error = wrong_kind(fd, "link", what)
+            lib.bpf_link__destroy(ptr)  # closes the fd: libbpf's detach of an opened pin
+            raise error
         return cls._adopt(ptr, None)
 
     @classmethod
@@ -115,8 +124,8 @@ class Link:
         """Open the link pinned at ``path`` on bpffs (``bpf_obj_get``), as an
         :class:`FdLink` whose ``pin_path`` is ``path``: :meth:`destroy` closes
         the fd and leaves the pinned link attached, :meth:`unpin` removes the
-        pin. Unlike :meth:`open`, a pin that is not a link raises LibbpfError
-        EINVAL saying what it is."""
+        pin. A pin that is not a link raises LibbpfError EINVAL saying what it
+        is."""
         fd = obj_get(path, "link")
         return FdLink._own(fd, f"pinned link {os.fspath(path)!r}", os.fspath(path))
 

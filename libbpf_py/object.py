@@ -282,7 +282,10 @@ class BpfObject:
         """Open a BPF ELF image held in memory (same options as :meth:`open`).
 
         The bytes are copied once and kept alive as long as the object: libbpf
-        may read them until close.
+        may read them until close. Without ``name=``, libbpf names the object
+        after the copy's address and size (``"55fd84e7...-47e8"``), and its
+        ``.bss``/``.data``/``.rodata`` maps after that (``"55fd84e7.bss"``,
+        different in every run): pass ``name=`` for names code can use.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"open_mem needs a bytes-like ELF image, not {type(data).__name__}")
@@ -570,6 +573,15 @@ class BpfObject:
                 f"{strerror}: the verifier log did not fit the kernel_log_size={size} "
                 f"buffer given at open; give a bigger one, or leave it out (libbpf then "
                 f"grows its own and VerifierError.log shows the error)"), what)
+        elif "failed to parse target BTF" in text and self._opts not in (None, ffi.NULL) \
+                and self._opts.btf_custom_path != ffi.NULL:
+            # libbpf's own line names neither the option nor the file
+            custom = os.fsdecode(ffi.string(self._opts.btf_custom_path))
+            why = ("does not exist" if not os.path.exists(custom)
+                   else "is not BTF (raw BTF, or an ELF file with a .BTF section)")
+            raise error_class(err)(err, (
+                f"{strerror}: btf_custom_path={custom!r} (given at open) {why}: libbpf "
+                f"reads the kernel's BTF from it for the CO-RE relocations"), what)
         elif err == errno.EPERM:
             # our diagnosis first: libbpf's line blames RLIMIT_MEMLOCK, which has not
             # limited BPF since Linux 5.11 (memory cgroup accounting)
@@ -614,8 +626,9 @@ class BpfObject:
         return ""
 
     def pin_maps(self, path: Optional[PathLike] = None) -> None:
-        """Pin every map under ``path`` (None: each map's own pin path)."""
+        """Pin every map under ``path`` (None: each map's own pin path); after load."""
         ptr = self._check_open()
+        self._pin_after_load("pin_maps")
         c = ffi.NULL if path is None else _encode_path(path)
         where = "at their pin paths" if path is None else f"under {os.fsdecode(c)!r}"
         self._check_pin(lib.bpf_object__pin_maps(ptr, c), f"pin maps {where}", c)
@@ -626,6 +639,9 @@ class BpfObject:
         check(lib.bpf_object__unpin_maps(ptr, c), "bpf_object__unpin_maps")
 
     def pin_programs(self, path: PathLike) -> None:
+        """Pin every program under ``path`` (a bpffs directory); after load."""
+        self._check_open()
+        self._pin_after_load("pin_programs")
         c = _encode_path(path)
         self._check_pin(lib.bpf_object__pin_programs(self._check_open(), c),
                         f"pin programs under {os.fsdecode(c)!r}", c)
@@ -635,10 +651,19 @@ class BpfObject:
               "bpf_object__unpin_programs")
 
     def pin(self, path: PathLike) -> None:
-        """Pin every map and program under ``path`` (a bpffs directory)."""
+        """Pin every map and program under ``path`` (a bpffs directory); after load."""
+        self._check_open()
+        self._pin_after_load("pin")
         c = _encode_path(path)
         self._check_pin(lib.bpf_object__pin(self._check_open(), c),
                         f"pin maps and programs under {os.fsdecode(c)!r}", c)
+
+    def _pin_after_load(self, method: str) -> None:
+        """libbpf refuses to pin before load with a bare ENOENT, which read as a missing
+        directory ("No such file or directory"): say what is missing instead."""
+        if not self._loaded:
+            raise NotLoadedError(f"load() BPF object {self.name!r} before {method}(): "
+                                 f"its maps and programs are not in the kernel yet")
 
     def _check_pin(self, ret: int, what: str, directory: Any) -> None:
         """A failed pin of the object's maps or programs: say which object, and why

@@ -675,9 +675,17 @@ class Program:
         if attach_mode is not None:
             fields["attach_mode"] = _attach_mode(attach_mode)
         opts = _opts("bpf_uprobe_opts", "attach_uprobe", fields)
-        return self._link(lib.bpf_program__attach_uprobe_opts(
-            ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
-            opts), "attach_uprobe")
+        try:
+            return self._link(lib.bpf_program__attach_uprobe_opts(
+                ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
+                opts), "attach_uprobe")
+        except LibbpfError as exc:
+            err = exc.errno or 0
+            hint = _uprobe_target_hint(err, binary_path, func_name)
+            if hint is None:
+                raise
+            raise make_error(err, f"attach_uprobe of program {self.name!r}",
+                             f"{libbpf_strerror(err)}: {hint}") from None
 
     def attach_uprobe_multi(self, binary_path: PathLike, func_pattern: Optional[str] = None,
                             pid: int = -1, *, syms: Optional[Sequence[str]] = None,
@@ -1569,12 +1577,41 @@ def _tracepoint_hint(category: str, name: str) -> str:
             f"({found}); {root}/available_events lists the tracepoints as category:name")
 
 
+def _uprobe_target_hint(err: int, binary_path: PathLike,
+                        func_name: Optional[str]) -> Optional[str]:
+    """Which of a uprobe's targets is missing, for libbpf's ENOENT, which is the same
+    for a binary that does not exist and a function the binary does not have."""
+    if err != errno.ENOENT:
+        return None
+    path = os.fsdecode(os.fspath(binary_path))
+    if "/" not in path:  # a bare library name: libbpf searches for it (its warning says)
+        return None
+    if not os.path.exists(path):
+        return f"binary {path!r} does not exist"
+    if func_name is not None:
+        return f"binary {path!r} has no function {func_name!r} (nm -D {path} lists them)"
+    return None
+
+
+#: the program types that each attach_<kind> takes: the kernel refuses another with a
+#: bare EINVAL, which then says what the program is and what the method needs
+_KIND_TYPES: Dict[str, Tuple[str, ...]] = {
+    "tracepoint": ("TRACEPOINT",),
+    "raw_tracepoint": ("RAW_TRACEPOINT", "RAW_TRACEPOINT_WRITABLE"),
+    "kprobe": ("KPROBE",), "kprobe_multi": ("KPROBE",), "ksyscall": ("KPROBE",),
+    "uprobe": ("KPROBE",), "uprobe_multi": ("KPROBE",), "usdt": ("KPROBE",),
+    "xdp": ("XDP",), "tc": ("SCHED_CLS", "SCHED_ACT"), "tcx": ("SCHED_CLS",),
+    "netkit": ("SCHED_CLS",), "lsm": ("LSM",), "freplace": ("EXT",),
+}
+
+
 def attach_error(err: int, what: str, program: Program,
                  tracepoint: Optional[Tuple[str, str]] = None) -> LibbpfError:
     """The LibbpfError of a failed attach, with why the kernel likely refused."""
     err = abs(err)
     text = libbpf_strerror(err)
     kind = what.removeprefix("attach_")
+    target = ""
     if what == "attach":  # by SEC(): name the kind from the section
         section, _, target = program.section.partition("/")
         kind = {"kretprobe": "kprobe", "kprobe.multi": "kprobe_multi",
@@ -1584,7 +1621,22 @@ def attach_error(err: int, what: str, program: Program,
         if kind == "tracepoint" and category and name:
             tracepoint = (category, name)
     hint = ""
-    if kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
+    no_target = what == "attach" and err in (errno.EOPNOTSUPP, ENOTSUPP)
+    if no_target and not target:
+        # bpf_program__attach's answer to a section without a target (SEC("xdp"),
+        # SEC("socket"), a bare SEC("kprobe")...): nothing the kernel refused
+        hint = (f"SEC({program.section!r}) names no target, so libbpf cannot attach the "
+                f"program by itself: attach it with its attach_* method (attach_xdp(ifindex), "
+                f"attach_kprobe(func), ...; a socket filter: setsockopt(SO_ATTACH_BPF, "
+                f"prog.fd))")
+    elif err == errno.EINVAL and kind in _KIND_TYPES \
+            and program.type.name not in _KIND_TYPES[kind]:
+        hint = (f"program {program.name!r} (SEC({program.section!r})) is of type "
+                f"{program.type.name}; {what}() needs type "
+                f"{' or '.join(_KIND_TYPES[kind])}"
+                + (" (SEC('kprobe/...'), SEC('uprobe'), SEC('usdt')... make one)"
+                   if _KIND_TYPES[kind] == ("KPROBE",) else ""))
+    elif kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
         hint = _tracepoint_hint(*tracepoint)
     elif kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
                                                                   errno.EINVAL, ENOTSUPP):
@@ -1607,6 +1659,12 @@ def attach_error(err: int, what: str, program: Program,
                     "we are root")
     elif kind == "netkit" and err in (errno.EINVAL, errno.ENXIO, errno.EOPNOTSUPP, ENOTSUPP):
         hint = "the kernel has no netkit (CONFIG_NETKIT off) or the device is not a netkit"
+    elif no_target:
+        # also what libbpf says for a section it has no attach function for
+        # (SEC("struct_ops/..."), SEC("cgroup_skb/ingress")...)
+        hint = (f"libbpf cannot attach SEC({program.section!r}) by itself (use the "
+                f"program's attach_* method), or this kernel does not support this "
+                f"attach kind")
     elif err in (errno.EOPNOTSUPP, ENOTSUPP):
         hint = "this kernel does not support this attach kind"
     message = f"{text}: {hint}" if hint else text

@@ -757,3 +757,26 @@ def test_linkcheck_verdict_fits_a_screen(capsys: pytest.CaptureFixture[str]) -> 
     assert linkcheck_verdict(result, None, None).splitlines()[:2] == lines[:2]
     rc, _, err = run(capsys, "linkcheck", "/nonexistent.so")
     assert rc == 2 and "linkcheck: " in err
+
+
+def test_map_fields_by_their_c_names(kernel: None, compile_bpf: Compile, bpffs_dir: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A C field named as a Python keyword (`class`) is `class` in `map dump` and `map
+    lookup`, as bpftool prints it, and `map update` takes that name: the CLI printed
+    Python's `class_` and refused `class` ("no field 'class'")."""
+    with BpfObject.open(compile_bpf("skel")) as obj:
+        obj.load()
+        bss = next(m for name, m in obj.maps.items() if name.endswith(".bss"))
+        bss.pin(bpffs_dir / "bss")
+        path = str(bpffs_dir / "bss")
+        dumped = run_json(capsys, "map", "dump", path)
+        assert "class" in dumped[0]["value"]["seen"]
+        assert "class_" not in dumped[0]["value"]["seen"]
+        assert "x" in dumped[0]["value"]["seen"]  # a promoted anonymous member's field
+        updated = run_json(capsys, "map", "update", path, "key", "0", "value",
+                           '{"seen": {"class": 7, "x": 3}}')
+        assert updated["value"]["seen"]["class"] == 7 and updated["value"]["seen"]["x"] == 3
+        assert obj.var("seen")["class_"] == 7
+        # the Python name still works
+        run_json(capsys, "map", "update", path, "key", "0", "value", '{"seen": {"class_": 8}}')
+        assert run_json(capsys, "map", "lookup", path, "key", "0")["value"]["seen"]["class"] == 8

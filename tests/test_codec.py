@@ -333,6 +333,8 @@ def test_a_bad_c_plan_is_refused(size: int, entries: Any, message: str) -> None:
                                          r"\(9 bytes"),
     ({"name": b"12345678\0x"}, ValueError, r"does not fit char\[8\]"),
     ({"name": "abc"}, TypeError, "cannot build a codec_rich"),
+    ({"name": "abc"}, TypeError, r"codec_rich.name must be bytes \(char\[8\]\), not str"),
+    ({"name": 7}, TypeError, r"codec_rich.name must be bytes \(char\[8\]\), not int"),
     ({"arr": [1, 2]}, ValueError, "needs 3 values, got 2"),
     ({"arr": [1, 2, 32768]}, ValueError, r"arr\[2\] = 32768 does not fit a signed 16-bit"),
     ({"raw": [1, 2, -1]}, ValueError, "does not fit an unsigned 8-bit int"),
@@ -362,6 +364,12 @@ def test_record_writes_check_too(obj: BpfObject) -> None:
         v.name = b"x" * 9
     with pytest.raises(ValueError, match="does not fit a 32-bit float"):
         v.f = -1e39
+    # a char array takes bytes only, and says which field (ctypes alone: "expected bytes,
+    # str found", naming none)
+    for wrong in ("abc", 7, bytearray(b"ab")):
+        with pytest.raises(TypeError, match=rf"^codec_rich.name must be bytes \(char\[8\]\), "
+                                            rf"not {type(wrong).__name__}$"):
+            v.name = wrong
     v.name, v.f, v.d = b"\0\1\2", float("inf"), 1e300
     rich[0] = v
     back = rich[0]

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
@@ -271,6 +272,24 @@ def test_btf_record_of_a_standalone_map_without_btf(env: Env) -> None:
     finally:
         m.close()
 
+
+
+@pytest.mark.parametrize("name, make", [
+    ("ring_a", lambda m: bpf.RingBuffer(m)),
+    ("perf", lambda m: bpf.PerfBuffer(m, sample=print)),
+    ("uring", lambda m: bpf.UserRingBuffer(m)),
+])
+def test_a_read_only_map_handle_is_refused_saying_why(env: Env, bpffs_dir: Path, name: str,
+                                                      make: Callable[[Any], Any]) -> None:
+    """Every buffer writes to its map; on a handle of Map.from_pinned(read_only=True) libbpf
+    failed with a bare EACCES (ring), EPERM (perf) or EINVAL (user ring)."""
+    env.obj.maps[name].pin(bpffs_dir / name)
+    with bpf.Map.from_pinned(bpffs_dir / name, read_only=True) as m:
+        with pytest.raises(LibbpfError, match="this handle was opened read-only") as caught:
+            make(m)
+        assert caught.value.errno == errno.EACCES
+    with bpf.Map.from_pinned(bpffs_dir / name) as m:  # read-write: works
+        make(m).close()
 
 
 def test_callback_exception_propagates_nothing_lost(env: Env,

@@ -283,6 +283,13 @@ def test_from_pinned_program_and_link(ids_obj: BpfObject, bpffs_dir: Path) -> No
     assert caught.value.errno == errno.EINVAL
     with pytest.raises(LibbpfError, match="not a BPF link: it is a BPF map"):
         Link.from_pinned(bpffs_dir / "map")
+    # Link.open (bpf_link__open) too: libbpf opens any pin, and the Link it made of a
+    # map's fd read the map's info as a link's (a "raw_tracepoint" link with the map's id)
+    fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(LibbpfError, match="not a BPF link: it is a BPF map") as caught:
+        Link.open(bpffs_dir / "map")
+    assert caught.value.errno == errno.EINVAL
+    assert len(os.listdir("/proc/self/fd")) == fds  # the fd libbpf opened is closed
     prog.pin(bpffs_dir / "prog")
     with pytest.raises(LibbpfError, match="not a BPF map: it is a BPF program"):
         Map.from_pinned(bpffs_dir / "prog")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -263,6 +264,78 @@ def test_missing_tracepoint_names_it_and_where_libbpf_looked(messages_o: Path) -
         with pytest.raises(FileNotFoundError) as err:
             obj.programs["good"].attach_tracepoint("syscalls", "sys_enter_nosuch")
     assert "has no event 'sys_enter_nosuch'" in str(err.value)
+
+
+def test_a_btf_custom_path_libbpf_cannot_read_is_named(kernel: None, compile_bpf: Compile,
+                                                       tmp_path: Path) -> None:
+    """libbpf says only "failed to perform CO-RE relocations: -2" (ENOENT), naming
+    neither the option nor the file."""
+    object_o = compile_bpf("object")  # its programs have CO-RE relocations
+    text_file = tmp_path / "not_btf"
+    text_file.write_text("not BTF\n")
+    for path, why in ((tmp_path / "nosuch", "does not exist"), (text_file, "is not BTF")):
+        with BpfObject.open(object_o, btf_custom_path=str(path)) as obj:
+            with pytest.raises(LibbpfError) as err:
+                obj.load()
+        assert f"btf_custom_path={str(path)!r} (given at open) {why}" in str(err.value)
+    with BpfObject.open(object_o, btf_custom_path="/sys/kernel/btf/vmlinux") as obj:
+        obj.load()  # the kernel's own BTF: fine
+
+
+def test_attach_of_a_program_of_the_wrong_type_says_so(kernel: None,
+                                                       compile_bpf: Compile) -> None:
+    """attach_tracepoint() of a socket filter, attach_xdp() of a tracepoint program: the
+    kernel says only EINVAL."""
+    with BpfObject.open(compile_bpf("object")) as obj:
+        obj.load()
+        progs = obj.programs
+        with pytest.raises(LibbpfError) as err:
+            progs.sock_filter.attach_tracepoint("syscalls", "sys_enter_getpid")
+        assert err.value.errno == errno.EINVAL
+        assert ("program 'sock_filter' (SEC('socket')) is of type SOCKET_FILTER; "
+                "attach_tracepoint() needs type TRACEPOINT") in str(err.value)
+        with pytest.raises(LibbpfError, match=r"is of type TRACEPOINT; attach_xdp\(\) needs "
+                                              r"type XDP"):
+            progs.on_getpid.attach_xdp(1)
+        with pytest.raises(LibbpfError, match=r"attach_uprobe\(\) needs type KPROBE "
+                                              r"\(SEC\('kprobe/...'\), SEC\('uprobe'\)"):
+            progs.on_getpid.attach_uprobe("/proc/self/exe", offset=0x1000)
+
+
+def test_uprobe_says_which_target_is_missing(kernel: None, compile_bpf: Compile,
+                                             tmp_path: Path) -> None:
+    """libbpf's ENOENT is the same for a binary that does not exist and for a function
+    the binary lacks: "attach_uprobe of program 'x': No such file or directory"."""
+    with BpfObject.open(compile_bpf("attach")) as obj:
+        for name, prog in obj.programs.items():
+            prog.autoload = name == "on_uprobe_bin"
+        obj.load()
+        prog = obj.programs.on_uprobe_bin
+        missing = tmp_path / "nosuch.so"
+        with pytest.raises(FileNotFoundError,
+                           match=re.escape(f"binary {str(missing)!r} does not exist")):
+            prog.attach_uprobe(missing, "f")
+        with pytest.raises(FileNotFoundError,
+                           match=re.escape(f"binary {sys.executable!r} has no function "
+                                           "'libbpf_py_no_such_function'")):
+            prog.attach_uprobe(sys.executable, "libbpf_py_no_such_function")
+
+
+@pytest.mark.parametrize(("prog", "section"), [("xdp_count", "xdp"),
+                                             ("sock_filter", "socket")])
+def test_attach_of_a_section_without_target_says_so(kernel: None, compile_bpf: Compile,
+                                                   prog: str, section: str) -> None:
+    """attach() by SEC() of a section that names no target: libbpf answers EOPNOTSUPP,
+    which said "this kernel does not support this attach kind" (the kernel supports XDP
+    and socket filters; libbpf has nothing to attach them to)."""
+    with BpfObject.open(compile_bpf("object")) as obj:
+        obj.load()
+        with pytest.raises(LibbpfError) as err:
+            obj.programs[prog].attach()
+    assert err.value.errno in (errno.EOPNOTSUPP, 524)  # ENOTSUPP, libbpf's own
+    text = str(err.value)
+    assert f"SEC({section!r}) names no target" in text and "attach_* method" in text
+    assert "does not support" not in text
 
 
 @pytest.mark.parametrize(("prog", "kind", "target"), [

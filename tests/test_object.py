@@ -220,6 +220,18 @@ def test_object_pin_and_unpin(bpffs_dir: Path, object_o: Path) -> None:
         (bpffs_dir / "obj").rmdir()
 
 
+@pytest.mark.parametrize("method", ["pin", "pin_maps", "pin_programs"])
+def test_object_pin_before_load_says_load_first(bpffs_dir: Path, object_o: Path,
+                                                method: str) -> None:
+    """libbpf refuses these before load with a bare ENOENT, which read as a missing
+    directory: "cannot pin maps under '/sys/fs/bpf/x' ...: No such file or directory"."""
+    with BpfObject.open(object_o) as obj:
+        with pytest.raises(NotLoadedError, match=rf"^load\(\) BPF object 'object' before "
+                                                 rf"{method}\(\)"):
+            getattr(obj, method)(bpffs_dir)
+    assert list(bpffs_dir.iterdir()) == []
+
+
 def test_interpreter_exit_with_live_objects(object_o: Path) -> None:
     code = (
         "import os, libbpf_py\n"

@@ -395,6 +395,52 @@ def map_ids_named(name: str) -> List[int]:
     return _ids_where("map", "name", name)
 
 
+def c_name(cls: Any, name: str) -> str:
+    """The C name of field ``name`` of a BTF record class (promoted anonymous members
+    included): a C keyword field keeps its C spelling (``in``, not Python's ``in_``)."""
+    cnames = getattr(cls, "_btf_cnames_", None) or {}
+    if name in cnames:
+        return str(cnames[name])
+    for member in getattr(cls, "_anonymous_", ()):
+        inner = {f[0]: f[1] for f in cls._fields_}.get(member)
+        if inner is not None and name in getattr(inner, "_btf_names_", ()):
+            return c_name(inner, name)
+    return name
+
+
+def _field(cls: Any, name: str) -> Tuple[str, Any]:
+    """(the Python name, the ctypes type) of the field called ``name`` in Python or in C
+    in record class ``cls`` (anonymous members searched too); (name, None) if none."""
+    fields = {f[0]: f[1] for f in getattr(cls, "_fields_", ())}  # (bitfields: 3 items)
+    if name in getattr(cls, "_btf_names_", ()) and name in fields:
+        return name, fields[name]
+    for py, c in (getattr(cls, "_btf_cnames_", None) or {}).items():
+        if c == name and py in fields:
+            return py, fields[py]
+    for member in getattr(cls, "_anonymous_", ()):
+        found = _field(fields[member], name)
+        if found[1] is not None:
+            return found
+    return name, None
+
+
+def python_names(cls: Any, data: Any) -> Any:
+    """JSON data from the command line, whose fields have their C names (as ``map dump``
+    prints them), with the names the record class ``cls`` takes (``in`` -> ``in_``)."""
+    if isinstance(data, dict) and getattr(cls, "_btf_names_", None) is not None:
+        out: Dict[Any, Any] = {}
+        for key, value in data.items():
+            py, ctype = _field(cls, key) if isinstance(key, str) else (key, None)
+            out[py] = python_names(ctype, value)
+        return out
+    if isinstance(data, list):
+        if isinstance(cls, type) and issubclass(cls, ctypes.Array):
+            return [python_names(cls._type_, v) for v in data]
+        if getattr(cls, "_btf_names_", None) is not None:  # per-CPU: one record per CPU
+            return [python_names(cls, v) for v in data]
+    return data
+
+
 def to_plain(value: Any) -> Any:
     """A decoded key or value as JSON-able data: records as dicts, arrays as lists,
     ``bytes`` (char arrays, raw values) as a hex string."""
@@ -402,9 +448,11 @@ def to_plain(value: Any) -> Any:
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
-    asdict = getattr(value, "_asdict", None)
-    if callable(asdict):
-        return {k: to_plain(v) for k, v in asdict().items()}
+    names = getattr(type(value), "_btf_names_", None)
+    if names is not None and callable(getattr(value, "_asdict", None)):
+        # a BTF record: its fields by their C names, as bpftool prints them (a C field
+        # `in` is `in_` in Python, and `map update` takes the C name)
+        return {c_name(type(value), n): to_plain(getattr(value, n)) for n in names}
     if isinstance(value, dict):
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, ctypes.Array)):

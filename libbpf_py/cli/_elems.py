@@ -23,6 +23,7 @@ from ._core import (
     link_record,
     map_record,
     prog_record,
+    python_names,
     to_plain,
 )
 
@@ -140,6 +141,9 @@ def cmd_map_elem(args: argparse.Namespace) -> int:
             _emit(args, data, lambda: f"{_key_text(key)}: {json.dumps(data['value'])}")
         elif args.action == "update":
             key, value, flag = _kv(rest, True)
+            elements = m._check_loaded()
+            key = python_names(getattr(elements.key, "cls", None), key)
+            value = python_names(getattr(elements.value, "cls", None), value)
             try:
                 m.update(key, value, _UPDATE_FLAGS[flag[0]] if flag else 0)
                 key = _as_typed(m, key)

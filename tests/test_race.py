@@ -1,0 +1,55 @@
+"""Threads racing on shared objects across the public API (tests/race_child.py).
+
+Six threads call random public methods on a loaded BpfObject (hash, array, per-CPU,
+map of maps), its programs and links, a runtime Skeleton and its section views,
+a RingBuffer / PerfBuffer / UserRingBuffer with a producer running, a Btf,
+standalone and pinned maps, FdProgram / FdLink from ids, while a closer thread
+closes or drops (del + gc) one now and then. The only allowed outcomes are the
+right result or a clear Python exception: a crash (the child's signal), a hang
+(the timeout), a value no thread wrote into that map, or an unexpected exception
+type fails the test.
+
+The seed is fixed; ``LIBBPF_PY_RACE_ROUNDS`` (default 3) sets the number of rounds,
+``LIBBPF_PY_RACE_SECONDS`` (default 1.5) each round's length and ``LIBBPF_PY_RACE_SEED``
+the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Compile
+
+pytestmark = pytest.mark.kernel
+TESTS = Path(__file__).resolve().parent
+ROUNDS = int(os.environ.get("LIBBPF_PY_RACE_ROUNDS", "3"))
+SECONDS = float(os.environ.get("LIBBPF_PY_RACE_SECONDS", "1.5"))
+SEED = int(os.environ.get("LIBBPF_PY_RACE_SEED", "16"))
+
+
+def test_threads_racing_on_shared_objects(compile_bpf: Compile, bpffs_dir: Path) -> None:
+    objs = [str(compile_bpf(name)) for name in ("maps", "events", "skel")]
+    cmd = [sys.executable, str(TESTS / "race_child.py"), str(SEED), str(ROUNDS),
+           str(SECONDS), *objs, str(bpffs_dir)]
+    # the child imports the libbpf_py this test runs (not another installed copy)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(TESTS.parent), os.environ.get("PYTHONPATH", "")]))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                              timeout=ROUNDS * (SECONDS * 4 + 90), cwd=TESTS.parent)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the stress hung (seed {SEED}): {exc.stdout!r} {exc.stderr!r}")
+    tail = proc.stderr[-4000:]
+    assert proc.returncode == 0, f"the stress died (rc {proc.returncode}, seed {SEED}):\n" \
+        f"{proc.stdout[-4000:]}\n{tail}"
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    findings = [f for f in lines if "done" not in f]
+    assert not findings, "\n".join(f"{f['kind']} in {f['op']}: {f['detail']}"
+                                   for f in findings)
+    assert lines and lines[-1].get("done") == ROUNDS, proc.stdout[-2000:]
+

@@ -21,9 +21,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable, List
 
 import pytest
 from conftest import Compile
+
+from libbpf_py import ClosedError, Map, Skeleton
 
 pytestmark = pytest.mark.kernel
 TESTS = Path(__file__).resolve().parent
@@ -53,3 +56,46 @@ def test_threads_racing_on_shared_objects(compile_bpf: Compile, bpffs_dir: Path)
                                    for f in findings)
     assert lines and lines[-1].get("done") == ROUNDS, proc.stdout[-2000:]
 
+
+def _run_at_c_call(name: str, action: Callable[[], None]) -> Callable[..., None]:
+    """A profile hook running ``action`` (as another thread would) just before the
+    C function ``name`` is called, once: the caller has read its pointer already."""
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call" and getattr(arg, "__name__", "") == name:
+            sys.setprofile(None)
+            action()
+    return hook
+
+
+@pytest.mark.parametrize("how", ["detach", "destroy"])
+def test_skeleton_detach_waits_for_a_call_on_its_link(compile_bpf: Compile, how: str) -> None:
+    """skel.detach()/destroy() while a call on one of its links is in flight: the
+    link is freed when that call returns, never under it (its fd number went to the
+    next file made, and info() read that one: a map's info, or EBADF)."""
+    skel = Skeleton.open(compile_bpf("skel"))
+    held: List[Map] = []
+    try:
+        skel.load()
+        skel.attach()
+        link = skel.links["count_getpid"]
+        want = link.info()["id"]
+
+        def other_thread() -> None:
+            getattr(skel, how)()
+            # take the numbers the link's fds had
+            held.extend(Map.create("array", 4, 8, 1) for _ in range(4))
+
+        sys.setprofile(_run_at_c_call("bpf_link__fd", other_thread))
+        try:
+            got = link.info()["id"]
+        finally:
+            sys.setprofile(None)
+        assert held, "the hook did not run"
+        assert got == want
+        assert link.closed
+        with pytest.raises(ClosedError):
+            link.info()
+    finally:
+        for m in held:
+            m.close()
+        skel.destroy()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import unicodedata
 from typing import (
     TYPE_CHECKING,
@@ -258,6 +259,7 @@ class Skeleton:
     _s: Any
     _spec: SkeletonSpec
     _destroyed: bool
+    _attach_lock: threading.RLock
     _guard: Guard
     _obj: _SkeletonObject
     _sections: Sections
@@ -325,6 +327,10 @@ class Skeleton:
         self = object.__new__(cls)
         self._spec = spec
         self._destroyed = False
+        # attach(), detach() and destroy() one at a time: libbpf's attach and detach
+        # of the skeleton read and write its link slots unlocked (two detaches at
+        # once destroyed each link twice); reentrant for a destroy() from a callback
+        self._attach_lock = threading.RLock()
         keep: List[Any] = []
         opts = BpfObject._make_opts(options, keep)
         cname = _validate.cstr(name, "name")
@@ -515,15 +521,19 @@ class Skeleton:
         self._check()
         if not self._obj.loaded:
             raise NotLoadedError("load() the skeleton before attach()")
-        with log.capture() as messages:
+        with self._attach_lock, log.capture() as messages:
             ret = lib.bpf_object__attach_skeleton(self._s)
-        self._collect_links()
+            self._collect_links()
         if ret < 0:
             text = [ln.strip() for ln in "".join(messages).splitlines() if ln.strip()]
             raise make_error(-ret, "bpf_object__attach_skeleton",
                              os.strerror(-ret) + (f"; libbpf: {text[-1]}" if text else ""))
 
     def _collect_links(self) -> None:
+        if self._destroyed:
+            # destroyed meanwhile (a callback): the slots' links are the skeleton's to
+            # free, a Link over one would outlive it
+            return
         for pname, slot in self._link_slots.items():
             cur = self._links[pname]
             ptr = slot[0]
@@ -538,20 +548,26 @@ class Skeleton:
     def detach(self) -> None:
         """``bpf_object__detach_skeleton``: destroy every link attach() made."""
         self._check()
-        for link in self._links.values():
-            if link is not None:
-                link._forget()
-        lib.bpf_object__detach_skeleton(self._s)
-        self._collect_links()
+        with self._attach_lock:
+            # each Link destroyed as by link.destroy(): its slot emptied now, the link
+            # freed once no call on it (link.info() in another thread) is in flight
+            for link in self._links.values():
+                if link is not None:
+                    link.destroy()
+            lib.bpf_object__detach_skeleton(self._s)  # the slots no Link holds yet
+            self._collect_links()
 
     def destroy(self) -> None:
         """``bpf_object__destroy_skeleton``: detach, close the object, free (idempotent)."""
         if self._destroyed:
             return
-        self._destroyed = True
-        for link in self._links.values():
-            if link is not None:
-                link._forget()
+        with self._attach_lock:
+            self._destroyed = True
+            # freed once no call on them is in flight (they would be freed with the
+            # skeleton, under such a call)
+            for link in self._links.values():
+                if link is not None:
+                    link.destroy()
         self._sections.retire("skeleton is destroyed", ClosedError)
         for sec in self._spec.sections:
             self.__dict__.pop(sec.ident, None)

@@ -16,7 +16,7 @@ import pytest
 from conftest import Compile
 
 import libbpf_py
-from libbpf_py import BpfObject
+from libbpf_py import BpfObject, Map
 from libbpf_py.errors import (
     AlreadyLoadedError,
     ClosedError,
@@ -293,6 +293,31 @@ def test_var_of_a_section_not_created(object_o: Path) -> None:
                 obj.var(var)
             with pytest.raises(NotLoadedError, match="not created"):
                 obj.set_var(var, 1)
+
+
+def test_map_not_created_has_no_fd_and_a_reused_one_has(object_o: Path) -> None:
+    """A map with autocreate off: libbpf 1.4 and later keep the placeholder memfd they
+    gave it at open as its fd after load (before: -1), so Map.fd handed out a file that
+    is no map and lookup() failed with a bare EINVAL. With reuse_fd it is a real map."""
+    with Map.create("array", 4, 8, 4, name="stats") as outside:
+        outside[1] = 42
+        for reuse in (False, True):
+            with BpfObject.open(object_o) as obj:
+                for prog in obj.programs.values():
+                    prog.autoload = False
+                stats = obj.maps["stats"]
+                stats.autocreate = False
+                if reuse:
+                    stats.reuse_fd(outside)
+                obj.load()
+                if not reuse:
+                    with pytest.raises(NotLoadedError, match="'stats' was not created"):
+                        _ = stats.fd
+                    with pytest.raises(NotLoadedError, match="'stats' was not created"):
+                        stats.lookup(0)
+                else:
+                    assert stats.info().id == outside.info().id
+                    assert stats[1] == 42
 
 
 def test_var_of_a_section_shrunk_before_load(object_o: Path) -> None:

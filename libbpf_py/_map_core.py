@@ -46,7 +46,7 @@ from ._binding import MapBase, PairIter, ffi, lib, pairs
 from ._call import check, make_error
 from ._codec import BoolCodec, Codec, IntCodec, PerCpuCodec, StructCodec, btf_codec, plain_codec
 from ._guard import Guard
-from ._ids import dup_fd
+from ._ids import dup_fd, fd_kind
 from ._info import MapInfo
 from ._validate import PathLike
 from .enums import MapType, UpdateFlag
@@ -115,14 +115,12 @@ def created_fd(ptr: Any) -> int:
     without global data), where ``bpf_map__fd`` returned -1 before: that fd reads
     as a map only to a check for ``>= 0`` (mmap maps the memfd, an element call
     gets EINVAL). A map with autocreate off can still hold a real map (its fd
-    given by ``reuse_fd``), so the kernel is asked, and only for those maps.
+    given by ``reuse_fd``), so its fd is looked at, and only for those maps.
     """
     fd = int(lib.bpf_map__fd(ptr))
     if fd < 0 or lib.bpf_map__autocreate(ptr):
         return fd
-    info = ffi.new("struct bpf_map_info *")
-    size = ffi.new("__u32 *", ffi.sizeof("struct bpf_map_info"))
-    return fd if lib.bpf_obj_get_info_by_fd(fd, info, size) == 0 else -1
+    return fd if fd_kind(fd) == "map" else -1
 
 
 class _FdCodec(IntCodec):
@@ -197,13 +195,6 @@ class HeldFd:
                 os.close(fd)
             except OSError:
                 pass
-
-
-def _is_map_fd(fd: int) -> bool:
-    try:
-        return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf-map"
-    except OSError:
-        return False
 
 
 def _read_only_error(e: _Elements, err: int, op: str) -> Optional[LibbpfError]:

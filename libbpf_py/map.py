@@ -58,7 +58,7 @@ from . import _map_core, _validate
 from ._binding import ffi, lib
 from ._call import check, check_pin, make_error
 from ._guard import Guard, guard_methods
-from ._ids import dup_fd, fd_by_id, obj_get
+from ._ids import dup_fd, fd_by_id, fd_kind, obj_get
 from ._info import MapInfo, check_pinned_here
 from ._info import map_info as _map_info  # MapInfo is public here too (map.__all__)
 from ._map_core import (
@@ -68,7 +68,6 @@ from ._map_core import (
     _Elements,
     _enter_guards,
     _fsencode,
-    _is_map_fd,
     _leave_guards,
     _map_type,
 )
@@ -157,7 +156,7 @@ class Map(MapSettings, MapCore):
     def _adopt(cls, fd: int, what: str) -> Map:
         """Own ``fd`` (closed on failure), after checking it is a BPF map."""
         try:
-            if not _is_map_fd(fd):
+            if fd_kind(fd) != "map":
                 raise make_error(errno.EINVAL, what, "not a BPF map")
             info = _map_info(fd, what)
         except BaseException:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -251,6 +251,18 @@ def sigint_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def package_under_test_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """``env`` (None: this process's) with the directory of the libbpf_py under test
+    first on PYTHONPATH, for a child process: in a tox env that is the installed copy
+    (the checkout has no built extension), in a worktree the checkout; without it the
+    child imported whatever the path gave it first."""
+    import libbpf_py
+    env = dict(os.environ if env is None else env)
+    top = os.path.dirname(os.path.dirname(os.path.abspath(libbpf_py.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [top, env.get("PYTHONPATH", "")]))
+    return env
 
 
 def _mounted(path: str, fstype: str) -> bool:

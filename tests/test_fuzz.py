@@ -47,7 +47,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import elfpatch
 import pytest
-from conftest import Compile
+from conftest import Compile, package_under_test_env
 
 import libbpf_py
 from libbpf_py import _btfguard
@@ -179,16 +179,6 @@ def _child_env(limit: int, sanitized_runtime: bool) -> Optional[Dict[str, str]]:
     env["ASAN_OPTIONS"] = ":".join(filter(None, [
         env.get("ASAN_OPTIONS", ""), f"hard_rss_limit_mb={limit >> 20}",
         "allocator_may_return_null=1", "handle_segv=0"]))
-    return env
-
-
-def _with_tested_package(env: Optional[Dict[str, str]]) -> Dict[str, str]:
-    """``env`` with the libbpf_py under test first on the path: a child started from a
-    source checkout (a git worktree) would otherwise import whatever libbpf_py the
-    interpreter has installed."""
-    env = dict(os.environ if env is None else env)
-    top = os.path.dirname(os.path.dirname(os.path.abspath(libbpf_py.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [top, env.get("PYTHONPATH", "")]))
     return env
 
 
@@ -382,7 +372,7 @@ def run_fuzz(objects: Dict[str, bytes], count: int, seed: int, work: Path) -> Su
     c = Child([str(driver), str(pin_root)], _parse_c, MEMORY_LIMIT, sanitized_runtime=False)
     py = Child([sys.executable, str(TESTS / "fuzz_child.py"), str(pin_root)], _parse_py,
                PY_MEMORY_LIMIT, sanitized_runtime=True)
-    py.env = _with_tested_package(py.env)
+    py.env = package_under_test_env(py.env)
     summary = Summary()
     try:
         for tag, data in mutants(objects, count, seed):

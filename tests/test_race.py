@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
-from conftest import Compile
+from conftest import Compile, package_under_test_env
 
 from libbpf_py import ClosedError, Map, Skeleton
 
@@ -39,9 +39,7 @@ def test_threads_racing_on_shared_objects(compile_bpf: Compile, bpffs_dir: Path)
     objs = [str(compile_bpf(name)) for name in ("maps", "events", "skel")]
     cmd = [sys.executable, str(TESTS / "race_child.py"), str(SEED), str(ROUNDS),
            str(SECONDS), *objs, str(bpffs_dir)]
-    # the child imports the libbpf_py this test runs (not another installed copy)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(TESTS.parent), os.environ.get("PYTHONPATH", "")]))
+    env = package_under_test_env()  # the libbpf_py this test runs, not the checkout's
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                               timeout=ROUNDS * (SECONDS * 4 + 90), cwd=TESTS.parent)

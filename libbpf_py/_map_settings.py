@@ -171,7 +171,12 @@ class MapSettings:
 
     @property
     def autocreate(self) -> bool:
-        """Whether load() creates this object map (LIBBPF_0.8.0); settable before load."""
+        """Whether load() creates this object map (LIBBPF_0.8.0); settable before load.
+
+        A map left uncreated has no fd after load (``fd``, element calls and a data
+        section's ``var()`` raise NotLoadedError) unless ``reuse_fd`` gave it one;
+        the same with every libbpf, although libbpf 1.4 and later hand out a
+        placeholder fd for it."""
         return bool(lib.bpf_map__autocreate(self._object_ptr("autocreate")))
 
     @autocreate.setter

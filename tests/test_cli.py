@@ -780,3 +780,22 @@ def test_map_fields_by_their_c_names(kernel: None, compile_bpf: Compile, bpffs_d
         # the Python name still works
         run_json(capsys, "map", "update", path, "key", "0", "value", '{"seen": {"class_": 8}}')
         assert run_json(capsys, "map", "lookup", path, "key", "0")["value"]["seen"]["class"] == 8
+
+
+@pytest.mark.parametrize("command", [
+    ["info"], ["info", "--json"], ["linkcheck"], ["linkcheck", "--verbose"],
+    ["linkcheck", "--json"], ["gen", "skeleton", "{obj}"],
+])
+def test_other_commands_into_a_closed_pipe(command: List[str], compile_bpf: Compile) -> None:
+    """`info --json | head -c 100` and the like: as `probe` (test_probe), exit 0 and no
+    traceback (they printed a BrokenPipeError traceback and exited 1, or 120 at exit)."""
+    argv = [a.format(obj=compile_bpf("skel")) for a in command]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "libbpf_py", *argv], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

@@ -782,12 +782,25 @@ def test_map_fields_by_their_c_names(kernel: None, compile_bpf: Compile, bpffs_d
         assert run_json(capsys, "map", "lookup", path, "key", "0")["value"]["seen"]["class"] == 8
 
 
+def test_probe_command_into_a_closed_pipe() -> None:
+    """`probe | head -0`: exit 0 and no traceback when the reader is gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the command writes: its write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "libbpf_py", "probe"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize("command", [
     ["info"], ["info", "--json"], ["linkcheck"], ["linkcheck", "--verbose"],
     ["linkcheck", "--json"], ["gen", "skeleton", "{obj}"],
 ])
 def test_other_commands_into_a_closed_pipe(command: List[str], compile_bpf: Compile) -> None:
-    """`info --json | head -c 100` and the like: as `probe` (test_probe), exit 0 and no
+    """`info --json | head -c 100` and the like: as `probe`, exit 0 and no
     traceback (they printed a BrokenPipeError traceback and exited 1, or 120 at exit)."""
     argv = [a.format(obj=compile_bpf("skel")) for a in command]
     read_end, write_end = os.pipe()

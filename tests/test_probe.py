@@ -469,16 +469,3 @@ def test_probe_kernel_takes_bools_only() -> None:
                 libbpf_py.probe_kernel(**{name: bad})
         with pytest.raises(ValueError, match=rf"^{name} = 2 is not a bool"):
             libbpf_py.probe_kernel(**{name: 2})
-
-
-def test_probe_command_into_a_closed_pipe() -> None:
-    """`probe | head -0`: exit 0 and no traceback when the reader is gone."""
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # closed before the command writes: its write fails with EPIPE
-    try:
-        proc = subprocess.run([sys.executable, "-m", "libbpf_py", "probe"], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, timeout=60)
-    finally:
-        os.close(write_end)
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr

@@ -640,10 +640,10 @@ class BpfObject:
 
     def pin_programs(self, path: PathLike) -> None:
         """Pin every program under ``path`` (a bpffs directory); after load."""
-        self._check_open()
+        ptr = self._check_open()
         self._pin_after_load("pin_programs")
         c = _encode_path(path)
-        self._check_pin(lib.bpf_object__pin_programs(self._check_open(), c),
+        self._check_pin(lib.bpf_object__pin_programs(ptr, c),
                         f"pin programs under {os.fsdecode(c)!r}", c)
 
     def unpin_programs(self, path: PathLike) -> None:
@@ -652,10 +652,10 @@ class BpfObject:
 
     def pin(self, path: PathLike) -> None:
         """Pin every map and program under ``path`` (a bpffs directory); after load."""
-        self._check_open()
+        ptr = self._check_open()
         self._pin_after_load("pin")
         c = _encode_path(path)
-        self._check_pin(lib.bpf_object__pin(self._check_open(), c),
+        self._check_pin(lib.bpf_object__pin(ptr, c),
                         f"pin maps and programs under {os.fsdecode(c)!r}", c)
 
     def _pin_after_load(self, method: str) -> None:

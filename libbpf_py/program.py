@@ -675,17 +675,13 @@ class Program:
         if attach_mode is not None:
             fields["attach_mode"] = _attach_mode(attach_mode)
         opts = _opts("bpf_uprobe_opts", "attach_uprobe", fields)
-        try:
-            return self._link(lib.bpf_program__attach_uprobe_opts(
-                ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
-                opts), "attach_uprobe")
-        except LibbpfError as exc:
-            err = exc.errno or 0
-            hint = _uprobe_target_hint(err, binary_path, func_name)
-            if hint is None:
-                raise
-            raise make_error(err, f"attach_uprobe of program {self.name!r}",
-                             f"{libbpf_strerror(err)}: {hint}") from None
+        link = lib.bpf_program__attach_uprobe_opts(
+            ptr, _pid(pid), _path(binary_path, "binary_path"), _uint(offset, "offset", 64),
+            opts)
+        if link == ffi.NULL:
+            raise attach_error(ffi.errno or errno.EINVAL, "attach_uprobe", self,
+                               uprobe=(binary_path, func_name))
+        return self._link(link, "attach_uprobe")
 
     def attach_uprobe_multi(self, binary_path: PathLike, func_pattern: Optional[str] = None,
                             pid: int = -1, *, syms: Optional[Sequence[str]] = None,
@@ -1606,8 +1602,10 @@ _KIND_TYPES: Dict[str, Tuple[str, ...]] = {
 
 
 def attach_error(err: int, what: str, program: Program,
-                 tracepoint: Optional[Tuple[str, str]] = None) -> LibbpfError:
-    """The LibbpfError of a failed attach, with why the kernel likely refused."""
+                 tracepoint: Optional[Tuple[str, str]] = None,
+                 uprobe: Optional[Tuple[PathLike, Optional[str]]] = None) -> LibbpfError:
+    """The LibbpfError of a failed attach, with why the kernel likely refused
+    (``tracepoint``: its (category, name); ``uprobe``: its (binary, function))."""
     err = abs(err)
     text = libbpf_strerror(err)
     kind = what.removeprefix("attach_")
@@ -1621,6 +1619,7 @@ def attach_error(err: int, what: str, program: Program,
         if kind == "tracepoint" and category and name:
             tracepoint = (category, name)
     hint = ""
+    uprobe_hint = None if uprobe is None else _uprobe_target_hint(err, *uprobe)
     no_target = what == "attach" and err in (errno.EOPNOTSUPP, ENOTSUPP)
     if no_target and not target:
         # bpf_program__attach's answer to a section without a target (SEC("xdp"),
@@ -1638,6 +1637,8 @@ def attach_error(err: int, what: str, program: Program,
                    if _KIND_TYPES[kind] == ("KPROBE",) else ""))
     elif kind == "tracepoint" and tracepoint is not None and err == errno.ENOENT:
         hint = _tracepoint_hint(*tracepoint)
+    elif uprobe_hint is not None:
+        hint = uprobe_hint
     elif kind in ("kprobe", "kprobe_multi", "ksyscall") and err in (errno.ENOENT, errno.EOPNOTSUPP,
                                                                   errno.EINVAL, ENOTSUPP):
         if kind == "kprobe_multi":  # 6.1 guests: kprobes work, but no fprobe
